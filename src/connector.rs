@@ -1,0 +1,261 @@
+//! [`ConnieConnector`] and [`race_connect`]: configuration around the race engine.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::stream;
+use hickory_resolver::TokioResolver;
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+use crate::dns::Resolver;
+use crate::race::{race, Answer, Plan};
+use crate::target::Repr;
+use crate::{ConnectError, ConnectInfo, Dial, IntoTarget, Schedule, TcpDialer};
+
+/// Default cap on attempts running at once in one race: 16.
+///
+/// When the cap is reached, the next attempt waits for a running one to fail or time out.
+pub const DEFAULT_MAX_CONCURRENT: usize = 16;
+/// Default cap on the addresses one race takes, in the order they arrive: 16.
+/// Further addresses are ignored, so a hostile DNS answer cannot open hundreds of sockets.
+pub const DEFAULT_MAX_ADDRESSES: usize = 16;
+/// Default per-attempt timeout: none (an attempt ends when the operating system gives up).
+pub const DEFAULT_ATTEMPT_TIMEOUT: Option<Duration> = None;
+/// Default total timeout: none.
+pub const DEFAULT_TOTAL_TIMEOUT: Option<Duration> = None;
+
+/// Connects by racing every address of a target; cheap to clone.
+///
+/// The configuration lives behind an [`Arc`], so clones share it and a clone per request
+/// (as hyper makes) costs a reference count. Setters take and return `self`:
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), connie::ConnectError> {
+/// use std::time::Duration;
+/// use connie::{ConnieConnector, Schedule};
+///
+/// let connector = ConnieConnector::new()
+///     .schedule(Schedule::rfc8305())
+///     .attempt_timeout(Some(Duration::from_secs(2)))
+///     .total_timeout(Some(Duration::from_secs(10)));
+///
+/// let (stream, info) = connector.connect("example.com:443").await?;
+/// println!("connected to {} in {:?}", info.remote_addr(), info.elapsed());
+/// # drop(stream); Ok(()) }
+/// ```
+///
+/// `D` is the [`Dial`] seam, [`TcpDialer`] by default; [`with_dialer`](Self::with_dialer)
+/// replaces it to race something else.
+#[derive(Debug, Clone)]
+pub struct ConnieConnector<D = TcpDialer> {
+    plan: Arc<Plan>,
+    resolver: Resolver,
+    dialer: D,
+}
+
+impl Default for ConnieConnector {
+    fn default() -> Self {
+        ConnieConnector::new()
+    }
+}
+
+impl ConnieConnector {
+    /// A connector with the defaults: [`Schedule::race_all`], the [`TcpDialer`] defaults,
+    /// [`DEFAULT_MAX_CONCURRENT`], [`DEFAULT_MAX_ADDRESSES`], no timeouts, and the system's
+    /// DNS configuration (loaded on first use, `/etc/hosts` honoured).
+    ///
+    /// This does not need a tokio runtime; the resolver is built on the first lookup.
+    pub fn new() -> ConnieConnector {
+        ConnieConnector {
+            plan: Arc::new(Plan {
+                schedule: Schedule::race_all(),
+                attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+                total_timeout: DEFAULT_TOTAL_TIMEOUT,
+                max_concurrent: DEFAULT_MAX_CONCURRENT,
+                max_addresses: DEFAULT_MAX_ADDRESSES,
+            }),
+            resolver: Resolver::system(),
+            dialer: TcpDialer::new(),
+        }
+    }
+}
+
+impl<D> ConnieConnector<D> {
+    fn plan_mut(&mut self) -> &mut Plan {
+        Arc::make_mut(&mut self.plan)
+    }
+
+    /// Sets when attempts start: [`Schedule::race_all`], [`Schedule::rfc8305`],
+    /// [`Schedule::sequential`], or a tuned one.
+    ///
+    /// Default is [`Schedule::race_all`].
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.plan_mut().schedule = schedule;
+        self
+    }
+
+    /// Sets a timeout for each attempt; an attempt that hits it fails with
+    /// [`std::io::ErrorKind::TimedOut`], which lets the next attempt start at once.
+    ///
+    /// Default is `None` ([`DEFAULT_ATTEMPT_TIMEOUT`]).
+    pub fn attempt_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.plan_mut().attempt_timeout = timeout;
+        self
+    }
+
+    /// Sets a timeout for the whole race, DNS included; when it elapses the race fails with
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut).
+    ///
+    /// Default is `None` ([`DEFAULT_TOTAL_TIMEOUT`]).
+    pub fn total_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.plan_mut().total_timeout = timeout;
+        self
+    }
+
+    /// Sets how many attempts may run at once; values below 1 are raised to 1.
+    ///
+    /// Default is [`DEFAULT_MAX_CONCURRENT`] (16).
+    pub fn max_concurrent(mut self, max: usize) -> Self {
+        self.plan_mut().max_concurrent = max.max(1);
+        self
+    }
+
+    /// Sets how many addresses one race takes (the first to arrive; duplicates count once);
+    /// values below 1 are raised to 1.
+    ///
+    /// Default is [`DEFAULT_MAX_ADDRESSES`] (16).
+    pub fn max_addresses(mut self, max: usize) -> Self {
+        self.plan_mut().max_addresses = max.max(1);
+        self
+    }
+
+    /// Resolves names with this hickory resolver instead of the system configuration: for
+    /// custom name servers, options or caching.
+    ///
+    /// connie calls its `ipv4_lookup` and `ipv6_lookup` concurrently; `/etc/hosts` is
+    /// consulted as the resolver's options say.
+    ///
+    /// Default is a resolver built from the system configuration on first use; if that
+    /// cannot be loaded, the operating system's resolver (`getaddrinfo`) is used and a
+    /// `tracing` warning says so.
+    pub fn resolver(mut self, resolver: TokioResolver) -> Self {
+        self.resolver = Resolver::hickory(resolver);
+        self
+    }
+
+    /// Replaces the dialer: what opens one connection to one address.
+    ///
+    /// Default is [`TcpDialer::new`].
+    pub fn with_dialer<D2>(self, dialer: D2) -> ConnieConnector<D2> {
+        ConnieConnector {
+            plan: self.plan,
+            resolver: self.resolver,
+            dialer,
+        }
+    }
+
+    /// The dialer.
+    pub fn dialer(&self) -> &D {
+        &self.dialer
+    }
+}
+
+impl<D: Dial> ConnieConnector<D> {
+    /// Connects to `target` by racing its addresses, and reports how the race went.
+    ///
+    /// Host names are resolved with concurrent `A` and `AAAA` lookups, each answer joining
+    /// the race as soon as it arrives; IP literals and [`SocketAddr`](std::net::SocketAddr)s
+    /// skip DNS. The first attempt to connect wins; every other attempt is dropped (its
+    /// socket closed) before this returns.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectError`] saying what failed: an invalid target, DNS, no addresses, every
+    /// attempt (each address with its error), or the total timeout.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops every attempt in flight and closes their sockets.
+    pub async fn connect(
+        &self,
+        target: impl IntoTarget,
+    ) -> Result<(D::Connection, ConnectInfo), ConnectError> {
+        let target = target.into_target()?;
+        let span = tracing::debug_span!("race", %target);
+        async {
+            match target.repr() {
+                Repr::Addrs(addrs) => {
+                    let answers = stream::iter([Answer::literal(addrs.clone())]);
+                    race(&self.dialer, &self.plan, answers).await
+                }
+                Repr::Host { host, port } => {
+                    race(&self.dialer, &self.plan, self.resolver.lookup(host, *port)).await
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Connects to `target` by racing all of its addresses with the default
+/// [`ConnieConnector`], and returns the first connection to complete.
+///
+/// `target` is anything that implements [`IntoTarget`]: `"host:port"`, `("host", port)`, a
+/// [`SocketAddr`](std::net::SocketAddr), or a slice or `Vec` of them. Names are resolved
+/// with the system's DNS configuration (loaded once per process, on first use); IP
+/// literals never touch DNS.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), connie::ConnectError> {
+/// let stream = connie::race_connect("example.com:80").await?;
+/// println!("connected to {}", stream.peer_addr().map_err(std::io::Error::other).unwrap());
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// See [`ConnieConnector::connect`].
+///
+/// # Cancel safety
+///
+/// Dropping the future drops every attempt in flight and closes their sockets.
+pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectError> {
+    static DEFAULT: OnceLock<ConnieConnector> = OnceLock::new();
+    let connector = DEFAULT.get_or_init(ConnieConnector::new);
+    connector.connect(target).await.map(|(stream, _)| stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_constants() {
+        let c = ConnieConnector::new();
+        assert_eq!(
+            *c.plan,
+            Plan {
+                schedule: Schedule::race_all(),
+                attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+                total_timeout: DEFAULT_TOTAL_TIMEOUT,
+                max_concurrent: DEFAULT_MAX_CONCURRENT,
+                max_addresses: DEFAULT_MAX_ADDRESSES,
+            }
+        );
+        assert_eq!(*c.dialer(), TcpDialer::new());
+    }
+
+    #[test]
+    fn clones_share_config_until_changed() {
+        let a = ConnieConnector::new();
+        let b = a.clone();
+        assert!(Arc::ptr_eq(&a.plan, &b.plan));
+        let c = b.clone().max_concurrent(0);
+        assert_eq!(c.plan.max_concurrent, 1);
+        assert_eq!(a.plan.max_concurrent, DEFAULT_MAX_CONCURRENT);
+    }
+}

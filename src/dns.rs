@@ -1,0 +1,139 @@
+//! Name resolution: `A` and `AAAA` looked up concurrently, each answer delivered the
+//! moment it arrives.
+//!
+//! hickory's `lookup_ip` joins both families and returns only when both have answered,
+//! so a slow `AAAA` would hold up a connection to an `A` address. Here the two lookups are
+//! separate futures in one stream and the race starts on whichever answers first.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
+use futures_util::FutureExt;
+use hickory_resolver::TokioResolver;
+use tracing::warn;
+
+use crate::error::DnsError;
+use crate::race::Answer;
+use crate::Family;
+
+/// The stream of answers of one lookup: one per family, in the order they arrive.
+pub(crate) type Answers = std::pin::Pin<Box<dyn Stream<Item = Answer> + Send>>;
+
+/// A resolver shared by every clone of a connector, built on first use (a connector may be
+/// made outside a tokio runtime).
+#[derive(Clone)]
+pub(crate) struct Resolver {
+    backend: Arc<OnceLock<Backend>>,
+}
+
+enum Backend {
+    Hickory(Box<TokioResolver>),
+    /// The system configuration could not be loaded: ask the operating system's resolver
+    /// (`getaddrinfo`, on a blocking thread), which answers both families at once.
+    System,
+}
+
+impl Resolver {
+    /// A resolver from the system configuration (`/etc/resolv.conf`, `/etc/hosts`),
+    /// loaded lazily.
+    pub(crate) fn system() -> Resolver {
+        Resolver {
+            backend: Arc::new(OnceLock::new()),
+        }
+    }
+
+    pub(crate) fn hickory(resolver: TokioResolver) -> Resolver {
+        Resolver {
+            backend: Arc::new(OnceLock::from(Backend::Hickory(Box::new(resolver)))),
+        }
+    }
+
+    fn backend(&self) -> &Backend {
+        self.backend.get_or_init(|| {
+            match TokioResolver::builder_tokio().and_then(|builder| builder.build()) {
+                Ok(resolver) => Backend::Hickory(Box::new(resolver)),
+                Err(error) => {
+                    warn!(%error, "cannot load the system DNS configuration; using the system resolver (getaddrinfo) instead");
+                    Backend::System
+                }
+            }
+        })
+    }
+
+    /// Looks up `host`'s `A` and `AAAA` records concurrently.
+    pub(crate) fn lookup(&self, host: &str, port: u16) -> Answers {
+        match self.backend() {
+            Backend::Hickory(resolver) => {
+                let lookups = FuturesUnordered::new();
+                for family in [Family::V6, Family::V4] {
+                    let (resolver, host) = (TokioResolver::clone(resolver), host.to_owned());
+                    lookups.push(
+                        async move {
+                            let lookup = match family {
+                                Family::V4 => resolver.ipv4_lookup(host).await,
+                                Family::V6 => resolver.ipv6_lookup(host).await,
+                            };
+                            let result = lookup
+                                .map(|lookup| {
+                                    lookup
+                                        .answers()
+                                        .iter()
+                                        .filter_map(|record| record.data.ip_addr())
+                                        .filter(|ip| ip.is_ipv4() == (family == Family::V4))
+                                        .map(|ip| SocketAddr::new(ip, port))
+                                        .collect()
+                                })
+                                .map_err(|e| DnsError::new(Some(family), e));
+                            Answer {
+                                family: Some(family),
+                                result,
+                            }
+                        }
+                        .boxed(),
+                    );
+                }
+                Box::pin(lookups)
+            }
+            Backend::System => {
+                let host = host.to_owned();
+                let lookup = async move {
+                    match tokio::net::lookup_host((host.as_str(), port)).await {
+                        Ok(addrs) => {
+                            let (v4, v6): (Vec<_>, Vec<_>) = addrs.partition(SocketAddr::is_ipv4);
+                            vec![
+                                Answer {
+                                    family: Some(Family::V6),
+                                    result: Ok(v6),
+                                },
+                                Answer {
+                                    family: Some(Family::V4),
+                                    result: Ok(v4),
+                                },
+                            ]
+                        }
+                        Err(e) => vec![Answer {
+                            family: None,
+                            result: Err(DnsError::new(None, e)),
+                        }],
+                    }
+                };
+                Box::pin(stream::once(lookup).flat_map(stream::iter))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match self.backend.get() {
+            None => "system (not loaded yet)",
+            Some(Backend::Hickory(_)) => "hickory",
+            Some(Backend::System) => "system (getaddrinfo)",
+        };
+        f.debug_struct("Resolver")
+            .field("backend", &backend)
+            .finish()
+    }
+}

@@ -1,0 +1,100 @@
+//! [`ConnectInfo`]: what happened during a race that connected.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What happened during a race that connected: the winner, every attempt, DNS timings.
+///
+/// Returned by [`ConnieConnector::connect`](crate::ConnieConnector::connect), and with the
+/// `hyper` feature attached to every response as an extension
+/// (`res.extensions().get::<ConnectInfo>()`). All offsets are measured from the moment the
+/// race started, before DNS.
+#[derive(Debug, Clone)]
+pub struct ConnectInfo {
+    pub(crate) remote_addr: SocketAddr,
+    pub(crate) local_addr: Option<SocketAddr>,
+    pub(crate) attempts: Vec<Attempt>,
+    pub(crate) dns_v4: Option<Duration>,
+    pub(crate) dns_v6: Option<Duration>,
+    pub(crate) elapsed: Duration,
+}
+
+impl ConnectInfo {
+    /// The address of the attempt that won.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// The local address of the winning connection, when the dialer can tell
+    /// (always for the default [`TcpDialer`](crate::TcpDialer)).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// Every attempt started, in the order they started, with its outcome.
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    /// When the `A` lookup answered (successfully or not), if one was made.
+    pub fn dns_v4(&self) -> Option<Duration> {
+        self.dns_v4
+    }
+
+    /// When the `AAAA` lookup answered (successfully or not), if one was made.
+    pub fn dns_v6(&self) -> Option<Duration> {
+        self.dns_v6
+    }
+
+    /// How long the race took, from its start (before DNS) to the winning connection.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+}
+
+/// One connection attempt of a race.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub(crate) addr: SocketAddr,
+    pub(crate) started: Duration,
+    pub(crate) duration: Duration,
+    pub(crate) outcome: Outcome,
+}
+
+impl Attempt {
+    /// The address attempted.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// When the attempt started, as an offset from the start of the race.
+    pub fn started(&self) -> Duration {
+        self.started
+    }
+
+    /// How long the attempt ran until its outcome (for a cancelled attempt: until the race
+    /// ended).
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// How the attempt ended.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+}
+
+/// How a connection attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It connected and won the race.
+    Connected,
+    /// It failed with an error of this kind (e.g. `ConnectionRefused`).
+    Failed(io::ErrorKind),
+    /// It hit the per-attempt timeout.
+    TimedOut,
+    /// It was still running when the race ended, and was dropped (its socket closed).
+    Cancelled,
+}

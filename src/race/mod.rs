@@ -1,0 +1,332 @@
+//! The race engine: addresses in, first connection out.
+//!
+//! It is generic over the [`Dial`] seam and over the stream of DNS answers, so it knows
+//! nothing of sockets or resolvers, and its schedule is tested on a paused clock against a
+//! simulated network (see `tests.rs`).
+
+mod queue;
+#[cfg(test)]
+mod tests;
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
+use tokio::time::{sleep_until, Instant};
+use tracing::{debug, trace};
+
+use self::queue::AddrQueue;
+use crate::error::{AttemptError, DnsError, ErrorKind};
+use crate::{Attempt, ConnectError, ConnectInfo, Dial, Family, Outcome, Schedule};
+
+/// Everything the engine needs to know about how to run one race.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub(crate) schedule: Schedule,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) total_timeout: Option<Duration>,
+    pub(crate) max_concurrent: usize,
+    pub(crate) max_addresses: usize,
+}
+
+/// One DNS answer, or the literal addresses of a target that needs no DNS.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The family this answer completes; `None` for literal addresses (no lookup made).
+    pub(crate) family: Option<Family>,
+    pub(crate) result: Result<Vec<SocketAddr>, DnsError>,
+}
+
+impl Answer {
+    pub(crate) fn literal(addrs: Vec<SocketAddr>) -> Answer {
+        Answer {
+            family: None,
+            result: Ok(addrs),
+        }
+    }
+}
+
+enum Event<C> {
+    Attempt(usize, io::Result<C>),
+    Dns(Option<Answer>),
+    Timer,
+}
+
+/// Bookkeeping of one race; the I/O lives in [`race`].
+struct State<'a> {
+    plan: &'a Plan,
+    start: Instant,
+    queue: AddrQueue,
+    attempts: Vec<Attempt>,
+    running: usize,
+    errors: Vec<AttemptError>,
+    dns_errors: Vec<DnsError>,
+    v4_done: bool,
+    v6_done: bool,
+    dns_v4: Option<Duration>,
+    dns_v6: Option<Duration>,
+    /// When the next attempt may start; `None` until an attempt fails (sequential).
+    next_allowed: Option<Instant>,
+    /// Until when the first attempt waits for the preferred family's answer.
+    resolution_gate: Option<Instant>,
+}
+
+impl<'a> State<'a> {
+    fn new(plan: &'a Plan, start: Instant) -> Self {
+        let s = &plan.schedule;
+        State {
+            plan,
+            start,
+            queue: AddrQueue::new(s.preferred_family, s.first_family_count, plan.max_addresses),
+            attempts: Vec::new(),
+            running: 0,
+            errors: Vec::new(),
+            dns_errors: Vec::new(),
+            v4_done: false,
+            v6_done: false,
+            dns_v4: None,
+            dns_v6: None,
+            next_allowed: Some(start),
+            resolution_gate: None,
+        }
+    }
+
+    fn family_done(&self, family: Family) -> bool {
+        match family {
+            Family::V4 => self.v4_done,
+            Family::V6 => self.v6_done,
+        }
+    }
+
+    /// The first attempt waits (up to the Resolution Delay) for the preferred family when
+    /// only the other family has answered so far.
+    fn gated(&self, now: Instant) -> bool {
+        let preferred = self.plan.schedule.preferred_family;
+        self.attempts.is_empty()
+            && !self.family_done(preferred)
+            && !self.queue.has(preferred)
+            && self.resolution_gate.is_some_and(|until| now < until)
+    }
+
+    /// The address whose attempt starts now, if the schedule allows one.
+    fn next_attempt(&mut self, now: Instant) -> Option<SocketAddr> {
+        if self.queue.is_empty()
+            || self.running >= self.plan.max_concurrent
+            || self.gated(now)
+            || self.next_allowed.is_none_or(|t| now < t)
+        {
+            return None;
+        }
+        let addr = self.queue.pop()?;
+        self.next_allowed = self.plan.schedule.attempt_delay.map(|d| now + d);
+        self.running += 1;
+        self.attempts.push(Attempt {
+            addr,
+            started: now - self.start,
+            duration: Duration::ZERO,
+            outcome: Outcome::Cancelled,
+        });
+        Some(addr)
+    }
+
+    /// When the schedule could next start an attempt without any other event happening.
+    fn wake_at(&self) -> Option<Instant> {
+        if self.queue.is_empty() || self.running >= self.plan.max_concurrent {
+            return None;
+        }
+        let next = self.next_allowed?;
+        match self.resolution_gate {
+            Some(gate) if self.gated(next) => Some(gate.max(next)),
+            _ => Some(next),
+        }
+    }
+
+    fn on_answer(&mut self, answer: Answer, now: Instant) {
+        let elapsed = now - self.start;
+        match answer.family {
+            Some(Family::V4) => (self.v4_done, self.dns_v4) = (true, Some(elapsed)),
+            Some(Family::V6) => (self.v6_done, self.dns_v6) = (true, Some(elapsed)),
+            None => (self.v4_done, self.v6_done) = (true, true),
+        }
+        match answer.result {
+            Ok(addrs) => {
+                debug!(family = ?answer.family, count = addrs.len(), "addresses received");
+                for addr in addrs {
+                    if !self.queue.push(addr) {
+                        trace!(%addr, "address skipped (duplicate or over the address cap)");
+                    }
+                }
+            }
+            Err(error) => {
+                debug!(family = ?answer.family, %error, "lookup failed");
+                self.dns_errors.push(error);
+            }
+        }
+        let preferred = self.plan.schedule.preferred_family;
+        if answer.family == Some(preferred.other()) && self.resolution_gate.is_none() {
+            self.resolution_gate = Some(now + self.plan.schedule.resolution_delay);
+        }
+    }
+
+    fn on_failure(&mut self, idx: usize, error: io::Error, now: Instant) {
+        let attempt = &mut self.attempts[idx];
+        attempt.duration = now - self.start - attempt.started;
+        attempt.outcome = match error.kind() {
+            io::ErrorKind::TimedOut => Outcome::TimedOut,
+            kind => Outcome::Failed(kind),
+        };
+        trace!(addr = %attempt.addr, %error, "attempt failed");
+        self.errors.push(AttemptError::new(attempt.addr, error));
+        self.running -= 1;
+        // A failure starts the next attempt at once, without waiting for the delay.
+        self.next_allowed = Some(self.next_allowed.map_or(now, |t| t.min(now)));
+    }
+
+    /// Marks every attempt still running as cancelled, as of `now`.
+    fn cancel_running(&mut self, now: Instant) {
+        for a in &mut self.attempts {
+            if a.outcome == Outcome::Cancelled {
+                a.duration = now - self.start - a.started;
+            }
+        }
+    }
+
+    fn exhausted(mut self) -> ConnectError {
+        let kind = match (self.attempts.is_empty(), self.dns_errors.is_empty()) {
+            (false, _) => ErrorKind::AllAttemptsFailed,
+            (true, false) => ErrorKind::Dns,
+            (true, true) => ErrorKind::NoAddresses,
+        };
+        ConnectError::failed(kind, self.sorted_errors(), self.dns_errors)
+    }
+
+    fn timed_out(mut self, after: Duration) -> ConnectError {
+        for a in &self.attempts {
+            if a.outcome == Outcome::Cancelled {
+                let error =
+                    io::Error::new(io::ErrorKind::TimedOut, "total connect timeout elapsed");
+                self.errors.push(AttemptError::new(a.addr, error));
+            }
+        }
+        let errors = self.sorted_errors();
+        ConnectError::timed_out(after, errors, self.dns_errors)
+    }
+
+    /// The attempt errors in the order the attempts started.
+    fn sorted_errors(&mut self) -> Vec<AttemptError> {
+        let order = |e: &AttemptError| self.attempts.iter().position(|a| a.addr == e.addr());
+        let mut errors = std::mem::take(&mut self.errors);
+        errors.sort_by_key(|e| order(e));
+        errors
+    }
+}
+
+/// Runs one race: dials addresses as `answers` delivers them, on the schedule of `plan`,
+/// and returns the first connection to complete. Every other attempt is dropped before
+/// this returns.
+pub(crate) async fn race<D, S>(
+    dialer: &D,
+    plan: &Plan,
+    mut answers: S,
+) -> Result<(D::Connection, ConnectInfo), ConnectError>
+where
+    D: Dial,
+    S: Stream<Item = Answer> + Unpin,
+{
+    let start = Instant::now();
+    let deadline = plan.total_timeout.map(|t| start + t);
+    let mut state = State::new(plan, start);
+    let mut running = FuturesUnordered::new();
+    let mut dns_open = true;
+
+    loop {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            debug!(attempts = state.attempts.len(), "total timeout elapsed");
+            return Err(state.timed_out(plan.total_timeout.unwrap_or_default()));
+        }
+        while let Some(addr) = state.next_attempt(now) {
+            let idx = state.attempts.len() - 1;
+            debug!(%addr, attempt = idx, "attempt started");
+            running.push(attempt(idx, dialer.dial(addr), plan.attempt_timeout));
+        }
+        if !dns_open && state.running == 0 && state.queue.is_empty() {
+            if state.queue.dropped() > 0 {
+                debug!(
+                    dropped = state.queue.dropped(),
+                    "addresses over the cap were not attempted"
+                );
+            }
+            return Err(state.exhausted());
+        }
+
+        let wake = match (state.wake_at(), deadline) {
+            (Some(w), Some(d)) => Some(w.min(d)),
+            (w, d) => w.or(d),
+        };
+        let mut timer = pin!(wake.map(sleep_until));
+        let event = poll_fn(|cx| {
+            if let Poll::Ready(Some((idx, result))) = running.poll_next_unpin(cx) {
+                return Poll::Ready(Event::Attempt(idx, result));
+            }
+            if dns_open {
+                if let Poll::Ready(answer) = answers.poll_next_unpin(cx) {
+                    return Poll::Ready(Event::Dns(answer));
+                }
+            }
+            match timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
+                _ => Poll::Pending,
+            }
+        })
+        .await;
+
+        let now = Instant::now();
+        match event {
+            Event::Attempt(idx, Ok(conn)) => {
+                state.cancel_running(now);
+                drop(running); // closes every losing socket, including any that also connected
+                let won = &mut state.attempts[idx];
+                won.outcome = Outcome::Connected;
+                won.duration = now - start - won.started;
+                debug!(addr = %won.addr, elapsed = ?(now - start), "connected");
+                let info = ConnectInfo {
+                    remote_addr: won.addr,
+                    local_addr: dialer.local_addr(&conn),
+                    attempts: state.attempts,
+                    dns_v4: state.dns_v4,
+                    dns_v6: state.dns_v6,
+                    elapsed: now - start,
+                };
+                return Ok((conn, info));
+            }
+            Event::Attempt(idx, Err(error)) => state.on_failure(idx, error, now),
+            Event::Dns(Some(answer)) => state.on_answer(answer, now),
+            Event::Dns(None) => {
+                dns_open = false;
+                (state.v4_done, state.v6_done) = (true, true);
+            }
+            Event::Timer => {}
+        }
+    }
+}
+
+async fn attempt<F, C>(idx: usize, dial: F, timeout: Option<Duration>) -> (usize, io::Result<C>)
+where
+    F: Future<Output = io::Result<C>>,
+{
+    let result = match timeout {
+        None => dial.await,
+        Some(t) => tokio::time::timeout(t, dial).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection attempt timed out",
+            ))
+        }),
+    };
+    (idx, result)
+}

@@ -1,0 +1,624 @@
+//! The schedule, proven on a paused clock against a simulated network: every time
+//! asserted here is exact.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::stream::{self, Stream, StreamExt};
+use tokio::time::{sleep, sleep_until, Instant};
+
+use super::{race, Answer, Plan};
+use crate::error::DnsError;
+use crate::{ErrorKind, Family, Outcome, Schedule};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Host {
+    /// Accepts after this handshake time.
+    Up(Duration),
+    /// Refuses after this time.
+    Refused(Duration),
+    /// Never answers.
+    Blackhole,
+}
+
+/// A simulated network: per-address behaviour, a log of dials, and a count of sockets
+/// that exist (created at dial, gone when dropped).
+#[derive(Clone)]
+struct Net {
+    hosts: Arc<HashMap<SocketAddr, Host>>,
+    dials: Arc<Mutex<Vec<SocketAddr>>>,
+    open: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct Socket {
+    addr: SocketAddr,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Net {
+    fn new(hosts: &[(&str, Host)]) -> Net {
+        Net {
+            hosts: Arc::new(hosts.iter().map(|(a, h)| (addr(a), *h)).collect()),
+            dials: Arc::default(),
+            open: Arc::default(),
+        }
+    }
+
+    fn addrs(&self, list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| addr(a)).collect()
+    }
+
+    fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    fn dialer(
+        &self,
+    ) -> impl Fn(SocketAddr) -> futures_util::future::BoxFuture<'static, io::Result<Socket>> {
+        let net = self.clone();
+        move |a: SocketAddr| {
+            let host = *net
+                .hosts
+                .get(&a)
+                .unwrap_or_else(|| panic!("dialed {a}, which is not on the simulated network"));
+            net.dials.lock().unwrap().push(a);
+            net.open.fetch_add(1, Ordering::SeqCst);
+            let socket = Socket {
+                addr: a,
+                open: net.open.clone(),
+            };
+            Box::pin(async move {
+                match host {
+                    Host::Up(d) => {
+                        sleep(d).await;
+                        Ok(socket)
+                    }
+                    Host::Refused(d) => {
+                        sleep(d).await;
+                        Err(io::ErrorKind::ConnectionRefused.into())
+                    }
+                    Host::Blackhole => std::future::pending().await,
+                }
+            })
+        }
+    }
+}
+
+fn plan(schedule: Schedule) -> Plan {
+    Plan {
+        schedule,
+        attempt_timeout: None,
+        total_timeout: None,
+        max_concurrent: 16,
+        max_addresses: 16,
+    }
+}
+
+fn literal(addrs: Vec<SocketAddr>) -> impl Stream<Item = Answer> + Unpin {
+    stream::iter([Answer::literal(addrs)])
+}
+
+/// When a simulated answer arrives, for which family, and what it says.
+type SimAnswer = (Duration, Family, Result<Vec<SocketAddr>, &'static str>);
+
+/// DNS answers delivered at the given offsets from now (listed in time order).
+fn dns(answers: Vec<SimAnswer>) -> impl Stream<Item = Answer> + Unpin {
+    let start = Instant::now();
+    Box::pin(
+        stream::iter(answers).then(move |(at, family, result)| async move {
+            sleep_until(start + at).await;
+            Answer {
+                family: Some(family),
+                result: result.map_err(|e| DnsError::new(Some(family), e)),
+            }
+        }),
+    )
+}
+
+/// (address, start offset) of every attempt.
+fn starts(info: &crate::ConnectInfo) -> Vec<(SocketAddr, Duration)> {
+    info.attempts()
+        .iter()
+        .map(|a| (a.addr(), a.started()))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn race_all_starts_everything_at_once_interleaved_v6_first() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("10.0.0.2:80", Host::Refused(ms(5))),
+        ("10.0.0.3:80", Host::Up(ms(30))),
+        ("[fd00::1]:80", Host::Blackhole),
+        ("[fd00::2]:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&[
+        "10.0.0.1:80",
+        "10.0.0.2:80",
+        "10.0.0.3:80",
+        "[fd00::1]:80",
+        "[fd00::2]:80",
+    ]);
+    let t0 = Instant::now();
+    let (conn, info) = race(&net.dialer(), &plan(Schedule::race_all()), literal(addrs))
+        .await
+        .unwrap();
+    assert_eq!(t0.elapsed(), ms(10));
+    assert_eq!(conn.addr, addr("[fd00::2]:80"));
+    assert_eq!(info.remote_addr(), addr("[fd00::2]:80"));
+    assert_eq!(info.elapsed(), ms(10));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("[fd00::1]:80"), ms(0)),
+            (addr("10.0.0.1:80"), ms(0)),
+            (addr("[fd00::2]:80"), ms(0)),
+            (addr("10.0.0.2:80"), ms(0)),
+            (addr("10.0.0.3:80"), ms(0)),
+        ]
+    );
+    let outcomes: Vec<_> = info.attempts().iter().map(|a| *a.outcome()).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Cancelled,
+            Outcome::Cancelled,
+            Outcome::Connected,
+            Outcome::Failed(io::ErrorKind::ConnectionRefused),
+            Outcome::Cancelled,
+        ]
+    );
+    assert_eq!(info.attempts()[3].duration(), ms(5));
+    assert_eq!(info.attempts()[0].duration(), ms(10));
+    // Every loser's socket is gone; only the winner is open.
+    assert_eq!(net.open(), 1);
+    drop(conn);
+    assert_eq!(net.open(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rfc8305_staggers_by_250ms() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("10.0.0.2:80", Host::Blackhole),
+        ("10.0.0.3:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+    let (_conn, info) = race(
+        &net.dialer(),
+        &plan(Schedule::rfc8305()),
+        literal(addrs.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(info.elapsed(), ms(510));
+    assert_eq!(
+        starts(&info),
+        vec![(addrs[0], ms(0)), (addrs[1], ms(250)), (addrs[2], ms(500))]
+    );
+    assert_eq!(net.open(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_starts_the_next_attempt_at_once() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Refused(ms(20))),
+        ("10.0.0.2:80", Host::Blackhole),
+        ("10.0.0.3:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+    let (_conn, info) = race(
+        &net.dialer(),
+        &plan(Schedule::rfc8305()),
+        literal(addrs.clone()),
+    )
+    .await
+    .unwrap();
+    // 0: first; 20: first refused, second starts at once; 270: delay after the second.
+    assert_eq!(
+        starts(&info),
+        vec![(addrs[0], ms(0)), (addrs[1], ms(20)), (addrs[2], ms(270))]
+    );
+    assert_eq!(info.elapsed(), ms(280));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delay_never_cancels_a_running_attempt() {
+    // The first attempt is slower than the delay, but still finishes first.
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(300))),
+        ("10.0.0.2:80", Host::Up(ms(100))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80"]);
+    let (conn, info) = race(
+        &net.dialer(),
+        &plan(Schedule::rfc8305()),
+        literal(addrs.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.addr, addrs[0]);
+    assert_eq!(info.elapsed(), ms(300));
+    assert_eq!(starts(&info), vec![(addrs[0], ms(0)), (addrs[1], ms(250))]);
+    assert_eq!(*info.attempts()[1].outcome(), Outcome::Cancelled);
+    assert_eq!(info.attempts()[1].duration(), ms(50));
+
+    // And when the second is faster, it wins while the first is still running.
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(400))),
+        ("10.0.0.2:80", Host::Up(ms(10))),
+    ]);
+    let (conn, info) = race(
+        &net.dialer(),
+        &plan(Schedule::rfc8305()),
+        literal(addrs.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.addr, addrs[1]);
+    assert_eq!(info.elapsed(), ms(260));
+}
+
+#[tokio::test(start_paused = true)]
+async fn sequential_waits_for_each_failure() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Refused(ms(20))),
+        ("10.0.0.2:80", Host::Refused(ms(30))),
+        ("10.0.0.3:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+    let (_conn, info) = race(
+        &net.dialer(),
+        &plan(Schedule::sequential()),
+        literal(addrs.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        starts(&info),
+        vec![(addrs[0], ms(0)), (addrs[1], ms(20)), (addrs[2], ms(50))]
+    );
+    assert_eq!(info.elapsed(), ms(60));
+}
+
+#[tokio::test(start_paused = true)]
+async fn sequential_with_attempt_timeout_moves_past_a_blackhole() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("10.0.0.2:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80"]);
+    let mut p = plan(Schedule::sequential());
+    p.attempt_timeout = Some(ms(1000));
+    let (_conn, info) = race(&net.dialer(), &p, literal(addrs.clone()))
+        .await
+        .unwrap();
+    assert_eq!(starts(&info), vec![(addrs[0], ms(0)), (addrs[1], ms(1000))]);
+    assert_eq!(*info.attempts()[0].outcome(), Outcome::TimedOut);
+    assert_eq!(info.elapsed(), ms(1010));
+    assert_eq!(net.open(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_cap_holds_attempts_until_a_slot_frees() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("10.0.0.2:80", Host::Refused(ms(40))),
+        ("10.0.0.3:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+    let mut p = plan(Schedule::race_all());
+    p.max_concurrent = 2;
+    let (_conn, info) = race(&net.dialer(), &p, literal(addrs.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        starts(&info),
+        vec![(addrs[0], ms(0)), (addrs[1], ms(0)), (addrs[2], ms(40))]
+    );
+    assert_eq!(info.elapsed(), ms(50));
+}
+
+#[tokio::test(start_paused = true)]
+async fn address_cap_drops_the_rest() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Refused(ms(1))),
+        ("10.0.0.2:80", Host::Refused(ms(1))),
+        ("10.0.0.3:80", Host::Up(ms(1))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+    let mut p = plan(Schedule::race_all());
+    p.max_addresses = 2;
+    let err = race(&net.dialer(), &p, literal(addrs.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+    assert_eq!(*net.dials.lock().unwrap(), addrs[..2].to_vec());
+}
+
+#[tokio::test(start_paused = true)]
+async fn total_timeout_fails_at_exactly_the_deadline_listing_running_attempts() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("[fd00::1]:80", Host::Blackhole),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "[fd00::1]:80"]);
+    let mut p = plan(Schedule::race_all());
+    p.total_timeout = Some(ms(3000));
+    let t0 = Instant::now();
+    let err = race(&net.dialer(), &p, literal(addrs)).await.unwrap_err();
+    assert_eq!(t0.elapsed(), ms(3000));
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert!(err.is_timeout());
+    let tried: Vec<_> = err.attempts().iter().map(|a| a.addr()).collect();
+    assert_eq!(tried, vec![addr("[fd00::1]:80"), addr("10.0.0.1:80")]);
+    assert!(err
+        .attempts()
+        .iter()
+        .all(|a| a.error().kind() == io::ErrorKind::TimedOut));
+    assert_eq!(net.open(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn total_timeout_includes_dns() {
+    let net = Net::new(&[]);
+    let mut p = plan(Schedule::race_all());
+    p.total_timeout = Some(ms(2000));
+    let t0 = Instant::now();
+    let never = stream::pending::<Answer>();
+    let err = race(&net.dialer(), &p, never).await.unwrap_err();
+    assert_eq!(t0.elapsed(), ms(2000));
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert!(err.attempts().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn rfc8305_resolution_delay_waits_50ms_for_a_late_aaaa() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(10))),
+        ("[fd00::1]:80", Host::Up(ms(10))),
+    ]);
+    // A at 10 ms, AAAA at 100 ms: the IPv4 attempt starts at 10 + 50.
+    let answers = dns(vec![
+        (ms(10), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+        (ms(100), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(Schedule::rfc8305()), answers)
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("10.0.0.1:80"));
+    assert_eq!(starts(&info), vec![(addr("10.0.0.1:80"), ms(60))]);
+    assert_eq!(info.elapsed(), ms(70));
+    assert_eq!(info.dns_v4(), Some(ms(10)));
+    assert_eq!(info.dns_v6(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rfc8305_aaaa_within_the_resolution_delay_goes_first() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(10))),
+        ("[fd00::1]:80", Host::Up(ms(10))),
+    ]);
+    let answers = dns(vec![
+        (ms(10), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+        (ms(30), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(Schedule::rfc8305()), answers)
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("[fd00::1]:80"));
+    assert_eq!(starts(&info), vec![(addr("[fd00::1]:80"), ms(30))]);
+    assert_eq!(info.elapsed(), ms(40));
+    assert_eq!((info.dns_v4(), info.dns_v6()), (Some(ms(10)), Some(ms(30))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_aaaa_ends_the_resolution_delay() {
+    let net = Net::new(&[("10.0.0.1:80", Host::Up(ms(10)))]);
+    let answers = dns(vec![
+        (ms(10), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+        (ms(20), Family::V6, Err("no records")),
+    ]);
+    let (_conn, info) = race(&net.dialer(), &plan(Schedule::rfc8305()), answers)
+        .await
+        .unwrap();
+    assert_eq!(starts(&info), vec![(addr("10.0.0.1:80"), ms(20))]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_aaaa_joins_a_running_race() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("[fd00::1]:80", Host::Up(ms(10))),
+    ]);
+    let answers = dns(vec![
+        (ms(0), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+        (ms(200), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(Schedule::race_all()), answers)
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("[fd00::1]:80"));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("10.0.0.1:80"), ms(0)),
+            (addr("[fd00::1]:80"), ms(200))
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(210));
+    assert_eq!(net.open(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rfc8305_late_aaaa_is_interleaved_into_the_remaining_addresses() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("10.0.0.2:80", Host::Blackhole),
+        ("10.0.0.3:80", Host::Blackhole),
+        ("[fd00::1]:80", Host::Up(ms(10))),
+    ]);
+    let answers = dns(vec![
+        (
+            ms(0),
+            Family::V4,
+            Ok(net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"])),
+        ),
+        (ms(400), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(Schedule::rfc8305()), answers)
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("[fd00::1]:80"));
+    // 50: resolution delay over, first IPv4; 300: second IPv4; 400: AAAA arrives and joins
+    // the queue; 550: the next attempt is the IPv6 one, ahead of 10.0.0.3.
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("10.0.0.1:80"), ms(50)),
+            (addr("10.0.0.2:80"), ms(300)),
+            (addr("[fd00::1]:80"), ms(550)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(560));
+}
+
+#[tokio::test(start_paused = true)]
+async fn fails_only_when_every_address_failed_and_dns_finished() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Refused(ms(5))),
+        ("[fd00::1]:80", Host::Refused(ms(7))),
+    ]);
+    let answers = dns(vec![
+        (ms(0), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+        (ms(100), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+    ]);
+    let t0 = Instant::now();
+    let err = race(&net.dialer(), &plan(Schedule::race_all()), answers)
+        .await
+        .unwrap_err();
+    // The IPv4 attempt failed at 5 ms, but AAAA was still pending: the race goes on.
+    assert_eq!(t0.elapsed(), ms(107));
+    assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+    assert_eq!(err.to_string(), "all 2 connection attempts failed");
+    let tried: Vec<_> = err
+        .attempts()
+        .iter()
+        .map(|a| (a.addr(), a.error().kind()))
+        .collect();
+    assert_eq!(
+        tried,
+        vec![
+            (addr("10.0.0.1:80"), io::ErrorKind::ConnectionRefused),
+            (addr("[fd00::1]:80"), io::ErrorKind::ConnectionRefused),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_fail_lists_every_address_in_start_order() {
+    let list = ["10.0.0.1:80", "10.0.0.2:80", "[fd00::1]:80", "[fd00::2]:80"];
+    let net = Net::new(&[
+        (list[0], Host::Refused(ms(40))),
+        (list[1], Host::Refused(ms(10))),
+        (list[2], Host::Refused(ms(30))),
+        (list[3], Host::Refused(ms(20))),
+    ]);
+    let err = race(
+        &net.dialer(),
+        &plan(Schedule::race_all()),
+        literal(net.addrs(&list)),
+    )
+    .await
+    .unwrap_err();
+    let tried: Vec<_> = err.attempts().iter().map(|a| a.addr()).collect();
+    assert_eq!(tried, net.addrs(&[list[2], list[0], list[3], list[1]]));
+    // The reported cause is the first attempt's.
+    let source = std::error::Error::source(&err)
+        .unwrap()
+        .downcast_ref::<io::Error>()
+        .unwrap();
+    assert_eq!(source.kind(), io::ErrorKind::ConnectionRefused);
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_addresses_and_dns_failures_are_typed() {
+    let net = Net::new(&[]);
+    let err = race(&net.dialer(), &plan(Schedule::race_all()), literal(vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoAddresses);
+    assert!(!err.is_dns());
+
+    let answers = dns(vec![
+        (ms(5), Family::V6, Err("nxdomain")),
+        (ms(8), Family::V4, Err("nxdomain")),
+    ]);
+    let t0 = Instant::now();
+    let err = race(&net.dialer(), &plan(Schedule::race_all()), answers)
+        .await
+        .unwrap_err();
+    assert_eq!(t0.elapsed(), ms(8));
+    assert_eq!(err.kind(), ErrorKind::Dns);
+    assert!(err.is_dns());
+    assert_eq!(err.dns_errors().len(), 2);
+    assert_eq!(err.dns_errors()[0].family(), Some(Family::V6));
+    assert!(net.dials.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn simultaneous_winners_leave_exactly_one_socket_open() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(10))),
+        ("10.0.0.2:80", Host::Up(ms(10))),
+        ("10.0.0.3:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+    let (conn, info) = race(&net.dialer(), &plan(Schedule::race_all()), literal(addrs))
+        .await
+        .unwrap();
+    assert_eq!(info.elapsed(), ms(10));
+    assert_eq!(net.open(), 1);
+    let connected = info
+        .attempts()
+        .iter()
+        .filter(|a| *a.outcome() == Outcome::Connected)
+        .count();
+    assert_eq!(connected, 1);
+    drop(conn);
+    assert_eq!(net.open(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_race_closes_every_attempt() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("10.0.0.2:80", Host::Blackhole),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80"]);
+    let p = plan(Schedule::race_all());
+    let dialer = net.dialer();
+    let fut = race(&dialer, &p, literal(addrs));
+    assert!(tokio::time::timeout(ms(100), fut).await.is_err());
+    assert_eq!(net.dials.lock().unwrap().len(), 2);
+    assert_eq!(net.open(), 0);
+}

@@ -1,0 +1,207 @@
+//! [`Schedule`]: when each connection attempt of a race starts.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// An IP address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4 (`A` records).
+    V4,
+    /// IPv6 (`AAAA` records).
+    V6,
+}
+
+impl Family {
+    /// The family of `addr`.
+    pub fn of(addr: &SocketAddr) -> Family {
+        if addr.is_ipv4() {
+            Family::V4
+        } else {
+            Family::V6
+        }
+    }
+
+    pub(crate) fn other(self) -> Family {
+        match self {
+            Family::V4 => Family::V6,
+            Family::V6 => Family::V4,
+        }
+    }
+}
+
+/// RFC 8305's recommended Connection Attempt Delay, used by [`Schedule::rfc8305`].
+pub const RFC8305_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+/// The smallest non-zero attempt delay; shorter ones are raised to it (RFC 8305 §8).
+pub const MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(10);
+/// The largest attempt delay; longer ones are lowered to it (RFC 8305 §8).
+pub const MAX_ATTEMPT_DELAY: Duration = Duration::from_secs(2);
+/// RFC 8305's recommended Resolution Delay, used by [`Schedule::rfc8305`].
+pub const RFC8305_RESOLUTION_DELAY: Duration = Duration::from_millis(50);
+
+/// When each connection attempt of a race starts.
+///
+/// A race keeps a list of addresses not yet attempted, ordered by family: the preferred
+/// family first ([`Family::V6`] unless changed), [`first_family_count`] addresses of it,
+/// then alternating between families. Addresses that DNS delivers late are merged into
+/// that list as they arrive. The next attempt starts when the **attempt delay has elapsed
+/// since the previous attempt started, or an attempt fails**, whichever comes first. A
+/// delay never cancels an attempt that is already running.
+///
+/// Three presets cover the useful range:
+///
+/// | preset | attempt delay | resolution delay | use |
+/// |---|---|---|---|
+/// | [`race_all`](Self::race_all) (default) | 0: every address at once | 0 | fastest connect; one SYN per address |
+/// | [`rfc8305`](Self::rfc8305) | 250 ms | 50 ms | Happy Eyeballs v2: few extra SYNs |
+/// | [`sequential`](Self::sequential) | until the previous attempt fails | 0 | what most clients do; for comparison |
+///
+/// The concurrency cap and timeouts live on the
+/// [`ConnieConnector`](crate::ConnieConnector), since they apply to every schedule.
+///
+/// [`first_family_count`]: Self::first_family_count
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// `None`: wait for the previous attempt to fail.
+    pub(crate) attempt_delay: Option<Duration>,
+    pub(crate) resolution_delay: Duration,
+    pub(crate) first_family_count: usize,
+    pub(crate) preferred_family: Family,
+}
+
+impl Default for Schedule {
+    /// [`Schedule::race_all`].
+    fn default() -> Self {
+        Schedule::race_all()
+    }
+}
+
+impl Schedule {
+    /// Start an attempt to every address as soon as it is known (up to the connector's
+    /// concurrency cap), families interleaved, IPv6 first. The first to connect wins.
+    ///
+    /// This is connie's default: a connection is ready as soon as the fastest reachable
+    /// address completes its handshake, at the cost of one SYN per address.
+    pub const fn race_all() -> Schedule {
+        Schedule {
+            attempt_delay: Some(Duration::ZERO),
+            resolution_delay: Duration::ZERO,
+            first_family_count: 1,
+            preferred_family: Family::V6,
+        }
+    }
+
+    /// Happy Eyeballs version 2 ([RFC 8305]): a Connection Attempt Delay of 250 ms, a
+    /// Resolution Delay of 50 ms, and a First Address Family Count of 1.
+    ///
+    /// [RFC 8305]: https://www.rfc-editor.org/rfc/rfc8305
+    pub const fn rfc8305() -> Schedule {
+        Schedule {
+            attempt_delay: Some(RFC8305_ATTEMPT_DELAY),
+            resolution_delay: RFC8305_RESOLUTION_DELAY,
+            first_family_count: 1,
+            preferred_family: Family::V6,
+        }
+    }
+
+    /// One attempt at a time: the next address is tried only when the previous attempt
+    /// has failed (or hit the per-attempt timeout). Families are still interleaved.
+    ///
+    /// This is roughly what `tokio::net::TcpStream::connect` does with a list of addresses,
+    /// and is here for comparison and for servers that must not see parallel SYNs.
+    pub const fn sequential() -> Schedule {
+        Schedule {
+            attempt_delay: None,
+            resolution_delay: Duration::ZERO,
+            first_family_count: 1,
+            preferred_family: Family::V6,
+        }
+    }
+
+    /// Sets the Connection Attempt Delay: how long after one attempt starts the next one
+    /// may start, if no attempt has failed in between.
+    ///
+    /// `Duration::ZERO` starts every attempt at once. Any other value is clamped to
+    /// [`MIN_ATTEMPT_DELAY`]..=[`MAX_ATTEMPT_DELAY`] (10 ms..=2 s), as RFC 8305 §8 requires.
+    ///
+    /// Default is `0` for [`race_all`](Self::race_all), 250 ms for
+    /// [`rfc8305`](Self::rfc8305), and "until the previous attempt fails" for
+    /// [`sequential`](Self::sequential).
+    pub fn attempt_delay(mut self, delay: Duration) -> Schedule {
+        self.attempt_delay = Some(if delay.is_zero() {
+            delay
+        } else {
+            delay.clamp(MIN_ATTEMPT_DELAY, MAX_ATTEMPT_DELAY)
+        });
+        self
+    }
+
+    /// Sets the Resolution Delay: when the `A` answer arrives before the `AAAA` answer,
+    /// how long to wait for `AAAA` before the first IPv4 attempt starts.
+    ///
+    /// The wait ends early when `AAAA` arrives or fails. It only ever delays the first
+    /// attempt of a race; `AAAA` addresses that arrive later join the running race.
+    ///
+    /// Default is `0` for [`race_all`](Self::race_all) and
+    /// [`sequential`](Self::sequential), 50 ms for [`rfc8305`](Self::rfc8305).
+    pub fn resolution_delay(mut self, delay: Duration) -> Schedule {
+        self.resolution_delay = delay;
+        self
+    }
+
+    /// Sets the First Address Family Count: how many addresses of the preferred family are
+    /// attempted before the first address of the other family. Values below 1 are raised to 1.
+    ///
+    /// Default is `1`.
+    pub fn first_family_count(mut self, count: usize) -> Schedule {
+        self.first_family_count = count.max(1);
+        self
+    }
+
+    /// Sets the family whose addresses are attempted first.
+    ///
+    /// Default is [`Family::V6`], as RFC 8305 recommends.
+    pub fn preferred_family(mut self, family: Family) -> Schedule {
+        self.preferred_family = family;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_race_all() {
+        assert_eq!(Schedule::default(), Schedule::race_all());
+    }
+
+    #[test]
+    fn attempt_delay_is_clamped_but_zero_stays_zero() {
+        let s = Schedule::rfc8305();
+        assert_eq!(
+            s.clone()
+                .attempt_delay(Duration::from_millis(1))
+                .attempt_delay,
+            Some(MIN_ATTEMPT_DELAY)
+        );
+        assert_eq!(
+            s.clone()
+                .attempt_delay(Duration::from_secs(9))
+                .attempt_delay,
+            Some(MAX_ATTEMPT_DELAY)
+        );
+        assert_eq!(
+            s.clone().attempt_delay(Duration::ZERO).attempt_delay,
+            Some(Duration::ZERO)
+        );
+        assert_eq!(s.attempt_delay, Some(RFC8305_ATTEMPT_DELAY));
+        assert_eq!(Schedule::sequential().attempt_delay, None);
+        assert_eq!(
+            Schedule::race_all()
+                .first_family_count(0)
+                .first_family_count,
+            1
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! [`Target`]: what to connect to, a host name and port or a list of addresses.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use crate::ConnectError;
+
+/// What a race connects to: a host name with a port, or addresses known already.
+///
+/// Anything that implements [`IntoTarget`] can be passed where a target is expected:
+/// `"host:port"`, `("host", port)`, a [`SocketAddr`], a slice or `Vec` of them. IP
+/// literals (`"127.0.0.1:80"`, `"[::1]:80"`, `("::1", 80)`) become addresses at once and
+/// never touch DNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    repr: Repr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Repr {
+    Addrs(Vec<SocketAddr>),
+    Host { host: String, port: u16 },
+}
+
+/// The longest host name DNS can carry (RFC 1035 §2.3.4), without a trailing dot.
+const MAX_HOST_LEN: usize = 253;
+
+impl Target {
+    /// A host name (or IP literal, bracketed or not) and a port.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget) if the host is empty,
+    /// longer than 253 bytes, or contains characters no host name can (`/`, `:` outside an
+    /// IPv6 literal, whitespace…).
+    pub fn host(host: &str, port: u16) -> Result<Target, ConnectError> {
+        let unbracketed = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+            return Ok(Target::addrs([SocketAddr::new(ip, port)]));
+        }
+        if host.is_empty() {
+            return Err(ConnectError::invalid_target("empty host"));
+        }
+        if host.trim_end_matches('.').len() > MAX_HOST_LEN {
+            return Err(ConnectError::invalid_target(format!(
+                "host name longer than {MAX_HOST_LEN} bytes"
+            )));
+        }
+        if let Some(c) = host
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || "/:[]@?#%\\".contains(*c))
+        {
+            return Err(ConnectError::invalid_target(format!(
+                "host {host:?} contains {c:?}"
+            )));
+        }
+        Ok(Target {
+            repr: Repr::Host {
+                host: host.to_owned(),
+                port,
+            },
+        })
+    }
+
+    /// Addresses to race, in the order given (the schedule still interleaves families).
+    pub fn addrs(addrs: impl IntoIterator<Item = SocketAddr>) -> Target {
+        Target {
+            repr: Repr::Addrs(addrs.into_iter().collect()),
+        }
+    }
+
+    /// The host name, if this target needs DNS.
+    pub fn host_name(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Host { host, .. } => Some(host),
+            Repr::Addrs(_) => None,
+        }
+    }
+
+    pub(crate) fn repr(&self) -> &Repr {
+        &self.repr
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Host { host, port } => write!(f, "{host}:{port}"),
+            Repr::Addrs(addrs) if addrs.len() == 1 => write!(f, "{}", addrs[0]),
+            Repr::Addrs(addrs) => {
+                f.write_str("[")?;
+                for (i, a) in addrs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+impl FromStr for Target {
+    type Err = ConnectError;
+
+    /// Parses `"host:port"`, `"1.2.3.4:port"` or `"[v6]:port"`.
+    fn from_str(s: &str) -> Result<Target, ConnectError> {
+        if let Ok(addr) = s.parse::<SocketAddr>() {
+            return Ok(Target::addrs([addr]));
+        }
+        let Some((host, port)) = s.rsplit_once(':') else {
+            return Err(ConnectError::invalid_target(format!(
+                "{s:?} has no port (expected host:port)"
+            )));
+        };
+        if host.contains(':') && !host.starts_with('[') {
+            return Err(ConnectError::invalid_target(format!(
+                "{s:?}: an IPv6 address needs brackets, as in [::1]:80"
+            )));
+        }
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| ConnectError::invalid_target(format!("{s:?} has an invalid port")))?;
+        Target::host(host, port)
+    }
+}
+
+/// Conversion into a [`Target`]; implemented for every way connie accepts a target.
+pub trait IntoTarget {
+    /// Converts `self`, or says why it is not a valid target.
+    fn into_target(self) -> Result<Target, ConnectError>;
+}
+
+impl IntoTarget for Target {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(self)
+    }
+}
+
+impl IntoTarget for &Target {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoTarget for &str {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        self.parse()
+    }
+}
+
+impl IntoTarget for String {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        self.parse()
+    }
+}
+
+impl IntoTarget for &String {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        self.parse()
+    }
+}
+
+impl IntoTarget for (&str, u16) {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Target::host(self.0, self.1)
+    }
+}
+
+impl IntoTarget for (String, u16) {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Target::host(&self.0, self.1)
+    }
+}
+
+impl IntoTarget for (IpAddr, u16) {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs([SocketAddr::from(self)]))
+    }
+}
+
+impl IntoTarget for SocketAddr {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs([self]))
+    }
+}
+
+impl IntoTarget for &[SocketAddr] {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs(self.iter().copied()))
+    }
+}
+
+impl<const N: usize> IntoTarget for [SocketAddr; N] {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs(self))
+    }
+}
+
+impl IntoTarget for Vec<SocketAddr> {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target {
+            repr: Repr::Addrs(self),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(t: &Target) -> Vec<SocketAddr> {
+        match t.repr() {
+            Repr::Addrs(a) => a.clone(),
+            Repr::Host { .. } => panic!("expected addresses, got {t:?}"),
+        }
+    }
+
+    #[test]
+    fn ip_literals_never_need_dns() {
+        for (input, want) in [("127.0.0.1:80", "127.0.0.1:80"), ("[::1]:443", "[::1]:443")] {
+            let t = input.into_target().unwrap();
+            assert_eq!(addrs(&t), vec![want.parse::<SocketAddr>().unwrap()]);
+        }
+        let t = ("::1", 8080).into_target().unwrap();
+        assert_eq!(addrs(&t), vec!["[::1]:8080".parse().unwrap()]);
+        let t = ("[::1]", 8080).into_target().unwrap();
+        assert_eq!(addrs(&t), vec!["[::1]:8080".parse().unwrap()]);
+    }
+
+    #[test]
+    fn host_and_port() {
+        let t = "example.com:443".into_target().unwrap();
+        assert_eq!(t.host_name(), Some("example.com"));
+        assert_eq!(t.to_string(), "example.com:443");
+        let t = ("example.com".to_string(), 80).into_target().unwrap();
+        assert_eq!(t.to_string(), "example.com:80");
+    }
+
+    #[test]
+    fn bad_targets_are_typed_errors() {
+        let long = format!("{}.com:80", "a".repeat(260));
+        for bad in [
+            "example.com",
+            "example.com:",
+            "example.com:99999",
+            ":80",
+            "::1:80",
+            "exa mple.com:80",
+            "a/b:80",
+            long.as_str(),
+        ] {
+            let e = bad.into_target().unwrap_err();
+            assert!(e.is_invalid_target(), "{bad:?} gave {e:?}");
+        }
+        assert!(("", 80).into_target().unwrap_err().is_invalid_target());
+    }
+}
