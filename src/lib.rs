@@ -77,6 +77,8 @@ mod error;
 mod info;
 mod race;
 mod schedule;
+#[cfg(feature = "hyper")]
+mod service;
 mod target;
 
 pub use crate::connector::{
@@ -90,6 +92,9 @@ pub use crate::schedule::{
     Family, Schedule, MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY,
     RFC8305_RESOLUTION_DELAY,
 };
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use crate::service::{Connecting, ConnieStream};
 pub use crate::target::{IntoTarget, Target};
 
 /// The hickory-resolver version connie uses, for building a custom resolver for

@@ -1,0 +1,227 @@
+//! hyper integration: [`ConnieConnector`] as a `tower_service::Service<http::Uri>`.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::Uri;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, Target};
+
+/// Connects hyper-util's legacy `Client` by racing every address of the URI's host.
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// use http_body_util::Empty;
+/// use hyper::body::Bytes;
+/// use hyper_util::client::legacy::Client;
+/// use hyper_util::rt::TokioExecutor;
+///
+/// let client = Client::builder(TokioExecutor::new())
+///     .build::<_, Empty<Bytes>>(connie::ConnieConnector::new());
+/// let res = client.get("http://example.com/".parse()?).await?;
+/// if let Some(info) = res.extensions().get::<connie::ConnectInfo>() {
+///     println!("served by {}", info.remote_addr());
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// URI rules: the host is required; the port is the URI's, else 80 for `http` and `ws`,
+/// 443 for `https` and `wss`; any other scheme, or none, needs an explicit port. IP literals (`http://[::1]:8080/`) skip DNS. Each bad input is
+/// a [`ConnectError`] of kind [`InvalidTarget`](crate::ErrorKind::InvalidTarget), never a
+/// panic.
+///
+/// The connector speaks plain TCP; for HTTPS wrap it, e.g. with hyper-rustls's
+/// `HttpsConnectorBuilder::…::wrap_connector(ConnieConnector::new())`, which hands it
+/// `https` URIs.
+///
+/// Responses carry hyper-util's `HttpInfo` (remote and local address) and connie's
+/// [`ConnectInfo`] in their extensions.
+impl<D> tower_service::Service<Uri> for ConnieConnector<D>
+where
+    D: Dial<Connection = TcpStream> + Clone + Send + Sync + 'static,
+{
+    type Response = ConnieStream;
+    type Error = ConnectError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Connecting {
+        let connector = self.clone();
+        Connecting {
+            inner: Box::pin(async move {
+                let target = uri_target(&uri)?;
+                let (stream, info) = connector.connect(target).await?;
+                Ok(ConnieStream {
+                    io: TokioIo::new(stream),
+                    info,
+                })
+            }),
+        }
+    }
+}
+
+/// The [`Target`] a URI names.
+pub(crate) fn uri_target(uri: &Uri) -> Result<Target, ConnectError> {
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ConnectError::invalid_target(format!("URI {uri:?} has no host")))?;
+    let port = match (uri.port_u16(), uri.scheme_str()) {
+        (Some(port), _) => port,
+        (None, Some(s)) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("ws") => 80,
+        (None, Some(s)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("wss") => 443,
+        (None, Some(s)) => {
+            return Err(ConnectError::invalid_target(format!(
+                "unsupported URI scheme {s:?} (and no port given)"
+            )))
+        }
+        (None, None) => {
+            return Err(ConnectError::invalid_target(format!(
+                "URI {uri:?} has neither a scheme nor a port"
+            )))
+        }
+    };
+    Target::host(host, port)
+}
+
+/// The future of [`ConnieConnector`]'s `Service::call`: resolves to a connected
+/// [`ConnieStream`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Connecting {
+    inner: Pin<Box<dyn Future<Output = Result<ConnieStream, ConnectError>> + Send>>,
+}
+
+impl Future for Connecting {
+    type Output = Result<ConnieStream, ConnectError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for Connecting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connecting").finish_non_exhaustive()
+    }
+}
+
+/// A connection made by [`ConnieConnector`] for hyper: a [`TcpStream`] plus the
+/// [`ConnectInfo`] of the race that made it.
+///
+/// It implements hyper's `Read` and `Write` and hyper-util's `Connection`, which puts both
+/// hyper-util's `HttpInfo` and the [`ConnectInfo`] into every response's extensions.
+#[derive(Debug)]
+pub struct ConnieStream {
+    io: TokioIo<TcpStream>,
+    info: ConnectInfo,
+}
+
+impl ConnieStream {
+    /// How the race that made this connection went.
+    pub fn info(&self) -> &ConnectInfo {
+        &self.info
+    }
+
+    /// The TCP stream.
+    pub fn get_ref(&self) -> &TcpStream {
+        self.io.inner()
+    }
+
+    /// Takes the TCP stream out.
+    pub fn into_inner(self) -> TcpStream {
+        self.io.into_inner()
+    }
+}
+
+impl Connection for ConnieStream {
+    fn connected(&self) -> Connected {
+        self.io.inner().connected().extra(self.info.clone())
+    }
+}
+
+impl Read for ConnieStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl Write for ConnieStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(uri: &str) -> Result<String, ConnectError> {
+        uri_target(&uri.parse().unwrap()).map(|t| t.to_string())
+    }
+
+    #[test]
+    fn ports_and_schemes() {
+        assert_eq!(target("http://example.com/").unwrap(), "example.com:80");
+        assert_eq!(target("https://example.com/x").unwrap(), "example.com:443");
+        assert_eq!(target("HTTPS://example.com").unwrap(), "example.com:443");
+        assert_eq!(target("wss://example.com").unwrap(), "example.com:443");
+        assert_eq!(target("http://example.com:8080").unwrap(), "example.com:8080");
+        assert_eq!(target("https://example.com:80").unwrap(), "example.com:80");
+        assert_eq!(target("foo://example.com:7").unwrap(), "example.com:7");
+        assert_eq!(target("example.com:9").unwrap(), "example.com:9");
+    }
+
+    #[test]
+    fn literals_and_userinfo() {
+        assert_eq!(target("http://[::1]:8080/").unwrap(), "[::1]:8080");
+        assert_eq!(target("http://[::1]/").unwrap(), "[::1]:80");
+        assert_eq!(target("http://127.0.0.1/").unwrap(), "127.0.0.1:80");
+        assert_eq!(target("http://user:pw@example.com/").unwrap(), "example.com:80");
+    }
+
+    #[test]
+    fn bad_uris_are_typed_errors() {
+        let long = format!("http://{}.com/", "a".repeat(300));
+        for bad in ["/just/a/path", "ftp://example.com/", "*", long.as_str()] {
+            let e = target(bad).unwrap_err();
+            assert!(e.is_invalid_target(), "{bad}: {e:?}");
+        }
+    }
+}
