@@ -75,6 +75,9 @@ mod dial;
 mod dns;
 mod error;
 mod info;
+#[cfg(feature = "lab")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lab")))]
+pub mod lab;
 mod race;
 mod schedule;
 #[cfg(feature = "hyper")]

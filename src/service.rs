@@ -202,7 +202,10 @@ mod tests {
         assert_eq!(target("https://example.com/x").unwrap(), "example.com:443");
         assert_eq!(target("HTTPS://example.com").unwrap(), "example.com:443");
         assert_eq!(target("wss://example.com").unwrap(), "example.com:443");
-        assert_eq!(target("http://example.com:8080").unwrap(), "example.com:8080");
+        assert_eq!(
+            target("http://example.com:8080").unwrap(),
+            "example.com:8080"
+        );
         assert_eq!(target("https://example.com:80").unwrap(), "example.com:80");
         assert_eq!(target("foo://example.com:7").unwrap(), "example.com:7");
         assert_eq!(target("example.com:9").unwrap(), "example.com:9");
@@ -213,7 +216,10 @@ mod tests {
         assert_eq!(target("http://[::1]:8080/").unwrap(), "[::1]:8080");
         assert_eq!(target("http://[::1]/").unwrap(), "[::1]:80");
         assert_eq!(target("http://127.0.0.1/").unwrap(), "127.0.0.1:80");
-        assert_eq!(target("http://user:pw@example.com/").unwrap(), "example.com:80");
+        assert_eq!(
+            target("http://user:pw@example.com/").unwrap(),
+            "example.com:80"
+        );
     }
 
     #[test]
