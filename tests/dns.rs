@@ -1,0 +1,201 @@
+//! Races behind real DNS: an in-process hickory-server on loopback answers `A` and `AAAA`,
+//! some of them late, and the race must use each answer the moment it arrives.
+//!
+//! Paused clock (current-thread runtime): the server's delays are tokio sleeps, so every
+//! time asserted is exact and no test waits in real time.
+
+mod support;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use connie::lab::{DnsServer, HostKind, Lab, RecordType};
+use connie::{ConnieConnector, ErrorKind, Family, Schedule};
+use support::{ip, ms};
+
+/// A lab of hosts plus a DNS server naming them `www.lab.test.`, with an optional delay
+/// on `AAAA` answers.
+async fn setup(hosts: &[(HostKind, &str)], aaaa_delay: Option<Duration>) -> (Lab, DnsServer) {
+    let lab = hosts
+        .iter()
+        .fold(Lab::builder(), |b, (kind, addr)| b.host(*kind, ip(addr)))
+        .build()
+        .await
+        .unwrap();
+    let mut dns = DnsServer::builder().host("www", lab.addrs().iter().map(SocketAddr::ip));
+    if let Some(d) = aaaa_delay {
+        dns = dns.delay(RecordType::AAAA, d);
+    }
+    (lab, dns.start().await.unwrap())
+}
+
+fn connector(dns: &DnsServer, schedule: Schedule) -> ConnieConnector {
+    ConnieConnector::new()
+        .resolver(dns.resolver())
+        .schedule(schedule)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_only_aaaa_only_and_both() {
+    use HostKind::Alive;
+    for (hosts, family) in [
+        (&[(Alive, "127.0.0.2")][..], Family::V4),
+        (&[(Alive, "::1")][..], Family::V6),
+        (&[(Alive, "::1"), (Alive, "127.0.0.2")][..], Family::V6),
+    ] {
+        let (lab, dns) = setup(hosts, None).await;
+        let (stream, info) = connector(&dns, Schedule::rfc8305())
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(Family::of(&info.remote_addr()), family, "{hosts:?}");
+        assert_eq!(stream.peer_addr().unwrap(), info.remote_addr());
+        assert_eq!(info.elapsed(), Duration::ZERO, "{hosts:?}");
+        assert_eq!(info.attempts().len(), 1);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_name_that_does_not_exist_is_a_dns_error() {
+    let (lab, dns) = setup(&[(HostKind::Alive, "127.0.0.2")], None).await;
+    let err = connector(&dns, Schedule::race_all())
+        .connect(("missing.lab.test.", lab.port()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Dns);
+    assert!(err.is_dns());
+    assert!(err.attempts().is_empty());
+    let mut families: Vec<_> = err.dns_errors().iter().map(|e| e.family()).collect();
+    families.sort_by_key(|f| format!("{f:?}"));
+    assert_eq!(families, [Some(Family::V4), Some(Family::V6)]);
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::NotFound
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_aaaa_200ms_late_never_holds_up_ipv4() {
+    let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
+    let (lab, dns) = setup(&hosts, Some(ms(200))).await;
+    let name = ("www.lab.test.", lab.port());
+
+    // race-all starts IPv4 the moment A answers.
+    let (_s, info) = connector(&dns, Schedule::race_all())
+        .connect(name)
+        .await
+        .unwrap();
+    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+    assert_eq!(info.elapsed(), Duration::ZERO);
+    assert_eq!(info.dns_v4(), Some(Duration::ZERO));
+    assert_eq!(info.dns_v6(), None, "AAAA had not answered yet");
+
+    // RFC 8305 waits the Resolution Delay (50 ms) for AAAA, and no longer.
+    let (_s, info) = connector(&dns, Schedule::rfc8305())
+        .connect(name)
+        .await
+        .unwrap();
+    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+    assert_eq!(info.elapsed(), ms(50));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_aaaa_within_the_resolution_delay_goes_first() {
+    let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
+    let (lab, dns) = setup(&hosts, Some(ms(20))).await;
+    let (_s, info) = connector(&dns, Schedule::rfc8305())
+        .connect(("www.lab.test.", lab.port()))
+        .await
+        .unwrap();
+    assert_eq!(info.remote_addr().ip(), ip("::1"));
+    assert_eq!(info.elapsed(), ms(20));
+    assert_eq!(
+        (info.dns_v4(), info.dns_v6()),
+        (Some(Duration::ZERO), Some(ms(20)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_aaaa_joins_the_running_race() {
+    let hosts = [
+        (HostKind::Alive, "::1"),
+        (HostKind::Blackholed, "127.0.0.2"),
+    ];
+    let (lab, dns) = setup(&hosts, Some(ms(200))).await;
+    let (_s, info) = connector(&dns, Schedule::race_all())
+        .connect(("www.lab.test.", lab.port()))
+        .await
+        .unwrap();
+    assert_eq!(info.remote_addr().ip(), ip("::1"));
+    assert_eq!(info.elapsed(), ms(200));
+    let started: Vec<(IpAddr, Duration)> = info
+        .attempts()
+        .iter()
+        .map(|a| (a.addr().ip(), a.started()))
+        .collect();
+    assert_eq!(
+        started,
+        [(ip("127.0.0.2"), Duration::ZERO), (ip("::1"), ms(200))]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_race_fails_only_once_dns_has_finished() {
+    let hosts = [(HostKind::Refused, "::1"), (HostKind::Refused, "127.0.0.2")];
+    let (lab, dns) = setup(&hosts, Some(ms(300))).await;
+    let start = tokio::time::Instant::now();
+    let err = connector(&dns, Schedule::race_all())
+        .connect(("www.lab.test.", lab.port()))
+        .await
+        .unwrap_err();
+    // IPv4 was refused at once, but the AAAA answer (300 ms) could still bring a winner.
+    assert_eq!(start.elapsed(), ms(300));
+    assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+    let tried: Vec<IpAddr> = err.attempts().iter().map(|a| a.addr().ip()).collect();
+    assert_eq!(tried, [ip("127.0.0.2"), ip("::1")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_total_timeout_includes_dns() {
+    let lab = Lab::builder().alive(ip("127.0.0.2")).build().await.unwrap();
+    let dns = DnsServer::builder()
+        .host("www", [ip("127.0.0.2")])
+        .delay(RecordType::A, Duration::from_secs(5))
+        .delay(RecordType::AAAA, Duration::from_secs(5))
+        .start()
+        .await
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let err = connector(&dns, Schedule::race_all())
+        .total_timeout(Some(Duration::from_secs(1)))
+        .connect(("www.lab.test.", lab.port()))
+        .await
+        .unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert!(err.attempts().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn many_records_are_capped() {
+    let lab = Lab::builder()
+        .refused(ip("127.0.0.2"))
+        .refused(ip("127.0.0.3"))
+        .refused(ip("127.0.0.4"))
+        .alive(ip("127.0.0.5"))
+        .build()
+        .await
+        .unwrap();
+    let dns = DnsServer::builder()
+        .host("www", lab.addrs().iter().map(SocketAddr::ip))
+        .start()
+        .await
+        .unwrap();
+    let err = connector(&dns, Schedule::race_all())
+        .max_addresses(3)
+        .connect(("www.lab.test.", lab.port()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+    assert_eq!(err.attempts().len(), 3);
+}

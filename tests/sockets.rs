@@ -1,0 +1,289 @@
+//! Races over real loopback sockets: alive, refused and blackholed hosts.
+//!
+//! Most tests run on a paused clock (current-thread runtime): time auto-advances while
+//! loopback I/O is pending, so a blackholed attempt costs no real time and every time
+//! asserted is exact.
+
+mod support;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connie::lab::{HostKind, Lab};
+use connie::{ConnieConnector, ErrorKind, Outcome, Schedule};
+use support::{ip, ms, PROMPTLY};
+use tokio::net::TcpStream;
+use tokio::sync::{Barrier, Notify};
+
+#[tokio::test(start_paused = true)]
+async fn dead_dead_dead_alive_connects_at_once() {
+    let lab = Lab::builder()
+        .blackholed(ip("127.0.0.2"))
+        .blackholed(ip("127.0.0.3"))
+        .blackholed(ip("127.0.0.4"))
+        .alive(ip("127.0.0.5"))
+        .build()
+        .await
+        .unwrap();
+    let alive = lab.addrs_of(HostKind::Alive)[0];
+    let (stream, info) = ConnieConnector::new().connect(lab.addrs()).await.unwrap();
+    assert_eq!(stream.peer_addr().unwrap(), alive);
+    assert_eq!(info.remote_addr(), alive);
+    assert_eq!(info.local_addr(), Some(stream.local_addr().unwrap()));
+    assert_eq!(info.elapsed(), Duration::ZERO);
+    assert_eq!(info.attempts().len(), 4);
+    assert!(info
+        .attempts()
+        .iter()
+        .all(|a| a.started() == Duration::ZERO));
+    lab.alive(alive).unwrap().wait_accepted(1).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn dead_v6_alive_v4_under_each_schedule() {
+    let lab = Lab::builder()
+        .blackholed(ip("::1"))
+        .alive(ip("127.0.0.2"))
+        .build()
+        .await
+        .unwrap();
+    let alive = lab.addrs_of(HostKind::Alive)[0];
+    let cases = [
+        (Schedule::race_all(), Duration::ZERO),
+        (Schedule::rfc8305(), ms(250)),
+        (Schedule::rfc8305().attempt_delay(ms(100)), ms(100)),
+    ];
+    for (schedule, want) in cases {
+        let connector = ConnieConnector::new().schedule(schedule.clone());
+        let (_stream, info) = connector.connect(lab.addrs()).await.unwrap();
+        assert_eq!(info.remote_addr(), alive, "{schedule:?}");
+        assert_eq!(info.elapsed(), want, "{schedule:?}");
+        // IPv6 is tried first, and is still running when IPv4 wins.
+        assert_eq!(info.attempts()[0].addr().ip(), ip("::1"));
+        assert_eq!(*info.attempts()[0].outcome(), Outcome::Cancelled);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn sequential_skips_refused_at_once_and_blackholes_at_the_attempt_timeout() {
+    let lab = Lab::builder()
+        .refused(ip("127.0.0.2"))
+        .blackholed(ip("127.0.0.3"))
+        .blackholed(ip("127.0.0.4"))
+        .alive(ip("127.0.0.5"))
+        .build()
+        .await
+        .unwrap();
+    let connector = ConnieConnector::new()
+        .schedule(Schedule::sequential())
+        .attempt_timeout(Some(Duration::from_secs(1)));
+    let (_stream, info) = connector.connect(lab.addrs()).await.unwrap();
+    assert_eq!(info.elapsed(), Duration::from_secs(2));
+    let outcomes: Vec<_> = info.attempts().iter().map(|a| *a.outcome()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Failed(io::ErrorKind::ConnectionRefused),
+            Outcome::TimedOut,
+            Outcome::TimedOut,
+            Outcome::Connected
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_address_refused_reports_each_one() {
+    let lab = Lab::builder()
+        .refused(ip("127.0.0.2"))
+        .refused(ip("127.0.0.3"))
+        .refused(ip("::1"))
+        .build()
+        .await
+        .unwrap();
+    let err = ConnieConnector::new()
+        .connect(lab.addrs())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+    let mut tried: Vec<SocketAddr> = err.attempts().iter().map(|a| a.addr()).collect();
+    tried.sort();
+    let mut want = lab.addrs();
+    want.sort();
+    assert_eq!(tried, want);
+    assert!(err
+        .attempts()
+        .iter()
+        .all(|a| a.error().kind() == io::ErrorKind::ConnectionRefused));
+    let io: io::Error = err.into();
+    assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_address_blackholed_fails_at_the_total_timeout() {
+    let lab = Lab::builder()
+        .blackholed(ip("127.0.0.2"))
+        .blackholed(ip("::1"))
+        .build()
+        .await
+        .unwrap();
+    let connector = ConnieConnector::new().total_timeout(Some(Duration::from_secs(3)));
+    let start = tokio::time::Instant::now();
+    let err = connector.connect(lab.addrs()).await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert!(err.is_timeout());
+    assert_eq!(err.attempts().len(), 2);
+    assert_eq!(err.to_string(), "connect timed out after 3s (2 attempts)");
+    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::TimedOut);
+}
+
+#[tokio::test(start_paused = true)]
+async fn race_connect_accepts_every_target_form() {
+    let lab = Lab::builder()
+        .alive(ip("127.0.0.1"))
+        .alive(ip("::1"))
+        .build()
+        .await
+        .unwrap();
+    let port = lab.port();
+    let v4: SocketAddr = (ip("127.0.0.1"), port).into();
+    let v6: SocketAddr = (ip("::1"), port).into();
+    let peer = |s: TcpStream| s.peer_addr().unwrap();
+
+    assert_eq!(peer(connie::race_connect(v4).await.unwrap()), v4);
+    assert_eq!(
+        peer(
+            connie::race_connect(format!("127.0.0.1:{port}"))
+                .await
+                .unwrap()
+        ),
+        v4
+    );
+    assert_eq!(
+        peer(
+            connie::race_connect(format!("[::1]:{port}").as_str())
+                .await
+                .unwrap()
+        ),
+        v6
+    );
+    assert_eq!(peer(connie::race_connect(("::1", port)).await.unwrap()), v6);
+    assert_eq!(peer(connie::race_connect(&[v4][..]).await.unwrap()), v4);
+    assert_eq!(peer(connie::race_connect(vec![v6]).await.unwrap()), v6);
+    // "localhost." is answered by the resolver itself (RFC 6761): no query leaves the host.
+    let s = connie::race_connect(("localhost.", port)).await.unwrap();
+    assert!(s.peer_addr().unwrap().ip().is_loopback());
+}
+
+#[tokio::test]
+async fn bad_input_is_a_typed_error() {
+    let err = connie::race_connect("no-port.example").await.unwrap_err();
+    assert!(err.is_invalid_target(), "{err:?}");
+    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::InvalidInput);
+
+    let err = connie::race_connect(Vec::<SocketAddr>::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoAddresses);
+
+    // `.invalid.` never resolves (RFC 6761), and the resolver says so without a query.
+    let err = connie::race_connect("nothing.invalid.:80")
+        .await
+        .unwrap_err();
+    assert!(err.is_dns(), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Dns);
+    assert_eq!(err.dns_errors().len(), 2);
+    assert!(err.attempts().is_empty());
+}
+
+/// A dialer over real sockets where one attempt's connection is established but held
+/// back until another attempt wins: the held-back socket must be closed by the race.
+#[tokio::test]
+async fn a_loser_that_already_connected_is_closed() {
+    let lab = Lab::builder()
+        .alive(ip("127.0.0.2"))
+        .alive(ip("127.0.0.3"))
+        .build()
+        .await
+        .unwrap();
+    let (winner, loser) = (lab.addrs()[0], lab.addrs()[1]);
+    let loser_connected = Arc::new(Notify::new());
+    let dialer = {
+        let loser_connected = loser_connected.clone();
+        move |addr: SocketAddr| {
+            let loser_connected = loser_connected.clone();
+            async move {
+                if addr == loser {
+                    let _stream = TcpStream::connect(addr).await?;
+                    loser_connected.notify_one();
+                    std::future::pending::<()>().await;
+                    unreachable!("the losing attempt is never polled to completion");
+                } else {
+                    loser_connected.notified().await;
+                    TcpStream::connect(addr).await
+                }
+            }
+        }
+    };
+    let connector = ConnieConnector::new().with_dialer(dialer);
+    let (stream, info) = tokio::time::timeout(PROMPTLY, connector.connect(vec![winner, loser]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.remote_addr(), winner);
+    let loser_host = lab.alive(loser).unwrap();
+    tokio::time::timeout(PROMPTLY, async {
+        loser_host.wait_accepted(1).await;
+        loser_host.wait_open(0).await;
+    })
+    .await
+    .expect("the losing host sees its connection closed");
+    assert_eq!(lab.alive(winner).unwrap().open(), 1);
+    drop(stream);
+    tokio::time::timeout(PROMPTLY, lab.alive(winner).unwrap().wait_open(0))
+        .await
+        .unwrap();
+}
+
+/// Two attempts complete in the same instant: one wins, the other is closed, not leaked.
+#[tokio::test]
+async fn simultaneous_connections_leave_one_open() {
+    let lab = Lab::builder()
+        .alive(ip("127.0.0.2"))
+        .alive(ip("127.0.0.3"))
+        .build()
+        .await
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(2));
+    let dialer = {
+        let barrier = barrier.clone();
+        move |addr: SocketAddr| {
+            let barrier = barrier.clone();
+            async move {
+                let stream = TcpStream::connect(addr).await?;
+                barrier.wait().await;
+                Ok(stream)
+            }
+        }
+    };
+    let connector = ConnieConnector::new().with_dialer(dialer);
+    let (stream, info) = tokio::time::timeout(PROMPTLY, connector.connect(lab.addrs()))
+        .await
+        .unwrap()
+        .unwrap();
+    let loser = *lab
+        .addrs()
+        .iter()
+        .find(|a| **a != info.remote_addr())
+        .unwrap();
+    tokio::time::timeout(PROMPTLY, async {
+        let host = lab.alive(loser).unwrap();
+        host.wait_accepted(1).await;
+        host.wait_open(0).await;
+    })
+    .await
+    .expect("the second connection is closed");
+    assert_eq!(lab.alive(info.remote_addr()).unwrap().open(), 1);
+    drop(stream);
+}
