@@ -210,9 +210,9 @@ impl<D: Dial> ConnieConnector<D> {
 /// # Examples
 ///
 /// ```no_run
-/// # async fn doc() -> Result<(), connie::ConnectError> {
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
 /// let stream = connie::race_connect("example.com:80").await?;
-/// println!("connected to {}", stream.peer_addr().map_err(std::io::Error::other).unwrap());
+/// println!("connected to {}", stream.peer_addr()?);
 /// # Ok(()) }
 /// ```
 ///

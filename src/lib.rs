@@ -100,6 +100,11 @@ pub use crate::schedule::{
 pub use crate::service::{Connecting, ConnieStream};
 pub use crate::target::{IntoTarget, Target};
 
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The hickory-resolver version connie uses, for building a custom resolver for
 /// [`ConnieConnector::resolver`].
 pub use hickory_resolver;

@@ -287,3 +287,34 @@ async fn simultaneous_connections_leave_one_open() {
     assert_eq!(lab.alive(info.remote_addr()).unwrap().open(), 1);
     drop(stream);
 }
+
+#[tokio::test(start_paused = true)]
+async fn tcp_dialer_applies_its_socket_options() {
+    let lab = Lab::builder()
+        .alive(ip("127.0.0.2"))
+        .alive(ip("::1"))
+        .build()
+        .await
+        .unwrap();
+    let dialer = connie::TcpDialer::new()
+        .keepalive(Some(Duration::from_secs(30)))
+        .local_address_v4(Some("127.0.0.9".parse().unwrap()))
+        .local_address_v6(Some("::1".parse().unwrap()));
+    let connector = ConnieConnector::new().with_dialer(dialer);
+    for target in lab.addrs() {
+        let (stream, info) = connector.connect(target).await.unwrap();
+        assert!(stream.nodelay().unwrap(), "TCP_NODELAY is on by default");
+        assert!(socket2::SockRef::from(&stream).keepalive().unwrap());
+        let local = stream.local_addr().unwrap();
+        assert_eq!(info.local_addr(), Some(local));
+        let want = if target.is_ipv4() {
+            ip("127.0.0.9")
+        } else {
+            ip("::1")
+        };
+        assert_eq!(local.ip(), want);
+    }
+    let plain = ConnieConnector::new().with_dialer(connie::TcpDialer::new().nodelay(false));
+    let (stream, _) = plain.connect(lab.addrs()[0]).await.unwrap();
+    assert!(!stream.nodelay().unwrap());
+}
