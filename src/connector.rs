@@ -9,9 +9,10 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::dns::Resolver;
+use crate::policy::Policy;
 use crate::race::{race, Answer, Plan};
 use crate::target::Repr;
-use crate::{ConnectError, ConnectInfo, Dial, IntoTarget, Schedule, TcpDialer};
+use crate::{AddressPolicy, ConnectError, ConnectInfo, Dial, IntoTarget, Schedule, TcpDialer};
 
 /// Default cap on attempts running at once in one race: 16.
 ///
@@ -74,6 +75,7 @@ impl ConnieConnector {
                 total_timeout: DEFAULT_TOTAL_TIMEOUT,
                 max_concurrent: DEFAULT_MAX_CONCURRENT,
                 max_addresses: DEFAULT_MAX_ADDRESSES,
+                policy: None,
             }),
             resolver: Resolver::system(),
             dialer: TcpDialer::new(),
@@ -127,6 +129,19 @@ impl<D> ConnieConnector<D> {
     /// Default is [`DEFAULT_MAX_ADDRESSES`] (16).
     pub fn max_addresses(mut self, max: usize) -> Self {
         self.plan_mut().max_addresses = max.max(1);
+        self
+    }
+
+    /// Sets which addresses may be dialed at all, checked after DNS and before any SYN;
+    /// e.g. [`PublicOnly`](crate::PublicOnly), the SSRF guard for webhook senders, or any
+    /// `Fn(SocketAddr) -> bool`. Refused addresses are never dialed and are reported in the
+    /// error and in [`ConnectInfo::refused_by_policy`].
+    ///
+    /// The policy applies to IP literals as much as to DNS answers.
+    ///
+    /// Default is no policy: every address may be dialed.
+    pub fn address_policy(mut self, policy: impl AddressPolicy) -> Self {
+        self.plan_mut().policy = Some(Policy(Arc::new(policy)));
         self
     }
 
@@ -244,6 +259,7 @@ mod tests {
                 total_timeout: DEFAULT_TOTAL_TIMEOUT,
                 max_concurrent: DEFAULT_MAX_CONCURRENT,
                 max_addresses: DEFAULT_MAX_ADDRESSES,
+                policy: None,
             }
         );
         assert_eq!(*c.dialer(), TcpDialer::new());

@@ -51,6 +51,9 @@ pub enum ErrorKind {
     AllAttemptsFailed,
     /// The total timeout elapsed before any attempt connected.
     TimedOut,
+    /// The [`AddressPolicy`](crate::AddressPolicy) refused every address, so no connection
+    /// was attempted.
+    RefusedByPolicy,
 }
 
 /// One failed connection attempt: the address and the error it ended with.
@@ -135,7 +138,16 @@ impl ConnectError {
         }
     }
 
-    /// Every failed connection attempt, in the order the attempts were started.
+    /// `true` if the [`AddressPolicy`](crate::AddressPolicy) refused every address, so no
+    /// connection was attempted.
+    pub fn is_refused_by_policy(&self) -> bool {
+        self.inner.kind == ErrorKind::RefusedByPolicy
+    }
+
+    /// Every failed connection attempt, in the order the attempts were started, then every
+    /// address the [`AddressPolicy`](crate::AddressPolicy) refused (an error of kind
+    /// [`io::ErrorKind::PermissionDenied`] whose inner error is
+    /// [`PolicyRefused`](crate::PolicyRefused)).
     ///
     /// When the total timeout fires, attempts still in flight are listed with an error of
     /// kind [`io::ErrorKind::TimedOut`].
@@ -154,6 +166,7 @@ impl ConnectError {
             ErrorKind::Dns => io::ErrorKind::NotFound,
             ErrorKind::NoAddresses => io::ErrorKind::AddrNotAvailable,
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
+            ErrorKind::RefusedByPolicy => io::ErrorKind::PermissionDenied,
             ErrorKind::AllAttemptsFailed => self
                 .inner
                 .attempts
@@ -189,6 +202,9 @@ impl fmt::Display for ConnectError {
             },
             ErrorKind::Dns => f.write_str("dns lookup failed"),
             ErrorKind::NoAddresses => f.write_str("no addresses to connect to"),
+            ErrorKind::RefusedByPolicy => {
+                write!(f, "all {n} addresses were refused by the address policy")
+            }
             ErrorKind::AllAttemptsFailed if n == 1 => f.write_str("the connection attempt failed"),
             ErrorKind::AllAttemptsFailed => write!(f, "all {n} connection attempts failed"),
             ErrorKind::TimedOut => match self.inner.timeout {

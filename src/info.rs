@@ -17,6 +17,7 @@ pub struct ConnectInfo {
     pub(crate) attempts: Vec<Attempt>,
     pub(crate) dns_v4: Option<Duration>,
     pub(crate) dns_v6: Option<Duration>,
+    pub(crate) refused: Vec<SocketAddr>,
     pub(crate) elapsed: Duration,
 }
 
@@ -45,6 +46,12 @@ impl ConnectInfo {
     /// When the `AAAA` lookup answered (successfully or not), if one was made.
     pub fn dns_v6(&self) -> Option<Duration> {
         self.dns_v6
+    }
+
+    /// The addresses the [`AddressPolicy`](crate::AddressPolicy) refused (never dialed), in
+    /// the order they arrived.
+    pub fn refused_by_policy(&self) -> &[SocketAddr] {
+        &self.refused
     }
 
     /// How long the race took, from its start (before DNS) to the winning connection.

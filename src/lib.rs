@@ -78,6 +78,7 @@ mod info;
 #[cfg(feature = "lab")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lab")))]
 pub mod lab;
+mod policy;
 mod race;
 mod schedule;
 #[cfg(feature = "hyper")]
@@ -91,6 +92,7 @@ pub use crate::connector::{
 pub use crate::dial::{Dial, TcpDialer, DEFAULT_NODELAY};
 pub use crate::error::{AttemptError, ConnectError, DnsError, ErrorKind};
 pub use crate::info::{Attempt, ConnectInfo, Outcome};
+pub use crate::policy::{is_public, AddressPolicy, PolicyRefused, PublicOnly};
 pub use crate::schedule::{
     Family, Schedule, MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY,
     RFC8305_RESOLUTION_DELAY,

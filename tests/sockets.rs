@@ -318,3 +318,24 @@ async fn tcp_dialer_applies_its_socket_options() {
     let (stream, _) = plain.connect(lab.addrs()[0]).await.unwrap();
     assert!(!stream.nodelay().unwrap());
 }
+
+#[tokio::test(start_paused = true)]
+async fn public_only_policy_never_dials_loopback() {
+    let lab = Lab::builder()
+        .alive(ip("127.0.0.2"))
+        .alive(ip("::1"))
+        .build()
+        .await
+        .unwrap();
+    let connector = ConnieConnector::new().address_policy(connie::PublicOnly);
+    let err = connector.connect(lab.addrs()).await.unwrap_err();
+    assert!(err.is_refused_by_policy(), "{err:?}");
+    assert_eq!(err.attempts().len(), 2);
+    // Give an accept loop every chance to see a connection that should not exist.
+    tokio::task::yield_now().await;
+    assert!(lab.alive_hosts().all(|h| h.accepted() == 0));
+
+    // A policy that allows them connects as usual.
+    let connector = ConnieConnector::new().address_policy(|a: SocketAddr| a.ip().is_loopback());
+    assert!(connector.connect(lab.addrs()).await.is_ok());
+}

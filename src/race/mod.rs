@@ -21,6 +21,7 @@ use tracing::{debug, trace};
 
 use self::queue::AddrQueue;
 use crate::error::{AttemptError, DnsError, ErrorKind};
+use crate::policy::{Policy, PolicyRefused};
 use crate::{Attempt, ConnectError, ConnectInfo, Dial, Family, Outcome, Schedule};
 
 /// Everything the engine needs to know about how to run one race.
@@ -31,6 +32,7 @@ pub(crate) struct Plan {
     pub(crate) total_timeout: Option<Duration>,
     pub(crate) max_concurrent: usize,
     pub(crate) max_addresses: usize,
+    pub(crate) policy: Option<Policy>,
 }
 
 /// One DNS answer, or the literal addresses of a target that needs no DNS.
@@ -65,6 +67,7 @@ struct State<'a> {
     running: usize,
     errors: Vec<AttemptError>,
     dns_errors: Vec<DnsError>,
+    refused: Vec<SocketAddr>,
     v4_done: bool,
     v6_done: bool,
     dns_v4: Option<Duration>,
@@ -86,6 +89,7 @@ impl<'a> State<'a> {
             running: 0,
             errors: Vec::new(),
             dns_errors: Vec::new(),
+            refused: Vec::new(),
             v4_done: false,
             v6_done: false,
             dns_v4: None,
@@ -156,19 +160,33 @@ impl<'a> State<'a> {
             Ok(addrs) => {
                 debug!(family = ?answer.family, count = addrs.len(), "addresses received");
                 for addr in addrs {
-                    if !self.queue.push(addr) {
-                        trace!(%addr, "address skipped (duplicate or over the address cap)");
-                    }
+                    self.admit(addr);
                 }
             }
             Err(error) => {
-                debug!(family = ?answer.family, %error, "lookup failed");
+                // The error itself goes back to the caller, so only its family is logged.
+                debug!(family = ?answer.family, "lookup failed");
                 self.dns_errors.push(error);
             }
         }
         let preferred = self.plan.schedule.preferred_family;
         if answer.family == Some(preferred.other()) && self.resolution_gate.is_none() {
             self.resolution_gate = Some(now + self.plan.schedule.resolution_delay);
+        }
+    }
+
+    /// Queues `addr` for an attempt, unless it is a duplicate, over the address cap, or
+    /// refused by the address policy (then it is never dialed).
+    fn admit(&mut self, addr: SocketAddr) {
+        if !self.queue.admit(addr) {
+            trace!(%addr, "address skipped (duplicate or over the address cap)");
+        } else if self.plan.policy.as_ref().is_some_and(|p| !p.0.allows(addr)) {
+            debug!(%addr, "address refused by policy");
+            self.refused.push(addr);
+            let error = io::Error::new(io::ErrorKind::PermissionDenied, PolicyRefused);
+            self.errors.push(AttemptError::new(addr, error));
+        } else {
+            self.queue.push(addr);
         }
     }
 
@@ -179,7 +197,7 @@ impl<'a> State<'a> {
             io::ErrorKind::TimedOut => Outcome::TimedOut,
             kind => Outcome::Failed(kind),
         };
-        trace!(addr = %attempt.addr, %error, "attempt failed");
+        trace!(addr = %attempt.addr, kind = ?error.kind(), "attempt failed");
         self.errors.push(AttemptError::new(attempt.addr, error));
         self.running -= 1;
         // A failure starts the next attempt at once, without waiting for the delay.
@@ -196,10 +214,14 @@ impl<'a> State<'a> {
     }
 
     fn exhausted(mut self) -> ConnectError {
-        let kind = match (self.attempts.is_empty(), self.dns_errors.is_empty()) {
-            (false, _) => ErrorKind::AllAttemptsFailed,
-            (true, false) => ErrorKind::Dns,
-            (true, true) => ErrorKind::NoAddresses,
+        let kind = if !self.attempts.is_empty() {
+            ErrorKind::AllAttemptsFailed
+        } else if !self.refused.is_empty() {
+            ErrorKind::RefusedByPolicy
+        } else if !self.dns_errors.is_empty() {
+            ErrorKind::Dns
+        } else {
+            ErrorKind::NoAddresses
         };
         ConnectError::failed(kind, self.sorted_errors(), self.dns_errors)
     }
@@ -216,9 +238,13 @@ impl<'a> State<'a> {
         ConnectError::timed_out(after, errors, self.dns_errors)
     }
 
-    /// The attempt errors in the order the attempts started.
+    /// The attempt errors in the order the attempts started, then the addresses the policy
+    /// refused, in the order they arrived.
     fn sorted_errors(&mut self) -> Vec<AttemptError> {
-        let order = |e: &AttemptError| self.attempts.iter().position(|a| a.addr == e.addr());
+        let order = |e: &AttemptError| {
+            let started = self.attempts.iter().position(|a| a.addr == e.addr());
+            started.unwrap_or(usize::MAX)
+        };
         let mut errors = std::mem::take(&mut self.errors);
         errors.sort_by_key(|e| order(e));
         errors
@@ -300,6 +326,7 @@ where
                     attempts: state.attempts,
                     dns_v4: state.dns_v4,
                     dns_v6: state.dns_v6,
+                    refused: state.refused,
                     elapsed: now - start,
                 };
                 return Ok((conn, info));

@@ -36,8 +36,10 @@ impl AddrQueue {
         }
     }
 
-    /// Adds `addr` unless it is a duplicate or the race already holds `max_addresses`.
-    pub(super) fn push(&mut self, addr: SocketAddr) -> bool {
+    /// Counts `addr` as one of the race's addresses, unless it is a duplicate or the race
+    /// already has `max_addresses`; returns whether it was taken. A taken address is
+    /// either [`push`](Self::push)ed or refused by the caller.
+    pub(super) fn admit(&mut self, addr: SocketAddr) -> bool {
         if self.seen.contains(&addr) {
             return false;
         }
@@ -46,8 +48,21 @@ impl AddrQueue {
             return false;
         }
         self.seen.push(addr);
-        self.family_mut(Family::of(&addr)).push_back(addr);
         true
+    }
+
+    /// Queues an admitted address for an attempt.
+    pub(super) fn push(&mut self, addr: SocketAddr) {
+        self.family_mut(Family::of(&addr)).push_back(addr);
+    }
+
+    #[cfg(test)]
+    fn admit_and_push(&mut self, addr: SocketAddr) -> bool {
+        let admitted = self.admit(addr);
+        if admitted {
+            self.push(addr);
+        }
+        admitted
     }
 
     pub(super) fn pop(&mut self) -> Option<SocketAddr> {
@@ -111,7 +126,7 @@ mod tests {
     fn interleaves_preferred_family_first() {
         let mut q = AddrQueue::new(Family::V6, 1, 16);
         for s in ["1.0.0.1:1", "1.0.0.2:1", "1.0.0.3:1", "[::1]:1", "[::2]:1"] {
-            assert!(q.push(a(s)));
+            assert!(q.admit_and_push(a(s)));
         }
         assert_eq!(
             drain(&mut q),
@@ -129,7 +144,7 @@ mod tests {
     fn first_family_count_two() {
         let mut q = AddrQueue::new(Family::V6, 2, 16);
         for s in ["1.0.0.1:1", "1.0.0.2:1", "[::1]:1", "[::2]:1", "[::3]:1"] {
-            q.push(a(s));
+            q.admit_and_push(a(s));
         }
         assert_eq!(
             drain(&mut q),
@@ -146,12 +161,12 @@ mod tests {
     #[test]
     fn late_family_joins_the_interleaving() {
         let mut q = AddrQueue::new(Family::V6, 1, 16);
-        q.push(a("1.0.0.1:1"));
-        q.push(a("1.0.0.2:1"));
-        q.push(a("1.0.0.3:1"));
+        q.admit_and_push(a("1.0.0.1:1"));
+        q.admit_and_push(a("1.0.0.2:1"));
+        q.admit_and_push(a("1.0.0.3:1"));
         assert_eq!(q.pop(), Some(a("1.0.0.1:1")));
-        q.push(a("[::1]:1"));
-        q.push(a("[::2]:1"));
+        q.admit_and_push(a("[::1]:1"));
+        q.admit_and_push(a("[::2]:1"));
         assert_eq!(
             drain(&mut q),
             vec![a("[::1]:1"), a("1.0.0.2:1"), a("[::2]:1"), a("1.0.0.3:1")]
@@ -161,10 +176,10 @@ mod tests {
     #[test]
     fn duplicates_and_cap() {
         let mut q = AddrQueue::new(Family::V4, 1, 2);
-        assert!(q.push(a("1.0.0.1:1")));
-        assert!(!q.push(a("1.0.0.1:1")));
-        assert!(q.push(a("1.0.0.2:1")));
-        assert!(!q.push(a("1.0.0.3:1")));
+        assert!(q.admit_and_push(a("1.0.0.1:1")));
+        assert!(!q.admit_and_push(a("1.0.0.1:1")));
+        assert!(q.admit_and_push(a("1.0.0.2:1")));
+        assert!(!q.admit_and_push(a("1.0.0.3:1")));
         assert_eq!(q.dropped(), 1);
         assert_eq!(drain(&mut q).len(), 2);
         assert!(q.is_empty());

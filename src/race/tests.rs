@@ -110,6 +110,7 @@ fn plan(schedule: Schedule) -> Plan {
         total_timeout: None,
         max_concurrent: 16,
         max_addresses: 16,
+        policy: None,
     }
 }
 
@@ -621,4 +622,99 @@ async fn dropping_the_race_closes_every_attempt() {
     assert!(tokio::time::timeout(ms(100), fut).await.is_err());
     assert_eq!(net.dials.lock().unwrap().len(), 2);
     assert_eq!(net.open(), 0);
+}
+
+fn with_policy(schedule: Schedule, policy: impl crate::AddressPolicy) -> Plan {
+    let mut p = plan(schedule);
+    p.policy = Some(crate::policy::Policy(Arc::new(policy)));
+    p
+}
+
+// The simulated network below has no host at the refused addresses: dialing one panics,
+// so these tests prove that a refused address is never dialed.
+
+#[tokio::test(start_paused = true)]
+async fn policy_refused_addresses_are_never_dialed() {
+    let net = Net::new(&[("8.8.8.8:443", Host::Up(ms(10)))]);
+    let answers = dns(vec![
+        (
+            ms(0),
+            Family::V4,
+            Ok(net.addrs(&["127.0.0.1:443", "10.0.0.1:443", "8.8.8.8:443"])),
+        ),
+        (
+            ms(5),
+            Family::V6,
+            Ok(net.addrs(&["[::ffff:192.168.0.1]:443", "[fe80::1]:443"])),
+        ),
+    ]);
+    let p = with_policy(Schedule::race_all(), crate::PublicOnly);
+    let (conn, info) = race(&net.dialer(), &p, answers).await.unwrap();
+    assert_eq!(conn.addr, addr("8.8.8.8:443"));
+    assert_eq!(*net.dials.lock().unwrap(), net.addrs(&["8.8.8.8:443"]));
+    assert_eq!(
+        info.refused_by_policy(),
+        net.addrs(&[
+            "127.0.0.1:443",
+            "10.0.0.1:443",
+            "[::ffff:192.168.0.1]:443",
+            "[fe80::1]:443"
+        ])
+    );
+    assert_eq!(info.attempts().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn policy_refusing_everything_attempts_nothing() {
+    let net = Net::new(&[]);
+    let p = with_policy(Schedule::rfc8305(), crate::PublicOnly);
+    let addrs = net.addrs(&["127.0.0.1:80", "[::1]:80", "169.254.169.254:80"]);
+    let t0 = Instant::now();
+    let err = race(&net.dialer(), &p, literal(addrs.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    assert_eq!(err.kind(), ErrorKind::RefusedByPolicy);
+    assert!(err.is_refused_by_policy());
+    assert_eq!(
+        err.to_string(),
+        "all 3 addresses were refused by the address policy"
+    );
+    let listed: Vec<_> = err.attempts().iter().map(|a| a.addr()).collect();
+    assert_eq!(listed, addrs);
+    for a in err.attempts() {
+        assert_eq!(a.error().kind(), io::ErrorKind::PermissionDenied);
+        let inner = a.error().get_ref().unwrap();
+        assert!(inner.downcast_ref::<crate::PolicyRefused>().is_some());
+    }
+    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::PermissionDenied);
+    assert!(net.dials.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn policy_refusals_are_listed_after_failed_attempts() {
+    let net = Net::new(&[("1.1.1.1:80", Host::Refused(ms(3)))]);
+    let p = with_policy(Schedule::race_all(), |a: SocketAddr| {
+        a.ip().to_string() != "9.9.9.9"
+    });
+    let err = race(
+        &net.dialer(),
+        &p,
+        literal(net.addrs(&["9.9.9.9:80", "1.1.1.1:80"])),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+    let listed: Vec<_> = err
+        .attempts()
+        .iter()
+        .map(|a| (a.addr(), a.error().kind()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (addr("1.1.1.1:80"), io::ErrorKind::ConnectionRefused),
+            (addr("9.9.9.9:80"), io::ErrorKind::PermissionDenied),
+        ]
+    );
 }
