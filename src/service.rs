@@ -231,3 +231,22 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Every URI that `http` accepts maps to a target or a typed error, never a panic.
+        #[test]
+        fn any_uri_maps_or_errs(s in "([a-z]{1,6}://)?[a-z0-9:\\[\\]./@%_-]{0,300}(/[a-z?=&]{0,20})?") {
+            if let Ok(uri) = s.parse::<Uri>() {
+                if let Err(e) = uri_target(&uri) {
+                    prop_assert!(e.is_invalid_target());
+                }
+            }
+        }
+    }
+}

@@ -261,3 +261,30 @@ mod tests {
         assert!(("", 80).into_target().unwrap_err().is_invalid_target());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever the input, parsing a target returns a value or a typed error.
+        #[test]
+        fn any_string_parses_or_errs(s in any::<String>()) {
+            if let Err(e) = s.as_str().into_target() {
+                prop_assert!(e.is_invalid_target());
+            }
+        }
+
+        #[test]
+        fn host_like_strings_parse_or_err(s in "[a-z0-9:\\[\\]./@%_ -]{0,300}") {
+            if let Err(e) = s.as_str().into_target() {
+                prop_assert!(e.is_invalid_target());
+            }
+            if let Err(e) = Target::host(&s, 443) {
+                prop_assert!(e.is_invalid_target());
+            }
+        }
+    }
+}

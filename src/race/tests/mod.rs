@@ -718,3 +718,5 @@ async fn policy_refusals_are_listed_after_failed_attempts() {
         ]
     );
 }
+
+mod props;
