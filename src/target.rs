@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
+use hickory_resolver::proto::rr::Name;
+
 use crate::ConnectError;
 
 /// What a race connects to: a host name with a port, or addresses known already.
@@ -31,10 +33,14 @@ impl Target {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget) if the host is empty,
-    /// longer than 253 bytes, or contains characters no host name can (`/`, `:` outside an
-    /// IPv6 literal, whitespace…).
+    /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget) if the port is 0, the
+    /// host is empty, longer than 253 bytes, has an empty or over-long (64+ bytes) label,
+    /// or contains characters no host name can (`/`, `:` outside an IPv6 literal,
+    /// whitespace…): the same rules the resolver applies, checked before any lookup.
     pub fn host(host: &str, port: u16) -> Result<Target, ConnectError> {
+        if port == 0 {
+            return Err(ConnectError::invalid_target("port 0"));
+        }
         let unbracketed = host
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
@@ -56,6 +62,11 @@ impl Target {
         {
             return Err(ConnectError::invalid_target(format!(
                 "host {host:?} contains {c:?}"
+            )));
+        }
+        if let Err(e) = Name::from_utf8(host) {
+            return Err(ConnectError::invalid_target(format!(
+                "host {host:?} is not a valid name: {e}"
             )));
         }
         Ok(Target {
@@ -111,7 +122,7 @@ impl FromStr for Target {
     /// Parses `"host:port"`, `"1.2.3.4:port"` or `"[v6]:port"`.
     fn from_str(s: &str) -> Result<Target, ConnectError> {
         if let Ok(addr) = s.parse::<SocketAddr>() {
-            return Ok(Target::addrs([addr]));
+            return Target::host(&addr.ip().to_string(), addr.port());
         }
         let Some((host, port)) = s.rsplit_once(':') else {
             return Err(ConnectError::invalid_target(format!(
@@ -253,12 +264,26 @@ mod tests {
             "::1:80",
             "exa mple.com:80",
             "a/b:80",
+            "example.com:0",
+            "127.0.0.1:0",
+            "www..example.com:80",
+            ".example.com:80",
+            "example.com..:80",
+            "-bad-.example.com:80",
             long.as_str(),
         ] {
             let e = bad.into_target().unwrap_err();
             assert!(e.is_invalid_target(), "{bad:?} gave {e:?}");
         }
         assert!(("", 80).into_target().unwrap_err().is_invalid_target());
+        let label64 = format!("{}.example.com", "a".repeat(64));
+        assert!((label64.as_str(), 80)
+            .into_target()
+            .unwrap_err()
+            .is_invalid_target());
+        let label63 = format!("{}.example.com.", "a".repeat(63));
+        assert!((label63.as_str(), 80).into_target().is_ok());
+        assert!(("bücher.example", 80).into_target().is_ok());
     }
 }
 
