@@ -1,0 +1,368 @@
+//! `ConnieConnector` wrapped by hyper-rustls, inside hyper-util's legacy `Client`.
+//!
+//! Proves that HTTPS works with connie doing the TCP race: a real TLS handshake against a
+//! local rustls server whose self-signed certificate is made at test time (rcgen), reached
+//! through a name that also resolves to a blackholed address; that hyper-rustls forwards
+//! connie's `ConnectInfo` (and hyper-util's `HttpInfo`) to the response; that a total
+//! failure still exposes connie's `ConnectError` through the `source()` chain, while a TLS
+//! failure does not pretend to be one.
+//!
+//! Only loopback is used: names are resolved by `connie::lab::DnsServer`, never by the
+//! system resolver.
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use connie::lab::{DnsServer, HostKind, Lab, LabBuilder};
+use connie::{ConnectError, ConnectInfo, ConnieConnector, ErrorKind, Outcome};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpInfo;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+/// Upper bound on any single request. A blackholed address left to the kernel would hang
+/// for about two minutes, so a request that beats this did not wait for one.
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// A per-attempt timeout, so that a race including a blackhole can fail in bounded time.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// How many lab ports to try before giving up on binding the server next to a lab.
+const BIND_TRIES: usize = 20;
+
+type HttpsClient = Client<HttpsConnector<ConnieConnector>, Empty<Bytes>>;
+
+/// A self-signed certificate for `names` (DNS names or IP addresses) and its key.
+struct Identity {
+    cert: CertificateDer<'static>,
+    key: PrivatePkcs8KeyDer<'static>,
+}
+
+impl Identity {
+    fn new(names: &[&str]) -> Identity {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let certified = rcgen::generate_simple_self_signed(names).expect("rcgen makes a cert");
+        Identity {
+            cert: certified.cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()),
+        }
+    }
+
+    fn server_config(&self) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![self.cert.clone()],
+                PrivateKeyDer::Pkcs8(self.key.clone_key()),
+            )
+            .expect("the key matches the certificate");
+        Arc::new(config)
+    }
+
+    /// A client configuration trusting only this certificate.
+    fn client_config(&self) -> ClientConfig {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.cert.clone()).expect("a valid certificate");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    }
+}
+
+/// A local HTTPS (HTTP/1 over rustls) server answering every request with `200 hello`,
+/// counting accepted TCP connections and completed TLS handshakes. Stops on drop.
+struct HttpsServer {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    handshakes: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl HttpsServer {
+    async fn bind(addr: SocketAddr, identity: &Identity) -> io::Result<HttpsServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            TlsAcceptor::from(identity.server_config()),
+            Arc::clone(&accepted),
+            Arc::clone(&handshakes),
+        ));
+        Ok(HttpsServer {
+            addr,
+            accepted,
+            handshakes,
+            task,
+        })
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    accepted: Arc<AtomicUsize>,
+    handshakes: Arc<AtomicUsize>,
+) {
+    // Dropping the set (when this task is aborted) aborts every connection task.
+    let mut connections = JoinSet::new();
+    while let Ok((stream, _peer)) = listener.accept().await {
+        accepted.fetch_add(1, Ordering::SeqCst);
+        let tls = tls.clone();
+        let handshakes = Arc::clone(&handshakes);
+        connections.spawn(async move {
+            let Ok(stream) = tls.accept(stream).await else {
+                return;
+            };
+            handshakes.fetch_add(1, Ordering::SeqCst);
+            let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("a valid IP address")
+}
+
+/// A lab of `dead` hosts on one port P, plus an [`HttpsServer`] on `alive:P`.
+///
+/// The lab picks P; if `alive:P` happens to be taken, a new lab (and port) is tried.
+async fn lab_with_server(
+    dead: LabBuilder,
+    alive: IpAddr,
+    identity: &Identity,
+) -> (Lab, HttpsServer) {
+    for _ in 0..BIND_TRIES {
+        let lab = dead.clone().build().await.expect("lab builds");
+        match HttpsServer::bind(SocketAddr::new(alive, lab.port()), identity).await {
+            Ok(server) => return (lab, server),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+            Err(e) => panic!("binding the HTTPS server on {alive}: {e}"),
+        }
+    }
+    panic!("no lab port was free on {alive} after {BIND_TRIES} tries");
+}
+
+/// hyper-rustls around `connector`, trusting only `identity`, allowing `https` only.
+fn https_client(identity: &Identity, connector: ConnieConnector) -> HttpsClient {
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(identity.client_config())
+        .https_only()
+        .enable_http1()
+        .wrap_connector(connector);
+    Client::builder(TokioExecutor::new()).build(https)
+}
+
+/// GETs `uri` within [`PROMPT`], returning the response with its body read.
+async fn get(
+    client: &HttpsClient,
+    uri: &str,
+) -> Result<(Response<()>, Bytes), hyper_util::client::legacy::Error> {
+    let uri: Uri = uri.parse().expect("a valid URI");
+    let request = tokio::time::timeout(PROMPT, client.get(uri.clone()));
+    let response = request
+        .await
+        .unwrap_or_else(|_| panic!("GET {uri} took longer than {PROMPT:?}"))?;
+    let (parts, body) = response.into_parts();
+    let body = tokio::time::timeout(PROMPT, body.collect())
+        .await
+        .unwrap_or_else(|_| panic!("body of {uri} took longer than {PROMPT:?}"))
+        .expect("body reads")
+        .to_bytes();
+    Ok((Response::from_parts(parts, ()), body))
+}
+
+/// The first `T` in `error`'s `source()` chain (`error` included).
+///
+/// An `io::Error`'s `source()` skips the error it wraps (it returns that error's source),
+/// so the walk looks inside each `io::Error` with `get_ref()` as well.
+fn find<'a, T: Error + 'static>(error: &'a (dyn Error + 'static)) -> Option<&'a T> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = match e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+#[tokio::test]
+async fn https_through_hyper_rustls_past_a_blackhole() {
+    let identity = Identity::new(&["www.lab.test"]);
+    let (blackholed, alive) = (ip("127.0.0.51"), ip("127.0.0.52"));
+    let (lab, server) =
+        lab_with_server(Lab::builder().blackholed(blackholed), alive, &identity).await;
+    let dns = DnsServer::builder()
+        .host("www", [blackholed, alive])
+        .start()
+        .await
+        .unwrap();
+    let client = https_client(&identity, ConnieConnector::new().resolver(dns.resolver()));
+
+    // `get` fails the test if this takes PROMPT; the blackhole alone would take minutes.
+    let uri = format!("https://www.lab.test:{}/", lab.port());
+    let (res, body) = get(&client, &uri).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body, "hello");
+    assert_eq!(server.handshakes.load(Ordering::SeqCst), 1);
+
+    // hyper-rustls forwards the inner connection's `Connected`, extras included.
+    let info = res.extensions().get::<ConnectInfo>().expect("ConnectInfo");
+    assert_eq!(info.remote_addr(), server.addr);
+    let hole = lab.addrs_of(HostKind::Blackholed)[0];
+    let outcome = info.attempts().iter().find(|a| a.addr() == hole);
+    assert_eq!(
+        outcome.map(|a| *a.outcome()),
+        Some(Outcome::Cancelled),
+        "{info:?}"
+    );
+    let http = res.extensions().get::<HttpInfo>().expect("HttpInfo");
+    assert_eq!(http.remote_addr(), server.addr);
+    assert_eq!(info.local_addr(), Some(http.local_addr()));
+}
+
+#[tokio::test]
+async fn https_to_an_ipv6_literal() {
+    let identity = Identity::new(&["::1"]);
+    let server = HttpsServer::bind(SocketAddr::new(ip("::1"), 0), &identity)
+        .await
+        .unwrap();
+    let client = https_client(&identity, ConnieConnector::new());
+
+    let uri = format!("https://[::1]:{}/", server.addr.port());
+    let (res, body) = get(&client, &uri).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body, "hello");
+    let info = res.extensions().get::<ConnectInfo>().expect("ConnectInfo");
+    assert_eq!(info.remote_addr(), server.addr);
+}
+
+#[tokio::test]
+async fn plain_http_through_the_https_connector_keeps_connect_info() {
+    let identity = Identity::new(&["www.lab.test"]);
+    // An HTTP/1 server without TLS: hyper-rustls passes `http` URIs straight to connie.
+    let listener = TcpListener::bind(SocketAddr::new(ip("127.0.0.1"), 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("plain"))))
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    });
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(identity.client_config())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(ConnieConnector::new());
+    let client: HttpsClient = Client::builder(TokioExecutor::new()).build(https);
+
+    let (res, body) = get(&client, &format!("http://{addr}/")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body, "plain");
+    let info = res.extensions().get::<ConnectInfo>().expect("ConnectInfo");
+    assert_eq!(info.remote_addr(), addr);
+    server.abort();
+}
+
+#[tokio::test]
+async fn https_total_failure_keeps_connect_error() {
+    let identity = Identity::new(&["dead.lab.test"]);
+    let lab = Lab::builder()
+        .blackholed(ip("127.0.0.53"))
+        .refused(ip("127.0.0.54"))
+        .build()
+        .await
+        .unwrap();
+    let dns = DnsServer::builder()
+        .host("dead", lab.addrs().iter().map(SocketAddr::ip))
+        .start()
+        .await
+        .unwrap();
+    let connector = ConnieConnector::new()
+        .resolver(dns.resolver())
+        .attempt_timeout(Some(ATTEMPT_TIMEOUT));
+    let client = https_client(&identity, connector);
+
+    let uri = format!("https://dead.lab.test:{}/", lab.port());
+    let error = get(&client, &uri).await.expect_err("every address is dead");
+    assert!(error.is_connect(), "{error:?}");
+    let connie = find::<ConnectError>(&error).unwrap_or_else(|| panic!("{error:?}"));
+    assert_eq!(connie.kind(), ErrorKind::AllAttemptsFailed, "{connie:?}");
+    let mut tried: Vec<SocketAddr> = connie.attempts().iter().map(|a| a.addr()).collect();
+    tried.sort();
+    let mut want = lab.addrs();
+    want.sort();
+    assert_eq!(tried, want, "{connie:?}");
+}
+
+#[tokio::test]
+async fn tls_failure_is_not_a_connect_error() {
+    // The server's certificate names another host, so the handshake fails after connie
+    // has connected: the error is rustls's, not connie's.
+    let identity = Identity::new(&["other.lab.test"]);
+    let (lab, server) = lab_with_server(
+        Lab::builder().refused(ip("127.0.0.55")),
+        ip("127.0.0.56"),
+        &identity,
+    )
+    .await;
+    let dns = DnsServer::builder()
+        .host("www", [ip("127.0.0.55"), ip("127.0.0.56")])
+        .start()
+        .await
+        .unwrap();
+    let client = https_client(&identity, ConnieConnector::new().resolver(dns.resolver()));
+
+    let uri = format!("https://www.lab.test:{}/", lab.port());
+    let error = get(&client, &uri).await.expect_err("wrong certificate");
+    assert!(error.is_connect(), "{error:?}");
+    assert!(find::<ConnectError>(&error).is_none(), "{error:?}");
+    let tls = find::<rustls::Error>(&error).unwrap_or_else(|| panic!("{error:?}"));
+    assert!(
+        matches!(tls, rustls::Error::InvalidCertificate(_)),
+        "{tls:?}"
+    );
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(server.handshakes.load(Ordering::SeqCst), 0);
+}

@@ -1,0 +1,518 @@
+//! `ConnieConnector` inside hyper-util's legacy `Client`, against a local hyper server.
+//!
+//! Proves that the connector works end to end over plain HTTP: through an IP literal
+//! (IPv4 and `[::1]`) and through a name served by the lab's DNS server whose other
+//! addresses are blackholed and refused (the request still succeeds promptly); that
+//! responses carry hyper-util's `HttpInfo` and connie's `ConnectInfo`; that the pool
+//! reuses a connection made by connie; that a total failure surfaces connie's
+//! `ConnectError` (with every address) through the client error's `source()` chain; and
+//! that bad URIs give typed errors, never panics.
+//!
+//! Only loopback is used: names are resolved by `connie::lab::DnsServer`, never by the
+//! system resolver.
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use connie::lab::{DnsServer, HostKind, Lab, LabBuilder};
+use connie::{ConnectError, ConnectInfo, ConnieConnector, ErrorKind, Outcome};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpInfo;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tower_service::Service;
+
+/// Upper bound on any single request. A blackholed address left to the kernel would hang
+/// for about two minutes, so a request that beats this did not wait for one.
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// A per-attempt timeout, so that a race including a blackhole can fail in bounded time.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// How many lab ports to try before giving up on binding the HTTP server next to a lab.
+const BIND_TRIES: usize = 20;
+
+/// A local HTTP/1 server answering every request with `200 hello`, counting accepted
+/// connections and the requests served on each. Stops on drop.
+struct HttpServer {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    /// Requests served, one counter per accepted connection, in accept order.
+    requests: Arc<std::sync::Mutex<Vec<usize>>>,
+    task: JoinHandle<()>,
+}
+
+impl HttpServer {
+    async fn bind(addr: SocketAddr) -> io::Result<HttpServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            Arc::clone(&accepted),
+            Arc::clone(&requests),
+        ));
+        Ok(HttpServer {
+            addr,
+            accepted,
+            requests,
+            task,
+        })
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Requests served on each connection that served at least one.
+    fn requests_per_connection(&self) -> Vec<usize> {
+        let requests = self.requests.lock().expect("not poisoned");
+        requests.iter().copied().filter(|&n| n > 0).collect()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    accepted: Arc<AtomicUsize>,
+    requests: Arc<std::sync::Mutex<Vec<usize>>>,
+) {
+    // Dropping the set (when this task is aborted) aborts every connection task.
+    let mut connections = JoinSet::new();
+    while let Ok((stream, _peer)) = listener.accept().await {
+        accepted.fetch_add(1, Ordering::SeqCst);
+        let index = {
+            let mut requests = requests.lock().expect("not poisoned");
+            requests.push(0);
+            requests.len() - 1
+        };
+        let requests = Arc::clone(&requests);
+        let service = hyper::service::service_fn(move |_req: Request<Incoming>| {
+            requests.lock().expect("not poisoned")[index] += 1;
+            async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello")))) }
+        });
+        connections.spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("a valid IP address")
+}
+
+/// A lab of `dead` hosts on one port P, plus an [`HttpServer`] on `alive:P`.
+///
+/// The lab picks P; if `alive:P` happens to be taken, a new lab (and port) is tried.
+async fn lab_with_server(dead: LabBuilder, alive: IpAddr) -> (Lab, HttpServer) {
+    for _ in 0..BIND_TRIES {
+        let lab = dead.clone().build().await.expect("lab builds");
+        match HttpServer::bind(SocketAddr::new(alive, lab.port())).await {
+            Ok(server) => return (lab, server),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+            Err(e) => panic!("binding the HTTP server on {alive}: {e}"),
+        }
+    }
+    panic!("no lab port was free on {alive} after {BIND_TRIES} tries");
+}
+
+fn client(connector: ConnieConnector) -> Client<ConnieConnector, Empty<Bytes>> {
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// A tokio executor for the client that counts the tasks it is running, so a test can
+/// wait for the client's background work (such as returning a connection to the pool) to
+/// be done.
+#[derive(Clone)]
+struct CountingExecutor {
+    running: Arc<watch::Sender<usize>>,
+}
+
+impl CountingExecutor {
+    fn new() -> CountingExecutor {
+        CountingExecutor {
+            running: Arc::new(watch::Sender::new(0)),
+        }
+    }
+
+    /// Waits (at most [`PROMPT`]) until exactly `n` of the client's tasks are running.
+    async fn wait_running(&self, n: usize) {
+        let mut running = self.running.subscribe();
+        let wait = running.wait_for(|&running| running == n);
+        // `Ok(false)` cannot happen: `self` holds the sender.
+        let done = tokio::time::timeout(PROMPT, wait).await.map(|r| r.is_ok());
+        assert!(
+            matches!(done, Ok(true)),
+            "the client still runs {} tasks after {PROMPT:?}, not {n}",
+            *self.running.borrow()
+        );
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for CountingExecutor
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, task: F) {
+        self.running.send_modify(|n| *n += 1);
+        let running = Arc::clone(&self.running);
+        tokio::spawn(async move {
+            task.await;
+            running.send_modify(|n| *n -= 1);
+        });
+    }
+}
+
+/// GETs `uri` within [`PROMPT`], returning the response with its body read.
+async fn get(
+    client: &Client<ConnieConnector, Empty<Bytes>>,
+    uri: &str,
+) -> Result<(Response<()>, Bytes), hyper_util::client::legacy::Error> {
+    let uri: Uri = uri.parse().expect("a valid URI");
+    let request = tokio::time::timeout(PROMPT, client.get(uri.clone()));
+    let response = request
+        .await
+        .unwrap_or_else(|_| panic!("GET {uri} took longer than {PROMPT:?}"))?;
+    let (parts, body) = response.into_parts();
+    let body = tokio::time::timeout(PROMPT, body.collect())
+        .await
+        .unwrap_or_else(|_| panic!("body of {uri} took longer than {PROMPT:?}"))
+        .expect("body reads")
+        .to_bytes();
+    Ok((Response::from_parts(parts, ()), body))
+}
+
+/// The first [`ConnectError`] in `error`'s `source()` chain (`error` included).
+fn connect_error<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a ConnectError> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<ConnectError>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// Calls the connector's `Service<Uri>` directly, within [`PROMPT`].
+async fn call(connector: &mut ConnieConnector, uri: &str) -> Result<ConnectInfo, ConnectError> {
+    let uri: Uri = uri.parse().expect("a valid URI");
+    let connecting = connector.call(uri.clone());
+    let stream = tokio::time::timeout(PROMPT, connecting)
+        .await
+        .unwrap_or_else(|_| panic!("connecting to {uri} took longer than {PROMPT:?}"))?;
+    Ok(stream.info().clone())
+}
+
+/// Asserts that GET `uri` through the client fails with connie's invalid-target error.
+async fn assert_invalid_target(client: &Client<ConnieConnector, Empty<Bytes>>, uri: &str) {
+    let error = get(client, uri).await.expect_err(uri);
+    assert!(error.is_connect(), "{uri}: {error:?}");
+    let connie = connect_error(&error).unwrap_or_else(|| panic!("{uri}: {error:?}"));
+    assert!(connie.is_invalid_target(), "{uri}: {connie:?}");
+}
+
+#[tokio::test]
+async fn ip_literal_response_carries_http_info_and_connect_info() {
+    let server = HttpServer::bind(SocketAddr::new(ip("127.0.0.1"), 0))
+        .await
+        .unwrap();
+    let client = client(ConnieConnector::new());
+
+    let (res, body) = get(&client, &format!("http://{}/", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body, "hello");
+
+    let http = res.extensions().get::<HttpInfo>().expect("HttpInfo");
+    let info = res.extensions().get::<ConnectInfo>().expect("ConnectInfo");
+    assert_eq!(http.remote_addr(), server.addr);
+    assert_eq!(info.remote_addr(), server.addr);
+    assert_eq!(info.local_addr(), Some(http.local_addr()));
+    // An IP literal is one address and no DNS.
+    assert_eq!(info.attempts().len(), 1, "{info:?}");
+    assert_eq!(info.attempts()[0].outcome(), &Outcome::Connected);
+    assert_eq!((info.dns_v4(), info.dns_v6()), (None, None));
+}
+
+#[tokio::test]
+async fn ipv6_literal() {
+    let server = HttpServer::bind(SocketAddr::new(ip("::1"), 0))
+        .await
+        .unwrap();
+    let client = client(ConnieConnector::new());
+
+    let uri = format!("http://[::1]:{}/", server.addr.port());
+    let (res, body) = get(&client, &uri).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body, "hello");
+    let info = res.extensions().get::<ConnectInfo>().expect("ConnectInfo");
+    assert_eq!(info.remote_addr(), server.addr);
+    assert_eq!(
+        res.extensions().get::<HttpInfo>().unwrap().remote_addr(),
+        server.addr
+    );
+}
+
+#[tokio::test]
+async fn name_with_dead_addresses_succeeds_promptly() {
+    let (blackholed, refused, alive) = (ip("127.0.0.21"), ip("127.0.0.22"), ip("127.0.0.23"));
+    let dead = Lab::builder().blackholed(blackholed).refused(refused);
+    let (lab, server) = lab_with_server(dead, alive).await;
+    let dns = DnsServer::builder()
+        .host("www", [blackholed, refused, alive])
+        .start()
+        .await
+        .unwrap();
+    let client = client(ConnieConnector::new().resolver(dns.resolver()));
+
+    // `get` fails the test if this takes PROMPT; the blackhole alone would take minutes.
+    let uri = format!("http://www.lab.test.:{}/", lab.port());
+    let (res, body) = get(&client, &uri).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body, "hello");
+
+    let info = res.extensions().get::<ConnectInfo>().expect("ConnectInfo");
+    assert_eq!(info.remote_addr(), server.addr);
+    assert!(info.elapsed() < PROMPT, "{info:?}");
+    assert!(info.dns_v4().is_some(), "{info:?}");
+    let outcome = |addr: SocketAddr| {
+        let attempt = info.attempts().iter().find(|a| a.addr() == addr);
+        attempt.map(|a| *a.outcome())
+    };
+    let [hole] = lab.addrs_of(HostKind::Blackholed)[..] else {
+        panic!("one blackhole")
+    };
+    let [refusing] = lab.addrs_of(HostKind::Refused)[..] else {
+        panic!("one refused host")
+    };
+    assert_eq!(outcome(server.addr), Some(Outcome::Connected), "{info:?}");
+    assert_eq!(outcome(hole), Some(Outcome::Cancelled), "{info:?}");
+    // The refusal may land before or after the win; if it was attempted it was refused.
+    assert!(
+        matches!(
+            outcome(refusing),
+            Some(Outcome::Failed(io::ErrorKind::ConnectionRefused) | Outcome::Cancelled)
+        ),
+        "{info:?}"
+    );
+    assert_eq!(
+        res.extensions().get::<HttpInfo>().unwrap().remote_addr(),
+        server.addr
+    );
+}
+
+// Multi-threaded, where the client's background tasks really run in parallel with the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_request_reuses_the_pooled_connection() {
+    let (blackholed, alive) = (ip("127.0.0.24"), ip("127.0.0.25"));
+    let (lab, server) = lab_with_server(Lab::builder().blackholed(blackholed), alive).await;
+    let dns = DnsServer::builder()
+        .host("www", [blackholed, alive])
+        .start()
+        .await
+        .unwrap();
+    let executor = CountingExecutor::new();
+    let client = Client::builder(executor.clone())
+        .build::<_, Empty<Bytes>>(ConnieConnector::new().resolver(dns.resolver()));
+    let uri = format!("http://www.lab.test.:{}/", lab.port());
+
+    let (first, _) = get(&client, &uri).await.unwrap();
+    // hyper-util hands an HTTP/1 connection back to its pool from a task of its own, after
+    // the response; until then a second request would rightly open a new connection. Wait
+    // until the only task left is the connection itself.
+    executor.wait_running(1).await;
+    let (second, _) = get(&client, &uri).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+
+    // One TCP connection served both requests...
+    assert_eq!(server.accepted(), 1);
+    assert_eq!(server.requests_per_connection(), [2]);
+    // ...and both responses carry the same connection's details.
+    let local = |res: &Response<()>| res.extensions().get::<HttpInfo>().unwrap().local_addr();
+    assert_eq!(local(&first), local(&second));
+    let info = |res: &Response<()>| res.extensions().get::<ConnectInfo>().unwrap().clone();
+    assert_eq!(info(&first).attempts(), info(&second).attempts());
+}
+
+#[tokio::test]
+async fn total_failure_error_lists_every_address() {
+    let lab = Lab::builder()
+        .blackholed(ip("127.0.0.31"))
+        .refused(ip("127.0.0.32"))
+        .refused(ip("127.0.0.33"))
+        .build()
+        .await
+        .unwrap();
+    let dns = DnsServer::builder()
+        .host("dead", lab.addrs().iter().map(SocketAddr::ip))
+        .start()
+        .await
+        .unwrap();
+    let connector = ConnieConnector::new()
+        .resolver(dns.resolver())
+        .attempt_timeout(Some(ATTEMPT_TIMEOUT));
+    let client = client(connector);
+
+    let uri = format!("http://dead.lab.test.:{}/", lab.port());
+    let error = get(&client, &uri).await.expect_err("every address is dead");
+    assert!(error.is_connect(), "{error:?}");
+    let connie = connect_error(&error).unwrap_or_else(|| panic!("no ConnectError in {error:?}"));
+    assert_eq!(connie.kind(), ErrorKind::AllAttemptsFailed, "{connie:?}");
+
+    let mut tried: Vec<SocketAddr> = connie.attempts().iter().map(|a| a.addr()).collect();
+    tried.sort();
+    assert_eq!(tried, lab.addrs(), "{connie:?}");
+    for attempt in connie.attempts() {
+        let want = match lab.kind_of(attempt.addr()) {
+            Some(HostKind::Blackholed) => io::ErrorKind::TimedOut,
+            _ => io::ErrorKind::ConnectionRefused,
+        };
+        assert_eq!(attempt.error().kind(), want, "{attempt:?}");
+    }
+}
+
+#[tokio::test]
+async fn uri_without_a_host_is_an_error_not_a_panic() {
+    let mut connector = ConnieConnector::new();
+    let client = client(connector.clone());
+
+    // hyper-util refuses a relative URI before it reaches the connector...
+    let error = get(&client, "/just/a/path").await.unwrap_err();
+    assert!(!error.is_connect(), "{error:?}");
+    // ...and the connector itself says the target is invalid.
+    for uri in ["/just/a/path", "*"] {
+        let error = call(&mut connector, uri).await.unwrap_err();
+        assert!(error.is_invalid_target(), "{uri}: {error:?}");
+    }
+    // An authority with a port but an empty host reaches the connector.
+    assert_invalid_target(&client, "http://:8080/").await;
+}
+
+#[tokio::test]
+async fn unknown_scheme_needs_an_explicit_port() {
+    let server = HttpServer::bind(SocketAddr::new(ip("127.0.0.1"), 0))
+        .await
+        .unwrap();
+    let client = client(ConnieConnector::new());
+
+    assert_invalid_target(&client, "ftp://127.0.0.1/").await;
+    assert_invalid_target(&client, "gopher://[::1]/").await;
+    // With a port, the connector does not care what the scheme is.
+    let (res, _) = get(&client, &format!("foo://{}/", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(server.accepted(), 1);
+}
+
+#[tokio::test]
+async fn ports_explicit_and_by_scheme() {
+    let mut connector = ConnieConnector::new().attempt_timeout(Some(ATTEMPT_TIMEOUT));
+    // Whether or not something listens on these ports, the address tried shows the port.
+    let port = |result: Result<ConnectInfo, ConnectError>| match result {
+        Ok(info) => info.remote_addr().port(),
+        Err(e) => {
+            assert_eq!(e.attempts().len(), 1, "{e:?}");
+            e.attempts()[0].addr().port()
+        }
+    };
+    for (uri, want) in [
+        ("http://127.0.0.41/", 80),
+        ("HTTP://127.0.0.41/", 80),
+        ("ws://127.0.0.41/", 80),
+        ("https://127.0.0.41/", 443),
+        ("wss://[::1]/", 443),
+        ("http://127.0.0.41:8443/", 8443),
+        ("https://127.0.0.41:80/", 80),
+        ("foo://127.0.0.41:7/", 7),
+        ("127.0.0.41:9", 9),
+    ] {
+        assert_eq!(port(call(&mut connector, uri).await), want, "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn userinfo_is_not_part_of_the_host() {
+    let server = HttpServer::bind(SocketAddr::new(ip("127.0.0.1"), 0))
+        .await
+        .unwrap();
+    let dns = DnsServer::builder()
+        .host("www", [ip("127.0.0.1")])
+        .start()
+        .await
+        .unwrap();
+    let client = client(ConnieConnector::new().resolver(dns.resolver()));
+
+    for uri in [
+        format!("http://user:secret@{}/", server.addr),
+        format!("http://user@www.lab.test.:{}/", server.addr.port()),
+    ] {
+        let (res, body) = get(&client, &uri).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{uri}");
+        assert_eq!(body, "hello", "{uri}");
+        let info = res.extensions().get::<ConnectInfo>().unwrap();
+        assert_eq!(info.remote_addr(), server.addr, "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn very_long_host_name_is_an_invalid_target() {
+    let dns = DnsServer::builder()
+        .host("www", [ip("127.0.0.1")])
+        .start()
+        .await
+        .unwrap();
+    let client = client(ConnieConnector::new().resolver(dns.resolver()));
+
+    // 4 labels of 63 bytes and "lab.test": 264 bytes, over DNS's 253.
+    let label = "a".repeat(63);
+    let long = format!("{label}.{label}.{label}.{label}.lab.test.");
+    assert_invalid_target(&client, &format!("http://{long}:80/")).await;
+    assert_invalid_target(
+        &client,
+        &format!("http://{}.lab.test:80/", "b".repeat(5000)),
+    )
+    .await;
+
+    // 253 bytes exactly is a valid name: it goes to DNS, which does not know it.
+    let max = format!("{label}.{label}.{label}.{}.lab.test.", "c".repeat(52));
+    assert_eq!(max.trim_end_matches('.').len(), 253);
+    let error = get(&client, &format!("http://{max}:80/"))
+        .await
+        .unwrap_err();
+    let connie = connect_error(&error).unwrap_or_else(|| panic!("{error:?}"));
+    assert!(connie.is_dns(), "{connie:?}");
+
+    // A 64-byte label is too long for DNS as well. connie leaves that check to the
+    // resolver, so it is a typed DNS error, reached without any connection attempt.
+    let bad_label = format!("{}.lab.test.", "d".repeat(64));
+    let error = get(&client, &format!("http://{bad_label}:80/"))
+        .await
+        .unwrap_err();
+    let connie = connect_error(&error).unwrap_or_else(|| panic!("{error:?}"));
+    assert!(connie.is_invalid_target() || connie.is_dns(), "{connie:?}");
+    assert!(connie.attempts().is_empty(), "{connie:?}");
+}
