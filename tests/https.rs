@@ -10,38 +10,27 @@
 //! Only loopback is used: names are resolved by `connie::lab::DnsServer`, never by the
 //! system resolver.
 
-use std::convert::Infallible;
-use std::error::Error;
-use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
-use connie::lab::{DnsServer, HostKind, Lab, LabBuilder};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use connie::lab::{DnsServer, HostKind, Lab};
 use connie::{ConnectError, ConnectInfo, ConnieConnector, ErrorKind, Outcome};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{Empty, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode, Uri};
+use hyper::{Request, Response, StatusCode};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpInfo;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use support::http::{get, lab_with_server, HttpServer, ATTEMPT_TIMEOUT};
+use support::{find, ip};
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
-
-/// Upper bound on any single request. A blackholed address left to the kernel would hang
-/// for about two minutes, so a request that beats this did not wait for one.
-const PROMPT: Duration = Duration::from_secs(5);
-
-/// A per-attempt timeout, so that a race including a blackhole can fail in bounded time.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
-
-/// How many lab ports to try before giving up on binding the server next to a lab.
-const BIND_TRIES: usize = 20;
 
 type HttpsClient = Client<HttpsConnector<ConnieConnector>, Empty<Bytes>>;
 
@@ -75,6 +64,11 @@ impl Identity {
         Arc::new(config)
     }
 
+    /// A TLS acceptor presenting this certificate.
+    fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.server_config())
+    }
+
     /// A client configuration trusting only this certificate.
     fn client_config(&self) -> ClientConfig {
         let mut roots = RootCertStore::empty();
@@ -88,93 +82,6 @@ impl Identity {
     }
 }
 
-/// A local HTTPS (HTTP/1 over rustls) server answering every request with `200 hello`,
-/// counting accepted TCP connections and completed TLS handshakes. Stops on drop.
-struct HttpsServer {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    handshakes: Arc<AtomicUsize>,
-    task: JoinHandle<()>,
-}
-
-impl HttpsServer {
-    async fn bind(addr: SocketAddr, identity: &Identity) -> io::Result<HttpsServer> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let handshakes = Arc::new(AtomicUsize::new(0));
-        let task = tokio::spawn(accept_loop(
-            listener,
-            TlsAcceptor::from(identity.server_config()),
-            Arc::clone(&accepted),
-            Arc::clone(&handshakes),
-        ));
-        Ok(HttpsServer {
-            addr,
-            accepted,
-            handshakes,
-            task,
-        })
-    }
-}
-
-impl Drop for HttpsServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    tls: TlsAcceptor,
-    accepted: Arc<AtomicUsize>,
-    handshakes: Arc<AtomicUsize>,
-) {
-    // Dropping the set (when this task is aborted) aborts every connection task.
-    let mut connections = JoinSet::new();
-    while let Ok((stream, _peer)) = listener.accept().await {
-        accepted.fetch_add(1, Ordering::SeqCst);
-        let tls = tls.clone();
-        let handshakes = Arc::clone(&handshakes);
-        connections.spawn(async move {
-            let Ok(stream) = tls.accept(stream).await else {
-                return;
-            };
-            handshakes.fetch_add(1, Ordering::SeqCst);
-            let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().expect("a valid IP address")
-}
-
-/// A lab of `dead` hosts on one port P, plus an [`HttpsServer`] on `alive:P`.
-///
-/// The lab picks P; if `alive:P` happens to be taken, a new lab (and port) is tried.
-async fn lab_with_server(
-    dead: LabBuilder,
-    alive: IpAddr,
-    identity: &Identity,
-) -> (Lab, HttpsServer) {
-    for _ in 0..BIND_TRIES {
-        let lab = dead.clone().build().await.expect("lab builds");
-        match HttpsServer::bind(SocketAddr::new(alive, lab.port()), identity).await {
-            Ok(server) => return (lab, server),
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
-            Err(e) => panic!("binding the HTTPS server on {alive}: {e}"),
-        }
-    }
-    panic!("no lab port was free on {alive} after {BIND_TRIES} tries");
-}
-
 /// hyper-rustls around `connector`, trusting only `identity`, allowing `https` only.
 fn https_client(identity: &Identity, connector: ConnieConnector) -> HttpsClient {
     let https = HttpsConnectorBuilder::new()
@@ -185,49 +92,12 @@ fn https_client(identity: &Identity, connector: ConnieConnector) -> HttpsClient 
     Client::builder(TokioExecutor::new()).build(https)
 }
 
-/// GETs `uri` within [`PROMPT`], returning the response with its body read.
-async fn get(
-    client: &HttpsClient,
-    uri: &str,
-) -> Result<(Response<()>, Bytes), hyper_util::client::legacy::Error> {
-    let uri: Uri = uri.parse().expect("a valid URI");
-    let request = tokio::time::timeout(PROMPT, client.get(uri.clone()));
-    let response = request
-        .await
-        .unwrap_or_else(|_| panic!("GET {uri} took longer than {PROMPT:?}"))?;
-    let (parts, body) = response.into_parts();
-    let body = tokio::time::timeout(PROMPT, body.collect())
-        .await
-        .unwrap_or_else(|_| panic!("body of {uri} took longer than {PROMPT:?}"))
-        .expect("body reads")
-        .to_bytes();
-    Ok((Response::from_parts(parts, ()), body))
-}
-
-/// The first `T` in `error`'s `source()` chain (`error` included).
-///
-/// An `io::Error`'s `source()` skips the error it wraps (it returns that error's source),
-/// so the walk looks inside each `io::Error` with `get_ref()` as well.
-fn find<'a, T: Error + 'static>(error: &'a (dyn Error + 'static)) -> Option<&'a T> {
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if let Some(found) = e.downcast_ref::<T>() {
-            return Some(found);
-        }
-        next = match e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
-            Some(inner) => Some(inner as &(dyn Error + 'static)),
-            None => e.source(),
-        };
-    }
-    None
-}
-
 #[tokio::test]
 async fn https_through_hyper_rustls_past_a_blackhole() {
     let identity = Identity::new(&["www.lab.test"]);
     let (blackholed, alive) = (ip("127.0.0.51"), ip("127.0.0.52"));
-    let (lab, server) =
-        lab_with_server(Lab::builder().blackholed(blackholed), alive, &identity).await;
+    let dead = Lab::builder().blackholed(blackholed);
+    let (lab, server) = lab_with_server(dead, alive, Some(&identity.acceptor())).await;
     let dns = DnsServer::builder()
         .host("www", [blackholed, alive])
         .start()
@@ -240,7 +110,7 @@ async fn https_through_hyper_rustls_past_a_blackhole() {
     let (res, body) = get(&client, &uri).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body, "hello");
-    assert_eq!(server.handshakes.load(Ordering::SeqCst), 1);
+    assert_eq!(server.handshakes(), 1);
 
     // hyper-rustls forwards the inner connection's `Connected`, extras included.
     let info = res.extensions().get::<ConnectInfo>().expect("ConnectInfo");
@@ -260,7 +130,7 @@ async fn https_through_hyper_rustls_past_a_blackhole() {
 #[tokio::test]
 async fn https_to_an_ipv6_literal() {
     let identity = Identity::new(&["::1"]);
-    let server = HttpsServer::bind(SocketAddr::new(ip("::1"), 0), &identity)
+    let server = HttpServer::bind_tls(SocketAddr::new(ip("::1"), 0), identity.acceptor())
         .await
         .unwrap();
     let client = https_client(&identity, ConnieConnector::new());
@@ -344,7 +214,7 @@ async fn tls_failure_is_not_a_connect_error() {
     let (lab, server) = lab_with_server(
         Lab::builder().refused(ip("127.0.0.55")),
         ip("127.0.0.56"),
-        &identity,
+        Some(&identity.acceptor()),
     )
     .await;
     let dns = DnsServer::builder()
@@ -363,6 +233,6 @@ async fn tls_failure_is_not_a_connect_error() {
         matches!(tls, rustls::Error::InvalidCertificate(_)),
         "{tls:?}"
     );
-    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
-    assert_eq!(server.handshakes.load(Ordering::SeqCst), 0);
+    assert_eq!(server.accepted(), 1);
+    assert_eq!(server.handshakes(), 0);
 }

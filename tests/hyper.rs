@@ -11,130 +11,25 @@
 //! Only loopback is used: names are resolved by `connie::lab::DnsServer`, never by the
 //! system resolver.
 
-use std::convert::Infallible;
-use std::error::Error;
+mod support;
+
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use connie::lab::{DnsServer, HostKind, Lab, LabBuilder};
+use connie::lab::{DnsServer, HostKind, Lab};
 use connie::{ConnectError, ConnectInfo, ConnieConnector, ErrorKind, Outcome};
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode, Uri};
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper::{Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpInfo;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
+use hyper_util::rt::TokioExecutor;
+use support::http::{get, lab_with_server, HttpServer, ATTEMPT_TIMEOUT, PROMPT};
+use support::{find, ip};
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
 use tower_service::Service;
-
-/// Upper bound on any single request. A blackholed address left to the kernel would hang
-/// for about two minutes, so a request that beats this did not wait for one.
-const PROMPT: Duration = Duration::from_secs(5);
-
-/// A per-attempt timeout, so that a race including a blackhole can fail in bounded time.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
-
-/// How many lab ports to try before giving up on binding the HTTP server next to a lab.
-const BIND_TRIES: usize = 20;
-
-/// A local HTTP/1 server answering every request with `200 hello`, counting accepted
-/// connections and the requests served on each. Stops on drop.
-struct HttpServer {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    /// Requests served, one counter per accepted connection, in accept order.
-    requests: Arc<std::sync::Mutex<Vec<usize>>>,
-    task: JoinHandle<()>,
-}
-
-impl HttpServer {
-    async fn bind(addr: SocketAddr) -> io::Result<HttpServer> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let task = tokio::spawn(accept_loop(
-            listener,
-            Arc::clone(&accepted),
-            Arc::clone(&requests),
-        ));
-        Ok(HttpServer {
-            addr,
-            accepted,
-            requests,
-            task,
-        })
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    /// Requests served on each connection that served at least one.
-    fn requests_per_connection(&self) -> Vec<usize> {
-        let requests = self.requests.lock().expect("not poisoned");
-        requests.iter().copied().filter(|&n| n > 0).collect()
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    accepted: Arc<AtomicUsize>,
-    requests: Arc<std::sync::Mutex<Vec<usize>>>,
-) {
-    // Dropping the set (when this task is aborted) aborts every connection task.
-    let mut connections = JoinSet::new();
-    while let Ok((stream, _peer)) = listener.accept().await {
-        accepted.fetch_add(1, Ordering::SeqCst);
-        let index = {
-            let mut requests = requests.lock().expect("not poisoned");
-            requests.push(0);
-            requests.len() - 1
-        };
-        let requests = Arc::clone(&requests);
-        let service = hyper::service::service_fn(move |_req: Request<Incoming>| {
-            requests.lock().expect("not poisoned")[index] += 1;
-            async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello")))) }
-        });
-        connections.spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().expect("a valid IP address")
-}
-
-/// A lab of `dead` hosts on one port P, plus an [`HttpServer`] on `alive:P`.
-///
-/// The lab picks P; if `alive:P` happens to be taken, a new lab (and port) is tried.
-async fn lab_with_server(dead: LabBuilder, alive: IpAddr) -> (Lab, HttpServer) {
-    for _ in 0..BIND_TRIES {
-        let lab = dead.clone().build().await.expect("lab builds");
-        match HttpServer::bind(SocketAddr::new(alive, lab.port())).await {
-            Ok(server) => return (lab, server),
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
-            Err(e) => panic!("binding the HTTP server on {alive}: {e}"),
-        }
-    }
-    panic!("no lab port was free on {alive} after {BIND_TRIES} tries");
-}
 
 fn client(connector: ConnieConnector) -> Client<ConnieConnector, Empty<Bytes>> {
     Client::builder(TokioExecutor::new()).build(connector)
@@ -183,37 +78,6 @@ where
     }
 }
 
-/// GETs `uri` within [`PROMPT`], returning the response with its body read.
-async fn get(
-    client: &Client<ConnieConnector, Empty<Bytes>>,
-    uri: &str,
-) -> Result<(Response<()>, Bytes), hyper_util::client::legacy::Error> {
-    let uri: Uri = uri.parse().expect("a valid URI");
-    let request = tokio::time::timeout(PROMPT, client.get(uri.clone()));
-    let response = request
-        .await
-        .unwrap_or_else(|_| panic!("GET {uri} took longer than {PROMPT:?}"))?;
-    let (parts, body) = response.into_parts();
-    let body = tokio::time::timeout(PROMPT, body.collect())
-        .await
-        .unwrap_or_else(|_| panic!("body of {uri} took longer than {PROMPT:?}"))
-        .expect("body reads")
-        .to_bytes();
-    Ok((Response::from_parts(parts, ()), body))
-}
-
-/// The first [`ConnectError`] in `error`'s `source()` chain (`error` included).
-fn connect_error<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a ConnectError> {
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if let Some(found) = e.downcast_ref::<ConnectError>() {
-            return Some(found);
-        }
-        next = e.source();
-    }
-    None
-}
-
 /// Calls the connector's `Service<Uri>` directly, within [`PROMPT`].
 async fn call(connector: &mut ConnieConnector, uri: &str) -> Result<ConnectInfo, ConnectError> {
     let uri: Uri = uri.parse().expect("a valid URI");
@@ -228,7 +92,7 @@ async fn call(connector: &mut ConnieConnector, uri: &str) -> Result<ConnectInfo,
 async fn assert_invalid_target(client: &Client<ConnieConnector, Empty<Bytes>>, uri: &str) {
     let error = get(client, uri).await.expect_err(uri);
     assert!(error.is_connect(), "{uri}: {error:?}");
-    let connie = connect_error(&error).unwrap_or_else(|| panic!("{uri}: {error:?}"));
+    let connie = find::<ConnectError>(&error).unwrap_or_else(|| panic!("{uri}: {error:?}"));
     assert!(connie.is_invalid_target(), "{uri}: {connie:?}");
 }
 
@@ -279,7 +143,7 @@ async fn ipv6_literal() {
 async fn name_with_dead_addresses_succeeds_promptly() {
     let (blackholed, refused, alive) = (ip("127.0.0.21"), ip("127.0.0.22"), ip("127.0.0.23"));
     let dead = Lab::builder().blackholed(blackholed).refused(refused);
-    let (lab, server) = lab_with_server(dead, alive).await;
+    let (lab, server) = lab_with_server(dead, alive, None).await;
     let dns = DnsServer::builder()
         .host("www", [blackholed, refused, alive])
         .start()
@@ -327,7 +191,7 @@ async fn name_with_dead_addresses_succeeds_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_request_reuses_the_pooled_connection() {
     let (blackholed, alive) = (ip("127.0.0.24"), ip("127.0.0.25"));
-    let (lab, server) = lab_with_server(Lab::builder().blackholed(blackholed), alive).await;
+    let (lab, server) = lab_with_server(Lab::builder().blackholed(blackholed), alive, None).await;
     let dns = DnsServer::builder()
         .host("www", [blackholed, alive])
         .start()
@@ -379,7 +243,8 @@ async fn total_failure_error_lists_every_address() {
     let uri = format!("http://dead.lab.test.:{}/", lab.port());
     let error = get(&client, &uri).await.expect_err("every address is dead");
     assert!(error.is_connect(), "{error:?}");
-    let connie = connect_error(&error).unwrap_or_else(|| panic!("no ConnectError in {error:?}"));
+    let connie =
+        find::<ConnectError>(&error).unwrap_or_else(|| panic!("no ConnectError in {error:?}"));
     assert_eq!(connie.kind(), ErrorKind::AllAttemptsFailed, "{connie:?}");
 
     let mut tried: Vec<SocketAddr> = connie.attempts().iter().map(|a| a.addr()).collect();
@@ -503,7 +368,7 @@ async fn very_long_host_name_is_an_invalid_target() {
     let error = get(&client, &format!("http://{max}:80/"))
         .await
         .unwrap_err();
-    let connie = connect_error(&error).unwrap_or_else(|| panic!("{error:?}"));
+    let connie = find::<ConnectError>(&error).unwrap_or_else(|| panic!("{error:?}"));
     assert!(connie.is_dns(), "{connie:?}");
 
     // A 64-byte label is too long for DNS as well. connie leaves that check to the
@@ -512,7 +377,7 @@ async fn very_long_host_name_is_an_invalid_target() {
     let error = get(&client, &format!("http://{bad_label}:80/"))
         .await
         .unwrap_err();
-    let connie = connect_error(&error).unwrap_or_else(|| panic!("{error:?}"));
+    let connie = find::<ConnectError>(&error).unwrap_or_else(|| panic!("{error:?}"));
     assert!(connie.is_invalid_target() || connie.is_dns(), "{connie:?}");
     assert!(connie.attempts().is_empty(), "{connie:?}");
 }

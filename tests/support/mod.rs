@@ -2,10 +2,11 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::error::Error;
+use std::io;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use connie::ConnectError;
+pub mod http;
 
 pub fn ip(s: &str) -> IpAddr {
     s.parse().expect("a valid IP literal")
@@ -26,19 +27,20 @@ pub fn error_chain(e: &(dyn Error + 'static)) -> Vec<String> {
     out
 }
 
-/// The first `ConnectError` in an error's source chain (the error itself included).
-pub fn find_connect_error<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a ConnectError> {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(found) = err.downcast_ref::<ConnectError>() {
+/// The first `T` in `error`'s `source()` chain (`error` included).
+///
+/// An `io::Error`'s `source()` skips the error it wraps (it returns that error's source),
+/// so the walk looks inside each `io::Error` with `get_ref()` as well.
+pub fn find<'a, T: Error + 'static>(error: &'a (dyn Error + 'static)) -> Option<&'a T> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
             return Some(found);
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(found) = io.get_ref().and_then(|i| i.downcast_ref::<ConnectError>()) {
-                return Some(found);
-            }
-        }
-        cur = err.source();
+        next = match e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
