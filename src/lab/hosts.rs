@@ -30,7 +30,7 @@ use tokio::task::{JoinHandle, JoinSet};
 /// How many ports [`LabBuilder::build`] tries before giving up.
 const BUILD_TRIES: usize = 20;
 /// Backlog of an alive host's listener.
-const ALIVE_BACKLOG: i32 = 1024;
+const ALIVE_BACKLOG: i32 = 4096;
 /// Upper bound on filling a blackhole's accept queue (it takes microseconds).
 const FILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause after an accept error that is not about one connection (e.g. `EMFILE`).
