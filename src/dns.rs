@@ -137,3 +137,43 @@ impl fmt::Debug for Resolver {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fallback splits one `getaddrinfo` answer into a V6 and a V4 answer. A numeric
+    /// host keeps the test off the network: `getaddrinfo` parses it without a query.
+    #[tokio::test]
+    async fn system_fallback_answers_per_family() {
+        let resolver = Resolver {
+            backend: Arc::new(OnceLock::from(Backend::System)),
+        };
+        let answers: Vec<Answer> = resolver.lookup("127.0.0.1", 8080).collect().await;
+        assert_eq!(answers.len(), 2);
+        assert_eq!(answers[0].family, Some(Family::V6));
+        assert_eq!(
+            answers[0].result.as_ref().unwrap(),
+            &Vec::<SocketAddr>::new()
+        );
+        assert_eq!(answers[1].family, Some(Family::V4));
+        let v4: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(answers[1].result.as_ref().unwrap(), &vec![v4]);
+        assert_eq!(
+            format!("{resolver:?}"),
+            r#"Resolver { backend: "system (getaddrinfo)" }"#
+        );
+    }
+
+    #[tokio::test]
+    async fn system_fallback_reports_a_failed_lookup() {
+        let resolver = Resolver {
+            backend: Arc::new(OnceLock::from(Backend::System)),
+        };
+        // An empty host fails inside getaddrinfo without a query.
+        let answers: Vec<Answer> = resolver.lookup("", 80).collect().await;
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].family, None);
+        assert!(answers[0].result.is_err());
+    }
+}

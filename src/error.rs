@@ -207,10 +207,13 @@ impl fmt::Display for ConnectError {
             }
             ErrorKind::AllAttemptsFailed if n == 1 => f.write_str("the connection attempt failed"),
             ErrorKind::AllAttemptsFailed => write!(f, "all {n} connection attempts failed"),
-            ErrorKind::TimedOut => match self.inner.timeout {
-                Some(t) => write!(f, "connect timed out after {t:?} ({n} attempts)"),
-                None => f.write_str("connect timed out"),
-            },
+            ErrorKind::TimedOut => {
+                let plural = if n == 1 { "" } else { "s" };
+                match self.inner.timeout {
+                    Some(t) => write!(f, "connect timed out after {t:?} ({n} attempt{plural})"),
+                    None => f.write_str("connect timed out"),
+                }
+            }
         }
     }
 }
@@ -379,5 +382,8 @@ mod tests {
         );
         assert!(e.is_timeout());
         assert_eq!(e.to_string(), "the connection attempt failed");
+        let one = vec![AttemptError::new(a, io::ErrorKind::TimedOut.into())];
+        let e = ConnectError::timed_out(Duration::from_secs(2), one, vec![]);
+        assert_eq!(e.to_string(), "connect timed out after 2s (1 attempt)");
     }
 }
