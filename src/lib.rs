@@ -41,6 +41,12 @@
 //!   the total timeout (DNS included) elapses. The [`ConnectError`] lists every address
 //!   tried with its error.
 //!
+//! # Address policy
+//!
+//! [`ConnieConnector::address_policy`] checks every address after DNS and before any SYN;
+//! [`PublicOnly`] refuses loopback, private, link-local and other non-public ranges (an SSRF
+//! guard that DNS rebinding cannot get past, since it sees the addresses actually dialed).
+//!
 //! # The dial seam
 //!
 //! The engine is generic over [`Dial`]: "open a connection to this address". The default,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 /// Decides, after DNS and before any SYN, whether an address may be dialed.
 ///
-/// A refused address is never dialed; it is listed in the [`ConnectError`]
-/// (crate::ConnectError) with an [`io::Error`](std::io::Error) of kind
+/// A refused address is never dialed; it is listed in the
+/// [`ConnectError`](crate::ConnectError) with an [`io::Error`](std::io::Error) of kind
 /// [`PermissionDenied`](std::io::ErrorKind::PermissionDenied) whose inner error is
 /// [`PolicyRefused`]. If every address is refused, no connection is attempted and the race
 /// fails with [`ErrorKind::RefusedByPolicy`](crate::ErrorKind::RefusedByPolicy).
