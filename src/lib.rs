@@ -66,6 +66,8 @@
 //!   hyper-util's legacy `Client`.
 //! - `lab`: loopback hosts (alive, refused, blackholed) and an in-process DNS server, for
 //!   testing clients against dead addresses.
+//! - `netlab` (Linux, root): `lab::netns`, the lab in two network namespaces joined by a
+//!   delay line, for real round-trip times.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]

@@ -228,12 +228,19 @@ impl DnsServerBuilder {
     ///
     /// Outside a tokio runtime.
     pub async fn start(self) -> io::Result<DnsServer> {
+        self.start_on(IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+    }
+
+    /// [`start`](Self::start), binding UDP and TCP on `ip` instead of `127.0.0.1` (the
+    /// network-namespace lab serves on a documentation address of its server side).
+    #[cfg_attr(not(all(feature = "netlab", target_os = "linux")), allow(dead_code))]
+    pub(crate) async fn start_on(self, ip: IpAddr) -> io::Result<DnsServer> {
         let catalog = self.catalog()?;
         let origin = self.origin_name()?;
 
-        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let udp = tokio::net::UdpSocket::bind(loopback).await?;
-        let tcp = tokio::net::TcpListener::bind(loopback).await?;
+        let local = SocketAddr::new(ip, 0);
+        let udp = tokio::net::UdpSocket::bind(local).await?;
+        let tcp = tokio::net::TcpListener::bind(local).await?;
         let udp_addr = udp.local_addr()?;
         let tcp_addr = tcp.local_addr()?;
 

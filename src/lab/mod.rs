@@ -36,6 +36,9 @@
 
 mod dns;
 mod hosts;
+#[cfg(all(feature = "netlab", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "netlab", target_os = "linux"))))]
+pub mod netns;
 
 pub use self::dns::{DnsServer, DnsServerBuilder, RecordType};
 pub use self::hosts::{AliveHost, BlackholedHost, HostKind, Lab, LabBuilder, RefusedHost};

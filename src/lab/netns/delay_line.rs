@@ -1,0 +1,247 @@
+//! The delay line: two TUN devices, one in each namespace, and a userspace loop copying IP
+//! packets between them after a per-address delay, or dropping them.
+//!
+//! Each host address has a one-way delay of half its round-trip time, applied to packets
+//! *to* it (client → server) and *from* it (server → client); a blackholed address drops
+//! what is sent to it. Packets of one address wait in one FIFO queue, so their order is
+//! kept. Unknown addresses (the lab DNS server) pass without delay; multicast is dropped.
+//! Every TCP SYN the client sends is counted.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tun_rs::{AsyncDevice, DeviceBuilder};
+
+use super::sys::enter;
+
+/// Name of the TUN device inside each namespace (names are per namespace).
+pub(crate) const TUN_NAME: &str = "connie0";
+/// Largest packet read from a TUN device (no offloads, so at most the MTU, 1500).
+const BUF: usize = 65_535;
+
+/// What the line does with packets to (and from) one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// Delay each direction by this much (half the round-trip time).
+    OneWay(Duration),
+    /// Drop packets to the address.
+    Blackhole,
+}
+
+/// SYNs seen by the line, per destination address.
+#[derive(Debug, Default)]
+pub(crate) struct Syns {
+    /// Every SYN, retransmissions included.
+    pub(crate) total: HashMap<IpAddr, usize>,
+    /// Distinct (source, destination) pairs: one per connection attempt.
+    pub(crate) flows: HashSet<(SocketAddr, SocketAddr)>,
+}
+
+pub(crate) type SharedSyns = Arc<Mutex<Syns>>;
+
+pub(crate) fn lock(syns: &SharedSyns) -> std::sync::MutexGuard<'_, Syns> {
+    syns.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Creates the TUN device of the namespace at `ns` from the calling thread, which it
+/// leaves inside that namespace.
+fn tun_in(ns: &Path) -> io::Result<AsyncDevice> {
+    enter(ns)?;
+    DeviceBuilder::new()
+        .name(TUN_NAME)
+        .build_async()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot create TUN device: {e}")))
+}
+
+/// Creates both TUN devices and spawns the two directions of the line on the current
+/// `LocalSet`; they run until it is dropped.
+///
+/// Must run on a dedicated thread: it moves that thread into the server namespace.
+pub(crate) fn start(
+    client_ns: &Path,
+    server_ns: &Path,
+    rules: HashMap<IpAddr, Rule>,
+    syns: SharedSyns,
+) -> io::Result<()> {
+    let client = Rc::new(tun_in(client_ns)?);
+    let server = Rc::new(tun_in(server_ns)?);
+    let rules = Rc::new(rules);
+    tokio::task::spawn_local(direction(
+        Rc::clone(&client),
+        Rc::clone(&server),
+        Rc::clone(&rules),
+        Some(syns),
+    ));
+    tokio::task::spawn_local(direction(server, client, rules, None));
+    Ok(())
+}
+
+/// Copies packets from `from` to `to`. Client → server packets are keyed by destination
+/// (and their SYNs counted into `syns`), server → client ones by source.
+async fn direction(
+    from: Rc<AsyncDevice>,
+    to: Rc<AsyncDevice>,
+    rules: Rc<HashMap<IpAddr, Rule>>,
+    syns: Option<SharedSyns>,
+) {
+    let mut queues: HashMap<IpAddr, mpsc::UnboundedSender<(Instant, Vec<u8>)>> = HashMap::new();
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = match from.recv(&mut buf).await {
+            Ok(n) => n,
+            Err(error) => {
+                tracing::warn!(%error, "delay line cannot read, stopping");
+                return;
+            }
+        };
+        let now = Instant::now();
+        let packet = &buf[..n];
+        let Some(header) = Header::parse(packet) else {
+            continue;
+        };
+        if header.dst.is_multicast() {
+            continue;
+        }
+        if let (Some(syns), Some(flow)) = (&syns, header.syn) {
+            let mut syns = lock(syns);
+            *syns.total.entry(header.dst).or_default() += 1;
+            syns.flows.insert(flow);
+        }
+        let key = if syns.is_some() {
+            header.dst
+        } else {
+            header.src
+        };
+        let delay = match rules.get(&key) {
+            Some(Rule::Blackhole) if syns.is_some() => continue,
+            Some(Rule::OneWay(delay)) => *delay,
+            _ => Duration::ZERO,
+        };
+        let queue = queues.entry(key).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::task::spawn_local(release(rx, Rc::clone(&to)));
+            tx
+        });
+        // The receiving task lives as long as this one's LocalSet.
+        let _ = queue.send((now + delay, packet.to_vec()));
+    }
+}
+
+/// Writes each queued packet to `to` at its time, in order.
+async fn release(mut queue: mpsc::UnboundedReceiver<(Instant, Vec<u8>)>, to: Rc<AsyncDevice>) {
+    while let Some((at, packet)) = queue.recv().await {
+        tokio::time::sleep_until(at).await;
+        if let Err(error) = to.send(&packet).await {
+            tracing::trace!(%error, "delay line could not write a packet");
+        }
+    }
+}
+
+/// The parts of an IP packet the line looks at.
+#[derive(Debug, PartialEq, Eq)]
+struct Header {
+    src: IpAddr,
+    dst: IpAddr,
+    /// `(source, destination)` if this is a TCP SYN without ACK.
+    syn: Option<(SocketAddr, SocketAddr)>,
+}
+
+const TCP: u8 = 6;
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+
+impl Header {
+    /// Parses an IPv4 or IPv6 header (IPv6 extension headers are not followed).
+    fn parse(p: &[u8]) -> Option<Header> {
+        let (src, dst, protocol, payload) = match p.first()? >> 4 {
+            4 => {
+                let ihl = usize::from(p.first()? & 0x0f) * 4;
+                let src: [u8; 4] = p.get(12..16)?.try_into().ok()?;
+                let dst: [u8; 4] = p.get(16..20)?.try_into().ok()?;
+                let src = IpAddr::V4(Ipv4Addr::from(src));
+                let dst = IpAddr::V4(Ipv4Addr::from(dst));
+                (src, dst, *p.get(9)?, p.get(ihl..)?)
+            }
+            6 => {
+                let src: [u8; 16] = p.get(8..24)?.try_into().ok()?;
+                let dst: [u8; 16] = p.get(24..40)?.try_into().ok()?;
+                let src = IpAddr::V6(Ipv6Addr::from(src));
+                let dst = IpAddr::V6(Ipv6Addr::from(dst));
+                (src, dst, *p.get(6)?, p.get(40..)?)
+            }
+            _ => return None,
+        };
+        let syn = (protocol == TCP)
+            .then(|| {
+                let flags = *payload.get(13)?;
+                let port = |at: usize| {
+                    Some(u16::from_be_bytes(
+                        payload.get(at..at + 2)?.try_into().ok()?,
+                    ))
+                };
+                (flags & (SYN | ACK) == SYN)
+                    .then(|| {
+                        Some((
+                            SocketAddr::new(src, port(0)?),
+                            SocketAddr::new(dst, port(2)?),
+                        ))
+                    })
+                    .flatten()
+            })
+            .flatten();
+        Some(Header { src, dst, syn })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4_tcp(flags: u8) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x45;
+        p[9] = TCP;
+        p[12..16].copy_from_slice(&[198, 51, 100, 1]);
+        p[16..20].copy_from_slice(&[192, 0, 2, 7]);
+        p[20..22].copy_from_slice(&40_000u16.to_be_bytes());
+        p[22..24].copy_from_slice(&443u16.to_be_bytes());
+        p[33] = flags;
+        p
+    }
+
+    #[test]
+    fn ipv4_syn_is_seen_and_syn_ack_is_not() {
+        let header = Header::parse(&v4_tcp(SYN)).unwrap();
+        assert_eq!(header.dst, IpAddr::from([192, 0, 2, 7]));
+        let (src, dst) = header.syn.unwrap();
+        assert_eq!(src, "198.51.100.1:40000".parse().unwrap());
+        assert_eq!(dst, "192.0.2.7:443".parse().unwrap());
+        assert_eq!(Header::parse(&v4_tcp(SYN | ACK)).unwrap().syn, None);
+        assert_eq!(Header::parse(&v4_tcp(ACK)).unwrap().syn, None);
+    }
+
+    #[test]
+    fn ipv6_syn_and_truncated_packets() {
+        let mut p = vec![0u8; 60];
+        p[0] = 0x60;
+        p[6] = TCP;
+        p[8..24].copy_from_slice(&"2001:db8:ffff::1".parse::<Ipv6Addr>().unwrap().octets());
+        p[24..40].copy_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
+        p[42..44].copy_from_slice(&443u16.to_be_bytes());
+        p[53] = SYN;
+        let header = Header::parse(&p).unwrap();
+        assert_eq!(header.syn.unwrap().1, "[2001:db8::1]:443".parse().unwrap());
+        assert_eq!(Header::parse(&p[..30]), None);
+        assert_eq!(Header::parse(&[]), None);
+        assert_eq!(Header::parse(&[0x10; 20]), None);
+        // A truncated TCP header still names the addresses.
+        assert_eq!(Header::parse(&p[..45]).unwrap().syn, None);
+    }
+}

@@ -1,0 +1,403 @@
+//! A lab with real round-trip times: two network namespaces joined by a delay line.
+//!
+//! [`NetLab`] creates a **client** namespace and a **server** namespace (named
+//! `connie-<pid>-<n>c` / `…s`, removed on drop; ones left by a dead process are removed by
+//! the next lab) and joins them with two TUN devices and a userspace delay line. Per host
+//! address the line applies a configured round-trip time, or drops what is sent to it
+//! (blackholed); a refused host has the address but no listener, so its kernel answers
+//! with a reset, after the round-trip time.
+//!
+//! **Round-trip time**: the line delays packets to a host by half its RTT and packets from
+//! it by the other half, so a SYN → SYN-ACK exchange (a TCP connect) takes one RTT.
+//!
+//! Addressing, all documentation ranges that exist only inside the two namespaces:
+//!
+//! - hosts: `192.0.2.0/24` and `2001:db8::/32` (outside `2001:db8:ffff::/48`), on the
+//!   server side, all listening on one [`port`](NetLab::port);
+//! - the lab DNS server: [`DNS_V4`] (`192.0.2.53`), no delay, serving the names given to
+//!   [`NetLabBuilder::name`] in the zone `lab.test.`;
+//! - the client: [`CLIENT_V4`] and [`CLIENT_V6`].
+//!
+//! Neither namespace has a default route, so no packet can leave the machine.
+//!
+//! Clients run on a thread inside the client namespace ([`NetLab::run_client`]); the
+//! servers on a thread inside the server namespace. The lab needs Linux, root,
+//! `/dev/net/tun` and iproute2's `ip`; call [`available`] first and skip when it says why
+//! not.
+//!
+//! ```no_run
+//! # fn doc() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use connie::lab::netns::{self, NetLab};
+//!
+//! if let Err(reason) = netns::available() {
+//!     println!("skipped: {reason}");
+//!     return Ok(());
+//! }
+//! let ms = Duration::from_millis;
+//! let slow = "192.0.2.1".parse().unwrap();
+//! let fast = "192.0.2.2".parse().unwrap();
+//! let lab = NetLab::builder()
+//!     .alive(slow, ms(80))
+//!     .alive(fast, ms(20))
+//!     .name("www", [slow, fast])
+//!     .start()?;
+//! let env = lab.client_env("www.lab.test.");
+//! let measured = lab.measure(move || async move {
+//!     let connector = connie::ConnieConnector::new().resolver(env.resolver());
+//!     let (stream, _info) = connector.connect((env.name(), env.port())).await?;
+//!     stream.peer_addr()
+//! })?;
+//! println!("{:?} to {} after {} attempts", measured.connected_after, measured.remote, measured.attempts);
+//! # Ok(()) }
+//! ```
+
+mod delay_line;
+mod scenario;
+mod server;
+mod sys;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::TokioResolver;
+
+use self::delay_line::{lock, Rule, SharedSyns, TUN_NAME};
+use self::sys::{Namespace, NsThread};
+use crate::lab::{DnsServer, DnsServerBuilder, RecordType};
+
+pub use self::scenario::{ClientEnv, Measurement, Scenario, TWELVE_RTTS_MS};
+
+/// The client's IPv4 address (client namespace).
+pub const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The client's IPv6 address (client namespace).
+pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+/// The lab DNS server's address (server namespace); reserved, not usable for a host.
+pub const DNS_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 53);
+/// The port every host listens on, unless [`NetLabBuilder::port`] says otherwise.
+pub const DEFAULT_PORT: u16 = 443;
+
+/// Says whether a [`NetLab`] can run here, and if not, why: not Linux, not root, no
+/// `/dev/net/tun`, no `ip`, or a network namespace cannot be created. Probed once per
+/// process.
+pub fn available() -> Result<(), String> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE.get_or_init(probe).clone()
+}
+
+fn probe() -> Result<(), String> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
+    let euid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .ok_or("no Uid line in /proc/self/status")?;
+    if euid != "0" {
+        return Err(format!("needs root (effective uid is {euid})"));
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .map_err(|e| format!("cannot open /dev/net/tun: {e}"))?;
+    sys::ip(&["-V"]).map_err(|e| format!("iproute2 is missing: {e}"))?;
+    Namespace::create("p").map_err(|e| format!("cannot create a network namespace: {e}"))?;
+    Ok(())
+}
+
+/// A host of a [`NetLab`].
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Alive(Duration),
+    Refused(Duration),
+    Blackholed,
+}
+
+/// Describes a [`NetLab`]; finish with [`start`](Self::start).
+#[derive(Debug, Clone)]
+pub struct NetLabBuilder {
+    hosts: Vec<(IpAddr, Kind)>,
+    port: u16,
+    dns: DnsServerBuilder,
+}
+
+impl NetLabBuilder {
+    /// A host that accepts connections, `rtt` away.
+    pub fn alive(mut self, ip: IpAddr, rtt: Duration) -> Self {
+        self.hosts.push((ip, Kind::Alive(rtt)));
+        self
+    }
+
+    /// A host without a listener: a connect fails with `ConnectionRefused` after `rtt`.
+    pub fn refused(mut self, ip: IpAddr, rtt: Duration) -> Self {
+        self.hosts.push((ip, Kind::Refused(rtt)));
+        self
+    }
+
+    /// A host whose packets are dropped: a connect hangs until the client gives up.
+    pub fn blackholed(mut self, ip: IpAddr) -> Self {
+        self.hosts.push((ip, Kind::Blackholed));
+        self
+    }
+
+    /// The port every host listens on. Default is [`DEFAULT_PORT`].
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Serves `name` (relative to `lab.test.`, or absolute inside it) with these addresses,
+    /// in this order, from the lab DNS server.
+    pub fn name(mut self, name: &str, addrs: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.dns = self.dns.host(name, addrs);
+        self
+    }
+
+    /// Delays every DNS answer of record type `rtype` by `by`. Default is no delay.
+    pub fn dns_delay(mut self, rtype: RecordType, by: Duration) -> Self {
+        self.dns = self.dns.delay(rtype, by);
+        self
+    }
+
+    /// Creates the namespaces, the delay line and the servers.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a host address outside the documentation ranges, reserved, or
+    /// given twice; otherwise whatever failed while setting up (the message names the
+    /// `ip` command or system call). Call [`available`] first to tell "cannot run here"
+    /// apart from a real failure.
+    pub fn start(self) -> io::Result<NetLab> {
+        let mut rules = HashMap::new();
+        for &(ip, kind) in &self.hosts {
+            check_host(ip)?;
+            let rule = match kind {
+                Kind::Alive(rtt) | Kind::Refused(rtt) => Rule::OneWay(rtt / 2),
+                Kind::Blackholed => Rule::Blackhole,
+            };
+            if rules.insert(ip, rule).is_some() {
+                return Err(invalid(format!("host {ip} is given twice")));
+            }
+        }
+        let client_ns = Namespace::create("c")?;
+        let server_ns = Namespace::create("s")?;
+        let syns = SharedSyns::default();
+
+        let line = NsThread::spawn("connie-netlab-line", None)?;
+        let (client_path, server_path, line_syns) =
+            (client_ns.path(), server_ns.path(), SharedSyns::clone(&syns));
+        line.run(move || async move {
+            delay_line::start(&client_path, &server_path, rules, line_syns)
+        })??;
+        configure(&client_ns, &server_ns, &self.hosts)?;
+
+        let server = NsThread::spawn("connie-netlab-server", Some(server_ns.path()))?;
+        let alive = (self.hosts.iter())
+            .filter_map(|&(ip, kind)| matches!(kind, Kind::Alive(_)).then_some(ip))
+            .collect();
+        let (port, dns) = (self.port, self.dns);
+        let started = server.run(move || server::start(alive, port, dns, IpAddr::V4(DNS_V4)))??;
+        let client = NsThread::spawn("connie-netlab-client", Some(client_ns.path()))?;
+        tracing::debug!(
+            client = client_ns.name(),
+            server = server_ns.name(),
+            "netlab started"
+        );
+        Ok(NetLab {
+            client,
+            _server: server,
+            _line: line,
+            client_ns,
+            server_ns,
+            port,
+            hosts: self.hosts.iter().map(|&(ip, _)| ip).collect(),
+            dns: (started.dns_udp, started.dns_tcp),
+            syns,
+        })
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// Hosts must be in `192.0.2.0/24` (not the DNS address) or `2001:db8::/32` (not the
+/// client's `2001:db8:ffff::/48`).
+fn check_host(ip: IpAddr) -> io::Result<()> {
+    let ok = match ip {
+        IpAddr::V4(v4) => v4.octets()[..3] == [192, 0, 2] && v4 != DNS_V4,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            s[..2] == [0x2001, 0xdb8] && s[2] != 0xffff
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{ip} is not a lab host address (192.0.2.0/24 but not {DNS_V4}, \
+             2001:db8::/32 but not 2001:db8:ffff::/48)"
+        )))
+    }
+}
+
+/// Addresses and routes: the client reaches the host ranges through its TUN device, the
+/// server holds the hosts on `lo` and reaches the client ranges through its TUN device.
+fn configure(client: &Namespace, server: &Namespace, hosts: &[(IpAddr, Kind)]) -> io::Result<()> {
+    let (v4, v6) = (CLIENT_V4.to_string(), CLIENT_V6.to_string());
+    client.ip(&["addr", "add", &format!("{v4}/32"), "dev", TUN_NAME])?;
+    client.ip(&[
+        "addr",
+        "add",
+        &format!("{v6}/128"),
+        "dev",
+        TUN_NAME,
+        "nodad",
+    ])?;
+    client.ip(&["link", "set", TUN_NAME, "up"])?;
+    client.ip(&["route", "add", "192.0.2.0/24", "dev", TUN_NAME, "src", &v4])?;
+    client.ip(&["route", "add", "2001:db8::/32", "dev", TUN_NAME, "src", &v6])?;
+
+    server.ip(&["link", "set", TUN_NAME, "up"])?;
+    let dns = (IpAddr::V4(DNS_V4), Kind::Blackholed);
+    for (ip, _) in hosts.iter().chain([&dns]) {
+        match ip {
+            IpAddr::V4(_) => server.ip(&["addr", "add", &format!("{ip}/32"), "dev", "lo"])?,
+            IpAddr::V6(_) => {
+                server.ip(&["addr", "add", &format!("{ip}/128"), "dev", "lo", "nodad"])?;
+            }
+        }
+    }
+    server.ip(&["route", "add", "198.51.100.0/24", "dev", TUN_NAME])?;
+    server.ip(&["route", "add", "2001:db8:ffff::/48", "dev", TUN_NAME])
+}
+
+/// Two network namespaces joined by a delay line, with hosts, a DNS server, and a thread
+/// for clients. See the [module docs](self). Dropping it stops the threads and removes the
+/// namespaces (and with them the TUN devices and addresses).
+#[derive(Debug)]
+pub struct NetLab {
+    // Fields drop in this order: clients first, namespaces last.
+    client: NsThread,
+    _server: NsThread,
+    _line: NsThread,
+    client_ns: Namespace,
+    server_ns: Namespace,
+    port: u16,
+    hosts: Vec<IpAddr>,
+    dns: (SocketAddr, SocketAddr),
+    syns: SharedSyns,
+}
+
+impl NetLab {
+    /// Starts describing a lab.
+    pub fn builder() -> NetLabBuilder {
+        NetLabBuilder {
+            hosts: Vec::new(),
+            port: DEFAULT_PORT,
+            dns: DnsServer::builder(),
+        }
+    }
+
+    /// The port every host listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every host's address and port, in the order they were added.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        (self.hosts.iter())
+            .map(|&ip| SocketAddr::new(ip, self.port))
+            .collect()
+    }
+
+    /// Names of the two namespaces: `(client, server)`.
+    pub fn namespaces(&self) -> (&str, &str) {
+        (self.client_ns.name(), self.server_ns.name())
+    }
+
+    /// A hickory `ResolverConfig` asking only the lab DNS server (UDP, then TCP).
+    pub fn resolver_config(&self) -> ResolverConfig {
+        let mut udp = ConnectionConfig::udp();
+        udp.port = self.dns.0.port();
+        let mut tcp = ConnectionConfig::tcp();
+        tcp.port = self.dns.1.port();
+        let server = NameServerConfig::new(self.dns.0.ip(), true, vec![udp, tcp]);
+        ResolverConfig::from_name_servers(vec![server])
+    }
+
+    /// A resolver asking only the lab DNS server, with [`DnsServer::resolver_opts`]. Use it
+    /// on the client thread (it sends its queries from where its lookups run).
+    ///
+    /// # Errors
+    ///
+    /// Whatever hickory's `ResolverBuilder::build` returns.
+    pub fn resolver(&self) -> io::Result<TokioResolver> {
+        client_resolver(self.resolver_config())
+    }
+
+    /// What a client of `name` (e.g. `"www.lab.test."`) needs, to move into
+    /// [`run_client`](Self::run_client) or [`measure`](Self::measure).
+    pub fn client_env(&self, name: &str) -> ClientEnv {
+        ClientEnv::new(name, self.port, self.addrs(), self.resolver_config())
+    }
+
+    /// Runs `client` on the client thread (inside the client namespace, on a current-thread
+    /// Tokio runtime) and blocks until its future is done. Do not call it from a
+    /// current-thread runtime's own thread.
+    ///
+    /// # Errors
+    ///
+    /// If the client thread is gone or `client` panicked.
+    pub fn run_client<F, Fut, T>(&self, client: F) -> io::Result<T>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
+    {
+        self.client.run(client)
+    }
+
+    /// SYNs the client sent to `ip`, retransmissions included, since the last
+    /// [`reset_counters`](Self::reset_counters).
+    pub fn syns_to(&self, ip: IpAddr) -> usize {
+        lock(&self.syns).total.get(&ip).copied().unwrap_or(0)
+    }
+
+    /// Connection attempts (distinct SYN flows) the client made to the lab port of any
+    /// host since the last [`reset_counters`](Self::reset_counters).
+    pub fn attempts(&self) -> usize {
+        let port = self.port;
+        let syns = lock(&self.syns);
+        syns.flows
+            .iter()
+            .filter(|(_, dst)| dst.port() == port)
+            .count()
+    }
+
+    /// Connection attempts (distinct SYN flows) the client made to `ip`.
+    pub fn attempts_to(&self, ip: IpAddr) -> usize {
+        let syns = lock(&self.syns);
+        syns.flows.iter().filter(|(_, dst)| dst.ip() == ip).count()
+    }
+
+    /// Sets the SYN and attempt counters back to zero.
+    pub fn reset_counters(&self) {
+        let mut syns = lock(&self.syns);
+        syns.total.clear();
+        syns.flows.clear();
+    }
+}
+
+fn client_resolver(config: ResolverConfig) -> io::Result<TokioResolver> {
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+    *builder.options_mut() = DnsServer::resolver_opts();
+    builder.build().map_err(io::Error::other)
+}

@@ -1,0 +1,328 @@
+//! Real round-trip times: each scenario in a two-namespace lab with a delay line
+//! (`connie::lab::netns`). The exact-time proofs of the schedules stay on the paused clock;
+//! these check behaviour with real RTTs, within a tolerance suited to real time.
+//!
+//! They need Linux, root, `/dev/net/tun` and iproute2. Without them each test prints
+//! `skipped: <reason>` and returns.
+#![cfg(all(feature = "netlab", target_os = "linux"))]
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use connie::lab::netns::{self, Measurement, NetLab, Scenario};
+use connie::{ConnieConnector, Schedule};
+
+/// How late a connect may complete after the RTT that bounds it from below (DNS over the
+/// lab, the delay line's timer granularity, a loaded 2-core machine).
+const TOLERANCE: Duration = Duration::from_millis(60);
+
+/// `Some(lab)` for `scenario`, or `None` after printing why the lab cannot run here.
+fn lab(scenario: Scenario) -> Option<NetLab> {
+    if let Err(reason) = netns::available() {
+        println!("skipped: {reason}");
+        return None;
+    }
+    Some(
+        scenario
+            .lab()
+            .expect("the lab starts where it is available"),
+    )
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// Times `connector` (with the lab resolver) connecting to the scenario's name.
+fn connie(lab: &NetLab, connector: ConnieConnector) -> Measurement {
+    let env = lab.client_env(Scenario::NAME);
+    lab.measure(move || async move {
+        let connector = connector.resolver(env.resolver());
+        let (stream, _info) = connector.connect((env.name(), env.port())).await?;
+        stream.peer_addr()
+    })
+    .expect("connie connects")
+}
+
+fn with(schedule: Schedule) -> ConnieConnector {
+    ConnieConnector::new().schedule(schedule)
+}
+
+/// Asserts the winner, the attempts started and that the time lies in
+/// `[at_least, at_least + TOLERANCE]`.
+#[track_caller]
+fn check(
+    scenario: Scenario,
+    label: &str,
+    m: Measurement,
+    winner: &str,
+    at_least_ms: u64,
+    attempts: usize,
+) {
+    println!(
+        "{:<30} {label:<28} {:>9.1?} -> {:<18} attempts {}",
+        scenario.label(),
+        m.connected_after,
+        m.remote,
+        m.attempts
+    );
+    let at_least = Duration::from_millis(at_least_ms);
+    assert_eq!(m.remote.ip(), ip(winner), "{label}: {m:?}");
+    assert_eq!(m.attempts, attempts, "{label}: {m:?}");
+    assert!(
+        m.connected_after >= at_least && m.connected_after <= at_least + TOLERANCE,
+        "{label}: connected after {:?}, expected {at_least:?} + up to {TOLERANCE:?}",
+        m.connected_after
+    );
+}
+
+#[test]
+fn three_alive_hosts_fastest_wins_only_when_racing() {
+    let Some(lab) = lab(Scenario::ThreeAlive) else {
+        return;
+    };
+    check(
+        Scenario::ThreeAlive,
+        "race-all",
+        connie(&lab, with(Schedule::race_all())),
+        "192.0.2.2",
+        20,
+        3,
+    );
+    check(
+        Scenario::ThreeAlive,
+        "sequential",
+        connie(&lab, with(Schedule::sequential())),
+        "192.0.2.1",
+        80,
+        1,
+    );
+    check(
+        Scenario::ThreeAlive,
+        "rfc8305",
+        connie(&lab, with(Schedule::rfc8305())),
+        "192.0.2.1",
+        80,
+        1,
+    );
+}
+
+#[test]
+fn slow_ipv6_each_schedule_picks_its_family() {
+    let Some(lab) = lab(Scenario::SlowIpv6) else {
+        return;
+    };
+    check(
+        Scenario::SlowIpv6,
+        "race-all",
+        connie(&lab, with(Schedule::race_all())),
+        "192.0.2.1",
+        20,
+        2,
+    );
+    // IPv6 first; IPv4 starts after the 250 ms attempt delay and wins at 270 ms.
+    check(
+        Scenario::SlowIpv6,
+        "rfc8305",
+        connie(&lab, with(Schedule::rfc8305())),
+        "192.0.2.1",
+        270,
+        2,
+    );
+    check(
+        Scenario::SlowIpv6,
+        "sequential",
+        connie(&lab, with(Schedule::sequential())),
+        "2001:db8::1",
+        300,
+        1,
+    );
+}
+
+#[test]
+fn blackholed_ipv6_costs_only_the_attempt_delay() {
+    let Some(lab) = lab(Scenario::BlackholedIpv6) else {
+        return;
+    };
+    check(
+        Scenario::BlackholedIpv6,
+        "race-all",
+        connie(&lab, with(Schedule::race_all())),
+        "192.0.2.1",
+        40,
+        2,
+    );
+    check(
+        Scenario::BlackholedIpv6,
+        "rfc8305",
+        connie(&lab, with(Schedule::rfc8305())),
+        "192.0.2.1",
+        290,
+        2,
+    );
+    // Sequential waits for the blackholed attempt to time out.
+    let sequential = with(Schedule::sequential()).attempt_timeout(Some(Duration::from_millis(500)));
+    check(
+        Scenario::BlackholedIpv6,
+        "sequential, 500 ms timeout",
+        connie(&lab, sequential),
+        "192.0.2.1",
+        540,
+        2,
+    );
+    assert!(lab.syns_to(ip("2001:db8::1")) >= 1);
+}
+
+#[test]
+fn late_aaaa_does_not_hold_up_ipv4() {
+    let Some(lab) = lab(Scenario::LateAaaa) else {
+        return;
+    };
+    check(
+        Scenario::LateAaaa,
+        "race-all",
+        connie(&lab, with(Schedule::race_all())),
+        "192.0.2.1",
+        20,
+        1,
+    );
+    // The resolution delay waits 50 ms for AAAA, then goes with IPv4.
+    check(
+        Scenario::LateAaaa,
+        "rfc8305",
+        connie(&lab, with(Schedule::rfc8305())),
+        "192.0.2.1",
+        70,
+        1,
+    );
+    check(
+        Scenario::LateAaaa,
+        "sequential",
+        connie(&lab, with(Schedule::sequential())),
+        "192.0.2.1",
+        20,
+        1,
+    );
+
+    // A getaddrinfo-like client: both answers first, then the first address.
+    let env = lab.client_env(Scenario::NAME);
+    let m = lab
+        .measure(move || async move {
+            let ips = env
+                .resolver()
+                .lookup_ip(env.name())
+                .await
+                .map_err(io::Error::other)?;
+            let first = ips.iter().next().ok_or(io::ErrorKind::NotFound)?;
+            let stream = tokio::net::TcpStream::connect((first, env.port())).await?;
+            stream.peer_addr()
+        })
+        .unwrap();
+    println!(
+        "{:<30} {:<28} {:>9.1?} -> {}",
+        Scenario::LateAaaa.label(),
+        "lookup_ip, then connect",
+        m.connected_after,
+        m.remote
+    );
+    assert!(m.connected_after >= Duration::from_millis(220), "{m:?}");
+}
+
+#[test]
+fn twelve_records_race_all_finds_the_10_ms_host() {
+    let Some(lab) = lab(Scenario::TwelveRecords) else {
+        return;
+    };
+    assert_eq!(netns::TWELVE_RTTS_MS[4], 10);
+    assert_eq!(netns::TWELVE_RTTS_MS[0], 120);
+    check(
+        Scenario::TwelveRecords,
+        "race-all",
+        connie(&lab, with(Schedule::race_all())),
+        "192.0.2.5",
+        10,
+        12,
+    );
+    check(
+        Scenario::TwelveRecords,
+        "rfc8305",
+        connie(&lab, with(Schedule::rfc8305())),
+        "192.0.2.1",
+        120,
+        1,
+    );
+    check(
+        Scenario::TwelveRecords,
+        "sequential",
+        connie(&lab, with(Schedule::sequential())),
+        "192.0.2.1",
+        120,
+        1,
+    );
+}
+
+#[test]
+fn refused_host_resets_after_one_rtt() {
+    if let Err(reason) = netns::available() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let rtt = Duration::from_millis(60);
+    let lab = NetLab::builder()
+        .refused(ip("192.0.2.9"), rtt)
+        .start()
+        .unwrap();
+    let addr = SocketAddr::new(ip("192.0.2.9"), lab.port());
+    let (result, took) = lab
+        .run_client(move || async move {
+            let start = Instant::now();
+            let result = tokio::net::TcpStream::connect(addr).await.map(drop);
+            (result, start.elapsed())
+        })
+        .unwrap();
+    println!("refused after {took:?}: {result:?}");
+    assert_eq!(result.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
+    assert!(took >= rtt && took <= rtt + TOLERANCE, "{took:?}");
+}
+
+#[test]
+fn namespaces_are_removed_on_drop_and_nothing_leaks_to_the_root_namespace() {
+    let Some(lab) = lab(Scenario::ThreeAlive) else {
+        return;
+    };
+    let routes = || {
+        let out = std::process::Command::new("ip")
+            .args(["route"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let before = routes();
+    let (client, server) = lab.namespaces();
+    let (client, server) = (client.to_owned(), server.to_owned());
+    let listed = |name: &str| std::path::Path::new("/run/netns").join(name).exists();
+    assert!(listed(&client) && listed(&server));
+    // The lab's addresses exist only inside its namespaces.
+    assert!(!before.contains("198.51.100."), "{before}");
+    drop(lab);
+    assert!(!listed(&client) && !listed(&server));
+    assert_eq!(routes(), before);
+}
+
+#[test]
+fn non_documentation_addresses_are_rejected() {
+    for bad in [
+        "127.0.0.1",
+        "10.0.0.1",
+        "192.0.2.53",
+        "2001:db8:ffff::5",
+        "fd00::1",
+    ] {
+        let err = NetLab::builder()
+            .alive(ip(bad), Duration::from_millis(1))
+            .start()
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}: {err}");
+    }
+}
