@@ -1,0 +1,146 @@
+//! The clients the benches compare, and hyper-util's resolver for the lab.
+
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use connie::hickory_resolver::TokioResolver;
+use hyper_util::client::legacy::connect::dns::Name;
+use tower_service::Service;
+
+/// hyper-util's connect timeout in the "connect_timeout 10 s" client.
+pub(crate) const HYPER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The per-attempt timeout of the "connie sequential" client.
+pub(crate) const SEQUENTIAL_ATTEMPT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Client {
+    RaceAll,
+    Rfc8305,
+    Sequential,
+    Tokio,
+    HyperDefault,
+    HyperTimeout,
+    Oracle,
+}
+
+pub(crate) const CLIENTS: [Client; 7] = [
+    Client::RaceAll,
+    Client::Rfc8305,
+    Client::Sequential,
+    Client::Tokio,
+    Client::HyperDefault,
+    Client::HyperTimeout,
+    Client::Oracle,
+];
+
+impl Client {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Client::RaceAll => "connie race-all",
+            Client::Rfc8305 => "connie rfc8305",
+            Client::Sequential => "connie sequential, 1 s per attempt",
+            Client::Tokio => "tokio TcpStream::connect",
+            Client::HyperDefault => "hyper-util HttpConnector",
+            Client::HyperTimeout => "hyper-util, connect_timeout 10 s",
+            Client::Oracle => "oracle (direct connect)",
+        }
+    }
+}
+
+/// hyper-util's resolver for the lab: answers the lab's name, and only it, with the lab's
+/// addresses in the lab's (DNS) order, never asking the system resolver.
+#[derive(Debug, Clone)]
+pub(crate) struct LabResolver {
+    /// The lab's name without the trailing dot, as hyper-util passes it.
+    name: Arc<str>,
+    addrs: Arc<[SocketAddr]>,
+    delay: Duration,
+    dns: Option<TokioResolver>,
+}
+
+impl LabResolver {
+    /// Answers `name` (fully qualified) with `addrs`, in this order, after `delay`. With
+    /// `dns` (the lab's resolver), it also asks for `A` and `AAAA` at once, answers when
+    /// both are in (as `getaddrinfo` does), and only with the addresses they hold.
+    pub(crate) fn new(
+        name: &str,
+        addrs: &[SocketAddr],
+        delay: Duration,
+        dns: Option<TokioResolver>,
+    ) -> LabResolver {
+        LabResolver {
+            name: name.trim_end_matches('.').into(),
+            addrs: addrs.into(),
+            delay,
+            dns,
+        }
+    }
+
+    /// The lab's addresses, in the lab's order.
+    pub(crate) async fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        let Some(dns) = &self.dns else {
+            return Ok(self.addrs.to_vec());
+        };
+        let name = format!("{}.", self.name);
+        let (a, aaaa) = tokio::join!(dns.ipv4_lookup(&*name), dns.ipv6_lookup(&*name));
+        let answered: Vec<IpAddr> = [a, aaaa]
+            .into_iter()
+            .flatten() // A name may lack `A` or `AAAA` records.
+            .flat_map(|lookup| {
+                let ips = lookup.answers().iter().filter_map(|r| r.data.ip_addr());
+                ips.collect::<Vec<_>>()
+            })
+            .collect();
+        let addrs: Vec<SocketAddr> = (self.addrs.iter())
+            .filter(|addr| answered.contains(&addr.ip()))
+            .copied()
+            .collect();
+        if addrs.is_empty() {
+            let msg = format!("the lab's DNS has no address for {name}");
+            return Err(io::Error::new(io::ErrorKind::NotFound, msg));
+        }
+        Ok(addrs)
+    }
+}
+
+impl Service<Name> for LabResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolver = self.clone();
+        Box::pin(async move {
+            if name.as_str() != &*resolver.name {
+                let msg = format!("{name} is not a name of the lab");
+                return Err(io::Error::new(io::ErrorKind::NotFound, msg));
+            }
+            Ok(resolver.resolve().await?.into_iter())
+        })
+    }
+}
+
+/// `error: source: source…`
+pub(crate) fn chain(error: &dyn StdError) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let _ = write!(out, ": {e}");
+        source = e.source();
+    }
+    out
+}

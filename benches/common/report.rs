@@ -1,0 +1,442 @@
+//! Measurements, and how they are reported: a Markdown table on stdout and JSON under
+//! `target/connie-bench/`.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::clients::Client;
+use super::settings::Settings;
+use super::BoxError;
+
+/// A cell stops repeating once its runs have taken this long.
+pub(crate) const CELL_BUDGET: Duration = Duration::from_secs(10);
+
+/// One measurement.
+pub(crate) enum Run {
+    Ok {
+        secs: f64,
+        attempts: Option<usize>,
+        /// The address connected to, where the bench reports it.
+        remote: Option<SocketAddr>,
+    },
+    Failed {
+        secs: f64,
+        attempts: Option<usize>,
+        error: String,
+    },
+    /// Hit the cap.
+    Timeout { attempts: Option<usize> },
+}
+
+impl Run {
+    fn secs(&self) -> Option<f64> {
+        match self {
+            Run::Ok { secs, .. } | Run::Failed { secs, .. } => Some(*secs),
+            Run::Timeout { .. } => None,
+        }
+    }
+
+    fn attempts(&self) -> Option<usize> {
+        match self {
+            Run::Ok { attempts, .. } | Run::Failed { attempts, .. } => *attempts,
+            Run::Timeout { attempts } => *attempts,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Ok,
+    Failed,
+    Timeout,
+    NotApplicable,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Timeout => "timeout",
+            Status::NotApplicable => "n/a",
+        }
+    }
+}
+
+/// The runs of one client in one scenario.
+pub(crate) struct Cell {
+    pub(crate) scenario: &'static str,
+    pub(crate) client: Client,
+    /// Whether the bench counts this client's attempts ("?" in the table when unknown).
+    pub(crate) counted: bool,
+    pub(crate) runs: Vec<Run>,
+}
+
+impl Cell {
+    pub(crate) fn status(&self) -> Status {
+        if self.runs.is_empty() {
+            Status::NotApplicable
+        } else if self.runs.iter().any(|r| matches!(r, Run::Timeout { .. })) {
+            Status::Timeout
+        } else if self.runs.iter().any(|r| matches!(r, Run::Failed { .. })) {
+            Status::Failed
+        } else {
+            Status::Ok
+        }
+    }
+
+    /// The median time of the runs that ended (connected or failed).
+    fn median(&self) -> Option<f64> {
+        let mut secs: Vec<f64> = self.runs.iter().filter_map(Run::secs).collect();
+        if secs.is_empty() {
+            return None;
+        }
+        secs.sort_by(f64::total_cmp);
+        let mid = secs.len() / 2;
+        Some(if secs.len() % 2 == 1 {
+            secs[mid]
+        } else {
+            (secs[mid - 1] + secs[mid]) / 2.0
+        })
+    }
+
+    /// The fewest and most attempts started in a run.
+    fn attempts(&self) -> Option<(usize, usize)> {
+        let counts = self.runs.iter().filter_map(Run::attempts);
+        let min = counts.clone().min()?;
+        Some((min, counts.max()?))
+    }
+
+    /// Where the runs connected to, if reported: `to A` or `to A ×3, B ×2`.
+    fn remotes(&self) -> Option<String> {
+        let mut seen: Vec<(SocketAddr, usize)> = Vec::new();
+        for run in &self.runs {
+            if let Run::Ok {
+                remote: Some(addr), ..
+            } = run
+            {
+                match seen.iter_mut().find(|(a, _)| a == addr) {
+                    Some((_, n)) => *n += 1,
+                    None => seen.push((*addr, 1)),
+                }
+            }
+        }
+        let ip = |a: &SocketAddr| a.ip().to_string();
+        match &seen[..] {
+            [] => None,
+            [(addr, _)] => Some(format!("to {}", ip(addr))),
+            many => {
+                let each: Vec<String> = many
+                    .iter()
+                    .map(|(a, n)| format!("{} ×{n}", ip(a)))
+                    .collect();
+                Some(format!("to {}", each.join(", ")))
+            }
+        }
+    }
+
+    fn note(&self) -> String {
+        let error = self.runs.iter().find_map(|r| match r {
+            Run::Failed { error, .. } => Some(error.clone()),
+            _ => None,
+        });
+        let ok = self
+            .runs
+            .iter()
+            .filter(|r| matches!(r, Run::Ok { .. }))
+            .count();
+        let mut notes = Vec::new();
+        notes.extend(self.remotes());
+        if ok > 0 && ok < self.runs.len() {
+            notes.push(format!("{ok} of {} runs connected", self.runs.len()));
+        }
+        notes.extend(error);
+        if self.status() == Status::NotApplicable {
+            notes.push("no alive address".to_owned());
+        }
+        notes.join("; ")
+    }
+}
+
+/// The title, date, system and mode lines above the table.
+pub(crate) fn header(title: &str, s: &Settings, date: &str) -> String {
+    let mut out = format!("\n## {title}\n\n- date: {date}\n- system: {}\n", system());
+    let _ = writeln!(
+        out,
+        "- mode: {} — median of up to {} run(s) per cell, each capped at {} s; connie total timeout {} s{}",
+        s.mode(),
+        s.runs,
+        s.cap.as_secs(),
+        s.total_timeout.as_secs(),
+        if s.parallel {
+            "; scenarios run concurrently (sub-millisecond times are noisier: use full mode to publish)"
+        } else {
+            ""
+        }
+    );
+    out
+}
+
+/// After the table and its key: the wall time, then in a smoke test a failure if any
+/// client did not connect, otherwise the JSON written to `target/connie-bench/<bench>.json`.
+pub(crate) fn finish(
+    bench: &str,
+    cells: &[Cell],
+    s: &Settings,
+    date: &str,
+    wall: Duration,
+) -> Result<(), BoxError> {
+    println!();
+    println!("total wall time: {} s", fmt_secs(wall.as_secs_f64()));
+    if s.smoke {
+        let failed: Vec<_> = cells
+            .iter()
+            .filter(|c| c.status() != Status::Ok)
+            .map(|c| format!("{} / {}", c.scenario, c.client.label()))
+            .collect();
+        if !failed.is_empty() {
+            return Err(format!("smoke test failed: {}", failed.join(", ")).into());
+        }
+        println!("(smoke test only: run `{}` for every scenario)", s.command);
+        return Ok(());
+    }
+    let path = json_path(bench);
+    std::fs::create_dir_all(path.parent().expect("a file in a directory"))?;
+    std::fs::write(&path, json(cells, s, date, wall))?;
+    println!("JSON: {}", path.display());
+    Ok(())
+}
+
+/// Seconds with 4 significant digits (at most 7 decimals).
+fn fmt_secs(secs: f64) -> String {
+    let decimals = if secs > 0.0 {
+        (3 - secs.log10().floor() as i32).clamp(0, 7) as usize
+    } else {
+        1
+    };
+    format!("{secs:.decimals$}")
+}
+
+fn fmt_ratio(ratio: f64) -> String {
+    if ratio >= 100.0 {
+        format!("{ratio:.0}×")
+    } else if ratio >= 10.0 {
+        format!("{ratio:.1}×")
+    } else {
+        format!("{ratio:.2}×")
+    }
+}
+
+/// The "seconds" column, also the progress line on stderr.
+pub(crate) fn seconds_cell(cell: &Cell, s: &Settings) -> String {
+    match (cell.status(), cell.median()) {
+        (Status::Ok, Some(m)) => fmt_secs(m),
+        (Status::Failed, Some(m)) => format!("FAIL {}", fmt_secs(m)),
+        (Status::Timeout, _) => format!("TIMEOUT >{}", s.cap.as_secs()),
+        _ => "n/a".to_owned(),
+    }
+}
+
+/// The cell's median ÷ the oracle's median in its scenario, if both connected.
+fn ratio(cell: &Cell, cells: &[Cell]) -> Option<f64> {
+    let oracle = cells
+        .iter()
+        .find(|c| c.scenario == cell.scenario && c.client == Client::Oracle)?;
+    if cell.status() != Status::Ok || oracle.status() != Status::Ok {
+        return None;
+    }
+    Some(cell.median()? / oracle.median()?)
+}
+
+/// The Markdown table: one row per cell, the scenario named on its first row.
+pub(crate) fn table(cells: &[Cell], s: &Settings) -> String {
+    let mut rows: Vec<[String; 7]> = vec![[
+        "scenario".into(),
+        "client".into(),
+        "seconds".into(),
+        "× oracle".into(),
+        "attempts".into(),
+        "runs".into(),
+        "notes".into(),
+    ]];
+    for (i, cell) in cells.iter().enumerate() {
+        let first = i == 0 || cells[i - 1].scenario != cell.scenario;
+        let attempts = match cell.attempts() {
+            Some((a, b)) if a == b => a.to_string(),
+            Some((a, b)) => format!("{a}–{b}"),
+            None if cell.counted => "?".to_owned(),
+            None => String::new(),
+        };
+        rows.push([
+            if first {
+                cell.scenario.to_owned()
+            } else {
+                String::new()
+            },
+            cell.client.label().to_owned(),
+            seconds_cell(cell, s),
+            ratio(cell, cells)
+                .map(fmt_ratio)
+                .unwrap_or_else(|| "—".into()),
+            attempts,
+            cell.runs.len().to_string(),
+            cell.note(),
+        ]);
+    }
+    let width = |col: usize| {
+        rows.iter()
+            .map(|r| r[col].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..7).map(width).collect();
+    let numeric = |col: usize| (2..=5).contains(&col);
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let cols: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(col, (text, &w))| {
+                let pad = " ".repeat(w - text.chars().count());
+                if numeric(col) && i > 0 {
+                    format!("{pad}{text}")
+                } else {
+                    format!("{text}{pad}")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| {} |", cols.join(" | "));
+        if i == 0 {
+            let rule: Vec<String> = widths
+                .iter()
+                .enumerate()
+                .map(|(col, &w)| {
+                    if numeric(col) {
+                        format!("{}:", "-".repeat(w - 1))
+                    } else {
+                        "-".repeat(w)
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "| {} |", rule.join(" | "));
+        }
+    }
+    out
+}
+
+fn json_path(bench: &str) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("connie-bench")
+        .join(format!("{bench}.json"))
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_num(x: Option<f64>) -> String {
+    x.map_or_else(|| "null".to_owned(), |x| format!("{x}"))
+}
+
+fn json(cells: &[Cell], s: &Settings, date: &str, wall: Duration) -> String {
+    let mut out = String::from("{\n");
+    let _ = writeln!(out, "  \"date\": {},", json_str(date));
+    let _ = writeln!(out, "  \"system\": {},", json_str(&system()));
+    let _ = writeln!(out, "  \"mode\": {},", json_str(&s.mode()));
+    let _ = writeln!(out, "  \"runs_per_cell\": {},", s.runs);
+    let _ = writeln!(out, "  \"cap_s\": {},", s.cap.as_secs_f64());
+    let _ = writeln!(
+        out,
+        "  \"connie_total_timeout_s\": {},",
+        s.total_timeout.as_secs_f64()
+    );
+    let _ = writeln!(out, "  \"total_wall_s\": {},", wall.as_secs_f64());
+    out.push_str("  \"results\": [\n");
+    for (i, cell) in cells.iter().enumerate() {
+        let secs: Vec<String> = cell.runs.iter().map(|r| json_num(r.secs())).collect();
+        let attempts: Vec<String> = cell
+            .runs
+            .iter()
+            .map(|r| r.attempts().map_or("null".to_owned(), |a| a.to_string()))
+            .collect();
+        let note = cell.note();
+        let _ = write!(
+            out,
+            "    {{\"scenario\": {}, \"client\": {}, \"status\": {}, \"median_s\": {}, \"ratio_vs_oracle\": {}, \"runs_s\": [{}], \"attempts\": {}, \"note\": {}}}",
+            json_str(cell.scenario),
+            json_str(cell.client.label()),
+            json_str(cell.status().as_str()),
+            json_num(cell.median()),
+            json_num(ratio(cell, cells)),
+            secs.join(", "),
+            if cell.counted { format!("[{}]", attempts.join(", ")) } else { "null".to_owned() },
+            if note.is_empty() { "null".to_owned() } else { json_str(&note) },
+        );
+        out.push_str(if i + 1 < cells.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("  ]\n}\n");
+    out
+}
+
+/// `linux 6.8.0 x86_64; CPU: … (N logical CPUs)`, from what is readable.
+fn system() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| format!(" {}", r.trim()))
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    format!(
+        "{}{release} {}; CPU: {cpu} ({cpus} logical CPUs)",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// Now as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no date crate needed).
+pub(crate) fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

@@ -1,0 +1,119 @@
+//! Each client, set up for one loopback scenario and connecting once.
+
+use std::future::poll_fn;
+use std::net::SocketAddr;
+
+use connie::lab::{DnsServer, HostKind, Lab};
+use connie::{ConnieConnector, Schedule};
+use hyper::Uri;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+use crate::common::clients::{
+    chain, Client, LabResolver, HYPER_CONNECT_TIMEOUT, SEQUENTIAL_ATTEMPT,
+};
+use crate::common::settings::Settings;
+use crate::{Scenario, NAME};
+
+/// connie reports the attempts it started; the others are not counted.
+pub(crate) fn is_connie(client: Client) -> bool {
+    matches!(
+        client,
+        Client::RaceAll | Client::Rfc8305 | Client::Sequential
+    )
+}
+
+/// A client set up for one scenario (outside the measurement).
+pub(crate) enum Prepared {
+    Connie(ConnieConnector),
+    Tokio(LabResolver),
+    Hyper(HttpConnector<LabResolver>, Uri),
+    Oracle(SocketAddr),
+}
+
+impl Prepared {
+    /// `None` when the client has nothing to measure (the oracle with no alive address).
+    pub(crate) fn new(
+        client: Client,
+        lab: &Lab,
+        dns: &DnsServer,
+        scenario: &Scenario,
+        s: &Settings,
+    ) -> Option<Prepared> {
+        let connie = |schedule, attempt_timeout| {
+            Prepared::Connie(
+                ConnieConnector::new()
+                    .resolver(dns.resolver())
+                    .schedule(schedule)
+                    .attempt_timeout(attempt_timeout)
+                    .total_timeout(Some(s.total_timeout)),
+            )
+        };
+        // tokio and hyper-util get the lab's addresses without a DNS round trip, after the
+        // late `AAAA` if there is one (`getaddrinfo` waits for both answers).
+        let resolver = || {
+            let delay = scenario.aaaa_delay.unwrap_or_default();
+            LabResolver::new(NAME, &lab.addrs(), delay, None)
+        };
+        let hyper = |connect_timeout| {
+            let mut connector = HttpConnector::new_with_resolver(resolver());
+            connector.set_connect_timeout(connect_timeout);
+            let uri = format!("http://{}:{}/", NAME.trim_end_matches('.'), lab.port())
+                .parse()
+                .expect("a valid URI");
+            Prepared::Hyper(connector, uri)
+        };
+        Some(match client {
+            Client::RaceAll => connie(Schedule::race_all(), None),
+            Client::Rfc8305 => connie(Schedule::rfc8305(), None),
+            // Without a per-attempt timeout, sequential waits out the kernel's SYN retries
+            // on the first dead address, as tokio does; with one it shows the cost of
+            // trying addresses one at a time.
+            Client::Sequential => connie(Schedule::sequential(), Some(SEQUENTIAL_ATTEMPT)),
+            Client::Tokio => Prepared::Tokio(resolver()),
+            Client::HyperDefault => hyper(None),
+            Client::HyperTimeout => hyper(Some(HYPER_CONNECT_TIMEOUT)),
+            Client::Oracle => {
+                let alive = lab.addrs_of(HostKind::Alive);
+                let v4 = alive.iter().copied().find(SocketAddr::is_ipv4);
+                Prepared::Oracle(v4.or_else(|| alive.first().copied())?)
+            }
+        })
+    }
+
+    /// Connects once: the stream and, for connie, the number of attempts started; or
+    /// the number of attempts (connie) and the error.
+    pub(crate) async fn connect(
+        &mut self,
+        port: u16,
+    ) -> Result<(TcpStream, Option<usize>), (Option<usize>, String)> {
+        match self {
+            Prepared::Connie(connector) => match connector.connect((NAME, port)).await {
+                Ok((stream, info)) => Ok((stream, Some(info.attempts().len()))),
+                Err(e) => Err((Some(e.attempts().len()), e.to_string())),
+            },
+            Prepared::Tokio(resolver) => {
+                let connected = async { TcpStream::connect(&resolver.resolve().await?[..]).await };
+                match connected.await {
+                    Ok(stream) => Ok((stream, None)),
+                    Err(e) => Err((None, chain(&e))),
+                }
+            }
+            Prepared::Hyper(connector, uri) => {
+                let connected = async {
+                    poll_fn(|cx| connector.poll_ready(cx)).await?;
+                    connector.call(uri.clone()).await
+                };
+                match connected.await {
+                    Ok(io) => Ok((io.into_inner(), None)),
+                    Err(e) => Err((None, chain(&e))),
+                }
+            }
+            Prepared::Oracle(addr) => match TcpStream::connect(*addr).await {
+                Ok(stream) => Ok((stream, None)),
+                Err(e) => Err((None, chain(&e))),
+            },
+        }
+    }
+}

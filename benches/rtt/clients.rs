@@ -1,0 +1,98 @@
+//! Each client connecting once inside the client namespace, and the oracle's host.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use connie::lab::netns::{ClientEnv, NetLab};
+use connie::{ConnieConnector, Schedule};
+use futures_util::future::select_ok;
+use hyper::Uri;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+use crate::common::clients::{
+    chain, Client, LabResolver, HYPER_CONNECT_TIMEOUT, SEQUENTIAL_ATTEMPT,
+};
+
+/// How long finding the oracle's host may take.
+const PROBE_CAP: Duration = Duration::from_secs(5);
+
+/// Connects `client` once to the lab's name (the oracle: to `oracle`); on the client thread.
+pub(crate) async fn connect(
+    client: Client,
+    env: &ClientEnv,
+    oracle: SocketAddr,
+    total_timeout: Duration,
+) -> Result<TcpStream, String> {
+    let connie = |schedule, attempt_timeout| {
+        let connector = ConnieConnector::new()
+            .resolver(env.resolver())
+            .schedule(schedule)
+            .attempt_timeout(attempt_timeout)
+            .total_timeout(Some(total_timeout));
+        async move {
+            match connector.connect((env.name(), env.port())).await {
+                Ok((stream, _info)) => Ok(stream),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    let resolver = || {
+        LabResolver::new(
+            env.name(),
+            env.addrs(),
+            Duration::ZERO,
+            Some(env.resolver()),
+        )
+    };
+    let hyper = |connect_timeout| {
+        let mut connector = HttpConnector::new_with_resolver(resolver());
+        connector.set_connect_timeout(connect_timeout);
+        let uri: Uri = format!(
+            "http://{}:{}/",
+            env.name().trim_end_matches('.'),
+            env.port()
+        )
+        .parse()
+        .expect("a valid URI");
+        async move {
+            poll_fn(|cx| connector.poll_ready(cx)).await?;
+            connector.call(uri).await.map(|io| io.into_inner())
+        }
+    };
+    match client {
+        Client::RaceAll => connie(Schedule::race_all(), None).await,
+        Client::Rfc8305 => connie(Schedule::rfc8305(), None).await,
+        Client::Sequential => connie(Schedule::sequential(), Some(SEQUENTIAL_ATTEMPT)).await,
+        Client::Tokio => {
+            let connected = async { TcpStream::connect(&resolver().resolve().await?[..]).await };
+            connected.await.map_err(|e| chain(&e))
+        }
+        Client::HyperDefault => hyper(None).await.map_err(|e| chain(&e)),
+        Client::HyperTimeout => hyper(Some(HYPER_CONNECT_TIMEOUT))
+            .await
+            .map_err(|e| chain(&e)),
+        Client::Oracle => TcpStream::connect(oracle).await.map_err(|e| chain(&e)),
+    }
+}
+
+/// The alive host with the lowest RTT: the first to connect when every address is tried
+/// at once (untimed, before the measurements).
+pub(crate) fn fastest_host(lab: &NetLab, env: &ClientEnv) -> io::Result<SocketAddr> {
+    let addrs = env.addrs().to_vec();
+    lab.run_client(move || async move {
+        let connects = addrs
+            .into_iter()
+            .map(|addr| Box::pin(async move { TcpStream::connect(addr).await.map(|_| addr) }));
+        match tokio::time::timeout(PROBE_CAP, select_ok(connects)).await {
+            Ok(result) => result.map(|(addr, _others)| addr),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no host connected within {PROBE_CAP:?}"),
+            )),
+        }
+    })?
+}
