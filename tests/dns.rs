@@ -199,3 +199,27 @@ async fn many_records_are_capped() {
     assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
     assert_eq!(err.attempts().len(), 3);
 }
+
+/// `race_connect`'s connector (and its resolver) outlive any one runtime: one made and
+/// first used in a runtime that is then shut down must keep working in the next one, as
+/// in a test suite where every test has its own runtime.
+#[test]
+fn a_connector_outlives_the_runtime_that_first_used_it() {
+    let servers = tokio::runtime::Runtime::new().unwrap();
+    let (lab, dns) = servers.block_on(setup(&[(HostKind::Alive, "127.0.0.2")], None));
+    let connector = ConnieConnector::new().resolver(dns.resolver());
+    for _ in 0..3 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let race = connector.connect(("www.lab.test.", lab.port()));
+        let (_stream, info) = runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(5), race).await })
+            .expect("connects promptly")
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+        drop(runtime);
+    }
+    drop(servers);
+}
