@@ -8,9 +8,9 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use connie::lab::netns::{self, Measurement, NetLab, Scenario};
+use connie::lab::netns::{self, HostSpec, Measurement, NetLab, Scenario};
 use connie::{ConnieConnector, Schedule};
 
 /// How late a connect may complete after the RTT that bounds it from below (DNS over the
@@ -42,7 +42,7 @@ fn connie(lab: &NetLab, connector: ConnieConnector) -> Measurement {
         let (stream, _info) = connector.connect((env.name(), env.port())).await?;
         stream.peer_addr()
     })
-    .expect("connie connects")
+    .expect("the client thread runs")
 }
 
 fn with(schedule: Schedule) -> ConnieConnector {
@@ -60,20 +60,26 @@ fn check(
     at_least_ms: u64,
     attempts: usize,
 ) {
+    let remote = match &m.remote {
+        Ok(remote) => remote.to_string(),
+        Err(e) => format!("error: {e}"),
+    };
     println!(
-        "{:<30} {label:<28} {:>9.1?} -> {:<18} attempts {}",
+        "{:<30} {label:<28} {:>9.1?} -> {remote:<18} attempts {}",
         scenario.label(),
-        m.connected_after,
-        m.remote,
+        m.elapsed,
         m.attempts
     );
     let at_least = Duration::from_millis(at_least_ms);
-    assert_eq!(m.remote.ip(), ip(winner), "{label}: {m:?}");
+    let Ok(remote) = &m.remote else {
+        panic!("{label}: connie did not connect: {m:?}");
+    };
+    assert_eq!(remote.ip(), ip(winner), "{label}: {m:?}");
     assert_eq!(m.attempts, attempts, "{label}: {m:?}");
     assert!(
-        m.connected_after >= at_least && m.connected_after <= at_least + TOLERANCE,
+        m.elapsed >= at_least && m.elapsed <= at_least + TOLERANCE,
         "{label}: connected after {:?}, expected {at_least:?} + up to {TOLERANCE:?}",
-        m.connected_after
+        m.elapsed
     );
 }
 
@@ -82,6 +88,11 @@ fn three_alive_hosts_fastest_wins_only_when_racing() {
     let Some(lab) = lab(Scenario::ThreeAlive) else {
         return;
     };
+    let served: Vec<IpAddr> = lab.addrs().iter().map(SocketAddr::ip).collect();
+    let hosts: Vec<IpAddr> = (Scenario::ThreeAlive.hosts().iter())
+        .map(|&(ip, _)| ip)
+        .collect();
+    assert_eq!(served, hosts);
     check(
         Scenario::ThreeAlive,
         "race-all",
@@ -220,13 +231,14 @@ fn late_aaaa_does_not_hold_up_ipv4() {
         })
         .unwrap();
     println!(
-        "{:<30} {:<28} {:>9.1?} -> {}",
+        "{:<30} {:<28} {:>9.1?} -> {:?}",
         Scenario::LateAaaa.label(),
         "lookup_ip, then connect",
-        m.connected_after,
+        m.elapsed,
         m.remote
     );
-    assert!(m.connected_after >= Duration::from_millis(220), "{m:?}");
+    assert!(m.remote.is_ok(), "{m:?}");
+    assert!(m.elapsed >= Duration::from_millis(220), "{m:?}");
 }
 
 #[test]
@@ -263,7 +275,7 @@ fn twelve_records_race_all_finds_the_10_ms_host() {
 }
 
 #[test]
-fn refused_host_resets_after_one_rtt() {
+fn refused_host_resets_after_one_rtt_and_the_failure_is_measured() {
     if let Err(reason) = netns::available() {
         println!("skipped: {reason}");
         return;
@@ -274,16 +286,54 @@ fn refused_host_resets_after_one_rtt() {
         .start()
         .unwrap();
     let addr = SocketAddr::new(ip("192.0.2.9"), lab.port());
-    let (result, took) = lab
-        .run_client(move || async move {
-            let start = Instant::now();
-            let result = tokio::net::TcpStream::connect(addr).await.map(drop);
-            (result, start.elapsed())
+    let m = lab
+        .measure(move || async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.peer_addr()
         })
         .unwrap();
-    println!("refused after {took:?}: {result:?}");
-    assert_eq!(result.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
-    assert!(took >= rtt && took <= rtt + TOLERANCE, "{took:?}");
+    println!("refused after {:?}: {m:?}", m.elapsed);
+    let error = m.remote.as_ref().expect_err("no listener");
+    assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{m:?}");
+    assert_eq!(m.attempts, 1, "{m:?}");
+    assert!(
+        m.elapsed >= rtt && m.elapsed <= rtt + TOLERANCE,
+        "{:?}",
+        m.elapsed
+    );
+}
+
+#[test]
+fn scenarios_list_their_hosts_and_the_fastest_alive_one() {
+    let ms = Duration::from_millis;
+    assert_eq!(
+        Scenario::ThreeAlive.hosts(),
+        [
+            (ip("192.0.2.1"), HostSpec::Alive(ms(80))),
+            (ip("192.0.2.2"), HostSpec::Alive(ms(20))),
+            (ip("192.0.2.3"), HostSpec::Alive(ms(150))),
+        ]
+    );
+    assert_eq!(
+        Scenario::BlackholedIpv6.hosts(),
+        [
+            (ip("2001:db8::1"), HostSpec::Blackholed),
+            (ip("192.0.2.1"), HostSpec::Alive(ms(40))),
+        ]
+    );
+    let twelve = Scenario::TwelveRecords.hosts();
+    assert_eq!(twelve.len(), netns::TWELVE_RTTS_MS.len());
+    assert_eq!(twelve[4], (ip("192.0.2.5"), HostSpec::Alive(ms(10))));
+    for (scenario, fastest) in [
+        (Scenario::ThreeAlive, "192.0.2.2"),
+        (Scenario::SlowIpv6, "192.0.2.1"),
+        (Scenario::BlackholedIpv6, "192.0.2.1"),
+        // A tie at 20 ms: the first in DNS order.
+        (Scenario::LateAaaa, "2001:db8::1"),
+        (Scenario::TwelveRecords, "192.0.2.5"),
+    ] {
+        assert_eq!(scenario.fastest_alive(), Some(ip(fastest)), "{scenario:?}");
+    }
 }
 
 #[test]

@@ -1,9 +1,7 @@
 //! The run: every scenario's lab, every client measured in it, and the report.
 
-use std::fmt;
-use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use connie::lab::netns::{self, ClientEnv, NetLab, Scenario};
 
@@ -44,7 +42,7 @@ pub(crate) fn main() -> Result<(), BoxError> {
         CELL_BUDGET.as_secs()
     );
     println!("RTT: a connect to a host takes its RTT (the delay line holds each packet half of it each way); the lab's DNS answers at once (but a late AAAA where the scenario says so).");
-    println!("tokio and hyper-util connect to the lab's addresses in DNS order once the lab's DNS answered both A and AAAA, as getaddrinfo does. oracle: the host that connected first when all were tried at once.");
+    println!("tokio and hyper-util connect to the lab's addresses in DNS order once the lab's DNS answered both A and AAAA, as getaddrinfo does. oracle: the alive host with the lowest RTT (the first in DNS order on a tie).");
     report::finish("rtt", &cells, &s, &date, wall)
 }
 
@@ -52,9 +50,11 @@ pub(crate) fn main() -> Result<(), BoxError> {
 fn run_scenario(scenario: Scenario, s: &Settings) -> Result<Vec<Cell>, BoxError> {
     let lab = scenario.lab()?;
     let env = lab.client_env(Scenario::NAME);
-    // Untimed, so that no client pays for them: find the oracle's host, and a first query
-    // to the DNS server.
-    let oracle = clients::fastest_host(&lab, &env)?;
+    let oracle = scenario
+        .fastest_alive()
+        .map(|ip| SocketAddr::new(ip, lab.port()))
+        .ok_or_else(|| format!("{}: no alive host for the oracle", scenario.label()))?;
+    // Untimed, so that no client pays for it: a first query to the DNS server.
     let first = env.clone();
     lab.run_client(move || async move {
         let lookup = first.resolver().ipv4_lookup(first.name()).await;
@@ -89,20 +89,9 @@ fn run_scenario(scenario: Scenario, s: &Settings) -> Result<Vec<Cell>, BoxError>
 /// Why a measured client did not connect.
 #[derive(Debug)]
 enum Ended {
-    Failed { after: Duration, error: String },
+    Failed(String),
     Capped,
 }
-
-impl fmt::Display for Ended {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Ended::Failed { after, error } => write!(f, "failed after {after:?}: {error}"),
-            Ended::Capped => f.write_str("hit the cap"),
-        }
-    }
-}
-
-impl std::error::Error for Ended {}
 
 /// One timed connect of `client` in the client namespace; an error only if the lab failed.
 fn measure(
@@ -113,37 +102,28 @@ fn measure(
     s: &Settings,
 ) -> Result<Run, BoxError> {
     let (env, cap, total_timeout) = (env.clone(), s.cap, s.total_timeout);
-    let measured = lab.measure(move || async move {
-        let start = Instant::now();
-        let connect = clients::connect(client, &env, oracle, total_timeout);
-        match tokio::time::timeout(cap, connect).await {
-            Ok(Ok(stream)) => stream.peer_addr(),
-            Ok(Err(error)) => Err(io::Error::other(Ended::Failed {
-                after: start.elapsed(),
-                error,
-            })),
-            Err(_) => Err(io::Error::other(Ended::Capped)),
-        }
-    });
-    let error = match measured {
-        Ok(m) => {
-            return Ok(Run::Ok {
-                secs: m.connected_after.as_secs_f64(),
-                attempts: Some(m.attempts),
-                remote: Some(m.remote),
-            })
-        }
-        Err(error) => error,
-    };
-    // The counters still hold this run's attempts: `measure` resets them before it starts.
-    let attempts = Some(lab.attempts());
-    match error.get_ref().and_then(|e| e.downcast_ref::<Ended>()) {
-        Some(Ended::Failed { after, error }) => Ok(Run::Failed {
-            secs: after.as_secs_f64(),
+    let m = lab
+        .measure(move || async move {
+            let connect = clients::connect(client, &env, oracle, total_timeout);
+            match tokio::time::timeout(cap, connect).await {
+                Ok(Ok(stream)) => stream.peer_addr().map_err(|e| Ended::Failed(chain(&e))),
+                Ok(Err(error)) => Err(Ended::Failed(error)),
+                Err(_) => Err(Ended::Capped),
+            }
+        })
+        .map_err(|error| format!("the lab failed: {}", chain(&error)))?;
+    let (secs, attempts) = (m.elapsed.as_secs_f64(), Some(m.attempts));
+    Ok(match m.remote {
+        Ok(remote) => Run::Ok {
+            secs,
             attempts,
-            error: error.clone(),
-        }),
-        Some(Ended::Capped) => Ok(Run::Timeout { attempts }),
-        None => Err(format!("the lab failed: {}", chain(&error)).into()),
-    }
+            remote: Some(remote),
+        },
+        Err(Ended::Failed(error)) => Run::Failed {
+            secs,
+            attempts,
+            error,
+        },
+        Err(Ended::Capped) => Run::Timeout { attempts },
+    })
 }

@@ -1,13 +1,11 @@
-//! Each client connecting once inside the client namespace, and the oracle's host.
+//! Each client connecting once inside the client namespace.
 
 use std::future::poll_fn;
-use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use connie::lab::netns::{ClientEnv, NetLab};
+use connie::lab::netns::ClientEnv;
 use connie::{ConnieConnector, Schedule};
-use futures_util::future::select_ok;
 use hyper::Uri;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;
@@ -16,9 +14,6 @@ use tower_service::Service;
 use crate::common::clients::{
     chain, Client, LabResolver, HYPER_CONNECT_TIMEOUT, SEQUENTIAL_ATTEMPT,
 };
-
-/// How long finding the oracle's host may take.
-const PROBE_CAP: Duration = Duration::from_secs(5);
 
 /// Connects `client` once to the lab's name (the oracle: to `oracle`); on the client thread.
 pub(crate) async fn connect(
@@ -77,22 +72,4 @@ pub(crate) async fn connect(
             .map_err(|e| chain(&e)),
         Client::Oracle => TcpStream::connect(oracle).await.map_err(|e| chain(&e)),
     }
-}
-
-/// The alive host with the lowest RTT: the first to connect when every address is tried
-/// at once (untimed, before the measurements).
-pub(crate) fn fastest_host(lab: &NetLab, env: &ClientEnv) -> io::Result<SocketAddr> {
-    let addrs = env.addrs().to_vec();
-    lab.run_client(move || async move {
-        let connects = addrs
-            .into_iter()
-            .map(|addr| Box::pin(async move { TcpStream::connect(addr).await.map(|_| addr) }));
-        match tokio::time::timeout(PROBE_CAP, select_ok(connects)).await {
-            Ok(result) => result.map(|(addr, _others)| addr),
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no host connected within {PROBE_CAP:?}"),
-            )),
-        }
-    })?
 }

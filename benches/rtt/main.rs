@@ -23,8 +23,9 @@
 //! - tokio's `TcpStream::connect` over the lab's addresses in DNS order;
 //! - hyper-util's `HttpConnector` with its defaults and with `set_connect_timeout(10 s)`, with
 //!   a resolver that answers the lab's addresses in DNS order (never the system resolver);
-//! - the oracle: `TcpStream::connect` straight to the lowest-RTT alive host, found before
-//!   measuring by connecting to every address at once and taking the first to connect.
+//! - the oracle: `TcpStream::connect` straight to the lowest-RTT alive host
+//!   ([`Scenario::fastest_alive`](connie::lab::netns::Scenario::fastest_alive); the first in
+//!   DNS order on a tie).
 //!
 //! tokio and hyper-util ask the lab's DNS for `A` and `AAAA` together and connect once both
 //! answered, as `getaddrinfo` does; so DNS is part of every time but the oracle's.

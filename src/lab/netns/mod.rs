@@ -48,7 +48,8 @@
 //!     let (stream, _info) = connector.connect((env.name(), env.port())).await?;
 //!     stream.peer_addr()
 //! })?;
-//! println!("{:?} to {} after {} attempts", measured.connected_after, measured.remote, measured.attempts);
+//! let remote = measured.remote?;
+//! println!("{:?} to {remote} after {} attempts", measured.elapsed, measured.attempts);
 //! # Ok(()) }
 //! ```
 
@@ -112,18 +113,26 @@ fn probe() -> Result<(), String> {
     Ok(())
 }
 
-/// A host of a [`NetLab`].
-#[derive(Debug, Clone, Copy)]
-enum Kind {
+/// What a host of a [`NetLab`] is, as [`NetLabBuilder::alive`], [`refused`] and
+/// [`blackholed`] add it; [`Scenario::hosts`] lists a scenario's.
+///
+/// [`refused`]: NetLabBuilder::refused
+/// [`blackholed`]: NetLabBuilder::blackholed
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostSpec {
+    /// Accepts connections; a connect takes this round-trip time.
     Alive(Duration),
+    /// Has no listener: a connect fails with `ConnectionRefused` after this round-trip time.
     Refused(Duration),
+    /// Its packets are dropped: a connect hangs until the client gives up.
     Blackholed,
 }
 
 /// Describes a [`NetLab`]; finish with [`start`](Self::start).
 #[derive(Debug, Clone)]
 pub struct NetLabBuilder {
-    hosts: Vec<(IpAddr, Kind)>,
+    hosts: Vec<(IpAddr, HostSpec)>,
     port: u16,
     dns: DnsServerBuilder,
 }
@@ -131,19 +140,19 @@ pub struct NetLabBuilder {
 impl NetLabBuilder {
     /// A host that accepts connections, `rtt` away.
     pub fn alive(mut self, ip: IpAddr, rtt: Duration) -> Self {
-        self.hosts.push((ip, Kind::Alive(rtt)));
+        self.hosts.push((ip, HostSpec::Alive(rtt)));
         self
     }
 
     /// A host without a listener: a connect fails with `ConnectionRefused` after `rtt`.
     pub fn refused(mut self, ip: IpAddr, rtt: Duration) -> Self {
-        self.hosts.push((ip, Kind::Refused(rtt)));
+        self.hosts.push((ip, HostSpec::Refused(rtt)));
         self
     }
 
     /// A host whose packets are dropped: a connect hangs until the client gives up.
     pub fn blackholed(mut self, ip: IpAddr) -> Self {
-        self.hosts.push((ip, Kind::Blackholed));
+        self.hosts.push((ip, HostSpec::Blackholed));
         self
     }
 
@@ -179,8 +188,8 @@ impl NetLabBuilder {
         for &(ip, kind) in &self.hosts {
             check_host(ip)?;
             let rule = match kind {
-                Kind::Alive(rtt) | Kind::Refused(rtt) => Rule::OneWay(rtt / 2),
-                Kind::Blackholed => Rule::Blackhole,
+                HostSpec::Alive(rtt) | HostSpec::Refused(rtt) => Rule::OneWay(rtt / 2),
+                HostSpec::Blackholed => Rule::Blackhole,
             };
             if rules.insert(ip, rule).is_some() {
                 return Err(invalid(format!("host {ip} is given twice")));
@@ -200,7 +209,7 @@ impl NetLabBuilder {
 
         let server = NsThread::spawn("connie-netlab-server", Some(server_ns.path()))?;
         let alive = (self.hosts.iter())
-            .filter_map(|&(ip, kind)| matches!(kind, Kind::Alive(_)).then_some(ip))
+            .filter_map(|&(ip, kind)| matches!(kind, HostSpec::Alive(_)).then_some(ip))
             .collect();
         let (port, dns) = (self.port, self.dns);
         let started = server.run(move || server::start(alive, port, dns, IpAddr::V4(DNS_V4)))??;
@@ -250,7 +259,11 @@ fn check_host(ip: IpAddr) -> io::Result<()> {
 
 /// Addresses and routes: the client reaches the host ranges through its TUN device, the
 /// server holds the hosts on `lo` and reaches the client ranges through its TUN device.
-fn configure(client: &Namespace, server: &Namespace, hosts: &[(IpAddr, Kind)]) -> io::Result<()> {
+fn configure(
+    client: &Namespace,
+    server: &Namespace,
+    hosts: &[(IpAddr, HostSpec)],
+) -> io::Result<()> {
     let (v4, v6) = (CLIENT_V4.to_string(), CLIENT_V6.to_string());
     client.ip(&["addr", "add", &format!("{v4}/32"), "dev", TUN_NAME])?;
     client.ip(&[
@@ -266,7 +279,7 @@ fn configure(client: &Namespace, server: &Namespace, hosts: &[(IpAddr, Kind)]) -
     client.ip(&["route", "add", "2001:db8::/32", "dev", TUN_NAME, "src", &v6])?;
 
     server.ip(&["link", "set", TUN_NAME, "up"])?;
-    let dns = (IpAddr::V4(DNS_V4), Kind::Blackholed);
+    let dns = (IpAddr::V4(DNS_V4), HostSpec::Blackholed);
     for (ip, _) in hosts.iter().chain([&dns]) {
         match ip {
             IpAddr::V4(_) => server.ip(&["addr", "add", &format!("{ip}/32"), "dev", "lo"])?,

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use hickory_resolver::config::ResolverConfig;
 use hickory_resolver::TokioResolver;
 
-use super::{client_resolver, NetLab};
+use super::{client_resolver, HostSpec, NetLab};
 use crate::lab::RecordType;
 
-/// How long [`NetLab::measure`] waits after the client connected before reading the SYN
-/// counters, so that a SYN sent just before the win is counted.
+/// How long [`NetLab::measure`] waits after the client connected (or failed) before reading
+/// the SYN counters, so that a SYN sent just before the end is counted.
 const SETTLE: Duration = Duration::from_millis(20);
 
 /// The RTTs of [`Scenario::TwelveRecords`], in resolver order (192.0.2.1 to .12).
@@ -69,48 +69,54 @@ impl ClientEnv {
     }
 }
 
-/// One timed connect by [`NetLab::measure`].
+/// One timed client run by [`NetLab::measure`]: how long it took, where it connected to or
+/// why it did not, and the attempts it started.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Measurement {
-    /// From calling the client to its connection being established (DNS included).
-    pub connected_after: Duration,
-    /// The address the client connected to.
-    pub remote: SocketAddr,
-    /// Connection attempts the client started (distinct SYN flows to the lab port seen by
-    /// the delay line).
+pub struct Measurement<E = io::Error> {
+    /// From calling the client to its future completing, connected or failed (DNS
+    /// included): the time to a connected socket, or to the client's error.
+    pub elapsed: Duration,
+    /// The address the client connected to, or the client's error.
+    pub remote: Result<SocketAddr, E>,
+    /// Connection attempts the client started, whether it connected or not (distinct SYN
+    /// flows to the lab port seen by the delay line).
     pub attempts: usize,
 }
 
 impl NetLab {
     /// Runs `client` on the client thread and times it: the client connects and returns
-    /// the peer address. The SYN counters are reset first.
+    /// the peer address, or fails with its own error `E`. The SYN counters are reset first.
+    /// A client's failure is a [`Measurement`] too, with the time it took and the attempts
+    /// it started.
     ///
     /// # Errors
     ///
-    /// The client's error, or [`run_client`](Self::run_client)'s.
-    pub fn measure<F, Fut>(&self, client: F) -> io::Result<Measurement>
+    /// Only [`run_client`](Self::run_client)'s: the client thread is gone or `client`
+    /// panicked.
+    pub fn measure<F, Fut, E>(&self, client: F) -> io::Result<Measurement<E>>
     where
         F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = io::Result<SocketAddr>> + 'static,
+        Fut: Future<Output = Result<SocketAddr, E>> + 'static,
+        E: Send + 'static,
     {
         self.reset_counters();
-        let (remote, connected_after) = self.run_client(move || async move {
+        let (remote, elapsed) = self.run_client(move || async move {
             let start = Instant::now();
             let remote = client().await;
             (remote, start.elapsed())
         })?;
-        let remote = remote?;
         std::thread::sleep(SETTLE);
         Ok(Measurement {
-            connected_after,
+            elapsed,
             remote,
             attempts: self.attempts(),
         })
     }
 }
 
-/// The RTT scenarios, each a [`NetLab`] serving the name [`Scenario::NAME`].
+/// The RTT scenarios, each a [`NetLab`] serving the name [`Scenario::NAME`]; see
+/// [`hosts`](Scenario::hosts) for each one's hosts.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scenario {
@@ -160,61 +166,77 @@ impl Scenario {
         }
     }
 
-    /// Builds the scenario's lab.
+    /// The scenario's hosts with what each is (its RTT, or blackholed), in the order the
+    /// lab's DNS serves them under [`Scenario::NAME`] (the order [`NetLab::addrs`] lists):
+    ///
+    /// | scenario | hosts |
+    /// | --- | --- |
+    /// | [`ThreeAlive`](Scenario::ThreeAlive) | `192.0.2.1` alive 80 ms, `192.0.2.2` alive 20 ms, `192.0.2.3` alive 150 ms |
+    /// | [`SlowIpv6`](Scenario::SlowIpv6) | `2001:db8::1` alive 300 ms, `192.0.2.1` alive 20 ms |
+    /// | [`BlackholedIpv6`](Scenario::BlackholedIpv6) | `2001:db8::1` blackholed, `192.0.2.1` alive 40 ms |
+    /// | [`LateAaaa`](Scenario::LateAaaa) | `2001:db8::1` alive 20 ms, `192.0.2.1` alive 20 ms (the `AAAA` answer 200 ms late) |
+    /// | [`TwelveRecords`](Scenario::TwelveRecords) | `192.0.2.1` to `192.0.2.12` alive, RTTs [`TWELVE_RTTS_MS`] |
+    pub fn hosts(self) -> Vec<(IpAddr, HostSpec)> {
+        let alive = |ip, rtt_ms| (ip, HostSpec::Alive(Duration::from_millis(rtt_ms)));
+        match self {
+            Scenario::ThreeAlive => vec![alive(v4(1), 80), alive(v4(2), 20), alive(v4(3), 150)],
+            Scenario::SlowIpv6 => vec![alive(v6(1), 300), alive(v4(1), 20)],
+            Scenario::BlackholedIpv6 => vec![(v6(1), HostSpec::Blackholed), alive(v4(1), 40)],
+            Scenario::LateAaaa => vec![alive(v6(1), 20), alive(v4(1), 20)],
+            Scenario::TwelveRecords => (1..)
+                .zip(TWELVE_RTTS_MS)
+                .map(|(n, rtt)| alive(v4(n), rtt))
+                .collect(),
+        }
+    }
+
+    /// The alive host with the lowest RTT, the first in [`hosts`](Self::hosts) order on a
+    /// tie: where an oracle that knows every RTT would connect. `None` if no host is alive.
+    pub fn fastest_alive(self) -> Option<IpAddr> {
+        (self.hosts().into_iter())
+            .filter_map(|(ip, spec)| match spec {
+                HostSpec::Alive(rtt) => Some((rtt, ip)),
+                HostSpec::Refused(_) | HostSpec::Blackholed => None,
+            })
+            .min_by_key(|&(rtt, _)| rtt)
+            .map(|(_, ip)| ip)
+    }
+
+    /// Builds the scenario's lab: its [`hosts`](Self::hosts), served in that order under
+    /// [`Scenario::NAME`].
     ///
     /// # Errors
     ///
     /// As [`NetLabBuilder::start`](super::NetLabBuilder::start).
     pub fn lab(self) -> io::Result<NetLab> {
-        let ms = Duration::from_millis;
-        let builder = NetLab::builder();
-        let (builder, names) = match self {
-            Scenario::ThreeAlive => (
-                builder
-                    .alive(v4(1), ms(80))
-                    .alive(v4(2), ms(20))
-                    .alive(v4(3), ms(150)),
-                vec![v4(1), v4(2), v4(3)],
-            ),
-            Scenario::SlowIpv6 => (
-                builder.alive(v6(1), ms(300)).alive(v4(1), ms(20)),
-                vec![v6(1), v4(1)],
-            ),
-            Scenario::BlackholedIpv6 => (
-                builder.blackholed(v6(1)).alive(v4(1), ms(40)),
-                vec![v6(1), v4(1)],
-            ),
-            Scenario::LateAaaa => (
-                builder
-                    .alive(v6(1), ms(20))
-                    .alive(v4(1), ms(20))
-                    .dns_delay(RecordType::AAAA, ms(200)),
-                vec![v6(1), v4(1)],
-            ),
-            Scenario::TwelveRecords => {
-                let mut builder = builder;
-                let mut names = Vec::new();
-                for (n, rtt) in (1..).zip(TWELVE_RTTS_MS) {
-                    builder = builder.alive(v4(n), ms(rtt));
-                    names.push(v4(n));
-                }
-                (builder, names)
-            }
-        };
-        builder.name(Self::NAME, names).start()
+        let hosts = self.hosts();
+        let mut builder = NetLab::builder().name(Self::NAME, hosts.iter().map(|&(ip, _)| ip));
+        for (ip, spec) in hosts {
+            builder = match spec {
+                HostSpec::Alive(rtt) => builder.alive(ip, rtt),
+                HostSpec::Refused(rtt) => builder.refused(ip, rtt),
+                HostSpec::Blackholed => builder.blackholed(ip),
+            };
+        }
+        if self == Scenario::LateAaaa {
+            builder = builder.dns_delay(RecordType::AAAA, Duration::from_millis(200));
+        }
+        builder.start()
     }
 
     /// Builds the scenario's lab, times one connect of `client` to [`Scenario::NAME`] in
-    /// it, and removes the lab: the benchmark table's "time to connected" and "attempts
-    /// started".
+    /// it ([`NetLab::measure`]), and removes the lab: the benchmark table's "time to
+    /// connected" and "attempts started", also when the client fails.
     ///
     /// # Errors
     ///
-    /// Building the lab, or the client's own error.
-    pub fn measure<F, Fut>(self, client: F) -> io::Result<Measurement>
+    /// Building the lab, or [`NetLab::measure`]'s; the client's own error is in
+    /// [`Measurement::remote`].
+    pub fn measure<F, Fut, E>(self, client: F) -> io::Result<Measurement<E>>
     where
         F: FnOnce(ClientEnv) -> Fut + Send + 'static,
-        Fut: Future<Output = io::Result<SocketAddr>> + 'static,
+        Fut: Future<Output = Result<SocketAddr, E>> + 'static,
+        E: Send + 'static,
     {
         let lab = self.lab()?;
         let env = lab.client_env(Self::NAME);
