@@ -192,6 +192,18 @@ impl Write for ConnieStream {
 mod tests {
     use super::*;
 
+    fn send_sync_unpin<T: Send + Sync + Unpin + 'static>() {}
+    fn send_unpin<T: Send + Unpin + 'static>() {}
+
+    #[test]
+    fn connector_future_and_stream_are_send_and_unpin() {
+        send_sync_unpin::<ConnieConnector>();
+        send_unpin::<Connecting>();
+        send_sync_unpin::<ConnieStream>();
+        // hyper-util's legacy Client needs the error boxed as `Send + Sync`.
+        let _: Box<dyn std::error::Error + Send + Sync> = ConnectError::invalid_target("x").into();
+    }
+
     fn target(uri: &str) -> Result<String, ConnectError> {
         uri_target(&uri.parse().unwrap()).map(|t| t.to_string())
     }
