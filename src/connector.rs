@@ -199,13 +199,13 @@ impl<D: Dial> ConnieConnector<D> {
         let target = target.into_target()?;
         let span = tracing::debug_span!("race", %target);
         async {
-            match target.repr() {
+            match target.into_repr() {
                 Repr::Addrs(addrs) => {
-                    let answers = stream::iter([Answer::literal(addrs.clone())]);
+                    let answers = stream::iter([Answer::literal(addrs)]);
                     race(&self.dialer, &self.plan, answers).await
                 }
                 Repr::Host { host, port } => {
-                    race(&self.dialer, &self.plan, self.resolver.lookup(host, *port)).await
+                    race(&self.dialer, &self.plan, self.resolver.lookup(&host, port)).await
                 }
             }
         }

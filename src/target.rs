@@ -92,8 +92,8 @@ impl Target {
         }
     }
 
-    pub(crate) fn repr(&self) -> &Repr {
-        &self.repr
+    pub(crate) fn into_repr(self) -> Repr {
+        self.repr
     }
 }
 
@@ -226,8 +226,8 @@ mod tests {
     use super::*;
 
     fn addrs(t: &Target) -> Vec<SocketAddr> {
-        match t.repr() {
-            Repr::Addrs(a) => a.clone(),
+        match t.clone().into_repr() {
+            Repr::Addrs(a) => a,
             Repr::Host { .. } => panic!("expected addresses, got {t:?}"),
         }
     }
