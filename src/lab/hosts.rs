@@ -61,6 +61,12 @@ fn check_loopback(ip: IpAddr) -> io::Result<()> {
 /// one and a listener) can never share an address and port.
 fn bound_socket(addr: SocketAddr, reuse_address: bool) -> io::Result<Socket> {
     check_loopback(addr.ip())?;
+    bind_socket(addr, reuse_address)
+}
+
+/// [`bound_socket`] without the loopback check, for the network-namespace lab, whose hosts
+/// live on documentation addresses that exist only inside its own namespaces.
+fn bind_socket(addr: SocketAddr, reuse_address: bool) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
@@ -112,8 +118,17 @@ impl AliveHost {
     /// Binds a listener on the loopback address `addr` (port 0 picks a free
     /// port) and starts accepting.
     pub async fn bind(addr: SocketAddr) -> io::Result<AliveHost> {
+        Self::listen(bound_socket(addr, true)?)
+    }
+
+    /// [`bind`](Self::bind) on any address, for the network-namespace lab's server side.
+    #[cfg(all(feature = "netlab", target_os = "linux"))]
+    pub(crate) fn bind_in_netns(addr: SocketAddr) -> io::Result<AliveHost> {
+        Self::listen(bind_socket(addr, true)?)
+    }
+
+    fn listen(socket: Socket) -> io::Result<AliveHost> {
         let runtime = runtime()?;
-        let socket = bound_socket(addr, true)?;
         socket.listen(ALIVE_BACKLOG)?;
         let addr = local_addr(&socket)?;
         let listener = socket.try_clone()?;
