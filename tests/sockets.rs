@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use connie::lab::{HostKind, Lab};
 use connie::{ConnieConnector, ErrorKind, Outcome, Schedule};
-use support::{ip, ms, PROMPTLY};
+use support::{ip, ms, PROMPT};
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Notify};
 
@@ -227,13 +227,13 @@ async fn a_loser_that_already_connected_is_closed() {
         }
     };
     let connector = ConnieConnector::new().with_dialer(dialer);
-    let (stream, info) = tokio::time::timeout(PROMPTLY, connector.connect(vec![winner, loser]))
+    let (stream, info) = tokio::time::timeout(PROMPT, connector.connect(vec![winner, loser]))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(info.remote_addr(), winner);
     let loser_host = lab.alive(loser).unwrap();
-    tokio::time::timeout(PROMPTLY, async {
+    tokio::time::timeout(PROMPT, async {
         loser_host.wait_accepted(1).await;
         loser_host.wait_open(0).await;
     })
@@ -241,7 +241,7 @@ async fn a_loser_that_already_connected_is_closed() {
     .expect("the losing host sees its connection closed");
     assert_eq!(lab.alive(winner).unwrap().open(), 1);
     drop(stream);
-    tokio::time::timeout(PROMPTLY, lab.alive(winner).unwrap().wait_open(0))
+    tokio::time::timeout(PROMPT, lab.alive(winner).unwrap().wait_open(0))
         .await
         .unwrap();
 }
@@ -268,7 +268,7 @@ async fn simultaneous_connections_leave_one_open() {
         }
     };
     let connector = ConnieConnector::new().with_dialer(dialer);
-    let (stream, info) = tokio::time::timeout(PROMPTLY, connector.connect(lab.addrs()))
+    let (stream, info) = tokio::time::timeout(PROMPT, connector.connect(lab.addrs()))
         .await
         .unwrap()
         .unwrap();
@@ -277,7 +277,7 @@ async fn simultaneous_connections_leave_one_open() {
         .iter()
         .find(|a| **a != info.remote_addr())
         .unwrap();
-    tokio::time::timeout(PROMPTLY, async {
+    tokio::time::timeout(PROMPT, async {
         let host = lab.alive(loser).unwrap();
         host.wait_accepted(1).await;
         host.wait_open(0).await;

@@ -20,9 +20,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
-/// Upper bound on any single request. A blackholed address left to the kernel would hang
-/// for about two minutes, so a request that beats this did not wait for one.
-pub const PROMPT: Duration = Duration::from_secs(5);
+use super::PROMPT;
 
 /// A per-attempt timeout, so that a race including a blackhole can fail in bounded time.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);

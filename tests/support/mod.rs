@@ -16,17 +16,6 @@ pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Every message in an error's source chain, outermost first.
-pub fn error_chain(e: &(dyn Error + 'static)) -> Vec<String> {
-    let mut out = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push(s.to_string());
-        cur = s.source();
-    }
-    out
-}
-
 /// The first `T` in `error`'s `source()` chain (`error` included).
 ///
 /// An `io::Error`'s `source()` skips the error it wraps (it returns that error's source),
@@ -45,6 +34,7 @@ pub fn find<'a, T: Error + 'static>(error: &'a (dyn Error + 'static)) -> Option<
     None
 }
 
-/// Real time allowed for something that must happen "at once" on loopback. A test that
-/// hits it fails; it only bounds how long a broken build hangs.
-pub const PROMPTLY: Duration = Duration::from_secs(5);
+/// Real time allowed for something that must happen "at once" on loopback (a connect, a
+/// request). A blackholed address left to the kernel would hang for about two minutes, so
+/// what beats this did not wait for one; a test that hits it fails.
+pub const PROMPT: Duration = Duration::from_secs(5);
