@@ -115,15 +115,7 @@ impl DnsServer {
     ///
     /// It has no search domain: look names up fully qualified (`"both.lab.test."`).
     pub fn resolver_config(&self) -> ResolverConfig {
-        let mut udp = ConnectionConfig::udp();
-        udp.port = self.udp_addr.port();
-        let mut tcp = ConnectionConfig::tcp();
-        tcp.port = self.tcp_addr.port();
-        ResolverConfig::from_name_servers(vec![NameServerConfig::new(
-            self.udp_addr.ip(),
-            true,
-            vec![udp, tcp],
-        )])
+        resolver_config(self.udp_addr, self.tcp_addr)
     }
 
     /// The options [`resolver`](Self::resolver) uses: cache off, no hosts file, 2 s timeout,
@@ -159,13 +151,32 @@ impl DnsServer {
     ///
     /// Whatever `ResolverBuilder::build` returns (only possible with a hickory TLS feature).
     pub fn try_resolver_with(&self, opts: ResolverOpts) -> Result<TokioResolver, NetError> {
-        let mut builder = TokioResolver::builder_with_config(
-            self.resolver_config(),
-            TokioRuntimeProvider::default(),
-        );
-        *builder.options_mut() = opts;
-        builder.build()
+        resolver(self.resolver_config(), opts)
     }
+}
+
+/// A `ResolverConfig` asking only the server at `udp` (and, on the same IP, at `tcp`'s
+/// port). The network-namespace lab builds its clients' resolvers with it too.
+pub(crate) fn resolver_config(udp: SocketAddr, tcp: SocketAddr) -> ResolverConfig {
+    let mut udp_config = ConnectionConfig::udp();
+    udp_config.port = udp.port();
+    let mut tcp_config = ConnectionConfig::tcp();
+    tcp_config.port = tcp.port();
+    ResolverConfig::from_name_servers(vec![NameServerConfig::new(
+        udp.ip(),
+        true,
+        vec![udp_config, tcp_config],
+    )])
+}
+
+/// A `TokioResolver` with `config` and `opts`.
+pub(crate) fn resolver(
+    config: ResolverConfig,
+    opts: ResolverOpts,
+) -> Result<TokioResolver, NetError> {
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+    *builder.options_mut() = opts;
+    builder.build()
 }
 
 /// Describes a [`DnsServer`]: its zone origin, hosts and per-record-type delays.

@@ -65,13 +65,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::config::ResolverConfig;
 use hickory_resolver::TokioResolver;
 
 use self::delay_line::{lock, Rule, SharedSyns, TUN_NAME};
 use self::sys::{Namespace, NsThread};
-use crate::lab::{DnsServer, DnsServerBuilder, RecordType};
+use crate::lab::{dns, DnsServer, DnsServerBuilder, RecordType};
 
 pub use self::scenario::{ClientEnv, Measurement, Scenario, TWELVE_RTTS_MS};
 
@@ -338,12 +337,7 @@ impl NetLab {
 
     /// A hickory `ResolverConfig` asking only the lab DNS server (UDP, then TCP).
     pub fn resolver_config(&self) -> ResolverConfig {
-        let mut udp = ConnectionConfig::udp();
-        udp.port = self.dns.0.port();
-        let mut tcp = ConnectionConfig::tcp();
-        tcp.port = self.dns.1.port();
-        let server = NameServerConfig::new(self.dns.0.ip(), true, vec![udp, tcp]);
-        ResolverConfig::from_name_servers(vec![server])
+        dns::resolver_config(self.dns.0, self.dns.1)
     }
 
     /// A resolver asking only the lab DNS server, with [`DnsServer::resolver_opts`]. Use it
@@ -410,7 +404,5 @@ impl NetLab {
 }
 
 fn client_resolver(config: ResolverConfig) -> io::Result<TokioResolver> {
-    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
-    *builder.options_mut() = DnsServer::resolver_opts();
-    builder.build().map_err(io::Error::other)
+    dns::resolver(config, DnsServer::resolver_opts()).map_err(io::Error::other)
 }
