@@ -25,6 +25,9 @@ pub const DEFAULT_MAX_ADDRESSES: usize = 16;
 pub const DEFAULT_ATTEMPT_TIMEOUT: Option<Duration> = None;
 /// Default total timeout: none.
 pub const DEFAULT_TOTAL_TIMEOUT: Option<Duration> = None;
+/// Whether the `Service<Uri>` impl refuses URIs whose scheme is not `http` by default:
+/// `true`, as hyper-util's `HttpConnector` does.
+pub const DEFAULT_ENFORCE_HTTP: bool = true;
 
 /// Connects by racing every address of a target; cheap to clone.
 ///
@@ -53,6 +56,7 @@ pub struct ConnieConnector<D = TcpDialer> {
     plan: Arc<Plan>,
     resolver: Resolver,
     dialer: D,
+    pub(crate) enforce_http: bool,
 }
 
 impl Default for ConnieConnector {
@@ -79,6 +83,7 @@ impl ConnieConnector {
             }),
             resolver: Resolver::system(),
             dialer: TcpDialer::new(),
+            enforce_http: DEFAULT_ENFORCE_HTTP,
         }
     }
 }
@@ -159,6 +164,37 @@ impl<D> ConnieConnector<D> {
         self
     }
 
+    /// Sets whether the `tower_service::Service<http::Uri>` impl (feature `hyper`) only
+    /// accepts URIs whose scheme is `http`.
+    ///
+    /// The connector speaks plain TCP. With the check on, an `https://` URI handed to it
+    /// directly (a `Client` built on `ConnieConnector` alone) is refused with
+    /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget) before any lookup or
+    /// SYN, instead of sending the request, headers and all, in clear text to port 443.
+    /// A TLS connector that wraps connie (hyper-rustls, hyper-tls, tonic with TLS) hands it
+    /// `https` URIs on purpose and does the TLS itself, so it needs `enforce_http(false)`:
+    ///
+    /// ```no_run
+    /// # fn doc(tls: rustls::ClientConfig) {
+    /// let https = hyper_rustls::HttpsConnectorBuilder::new()
+    ///     .with_tls_config(tls)
+    ///     .https_or_http()
+    ///     .enable_http1()
+    ///     .wrap_connector(connie::ConnieConnector::new().enforce_http(false));
+    /// # drop(https); }
+    /// ```
+    ///
+    /// With the check off, any scheme is accepted; the port is the URI's, else 80 for
+    /// `http`/`ws` and 443 for `https`/`wss`. Same name, meaning and default as
+    /// hyper-util's `HttpConnector::enforce_http`. [`connect`](Self::connect) and
+    /// [`race_connect`] take no URI and are not affected.
+    ///
+    /// Default is `true` ([`DEFAULT_ENFORCE_HTTP`]).
+    pub fn enforce_http(mut self, enforce: bool) -> Self {
+        self.enforce_http = enforce;
+        self
+    }
+
     /// Replaces the dialer: what opens one connection to one address.
     ///
     /// Default is [`TcpDialer::new`].
@@ -167,6 +203,7 @@ impl<D> ConnieConnector<D> {
             plan: self.plan,
             resolver: self.resolver,
             dialer,
+            enforce_http: self.enforce_http,
         }
     }
 
@@ -263,6 +300,7 @@ mod tests {
             }
         );
         assert_eq!(*c.dialer(), TcpDialer::new());
+        assert_eq!(c.enforce_http, DEFAULT_ENFORCE_HTTP);
     }
 
     #[test]

@@ -94,8 +94,8 @@ mod service;
 mod target;
 
 pub use crate::connector::{
-    race_connect, ConnieConnector, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_ADDRESSES,
-    DEFAULT_MAX_CONCURRENT, DEFAULT_TOTAL_TIMEOUT,
+    race_connect, ConnieConnector, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_ENFORCE_HTTP,
+    DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_CONCURRENT, DEFAULT_TOTAL_TIMEOUT,
 };
 pub use crate::dial::{Dial, TcpDialer, DEFAULT_NODELAY};
 pub use crate::error::{AttemptError, ConnectError, DnsError, ErrorKind};

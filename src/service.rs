@@ -31,14 +31,17 @@ use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, Target};
 /// # Ok(()) }
 /// ```
 ///
-/// URI rules: the host is required; the port is the URI's, else 80 for `http` and `ws`,
-/// 443 for `https` and `wss`; any other scheme, or none, needs an explicit port. IP literals (`http://[::1]:8080/`) skip DNS. Each bad input is
-/// a [`ConnectError`] of kind [`InvalidTarget`](crate::ErrorKind::InvalidTarget), never a
-/// panic.
+/// URI rules: by default only `http` URIs are accepted
+/// ([`enforce_http`](ConnieConnector::enforce_http), as hyper-util's `HttpConnector`), so an
+/// `https://` request is never sent in clear text. The host is required; the port is the
+/// URI's, else 80 for `http` and `ws`, 443 for `https` and `wss`; any other scheme, or none,
+/// needs an explicit port. IP literals (`http://[::1]:8080/`) skip DNS. Each bad input is
+/// a [`ConnectError`] of kind [`InvalidTarget`](crate::ErrorKind::InvalidTarget), returned
+/// before any lookup or SYN, never a panic.
 ///
-/// The connector speaks plain TCP; for HTTPS wrap it, e.g. with hyper-rustls's
-/// `HttpsConnectorBuilder::…::wrap_connector(ConnieConnector::new())`, which hands it
-/// `https` URIs.
+/// The connector speaks plain TCP; for HTTPS wrap it in a TLS connector and turn the check
+/// off, e.g. hyper-rustls's
+/// `HttpsConnectorBuilder::…::wrap_connector(ConnieConnector::new().enforce_http(false))`.
 ///
 /// Responses carry hyper-util's `HttpInfo` (remote and local address) and connie's
 /// [`ConnectInfo`] in their extensions.
@@ -58,7 +61,7 @@ where
         let connector = self.clone();
         Connecting {
             inner: Box::pin(async move {
-                let target = uri_target(&uri)?;
+                let target = uri_target(&uri, connector.enforce_http)?;
                 let (stream, info) = connector.connect(target).await?;
                 Ok(ConnieStream {
                     io: TokioIo::new(stream),
@@ -69,8 +72,17 @@ where
     }
 }
 
-/// The [`Target`] a URI names.
-pub(crate) fn uri_target(uri: &Uri) -> Result<Target, ConnectError> {
+/// The [`Target`] a URI names; with `enforce_http`, only an `http` URI names one.
+pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, ConnectError> {
+    if enforce_http && uri.scheme() != Some(&http::uri::Scheme::HTTP) {
+        return Err(ConnectError::invalid_target(match uri.scheme_str() {
+            Some(scheme) => format!(
+                "refusing a {scheme:?} URI over plain TCP: enforce_http is on \
+                 (a TLS connector wrapping connie calls enforce_http(false))"
+            ),
+            None => format!("URI {uri:?} has no scheme (enforce_http is on)"),
+        }));
+    }
     let host = uri
         .host()
         .filter(|h| !h.is_empty())
@@ -205,7 +217,28 @@ mod tests {
     }
 
     fn target(uri: &str) -> Result<String, ConnectError> {
-        uri_target(&uri.parse().unwrap()).map(|t| t.to_string())
+        uri_target(&uri.parse().unwrap(), false).map(|t| t.to_string())
+    }
+
+    #[test]
+    fn enforce_http_takes_only_http() {
+        let check = |uri: &str| uri_target(&uri.parse().unwrap(), true).map(|t| t.to_string());
+        assert_eq!(check("http://example.com/").unwrap(), "example.com:80");
+        assert_eq!(check("HTTP://example.com:8/").unwrap(), "example.com:8");
+        for refused in [
+            "https://example.com/",
+            "HTTPS://example.com/",
+            "wss://example.com/",
+            "ws://example.com/",
+            "foo://example.com:7/",
+            "example.com:9",
+            "/just/a/path",
+        ] {
+            let e = check(refused).unwrap_err();
+            assert!(e.is_invalid_target(), "{refused}: {e:?}");
+        }
+        let e = check("https://example.com/").unwrap_err().to_string();
+        assert!(e.contains("enforce_http"), "{e}");
     }
 
     #[test]
@@ -255,8 +288,10 @@ mod props {
         #[test]
         fn any_uri_maps_or_errs(s in "([a-z]{1,6}://)?[a-z0-9:\\[\\]./@%_-]{0,300}(/[a-z?=&]{0,20})?") {
             if let Ok(uri) = s.parse::<Uri>() {
-                if let Err(e) = uri_target(&uri) {
-                    prop_assert!(e.is_invalid_target());
+                for enforce_http in [true, false] {
+                    if let Err(e) = uri_target(&uri, enforce_http) {
+                        prop_assert!(e.is_invalid_target());
+                    }
                 }
             }
         }

@@ -83,12 +83,15 @@ impl Identity {
 }
 
 /// hyper-rustls around `connector`, trusting only `identity`, allowing `https` only.
+///
+/// hyper-rustls hands connie `https` URIs and does the TLS itself, so connie's
+/// `enforce_http` check is turned off, as for hyper-util's `HttpConnector`.
 fn https_client(identity: &Identity, connector: ConnieConnector) -> HttpsClient {
     let https = HttpsConnectorBuilder::new()
         .with_tls_config(identity.client_config())
         .https_only()
         .enable_http1()
-        .wrap_connector(connector);
+        .wrap_connector(connector.enforce_http(false));
     Client::builder(TokioExecutor::new()).build(https)
 }
 
@@ -164,7 +167,7 @@ async fn plain_http_through_the_https_connector_keeps_connect_info() {
         .with_tls_config(identity.client_config())
         .https_or_http()
         .enable_http1()
-        .wrap_connector(ConnieConnector::new());
+        .wrap_connector(ConnieConnector::new().enforce_http(false));
     let client: HttpsClient = Client::builder(TokioExecutor::new()).build(https);
 
     let (res, body) = get(&client, &format!("http://{addr}/")).await.unwrap();
@@ -173,6 +176,29 @@ async fn plain_http_through_the_https_connector_keeps_connect_info() {
     let info = res.extensions().get::<ConnectInfo>().expect("ConnectInfo");
     assert_eq!(info.remote_addr(), addr);
     server.abort();
+}
+
+/// Wrapping connie with its `http`-only default is a clear, typed error on the first
+/// request, with no SYN sent, rather than a TLS connector that silently cannot work.
+#[tokio::test]
+async fn wrapping_without_turning_off_enforce_http_is_a_clear_error() {
+    let identity = Identity::new(&["::1"]);
+    let server = HttpServer::bind_tls(SocketAddr::new(ip("::1"), 0), identity.acceptor())
+        .await
+        .unwrap();
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(identity.client_config())
+        .https_only()
+        .enable_http1()
+        .wrap_connector(ConnieConnector::new());
+    let client: HttpsClient = Client::builder(TokioExecutor::new()).build(https);
+
+    let uri = format!("https://[::1]:{}/", server.addr.port());
+    let error = get(&client, &uri).await.expect_err("enforce_http is on");
+    let connie = find::<ConnectError>(&error).unwrap_or_else(|| panic!("{error:?}"));
+    assert!(connie.is_invalid_target(), "{connie:?}");
+    assert!(connie.to_string().contains("enforce_http"), "{connie}");
+    assert_eq!(server.accepted(), 0);
 }
 
 #[tokio::test]

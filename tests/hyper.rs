@@ -29,6 +29,7 @@ use hyper_util::rt::TokioExecutor;
 use support::http::{get, lab_with_server, HttpServer, ATTEMPT_TIMEOUT};
 use support::PROMPT;
 use support::{find, ip};
+use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 use tower_service::Service;
 
@@ -282,11 +283,11 @@ async fn unknown_scheme_needs_an_explicit_port() {
     let server = HttpServer::bind(SocketAddr::new(ip("127.0.0.1"), 0))
         .await
         .unwrap();
-    let client = client(ConnieConnector::new());
+    let client = client(ConnieConnector::new().enforce_http(false));
 
     assert_invalid_target(&client, "ftp://127.0.0.1/").await;
     assert_invalid_target(&client, "gopher://[::1]/").await;
-    // With a port, the connector does not care what the scheme is.
+    // With a port and `enforce_http(false)`, the connector does not care what the scheme is.
     let (res, _) = get(&client, &format!("foo://{}/", server.addr))
         .await
         .unwrap();
@@ -294,9 +295,74 @@ async fn unknown_scheme_needs_an_explicit_port() {
     assert_eq!(server.accepted(), 1);
 }
 
+/// The default connector must never send an `https` request in clear text: hyper-util's
+/// `Client` on a bare `ConnieConnector` gets a typed error and the server sees no
+/// connection at all, so no header (an `Authorization` here) leaves the process. With
+/// `enforce_http(false)` the same request reaches the server in clear text, which is what
+/// the check exists to stop (and proves this test can see it).
+#[tokio::test]
+async fn https_is_never_sent_in_clear_text_by_default() {
+    let listener = std::net::TcpListener::bind((ip("127.0.0.1"), 0)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let request = |uri: String| {
+        hyper::Request::get(uri)
+            .header("authorization", "Bearer s3cret")
+            .body(Empty::<Bytes>::new())
+            .unwrap()
+    };
+    let uri = format!("https://{addr}/");
+
+    for scheme_uri in [uri.clone(), format!("wss://{addr}/")] {
+        let error = client(ConnieConnector::new())
+            .request(request(scheme_uri.clone()))
+            .await
+            .expect_err("an https URI over plain TCP is refused");
+        assert!(error.is_connect(), "{error:?}");
+        let connie = find::<ConnectError>(&error).unwrap_or_else(|| panic!("{error:?}"));
+        assert!(connie.is_invalid_target(), "{scheme_uri}: {connie:?}");
+        assert!(connie.attempts().is_empty(), "{connie:?}");
+        // Not even a handshake: a connect on loopback is complete by the time it returns.
+        let accepted = listener.accept().map(|_| ());
+        assert_eq!(
+            accepted.map_err(|e| e.kind()),
+            Err(io::ErrorKind::WouldBlock),
+            "{scheme_uri}"
+        );
+    }
+
+    // The control: with the check off, the secret goes out in clear text.
+    let send = tokio::spawn(
+        client(ConnieConnector::new().enforce_http(false)).request(request(uri.clone())),
+    );
+    let (stream, _) = tokio::time::timeout(PROMPT, async {
+        loop {
+            match listener.accept() {
+                Ok(conn) => return conn,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => tokio::task::yield_now().await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("with enforce_http(false) the request is sent");
+    stream.set_nonblocking(true).unwrap();
+    let mut stream = tokio::net::TcpStream::from_std(stream).unwrap();
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(PROMPT, stream.read_u8()).await;
+        seen.push(byte.expect("the request arrives").unwrap());
+    }
+    let seen = String::from_utf8_lossy(&seen).to_lowercase();
+    assert!(seen.contains("authorization: bearer s3cret"), "{seen}");
+    send.abort();
+}
+
 #[tokio::test]
 async fn ports_explicit_and_by_scheme() {
-    let mut connector = ConnieConnector::new().attempt_timeout(Some(ATTEMPT_TIMEOUT));
+    let mut connector = ConnieConnector::new()
+        .enforce_http(false)
+        .attempt_timeout(Some(ATTEMPT_TIMEOUT));
     // Whether or not something listens on these ports, the address tried shows the port.
     let port = |result: Result<ConnectInfo, ConnectError>| match result {
         Ok(info) => info.remote_addr().port(),
