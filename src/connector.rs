@@ -17,9 +17,16 @@ use crate::{AddressPolicy, ConnectError, ConnectInfo, Dial, IntoTarget, Schedule
 /// Default cap on attempts running at once in one race: 16.
 ///
 /// When the cap is reached, the next attempt waits for a running one to fail or time out.
+/// While one family has not had an attempt yet, one slot stays free for it, so attempts
+/// hanging on one family's blackholed addresses cannot shut the other family out.
 pub const DEFAULT_MAX_CONCURRENT: usize = 16;
-/// Default cap on the addresses one race takes, in the order they arrive: 16.
+/// Default cap on the addresses one race takes: 16.
+///
 /// Further addresses are ignored, so a hostile DNS answer cannot open hundreds of sockets.
+/// The cap is shared fairly: until a family has answered, half of it stays reserved for
+/// that family, and the first family's addresses over its half are held back (at most the
+/// cap's worth) and join the race if the other family leaves room. So however many
+/// records one family brings, the other family's addresses are still attempted.
 pub const DEFAULT_MAX_ADDRESSES: usize = 16;
 /// Default per-attempt timeout: none (an attempt ends when the operating system gives up).
 pub const DEFAULT_ATTEMPT_TIMEOUT: Option<Duration> = None;
@@ -122,14 +129,19 @@ impl<D> ConnieConnector<D> {
 
     /// Sets how many attempts may run at once; values below 1 are raised to 1.
     ///
+    /// With 2 or more, one slot is kept for a family that has no attempt yet (see
+    /// [`DEFAULT_MAX_CONCURRENT`]).
+    ///
     /// Default is [`DEFAULT_MAX_CONCURRENT`] (16).
     pub fn max_concurrent(mut self, max: usize) -> Self {
         self.plan_mut().max_concurrent = max.max(1);
         self
     }
 
-    /// Sets how many addresses one race takes (the first to arrive; duplicates count once);
-    /// values below 1 are raised to 1.
+    /// Sets how many addresses one race takes (duplicates count once); values below 1 are
+    /// raised to 1.
+    ///
+    /// With 2 or more, each family is sure of half of them (see [`DEFAULT_MAX_ADDRESSES`]).
     ///
     /// Default is [`DEFAULT_MAX_ADDRESSES`] (16).
     pub fn max_addresses(mut self, max: usize) -> Self {

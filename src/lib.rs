@@ -36,7 +36,11 @@
 //!   previous one started, **or** an attempt fails, whichever comes first. A delay never
 //!   cancels an attempt already running.
 //! - At most [`DEFAULT_MAX_CONCURRENT`] attempts run at once and at most
-//!   [`DEFAULT_MAX_ADDRESSES`] addresses are taken per race (both configurable).
+//!   [`DEFAULT_MAX_ADDRESSES`] addresses are taken per race (both configurable). Both caps
+//!   are shared fairly between the families: a flood of one family's records, or its
+//!   attempts hanging, never shuts out the other family.
+//! - No setting panics: a duration too long for the clock (`Duration::MAX`) means "no
+//!   deadline".
 //! - The race fails only when every address has failed **and** DNS has finished, or when
 //!   the total timeout (DNS included) elapses. The [`ConnectError`] lists every address
 //!   tried with its error.

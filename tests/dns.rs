@@ -200,6 +200,50 @@ async fn many_records_are_capped() {
     assert_eq!(err.attempts().len(), 3);
 }
 
+/// A hostile answer: 300 `A` records (over TCP, since they do not fit a UDP answer), all
+/// refused, arrive first; the one alive `AAAA` 10 ms later still wins, and no more than
+/// the address cap is ever dialed.
+#[tokio::test(start_paused = true)]
+async fn hundreds_of_refused_a_records_cannot_shut_out_a_late_aaaa() {
+    let lab = Lab::builder().alive(ip("::1")).build().await.unwrap();
+    // Nothing listens on the lab's port at these addresses: each SYN gets a reset.
+    let flood = (0..300u32).map(|i| IpAddr::from([127, 1, (i / 250) as u8, (i % 250 + 1) as u8]));
+    let dns = DnsServer::builder()
+        .host("www", flood.chain([ip("::1")]))
+        .delay(RecordType::AAAA, ms(10))
+        .start()
+        .await
+        .unwrap();
+    let (_s, info) = connector(&dns, Schedule::race_all())
+        .connect(("www.lab.test.", lab.port()))
+        .await
+        .unwrap();
+    assert_eq!(info.remote_addr().ip(), ip("::1"));
+    assert_eq!(info.elapsed(), ms(10));
+    assert!(
+        info.attempts().len() <= connie::DEFAULT_MAX_ADDRESSES,
+        "{info:?}"
+    );
+    let early = info.attempts().iter().filter(|a| a.started().is_zero());
+    assert_eq!(early.count(), connie::DEFAULT_MAX_ADDRESSES / 2);
+}
+
+/// `Duration::MAX` as the Resolution Delay waits for `AAAA` as long as it takes, and no
+/// longer; as the total timeout it is no deadline. Neither panics.
+#[tokio::test(start_paused = true)]
+async fn duration_max_settings_never_panic() {
+    let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
+    let (lab, dns) = setup(&hosts, Some(ms(700))).await;
+    let (_s, info) = connector(&dns, Schedule::rfc8305().resolution_delay(Duration::MAX))
+        .total_timeout(Some(Duration::MAX))
+        .attempt_timeout(Some(Duration::MAX))
+        .connect(("www.lab.test.", lab.port()))
+        .await
+        .unwrap();
+    assert_eq!(info.remote_addr().ip(), ip("::1"));
+    assert_eq!(info.elapsed(), ms(700));
+}
+
 /// `race_connect`'s connector (and its resolver) outlive any one runtime: one made and
 /// first used in a runtime that is then shut down must keep working in the next one, as
 /// in a test suite where every test has its own runtime.

@@ -19,7 +19,7 @@ use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, trace};
 
-use self::queue::AddrQueue;
+use self::queue::{AddrQueue, Admission};
 use crate::error::{AttemptError, DnsError, ErrorKind};
 use crate::policy::{Policy, PolicyRefused};
 use crate::{Attempt, ConnectError, ConnectInfo, Dial, Family, Outcome, Schedule};
@@ -64,18 +64,27 @@ struct State<'a> {
     start: Instant,
     queue: AddrQueue,
     attempts: Vec<Attempt>,
-    running: usize,
+    /// Attempts running, per family: `[V4, V6]`.
+    running: [usize; 2],
+    /// Attempts started, per family: `[V4, V6]`.
+    started: [usize; 2],
     errors: Vec<AttemptError>,
     dns_errors: Vec<DnsError>,
     refused: Vec<SocketAddr>,
-    v4_done: bool,
-    v6_done: bool,
     dns_v4: Option<Duration>,
     dns_v6: Option<Duration>,
     /// When the next attempt may start; `None` until an attempt fails (sequential).
     next_allowed: Option<Instant>,
-    /// Until when the first attempt waits for the preferred family's answer.
-    resolution_gate: Option<Instant>,
+    /// Set when the first attempt has to wait for the preferred family's answer: until
+    /// when (`None` inside: until that answer, the delay being too long for a clock).
+    resolution_gate: Option<Option<Instant>>,
+}
+
+fn slot(family: Family) -> usize {
+    match family {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
 }
 
 impl<'a> State<'a> {
@@ -86,12 +95,11 @@ impl<'a> State<'a> {
             start,
             queue: AddrQueue::new(s.preferred_family, s.first_family_count, plan.max_addresses),
             attempts: Vec::new(),
-            running: 0,
+            running: [0; 2],
+            started: [0; 2],
             errors: Vec::new(),
             dns_errors: Vec::new(),
             refused: Vec::new(),
-            v4_done: false,
-            v6_done: false,
             dns_v4: None,
             dns_v6: None,
             next_allowed: Some(start),
@@ -99,11 +107,8 @@ impl<'a> State<'a> {
         }
     }
 
-    fn family_done(&self, family: Family) -> bool {
-        match family {
-            Family::V4 => self.v4_done,
-            Family::V6 => self.v6_done,
-        }
+    fn running(&self) -> usize {
+        self.running.iter().sum()
     }
 
     /// The first attempt waits (up to the Resolution Delay) for the preferred family when
@@ -111,23 +116,49 @@ impl<'a> State<'a> {
     fn gated(&self, now: Instant) -> bool {
         let preferred = self.plan.schedule.preferred_family;
         self.attempts.is_empty()
-            && !self.family_done(preferred)
+            && !self.queue.is_answered(preferred)
             && !self.queue.has(preferred)
-            && self.resolution_gate.is_some_and(|until| now < until)
+            && self
+                .resolution_gate
+                .is_some_and(|until| until.is_none_or(|until| now < until))
+    }
+
+    /// Whether an attempt to an address of `family` may start under the concurrency cap.
+    ///
+    /// While the other family has no attempt yet but may still get one (its lookup is
+    /// pending, or its addresses are queued), one slot stays free for it, so attempts of
+    /// one family hanging on blackholed addresses can never shut the other family out.
+    fn may_start(&self, family: Family) -> bool {
+        let max = self.plan.max_concurrent;
+        let other = family.other();
+        let other_may_come = !self.queue.is_answered(other) || self.queue.has(other);
+        let reserve = usize::from(max >= 2 && self.started[slot(other)] == 0 && other_may_come);
+        self.running() < max && self.running[slot(family)] < max - reserve
+    }
+
+    /// Whether an address is queued whose attempt the concurrency cap would let start.
+    fn startable(&self) -> bool {
+        [Family::V6, Family::V4]
+            .into_iter()
+            .any(|f| self.queue.has(f) && self.may_start(f))
     }
 
     /// The address whose attempt starts now, if the schedule allows one.
     fn next_attempt(&mut self, now: Instant) -> Option<SocketAddr> {
-        if self.queue.is_empty()
-            || self.running >= self.plan.max_concurrent
-            || self.gated(now)
-            || self.next_allowed.is_none_or(|t| now < t)
-        {
+        if !self.startable() || self.gated(now) || self.next_allowed.is_none_or(|t| now < t) {
             return None;
         }
-        let addr = self.queue.pop()?;
-        self.next_allowed = self.plan.schedule.attempt_delay.map(|d| now + d);
-        self.running += 1;
+        let [v4, v6] = [Family::V4, Family::V6].map(|f| self.may_start(f));
+        let addr = self.queue.pop(|f| if f == Family::V4 { v4 } else { v6 })?;
+        // A delay too long for the clock never comes: `None`, as for "after a failure".
+        self.next_allowed = self
+            .plan
+            .schedule
+            .attempt_delay
+            .and_then(|d| now.checked_add(d));
+        let family = slot(Family::of(&addr));
+        self.running[family] += 1;
+        self.started[family] += 1;
         self.attempts.push(Attempt {
             addr,
             started: now - self.start,
@@ -139,12 +170,13 @@ impl<'a> State<'a> {
 
     /// When the schedule could next start an attempt without any other event happening.
     fn wake_at(&self) -> Option<Instant> {
-        if self.queue.is_empty() || self.running >= self.plan.max_concurrent {
+        if !self.startable() {
             return None;
         }
         let next = self.next_allowed?;
         match self.resolution_gate {
-            Some(gate) if self.gated(next) => Some(gate.max(next)),
+            // Gated with no end: only the preferred family's answer opens the gate.
+            Some(gate) if self.gated(next) => gate.map(|gate| gate.max(next)),
             _ => Some(next),
         }
     }
@@ -152,9 +184,9 @@ impl<'a> State<'a> {
     fn on_answer(&mut self, answer: Answer, now: Instant) {
         let elapsed = now - self.start;
         match answer.family {
-            Some(Family::V4) => (self.v4_done, self.dns_v4) = (true, Some(elapsed)),
-            Some(Family::V6) => (self.v6_done, self.dns_v6) = (true, Some(elapsed)),
-            None => (self.v4_done, self.v6_done) = (true, true),
+            Some(Family::V4) => self.dns_v4 = Some(elapsed),
+            Some(Family::V6) => self.dns_v6 = Some(elapsed),
+            None => {}
         }
         match answer.result {
             Ok(addrs) => {
@@ -169,18 +201,46 @@ impl<'a> State<'a> {
                 self.dns_errors.push(error);
             }
         }
+        match answer.family {
+            Some(family) => self.answered(family),
+            None => self.answered_all(),
+        }
         let preferred = self.plan.schedule.preferred_family;
         if answer.family == Some(preferred.other()) && self.resolution_gate.is_none() {
-            self.resolution_gate = Some(now + self.plan.schedule.resolution_delay);
+            let delay = self.plan.schedule.resolution_delay;
+            self.resolution_gate = Some(now.checked_add(delay));
         }
+    }
+
+    /// Marks `family`'s lookup finished; addresses of the other family held back for it
+    /// join the race if they fit.
+    fn answered(&mut self, family: Family) {
+        for addr in self.queue.answered(family) {
+            self.enqueue(addr);
+        }
+    }
+
+    /// Marks both lookups finished: DNS is over, or there was none.
+    fn answered_all(&mut self) {
+        self.answered(Family::V4);
+        self.answered(Family::V6);
     }
 
     /// Queues `addr` for an attempt, unless it is a duplicate, over the address cap, or
     /// refused by the address policy (then it is never dialed).
     fn admit(&mut self, addr: SocketAddr) {
-        if !self.queue.admit(addr) {
-            trace!(%addr, "address skipped (duplicate or over the address cap)");
-        } else if self.plan.policy.as_ref().is_some_and(|p| !p.0.allows(addr)) {
+        match self.queue.admit(addr) {
+            Admission::Taken => self.enqueue(addr),
+            Admission::Held => trace!(%addr, "address held back for the other family"),
+            Admission::Duplicate | Admission::Dropped => {
+                trace!(%addr, "address skipped (duplicate or over the address cap)");
+            }
+        }
+    }
+
+    /// Queues a taken address, unless the address policy refuses it.
+    fn enqueue(&mut self, addr: SocketAddr) {
+        if self.plan.policy.as_ref().is_some_and(|p| !p.0.allows(addr)) {
             debug!(%addr, "address refused by policy");
             self.refused.push(addr);
             let error = io::Error::new(io::ErrorKind::PermissionDenied, PolicyRefused);
@@ -199,7 +259,7 @@ impl<'a> State<'a> {
         };
         trace!(addr = %attempt.addr, kind = ?error.kind(), "attempt failed");
         self.errors.push(AttemptError::new(attempt.addr, error));
-        self.running -= 1;
+        self.running[slot(Family::of(&attempt.addr))] -= 1;
         // A failure starts the next attempt at once, without waiting for the delay.
         self.next_allowed = Some(self.next_allowed.map_or(now, |t| t.min(now)));
     }
@@ -264,7 +324,8 @@ where
     S: Stream<Item = Answer> + Unpin,
 {
     let start = Instant::now();
-    let deadline = plan.total_timeout.map(|t| start + t);
+    // A deadline too far for the clock to hold is no deadline.
+    let deadline = plan.total_timeout.and_then(|t| start.checked_add(t));
     let mut state = State::new(plan, start);
     let mut running = FuturesUnordered::new();
     let mut dns_open = true;
@@ -280,7 +341,7 @@ where
             debug!(%addr, attempt = idx, "attempt started");
             running.push(attempt(idx, dialer.dial(addr), plan.attempt_timeout));
         }
-        if !dns_open && state.running == 0 && state.queue.is_empty() {
+        if !dns_open && state.running() == 0 && state.queue.is_empty() {
             if state.queue.dropped() > 0 {
                 debug!(
                     dropped = state.queue.dropped(),
@@ -335,7 +396,7 @@ where
             Event::Dns(Some(answer)) => state.on_answer(answer, now),
             Event::Dns(None) => {
                 dns_open = false;
-                (state.v4_done, state.v6_done) = (true, true);
+                state.answered_all();
             }
             Event::Timer => {}
         }

@@ -1,4 +1,5 @@
-//! The addresses of a race not yet attempted, in the order they will be attempted.
+//! The addresses of a race not yet attempted, in the order they will be attempted, and the
+//! address cap, shared fairly between the families.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -8,10 +9,17 @@ use crate::Family;
 /// Per-family queues merged on the way out: `first_family_count` addresses of the
 /// preferred family, then alternating families (RFC 8305 §4). Addresses that arrive late
 /// join their family's queue, so interleaving goes on as if they had been there all along.
+///
+/// The address cap (`max_addresses`) is shared so that one family can never shut out the
+/// other: until a family has answered, half the cap stays reserved for it. Addresses of the
+/// first family beyond its share are held back (at most `max_addresses` of them) and
+/// admitted once the other family has answered and left room. Anything beyond that is
+/// dropped, so a hostile answer of hundreds of records costs a bounded amount.
 #[derive(Debug)]
 pub(super) struct AddrQueue {
-    v4: VecDeque<SocketAddr>,
-    v6: VecDeque<SocketAddr>,
+    v4: PerFamily,
+    v6: PerFamily,
+    /// Every address admitted or held back, for de-duplication.
     seen: Vec<SocketAddr>,
     preferred: Family,
     first_family_count: usize,
@@ -21,11 +29,37 @@ pub(super) struct AddrQueue {
     dropped: usize,
 }
 
+#[derive(Debug, Default)]
+struct PerFamily {
+    queued: VecDeque<SocketAddr>,
+    /// Addresses counted against the cap (queued, attempted or refused by the policy).
+    admitted: usize,
+    /// Addresses over this family's share while the other family has not answered.
+    held: Vec<SocketAddr>,
+    /// The family's lookup has finished (or there is none to wait for).
+    answered: bool,
+}
+
+/// What [`AddrQueue::admit`] did with an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// Counted against the cap: the caller either [`push`](AddrQueue::push)es it or
+    /// refuses it.
+    Taken,
+    /// Over its family's share for now; it may be released by
+    /// [`answered`](AddrQueue::answered).
+    Held,
+    /// Already seen in this race.
+    Duplicate,
+    /// Over the cap for good.
+    Dropped,
+}
+
 impl AddrQueue {
     pub(super) fn new(preferred: Family, first_family_count: usize, max_addresses: usize) -> Self {
         AddrQueue {
-            v4: VecDeque::new(),
-            v6: VecDeque::new(),
+            v4: PerFamily::default(),
+            v6: PerFamily::default(),
             seen: Vec::new(),
             preferred,
             first_family_count,
@@ -36,58 +70,94 @@ impl AddrQueue {
         }
     }
 
-    /// Counts `addr` as one of the race's addresses, unless it is a duplicate or the race
-    /// already has `max_addresses`; returns whether it was taken. A taken address is
-    /// either [`push`](Self::push)ed or refused by the caller.
-    pub(super) fn admit(&mut self, addr: SocketAddr) -> bool {
+    /// Counts `addr` as one of the race's addresses if its family's share allows, holds it
+    /// back if only the other family's reservation is in the way, and otherwise drops it.
+    pub(super) fn admit(&mut self, addr: SocketAddr) -> Admission {
         if self.seen.contains(&addr) {
-            return false;
+            return Admission::Duplicate;
         }
-        if self.seen.len() >= self.max_addresses {
+        let family = Family::of(&addr);
+        let other = self.family(family.other());
+        let reserved = if other.answered {
+            other.admitted
+        } else {
+            other.admitted.max(self.max_addresses / 2)
+        };
+        let max = self.max_addresses;
+        let share = max.saturating_sub(reserved);
+        let total = self.v4.admitted + self.v6.admitted;
+        let this = self.family_mut(family);
+        if this.admitted < share && total < max {
+            this.admitted += 1;
+            self.seen.push(addr);
+            Admission::Taken
+        } else if total < max && this.held.len() < max {
+            this.held.push(addr);
+            self.seen.push(addr);
+            Admission::Held
+        } else {
             self.dropped += 1;
-            return false;
+            Admission::Dropped
         }
-        self.seen.push(addr);
-        true
     }
 
-    /// Queues an admitted address for an attempt.
+    /// Marks `family`'s lookup as finished, which ends the reservation kept for it, and
+    /// returns the other family's held-back addresses that now fit under the cap, already
+    /// counted as [`Taken`](Admission::Taken). The rest of them are dropped.
+    pub(super) fn answered(&mut self, family: Family) -> Vec<SocketAddr> {
+        self.family_mut(family).answered = true;
+        let total = self.v4.admitted + self.v6.admitted;
+        let room = self.max_addresses.saturating_sub(total);
+        let other = self.family_mut(family.other());
+        let mut released = std::mem::take(&mut other.held);
+        let over = released.len().saturating_sub(room);
+        released.truncate(released.len() - over);
+        other.admitted += released.len();
+        self.dropped += over;
+        released
+    }
+
+    /// Whether `family`'s lookup has finished.
+    pub(super) fn is_answered(&self, family: Family) -> bool {
+        self.family(family).answered
+    }
+
+    /// Queues a taken address for an attempt.
     pub(super) fn push(&mut self, addr: SocketAddr) {
-        self.family_mut(Family::of(&addr)).push_back(addr);
+        self.family_mut(Family::of(&addr)).queued.push_back(addr);
     }
 
     #[cfg(test)]
-    fn admit_and_push(&mut self, addr: SocketAddr) -> bool {
-        let admitted = self.admit(addr);
-        if admitted {
+    fn admit_and_push(&mut self, addr: SocketAddr) -> Admission {
+        let admission = self.admit(addr);
+        if admission == Admission::Taken {
             self.push(addr);
         }
-        admitted
+        admission
     }
 
-    pub(super) fn pop(&mut self) -> Option<SocketAddr> {
+    /// The next address in interleaved order whose family `may_start`.
+    pub(super) fn pop(&mut self, may_start: impl Fn(Family) -> bool) -> Option<SocketAddr> {
         let want = if self.taken < self.first_family_count {
             self.preferred
         } else {
             self.last.map_or(self.preferred, Family::other)
         };
-        let family = if self.family(want).is_empty() {
-            want.other()
-        } else {
-            want
-        };
-        let addr = self.family_mut(family).pop_front()?;
+        let family = [want, want.other()]
+            .into_iter()
+            .find(|&f| self.has(f) && may_start(f))?;
+        let addr = self.family_mut(family).queued.pop_front()?;
         self.taken += 1;
         self.last = Some(family);
         Some(addr)
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.v4.is_empty() && self.v6.is_empty()
+        self.v4.queued.is_empty() && self.v6.queued.is_empty()
     }
 
     pub(super) fn has(&self, family: Family) -> bool {
-        !self.family(family).is_empty()
+        !self.family(family).queued.is_empty()
     }
 
     /// How many addresses were turned away by `max_addresses`.
@@ -95,14 +165,14 @@ impl AddrQueue {
         self.dropped
     }
 
-    fn family(&self, family: Family) -> &VecDeque<SocketAddr> {
+    fn family(&self, family: Family) -> &PerFamily {
         match family {
             Family::V4 => &self.v4,
             Family::V6 => &self.v6,
         }
     }
 
-    fn family_mut(&mut self, family: Family) -> &mut VecDeque<SocketAddr> {
+    fn family_mut(&mut self, family: Family) -> &mut PerFamily {
         match family {
             Family::V4 => &mut self.v4,
             Family::V6 => &mut self.v6,
@@ -118,15 +188,31 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn v4(i: usize) -> SocketAddr {
+        SocketAddr::from(([10, 0, (i / 256) as u8, (i % 256) as u8], 1))
+    }
+
+    fn v6(i: usize) -> SocketAddr {
+        SocketAddr::new(format!("fd00::{:x}", i + 1).parse().unwrap(), 1)
+    }
+
     fn drain(q: &mut AddrQueue) -> Vec<SocketAddr> {
-        std::iter::from_fn(|| q.pop()).collect()
+        std::iter::from_fn(|| q.pop(|_| true)).collect()
+    }
+
+    /// A queue whose families have both answered: no reservation applies.
+    fn settled(preferred: Family, first_family_count: usize, max: usize) -> AddrQueue {
+        let mut q = AddrQueue::new(preferred, first_family_count, max);
+        q.answered(Family::V4);
+        q.answered(Family::V6);
+        q
     }
 
     #[test]
     fn interleaves_preferred_family_first() {
-        let mut q = AddrQueue::new(Family::V6, 1, 16);
+        let mut q = settled(Family::V6, 1, 16);
         for s in ["1.0.0.1:1", "1.0.0.2:1", "1.0.0.3:1", "[::1]:1", "[::2]:1"] {
-            assert!(q.admit_and_push(a(s)));
+            assert_eq!(q.admit_and_push(a(s)), Admission::Taken);
         }
         assert_eq!(
             drain(&mut q),
@@ -142,7 +228,7 @@ mod tests {
 
     #[test]
     fn first_family_count_two() {
-        let mut q = AddrQueue::new(Family::V6, 2, 16);
+        let mut q = settled(Family::V6, 2, 16);
         for s in ["1.0.0.1:1", "1.0.0.2:1", "[::1]:1", "[::2]:1", "[::3]:1"] {
             q.admit_and_push(a(s));
         }
@@ -160,11 +246,11 @@ mod tests {
 
     #[test]
     fn late_family_joins_the_interleaving() {
-        let mut q = AddrQueue::new(Family::V6, 1, 16);
+        let mut q = settled(Family::V6, 1, 16);
         q.admit_and_push(a("1.0.0.1:1"));
         q.admit_and_push(a("1.0.0.2:1"));
         q.admit_and_push(a("1.0.0.3:1"));
-        assert_eq!(q.pop(), Some(a("1.0.0.1:1")));
+        assert_eq!(q.pop(|_| true), Some(a("1.0.0.1:1")));
         q.admit_and_push(a("[::1]:1"));
         q.admit_and_push(a("[::2]:1"));
         assert_eq!(
@@ -174,14 +260,71 @@ mod tests {
     }
 
     #[test]
+    fn a_family_that_may_not_start_is_skipped_not_lost() {
+        let mut q = settled(Family::V6, 1, 16);
+        for s in ["[::1]:1", "[::2]:1", "1.0.0.1:1"] {
+            q.admit_and_push(a(s));
+        }
+        assert_eq!(q.pop(|f| f == Family::V4), Some(a("1.0.0.1:1")));
+        assert_eq!(q.pop(|f| f == Family::V4), None);
+        assert_eq!(drain(&mut q), vec![a("[::1]:1"), a("[::2]:1")]);
+    }
+
+    #[test]
     fn duplicates_and_cap() {
-        let mut q = AddrQueue::new(Family::V4, 1, 2);
-        assert!(q.admit_and_push(a("1.0.0.1:1")));
-        assert!(!q.admit_and_push(a("1.0.0.1:1")));
-        assert!(q.admit_and_push(a("1.0.0.2:1")));
-        assert!(!q.admit_and_push(a("1.0.0.3:1")));
+        let mut q = settled(Family::V4, 1, 2);
+        assert_eq!(q.admit_and_push(a("1.0.0.1:1")), Admission::Taken);
+        assert_eq!(q.admit_and_push(a("1.0.0.1:1")), Admission::Duplicate);
+        assert_eq!(q.admit_and_push(a("1.0.0.2:1")), Admission::Taken);
+        assert_eq!(q.admit_and_push(a("1.0.0.3:1")), Admission::Dropped);
         assert_eq!(q.dropped(), 1);
         assert_eq!(drain(&mut q).len(), 2);
         assert!(q.is_empty());
+    }
+
+    /// 20 `A` records first: 8 are taken, 12 held back, and half the cap waits for `AAAA`.
+    #[test]
+    fn half_the_cap_waits_for_the_family_that_has_not_answered() {
+        let mut q = AddrQueue::new(Family::V6, 1, 16);
+        let admitted: Vec<_> = (0..20).map(|i| q.admit_and_push(v4(i))).collect();
+        assert_eq!(admitted[..8], [Admission::Taken; 8]);
+        assert_eq!(admitted[8..], [Admission::Held; 12]);
+        assert_eq!(q.answered(Family::V4), vec![]);
+        // AAAA brings 3: all taken; once it has answered, 5 held `A`s fill the cap.
+        for i in 0..3 {
+            assert_eq!(q.admit_and_push(v6(i)), Admission::Taken);
+        }
+        let released = q.answered(Family::V6);
+        assert_eq!(released, (8..13).map(v4).collect::<Vec<_>>());
+        assert_eq!(q.dropped(), 7);
+        assert_eq!(q.admit(v6(9)), Admission::Dropped);
+    }
+
+    /// Literal addresses arrive with both families at once: each gets half, then the rest
+    /// fill up in the order given.
+    #[test]
+    fn a_long_list_of_one_family_leaves_room_for_the_other() {
+        let mut q = AddrQueue::new(Family::V6, 1, 4);
+        for i in 0..10 {
+            q.admit_and_push(v4(i));
+        }
+        assert_eq!(q.admit_and_push(v6(0)), Admission::Taken);
+        let mut released = q.answered(Family::V4);
+        released.extend(q.answered(Family::V6));
+        assert_eq!(released, vec![v4(2)]);
+        assert_eq!(q.dropped(), 7);
+    }
+
+    /// However many records arrive, what is held back is bounded by the cap.
+    #[test]
+    fn a_hostile_answer_is_bounded() {
+        let mut q = AddrQueue::new(Family::V6, 1, 16);
+        for i in 0..1000 {
+            q.admit(v4(i));
+        }
+        assert_eq!(q.v4.admitted, 8);
+        assert_eq!(q.v4.held.len(), 16);
+        assert_eq!(q.seen.len(), 24);
+        assert_eq!(q.dropped(), 1000 - 24);
     }
 }

@@ -56,8 +56,12 @@ impl Drop for Socket {
 
 impl Net {
     fn new(hosts: &[(&str, Host)]) -> Net {
+        Net::of(hosts.iter().map(|(a, h)| (addr(a), *h)))
+    }
+
+    fn of(hosts: impl IntoIterator<Item = (SocketAddr, Host)>) -> Net {
         Net {
-            hosts: Arc::new(hosts.iter().map(|(a, h)| (addr(a), *h)).collect()),
+            hosts: Arc::new(hosts.into_iter().collect()),
             dials: Arc::default(),
             open: Arc::default(),
         }
@@ -719,4 +723,5 @@ async fn policy_refusals_are_listed_after_failed_attempts() {
     );
 }
 
+mod caps;
 mod props;
