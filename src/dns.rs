@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
 use futures_util::FutureExt;
+use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
 use tracing::warn;
 
@@ -66,9 +67,21 @@ impl Resolver {
     pub(crate) fn lookup(&self, host: &str, port: u16) -> Answers {
         match self.backend() {
             Backend::Hickory(resolver) => {
+                // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as
+                // target validation does, so `my_host.example` is looked up.
+                let name = match Name::from_str_relaxed(host) {
+                    Ok(name) => name,
+                    Err(e) => {
+                        let failed = Answer {
+                            family: None,
+                            result: Err(DnsError::new(None, e)),
+                        };
+                        return Box::pin(stream::iter([failed]));
+                    }
+                };
                 let lookups = FuturesUnordered::new();
                 for family in [Family::V6, Family::V4] {
-                    let (resolver, host) = (TokioResolver::clone(resolver), host.to_owned());
+                    let (resolver, host) = (TokioResolver::clone(resolver), name.clone());
                     lookups.push(
                         async move {
                             let lookup = match family {

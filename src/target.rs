@@ -1,7 +1,7 @@
 //! [`Target`]: what to connect to, a host name and port or a list of addresses.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::str::FromStr;
 
 use hickory_resolver::proto::rr::Name;
@@ -48,6 +48,19 @@ impl Target {
         if let Ok(ip) = unbracketed.parse::<IpAddr>() {
             return Ok(Target::addrs([SocketAddr::new(ip, port)]));
         }
+        if let Some((ip, scope)) = unbracketed.split_once('%') {
+            if let Ok(ip) = ip.parse::<Ipv6Addr>() {
+                let Ok(scope) = scope.parse::<u32>() else {
+                    return Err(ConnectError::invalid_target(format!(
+                        "{host:?}: the zone of an IPv6 address must be an interface index \
+                         (such as %2), not a name"
+                    )));
+                };
+                return Ok(Target::addrs(
+                    [SocketAddrV6::new(ip, port, 0, scope).into()],
+                ));
+            }
+        }
         if host.is_empty() {
             return Err(ConnectError::invalid_target("empty host"));
         }
@@ -64,7 +77,9 @@ impl Target {
                 "host {host:?} contains {c:?}"
             )));
         }
-        if let Err(e) = Name::from_utf8(host) {
+        // Relaxed, as the resolver's lookup is: `my_host.example` is a name getaddrinfo,
+        // Go and hickory itself resolve, though IDNA forbids `_`.
+        if let Err(e) = Name::from_str_relaxed(host) {
             return Err(ConnectError::invalid_target(format!(
                 "host {host:?} is not a valid name: {e}"
             )));
@@ -122,7 +137,11 @@ impl FromStr for Target {
     /// Parses `"host:port"`, `"1.2.3.4:port"` or `"[v6]:port"`.
     fn from_str(s: &str) -> Result<Target, ConnectError> {
         if let Ok(addr) = s.parse::<SocketAddr>() {
-            return Target::host(&addr.ip().to_string(), addr.port());
+            // Kept whole: rebuilding it from its IP would lose an IPv6 scope id.
+            if addr.port() == 0 {
+                return Err(ConnectError::invalid_target("port 0"));
+            }
+            return Ok(Target::addrs([addr]));
         }
         let Some((host, port)) = s.rsplit_once(':') else {
             return Err(ConnectError::invalid_target(format!(
@@ -245,6 +264,26 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_scope_id_is_kept() {
+        let scoped = SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 80, 0, 7));
+        for t in [
+            "[fe80::1%7]:80".into_target(),
+            ("fe80::1%7", 80).into_target(),
+            ("[fe80::1%7]", 80).into_target(),
+            scoped.into_target(),
+        ] {
+            let t = t.unwrap();
+            assert_eq!(addrs(&t), vec![scoped], "{t:?}");
+        }
+        let e = ("fe80::1%eth0", 80).into_target().unwrap_err();
+        assert!(e.to_string().contains("interface index"), "{e}");
+        assert!("[fe80::1%7]:0"
+            .into_target()
+            .unwrap_err()
+            .is_invalid_target());
+    }
+
+    #[test]
     fn host_and_port() {
         let t = "example.com:443".into_target().unwrap();
         assert_eq!(t.host_name(), Some("example.com"));
@@ -284,6 +323,11 @@ mod tests {
         let label63 = format!("{}.example.com.", "a".repeat(63));
         assert!((label63.as_str(), 80).into_target().is_ok());
         assert!(("bücher.example", 80).into_target().is_ok());
+        for underscored in ["my_host.example", "_dmarc.example.com", "a_b_:80"] {
+            let t = Target::host(underscored.trim_end_matches(":80"), 80);
+            assert!(t.is_ok(), "{underscored:?}: {t:?}");
+        }
+        assert!("my_host.example:443".into_target().is_ok());
     }
 }
 

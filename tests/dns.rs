@@ -200,6 +200,29 @@ async fn many_records_are_capped() {
     assert_eq!(err.attempts().len(), 3);
 }
 
+/// Names with `_` are resolved, as getaddrinfo, Go and hickory's own `Name::from_ascii` do,
+/// both as `(host, port)` and as `"host:port"`.
+#[tokio::test(start_paused = true)]
+async fn a_name_with_an_underscore_is_resolved() {
+    let lab = Lab::builder().alive(ip("127.0.0.2")).build().await.unwrap();
+    let dns = DnsServer::builder()
+        .host("my_host", [ip("127.0.0.2")])
+        .start()
+        .await
+        .unwrap();
+    let connector = connector(&dns, Schedule::race_all());
+    let (_s, info) = connector
+        .connect(("my_host.lab.test.", lab.port()))
+        .await
+        .unwrap();
+    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+    let (_s, info) = connector
+        .connect(format!("my_host.lab.test.:{}", lab.port()))
+        .await
+        .unwrap();
+    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+}
+
 /// A hostile answer: 300 `A` records (over TCP, since they do not fit a UDP answer), all
 /// refused, arrive first; the one alive `AAAA` 10 ms later still wins, and no more than
 /// the address cap is ever dialed.

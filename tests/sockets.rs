@@ -339,3 +339,29 @@ async fn public_only_policy_never_dials_loopback() {
     let connector = ConnieConnector::new().address_policy(|a: SocketAddr| a.ip().is_loopback());
     assert!(connector.connect(lab.addrs()).await.is_ok());
 }
+
+/// A string target keeps its IPv6 scope id all the way to the dialer (it was rebuilt from
+/// the bare IP, so `[fe80::1%7]` dialed scope 0, another interface or none).
+#[tokio::test]
+async fn a_string_target_keeps_its_ipv6_scope_id() {
+    let dialed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&dialed);
+    let connector = ConnieConnector::new().with_dialer(move |addr: SocketAddr| {
+        seen.lock().unwrap().push(addr);
+        async { Err::<TcpStream, _>(io::Error::from(io::ErrorKind::ConnectionRefused)) }
+    });
+    let error = connector.connect("[fe80::1%7]:80").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::AllAttemptsFailed);
+    let error = connector.connect(("fe80::1%7", 80)).await.unwrap_err();
+    assert_eq!(error.attempts()[0].addr().to_string(), "[fe80::1%7]:80");
+    let scopes: Vec<u32> = dialed
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| match a {
+            SocketAddr::V6(v6) => v6.scope_id(),
+            SocketAddr::V4(_) => panic!("{a} is not IPv6"),
+        })
+        .collect();
+    assert_eq!(scopes, [7, 7]);
+}
