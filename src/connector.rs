@@ -168,9 +168,16 @@ impl<D> ConnieConnector<D> {
     /// connie calls its `ipv4_lookup` and `ipv6_lookup` concurrently; `/etc/hosts` is
     /// consulted as the resolver's options say.
     ///
-    /// Default is a resolver built from the system configuration on first use; if that
-    /// cannot be loaded, the operating system's resolver (`getaddrinfo`) is used and a
-    /// `tracing` warning says so.
+    /// A lookup still running when its race ends (the race was won on the other family's
+    /// addresses, or timed out) is left to finish in the background, for at most 5 s, so
+    /// its answer reaches the resolver's cache; RFC 8305 likewise keeps processing answers
+    /// after a winner.
+    ///
+    /// Default is the process's system resolver, built from the system configuration on
+    /// first use and shared by every connector made with [`new`](ConnieConnector::new)
+    /// (and by [`race_connect`]), so they share one cache. If the configuration cannot be
+    /// loaded, the operating system's resolver (`getaddrinfo`) is used and a `tracing`
+    /// warning says so.
     pub fn resolver(mut self, resolver: TokioResolver) -> Self {
         self.resolver = Resolver::hickory(resolver);
         self

@@ -7,13 +7,17 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
 use futures_util::FutureExt;
 use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
-use tracing::warn;
+use tracing::{trace, warn};
 
 use crate::error::DnsError;
 use crate::race::Answer;
@@ -21,6 +25,48 @@ use crate::Family;
 
 /// The stream of answers of one lookup: one per family, in the order they arrive.
 pub(crate) type Answers = std::pin::Pin<Box<dyn Stream<Item = Answer> + Send>>;
+
+/// How long a lookup still running when its race ends may go on, so that its answer
+/// reaches the resolver's cache (RFC 8305 keeps processing answers after a winner). A
+/// dropped hickory lookup never fills the cache, so without this a process whose first
+/// race to a name went to IPv4 would miss the cache on `AAAA` at every later connect.
+pub(crate) const DNS_LINGER: Duration = Duration::from_secs(5);
+
+/// The hickory lookups of one race, `A` and `AAAA`, yielded as they finish.
+///
+/// Dropped with lookups still running (the race was won, timed out or cancelled), it hands
+/// them to a task of the current runtime that lets them finish, for at most
+/// [`DNS_LINGER`]. The task holds nothing but the lookups, and goes away with its runtime.
+struct Lookups {
+    pending: FuturesUnordered<BoxFuture<'static, Answer>>,
+}
+
+impl Stream for Lookups {
+    type Item = Answer;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
+        self.pending.poll_next_unpin(cx)
+    }
+}
+
+impl Drop for Lookups {
+    fn drop(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut pending = std::mem::take(&mut self.pending);
+        trace!(
+            lookups = pending.len(),
+            "letting unfinished lookups fill the cache"
+        );
+        runtime.spawn(tokio::time::timeout(DNS_LINGER, async move {
+            while pending.next().await.is_some() {}
+        }));
+    }
+}
 
 /// A resolver shared by every clone of a connector, built on first use (a connector may be
 /// made outside a tokio runtime).
@@ -37,11 +83,12 @@ enum Backend {
 }
 
 impl Resolver {
-    /// A resolver from the system configuration (`/etc/resolv.conf`, `/etc/hosts`),
-    /// loaded lazily.
+    /// The process's resolver from the system configuration (`/etc/resolv.conf`,
+    /// `/etc/hosts`), loaded lazily, once: every connector that uses it shares one cache.
     pub(crate) fn system() -> Resolver {
+        static SYSTEM: OnceLock<Arc<OnceLock<Backend>>> = OnceLock::new();
         Resolver {
-            backend: Arc::new(OnceLock::new()),
+            backend: Arc::clone(SYSTEM.get_or_init(Arc::default)),
         }
     }
 
@@ -79,10 +126,12 @@ impl Resolver {
                         return Box::pin(stream::iter([failed]));
                     }
                 };
-                let lookups = FuturesUnordered::new();
+                let lookups = Lookups {
+                    pending: FuturesUnordered::new(),
+                };
                 for family in [Family::V6, Family::V4] {
                     let (resolver, host) = (TokioResolver::clone(resolver), name.clone());
-                    lookups.push(
+                    lookups.pending.push(
                         async move {
                             let lookup = match family {
                                 Family::V4 => resolver.ipv4_lookup(host).await,
@@ -176,6 +225,21 @@ mod tests {
             format!("{resolver:?}"),
             r#"Resolver { backend: "system (getaddrinfo)" }"#
         );
+    }
+
+    #[test]
+    fn every_system_resolver_is_the_same_one() {
+        let (a, b) = (Resolver::system(), Resolver::system());
+        assert!(Arc::ptr_eq(&a.backend, &b.backend));
+        let custom = Resolver::hickory(
+            TokioResolver::builder_with_config(
+                hickory_resolver::config::ResolverConfig::default(),
+                hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+            )
+            .build()
+            .unwrap(),
+        );
+        assert!(!Arc::ptr_eq(&a.backend, &custom.backend));
     }
 
     #[tokio::test]

@@ -267,6 +267,67 @@ async fn duration_max_settings_never_panic() {
     assert_eq!(info.elapsed(), ms(700));
 }
 
+/// A race won before `AAAA` answered still lets that lookup finish and fill the cache, so
+/// the next race to the name gets both families from the cache at once. (A dropped
+/// hickory lookup never fills the cache: every later race would wait for `AAAA` again.)
+#[tokio::test(start_paused = true)]
+async fn a_lookup_outlives_the_race_it_lost_and_fills_the_cache() {
+    let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
+    let (lab, dns) = setup(&hosts, Some(ms(200))).await;
+    let mut opts = DnsServer::resolver_opts();
+    opts.cache_size = 64;
+    let resolver = dns.try_resolver_with(opts).unwrap();
+    let connector = ConnieConnector::new().resolver(resolver);
+    let name = ("www.lab.test.", lab.port());
+
+    let (_s, info) = connector.connect(name).await.unwrap();
+    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+    assert_eq!(info.dns_v6(), None, "the race was won before AAAA answered");
+
+    // The lingering lookup gets its answer at 200 ms.
+    tokio::time::sleep(ms(300)).await;
+    let (_s, info) = connector.connect(name).await.unwrap();
+    assert_eq!(info.dns_v6(), Some(Duration::ZERO), "{info:?}");
+    assert_eq!(info.remote_addr().ip(), ip("::1"));
+}
+
+/// A lookup left running when its race ends goes away with its runtime: dropping the
+/// runtime neither hangs nor leaves the lookup's socket open.
+#[test]
+fn a_lingering_lookup_goes_away_with_its_runtime() {
+    let servers = tokio::runtime::Runtime::new().unwrap();
+    let hosts = [(HostKind::Alive, "127.0.0.2")];
+    let (lab, dns) = servers.block_on(setup(&hosts, Some(Duration::from_secs(3600))));
+    let connector = ConnieConnector::new().resolver(dns.resolver());
+    let open_fds = || std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let baseline = open_fds();
+    let race = connector.connect(("www.lab.test.", lab.port()));
+    let (stream, _) = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(5), race).await })
+        .expect("connects promptly")
+        .unwrap();
+    drop(stream);
+    let started = std::time::Instant::now();
+    drop(runtime);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The server side of the connection closes a moment later, on its own runtime.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while open_fds() > baseline {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} > {baseline}",
+            open_fds()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(servers);
+}
+
 /// `race_connect`'s connector (and its resolver) outlive any one runtime: one made and
 /// first used in a runtime that is then shut down must keep working in the next one, as
 /// in a test suite where every test has its own runtime.
