@@ -32,6 +32,8 @@ pub const DEFAULT_MAX_ADDRESSES: usize = 16;
 pub const DEFAULT_ATTEMPT_TIMEOUT: Option<Duration> = None;
 /// Default total timeout: none.
 pub const DEFAULT_TOTAL_TIMEOUT: Option<Duration> = None;
+/// Whether the total timeout is split into partial deadlines by default: `false`.
+pub const DEFAULT_PARTIAL_DEADLINES: bool = false;
 /// Whether the `Service<Uri>` impl refuses URIs whose scheme is not `http` by default:
 /// `true`, as hyper-util's `HttpConnector` does.
 pub const DEFAULT_ENFORCE_HTTP: bool = true;
@@ -84,6 +86,7 @@ impl ConnieConnector {
                 schedule: Schedule::race_all(),
                 attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
                 total_timeout: DEFAULT_TOTAL_TIMEOUT,
+                partial_deadlines: DEFAULT_PARTIAL_DEADLINES,
                 max_concurrent: DEFAULT_MAX_CONCURRENT,
                 max_addresses: DEFAULT_MAX_ADDRESSES,
                 policy: None,
@@ -124,6 +127,24 @@ impl<D> ConnieConnector<D> {
     /// Default is `None` ([`DEFAULT_TOTAL_TIMEOUT`]).
     pub fn total_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.plan_mut().total_timeout = timeout;
+        self
+    }
+
+    /// Splits the total timeout into a deadline per attempt, as Go's `net.Dialer` does:
+    /// each attempt may take the time left divided by the addresses not yet attempted
+    /// (itself included), but at least 2 s, or all that is left when less than 2 s is.
+    ///
+    /// It matters for schedules that wait for a failure before the next attempt
+    /// ([`Schedule::sequential`]): with only a total timeout, a blackholed first address
+    /// would take the whole budget, and the addresses after it would never be tried. With
+    /// partial deadlines, `sequential()` and a 10 s total timeout over [dead, dead, alive]
+    /// give the first attempt 3.3 s, the second 3.3 s, and connect to the third at 6.7 s.
+    /// A per-attempt timeout, if also set, applies as well (the shorter wins). Without a
+    /// total timeout this does nothing.
+    ///
+    /// Default is `false` ([`DEFAULT_PARTIAL_DEADLINES`]).
+    pub fn partial_deadlines(mut self, on: bool) -> Self {
+        self.plan_mut().partial_deadlines = on;
         self
     }
 
@@ -232,6 +253,31 @@ impl<D> ConnieConnector<D> {
     }
 }
 
+impl ConnieConnector<TcpDialer> {
+    /// Changes the socket options of the default [`TcpDialer`]: keepalive, buffer sizes,
+    /// `SO_REUSEADDR`, the interface, `SO_MARK`, `TCP_USER_TIMEOUT`, the local address…
+    /// everything hyper-util's `HttpConnector` sets, without writing a dialer.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), connie::ConnectError> {
+    /// use std::time::Duration;
+    ///
+    /// let connector = connie::ConnieConnector::new().tcp(|tcp| {
+    ///     tcp.keepalive(Some(Duration::from_secs(60)))
+    ///         .send_buffer_size(Some(256 * 1024))
+    ///         .reuse_address(true)
+    /// });
+    /// let (stream, _info) = connector.connect("example.com:80").await?;
+    /// # drop(stream); Ok(()) }
+    /// ```
+    ///
+    /// Default is [`TcpDialer::new`].
+    pub fn tcp(mut self, configure: impl FnOnce(TcpDialer) -> TcpDialer) -> Self {
+        self.dialer = configure(self.dialer);
+        self
+    }
+}
+
 impl<D: Dial> ConnieConnector<D> {
     /// Connects to `target` by racing its addresses, and reports how the race went.
     ///
@@ -313,6 +359,7 @@ mod tests {
                 schedule: Schedule::race_all(),
                 attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
                 total_timeout: DEFAULT_TOTAL_TIMEOUT,
+                partial_deadlines: DEFAULT_PARTIAL_DEADLINES,
                 max_concurrent: DEFAULT_MAX_CONCURRENT,
                 max_addresses: DEFAULT_MAX_ADDRESSES,
                 policy: None,

@@ -45,6 +45,71 @@
 //!   the total timeout (DNS included) elapses. The [`ConnectError`] lists every address
 //!   tried with its error.
 //!
+//! # Coming from hyper-util's `HttpConnector`
+//!
+//! [`ConnieConnector`] is a drop-in `Service<Uri>` for hyper-util's `Client`, and every
+//! `HttpConnector` setter has an equivalent. Socket options live on the [`TcpDialer`],
+//! reached with [`ConnieConnector::tcp`]:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use connie::{ConnieConnector, Schedule};
+//!
+//! // let mut http = HttpConnector::new();
+//! // http.set_keepalive(Some(Duration::from_secs(60)));
+//! // http.set_connect_timeout(Some(Duration::from_secs(10)));
+//! // http.set_happy_eyeballs_timeout(Some(Duration::from_millis(300)));
+//! let connector = ConnieConnector::new()
+//!     .tcp(|tcp| tcp.keepalive(Some(Duration::from_secs(60))))
+//!     .total_timeout(Some(Duration::from_secs(10)))
+//!     .partial_deadlines(true)
+//!     .schedule(Schedule::rfc8305().attempt_delay(Duration::from_millis(300)));
+//! ```
+//!
+//! | `HttpConnector` | connie | difference |
+//! |---|---|---|
+//! | `new()` | [`ConnieConnector::new()`] | races every address at once; `TCP_NODELAY` on |
+//! | `new_with_resolver(r)` | [`ConnieConnector::resolver`] (a hickory resolver) | `A` and `AAAA` looked up concurrently |
+//! | `enforce_http(b)` | [`ConnieConnector::enforce_http`] | same meaning and default (`true`) |
+//! | `set_connect_timeout(t)` | [`total_timeout`](ConnieConnector::total_timeout)`(t)` + [`partial_deadlines`](ConnieConnector::partial_deadlines)`(true)`, or [`attempt_timeout`](ConnieConnector::attempt_timeout) | hyper-util splits `t` evenly between a host's addresses and leaves DNS out; connie's total timeout includes DNS, and partial deadlines give each attempt at least 2 s (as Go does). `attempt_timeout` bounds each attempt alone |
+//! | `set_happy_eyeballs_timeout(d)` | [`Schedule::rfc8305`]`().attempt_delay(d)` | hyper-util tries one family's addresses one by one and starts the other family after `d` (300 ms by default); connie's default, [`Schedule::race_all`], starts every address at once, and `rfc8305` staggers every address (either family) by `d`. `None` (no fallback) is closest to [`Schedule::sequential`] |
+//! | `set_nodelay(b)` | [`TcpDialer::nodelay`] | default `true` in connie, `false` in hyper-util |
+//! | `set_keepalive(t)` | [`TcpDialer::keepalive`] | |
+//! | `set_keepalive_interval(t)` | [`TcpDialer::keepalive_interval`] | |
+//! | `set_keepalive_retries(n)` | [`TcpDialer::keepalive_retries`] | |
+//! | `set_send_buffer_size(n)` | [`TcpDialer::send_buffer_size`] | |
+//! | `set_recv_buffer_size(n)` | [`TcpDialer::recv_buffer_size`] | |
+//! | `set_reuse_address(b)` | [`TcpDialer::reuse_address`] | |
+//! | `set_local_address(ip)` | [`TcpDialer::local_address`] | connie also sets `IP_BIND_ADDRESS_NO_PORT` (Linux): no port is reserved before `connect()` |
+//! | `set_local_addresses(v4, v6)` | [`TcpDialer::local_address_v4`], [`TcpDialer::local_address_v6`] | |
+//! | `set_interface(name)` | `TcpDialer::interface` (Linux, Android, Fuchsia), `TcpDialer::interface_index` (macOS, iOS, illumos, Solaris, Linux) | on macOS connie takes the interface's index rather than its name |
+//! | `set_mark(m)` | `TcpDialer::mark` (Linux, Android, Fuchsia) | |
+//! | `set_tcp_user_timeout(t)` | `TcpDialer::user_timeout` (Linux, Android, Fuchsia) | hyper-util ignores a failure to set it; connie fails that attempt |
+//! | `HttpInfo` in responses | `HttpInfo` **and** [`ConnectInfo`] | |
+//!
+//! An option the system refuses (`SO_MARK` without `CAP_NET_ADMIN`, say) fails that
+//! attempt with an error naming the option, listed in [`ConnectError::attempts`].
+//!
+//! [`ConnectInfo`] on a pooled hyper connection describes the race that opened the
+//! connection, not the request: every response on a reused connection carries the same one.
+//!
+//! # Name resolution, `localhost` and `/etc/hosts`
+//!
+//! Names are resolved with hickory-resolver, not `getaddrinfo`. The default resolver reads
+//! `/etc/resolv.conf` and `/etc/hosts` once, on first use, and is shared by the whole
+//! process (one cache); a change to either file afterwards is not seen until the process
+//! restarts. Compared with `getaddrinfo`:
+//!
+//! - `localhost` (and names under `.localhost`) always resolve to `::1` and `127.0.0.1`,
+//!   whatever `/etc/hosts` says, and `.onion` and `.invalid` names fail without a query
+//!   (RFC 6761);
+//! - `/etc/hosts` entries are honoured for both families, but other NSS sources
+//!   (`/etc/nsswitch.conf`: mDNS, LDAP, systemd-resolved's `myhostname`…) are not;
+//! - there is no RFC 6724 sorting: each family keeps DNS order, and families are
+//!   interleaved as the [`Schedule`] says;
+//! - if the system configuration cannot be read, connie falls back to `getaddrinfo` for
+//!   that process, with a `tracing` warning.
+//!
 //! # Address policy
 //!
 //! [`ConnieConnector::address_policy`] checks every address after DNS and before any SYN;
@@ -74,7 +139,9 @@
 //!   delay line, for real round-trip times.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![forbid(unsafe_code)]
+// One `unsafe` block in the crate: `IP_BIND_ADDRESS_NO_PORT`, which socket2 does not wrap
+// (see `tcp.rs`); everything else is safe.
+#![deny(unsafe_code)]
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -96,12 +163,14 @@ mod schedule;
 #[cfg(feature = "hyper")]
 mod service;
 mod target;
+mod tcp;
 
 pub use crate::connector::{
     race_connect, ConnieConnector, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_ENFORCE_HTTP,
-    DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_CONCURRENT, DEFAULT_TOTAL_TIMEOUT,
+    DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_CONCURRENT, DEFAULT_PARTIAL_DEADLINES,
+    DEFAULT_TOTAL_TIMEOUT,
 };
-pub use crate::dial::{Dial, TcpDialer, DEFAULT_NODELAY};
+pub use crate::dial::Dial;
 pub use crate::error::{AttemptError, ConnectError, DnsError, ErrorKind};
 pub use crate::info::{Attempt, ConnectInfo, Outcome};
 pub use crate::policy::{is_public, AddressPolicy, PolicyRefused, PublicOnly};
@@ -113,6 +182,7 @@ pub use crate::schedule::{
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use crate::service::{Connecting, ConnieStream};
 pub use crate::target::{IntoTarget, Target};
+pub use crate::tcp::{TcpDialer, DEFAULT_NODELAY};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -319,6 +319,62 @@ async fn tcp_dialer_applies_its_socket_options() {
     assert!(!stream.nodelay().unwrap());
 }
 
+/// Every `HttpConnector` socket option, set through `ConnieConnector::tcp`, is on the
+/// connected socket as the kernel reports it.
+#[cfg(target_os = "linux")]
+#[tokio::test(start_paused = true)]
+async fn http_connector_socket_options_reach_the_socket() {
+    let lab = Lab::builder().alive(ip("127.0.0.2")).build().await.unwrap();
+    let target = lab.addrs()[0];
+    let connector = ConnieConnector::new().tcp(|tcp| {
+        tcp.keepalive(Some(Duration::from_secs(61)))
+            .keepalive_interval(Some(Duration::from_secs(7)))
+            .keepalive_retries(Some(4))
+            .send_buffer_size(Some(64 * 1024))
+            .recv_buffer_size(Some(96 * 1024))
+            .reuse_address(true)
+            .interface(Some("lo"))
+            .user_timeout(Some(Duration::from_millis(9_000)))
+            .local_address(Some(ip("127.0.0.9")))
+    });
+    let (stream, _) = connector.connect(target).await.unwrap();
+    let sock = socket2::SockRef::from(&stream);
+    assert!(sock.keepalive().unwrap());
+    assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(61));
+    assert_eq!(
+        sock.tcp_keepalive_interval().unwrap(),
+        Duration::from_secs(7)
+    );
+    assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
+    // Linux doubles what it is given, for its own bookkeeping.
+    assert_eq!(sock.send_buffer_size().unwrap(), 2 * 64 * 1024);
+    assert_eq!(sock.recv_buffer_size().unwrap(), 2 * 96 * 1024);
+    assert!(sock.reuse_address().unwrap());
+    assert_eq!(sock.device().unwrap().as_deref(), Some(&b"lo"[..]));
+    assert_eq!(
+        sock.tcp_user_timeout().unwrap(),
+        Some(Duration::from_millis(9_000))
+    );
+    assert_eq!(stream.local_addr().unwrap().ip(), ip("127.0.0.9"));
+
+    // `SO_MARK` needs CAP_NET_ADMIN: set as root, otherwise the attempt's error names it.
+    let marked = ConnieConnector::new().tcp(|tcp| tcp.mark(Some(0x2a)));
+    match marked.connect(target).await {
+        Ok((stream, _)) => assert_eq!(socket2::SockRef::from(&stream).mark().unwrap(), 0x2a),
+        Err(e) => {
+            let error = e.attempts()[0].error();
+            assert_eq!(error.kind(), io::ErrorKind::PermissionDenied, "{e:?}");
+            assert!(error.to_string().starts_with("SO_MARK: "), "{error}");
+        }
+    }
+
+    // An interface that does not exist fails the attempt, saying which option.
+    let nowhere = ConnieConnector::new().tcp(|tcp| tcp.interface(Some("connie-none0")));
+    let e = nowhere.connect(target).await.unwrap_err();
+    let error = e.attempts()[0].error().to_string();
+    assert!(error.starts_with("SO_BINDTODEVICE: "), "{error}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn public_only_policy_never_dials_loopback() {
     let lab = Lab::builder()

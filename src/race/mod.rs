@@ -24,12 +24,19 @@ use crate::error::{AttemptError, DnsError, ErrorKind};
 use crate::policy::{Policy, PolicyRefused};
 use crate::{Attempt, ConnectError, ConnectInfo, Dial, Family, Outcome, Schedule};
 
+/// The least time a partial deadline gives an attempt, unless less than that is left (Go's
+/// `saneMinimum`).
+pub(crate) const MIN_PARTIAL_DEADLINE: Duration = Duration::from_secs(2);
+
 /// Everything the engine needs to know about how to run one race.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub(crate) schedule: Schedule,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) total_timeout: Option<Duration>,
+    /// Go's partial deadline: each attempt gets the time left divided by the addresses
+    /// left (at least [`MIN_PARTIAL_DEADLINE`]).
+    pub(crate) partial_deadlines: bool,
     pub(crate) max_concurrent: usize,
     pub(crate) max_addresses: usize,
     pub(crate) policy: Option<Policy>,
@@ -141,6 +148,29 @@ impl<'a> State<'a> {
         [Family::V6, Family::V4]
             .into_iter()
             .any(|f| self.queue.has(f) && self.may_start(f))
+    }
+
+    /// The timeout of an attempt starting now: the per-attempt timeout, shortened to the
+    /// partial deadline when that is on.
+    fn attempt_timeout(&self, now: Instant, deadline: Option<Instant>) -> Option<Duration> {
+        let partial = match deadline {
+            Some(deadline) if self.plan.partial_deadlines => {
+                let left = deadline.saturating_duration_since(now);
+                // This attempt's address has left the queue already.
+                let addresses = u32::try_from(self.queue.len() + 1).unwrap_or(u32::MAX);
+                let share = left / addresses;
+                Some(if share < MIN_PARTIAL_DEADLINE {
+                    left.min(MIN_PARTIAL_DEADLINE)
+                } else {
+                    share
+                })
+            }
+            _ => None,
+        };
+        match (self.plan.attempt_timeout, partial) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The address whose attempt starts now, if the schedule allows one.
@@ -338,8 +368,9 @@ where
         }
         while let Some(addr) = state.next_attempt(now) {
             let idx = state.attempts.len() - 1;
-            debug!(%addr, attempt = idx, "attempt started");
-            running.push(attempt(idx, dialer.dial(addr), plan.attempt_timeout));
+            let timeout = state.attempt_timeout(now, deadline);
+            debug!(%addr, attempt = idx, ?timeout, "attempt started");
+            running.push(attempt(idx, dialer.dial(addr), timeout));
         }
         if !dns_open && state.running() == 0 && state.queue.is_empty() {
             if state.queue.dropped() > 0 {

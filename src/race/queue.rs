@@ -152,6 +152,11 @@ impl AddrQueue {
         Some(addr)
     }
 
+    /// How many addresses are queued.
+    pub(super) fn len(&self) -> usize {
+        self.v4.queued.len() + self.v6.queued.len()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.v4.queued.is_empty() && self.v6.queued.is_empty()
     }

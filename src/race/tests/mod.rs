@@ -112,6 +112,7 @@ fn plan(schedule: Schedule) -> Plan {
         schedule,
         attempt_timeout: None,
         total_timeout: None,
+        partial_deadlines: false,
         max_concurrent: 16,
         max_addresses: 16,
         policy: None,
@@ -321,6 +322,69 @@ async fn sequential_with_attempt_timeout_moves_past_a_blackhole() {
     assert_eq!(*info.attempts()[0].outcome(), Outcome::TimedOut);
     assert_eq!(info.elapsed(), ms(1010));
     assert_eq!(net.open(), 1);
+}
+
+/// Go's partial deadlines: with only a total timeout, a sequential race still reaches the
+/// third address; each attempt gets the time left over the addresses left.
+#[tokio::test(start_paused = true)]
+async fn partial_deadlines_split_the_total_timeout_between_addresses() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("10.0.0.2:80", Host::Blackhole),
+        ("10.0.0.3:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+    let mut p = plan(Schedule::sequential());
+    p.total_timeout = Some(ms(9_000));
+    p.partial_deadlines = true;
+    let (_conn, info) = race(&net.dialer(), &p, literal(addrs.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addrs[0], ms(0)),
+            (addrs[1], ms(3_000)),
+            (addrs[2], ms(6_000))
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(6_010));
+
+    // Without them, the first blackhole takes the whole budget.
+    p.partial_deadlines = false;
+    let err = race(&net.dialer(), &p, literal(addrs.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(err.attempts().len(), 1);
+    p.partial_deadlines = true;
+
+    // The 2 s floor: 3 s over [dead, dead, alive] would give each 1 s; the first gets 2 s,
+    // the second all that is left (1 s), and the third is never reached.
+    p.total_timeout = Some(ms(3_000));
+    let t0 = Instant::now();
+    let err = race(&net.dialer(), &p, literal(addrs.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(t0.elapsed(), ms(3_000));
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    let tried: Vec<_> = err.attempts().iter().map(|a| a.addr()).collect();
+    assert_eq!(tried, addrs[..2].to_vec());
+    let (_conn, info) = race(&net.dialer(), &p, literal(vec![addrs[0], addrs[2]]))
+        .await
+        .unwrap();
+    assert_eq!(
+        starts(&info),
+        vec![(addrs[0], ms(0)), (addrs[2], ms(2_000))]
+    );
+
+    // A shorter per-attempt timeout still wins.
+    p.total_timeout = Some(ms(9_000));
+    p.attempt_timeout = Some(ms(1_000));
+    let (_conn, info) = race(&net.dialer(), &p, literal(addrs.clone()))
+        .await
+        .unwrap();
+    assert_eq!(info.elapsed(), ms(2_010));
 }
 
 #[tokio::test(start_paused = true)]

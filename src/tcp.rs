@@ -1,0 +1,515 @@
+//! [`TcpDialer`], the default dialer: a non-blocking TCP connect with socket options, and
+//! every option hyper-util's `HttpConnector` has.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+#[cfg(any(
+    target_os = "android",
+    target_os = "illumos",
+    target_os = "ios",
+    target_os = "linux",
+    target_os = "macos",
+    target_os = "solaris",
+    target_os = "tvos",
+    target_os = "visionos",
+    target_os = "watchos",
+))]
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use socket2::{SockRef, TcpKeepalive};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::Dial;
+
+/// Whether [`TcpDialer`] sets `TCP_NODELAY` by default.
+pub const DEFAULT_NODELAY: bool = true;
+
+/// The default dialer: a non-blocking [`TcpStream`] connect with socket options.
+///
+/// Options are applied with `socket2` before the SYN is sent, so they hold for the whole
+/// life of the connection. An option the operating system refuses (say `SO_MARK` without
+/// `CAP_NET_ADMIN`) fails that attempt with an error naming the option; the race goes on
+/// with the other attempts, and the error is in
+/// [`ConnectError::attempts`](crate::ConnectError::attempts).
+///
+/// Change the options of a connector's dialer with
+/// [`ConnieConnector::tcp`](crate::ConnieConnector::tcp), no dialer of your own needed:
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), connie::ConnectError> {
+/// use std::time::Duration;
+///
+/// let connector = connie::ConnieConnector::new().tcp(|tcp| {
+///     tcp.keepalive(Some(Duration::from_secs(60)))
+///         .keepalive_interval(Some(Duration::from_secs(10)))
+///         .keepalive_retries(Some(3))
+///         .recv_buffer_size(Some(1 << 20))
+///         .local_address(Some("192.0.2.7".parse().unwrap()))
+/// });
+/// let (stream, _info) = connector.connect("example.com:80").await?;
+/// # drop(stream); Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpDialer {
+    nodelay: bool,
+    keepalive_time: Option<Duration>,
+    keepalive_interval: Option<Duration>,
+    keepalive_retries: Option<u32>,
+    send_buffer_size: Option<usize>,
+    recv_buffer_size: Option<usize>,
+    reuse_address: bool,
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    interface: Option<String>,
+    #[cfg(any(
+        target_os = "android",
+        target_os = "illumos",
+        target_os = "ios",
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "solaris",
+        target_os = "tvos",
+        target_os = "visionos",
+        target_os = "watchos",
+    ))]
+    interface_index: Option<NonZeroU32>,
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    mark: Option<u32>,
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    user_timeout: Option<Duration>,
+    local_v4: Option<Ipv4Addr>,
+    local_v6: Option<Ipv6Addr>,
+}
+
+impl Default for TcpDialer {
+    fn default() -> Self {
+        TcpDialer::new()
+    }
+}
+
+impl TcpDialer {
+    /// A dialer with the defaults: `TCP_NODELAY` on, every other option as the operating
+    /// system sets it (no keepalive, system buffer sizes, no local bind address…).
+    pub fn new() -> TcpDialer {
+        TcpDialer {
+            nodelay: DEFAULT_NODELAY,
+            keepalive_time: None,
+            keepalive_interval: None,
+            keepalive_retries: None,
+            send_buffer_size: None,
+            recv_buffer_size: None,
+            reuse_address: false,
+            #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+            interface: None,
+            #[cfg(any(
+                target_os = "android",
+                target_os = "illumos",
+                target_os = "ios",
+                target_os = "linux",
+                target_os = "macos",
+                target_os = "solaris",
+                target_os = "tvos",
+                target_os = "visionos",
+                target_os = "watchos",
+            ))]
+            interface_index: None,
+            #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+            mark: None,
+            #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+            user_timeout: None,
+            local_v4: None,
+            local_v6: None,
+        }
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm) on every connection.
+    ///
+    /// Default is `true` ([`DEFAULT_NODELAY`]): racing exists to cut latency. (hyper-util's
+    /// `HttpConnector` defaults to `false`.)
+    pub fn nodelay(mut self, nodelay: bool) -> TcpDialer {
+        self.nodelay = nodelay;
+        self
+    }
+
+    /// Turns on TCP keepalive (`SO_KEEPALIVE`) with this idle time before the first probe
+    /// (`TCP_KEEPIDLE`, `TCP_KEEPALIVE` on macOS).
+    ///
+    /// Keepalive is on when any of this, [`keepalive_interval`](Self::keepalive_interval)
+    /// or [`keepalive_retries`](Self::keepalive_retries) is set; what is not set keeps the
+    /// system's value.
+    ///
+    /// Default is `None` (keepalive off, as the operating system does).
+    pub fn keepalive(mut self, idle: Option<Duration>) -> TcpDialer {
+        self.keepalive_time = idle;
+        self
+    }
+
+    /// Sets the time between keepalive probes (`TCP_KEEPINTVL`), and turns keepalive on.
+    ///
+    /// Default is `None`: the system's interval. Ignored where the system has no such
+    /// option.
+    pub fn keepalive_interval(mut self, interval: Option<Duration>) -> TcpDialer {
+        self.keepalive_interval = interval;
+        self
+    }
+
+    /// Sets how many unanswered keepalive probes close the connection (`TCP_KEEPCNT`), and
+    /// turns keepalive on.
+    ///
+    /// Default is `None`: the system's count. Ignored where the system has no such option.
+    pub fn keepalive_retries(mut self, retries: Option<u32>) -> TcpDialer {
+        self.keepalive_retries = retries;
+        self
+    }
+
+    /// Sets the send buffer size (`SO_SNDBUF`); Linux doubles the value it is given.
+    ///
+    /// Default is `None`: the system's size.
+    pub fn send_buffer_size(mut self, size: Option<usize>) -> TcpDialer {
+        self.send_buffer_size = size;
+        self
+    }
+
+    /// Sets the receive buffer size (`SO_RCVBUF`); Linux doubles the value it is given.
+    ///
+    /// Default is `None`: the system's size.
+    pub fn recv_buffer_size(mut self, size: Option<usize>) -> TcpDialer {
+        self.recv_buffer_size = size;
+        self
+    }
+
+    /// Sets `SO_REUSEADDR`, which lets a local address bound with
+    /// [`local_address`](Self::local_address) be reused while an earlier connection from
+    /// it is in `TIME_WAIT`.
+    ///
+    /// Default is `false`.
+    pub fn reuse_address(mut self, reuse: bool) -> TcpDialer {
+        self.reuse_address = reuse;
+        self
+    }
+
+    /// Binds every connection to this network interface (`SO_BINDTODEVICE`), e.g. `"eth0"`
+    /// or a VRF: only packets of that interface are used.
+    ///
+    /// Binding to an interface may need `CAP_NET_RAW`. Linux, Android and Fuchsia only; on
+    /// macOS and illumos use [`interface_index`](Self::interface_index).
+    ///
+    /// Default is `None`.
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux")))
+    )]
+    pub fn interface(mut self, name: Option<impl Into<String>>) -> TcpDialer {
+        self.interface = name.map(Into::into);
+        self
+    }
+
+    /// Binds every connection to the network interface with this index (`IP_BOUND_IF` and
+    /// `IPV6_BOUND_IF` on macOS and iOS, `IP_BOUND_IF` on illumos and Solaris,
+    /// `SO_BINDTOIFINDEX` on Linux). `if_nametoindex(3)` (for example
+    /// `nix::net::if_::if_nametoindex`) turns a name into an index.
+    ///
+    /// Default is `None`.
+    #[cfg(any(
+        target_os = "android",
+        target_os = "illumos",
+        target_os = "ios",
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "solaris",
+        target_os = "tvos",
+        target_os = "visionos",
+        target_os = "watchos",
+    ))]
+    pub fn interface_index(mut self, index: Option<NonZeroU32>) -> TcpDialer {
+        self.interface_index = index;
+        self
+    }
+
+    /// Sets the mark of every packet sent (`SO_MARK`), for policy routing and firewalls.
+    /// Needs `CAP_NET_ADMIN`. Linux, Android and Fuchsia only.
+    ///
+    /// Default is `None`.
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux")))
+    )]
+    pub fn mark(mut self, mark: Option<u32>) -> TcpDialer {
+        self.mark = mark;
+        self
+    }
+
+    /// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the
+    /// connection is closed. It also bounds how long a connect waits for an answer to its
+    /// SYN. Linux, Android and Fuchsia only.
+    ///
+    /// Default is `None`: the system's retransmission limits.
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux")))
+    )]
+    pub fn user_timeout(mut self, timeout: Option<Duration>) -> TcpDialer {
+        self.user_timeout = timeout;
+        self
+    }
+
+    /// Binds connections of `addr`'s family to this local address before connecting; the
+    /// other family is not bound. `None` unbinds both. Same as hyper-util's
+    /// `HttpConnector::set_local_address`.
+    ///
+    /// Default is `None`: the system picks the source address.
+    pub fn local_address(self, addr: Option<IpAddr>) -> TcpDialer {
+        let (v4, v6) = match addr {
+            Some(IpAddr::V4(v4)) => (Some(v4), None),
+            Some(IpAddr::V6(v6)) => (None, Some(v6)),
+            None => (None, None),
+        };
+        self.local_address_v4(v4).local_address_v6(v6)
+    }
+
+    /// Binds IPv4 connections to this local address before connecting.
+    ///
+    /// The port is chosen at `connect()`: on Linux `IP_BIND_ADDRESS_NO_PORT` is set, so an
+    /// attempt does not reserve an ephemeral port of its own before it connects, and a
+    /// source port can be shared by connections to different destinations.
+    ///
+    /// Default is `None`: the system picks the source address.
+    pub fn local_address_v4(mut self, addr: Option<Ipv4Addr>) -> TcpDialer {
+        self.local_v4 = addr;
+        self
+    }
+
+    /// Binds IPv6 connections to this local address before connecting (the port chosen as
+    /// for [`local_address_v4`](Self::local_address_v4)).
+    ///
+    /// Default is `None`: the system picks the source address.
+    pub fn local_address_v6(mut self, addr: Option<Ipv6Addr>) -> TcpDialer {
+        self.local_v6 = addr;
+        self
+    }
+
+    fn keepalive_params(&self) -> Option<TcpKeepalive> {
+        if self.keepalive_time.is_none()
+            && self.keepalive_interval.is_none()
+            && self.keepalive_retries.is_none()
+        {
+            return None;
+        }
+        let mut params = TcpKeepalive::new();
+        if let Some(time) = self.keepalive_time {
+            params = params.with_time(time);
+        }
+        #[cfg(any(
+            target_os = "android",
+            target_os = "dragonfly",
+            target_os = "freebsd",
+            target_os = "fuchsia",
+            target_os = "illumos",
+            target_os = "ios",
+            target_os = "linux",
+            target_os = "macos",
+            target_os = "netbsd",
+            target_os = "tvos",
+            target_os = "visionos",
+            target_os = "watchos",
+            target_os = "windows",
+        ))]
+        if let Some(interval) = self.keepalive_interval {
+            params = params.with_interval(interval);
+        }
+        #[cfg(any(
+            target_os = "android",
+            target_os = "dragonfly",
+            target_os = "freebsd",
+            target_os = "fuchsia",
+            target_os = "illumos",
+            target_os = "ios",
+            target_os = "linux",
+            target_os = "macos",
+            target_os = "netbsd",
+            target_os = "tvos",
+            target_os = "visionos",
+            target_os = "watchos",
+            target_os = "windows",
+        ))]
+        if let Some(retries) = self.keepalive_retries {
+            params = params.with_retries(retries);
+        }
+        Some(params)
+    }
+
+    /// A socket for `addr` with every option set, bound if a local address is set.
+    fn socket(&self, addr: SocketAddr) -> io::Result<TcpSocket> {
+        let (socket, local) = match addr {
+            SocketAddr::V4(_) => (
+                TcpSocket::new_v4()?,
+                self.local_v4.map(|ip| SocketAddr::from((ip, 0))),
+            ),
+            SocketAddr::V6(_) => (
+                TcpSocket::new_v6()?,
+                self.local_v6.map(|ip| SocketAddr::from((ip, 0))),
+            ),
+        };
+        let sock = SockRef::from(&socket);
+        if self.nodelay {
+            sock.set_tcp_nodelay(true).map_err(context("TCP_NODELAY"))?;
+        }
+        if let Some(params) = self.keepalive_params() {
+            sock.set_tcp_keepalive(&params)
+                .map_err(context("TCP keepalive"))?;
+        }
+        if let Some(size) = self.send_buffer_size {
+            sock.set_send_buffer_size(size)
+                .map_err(context("SO_SNDBUF"))?;
+        }
+        if let Some(size) = self.recv_buffer_size {
+            sock.set_recv_buffer_size(size)
+                .map_err(context("SO_RCVBUF"))?;
+        }
+        if self.reuse_address {
+            sock.set_reuse_address(true)
+                .map_err(context("SO_REUSEADDR"))?;
+        }
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        if let Some(name) = &self.interface {
+            sock.bind_device(Some(name.as_bytes()))
+                .map_err(context("SO_BINDTODEVICE"))?;
+        }
+        #[cfg(any(
+            target_os = "android",
+            target_os = "illumos",
+            target_os = "ios",
+            target_os = "linux",
+            target_os = "macos",
+            target_os = "solaris",
+            target_os = "tvos",
+            target_os = "visionos",
+            target_os = "watchos",
+        ))]
+        if let Some(index) = self.interface_index {
+            match addr {
+                SocketAddr::V4(_) => sock.bind_device_by_index_v4(Some(index)),
+                SocketAddr::V6(_) => sock.bind_device_by_index_v6(Some(index)),
+            }
+            .map_err(context("binding to an interface index"))?;
+        }
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        if let Some(mark) = self.mark {
+            sock.set_mark(mark).map_err(context("SO_MARK"))?;
+        }
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        if let Some(timeout) = self.user_timeout {
+            sock.set_tcp_user_timeout(Some(timeout))
+                .map_err(context("TCP_USER_TIMEOUT"))?;
+        }
+        if let Some(local) = local {
+            // Best effort: without it (an old kernel) the bind reserves a port, as before.
+            #[cfg(target_os = "linux")]
+            let _ = sys::bind_address_no_port(&socket);
+            socket
+                .bind(local)
+                .map_err(context("binding the local address"))?;
+        }
+        Ok(socket)
+    }
+}
+
+/// Wraps an error setting `option` so the attempt's error names it, keeping its kind.
+fn context(option: &'static str) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{option}: {e}"))
+}
+
+impl Dial for TcpDialer {
+    type Connection = TcpStream;
+
+    fn dial(&self, addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> + Send {
+        let socket = self.socket(addr);
+        async move { socket?.connect(addr).await }
+    }
+
+    fn local_addr(&self, conn: &TcpStream) -> Option<SocketAddr> {
+        conn.local_addr().ok()
+    }
+}
+
+/// The one socket option socket2 (0.6) has no wrapper for.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod sys {
+    use std::io;
+    use std::os::fd::AsRawFd;
+
+    use tokio::net::TcpSocket;
+
+    /// Sets `IP_BIND_ADDRESS_NO_PORT`: a `bind()` to port 0 no longer reserves an
+    /// ephemeral port; `connect()` picks one for the whole 4-tuple.
+    pub(super) fn bind_address_no_port(socket: &TcpSocket) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: `socket` is a live descriptor, borrowed for the whole call, and the
+        // option value points to a `c_int` that outlives the call, with its exact size.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_address_binds_one_family_and_unbinds_the_other() {
+        let d = TcpDialer::new()
+            .local_address(Some("::1".parse().unwrap()))
+            .local_address(Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(d.local_v4, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(d.local_v6, None);
+        assert_eq!(d.local_address(None), TcpDialer::new());
+    }
+
+    #[test]
+    fn keepalive_is_on_when_any_of_its_settings_is() {
+        assert!(TcpDialer::new().keepalive_params().is_none());
+        assert!(TcpDialer::new()
+            .keepalive_retries(Some(3))
+            .keepalive_params()
+            .is_some());
+    }
+
+    /// With a local address, the socket is bound before `connect()` but holds no port yet:
+    /// an attempt reserves no ephemeral port of its own.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_bound_socket_reserves_no_port_before_connect() {
+        let dest: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let dialer = TcpDialer::new().local_address(Some(Ipv4Addr::LOCALHOST.into()));
+        let socket = dialer.socket(dest).unwrap();
+        assert_eq!(socket.local_addr().unwrap().ip(), Ipv4Addr::LOCALHOST);
+        assert_eq!(socket.local_addr().unwrap().port(), 0);
+
+        let dest6: SocketAddr = "[::1]:9".parse().unwrap();
+        let dialer = TcpDialer::new().local_address(Some(Ipv6Addr::LOCALHOST.into()));
+        let socket = dialer.socket(dest6).unwrap();
+        assert_eq!(socket.local_addr().unwrap().port(), 0);
+
+        // The control: a plain bind to port 0 reserves one at once.
+        let plain = TcpSocket::new_v4().unwrap();
+        plain.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert_ne!(plain.local_addr().unwrap().port(), 0);
+    }
+}
