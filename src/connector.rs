@@ -303,11 +303,23 @@ impl<D: Dial> ConnieConnector<D> {
         async {
             match target.into_repr() {
                 Repr::Addrs(addrs) => {
+                    // Named on failure only: one address, or how many.
+                    let shown = match addrs[..] {
+                        [one] => Ok(one),
+                        _ => Err(addrs.len()),
+                    };
                     let answers = stream::iter([Answer::literal(addrs)]);
-                    race(&self.dialer, &self.plan, answers).await
+                    race(&self.dialer, &self.plan, answers)
+                        .await
+                        .map_err(|e| match shown {
+                            Ok(one) => e.with_target(one.to_string(), None),
+                            Err(n) => e.with_target(format!("{n} addresses"), None),
+                        })
                 }
                 Repr::Host { host, port } => {
-                    race(&self.dialer, &self.plan, self.resolver.lookup(&host, port)).await
+                    race(&self.dialer, &self.plan, self.resolver.lookup(&host, port))
+                        .await
+                        .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
                 }
             }
         }

@@ -17,8 +17,10 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// ([`attempts`](Self::attempts)), and the error of each failed DNS lookup
 /// ([`dns_errors`](Self::dns_errors)).
 ///
-/// [`Display`](fmt::Display) is a short message; [`source`](StdError::source) is the
-/// underlying cause. When every attempt failed, that cause is the error of the **first
+/// [`Display`](fmt::Display) names the target and summarises the attempts, for example
+/// `connect to example.com:443 failed: [2001:db8::1]:443 timed out, 192.0.2.1:443
+/// connection refused` (at most three, then "and N more"), or says which lookups failed and
+/// why; [`source`](StdError::source) is the underlying cause. When every attempt failed, that cause is the error of the **first
 /// attempt made** (the most preferred address), so it is stable whatever order the
 /// failures arrived in; the rest are in [`attempts`](Self::attempts).
 ///
@@ -31,6 +33,10 @@ pub struct ConnectError {
 
 struct Inner {
     kind: ErrorKind,
+    /// What the race connected to, for messages: `host:port`, an address, or "N addresses".
+    target: Option<String>,
+    /// The host name looked up, if any.
+    host: Option<String>,
     detail: Option<String>,
     attempts: Vec<AttemptError>,
     dns: Vec<DnsError>,
@@ -78,6 +84,8 @@ impl ConnectError {
         ConnectError {
             inner: Box::new(Inner {
                 kind,
+                target: None,
+                host: None,
                 detail: None,
                 attempts: Vec::new(),
                 dns: Vec::new(),
@@ -107,6 +115,13 @@ impl ConnectError {
         let mut e = Self::failed(ErrorKind::TimedOut, attempts, dns);
         e.inner.timeout = Some(after);
         e
+    }
+
+    /// Names what the race connected to, for [`Display`](fmt::Display).
+    pub(crate) fn with_target(mut self, target: String, host: Option<String>) -> Self {
+        self.inner.target = Some(target);
+        self.inner.host = host;
+        self
     }
 
     /// The broad class of this error.
@@ -192,28 +207,139 @@ impl fmt::Debug for ConnectError {
     }
 }
 
+/// At most this many attempts are named in a [`ConnectError`]'s message; the rest are
+/// counted ("and 3 more"). [`ConnectError::attempts`] has them all.
+const SHOWN_ATTEMPTS: usize = 3;
+
 impl fmt::Display for ConnectError {
+    /// `connect to example.com:443 failed: [2001:db8::1]:443 timed out, 192.0.2.1:443
+    /// connection refused`, and the like: what was connected to, and why it failed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.inner.attempts.len();
-        match self.inner.kind {
-            ErrorKind::InvalidTarget => match &self.inner.detail {
+        let inner = &*self.inner;
+        if inner.kind == ErrorKind::InvalidTarget {
+            return match &inner.detail {
                 Some(d) => write!(f, "invalid connect target: {d}"),
                 None => f.write_str("invalid connect target"),
-            },
-            ErrorKind::Dns => f.write_str("dns lookup failed"),
-            ErrorKind::NoAddresses => f.write_str("no addresses to connect to"),
-            ErrorKind::RefusedByPolicy => {
-                write!(f, "all {n} addresses were refused by the address policy")
-            }
-            ErrorKind::AllAttemptsFailed if n == 1 => f.write_str("the connection attempt failed"),
-            ErrorKind::AllAttemptsFailed => write!(f, "all {n} connection attempts failed"),
+            };
+        }
+        match &inner.target {
+            Some(target) => write!(f, "connect to {target} ")?,
+            None => f.write_str("connect ")?,
+        }
+        let host = inner.host.as_deref();
+        match inner.kind {
+            ErrorKind::InvalidTarget => unreachable!("handled above"),
             ErrorKind::TimedOut => {
-                let plural = if n == 1 { "" } else { "s" };
-                match self.inner.timeout {
-                    Some(t) => write!(f, "connect timed out after {t:?} ({n} attempt{plural})"),
-                    None => f.write_str("connect timed out"),
+                match inner.timeout {
+                    Some(t) => write!(f, "timed out after {t:?}")?,
+                    None => f.write_str("timed out")?,
                 }
+                if inner.attempts.is_empty() {
+                    f.write_str(" before any connection attempt")?;
+                    if !inner.dns.is_empty() {
+                        f.write_str("; ")?;
+                        write_dns(f, host, &inner.dns)?;
+                    }
+                    return Ok(());
+                }
+                f.write_str(": ")?;
+                write_attempts(f, &inner.attempts)
             }
+            ErrorKind::Dns => {
+                f.write_str("failed: ")?;
+                write_dns(f, host, &inner.dns)
+            }
+            ErrorKind::NoAddresses => match host {
+                Some(host) => write!(f, "failed: {host} has no addresses"),
+                None => f.write_str("failed: no addresses to connect to"),
+            },
+            ErrorKind::RefusedByPolicy => {
+                f.write_str("failed: every address was refused by the address policy (")?;
+                write_list(f, &inner.attempts, |f, a| write!(f, "{}", a.addr))?;
+                f.write_str(")")
+            }
+            ErrorKind::AllAttemptsFailed => {
+                f.write_str("failed: ")?;
+                write_attempts(f, &inner.attempts)
+            }
+        }
+    }
+}
+
+/// `a timed out, b connection refused, and 2 more`.
+fn write_attempts(f: &mut fmt::Formatter<'_>, attempts: &[AttemptError]) -> fmt::Result {
+    write_list(f, attempts, |f, a| {
+        write!(f, "{} {}", a.addr, Words(&a.error))
+    })
+}
+
+fn write_list<T>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    mut each: impl FnMut(&mut fmt::Formatter<'_>, &T) -> fmt::Result,
+) -> fmt::Result {
+    for (i, item) in items.iter().take(SHOWN_ATTEMPTS).enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        each(f, item)?;
+    }
+    match items.len().saturating_sub(SHOWN_ATTEMPTS) {
+        0 => Ok(()),
+        more => write!(f, ", and {more} more"),
+    }
+}
+
+/// `could not resolve example.com: no such name (A, AAAA)`, or per family when the
+/// lookups failed differently.
+fn write_dns(f: &mut fmt::Formatter<'_>, host: Option<&str>, dns: &[DnsError]) -> fmt::Result {
+    match host {
+        Some(host) => write!(f, "could not resolve {host}")?,
+        None => f.write_str("could not resolve the name")?,
+    }
+    let words: Vec<String> = dns.iter().map(|d| d.words()).collect();
+    if words.is_empty() {
+        return Ok(());
+    }
+    f.write_str(": ")?;
+    if words.iter().all(|w| *w == words[0]) {
+        f.write_str(&words[0])?;
+        let mut families: Vec<&str> = dns.iter().filter_map(|d| d.record_type()).collect();
+        families.sort_unstable();
+        if !families.is_empty() {
+            write!(f, " ({})", families.join(", "))?;
+        }
+        return Ok(());
+    }
+    for (i, (d, w)) in dns.iter().zip(&words).enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        match d.record_type() {
+            Some(rtype) => write!(f, "{rtype}: {w}")?,
+            None => f.write_str(w)?,
+        }
+    }
+    Ok(())
+}
+
+/// An attempt's error in a few words: `connection refused`, `timed out`, or, when it
+/// carries a message of its own (`SO_MARK: Operation not permitted`), that message.
+struct Words<'a>(&'a io::Error);
+
+impl fmt::Display for Words<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.0;
+        if e.kind() == io::ErrorKind::TimedOut {
+            return f.write_str("timed out");
+        }
+        match e.get_ref() {
+            Some(inner) if inner.is::<crate::PolicyRefused>() => {
+                f.write_str("refused by the address policy")
+            }
+            Some(inner) => write!(f, "{inner}"),
+            None if e.raw_os_error().is_some() => write!(f, "{}", e.kind()),
+            None => write!(f, "{e}"),
         }
     }
 }
@@ -289,12 +415,48 @@ impl DnsError {
     }
 }
 
+impl DnsError {
+    /// `A`, `AAAA`, or `None` for a lookup of both at once.
+    fn record_type(&self) -> Option<&'static str> {
+        self.family.map(|f| match f {
+            Family::V4 => "A",
+            Family::V6 => "AAAA",
+        })
+    }
+
+    /// What went wrong, in words rather than the resolver's debug output.
+    fn words(&self) -> String {
+        use hickory_resolver::net::{DnsError as Semantic, NetError};
+        use hickory_resolver::proto::op::ResponseCode;
+
+        let Some(error) = self.error.downcast_ref::<NetError>() else {
+            return self.error.to_string();
+        };
+        match error {
+            NetError::Dns(Semantic::NoRecordsFound(none)) => {
+                if none.response_code == ResponseCode::NXDomain {
+                    "no such name".to_owned()
+                } else {
+                    "no records".to_owned()
+                }
+            }
+            NetError::Dns(Semantic::ResponseCode(code)) => {
+                format!("the name server answered {}", code.to_str().to_lowercase())
+            }
+            NetError::Timeout => "timed out".to_owned(),
+            NetError::NoConnections => "no name server could be reached".to_owned(),
+            NetError::Io(e) => e.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for DnsError {
+    /// `AAAA lookup: no such name`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.family {
-            Some(Family::V4) => write!(f, "A lookup: {}", self.error),
-            Some(Family::V6) => write!(f, "AAAA lookup: {}", self.error),
-            None => write!(f, "lookup: {}", self.error),
+        match self.record_type() {
+            Some(rtype) => write!(f, "{rtype} lookup: {}", self.words()),
+            None => write!(f, "lookup: {}", self.words()),
         }
     }
 }
@@ -332,7 +494,10 @@ mod tests {
             ],
             vec![],
         );
-        assert_eq!(e.to_string(), "all 2 connection attempts failed");
+        assert_eq!(
+            e.to_string(),
+            "connect failed: 127.0.0.1:1 connection refused, 127.0.0.2:1 timed out"
+        );
         assert!(!e.is_timeout());
         let src = e.source().unwrap().downcast_ref::<io::Error>().unwrap();
         assert_eq!(src.kind(), io::ErrorKind::ConnectionRefused);
@@ -373,6 +538,69 @@ mod tests {
     }
 
     #[test]
+    fn the_message_names_the_target_and_caps_the_attempts() {
+        let attempts = (1..=5)
+            .map(|i| {
+                let addr = SocketAddr::from(([192, 0, 2, i], 443));
+                AttemptError::new(addr, io::Error::from_raw_os_error(111))
+            })
+            .collect();
+        let e = ConnectError::failed(ErrorKind::AllAttemptsFailed, attempts, vec![])
+            .with_target("example.com:443".into(), Some("example.com".into()));
+        assert_eq!(
+            e.to_string(),
+            "connect to example.com:443 failed: 192.0.2.1:443 connection refused, \
+             192.0.2.2:443 connection refused, 192.0.2.3:443 connection refused, and 2 more"
+        );
+        let marked = io::Error::new(io::ErrorKind::PermissionDenied, "SO_MARK: not permitted");
+        let a: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
+        let e = ConnectError::failed(
+            ErrorKind::AllAttemptsFailed,
+            vec![AttemptError::new(a, marked)],
+            vec![],
+        );
+        assert_eq!(
+            e.to_string(),
+            "connect failed: [2001:db8::1]:443 SO_MARK: not permitted"
+        );
+    }
+
+    #[test]
+    fn a_failed_lookup_is_told_in_words() {
+        let none = |family| {
+            let query = hickory_resolver::proto::op::Query::query(
+                "missing.example.".parse().unwrap(),
+                hickory_resolver::proto::rr::RecordType::A,
+            );
+            let code = hickory_resolver::proto::op::ResponseCode::NXDomain;
+            let error = hickory_resolver::net::DnsError::NoRecordsFound(
+                hickory_resolver::net::NoRecords::new(query, code),
+            );
+            DnsError::new(Some(family), hickory_resolver::net::NetError::from(error))
+        };
+        let timeout = DnsError::new(Some(Family::V4), hickory_resolver::net::NetError::Timeout);
+        let e = ConnectError::failed(
+            ErrorKind::Dns,
+            vec![],
+            vec![none(Family::V6), none(Family::V4)],
+        )
+        .with_target("missing.example:80".into(), Some("missing.example".into()));
+        assert_eq!(
+            e.to_string(),
+            "connect to missing.example:80 failed: could not resolve missing.example: \
+             no such name (A, AAAA)"
+        );
+        let e = ConnectError::failed(ErrorKind::Dns, vec![], vec![none(Family::V6), timeout])
+            .with_target("missing.example:80".into(), Some("missing.example".into()));
+        assert_eq!(
+            e.to_string(),
+            "connect to missing.example:80 failed: could not resolve missing.example: \
+             AAAA: no such name, A: timed out"
+        );
+        assert_eq!(e.dns_errors()[0].to_string(), "AAAA lookup: no such name");
+    }
+
+    #[test]
     fn every_attempt_timing_out_is_a_timeout() {
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let e = ConnectError::failed(
@@ -381,9 +609,12 @@ mod tests {
             vec![],
         );
         assert!(e.is_timeout());
-        assert_eq!(e.to_string(), "the connection attempt failed");
+        assert_eq!(e.to_string(), "connect failed: 127.0.0.1:1 timed out");
         let one = vec![AttemptError::new(a, io::ErrorKind::TimedOut.into())];
         let e = ConnectError::timed_out(Duration::from_secs(2), one, vec![]);
-        assert_eq!(e.to_string(), "connect timed out after 2s (1 attempt)");
+        assert_eq!(
+            e.to_string(),
+            "connect timed out after 2s: 127.0.0.1:1 timed out"
+        );
     }
 }

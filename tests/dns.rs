@@ -68,6 +68,15 @@ async fn a_name_that_does_not_exist_is_a_dns_error() {
     let mut families: Vec<_> = err.dns_errors().iter().map(|e| e.family()).collect();
     families.sort_by_key(|f| format!("{f:?}"));
     assert_eq!(families, [Some(Family::V4), Some(Family::V6)]);
+    // In words, naming what failed: not the resolver's `Query { … }` debug text.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "connect to missing.lab.test.:{} failed: could not resolve missing.lab.test.: \
+             no such name (A, AAAA)",
+            lab.port()
+        )
+    );
     assert_eq!(
         std::io::Error::from(err).kind(),
         std::io::ErrorKind::NotFound

@@ -134,7 +134,14 @@ async fn every_address_blackholed_fails_at_the_total_timeout() {
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     assert!(err.is_timeout());
     assert_eq!(err.attempts().len(), 2);
-    assert_eq!(err.to_string(), "connect timed out after 3s (2 attempts)");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "connect to 2 addresses timed out after 3s: {} timed out, {} timed out",
+            lab.addrs()[1],
+            lab.addrs()[0]
+        )
+    );
     assert_eq!(io::Error::from(err).kind(), io::ErrorKind::TimedOut);
 }
 

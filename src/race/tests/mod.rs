@@ -588,7 +588,10 @@ async fn fails_only_when_every_address_failed_and_dns_finished() {
     // The IPv4 attempt failed at 5 ms, but AAAA was still pending: the race goes on.
     assert_eq!(t0.elapsed(), ms(107));
     assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
-    assert_eq!(err.to_string(), "all 2 connection attempts failed");
+    assert_eq!(
+        err.to_string(),
+        "connect failed: 10.0.0.1:80 connection refused, [fd00::1]:80 connection refused"
+    );
     let tried: Vec<_> = err
         .attempts()
         .iter()
@@ -746,7 +749,8 @@ async fn policy_refusing_everything_attempts_nothing() {
     assert!(err.is_refused_by_policy());
     assert_eq!(
         err.to_string(),
-        "all 3 addresses were refused by the address policy"
+        "connect failed: every address was refused by the address policy \
+         (127.0.0.1:80, [::1]:80, 169.254.169.254:80)"
     );
     let listed: Vec<_> = err.attempts().iter().map(|a| a.addr()).collect();
     assert_eq!(listed, addrs);
