@@ -11,7 +11,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, Target};
+use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, IntoTarget, Target};
 
 /// Connects hyper-util's legacy `Client` by racing every address of the URI's host.
 ///
@@ -103,6 +103,22 @@ pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, Connec
         }
     };
     Target::host(host, port)
+}
+
+/// A URI as a target, with the port rules of the `Service` (the port given, else 80 for
+/// `http`/`ws` and 443 for `https`/`wss`; a host is required). Any scheme is accepted, as
+/// with [`enforce_http(false)`](ConnieConnector::enforce_http): a direct
+/// [`connect`](ConnieConnector::connect) sends nothing but a SYN.
+impl IntoTarget for &Uri {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        uri_target(self, false)
+    }
+}
+
+impl IntoTarget for Uri {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        uri_target(&self, false)
+    }
 }
 
 /// The future of [`ConnieConnector`]'s `Service::call`: resolves to a connected
@@ -218,6 +234,15 @@ mod tests {
 
     fn target(uri: &str) -> Result<String, ConnectError> {
         uri_target(&uri.parse().unwrap(), false).map(|t| t.to_string())
+    }
+
+    #[test]
+    fn a_uri_is_a_target() {
+        let uri: Uri = "wss://[::1]/socket".parse().unwrap();
+        assert_eq!((&uri).into_target().unwrap().to_string(), "[::1]:443");
+        assert_eq!(uri.into_target().unwrap().to_string(), "[::1]:443");
+        let no_host: Uri = "/path".parse().unwrap();
+        assert!(no_host.into_target().unwrap_err().is_invalid_target());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! [`Target`]: what to connect to, a host name and port or a list of addresses.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::str::FromStr;
 
 use hickory_resolver::proto::rr::Name;
@@ -10,10 +10,12 @@ use crate::ConnectError;
 
 /// What a race connects to: a host name with a port, or addresses known already.
 ///
-/// Anything that implements [`IntoTarget`] can be passed where a target is expected:
-/// `"host:port"`, `("host", port)`, a [`SocketAddr`], a slice or `Vec` of them. IP
-/// literals (`"127.0.0.1:80"`, `"[::1]:80"`, `("::1", 80)`) become addresses at once and
-/// never touch DNS.
+/// Anything that implements [`IntoTarget`] can be passed where a target is expected: what
+/// tokio's `ToSocketAddrs` takes (`"host:port"`, `("host", port)` with a `&str` or
+/// `String`, `(IpAddr, port)` and its v4/v6 forms, [`SocketAddr`] and its v4/v6 forms,
+/// slices, arrays and `Vec`s of addresses), and with the `hyper` feature an `http::Uri`.
+/// IP literals (`"127.0.0.1:80"`, `"[::1]:80"`, `("::1", 80)`, `"[fe80::1%2]:80"` with its
+/// scope) become addresses at once and never touch DNS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     repr: Repr,
@@ -143,6 +145,12 @@ impl FromStr for Target {
             }
             return Ok(Target::addrs([addr]));
         }
+        if let Some((scheme, _)) = s.split_once("://") {
+            return Err(ConnectError::invalid_target(format!(
+                "{s:?} is a URI with scheme {scheme:?}: pass an http::Uri (feature `hyper`) \
+                 or \"host:port\""
+            )));
+        }
         let Some((host, port)) = s.rsplit_once(':') else {
             return Err(ConnectError::invalid_target(format!(
                 "{s:?} has no port (expected host:port)"
@@ -214,6 +222,30 @@ impl IntoTarget for (IpAddr, u16) {
     }
 }
 
+impl IntoTarget for (Ipv4Addr, u16) {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs([SocketAddr::from(self)]))
+    }
+}
+
+impl IntoTarget for (Ipv6Addr, u16) {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs([SocketAddr::from(self)]))
+    }
+}
+
+impl IntoTarget for SocketAddrV4 {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs([SocketAddr::V4(self)]))
+    }
+}
+
+impl IntoTarget for SocketAddrV6 {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs([SocketAddr::V6(self)]))
+    }
+}
+
 impl IntoTarget for SocketAddr {
     fn into_target(self) -> Result<Target, ConnectError> {
         Ok(Target::addrs([self]))
@@ -229,6 +261,18 @@ impl IntoTarget for &[SocketAddr] {
 impl<const N: usize> IntoTarget for [SocketAddr; N] {
     fn into_target(self) -> Result<Target, ConnectError> {
         Ok(Target::addrs(self))
+    }
+}
+
+impl<const N: usize> IntoTarget for &[SocketAddr; N] {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs(self.iter().copied()))
+    }
+}
+
+impl IntoTarget for &Vec<SocketAddr> {
+    fn into_target(self) -> Result<Target, ConnectError> {
+        Ok(Target::addrs(self.iter().copied()))
     }
 }
 
@@ -281,6 +325,43 @@ mod tests {
             .into_target()
             .unwrap_err()
             .is_invalid_target());
+    }
+
+    #[test]
+    fn everything_tokio_to_socket_addrs_takes() {
+        let v4 = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 80);
+        let v6 = SocketAddrV6::new(Ipv6Addr::LOCALHOST, 80, 0, 0);
+        let (a4, a6) = (SocketAddr::V4(v4), SocketAddr::V6(v6));
+        let list = vec![a6, a4];
+        for (t, want) in [
+            ((Ipv4Addr::LOCALHOST, 80).into_target(), vec![a4]),
+            ((Ipv6Addr::LOCALHOST, 80).into_target(), vec![a6]),
+            (
+                (IpAddr::from(Ipv4Addr::LOCALHOST), 80).into_target(),
+                vec![a4],
+            ),
+            (v4.into_target(), vec![a4]),
+            (v6.into_target(), vec![a6]),
+            ([a6, a4].into_target(), list.clone()),
+            ((&[a6, a4]).into_target(), list.clone()),
+            ((&list).into_target(), list.clone()),
+            (list[..].into_target(), list.clone()),
+            (list.clone().into_target(), list.clone()),
+        ] {
+            assert_eq!(addrs(&t.unwrap()), want);
+        }
+        let host = String::from("example.com:80");
+        assert_eq!((&host).into_target().unwrap().to_string(), "example.com:80");
+        assert_eq!(host.into_target().unwrap().to_string(), "example.com:80");
+    }
+
+    #[test]
+    fn a_uri_string_gets_a_hint_not_an_ipv6_one() {
+        for uri in ["http://example.com", "https://example.com:443/x"] {
+            let e = uri.into_target().unwrap_err().to_string();
+            assert!(e.contains("http::Uri") && e.contains("host:port"), "{e}");
+            assert!(!e.contains("bracket"), "{e}");
+        }
     }
 
     #[test]
