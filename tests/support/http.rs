@@ -1,4 +1,4 @@
-//! A local HTTP/1 server (plain or over rustls) next to a lab, and a bounded `get`, shared
+//! A local HTTP/1 and h2c server (plain or over rustls) next to a lab, and a bounded `get`, shared
 //! by the hyper and hyper-rustls tests. Every address used is loopback.
 
 use std::convert::Infallible;
@@ -14,7 +14,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, Uri};
 use hyper_util::client::legacy::connect::Connect;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
@@ -28,7 +28,7 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
 /// How many lab ports to try before giving up on binding the server next to a lab.
 pub const BIND_TRIES: usize = 20;
 
-/// A local HTTP/1 server, plain or over rustls, answering every request with `200 hello`.
+/// A local HTTP/1 and HTTP/2 (prior knowledge) server, plain or over rustls, answering every request with `200 hello`.
 /// It counts accepted TCP connections, completed TLS handshakes and the requests served on
 /// each connection. Stops on drop.
 pub struct HttpServer {
@@ -113,16 +113,17 @@ async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, counts: Ar
     }
 }
 
-/// Serves HTTP/1 on `stream` until the client is done, counting requests at `index`.
+/// Serves HTTP/1, or HTTP/2 with prior knowledge (h2c), on `stream` until the client is
+/// done, counting requests at `index`.
 async fn serve<S>(stream: S, counts: Arc<Counts>, index: usize)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let service = hyper::service::service_fn(move |_req: Request<Incoming>| {
         counts.requests.lock().expect("not poisoned")[index] += 1;
         async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello")))) }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
