@@ -4,17 +4,6 @@
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-#[cfg(any(
-    target_os = "android",
-    target_os = "illumos",
-    target_os = "ios",
-    target_os = "linux",
-    target_os = "macos",
-    target_os = "solaris",
-    target_os = "tvos",
-    target_os = "visionos",
-    target_os = "watchos",
-))]
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -60,23 +49,15 @@ pub struct TcpDialer {
     send_buffer_size: Option<usize>,
     recv_buffer_size: Option<usize>,
     reuse_address: bool,
-    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    // The next four are set and read only where the system has the option; elsewhere
+    // they stay `None`.
+    #[allow(dead_code)]
     interface: Option<String>,
-    #[cfg(any(
-        target_os = "android",
-        target_os = "illumos",
-        target_os = "ios",
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "solaris",
-        target_os = "tvos",
-        target_os = "visionos",
-        target_os = "watchos",
-    ))]
+    #[allow(dead_code)]
     interface_index: Option<NonZeroU32>,
-    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    #[allow(dead_code)]
     mark: Option<u32>,
-    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    #[allow(dead_code)]
     user_timeout: Option<Duration>,
     local_v4: Option<Ipv4Addr>,
     local_v6: Option<Ipv6Addr>,
@@ -100,23 +81,9 @@ impl TcpDialer {
             send_buffer_size: None,
             recv_buffer_size: None,
             reuse_address: false,
-            #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
             interface: None,
-            #[cfg(any(
-                target_os = "android",
-                target_os = "illumos",
-                target_os = "ios",
-                target_os = "linux",
-                target_os = "macos",
-                target_os = "solaris",
-                target_os = "tvos",
-                target_os = "visionos",
-                target_os = "watchos",
-            ))]
             interface_index: None,
-            #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
             mark: None,
-            #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
             user_timeout: None,
             local_v4: None,
             local_v6: None,
@@ -318,26 +285,13 @@ impl TcpDialer {
             target_os = "watchos",
             target_os = "windows",
         ))]
-        if let Some(interval) = self.keepalive_interval {
-            params = params.with_interval(interval);
-        }
-        #[cfg(any(
-            target_os = "android",
-            target_os = "dragonfly",
-            target_os = "freebsd",
-            target_os = "fuchsia",
-            target_os = "illumos",
-            target_os = "ios",
-            target_os = "linux",
-            target_os = "macos",
-            target_os = "netbsd",
-            target_os = "tvos",
-            target_os = "visionos",
-            target_os = "watchos",
-            target_os = "windows",
-        ))]
-        if let Some(retries) = self.keepalive_retries {
-            params = params.with_retries(retries);
+        {
+            if let Some(interval) = self.keepalive_interval {
+                params = params.with_interval(interval);
+            }
+            if let Some(retries) = self.keepalive_retries {
+                params = params.with_retries(retries);
+            }
         }
         Some(params)
     }
