@@ -52,9 +52,10 @@ use crate::ConnieConnector;
 ///   wait, and when it elapses the addresses already answered are returned (none: a timeout
 ///   error).
 /// - **The address policy** as an SSRF guard: refused addresses are removed; if every one
-///   is refused, resolution fails with [`ErrorKind::RefusedByPolicy`](crate::ErrorKind::RefusedByPolicy)
-///   and reqwest fails the request without connecting. The policy sees port 0, since
-///   reqwest gives a resolver no port.
+///   is refused, resolution fails with
+///   [`ErrorKind::RefusedByPolicy`](crate::ErrorKind::RefusedByPolicy) and reqwest fails
+///   the request without connecting. The policy sees port 0, since reqwest gives a
+///   resolver no port.
 /// - **The address cap**, shared fairly between the families as in a race.
 /// - **connie's order**: the [`Schedule`](crate::Schedule)'s preferred family first
 ///   (`first_family_count` of it), then the families alternating, each in DNS order.
@@ -67,12 +68,11 @@ use crate::ConnieConnector;
 /// What it does not give: reqwest's own connector (hyper-util's `HttpConnector`) still
 /// connects. It groups the list by family and tries the first address's family one address
 /// at a time, then the other family (one at a time too) when the first has failed or
-/// 300 ms later; nothing is raced. So connie's order
-/// decides which family goes first and the order within each family, but none of the
-/// schedule's delays, connie's attempt and total timeouts (for connecting), the
-/// concurrency cap, the [`Dial`](crate::Dial)er and its socket options, nor
-/// [`ConnectInfo`](crate::ConnectInfo) apply; for those use connie with hyper-util's
-/// client (feature `hyper`).
+/// 300 ms later; nothing is raced. So connie's order decides which family goes first and
+/// the order within each family, but none of the schedule's delays, connie's attempt and
+/// total timeouts (for connecting), the concurrency cap, the [`Dial`](crate::Dial)er and
+/// its socket options, nor [`ConnectInfo`](crate::ConnectInfo) apply; for those use
+/// connie with hyper-util's client (feature `hyper`).
 ///
 /// What the policy cannot see: a URL whose host is an IP literal (`http://127.0.0.1/`,
 /// also as a redirect's target) never reaches a resolver, nor does a name given to
