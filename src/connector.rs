@@ -62,8 +62,8 @@ pub const DEFAULT_ENFORCE_HTTP: bool = true;
 /// replaces it to race something else.
 #[derive(Debug, Clone)]
 pub struct ConnieConnector<D = TcpDialer> {
-    plan: Arc<Plan>,
-    resolver: Resolver,
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) resolver: Resolver,
     dialer: D,
     pub(crate) enforce_http: bool,
 }

@@ -135,6 +135,11 @@
 //!   hyper-util's legacy `Client`.
 //! - `lab`: loopback hosts (alive, refused, blackholed) and an in-process DNS server, for
 //!   testing clients against dead addresses.
+//! - `reqwest`: [`ConnieConnector`] is a `reqwest::dns::Resolve`, for reqwest's
+//!   `ClientBuilder::dns_resolver`: a reqwest client gets connie's parallel `A`/`AAAA`
+//!   lookups, its [address policy](ConnieConnector::address_policy) (the SSRF guard), its
+//!   address cap and its order, but not the race: reqwest still connects by itself (see
+//!   the `Resolve` impl on [`ConnieConnector`] for what applies and what does not).
 //! - `netlab` (Linux, root): `lab::netns`, the lab in two network namespaces joined by a
 //!   delay line, for real round-trip times.
 
@@ -159,6 +164,8 @@ mod info;
 pub mod lab;
 mod policy;
 mod race;
+#[cfg(feature = "reqwest")]
+mod reqwest;
 mod schedule;
 #[cfg(feature = "hyper")]
 mod service;

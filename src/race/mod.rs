@@ -2,8 +2,12 @@
 //!
 //! It is generic over the [`Dial`] seam and over the stream of DNS answers, so it knows
 //! nothing of sockets or resolvers, and its schedule is tested on a paused clock against a
-//! simulated network (see `tests.rs`).
+//! simulated network (see `tests/mod.rs`). [`list`] runs the same bookkeeping without dialing,
+//! for a client that connects by itself.
 
+// Only the `reqwest` feature lists addresses instead of racing them.
+#[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
+pub(crate) mod list;
 mod queue;
 #[cfg(test)]
 mod tests;

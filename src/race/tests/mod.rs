@@ -792,4 +792,5 @@ async fn policy_refusals_are_listed_after_failed_attempts() {
 }
 
 mod caps;
+mod list;
 mod props;

@@ -1,0 +1,72 @@
+//! The addresses a race would attempt, as one list in the order it would attempt them, for a
+//! client that connects by itself (reqwest's `dns::Resolve`).
+//!
+//! It runs the race's own bookkeeping ([`State`]) on the DNS answers and dials nothing, so
+//! the address cap and its fair share between the families, the address policy and the
+//! interleaving of the families are the race's, not a copy of them.
+
+use std::net::SocketAddr;
+
+use futures_util::stream::{Stream, StreamExt};
+use tokio::time::{timeout_at, Instant};
+use tracing::debug;
+
+use super::{Answer, Plan, State};
+use crate::ConnectError;
+
+/// Waits for every answer of `answers` (for at most the plan's total timeout), then returns
+/// their addresses in the order a race would attempt them once both families had answered:
+/// at most `max_addresses`, shared fairly between the families; without the addresses the
+/// policy refuses; the preferred family's first `first_family_count` addresses, then the
+/// families alternating.
+///
+/// If the total timeout elapses first, the addresses already answered are returned, and a
+/// lookup still running is given up (it goes on in the background to fill the cache).
+///
+/// # Errors
+///
+/// When no address is left, as a race with no address would fail:
+/// [`RefusedByPolicy`](crate::ErrorKind::RefusedByPolicy) if the policy refused every
+/// address, [`Dns`](crate::ErrorKind::Dns) if the lookups failed,
+/// [`NoAddresses`](crate::ErrorKind::NoAddresses) if they found none, and
+/// [`TimedOut`](crate::ErrorKind::TimedOut) if the total timeout elapsed first.
+pub(crate) async fn addresses<S>(
+    plan: &Plan,
+    mut answers: S,
+) -> Result<Vec<SocketAddr>, ConnectError>
+where
+    S: Stream<Item = Answer> + Unpin,
+{
+    let start = Instant::now();
+    // A deadline too far for the clock to hold is no deadline.
+    let deadline = plan.total_timeout.and_then(|t| start.checked_add(t));
+    let mut state = State::new(plan, start);
+    let every_answer = async {
+        while let Some(answer) = answers.next().await {
+            state.on_answer(answer, Instant::now());
+        }
+    };
+    let timed_out = match deadline {
+        Some(deadline) => timeout_at(deadline, every_answer).await.is_err(),
+        None => {
+            every_answer.await;
+            false
+        }
+    };
+    if timed_out {
+        debug!("total timeout elapsed; listing the addresses answered so far");
+    }
+    state.answered_all();
+    let addrs: Vec<SocketAddr> = std::iter::from_fn(|| state.queue.pop(|_| true)).collect();
+    if state.queue.dropped() > 0 {
+        debug!(
+            dropped = state.queue.dropped(),
+            "addresses over the cap were left out"
+        );
+    }
+    match (addrs.is_empty(), timed_out) {
+        (false, _) => Ok(addrs),
+        (true, false) => Err(state.exhausted()),
+        (true, true) => Err(state.timed_out(plan.total_timeout.unwrap_or_default())),
+    }
+}
