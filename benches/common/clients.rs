@@ -14,8 +14,8 @@ use connie::hickory_resolver::TokioResolver;
 use hyper_util::client::legacy::connect::dns::Name;
 use tower_service::Service;
 
-/// hyper-util's connect timeout in the "connect_timeout 10 s" client.
-pub(crate) const HYPER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use super::settings::Settings;
+
 /// The per-attempt timeout of the "connie sequential" client.
 pub(crate) const SEQUENTIAL_ATTEMPT: Duration = Duration::from_secs(1);
 
@@ -41,17 +41,30 @@ pub(crate) const CLIENTS: [Client; 7] = [
 ];
 
 impl Client {
-    pub(crate) fn label(self) -> &'static str {
+    /// The row's name. Timeouts in it are read from the values the client is configured
+    /// with, so that the label cannot drift from the settings of the run.
+    pub(crate) fn label(self, s: &Settings) -> String {
         match self {
-            Client::RaceAll => "connie race-all",
-            Client::Rfc8305 => "connie rfc8305",
-            Client::Sequential => "connie sequential, 1 s per attempt",
-            Client::Tokio => "tokio TcpStream::connect",
-            Client::HyperDefault => "hyper-util HttpConnector",
-            Client::HyperTimeout => "hyper-util, connect_timeout 10 s",
-            Client::Oracle => "oracle (direct connect)",
+            Client::RaceAll => "connie race-all".to_owned(),
+            Client::Rfc8305 => "connie rfc8305".to_owned(),
+            Client::Sequential => format!(
+                "connie sequential, {} per attempt",
+                secs(SEQUENTIAL_ATTEMPT)
+            ),
+            Client::Tokio => "tokio TcpStream::connect".to_owned(),
+            Client::HyperDefault => "hyper-util HttpConnector".to_owned(),
+            Client::HyperTimeout => format!(
+                "hyper-util, connect_timeout {}",
+                secs(s.hyper_connect_timeout)
+            ),
+            Client::Oracle => "oracle (direct connect)".to_owned(),
         }
     }
+}
+
+/// `1 s`, `2.5 s`.
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 /// hyper-util's resolver for the lab: answers the lab's name, and only it, with the lab's

@@ -10,9 +10,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use crate::common::clients::{
-    chain, Client, LabResolver, HYPER_CONNECT_TIMEOUT, SEQUENTIAL_ATTEMPT,
-};
+use crate::common::clients::{chain, Client, LabResolver, SEQUENTIAL_ATTEMPT};
 use crate::common::settings::Settings;
 use crate::{Scenario, NAME};
 
@@ -73,7 +71,7 @@ impl Prepared {
             Client::Sequential => connie(Schedule::sequential(), Some(SEQUENTIAL_ATTEMPT)),
             Client::Tokio => Prepared::Tokio(resolver()),
             Client::HyperDefault => hyper(None),
-            Client::HyperTimeout => hyper(Some(HYPER_CONNECT_TIMEOUT)),
+            Client::HyperTimeout => hyper(Some(s.hyper_connect_timeout)),
             Client::Oracle => {
                 let alive = lab.addrs_of(HostKind::Alive);
                 let v4 = alive.iter().copied().find(SocketAddr::is_ipv4);

@@ -17,9 +17,11 @@
 //!   the first dead address, like tokio), through the lab's DNS (so DNS is part of the time) and a total timeout of 10 s (2 s in
 //!   quick mode), so that "every address dead" fails with a clear error;
 //! - tokio's `TcpStream::connect` over the same address list, in DNS order;
-//! - hyper-util's `HttpConnector` with its defaults and with `set_connect_timeout(10 s)`,
-//!   called as a tower `Service` on `http://www.lab.test:PORT/`, with a resolver that
-//!   answers the lab's addresses in the lab's order (never the system resolver);
+//! - hyper-util's `HttpConnector` with its defaults and with `set_connect_timeout` equal to
+//!   connie's total timeout (10 s, 2 s in quick mode: below the cap, so that the row shows
+//!   how hyper-util gives up rather than the cap), called as a tower `Service` on
+//!   `http://www.lab.test:PORT/`, with a resolver that answers the lab's addresses in the
+//!   lab's order (never the system resolver);
 //! - the oracle: `TcpStream::connect` straight to the alive address.
 //!
 //! tokio and hyper-util get the address list without a DNS round trip, except that in the
@@ -208,7 +210,7 @@ async fn run_scenario(scenario: &Scenario, s: &Settings) -> Result<Vec<Cell>, Bo
             runs,
         };
         let result = report::seconds_cell(&cell, s);
-        eprintln!("{} / {}: {result}", scenario.name, client.label());
+        eprintln!("{} / {}: {result}", scenario.name, client.label(s));
         cells.push(cell);
     }
     drop(dns);

@@ -80,7 +80,7 @@ fn run_scenario(scenario: Scenario, s: &Settings) -> Result<Vec<Cell>, BoxError>
             runs,
         };
         let result = report::seconds_cell(&cell, s);
-        eprintln!("{} / {}: {result}", scenario.label(), client.label());
+        eprintln!("{} / {}: {result}", scenario.label(), client.label(s));
         cells.push(cell);
     }
     Ok(cells)
@@ -101,11 +101,11 @@ fn measure(
     oracle: SocketAddr,
     s: &Settings,
 ) -> Result<Run, BoxError> {
-    let (env, cap, total_timeout) = (env.clone(), s.cap, s.total_timeout);
+    let (env, s) = (env.clone(), *s);
     let m = lab
         .measure(move || async move {
-            let connect = clients::connect(client, &env, oracle, total_timeout);
-            match tokio::time::timeout(cap, connect).await {
+            let connect = clients::connect(client, &env, oracle, &s);
+            match tokio::time::timeout(s.cap, connect).await {
                 Ok(Ok(stream)) => stream.peer_addr().map_err(|e| Ended::Failed(chain(&e))),
                 Ok(Err(error)) => Err(Ended::Failed(error)),
                 Err(_) => Err(Ended::Capped),

@@ -21,8 +21,9 @@
 //!   1 s per-attempt timeout, as in the `compare` bench), through the lab's DNS, with a total
 //!   timeout of 10 s (2 s in quick mode);
 //! - tokio's `TcpStream::connect` over the lab's addresses in DNS order;
-//! - hyper-util's `HttpConnector` with its defaults and with `set_connect_timeout(10 s)`, with
-//!   a resolver that answers the lab's addresses in DNS order (never the system resolver);
+//! - hyper-util's `HttpConnector` with its defaults and with `set_connect_timeout` equal to
+//!   connie's total timeout (10 s, 2 s in quick mode: below the cap), with a resolver that
+//!   answers the lab's addresses in DNS order (never the system resolver);
 //! - the oracle: `TcpStream::connect` straight to the lowest-RTT alive host
 //!   ([`Scenario::fastest_alive`](connie::lab::netns::Scenario::fastest_alive); the first in
 //!   DNS order on a tie).
