@@ -22,6 +22,10 @@ pub(crate) const SEQUENTIAL_ATTEMPT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Client {
     RaceAll,
+    /// connie's race-all given the lab's address list, no DNS: in `compare`, the
+    /// like-for-like comparison with tokio and hyper-util, which are given the list too; in
+    /// `rtt`, what connie's DNS costs. Next to the row with DNS.
+    RaceAllNoDns,
     Rfc8305,
     Sequential,
     Tokio,
@@ -30,8 +34,9 @@ pub(crate) enum Client {
     Oracle,
 }
 
-pub(crate) const CLIENTS: [Client; 7] = [
+pub(crate) const CLIENTS: [Client; 8] = [
     Client::RaceAll,
+    Client::RaceAllNoDns,
     Client::Rfc8305,
     Client::Sequential,
     Client::Tokio,
@@ -46,6 +51,7 @@ impl Client {
     pub(crate) fn label(self, s: &Settings) -> String {
         match self {
             Client::RaceAll => "connie race-all".to_owned(),
+            Client::RaceAllNoDns => "connie race-all, addresses without DNS".to_owned(),
             Client::Rfc8305 => "connie rfc8305".to_owned(),
             Client::Sequential => format!(
                 "connie sequential, {} per attempt",

@@ -35,7 +35,7 @@ pub(crate) fn main() -> Result<(), BoxError> {
     println!();
     print!("{}", report::table(&cells, &s));
     println!();
-    println!("seconds: median time to a connected socket (DNS included, except for the oracle); FAIL: the error in notes, after that many seconds; TIMEOUT: hit the cap.");
+    println!("seconds: median time to a connected socket (DNS included, except for the oracle and connie's \"addresses without DNS\" row); FAIL: the error in notes, after that many seconds; TIMEOUT: hit the cap.");
     println!("× oracle: median ÷ the oracle's median in the same scenario. attempts: connections started (distinct SYN flows seen by the delay line), min–max over runs.");
     println!(
         "runs: measurements made; a cell stops after a failure, a timeout, or {} s of runs. notes: the address connected to.",

@@ -59,6 +59,13 @@ pub(crate) async fn connect(
     };
     match client {
         Client::RaceAll => connie(Schedule::race_all(), None).await,
+        Client::RaceAllNoDns => {
+            let connector = ConnieConnector::new().total_timeout(Some(s.total_timeout));
+            match connector.connect(env.addrs()).await {
+                Ok((stream, _info)) => Ok(stream),
+                Err(e) => Err(e.to_string()),
+            }
+        }
         Client::Rfc8305 => connie(Schedule::rfc8305(), None).await,
         Client::Sequential => connie(Schedule::sequential(), Some(SEQUENTIAL_ATTEMPT)).await,
         Client::Tokio => {
