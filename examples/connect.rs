@@ -7,35 +7,90 @@
 //!
 //! The built-in scenario starts a loopback lab: one name, `www.lab.test.`, served by an
 //! in-process DNS server, whose addresses are a blackholed `::1`, two blackholed and one
-//! refused 127.0.0.x, and one alive 127.0.0.x. It connects to it with each schedule and
-//! with tokio's own `TcpStream::connect` over the same addresses, and prints the result.
+//! refused 127.0.0.x, and one alive 127.0.0.x. It connects to it with each schedule
+//! (through that DNS server) and with tokio's own `TcpStream::connect` over the same
+//! addresses (no DNS), prints how every attempt ended, and ends with a one-line summary.
 
 use std::error::Error;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use connie::lab::{DnsServer, Lab};
-use connie::{ConnectInfo, ConnieConnector, Schedule};
+use connie::lab::{DnsServer, HostKind, Lab};
+use connie::{
+    ConnectInfo, ConnieConnector, Outcome, Schedule, DEFAULT_ATTEMPT_TIMEOUT, RFC8305_ATTEMPT_DELAY,
+};
 
 /// How long tokio's sequential connect is given before we call it hung.
 const TOKIO_PATIENCE: Duration = Duration::from_secs(5);
+/// The per-attempt timeout of the sequential schedule. Without one it would wait on the
+/// blackholed `::1` until the kernel gives up on its SYNs (about two minutes), like tokio.
+const SEQUENTIAL_ATTEMPT: Duration = Duration::from_secs(1);
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
-    match std::env::args().nth(1) {
+async fn main() -> ExitCode {
+    let run = match std::env::args().nth(1) {
         Some(target) => real(&target).await,
         None => lab().await,
+    };
+    run.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// One connie client: its label is made from the settings it connects with, so that the
+/// label says what the client really was.
+struct Racer {
+    name: &'static str,
+    schedule: Schedule,
+    attempt_timeout: Option<Duration>,
+    /// What it does while we wait, for the line printed before it starts.
+    doing: String,
+}
+
+impl Racer {
+    fn label(&self) -> String {
+        match self.attempt_timeout {
+            Some(t) => format!("connie {}, {} per attempt", self.name, ms(t)),
+            None => format!("connie {}, no per-attempt timeout", self.name),
+        }
+    }
+
+    fn connector(&self) -> ConnieConnector {
+        ConnieConnector::new()
+            .schedule(self.schedule.clone())
+            .attempt_timeout(self.attempt_timeout)
     }
 }
 
-async fn real(target: &str) -> Result<(), Box<dyn Error>> {
-    let (stream, info) = ConnieConnector::new().connect(target).await?;
-    print_info(target, &info);
-    drop(stream);
-    Ok(())
+async fn real(target: &str) -> Result<ExitCode, Box<dyn Error>> {
+    // `ConnieConnector::new()`'s own settings, spelled out for the label.
+    let racer = Racer {
+        name: "race-all",
+        schedule: Schedule::race_all(),
+        attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+        doing: format!("connecting to {target}, every address it has at once"),
+    };
+    let raced = race(&racer, racer.connector(), target).await?;
+    println!();
+    Ok(match raced.remote {
+        Some(remote) => {
+            println!(
+                "summary: connie {}: {} to {remote}",
+                racer.name, raced.short
+            );
+            ExitCode::SUCCESS
+        }
+        None => {
+            println!("summary: connie {}: {}", racer.name, raced.short);
+            ExitCode::FAILURE
+        }
+    })
 }
 
-async fn lab() -> Result<(), Box<dyn Error>> {
+async fn lab() -> Result<ExitCode, Box<dyn Error>> {
     let ip = |s: &str| s.parse().expect("a valid loopback address");
     let lab = Lab::builder()
         .blackholed(ip("::1"))
@@ -49,67 +104,171 @@ async fn lab() -> Result<(), Box<dyn Error>> {
         .host("www", lab.addrs().iter().map(SocketAddr::ip))
         .start()
         .await?;
-    let name = ("www.lab.test.", lab.port());
-    println!("www.lab.test. resolves to (in DNS order):");
+    let name = "www.lab.test.";
+    println!("{name} resolves to (in DNS order):");
     for addr in lab.addrs() {
-        let kind = lab.kind_of(addr).expect("a host of the lab");
-        println!("  {addr:<22} {kind:?}");
+        let kind = match lab.kind_of(addr).expect("a host of the lab") {
+            HostKind::Alive => "alive: accepts the connection",
+            HostKind::Refused => "refused: answers the SYN with a reset",
+            HostKind::Blackholed => "blackholed: drops SYNs, so a connect hangs",
+            _ => "another kind of host",
+        };
+        println!("  {addr:<22} {kind}");
     }
+
+    let racers = [
+        Racer {
+            name: "race-all",
+            schedule: Schedule::race_all(),
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            doing: format!("resolving {name} and trying every address at once"),
+        },
+        Racer {
+            name: "rfc8305",
+            schedule: Schedule::rfc8305(),
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            doing: format!(
+                "resolving {name} and starting one more address every {}",
+                ms(RFC8305_ATTEMPT_DELAY)
+            ),
+        },
+        Racer {
+            name: "sequential",
+            schedule: Schedule::sequential(),
+            attempt_timeout: Some(SEQUENTIAL_ATTEMPT),
+            doing: format!(
+                "resolving {name} and trying one address at a time, the next when the previous fails or times out"
+            ),
+        },
+    ];
+    let mut summary = Vec::new();
+    for racer in &racers {
+        println!();
+        let connector = racer.connector().resolver(dns.resolver());
+        let result = race(racer, connector, (name, lab.port())).await?;
+        summary.push(format!("{} {}", racer.name, result.short));
+    }
+
+    // tokio's TcpStream::connect tries the same addresses one after another, each until
+    // the kernel gives up on it.
     println!();
-
-    for (label, schedule) in [
-        ("connie race-all, 1 s per attempt", Schedule::race_all()),
-        ("connie rfc8305, 1 s per attempt", Schedule::rfc8305()),
-        ("connie sequential, 1 s per attempt", Schedule::sequential()),
-    ] {
-        let connector = ConnieConnector::new()
-            .resolver(dns.resolver())
-            .schedule(schedule)
-            .attempt_timeout(Some(Duration::from_secs(1)));
-        match connector.connect(name).await {
-            Ok((_stream, info)) => print_info(label, &info),
-            Err(e) => println!("{label}: failed: {e}"),
-        }
-    }
-
-    // tokio's TcpStream::connect tries the same addresses one after another.
+    print!(
+        "tokio TcpStream::connect: trying the addresses above one by one, no DNS (gives up after {})…",
+        ms(TOKIO_PATIENCE)
+    );
+    io::stdout().flush()?;
     let addrs = lab.addrs();
     let start = Instant::now();
     let tokio =
         tokio::time::timeout(TOKIO_PATIENCE, tokio::net::TcpStream::connect(&addrs[..])).await;
-    match tokio {
-        Ok(Ok(s)) => println!(
-            "tokio TcpStream::connect: {} after {:?}",
-            s.peer_addr()?,
-            start.elapsed()
-        ),
-        Ok(Err(e)) => println!(
-            "tokio TcpStream::connect: failed after {:?}: {e}",
-            start.elapsed()
-        ),
-        Err(_) => {
-            println!("tokio TcpStream::connect: still hanging after {TOKIO_PATIENCE:?} (gave up)")
+    println!();
+    let tokio = match tokio {
+        Ok(Ok(s)) => {
+            let elapsed = ms(start.elapsed());
+            println!("  connected to {} in {elapsed}", s.peer_addr()?);
+            elapsed
         }
-    }
-    Ok(())
+        Ok(Err(e)) => {
+            let elapsed = ms(start.elapsed());
+            println!("  failed after {elapsed}: {e}");
+            format!("failed after {elapsed}")
+        }
+        Err(_) => {
+            let waited = ms(TOKIO_PATIENCE);
+            println!("  still waiting after {waited} (gave up)");
+            format!("still waiting after {waited}")
+        }
+    };
+    println!();
+    println!("summary: connie {}; tokio: {tokio}", summary.join(", "));
+    Ok(ExitCode::SUCCESS)
 }
 
-fn print_info(label: &str, info: &ConnectInfo) {
+/// How one race ended, for the summary line.
+struct Raced {
+    /// The address connected to, if it connected.
+    remote: Option<SocketAddr>,
+    /// `0.855 ms` or `failed after 2000 ms`.
+    short: String,
+}
+
+/// Says what the racer is about to do, connects, and prints how it went.
+async fn race(
+    racer: &Racer,
+    connector: ConnieConnector,
+    target: impl connie::IntoTarget,
+) -> io::Result<Raced> {
+    print!("{}: {}…", racer.label(), racer.doing);
+    io::stdout().flush()?;
+    let start = Instant::now();
+    let result = connector.connect(target).await;
+    println!();
+    Ok(match result {
+        Ok((_stream, info)) => {
+            print_info(&info);
+            Raced {
+                remote: Some(info.remote_addr()),
+                short: ms(info.elapsed()),
+            }
+        }
+        Err(e) => {
+            let elapsed = ms(start.elapsed());
+            println!("  failed after {elapsed}: {e}");
+            Raced {
+                remote: None,
+                short: format!("failed after {elapsed}"),
+            }
+        }
+    })
+}
+
+fn print_info(info: &ConnectInfo) {
     println!(
-        "{label}: connected to {} in {:?}",
+        "  connected to {} in {}",
         info.remote_addr(),
-        info.elapsed()
+        ms(info.elapsed())
     );
-    if let (Some(a), Some(aaaa)) = (info.dns_v4(), info.dns_v6()) {
-        println!("    dns: A after {a:?}, AAAA after {aaaa:?}");
+    match (info.dns_v4(), info.dns_v6()) {
+        (Some(a), Some(aaaa)) => {
+            println!("  DNS: A answered after {}, AAAA after {}", ms(a), ms(aaaa))
+        }
+        (Some(a), None) => println!("  DNS: A answered after {}", ms(a)),
+        (None, Some(aaaa)) => println!("  DNS: AAAA answered after {}", ms(aaaa)),
+        (None, None) => {}
     }
     for a in info.attempts() {
         println!(
-            "    {:<22} started {:>9.1?}  ran {:>9.1?}  {:?}",
+            "  {:<22} started at {:>9}, ran {:>9}: {}",
             a.addr(),
-            a.started(),
-            a.duration(),
-            a.outcome()
+            ms(a.started()),
+            ms(a.duration()),
+            outcome(a.outcome())
         );
     }
+}
+
+/// An attempt's outcome in words.
+fn outcome(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Connected => "connected".to_owned(),
+        Outcome::Failed(io::ErrorKind::ConnectionRefused) => "refused".to_owned(),
+        Outcome::Failed(kind) => format!("failed: {kind}"),
+        Outcome::TimedOut => "timed out".to_owned(),
+        Outcome::Cancelled => "still connecting when the race ended".to_owned(),
+        // `Outcome` is `#[non_exhaustive]`: an outcome added later is shown by its name.
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every duration this example prints: milliseconds, three significant digits below
+/// 100 ms and whole milliseconds above (`0.855 ms`, `1.48 ms`, `25.3 ms`, `755 ms`).
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    let decimals = match ms {
+        ms if ms < 1.0 => 3,
+        ms if ms < 10.0 => 2,
+        ms if ms < 100.0 => 1,
+        _ => 0,
+    };
+    format!("{ms:.decimals$} ms")
 }

@@ -14,14 +14,18 @@ use connie::hickory_resolver::TokioResolver;
 use hyper_util::client::legacy::connect::dns::Name;
 use tower_service::Service;
 
-/// hyper-util's connect timeout in the "connect_timeout 10 s" client.
-pub(crate) const HYPER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use super::settings::Settings;
+
 /// The per-attempt timeout of the "connie sequential" client.
 pub(crate) const SEQUENTIAL_ATTEMPT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Client {
     RaceAll,
+    /// connie's race-all given the lab's address list, no DNS: in `compare`, the
+    /// like-for-like comparison with tokio and hyper-util, which are given the list too; in
+    /// `rtt`, what connie's DNS costs. Next to the row with DNS.
+    RaceAllNoDns,
     Rfc8305,
     Sequential,
     Tokio,
@@ -30,8 +34,9 @@ pub(crate) enum Client {
     Oracle,
 }
 
-pub(crate) const CLIENTS: [Client; 7] = [
+pub(crate) const CLIENTS: [Client; 8] = [
     Client::RaceAll,
+    Client::RaceAllNoDns,
     Client::Rfc8305,
     Client::Sequential,
     Client::Tokio,
@@ -41,17 +46,31 @@ pub(crate) const CLIENTS: [Client; 7] = [
 ];
 
 impl Client {
-    pub(crate) fn label(self) -> &'static str {
+    /// The row's name. Timeouts in it are read from the values the client is configured
+    /// with, so that the label cannot drift from the settings of the run.
+    pub(crate) fn label(self, s: &Settings) -> String {
         match self {
-            Client::RaceAll => "connie race-all",
-            Client::Rfc8305 => "connie rfc8305",
-            Client::Sequential => "connie sequential, 1 s per attempt",
-            Client::Tokio => "tokio TcpStream::connect",
-            Client::HyperDefault => "hyper-util HttpConnector",
-            Client::HyperTimeout => "hyper-util, connect_timeout 10 s",
-            Client::Oracle => "oracle (direct connect)",
+            Client::RaceAll => "connie race-all".to_owned(),
+            Client::RaceAllNoDns => "connie race-all, addresses without DNS".to_owned(),
+            Client::Rfc8305 => "connie rfc8305".to_owned(),
+            Client::Sequential => format!(
+                "connie sequential, {} per attempt",
+                secs(SEQUENTIAL_ATTEMPT)
+            ),
+            Client::Tokio => "tokio TcpStream::connect".to_owned(),
+            Client::HyperDefault => "hyper-util HttpConnector".to_owned(),
+            Client::HyperTimeout => format!(
+                "hyper-util, connect_timeout {}",
+                secs(s.hyper_connect_timeout)
+            ),
+            Client::Oracle => "oracle (direct connect)".to_owned(),
         }
     }
+}
+
+/// `1 s`, `2.5 s`.
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 /// hyper-util's resolver for the lab: answers the lab's name, and only it, with the lab's

@@ -194,7 +194,7 @@ pub(crate) fn finish(
         let failed: Vec<_> = cells
             .iter()
             .filter(|c| c.status() != Status::Ok)
-            .map(|c| format!("{} / {}", c.scenario, c.client.label()))
+            .map(|c| format!("{} / {}", c.scenario, c.client.label(s)))
             .collect();
         if !failed.is_empty() {
             return Err(format!("smoke test failed: {}", failed.join(", ")).into());
@@ -275,7 +275,7 @@ pub(crate) fn table(cells: &[Cell], s: &Settings) -> String {
             } else {
                 String::new()
             },
-            cell.client.label().to_owned(),
+            cell.client.label(s),
             seconds_cell(cell, s),
             ratio(cell, cells)
                 .map(fmt_ratio)
@@ -382,7 +382,7 @@ fn json(cells: &[Cell], s: &Settings, date: &str, wall: Duration) -> String {
             out,
             "    {{\"scenario\": {}, \"client\": {}, \"status\": {}, \"median_s\": {}, \"ratio_vs_oracle\": {}, \"runs_s\": [{}], \"attempts\": {}, \"note\": {}}}",
             json_str(cell.scenario),
-            json_str(cell.client.label()),
+            json_str(&cell.client.label(s)),
             json_str(cell.status().as_str()),
             json_num(cell.median()),
             json_num(ratio(cell, cells)),

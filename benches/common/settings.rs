@@ -11,6 +11,10 @@ pub(crate) struct Settings {
     pub(crate) runs: usize,
     pub(crate) cap: Duration,
     pub(crate) total_timeout: Duration,
+    /// hyper-util's `set_connect_timeout` in its "connect_timeout" row: connie's total
+    /// timeout, so both get the same budget, and below the cap, so that a hyper-util
+    /// connect that gives up is reported as hyper-util's failure, not as the cap's timeout.
+    pub(crate) hyper_connect_timeout: Duration,
     /// Run the scenarios at the same time (quick mode, if the bench allows it).
     pub(crate) parallel: bool,
     /// No `--bench` flag: one tiny scenario, no JSON, fail on any failure.
@@ -19,9 +23,9 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// Full mode with `--bench` (as `cargo bench` passes it): a median of 5 runs, each
-    /// capped at 20 s, connie's total timeout 10 s. Quick mode with `--quick` or
-    /// `CONNIE_BENCH_QUICK=1`, and smoke-test mode without `--bench` (as under
-    /// `cargo test --benches`): one run, a 3 s cap, a 2 s total timeout. `parallel_quick`:
+    /// capped at 20 s, connie's total timeout and hyper-util's connect timeout 10 s. Quick
+    /// mode with `--quick` or `CONNIE_BENCH_QUICK=1`, and smoke-test mode without `--bench`
+    /// (as under `cargo test --benches`): one run, a 3 s cap, both timeouts 2 s. `parallel_quick`:
     /// whether quick mode runs the scenarios concurrently.
     pub(crate) fn from_env(command: &'static str, parallel_quick: bool) -> Settings {
         let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +40,7 @@ impl Settings {
                 runs: 1,
                 cap: Duration::from_secs(3),
                 total_timeout: Duration::from_secs(2),
+                hyper_connect_timeout: Duration::from_secs(2),
                 parallel: quick && parallel_quick,
                 smoke,
             }
@@ -46,6 +51,7 @@ impl Settings {
                 runs: 5,
                 cap: Duration::from_secs(20),
                 total_timeout: Duration::from_secs(10),
+                hyper_connect_timeout: Duration::from_secs(10),
                 parallel: false,
                 smoke,
             }

@@ -10,9 +10,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use crate::common::clients::{
-    chain, Client, LabResolver, HYPER_CONNECT_TIMEOUT, SEQUENTIAL_ATTEMPT,
-};
+use crate::common::clients::{chain, Client, LabResolver, SEQUENTIAL_ATTEMPT};
 use crate::common::settings::Settings;
 use crate::{Scenario, NAME};
 
@@ -20,13 +18,15 @@ use crate::{Scenario, NAME};
 pub(crate) fn is_connie(client: Client) -> bool {
     matches!(
         client,
-        Client::RaceAll | Client::Rfc8305 | Client::Sequential
+        Client::RaceAll | Client::RaceAllNoDns | Client::Rfc8305 | Client::Sequential
     )
 }
 
 /// A client set up for one scenario (outside the measurement).
 pub(crate) enum Prepared {
     Connie(ConnieConnector),
+    /// connie given the addresses by `LabResolver`, as tokio is.
+    ConnieNoDns(ConnieConnector, LabResolver),
     Tokio(LabResolver),
     Hyper(HttpConnector<LabResolver>, Uri),
     Oracle(SocketAddr),
@@ -66,6 +66,10 @@ impl Prepared {
         };
         Some(match client {
             Client::RaceAll => connie(Schedule::race_all(), None),
+            Client::RaceAllNoDns => Prepared::ConnieNoDns(
+                ConnieConnector::new().total_timeout(Some(s.total_timeout)),
+                resolver(),
+            ),
             Client::Rfc8305 => connie(Schedule::rfc8305(), None),
             // Without a per-attempt timeout, sequential waits out the kernel's SYN retries
             // on the first dead address, as tokio does; with one it shows the cost of
@@ -73,7 +77,7 @@ impl Prepared {
             Client::Sequential => connie(Schedule::sequential(), Some(SEQUENTIAL_ATTEMPT)),
             Client::Tokio => Prepared::Tokio(resolver()),
             Client::HyperDefault => hyper(None),
-            Client::HyperTimeout => hyper(Some(HYPER_CONNECT_TIMEOUT)),
+            Client::HyperTimeout => hyper(Some(s.hyper_connect_timeout)),
             Client::Oracle => {
                 let alive = lab.addrs_of(HostKind::Alive);
                 let v4 = alive.iter().copied().find(SocketAddr::is_ipv4);
@@ -93,6 +97,13 @@ impl Prepared {
                 Ok((stream, info)) => Ok((stream, Some(info.attempts().len()))),
                 Err(e) => Err((Some(e.attempts().len()), e.to_string())),
             },
+            Prepared::ConnieNoDns(connector, resolver) => {
+                let addrs = resolver.resolve().await.map_err(|e| (None, chain(&e)))?;
+                match connector.connect(addrs).await {
+                    Ok((stream, info)) => Ok((stream, Some(info.attempts().len()))),
+                    Err(e) => Err((Some(e.attempts().len()), e.to_string())),
+                }
+            }
             Prepared::Tokio(resolver) => {
                 let connected = async { TcpStream::connect(&resolver.resolve().await?[..]).await };
                 match connected.await {

@@ -12,19 +12,25 @@
 //! [`DnsServer`] answering `A` and `AAAA` for `www.lab.test.` with those addresses in order.
 //! Every client connects to it and the time to a connected socket is taken:
 //!
-//! - connie with [`Schedule::race_all`], [`Schedule::rfc8305`] and [`Schedule::sequential`]
-//!   (with a 1 s per-attempt timeout: without one it waits out the kernel's SYN retries on
-//!   the first dead address, like tokio), through the lab's DNS (so DNS is part of the time) and a total timeout of 10 s (2 s in
-//!   quick mode), so that "every address dead" fails with a clear error;
+//! - connie with [`Schedule::race_all`] and [`Schedule::rfc8305`] (no per-attempt timeout,
+//!   connie's default) and with [`Schedule::sequential`] and a 1 s per-attempt timeout
+//!   (without one it waits out the kernel's SYN retries on the first dead address, like
+//!   tokio), through the lab's DNS (so DNS is part of the time), each with a total timeout
+//!   of 10 s (2 s in quick mode), so that "every address dead" fails with a clear error;
+//! - connie with [`Schedule::race_all`] given the address list without DNS, as tokio and
+//!   hyper-util are (`ConnieConnector::new().connect(addrs)`, same total timeout): the
+//!   like-for-like row, next to the one with DNS;
 //! - tokio's `TcpStream::connect` over the same address list, in DNS order;
-//! - hyper-util's `HttpConnector` with its defaults and with `set_connect_timeout(10 s)`,
-//!   called as a tower `Service` on `http://www.lab.test:PORT/`, with a resolver that
-//!   answers the lab's addresses in the lab's order (never the system resolver);
+//! - hyper-util's `HttpConnector` with its defaults and with `set_connect_timeout` equal to
+//!   connie's total timeout (10 s, 2 s in quick mode: below the cap, so that the row shows
+//!   how hyper-util gives up rather than the cap), called as a tower `Service` on
+//!   `http://www.lab.test:PORT/`, with a resolver that answers the lab's addresses in the
+//!   lab's order (never the system resolver);
 //! - the oracle: `TcpStream::connect` straight to the alive address.
 //!
-//! tokio and hyper-util get the address list without a DNS round trip, except that in the
-//! "AAAA 200 ms late" scenario they wait those 200 ms first, as `getaddrinfo` returns only
-//! when both answers are in.
+//! tokio, hyper-util and connie's "addresses without DNS" row get the address list without
+//! a DNS round trip, except that in the "AAAA 200 ms late" scenario they wait those 200 ms
+//! first, as `getaddrinfo` returns only when both answers are in.
 //!
 //! Every measurement is capped (20 s, 3 s in quick mode) and reported as a timeout. A cell
 //! stops repeating after a failure or a timeout (they are deterministic here) or once its
@@ -160,13 +166,13 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
     println!();
     print!("{}", report::table(&cells, s));
     println!();
-    println!("seconds: median time to a connected socket (DNS included for connie); FAIL: the error in notes, after that many seconds; TIMEOUT: hit the cap.");
+    println!("seconds: median time to a connected socket (DNS included for connie, except in its \"addresses without DNS\" row); FAIL: the error in notes, after that many seconds; TIMEOUT: hit the cap.");
     println!("× oracle: median ÷ the oracle's median in the same scenario. attempts: connections connie started (SYNs), min–max over runs.");
     println!(
         "runs: measurements made; a cell stops after a failure, a timeout, or {} s of runs.",
         CELL_BUDGET.as_secs()
     );
-    println!("dead = blackholed (SYNs dropped), refused = RST. tokio and hyper-util get the lab's addresses without DNS; with the late AAAA they first wait {} ms, as getaddrinfo does.", AAAA_DELAY.as_millis());
+    println!("dead = blackholed (SYNs dropped), refused = RST. tokio, hyper-util and connie's \"addresses without DNS\" row get the lab's addresses without DNS; with the late AAAA they first wait {} ms, as getaddrinfo does.", AAAA_DELAY.as_millis());
     report::finish("compare", &cells, s, &date, wall)
 }
 
@@ -208,7 +214,7 @@ async fn run_scenario(scenario: &Scenario, s: &Settings) -> Result<Vec<Cell>, Bo
             runs,
         };
         let result = report::seconds_cell(&cell, s);
-        eprintln!("{} / {}: {result}", scenario.name, client.label());
+        eprintln!("{} / {}: {result}", scenario.name, client.label(s));
         cells.push(cell);
     }
     drop(dns);

@@ -35,7 +35,7 @@ pub(crate) fn main() -> Result<(), BoxError> {
     println!();
     print!("{}", report::table(&cells, &s));
     println!();
-    println!("seconds: median time to a connected socket (DNS included, except for the oracle); FAIL: the error in notes, after that many seconds; TIMEOUT: hit the cap.");
+    println!("seconds: median time to a connected socket (DNS included, except for the oracle and connie's \"addresses without DNS\" row); FAIL: the error in notes, after that many seconds; TIMEOUT: hit the cap.");
     println!("× oracle: median ÷ the oracle's median in the same scenario. attempts: connections started (distinct SYN flows seen by the delay line), min–max over runs.");
     println!(
         "runs: measurements made; a cell stops after a failure, a timeout, or {} s of runs. notes: the address connected to.",
@@ -80,7 +80,7 @@ fn run_scenario(scenario: Scenario, s: &Settings) -> Result<Vec<Cell>, BoxError>
             runs,
         };
         let result = report::seconds_cell(&cell, s);
-        eprintln!("{} / {}: {result}", scenario.label(), client.label());
+        eprintln!("{} / {}: {result}", scenario.label(), client.label(s));
         cells.push(cell);
     }
     Ok(cells)
@@ -101,11 +101,11 @@ fn measure(
     oracle: SocketAddr,
     s: &Settings,
 ) -> Result<Run, BoxError> {
-    let (env, cap, total_timeout) = (env.clone(), s.cap, s.total_timeout);
+    let (env, s) = (env.clone(), *s);
     let m = lab
         .measure(move || async move {
-            let connect = clients::connect(client, &env, oracle, total_timeout);
-            match tokio::time::timeout(cap, connect).await {
+            let connect = clients::connect(client, &env, oracle, &s);
+            match tokio::time::timeout(s.cap, connect).await {
                 Ok(Ok(stream)) => stream.peer_addr().map_err(|e| Ended::Failed(chain(&e))),
                 Ok(Err(error)) => Err(Ended::Failed(error)),
                 Err(_) => Err(Ended::Capped),

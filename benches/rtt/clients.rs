@@ -11,23 +11,22 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use crate::common::clients::{
-    chain, Client, LabResolver, HYPER_CONNECT_TIMEOUT, SEQUENTIAL_ATTEMPT,
-};
+use crate::common::clients::{chain, Client, LabResolver, SEQUENTIAL_ATTEMPT};
+use crate::common::settings::Settings;
 
 /// Connects `client` once to the lab's name (the oracle: to `oracle`); on the client thread.
 pub(crate) async fn connect(
     client: Client,
     env: &ClientEnv,
     oracle: SocketAddr,
-    total_timeout: Duration,
+    s: &Settings,
 ) -> Result<TcpStream, String> {
     let connie = |schedule, attempt_timeout| {
         let connector = ConnieConnector::new()
             .resolver(env.resolver())
             .schedule(schedule)
             .attempt_timeout(attempt_timeout)
-            .total_timeout(Some(total_timeout));
+            .total_timeout(Some(s.total_timeout));
         async move {
             match connector.connect((env.name(), env.port())).await {
                 Ok((stream, _info)) => Ok(stream),
@@ -60,6 +59,13 @@ pub(crate) async fn connect(
     };
     match client {
         Client::RaceAll => connie(Schedule::race_all(), None).await,
+        Client::RaceAllNoDns => {
+            let connector = ConnieConnector::new().total_timeout(Some(s.total_timeout));
+            match connector.connect(env.addrs()).await {
+                Ok((stream, _info)) => Ok(stream),
+                Err(e) => Err(e.to_string()),
+            }
+        }
         Client::Rfc8305 => connie(Schedule::rfc8305(), None).await,
         Client::Sequential => connie(Schedule::sequential(), Some(SEQUENTIAL_ATTEMPT)).await,
         Client::Tokio => {
@@ -67,7 +73,7 @@ pub(crate) async fn connect(
             connected.await.map_err(|e| chain(&e))
         }
         Client::HyperDefault => hyper(None).await.map_err(|e| chain(&e)),
-        Client::HyperTimeout => hyper(Some(HYPER_CONNECT_TIMEOUT))
+        Client::HyperTimeout => hyper(Some(s.hyper_connect_timeout))
             .await
             .map_err(|e| chain(&e)),
         Client::Oracle => TcpStream::connect(oracle).await.map_err(|e| chain(&e)),
