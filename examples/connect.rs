@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use connie::lab::{DnsServer, HostKind, Lab};
 use connie::{
-    ConnectInfo, ConnieConnector, Outcome, Schedule, DEFAULT_ATTEMPT_TIMEOUT, RFC8305_ATTEMPT_DELAY,
+    ConnectInfo, ConnieConnector, Schedule, DEFAULT_ATTEMPT_TIMEOUT, RFC8305_ATTEMPT_DELAY,
 };
 
 /// How long tokio's sequential connect is given before we call it hung.
@@ -242,21 +242,8 @@ fn print_info(info: &ConnectInfo) {
             a.addr(),
             ms(a.started()),
             ms(a.duration()),
-            outcome(a.outcome())
+            a.outcome()
         );
-    }
-}
-
-/// An attempt's outcome in words.
-fn outcome(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Connected => "connected".to_owned(),
-        Outcome::Failed(io::ErrorKind::ConnectionRefused) => "refused".to_owned(),
-        Outcome::Failed(kind) => format!("failed: {kind}"),
-        Outcome::TimedOut => "timed out".to_owned(),
-        Outcome::Cancelled => "still connecting when the race ended".to_owned(),
-        // `Outcome` is `#[non_exhaustive]`: an outcome added later is shown by its name.
-        other => format!("{other:?}"),
     }
 }
 

@@ -95,7 +95,7 @@ fn print_info(info: &ConnectInfo) {
     }
     for attempt in info.attempts() {
         println!(
-            "  {:<24} started {:>9.1?}  ran {:>9.1?}  {:?}",
+            "  {:<24} started {:>9.1?}  ran {:>9.1?}  {}",
             attempt.addr(),
             attempt.started(),
             attempt.duration(),

@@ -1,5 +1,6 @@
 //! [`ConnectInfo`]: what happened during a race that connected.
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -104,4 +105,42 @@ pub enum Outcome {
     TimedOut,
     /// It was still running when the race ended, and was dropped (its socket closed).
     Cancelled,
+}
+
+impl fmt::Display for Outcome {
+    /// In words: `connected`, `connection refused` (the error kind's own words), `timed
+    /// out`, `still connecting when the race ended`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Connected => f.write_str("connected"),
+            Outcome::Failed(kind) => write!(f, "{kind}"),
+            Outcome::TimedOut => f.write_str("timed out"),
+            Outcome::Cancelled => f.write_str("still connecting when the race ended"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_in_words() {
+        let words = [
+            Outcome::Connected,
+            Outcome::Failed(io::ErrorKind::ConnectionRefused),
+            Outcome::TimedOut,
+            Outcome::Cancelled,
+        ]
+        .map(|o| o.to_string());
+        assert_eq!(
+            words,
+            [
+                "connected",
+                "connection refused",
+                "timed out",
+                "still connecting when the race ended"
+            ]
+        );
+    }
 }
