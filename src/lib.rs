@@ -25,7 +25,7 @@
 //! let connector = ConnieConnector::new().schedule(Schedule::rfc8305());
 //! let (stream, info) = connector.connect(("example.com", 443)).await?;
 //! for attempt in info.attempts() {
-//!     println!("{} at {:?}: {:?}", attempt.addr(), attempt.started(), attempt.outcome());
+//!     println!("{} at {:?}: {}", attempt.addr(), attempt.started(), attempt.outcome());
 //! }
 //! # Ok(()) }
 //! ```
