@@ -111,11 +111,7 @@ where
 
 /// The address `host` spells, bracketed or not.
 fn ip_literal(host: &str) -> Option<IpAddr> {
-    let unbracketed = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    unbracketed.parse().ok()
+    crate::target::unbracketed(host).parse().ok()
 }
 
 #[cfg(test)]

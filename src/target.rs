@@ -43,10 +43,7 @@ impl Target {
         if port == 0 {
             return Err(ConnectError::invalid_target("port 0"));
         }
-        let unbracketed = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
+        let unbracketed = unbracketed(host);
         if let Ok(ip) = unbracketed.parse::<IpAddr>() {
             return Ok(Target::addrs([SocketAddr::new(ip, port)]));
         }
@@ -112,6 +109,13 @@ impl Target {
     pub(crate) fn into_repr(self) -> Repr {
         self.repr
     }
+}
+
+/// `host` without the brackets of an IPv6 literal (`[::1]` → `::1`), else as it is.
+pub(crate) fn unbracketed(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 impl fmt::Display for Target {

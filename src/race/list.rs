@@ -38,8 +38,7 @@ where
     S: Stream<Item = Answer> + Unpin,
 {
     let start = Instant::now();
-    // A deadline too far for the clock to hold is no deadline.
-    let deadline = plan.total_timeout.and_then(|t| start.checked_add(t));
+    let deadline = plan.deadline(start);
     let mut state = State::new(plan, start);
     let every_answer = async {
         while let Some(answer) = answers.next().await {

@@ -46,6 +46,14 @@ pub(crate) struct Plan {
     pub(crate) policy: Option<Policy>,
 }
 
+impl Plan {
+    /// When a race started at `start` must end; none without a total timeout, or when the
+    /// deadline is too far for the clock to hold.
+    pub(crate) fn deadline(&self, start: Instant) -> Option<Instant> {
+        self.total_timeout.and_then(|t| start.checked_add(t))
+    }
+}
+
 /// One DNS answer, or the literal addresses of a target that needs no DNS.
 #[derive(Debug)]
 pub(crate) struct Answer {
@@ -358,8 +366,7 @@ where
     S: Stream<Item = Answer> + Unpin,
 {
     let start = Instant::now();
-    // A deadline too far for the clock to hold is no deadline.
-    let deadline = plan.total_timeout.and_then(|t| start.checked_add(t));
+    let deadline = plan.deadline(start);
     let mut state = State::new(plan, start);
     let mut running = FuturesUnordered::new();
     let mut dns_open = true;
