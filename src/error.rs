@@ -20,9 +20,10 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// [`Display`](fmt::Display) names the target and summarises the attempts, for example
 /// `connect to example.com:443 failed: [2001:db8::1]:443 timed out, 192.0.2.1:443
 /// connection refused` (at most three, then "and N more"), or says which lookups failed and
-/// why; [`source`](StdError::source) is the underlying cause. When every attempt failed, that cause is the error of the **first
-/// attempt made** (the most preferred address), so it is stable whatever order the
-/// failures arrived in; the rest are in [`attempts`](Self::attempts).
+/// why; [`source`](StdError::source) is the underlying cause. When every attempt failed,
+/// that cause is the error of the **first attempt made** (the most preferred address), so
+/// it is stable whatever order the failures arrived in; the rest are in
+/// [`attempts`](Self::attempts).
 ///
 /// Converts into [`io::Error`] with a meaningful [`io::ErrorKind`] (a timeout becomes
 /// [`io::ErrorKind::TimedOut`]), and the `ConnectError` stays reachable through
@@ -216,20 +217,14 @@ impl fmt::Display for ConnectError {
     /// connection refused`, and the like: what was connected to, and why it failed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
-        if inner.kind == ErrorKind::InvalidTarget {
-            return match &inner.detail {
-                Some(d) => write!(f, "invalid connect target: {d}"),
-                None => f.write_str("invalid connect target"),
-            };
-        }
-        match &inner.target {
-            Some(target) => write!(f, "connect to {target} ")?,
-            None => f.write_str("connect ")?,
-        }
         let host = inner.host.as_deref();
         match inner.kind {
-            ErrorKind::InvalidTarget => unreachable!("handled above"),
+            ErrorKind::InvalidTarget => match &inner.detail {
+                Some(d) => write!(f, "invalid connect target: {d}"),
+                None => f.write_str("invalid connect target"),
+            },
             ErrorKind::TimedOut => {
+                self.write_subject(f)?;
                 match inner.timeout {
                     Some(t) => write!(f, "timed out after {t:?}")?,
                     None => f.write_str("timed out")?,
@@ -246,23 +241,43 @@ impl fmt::Display for ConnectError {
                 write_attempts(f, &inner.attempts)
             }
             ErrorKind::Dns => {
-                f.write_str("failed: ")?;
+                self.write_failed(f)?;
                 write_dns(f, host, &inner.dns)
             }
-            ErrorKind::NoAddresses => match host {
-                Some(host) => write!(f, "failed: {host} has no addresses"),
-                None => f.write_str("failed: no addresses to connect to"),
-            },
+            ErrorKind::NoAddresses => {
+                self.write_failed(f)?;
+                match host {
+                    Some(host) => write!(f, "{host} has no addresses"),
+                    None => f.write_str("no addresses to connect to"),
+                }
+            }
             ErrorKind::RefusedByPolicy => {
-                f.write_str("failed: every address was refused by the address policy (")?;
+                self.write_failed(f)?;
+                f.write_str("every address was refused by the address policy (")?;
                 write_list(f, &inner.attempts, |f, a| write!(f, "{}", a.addr))?;
                 f.write_str(")")
             }
             ErrorKind::AllAttemptsFailed => {
-                f.write_str("failed: ")?;
+                self.write_failed(f)?;
                 write_attempts(f, &inner.attempts)
             }
         }
+    }
+}
+
+impl ConnectError {
+    /// `connect to example.com:443 `, or `connect ` when the target is not known.
+    fn write_subject(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner.target {
+            Some(target) => write!(f, "connect to {target} "),
+            None => f.write_str("connect "),
+        }
+    }
+
+    /// `connect to example.com:443 failed: `.
+    fn write_failed(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_subject(f)?;
+        f.write_str("failed: ")
     }
 }
 
