@@ -46,10 +46,9 @@ async fn refused_a_records_first_cannot_shut_out_a_late_aaaa() {
     assert_eq!(dialed(&net, Family::V4), 15);
 }
 
-/// The mirror case: 20 blackholed `AAAA` first, an alive `A` 10 ms later. Without room
-/// kept for IPv4 the race would hang until its timeout.
-#[tokio::test(start_paused = true)]
-async fn blackholed_aaaa_records_first_cannot_shut_out_a_late_a() {
+/// 20 blackholed `AAAA` records at 0 ms and an alive `A` (5 ms handshake) at 10 ms, raced
+/// on `p` with a long total timeout: the network and what the race returned.
+async fn blackholed_aaaa_then_a_late_a(mut p: Plan) -> (Net, Socket, crate::ConnectInfo) {
     let mut all = hosts(20, v6, Host::Blackhole);
     all.push((v4(0), Host::Up(ms(5))));
     let net = Net::of(all);
@@ -57,9 +56,16 @@ async fn blackholed_aaaa_records_first_cannot_shut_out_a_late_a() {
         (ms(0), Family::V6, Ok((0..20).map(v6).collect())),
         (ms(10), Family::V4, Ok(vec![v4(0)])),
     ]);
-    let mut p = plan(Schedule::race_all());
     p.total_timeout = Some(ms(60_000));
     let (conn, info) = race(&net.dialer(), &p, answers).await.unwrap();
+    (net, conn, info)
+}
+
+/// The mirror case: 20 blackholed `AAAA` first, an alive `A` 10 ms later. Without room
+/// kept for IPv4 the race would hang until its timeout.
+#[tokio::test(start_paused = true)]
+async fn blackholed_aaaa_records_first_cannot_shut_out_a_late_a() {
+    let (net, conn, info) = blackholed_aaaa_then_a_late_a(plan(Schedule::race_all())).await;
     assert_eq!(conn.addr, v4(0));
     assert_eq!(info.elapsed(), ms(15));
     let early = info.attempts().iter().filter(|a| a.started() == ms(0));
@@ -72,18 +78,10 @@ async fn blackholed_aaaa_records_first_cannot_shut_out_a_late_a() {
 /// other family until it has had an attempt.
 #[tokio::test(start_paused = true)]
 async fn hanging_attempts_of_one_family_leave_a_slot_for_the_other() {
-    let mut all = hosts(20, v6, Host::Blackhole);
-    all.push((v4(0), Host::Up(ms(5))));
-    let net = Net::of(all);
-    let answers = dns(vec![
-        (ms(0), Family::V6, Ok((0..20).map(v6).collect())),
-        (ms(10), Family::V4, Ok(vec![v4(0)])),
-    ]);
     let mut p = plan(Schedule::race_all());
     p.max_concurrent = 4;
     p.max_addresses = 64;
-    p.total_timeout = Some(ms(60_000));
-    let (conn, info) = race(&net.dialer(), &p, answers).await.unwrap();
+    let (net, conn, info) = blackholed_aaaa_then_a_late_a(p).await;
     assert_eq!(conn.addr, v4(0));
     assert_eq!(info.elapsed(), ms(15));
     assert_eq!(dialed(&net, Family::V6), 3);
