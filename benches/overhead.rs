@@ -34,8 +34,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use connie::lab::{AliveHost, DnsServer};
 use connie::ConnieConnector;
+use connie_lab::{AliveHost, DnsServer};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use futures_util::future::join_all;

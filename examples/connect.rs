@@ -17,10 +17,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use connie::lab::{DnsServer, HostKind, Lab};
 use connie::{
     ConnectInfo, ConnieConnector, Schedule, DEFAULT_ATTEMPT_TIMEOUT, RFC8305_ATTEMPT_DELAY,
 };
+use connie_lab::{HostKind, Lab};
 
 /// How long tokio's sequential connect is given before we call it hung.
 const TOKIO_PATIENCE: Duration = Duration::from_secs(5);
@@ -100,10 +100,7 @@ async fn lab() -> Result<ExitCode, Box<dyn Error>> {
         .alive(ip("127.0.0.5"))
         .build()
         .await?;
-    let dns = DnsServer::builder()
-        .host("www", lab.addrs().iter().map(SocketAddr::ip))
-        .start()
-        .await?;
+    let dns = lab.dns("www").start().await?;
     let name = "www.lab.test.";
     println!("{name} resolves to (in DNS order):");
     for addr in lab.addrs() {

@@ -17,8 +17,8 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use connie::lab::{DnsServer, Lab};
 use connie::{ConnectError, ConnectInfo, ConnieConnector};
+use connie_lab::{DnsServer, Lab};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, Uri};

@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connie::lab::Lab;
 use connie::ConnieConnector;
+use connie_lab::Lab;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 const DEFAULT_RACES: usize = 10_000;
@@ -36,8 +36,9 @@ const WORKER_ENV: &str = "CONNIE_STRESS_WORKER";
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
+/// The process's open descriptors; the example's leak check means nothing without them.
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+    connie_lab::open_fds().expect("counting descriptors needs a readable /proc/self/fd (Linux)")
 }
 
 /// A field of /proc/self/status in KiB (`VmRSS`, `VmHWM`).

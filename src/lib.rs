@@ -133,15 +133,11 @@
 //!
 //! - `hyper` (default): [`ConnieConnector`] is a `tower_service::Service<http::Uri>` for
 //!   hyper-util's legacy `Client`.
-//! - `lab`: loopback hosts (alive, refused, blackholed) and an in-process DNS server, for
-//!   testing clients against dead addresses.
 //! - `reqwest`: [`ConnieConnector`] is a `reqwest::dns::Resolve`, for reqwest's
 //!   `ClientBuilder::dns_resolver`: a reqwest client gets connie's parallel `A`/`AAAA`
 //!   lookups, its [address policy](ConnieConnector::address_policy) (the SSRF guard), its
 //!   address cap and its order, but not the race: reqwest still connects by itself (see
 //!   the `Resolve` impl on [`ConnieConnector`] for what applies and what does not).
-//! - `netlab` (Linux, root): `lab::netns`, the lab in two network namespaces joined by a
-//!   delay line, for real round-trip times.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // One `unsafe` block in the crate: `IP_BIND_ADDRESS_NO_PORT`, which socket2 does not wrap
@@ -159,9 +155,6 @@ mod dial;
 mod dns;
 mod error;
 mod info;
-#[cfg(feature = "lab")]
-#[cfg_attr(docsrs, doc(cfg(feature = "lab")))]
-pub mod lab;
 mod policy;
 mod race;
 #[cfg(feature = "reqwest")]

@@ -6,12 +6,12 @@
 
 mod support;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
-use connie::lab::{DnsServer, HostKind, Lab, RecordType};
 use connie::{ConnieConnector, ErrorKind, Family, Schedule};
-use support::{ip, ms};
+use connie_lab::{DnsServer, HostKind, Lab, RecordType};
+use support::{ip, ms, open_fds};
 
 /// A lab of hosts plus a DNS server naming them `www.lab.test.`, with an optional delay
 /// on `AAAA` answers.
@@ -22,7 +22,7 @@ async fn setup(hosts: &[(HostKind, &str)], aaaa_delay: Option<Duration>) -> (Lab
         .build()
         .await
         .unwrap();
-    let mut dns = DnsServer::builder().host("www", lab.addrs().iter().map(SocketAddr::ip));
+    let mut dns = lab.dns("www");
     if let Some(d) = aaaa_delay {
         dns = dns.delay(RecordType::AAAA, d);
     }
@@ -195,11 +195,7 @@ async fn many_records_are_capped() {
         .build()
         .await
         .unwrap();
-    let dns = DnsServer::builder()
-        .host("www", lab.addrs().iter().map(SocketAddr::ip))
-        .start()
-        .await
-        .unwrap();
+    let dns = lab.dns("www").start().await.unwrap();
     let err = connector(&dns, Schedule::race_all())
         .max_addresses(3)
         .connect(("www.lab.test.", lab.port()))
@@ -308,7 +304,6 @@ fn a_lingering_lookup_goes_away_with_its_runtime() {
     let hosts = [(HostKind::Alive, "127.0.0.2")];
     let (lab, dns) = servers.block_on(setup(&hosts, Some(Duration::from_secs(3600))));
     let connector = ConnieConnector::new().resolver(dns.resolver());
-    let open_fds = || std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

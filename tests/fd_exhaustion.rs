@@ -4,8 +4,8 @@
 
 mod support;
 
-use connie::lab::{HostKind, Lab};
 use connie::{ConnieConnector, ErrorKind, Outcome};
+use connie_lab::{HostKind, Lab};
 use std::time::Duration;
 
 use rlimit::Resource;

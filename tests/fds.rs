@@ -8,18 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connie::lab::{HostKind, Lab};
 use connie::ConnieConnector;
+use connie_lab::{HostKind, Lab};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use support::ip;
+use support::{ip, open_fds};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
 const RACES: usize = 1_000;
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
-}
 
 /// Waits (bounded) until the process is back to `baseline` descriptors: accepted
 /// server-side sockets close when the lab's reader sees EOF, a moment after the client.

@@ -7,7 +7,7 @@
 //! failure still exposes connie's `ConnectError` through the `source()` chain, while a TLS
 //! failure does not pretend to be one.
 //!
-//! Only loopback is used: names are resolved by `connie::lab::DnsServer`, never by the
+//! Only loopback is used: names are resolved by `connie_lab::DnsServer`, never by the
 //! system resolver.
 
 mod support;
@@ -16,8 +16,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use connie::lab::{DnsServer, HostKind, Lab};
 use connie::{ConnectError, ConnectInfo, ConnieConnector, ErrorKind, Outcome};
+use connie_lab::{HostKind, Lab};
 use http_body_util::{Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -27,7 +27,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use support::http::{get, lab_with_server, HttpServer, ATTEMPT_TIMEOUT};
+use support::http::{dns_for, get, lab_with_server, HttpServer, ATTEMPT_TIMEOUT};
 use support::{find, ip};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -101,11 +101,7 @@ async fn https_through_hyper_rustls_past_a_blackhole() {
     let (blackholed, alive) = (ip("127.0.0.51"), ip("127.0.0.52"));
     let dead = Lab::builder().blackholed(blackholed);
     let (lab, server) = lab_with_server(dead, alive, Some(&identity.acceptor())).await;
-    let dns = DnsServer::builder()
-        .host("www", [blackholed, alive])
-        .start()
-        .await
-        .unwrap();
+    let dns = dns_for(&lab, &server, "www").await;
     let client = https_client(&identity, ConnieConnector::new().resolver(dns.resolver()));
 
     // `get` fails the test if this takes PROMPT; the blackhole alone would take minutes.
@@ -210,11 +206,7 @@ async fn https_total_failure_keeps_connect_error() {
         .build()
         .await
         .unwrap();
-    let dns = DnsServer::builder()
-        .host("dead", lab.addrs().iter().map(SocketAddr::ip))
-        .start()
-        .await
-        .unwrap();
+    let dns = lab.dns("dead").start().await.unwrap();
     let connector = ConnieConnector::new()
         .resolver(dns.resolver())
         .attempt_timeout(Some(ATTEMPT_TIMEOUT));
@@ -243,11 +235,7 @@ async fn tls_failure_is_not_a_connect_error() {
         Some(&identity.acceptor()),
     )
     .await;
-    let dns = DnsServer::builder()
-        .host("www", [ip("127.0.0.55"), ip("127.0.0.56")])
-        .start()
-        .await
-        .unwrap();
+    let dns = dns_for(&lab, &server, "www").await;
     let client = https_client(&identity, ConnieConnector::new().resolver(dns.resolver()));
 
     let uri = format!("https://www.lab.test:{}/", lab.port());

@@ -8,7 +8,7 @@
 //! `ConnectError` (with every address) through the client error's `source()` chain; and
 //! that bad URIs give typed errors, never panics.
 //!
-//! Only loopback is used: names are resolved by `connie::lab::DnsServer`, never by the
+//! Only loopback is used: names are resolved by `connie_lab::DnsServer`, never by the
 //! system resolver.
 
 mod support;
@@ -18,15 +18,15 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use connie::lab::{DnsServer, HostKind, Lab};
 use connie::{ConnectError, ConnectInfo, ConnieConnector, ErrorKind, Outcome};
+use connie_lab::{DnsServer, HostKind, Lab};
 use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper::{Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpInfo;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::http::{get, lab_with_server, HttpServer, ATTEMPT_TIMEOUT};
+use support::http::{dns_for, get, lab_with_server, HttpServer, ATTEMPT_TIMEOUT};
 use support::PROMPT;
 use support::{find, ip};
 use tokio::io::AsyncReadExt;
@@ -146,11 +146,7 @@ async fn name_with_dead_addresses_succeeds_promptly() {
     let (blackholed, refused, alive) = (ip("127.0.0.21"), ip("127.0.0.22"), ip("127.0.0.23"));
     let dead = Lab::builder().blackholed(blackholed).refused(refused);
     let (lab, server) = lab_with_server(dead, alive, None).await;
-    let dns = DnsServer::builder()
-        .host("www", [blackholed, refused, alive])
-        .start()
-        .await
-        .unwrap();
+    let dns = dns_for(&lab, &server, "www").await;
     let client = client(ConnieConnector::new().resolver(dns.resolver()));
 
     // `get` fails the test if this takes PROMPT; the blackhole alone would take minutes.
@@ -194,11 +190,7 @@ async fn name_with_dead_addresses_succeeds_promptly() {
 async fn second_request_reuses_the_pooled_connection() {
     let (blackholed, alive) = (ip("127.0.0.24"), ip("127.0.0.25"));
     let (lab, server) = lab_with_server(Lab::builder().blackholed(blackholed), alive, None).await;
-    let dns = DnsServer::builder()
-        .host("www", [blackholed, alive])
-        .start()
-        .await
-        .unwrap();
+    let dns = dns_for(&lab, &server, "www").await;
     let executor = CountingExecutor::new();
     let client = Client::builder(executor.clone())
         .build::<_, Empty<Bytes>>(ConnieConnector::new().resolver(dns.resolver()));
@@ -232,11 +224,7 @@ async fn total_failure_error_lists_every_address() {
         .build()
         .await
         .unwrap();
-    let dns = DnsServer::builder()
-        .host("dead", lab.addrs().iter().map(SocketAddr::ip))
-        .start()
-        .await
-        .unwrap();
+    let dns = lab.dns("dead").start().await.unwrap();
     let connector = ConnieConnector::new()
         .resolver(dns.resolver())
         .attempt_timeout(Some(ATTEMPT_TIMEOUT));

@@ -1,17 +1,17 @@
 //! Real round-trip times: each scenario in a two-namespace lab with a delay line
-//! (`connie::lab::netns`). The exact-time proofs of the schedules stay on the paused clock;
+//! (`connie_lab::netns`). The exact-time proofs of the schedules stay on the paused clock;
 //! these check behaviour with real RTTs, within a tolerance suited to real time.
 //!
 //! They need Linux, root, `/dev/net/tun` and iproute2. Without them each test prints
 //! `skipped: <reason>` and returns.
-#![cfg(all(feature = "netlab", target_os = "linux"))]
+#![cfg(target_os = "linux")]
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use connie::lab::netns::{self, HostSpec, Measurement, NetLab, Scenario};
 use connie::{ConnieConnector, Schedule};
+use connie_lab::netns::{self, HostSpec, Measurement, NetLab, Scenario};
 
 /// How late a connect may complete after the RTT that bounds it from below (DNS over the
 /// lab, the delay line's timer granularity, a loaded 2-core machine).

@@ -3,7 +3,7 @@
 //! hyper-util's `client-pool` services over connections raced by connie. (hyper-rustls is
 //! in `tests/https.rs`; tokio-postgres's `connect_raw` is a compiled README example.)
 //!
-//! Only loopback is used: names are resolved by `connie::lab::DnsServer`.
+//! Only loopback is used: names are resolved by `connie_lab::DnsServer`.
 
 mod support;
 
@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use connie::lab::{DnsServer, Lab};
 use connie::{ConnectInfo, ConnieConnector, ConnieStream};
+use connie_lab::Lab;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Bytes, Incoming};
@@ -22,7 +22,7 @@ use hyper::client::conn::http2;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::pool::singleton::Singleton;
 use hyper_util::rt::TokioExecutor;
-use support::http::lab_with_server;
+use support::http::{dns_for, lab_with_server};
 use support::{ip, PROMPT};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
@@ -41,11 +41,7 @@ async fn tonic_channel_connects_through_connie() {
     let (blackholed, alive) = (ip("127.0.0.71"), ip("127.0.0.72"));
     let dead = Lab::builder().blackholed(blackholed);
     let (lab, server) = lab_with_server(dead, alive, None).await;
-    let dns = DnsServer::builder()
-        .host("grpc", [blackholed, alive])
-        .start()
-        .await
-        .unwrap();
+    let dns = dns_for(&lab, &server, "grpc").await;
 
     let seen: Arc<Mutex<Vec<ConnectInfo>>> = Arc::default();
     let record = Arc::clone(&seen);
@@ -170,11 +166,7 @@ async fn hyper_util_pool_singleton_shares_one_raced_connection() {
     let (refused, alive) = (ip("127.0.0.75"), ip("127.0.0.76"));
     let dead = Lab::builder().refused(refused);
     let (lab, server) = lab_with_server(dead, alive, None).await;
-    let dns = DnsServer::builder()
-        .host("h2", [refused, alive])
-        .start()
-        .await
-        .unwrap();
+    let dns = dns_for(&lab, &server, "h2").await;
     let mut pool = Singleton::new(MakeH2 {
         connector: ConnieConnector::new().resolver(dns.resolver()),
     });

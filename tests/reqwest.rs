@@ -9,7 +9,7 @@
 //! port 0; that it waits for a late `AAAA` for at most the total timeout; and, as the docs
 //! warn, that an IP-literal URL never reaches the resolver, so the policy cannot see it.
 //!
-//! Only loopback is used: names are resolved by `connie::lab::DnsServer`, never by the
+//! Only loopback is used: names are resolved by `connie_lab::DnsServer`, never by the
 //! system resolver, and every client is built with `no_proxy()` so that no proxy from the
 //! environment gets in between.
 
@@ -18,12 +18,12 @@ mod support;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use connie::lab::{DnsServer, Lab, RecordType};
 use connie::Family;
 use connie::{ConnectError, ConnieConnector, ErrorKind, PolicyRefused, PublicOnly, Schedule};
+use connie_lab::{DnsServer, Lab, RecordType};
 use reqwest::dns::Resolve;
 use reqwest::StatusCode;
-use support::http::{lab_with_server, HttpServer};
+use support::http::{dns_for, lab_with_server, HttpServer};
 use support::{find, ip, ms, PROMPT};
 use tokio::time::Instant;
 
@@ -81,11 +81,7 @@ async fn a_name_with_dead_addresses_succeeds_when_the_policy_removes_the_blackho
     let (blackholed, refused, alive) = (ip("127.0.0.51"), ip("127.0.0.52"), ip("127.0.0.53"));
     let dead = Lab::builder().blackholed(blackholed).refused(refused);
     let (lab, server) = lab_with_server(dead, alive, None).await;
-    let dns = DnsServer::builder()
-        .host("www", [blackholed, refused, alive])
-        .start()
-        .await
-        .unwrap();
+    let dns = dns_for(&lab, &server, "www").await;
     let connector = ConnieConnector::new()
         .resolver(dns.resolver())
         .address_policy(move |addr: SocketAddr| addr.ip() != blackholed);

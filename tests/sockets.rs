@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connie::lab::{HostKind, Lab};
 use connie::{ConnieConnector, ErrorKind, Outcome, Schedule};
+use connie_lab::{HostKind, Lab};
 use support::{ip, ms, PROMPT};
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Notify};

@@ -3,8 +3,8 @@
 use std::future::poll_fn;
 use std::net::SocketAddr;
 
-use connie::lab::{DnsServer, HostKind, Lab};
 use connie::{ConnieConnector, Schedule};
+use connie_lab::{DnsServer, HostKind, Lab};
 use hyper::Uri;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;

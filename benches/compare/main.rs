@@ -46,10 +46,10 @@ mod clients;
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use connie::lab::{DnsServer, HostKind, Lab, RecordType};
+use connie_lab::{HostKind, Lab, RecordType};
 
 use crate::clients::{is_connie, Prepared};
 use crate::common::clients::CLIENTS;
@@ -184,7 +184,7 @@ async fn run_scenario(scenario: &Scenario, s: &Settings) -> Result<Vec<Cell>, Bo
         .fold(Lab::builder(), |b, &(kind, ip)| b.host(kind, ip))
         .build()
         .await?;
-    let mut dns = DnsServer::builder().host(HOST, lab.addrs().iter().map(SocketAddr::ip));
+    let mut dns = lab.dns(HOST);
     if let Some(delay) = scenario.aaaa_delay {
         dns = dns.delay(RecordType::AAAA, delay);
     }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use connie::lab::netns::{self, ClientEnv, NetLab, Scenario};
+use connie_lab::netns::{self, ClientEnv, NetLab, Scenario};
 
 use crate::clients;
 use crate::common::clients::{chain, Client, CLIENTS};
@@ -12,7 +12,7 @@ use crate::common::settings::Settings;
 use crate::common::BoxError;
 
 pub(crate) fn main() -> Result<(), BoxError> {
-    let s = Settings::from_env("cargo bench --features netlab --bench rtt", false);
+    let s = Settings::from_env("cargo bench --bench rtt", false);
     if let Err(reason) = netns::available() {
         println!("skipped: {reason}");
         return Ok(());

@@ -4,8 +4,8 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use connie::lab::netns::ClientEnv;
 use connie::{ConnieConnector, Schedule};
+use connie_lab::netns::ClientEnv;
 use hyper::Uri;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;

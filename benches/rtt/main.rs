@@ -1,16 +1,16 @@
 //! How fast clients connect when every address has a real round-trip time: connie against
 //! tokio, hyper-util and a direct connect, in the network-namespace lab
-//! (`connie::lab::netns`, feature `netlab`).
+//! (`connie_lab::netns`, `connie-lab` with its `netns` feature).
 //!
 //! ```text
-//! cargo bench --features netlab --bench rtt              # full: median of 5 runs (about 1 minute)
-//! cargo bench --features netlab --bench rtt -- --quick   # 1 run per cell (about 10 s)
+//! cargo bench --bench rtt              # full: median of 5 runs (about 1 minute)
+//! cargo bench --bench rtt -- --quick   # 1 run per cell (about 10 s)
 //! ```
 //!
 //! Run it as root, on Linux with `/dev/net/tun` and iproute2; elsewhere it prints
 //! `skipped: <reason>` and exits successfully.
 //!
-//! Each [`Scenario`](connie::lab::netns::Scenario) is a lab of two network namespaces joined
+//! Each [`Scenario`](connie_lab::netns::Scenario) is a lab of two network namespaces joined
 //! by a userspace delay line that gives every host its round-trip time (a connect takes one
 //! RTT) and serves `www.lab.test.` from the lab's DNS server (no delay, except a late `AAAA`
 //! where the scenario says so). Every client runs inside the client namespace; the time to
@@ -27,7 +27,7 @@
 //!   connie's total timeout (10 s, 2 s in quick mode: below the cap), with a resolver that
 //!   answers the lab's addresses in DNS order (never the system resolver);
 //! - the oracle: `TcpStream::connect` straight to the lowest-RTT alive host
-//!   ([`Scenario::fastest_alive`](connie::lab::netns::Scenario::fastest_alive); the first in
+//!   ([`Scenario::fastest_alive`](connie_lab::netns::Scenario::fastest_alive); the first in
 //!   DNS order on a tie).
 //!
 //! tokio and hyper-util ask the lab's DNS for `A` and `AAAA` together and connect once both

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use connie::lab::{Lab, LabBuilder};
+use connie_lab::{DnsServer, Lab, LabBuilder};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, Uri};
@@ -147,6 +147,12 @@ pub async fn lab_with_server(
         }
     }
     panic!("no lab port was free on {alive} after {BIND_TRIES} tries");
+}
+
+/// A DNS server naming `lab`'s hosts and then `server` as `name` (in the zone `lab.test.`).
+pub async fn dns_for(lab: &Lab, server: &HttpServer, name: &str) -> DnsServer {
+    let dns = lab.dns(name).host(name, [server.addr.ip()]);
+    dns.start().await.expect("the lab DNS server starts")
 }
 
 /// GETs `uri` within [`PROMPT`], returning the response with its body read.

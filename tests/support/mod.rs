@@ -38,3 +38,9 @@ pub fn find<'a, T: Error + 'static>(error: &'a (dyn Error + 'static)) -> Option<
 /// request). A blackholed address left to the kernel would hang for about two minutes, so
 /// what beats this did not wait for one; a test that hits it fails.
 pub const PROMPT: Duration = Duration::from_secs(5);
+
+/// The process's open descriptors ([`connie_lab::open_fds`]); a test that counts them fails
+/// where they cannot be counted, rather than comparing zeros.
+pub fn open_fds() -> usize {
+    connie_lab::open_fds().expect("counting descriptors needs a readable /proc/self/fd")
+}

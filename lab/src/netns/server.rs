@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::lab::{AliveHost, DnsServerBuilder};
+use crate::{AliveHost, DnsServerBuilder};
 
 /// Addresses of the started DNS server.
 pub(crate) struct Started {

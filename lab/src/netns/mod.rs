@@ -28,7 +28,7 @@
 //! ```no_run
 //! # fn doc() -> std::io::Result<()> {
 //! use std::time::Duration;
-//! use connie::lab::netns::{self, NetLab};
+//! use connie_lab::netns::{self, NetLab};
 //!
 //! if let Err(reason) = netns::available() {
 //!     println!("skipped: {reason}");
@@ -43,9 +43,12 @@
 //!     .name("www", [slow, fast])
 //!     .start()?;
 //! let env = lab.client_env("www.lab.test.");
+//! // A client that tries the first address it is given, alone.
 //! let measured = lab.measure(move || async move {
-//!     let connector = connie::ConnieConnector::new().resolver(env.resolver());
-//!     let (stream, _info) = connector.connect((env.name(), env.port())).await?;
+//!     let answer = env.resolver().lookup_ip(env.name()).await;
+//!     let first = answer.map_err(std::io::Error::other)?.iter().next();
+//!     let first = first.ok_or_else(|| std::io::Error::other("no address"))?;
+//!     let stream = tokio::net::TcpStream::connect((first, env.port())).await?;
 //!     stream.peer_addr()
 //! })?;
 //! let remote = measured.remote?;
@@ -70,7 +73,7 @@ use hickory_resolver::TokioResolver;
 
 use self::delay_line::{lock, Rule, SharedSyns, TUN_NAME};
 use self::sys::{Namespace, NsThread};
-use crate::lab::{dns, DnsServer, DnsServerBuilder, RecordType};
+use crate::{dns, DnsServer, DnsServerBuilder, RecordType};
 
 pub use self::scenario::{ClientEnv, Measurement, Scenario, TWELVE_RTTS_MS};
 

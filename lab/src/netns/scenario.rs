@@ -9,7 +9,7 @@ use hickory_resolver::config::ResolverConfig;
 use hickory_resolver::TokioResolver;
 
 use super::{client_resolver, HostSpec, NetLab};
-use crate::lab::RecordType;
+use crate::RecordType;
 
 /// How long [`NetLab::measure`] waits after the client connected (or failed) before reading
 /// the SYN counters, so that a SYN sent just before the end is counted.

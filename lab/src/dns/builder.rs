@@ -1,0 +1,195 @@
+//! [`DnsServerBuilder`]: the zone a [`DnsServer`] serves, and starting it.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_server::proto::rr::{rdata::SOA, LowerName, Name, RData, Record};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+use hickory_server::Server;
+
+use super::handler::DelayingHandler;
+use super::{DnsServer, RecordType};
+
+/// TTL of every record the server hands out (also the SOA minimum, i.e. the negative TTL).
+const TTL: u32 = 1;
+/// Serial of the zone.
+const SERIAL: u32 = 1;
+/// How long an idle TCP connection to the server is kept open.
+const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Per-connection buffer of outgoing TCP responses.
+const TCP_RESPONSE_BUFFER: usize = 32;
+
+/// Describes a [`DnsServer`]: its zone origin, hosts and per-record-type delays.
+#[derive(Debug, Clone)]
+pub struct DnsServerBuilder {
+    origin: String,
+    hosts: Vec<(String, Vec<IpAddr>)>,
+    delays: HashMap<RecordType, Duration>,
+}
+
+impl Default for DnsServerBuilder {
+    fn default() -> Self {
+        Self {
+            origin: "lab.test.".to_owned(),
+            hosts: Vec::new(),
+            delays: HashMap::new(),
+        }
+    }
+}
+
+impl DnsServerBuilder {
+    /// Zone origin, default `"lab.test."`; a missing final dot is implied.
+    ///
+    /// Names given to [`host`](Self::host) may be relative to it (`"both"`) or absolute
+    /// (`"both.lab.test."`).
+    pub fn origin(mut self, origin: &str) -> Self {
+        origin.clone_into(&mut self.origin);
+        self
+    }
+
+    /// Serves A/AAAA records for `name`: each address becomes an A or AAAA record (TTL 1 s).
+    ///
+    /// Calling it again for the same name adds addresses. A name given with no addresses
+    /// is not created (it answers `NXDOMAIN`).
+    pub fn host(mut self, name: &str, addrs: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.hosts
+            .push((name.to_owned(), addrs.into_iter().collect()));
+        self
+    }
+
+    /// Delays every answer to queries of record type `rtype` by `by`.
+    ///
+    /// The delay uses `tokio::time::sleep`, so it follows a paused/advanced tokio clock.
+    /// Over UDP every query is handled in its own task; over TCP the server answers one
+    /// connection's queries in order, so a delayed query holds up later ones on it.
+    pub fn delay(mut self, rtype: RecordType, by: Duration) -> Self {
+        self.delays.insert(rtype, by);
+        self
+    }
+
+    /// Binds UDP and TCP on `127.0.0.1`, each on its own ephemeral port, and spawns the
+    /// server on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if the origin or a host name does not parse or a name lies outside
+    /// the origin; any error from binding the sockets.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub async fn start(self) -> io::Result<DnsServer> {
+        self.start_on(IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+    }
+
+    /// [`start`](Self::start), binding UDP and TCP on `ip` instead of `127.0.0.1` (the
+    /// network-namespace lab serves on a documentation address of its server side).
+    #[cfg_attr(not(all(feature = "netns", target_os = "linux")), allow(dead_code))]
+    pub(crate) async fn start_on(self, ip: IpAddr) -> io::Result<DnsServer> {
+        let catalog = self.catalog()?;
+        let origin = self.origin_name()?;
+
+        let local = SocketAddr::new(ip, 0);
+        let udp = tokio::net::UdpSocket::bind(local).await?;
+        let tcp = tokio::net::TcpListener::bind(local).await?;
+        let udp_addr = udp.local_addr()?;
+        let tcp_addr = tcp.local_addr()?;
+
+        let mut server = Server::new(DelayingHandler {
+            catalog,
+            delays: self.delays,
+        });
+        server.register_socket(udp);
+        server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        tracing::debug!(%udp_addr, %tcp_addr, %origin, "lab DNS server started");
+
+        Ok(DnsServer {
+            udp_addr,
+            tcp_addr,
+            origin,
+            server,
+        })
+    }
+
+    fn origin_name(&self) -> io::Result<Name> {
+        let mut origin = Name::from_ascii(&self.origin)
+            .map_err(|e| invalid_input(format!("bad DNS origin {:?}: {e}", self.origin)))?;
+        origin.set_fqdn(true);
+        Ok(origin)
+    }
+
+    /// Builds the zone (SOA at the origin plus the A/AAAA records) into a catalog.
+    fn catalog(&self) -> io::Result<Catalog> {
+        let origin = self.origin_name()?;
+        let mut zone = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+            origin.clone(),
+            ZoneType::Primary,
+            AxfrPolicy::Deny,
+        );
+
+        let soa = SOA::new(
+            relative("ns", &origin)?,
+            relative("hostmaster", &origin)?,
+            SERIAL,
+            3_600,
+            600,
+            86_400,
+            TTL,
+        );
+        upsert(
+            &mut zone,
+            Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)),
+        )?;
+
+        for (name, addrs) in &self.hosts {
+            let fqdn = Name::from_ascii(name)
+                .and_then(|n| {
+                    if n.is_fqdn() {
+                        Ok(n)
+                    } else {
+                        n.append_domain(&origin)
+                    }
+                })
+                .map_err(|e| invalid_input(format!("bad host name {name:?}: {e}")))?;
+            if !origin.zone_of(&fqdn) {
+                return Err(invalid_input(format!(
+                    "host name {fqdn} is outside the zone {origin}"
+                )));
+            }
+            for &addr in addrs {
+                upsert(
+                    &mut zone,
+                    Record::from_rdata(fqdn.clone(), TTL, RData::from(addr)),
+                )?;
+            }
+        }
+
+        let mut catalog = Catalog::new();
+        catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+        Ok(catalog)
+    }
+}
+
+fn relative(label: &str, origin: &Name) -> io::Result<Name> {
+    Name::from_ascii(label)
+        .and_then(|n| n.append_domain(origin))
+        .map_err(|e| invalid_input(format!("cannot build {label}.{origin}: {e}")))
+}
+
+fn upsert(zone: &mut InMemoryZoneHandler<TokioRuntimeProvider>, record: Record) -> io::Result<()> {
+    let text = record.to_string();
+    if zone.upsert_mut(record, SERIAL) {
+        Ok(())
+    } else {
+        Err(invalid_input(format!("zone rejected record {text}")))
+    }
+}
+
+fn invalid_input(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}

@@ -1,0 +1,289 @@
+//! The DNS server answering hickory's resolver, over UDP and TCP, with and without delays.
+//! Every lookup is bounded by the resolver's own 2 s timeout and single try.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use hickory_resolver::net::NetError;
+use hickory_resolver::proto::rr::RData as ResolverRData;
+use tokio::time::Instant;
+
+use super::*;
+
+const V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const V4B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+
+async fn lab() -> DnsServer {
+    DnsServer::builder()
+        .host("v4only", [IpAddr::V4(V4), IpAddr::V4(V4B)])
+        .host("v6only.lab.test.", [IpAddr::V6(V6)])
+        .host("both", [IpAddr::V4(V4)])
+        .host("both", [IpAddr::V6(V6)])
+        .start()
+        .await
+        .unwrap()
+}
+
+fn v4s(lookup: &hickory_resolver::lookup::Lookup) -> Vec<Ipv4Addr> {
+    lookup
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            ResolverRData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect()
+}
+
+fn v6s(lookup: &hickory_resolver::lookup::Lookup) -> Vec<Ipv6Addr> {
+    lookup
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            ResolverRData::AAAA(aaaa) => Some(aaaa.0),
+            _ => None,
+        })
+        .collect()
+}
+
+fn is_nodata(e: &NetError) -> bool {
+    e.is_no_records_found() && !e.is_nx_domain()
+}
+
+#[tokio::test]
+async fn ports_differ_and_config_points_at_them() {
+    let server = lab().await;
+    assert_ne!(server.udp_addr().port(), server.tcp_addr().port());
+    let config = server.resolver_config();
+    let ns = &config.name_servers()[0];
+    let ports: Vec<u16> = ns.connections.iter().map(|c| c.port).collect();
+    assert_eq!(ports, [server.udp_addr().port(), server.tcp_addr().port()]);
+}
+
+#[tokio::test]
+async fn a_only_name() {
+    let server = lab().await;
+    let r = server.resolver();
+    let mut got = v4s(&r.ipv4_lookup("v4only.lab.test.").await.unwrap());
+    got.sort();
+    assert_eq!(got, [V4, V4B]);
+    let err = r.ipv6_lookup("v4only.lab.test.").await.unwrap_err();
+    assert!(is_nodata(&err), "{err:?}");
+}
+
+#[tokio::test]
+async fn aaaa_only_name() {
+    let server = lab().await;
+    let r = server.resolver();
+    assert_eq!(v6s(&r.ipv6_lookup("v6only.lab.test.").await.unwrap()), [V6]);
+    let err = r.ipv4_lookup("v6only.lab.test.").await.unwrap_err();
+    assert!(is_nodata(&err), "{err:?}");
+}
+
+#[tokio::test]
+async fn both_families() {
+    let server = lab().await;
+    let r = server.resolver();
+    assert_eq!(v4s(&r.ipv4_lookup("both.lab.test.").await.unwrap()), [V4]);
+    assert_eq!(v6s(&r.ipv6_lookup("both.lab.test.").await.unwrap()), [V6]);
+    // Case-insensitive, as DNS names are.
+    assert_eq!(v4s(&r.ipv4_lookup("BOTH.Lab.Test.").await.unwrap()), [V4]);
+}
+
+#[tokio::test]
+async fn nxdomain() {
+    let server = lab().await;
+    let r = server.resolver();
+    for err in [
+        r.ipv4_lookup("missing.lab.test.").await.unwrap_err(),
+        r.ipv6_lookup("missing.lab.test.").await.unwrap_err(),
+    ] {
+        assert!(err.is_nx_domain(), "{err:?}");
+        assert!(err.is_no_records_found(), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn over_tcp_only() {
+    let server = lab().await;
+    let mut tcp = ConnectionConfig::tcp();
+    tcp.port = server.tcp_addr().port();
+    let config = ResolverConfig::from_name_servers(vec![NameServerConfig::new(
+        server.tcp_addr().ip(),
+        true,
+        vec![tcp],
+    )]);
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+    *builder.options_mut() = DnsServer::resolver_opts();
+    let r = builder.build().unwrap();
+    assert_eq!(v6s(&r.ipv6_lookup("both.lab.test.").await.unwrap()), [V6]);
+    assert!(r
+        .ipv4_lookup("nope.lab.test.")
+        .await
+        .unwrap_err()
+        .is_nx_domain());
+}
+
+#[tokio::test]
+async fn custom_origin_and_bad_names() {
+    let server = DnsServer::builder()
+        .origin("example.internal")
+        .host("h", [IpAddr::V4(V4)])
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(server.origin().to_string(), "example.internal.");
+    let r = server.resolver();
+    assert_eq!(
+        v4s(&r.ipv4_lookup("h.example.internal.").await.unwrap()),
+        [V4]
+    );
+
+    let err = DnsServer::builder()
+        .host("elsewhere.example.", [IpAddr::V4(V4)])
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aaaa_delay_lets_a_win() {
+    let server = DnsServer::builder()
+        .host("both", [IpAddr::V4(V4), IpAddr::V6(V6)])
+        .delay(RecordType::AAAA, Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let r = server.resolver();
+    let start = Instant::now();
+    let a = async {
+        let res = r.ipv4_lookup("both.lab.test.").await;
+        (res, start.elapsed())
+    };
+    let aaaa = async {
+        let res = r.ipv6_lookup("both.lab.test.").await;
+        (res, start.elapsed())
+    };
+    let ((a, a_took), (aaaa, aaaa_took)) = tokio::join!(a, aaaa);
+    eprintln!("real clock: A {a_took:?}, AAAA {aaaa_took:?}");
+    assert_eq!(v4s(&a.unwrap()), [V4]);
+    assert_eq!(v6s(&aaaa.unwrap()), [V6]);
+    assert!(a_took < Duration::from_millis(150), "A took {a_took:?}");
+    assert!(
+        aaaa_took >= Duration::from_millis(200),
+        "AAAA took {aaaa_took:?}"
+    );
+}
+
+#[tokio::test]
+async fn timeout_is_reported_as_timeout() {
+    let server = DnsServer::builder()
+        .host("slow", [IpAddr::V4(V4)])
+        .delay(RecordType::A, Duration::from_secs(5))
+        .start()
+        .await
+        .unwrap();
+    let mut opts = DnsServer::resolver_opts();
+    opts.timeout = Duration::from_millis(100);
+    let r = server.try_resolver_with(opts).unwrap();
+    let start = Instant::now();
+    let err = r.ipv4_lookup("slow.lab.test.").await.unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(err, NetError::Timeout), "{err:?}");
+    // One try only (attempts = 0): about one timeout, not two.
+    assert!(took < Duration::from_millis(190), "took {took:?}");
+}
+
+#[tokio::test]
+async fn ip_literals_are_not_short_circuited() {
+    let server = lab().await;
+    let r = server.resolver();
+    let v4 = r.ipv4_lookup("127.0.0.1").await;
+    let v6 = r.ipv6_lookup("::1").await;
+    let ip = r.lookup_ip("127.0.0.1").await.unwrap();
+    eprintln!("ipv4_lookup(127.0.0.1) = {v4:?}");
+    eprintln!("ipv6_lookup(::1) = {v6:?}");
+    eprintln!("lookup_ip(127.0.0.1) = {:?}", ip.iter().collect::<Vec<_>>());
+    assert!(v4.is_err());
+    assert!(v6.is_err());
+    assert_eq!(
+        ip.iter().collect::<Vec<_>>(),
+        [IpAddr::V4(Ipv4Addr::LOCALHOST)]
+    );
+}
+
+#[tokio::test]
+async fn drop_stops_the_server() {
+    let server = lab().await;
+    let r = server.resolver();
+    let udp_addr = server.udp_addr();
+    let tcp_addr = server.tcp_addr();
+    drop(server);
+    // Let the runtime process the aborts.
+    tokio::task::yield_now().await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Both ports are free again: the listener tasks (and their sockets) are gone.
+    tokio::net::UdpSocket::bind(udp_addr).await.unwrap();
+    tokio::net::TcpListener::bind(tcp_addr).await.unwrap();
+    let _ = r;
+}
+
+#[tokio::test(start_paused = true)]
+async fn delay_under_paused_clock() {
+    let server = DnsServer::builder()
+        .host("both", [IpAddr::V4(V4), IpAddr::V6(V6)])
+        .delay(RecordType::AAAA, Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let r = server.resolver();
+    let real = std::time::Instant::now();
+    for round in 0..20 {
+        let start = Instant::now();
+        let a = async {
+            let res = r.ipv4_lookup("both.lab.test.").await;
+            (res, start.elapsed())
+        };
+        let aaaa = async {
+            let res = r.ipv6_lookup("both.lab.test.").await;
+            (res, start.elapsed())
+        };
+        let ((a, a_took), (aaaa, aaaa_took)) = tokio::join!(a, aaaa);
+        eprintln!("paused round {round}: A {a_took:?}, AAAA {aaaa_took:?} (virtual)");
+        assert_eq!(v4s(&a.unwrap()), [V4], "round {round}");
+        assert_eq!(v6s(&aaaa.unwrap()), [V6], "round {round}");
+        assert!(
+            a_took < Duration::from_millis(200),
+            "round {round}: A {a_took:?}"
+        );
+        assert!(
+            aaaa_took >= Duration::from_millis(200) && aaaa_took < RESOLVER_TIMEOUT,
+            "round {round}: AAAA {aaaa_took:?}"
+        );
+    }
+    // 20 delayed answers took 4 s of virtual time but far less real time.
+    let real = real.elapsed();
+    eprintln!("paused: 20 rounds in {real:?} real time");
+    assert!(real < Duration::from_secs(4), "real {real:?}");
+}
+
+#[tokio::test]
+async fn dead_server_error() {
+    let server = lab().await;
+    let r = server.resolver();
+    drop(server);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let start = Instant::now();
+    let err = r.ipv4_lookup("both.lab.test.").await.unwrap_err();
+    let took = start.elapsed();
+    eprintln!("dead server -> {err:?} after {took:?}");
+    // UDP to a closed port is not reported as refused: hickory waits for the timeout.
+    assert!(matches!(err, NetError::Timeout), "{err:?}");
+    assert!(
+        took < RESOLVER_TIMEOUT + Duration::from_millis(500),
+        "took {took:?}"
+    );
+}

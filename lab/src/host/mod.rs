@@ -1,0 +1,186 @@
+//! Loopback test hosts: alive, refused and blackholed TCP endpoints.
+//!
+//! Only loopback addresses are ever bound or connected to: `127.0.0.0/8` and
+//! `::1`. Any other IP is rejected with [`io::ErrorKind::InvalidInput`] before
+//! a socket is created. On Linux every address in `127.0.0.0/8` works without
+//! configuration.
+//!
+//! The hosts need a Tokio runtime with IO and time enabled (as
+//! `#[tokio::test]` provides). They work under a paused clock
+//! (`#[tokio::test(start_paused = true)]`): loopback handshakes complete
+//! inside the `connect` system call, so no virtual time passes while binding or
+//! while connecting to an alive or refused host, and a connect to a
+//! blackholed host simply stays pending until the caller's own timer fires.
+
+mod alive;
+mod blackholed;
+mod refused;
+
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+pub use self::alive::AliveHost;
+pub use self::blackholed::BlackholedHost;
+pub use self::refused::RefusedHost;
+
+/// Returns an [`io::ErrorKind::InvalidInput`] error unless `ip` is in
+/// `127.0.0.0/8` or is `::1`.
+pub(crate) fn check_loopback(ip: IpAddr) -> io::Result<()> {
+    let ok = match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6 == Ipv6Addr::LOCALHOST,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{ip} is not a loopback address (only 127.0.0.0/8 and ::1 are allowed)"),
+        ))
+    }
+}
+
+/// A non-blocking TCP socket bound to the loopback address `addr`.
+///
+/// `reuse_address` is set on listeners only: it lets them bind over
+/// `TIME_WAIT` leftovers, while Linux still refuses a second listener on the
+/// same address and port. Refused hosts go without it, so that two of them (or
+/// one and a listener) can never share an address and port.
+fn bound_socket(addr: SocketAddr, reuse_address: bool) -> io::Result<Socket> {
+    check_loopback(addr.ip())?;
+    bind_socket(addr, reuse_address)
+}
+
+/// [`bound_socket`] without the loopback check, for the network-namespace lab, whose hosts
+/// live on documentation addresses that exist only inside its own namespaces.
+fn bind_socket(addr: SocketAddr, reuse_address: bool) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if reuse_address {
+        socket.set_reuse_address(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&SockAddr::from(addr))?;
+    Ok(socket)
+}
+
+/// The IP address and port `socket` is bound to.
+fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
+    socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("socket is not bound to an IP address"))
+}
+
+/// The current Tokio runtime, or an error instead of a panic outside one.
+fn runtime() -> io::Result<tokio::runtime::Handle> {
+    tokio::runtime::Handle::try_current().map_err(io::Error::other)
+}
+
+/// The kind of a host in a [`Lab`](crate::Lab).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostKind {
+    /// An [`AliveHost`]: accepts and drains connections.
+    Alive,
+    /// A [`RefusedHost`]: connects fail with `ConnectionRefused` at once.
+    Refused,
+    /// A [`BlackholedHost`]: connects hang until the client gives up.
+    Blackholed,
+}
+
+/// One host of a [`Lab`](crate::Lab).
+#[derive(Debug)]
+pub(crate) enum Host {
+    Alive(AliveHost),
+    Refused(RefusedHost),
+    Blackholed(BlackholedHost),
+}
+
+impl Host {
+    pub(crate) async fn bind(kind: HostKind, addr: SocketAddr) -> io::Result<Host> {
+        Ok(match kind {
+            HostKind::Alive => Host::Alive(AliveHost::bind(addr).await?),
+            HostKind::Refused => Host::Refused(RefusedHost::bind(addr)?),
+            HostKind::Blackholed => Host::Blackholed(BlackholedHost::bind(addr).await?),
+        })
+    }
+
+    pub(crate) fn kind(&self) -> HostKind {
+        match self {
+            Host::Alive(_) => HostKind::Alive,
+            Host::Refused(_) => HostKind::Refused,
+            Host::Blackholed(_) => HostKind::Blackholed,
+        }
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        match self {
+            Host::Alive(host) => host.addr(),
+            Host::Refused(host) => host.addr(),
+            Host::Blackholed(host) => host.addr(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{any_port, v4};
+    use crate::Lab;
+
+    #[tokio::test]
+    async fn non_loopback_is_rejected() {
+        let bad: [IpAddr; 7] = [
+            "10.0.0.1".parse().unwrap(),
+            "192.168.1.1".parse().unwrap(),
+            "8.8.8.8".parse().unwrap(),
+            "0.0.0.0".parse().unwrap(),
+            "::".parse().unwrap(),
+            "::ffff:127.0.0.1".parse().unwrap(),
+            "fe80::1".parse().unwrap(),
+        ];
+        for ip in bad {
+            let addr = SocketAddr::new(ip, 0);
+            let kinds = [
+                AliveHost::bind(addr).await.map(drop),
+                RefusedHost::bind(addr).map(drop),
+                BlackholedHost::bind(addr).await.map(drop),
+                Lab::builder()
+                    .alive(v4(1))
+                    .refused(ip)
+                    .build()
+                    .await
+                    .map(drop),
+            ];
+            for result in kinds {
+                assert_eq!(
+                    result.unwrap_err().kind(),
+                    io::ErrorKind::InvalidInput,
+                    "{ip}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn same_address_and_port_never_coexist() {
+        let ip = v4(8);
+        for first in [HostKind::Alive, HostKind::Refused, HostKind::Blackholed] {
+            let host = Host::bind(first, any_port(ip)).await.unwrap();
+            for second in [HostKind::Alive, HostKind::Refused, HostKind::Blackholed] {
+                let result = Host::bind(second, host.addr()).await;
+                let error = result.unwrap_err();
+                assert_eq!(
+                    error.kind(),
+                    io::ErrorKind::AddrInUse,
+                    "{first:?} then {second:?}: {error}"
+                );
+            }
+        }
+    }
+}

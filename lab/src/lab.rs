@@ -1,0 +1,303 @@
+//! [`Lab`]: several hosts on different loopback addresses sharing one port.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::host::{check_loopback, Host, HostKind};
+use crate::{AliveHost, DnsServer, DnsServerBuilder};
+
+/// How many ports [`LabBuilder::build`] tries before giving up.
+const BUILD_TRIES: usize = 20;
+
+/// Several hosts of different kinds on different loopback IPs sharing one
+/// port number, like a real name whose addresses all listen on `:443`.
+///
+/// Dropping the lab stops all its hosts.
+#[derive(Debug)]
+pub struct Lab {
+    port: u16,
+    hosts: Vec<Host>,
+}
+
+impl Lab {
+    /// Starts describing a lab.
+    pub fn builder() -> LabBuilder {
+        LabBuilder::default()
+    }
+
+    /// The port number all hosts share.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The addresses of all hosts, in the order they were added.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.hosts.iter().map(Host::addr).collect()
+    }
+
+    /// The addresses of the hosts of `kind`, in the order they were added.
+    pub fn addrs_of(&self, kind: HostKind) -> Vec<SocketAddr> {
+        self.hosts
+            .iter()
+            .filter(|host| host.kind() == kind)
+            .map(Host::addr)
+            .collect()
+    }
+
+    /// The kind of the host at `addr`, if the lab has one there.
+    pub fn kind_of(&self, addr: SocketAddr) -> Option<HostKind> {
+        self.hosts
+            .iter()
+            .find(|host| host.addr() == addr)
+            .map(Host::kind)
+    }
+
+    /// The alive host at `addr`, to read its counters.
+    pub fn alive(&self, addr: SocketAddr) -> Option<&AliveHost> {
+        self.alive_hosts().find(|host| host.addr() == addr)
+    }
+
+    /// A DNS server description naming every host of the lab: `name` (relative to the
+    /// zone, like `"www"`, or absolute) resolves to all their addresses, in the order they
+    /// were added. Add delays or more names, then [`start`](DnsServerBuilder::start) it:
+    ///
+    /// ```no_run
+    /// # async fn doc() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use connie_lab::{Lab, RecordType};
+    ///
+    /// let lab = Lab::builder()
+    ///     .blackholed("::1".parse().unwrap())
+    ///     .alive("127.0.0.2".parse().unwrap())
+    ///     .build()
+    ///     .await?;
+    /// let dns = lab
+    ///     .dns("www")
+    ///     .delay(RecordType::A, Duration::from_millis(50))
+    ///     .start()
+    ///     .await?;
+    /// let answer = dns.resolver().ipv6_lookup("www.lab.test.").await;
+    /// # Ok(()) }
+    /// ```
+    pub fn dns(&self, name: &str) -> DnsServerBuilder {
+        DnsServer::builder().host(name, self.hosts.iter().map(|host| host.addr().ip()))
+    }
+
+    /// All alive hosts, in the order they were added.
+    pub fn alive_hosts(&self) -> impl Iterator<Item = &AliveHost> {
+        self.hosts.iter().filter_map(|host| match host {
+            Host::Alive(alive) => Some(alive),
+            _ => None,
+        })
+    }
+}
+
+/// Describes a [`Lab`]; [`build`](Self::build) binds it.
+#[derive(Debug, Clone, Default)]
+pub struct LabBuilder {
+    hosts: Vec<(HostKind, IpAddr)>,
+}
+
+impl LabBuilder {
+    /// Adds a host of `kind` on `ip`.
+    pub fn host(mut self, kind: HostKind, ip: IpAddr) -> Self {
+        self.hosts.push((kind, ip));
+        self
+    }
+
+    /// Adds an [`AliveHost`] on `ip`.
+    pub fn alive(self, ip: IpAddr) -> Self {
+        self.host(HostKind::Alive, ip)
+    }
+
+    /// Adds a [`RefusedHost`](crate::RefusedHost) on `ip`.
+    pub fn refused(self, ip: IpAddr) -> Self {
+        self.host(HostKind::Refused, ip)
+    }
+
+    /// Adds a [`BlackholedHost`](crate::BlackholedHost) on `ip`.
+    pub fn blackholed(self, ip: IpAddr) -> Self {
+        self.host(HostKind::Blackholed, ip)
+    }
+
+    /// Binds every host on one shared port.
+    ///
+    /// The first host is bound on port 0 to pick the port, the others on that
+    /// port; if one of them finds it in use, everything is dropped and a new
+    /// port is tried, up to 20 times. Fails with
+    /// [`io::ErrorKind::InvalidInput`] if there is no host, an IP is not
+    /// loopback, or two hosts have the same IP.
+    pub async fn build(self) -> io::Result<Lab> {
+        self.validate()?;
+        let mut last_error = None;
+        for attempt in 1..=BUILD_TRIES {
+            match self.try_build().await {
+                Ok(lab) => {
+                    tracing::debug!(port = lab.port, attempt, "lab built");
+                    return Ok(lab);
+                }
+                Err(error) if error.kind() == io::ErrorKind::AddrInUse => {
+                    tracing::debug!(attempt, %error, "lab port taken, trying another");
+                    last_error = Some(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let detail = last_error.map(|e| e.to_string()).unwrap_or_default();
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("no port free on every lab address after {BUILD_TRIES} tries: {detail}"),
+        ))
+    }
+
+    fn validate(&self) -> io::Result<()> {
+        if self.hosts.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a lab needs at least one host",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for &(_, ip) in &self.hosts {
+            check_loopback(ip)?;
+            if !seen.insert(ip) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("two lab hosts on {ip}: they would need the same address and port"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn try_build(&self) -> io::Result<Lab> {
+        let mut port = 0;
+        let mut hosts = Vec::with_capacity(self.hosts.len());
+        for &(kind, ip) in &self.hosts {
+            let host = Host::bind(kind, SocketAddr::new(ip, port)).await?;
+            port = host.addr().port();
+            hosts.push(host);
+        }
+        Ok(Lab { port, hosts })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_hangs, assert_refused, v4, v6, within};
+    use std::time::{Duration, Instant};
+    use tokio::net::TcpStream;
+
+    fn standard_lab() -> LabBuilder {
+        Lab::builder()
+            .blackholed(v4(2))
+            .refused(v4(3))
+            .alive(v4(4))
+            .alive(v6())
+    }
+
+    #[tokio::test]
+    async fn bad_labs_are_rejected() {
+        let empty = Lab::builder().build().await.unwrap_err();
+        assert_eq!(empty.kind(), io::ErrorKind::InvalidInput);
+        let twice = Lab::builder().alive(v4(2)).refused(v4(2)).build().await;
+        assert_eq!(twice.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lab_shares_one_port() {
+        let lab = standard_lab().build().await.unwrap();
+        let port = lab.port();
+        assert_ne!(port, 0);
+        let expected: Vec<SocketAddr> = [v4(2), v4(3), v4(4), v6()]
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
+        assert_eq!(lab.addrs(), expected);
+        assert_eq!(lab.addrs_of(HostKind::Blackholed), [expected[0]]);
+        assert_eq!(lab.addrs_of(HostKind::Refused), [expected[1]]);
+        assert_eq!(lab.addrs_of(HostKind::Alive), [expected[2], expected[3]]);
+        assert_eq!(lab.kind_of(expected[1]), Some(HostKind::Refused));
+        assert!(lab.alive(expected[0]).is_none());
+        assert_eq!(lab.alive_hosts().count(), 2);
+
+        assert_hangs(expected[0]).await;
+        assert_refused(expected[1]).await;
+        for &addr in &expected[2..] {
+            let client = within("connect", TcpStream::connect(addr)).await.unwrap();
+            let host = lab.alive(addr).unwrap();
+            within("open == 1", host.wait_open(1)).await;
+            assert_eq!(host.accepted(), 1);
+            drop(client);
+            within("open == 0", host.wait_open(0)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn twenty_labs_concurrently() {
+        let builds: Vec<_> = (0..20)
+            .map(|_| tokio::spawn(standard_lab().build()))
+            .collect();
+        let mut labs = Vec::new();
+        for build in builds {
+            labs.push(within("lab build", build).await.unwrap().unwrap());
+        }
+        let ports: HashSet<u16> = labs.iter().map(Lab::port).collect();
+        assert_eq!(ports.len(), 20);
+        for lab in &labs {
+            let addr = lab.addrs_of(HostKind::Alive)[0];
+            drop(within("connect", TcpStream::connect(addr)).await.unwrap());
+            within("accepted == 1", lab.alive(addr).unwrap().wait_accepted(1)).await;
+            assert_refused(lab.addrs_of(HostKind::Refused)[0]).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paused_clock_fifty_times() {
+        let real = Instant::now();
+        for round in 0..50 {
+            let t0 = tokio::time::Instant::now();
+            let lab = standard_lab().build().await.unwrap();
+            assert_eq!(
+                tokio::time::Instant::now(),
+                t0,
+                "round {round}: building took virtual time"
+            );
+
+            for addr in lab.addrs_of(HostKind::Alive) {
+                let connect = TcpStream::connect(addr);
+                let client = tokio::time::timeout(Duration::from_secs(5), connect).await;
+                assert!(client.is_ok_and(|c| c.is_ok()), "round {round}: {addr}");
+                assert_eq!(
+                    tokio::time::Instant::now(),
+                    t0,
+                    "round {round}: alive took virtual time"
+                );
+            }
+            let refused = lab.addrs_of(HostKind::Refused)[0];
+            let error = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(refused))
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
+            assert_eq!(
+                tokio::time::Instant::now(),
+                t0,
+                "round {round}: refused took virtual time"
+            );
+
+            let blackholed = lab.addrs_of(HostKind::Blackholed)[0];
+            let hung =
+                tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(blackholed)).await;
+            assert!(hung.is_err(), "round {round}: {hung:?}");
+            assert_eq!(t0.elapsed(), Duration::from_secs(5), "round {round}");
+        }
+        assert!(
+            real.elapsed() < Duration::from_secs(5),
+            "{:?} of real time",
+            real.elapsed()
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! A test bench for TCP clients: hosts that are alive, refuse, or blackhole, a DNS server
+//! naming them, and a lab with real round-trip times.
+//!
+//! `connie-lab` is to [`connie`](https://docs.rs/connie) what `tokio-test` is to tokio: the
+//! kit its tests, benchmarks and examples run on, kept out of the connector. It needs
+//! nothing from connie, so any client (tokio's `TcpStream::connect`, hyper-util's
+//! `HttpConnector`, reqwest, your own) can be tested against dead addresses with it.
+//! Nothing in it sends traffic beyond loopback (`127.0.0.0/8` and `::1`), or beyond the
+//! two network namespaces of the `netns` lab.
+//!
+//! - [`AliveHost`]: a listener with an accept loop, counting accepted and still-open
+//!   connections (so a test can see a losing attempt being closed). It reads and discards
+//!   what it is sent and never answers.
+//! - [`RefusedHost`]: a socket bound but not listening; a SYN gets a RST at once.
+//! - [`BlackholedHost`]: a listener with backlog 0 whose accept queue is already full; the
+//!   kernel drops further SYNs, so a connect hangs until the client gives up.
+//! - [`Lab`]: several such hosts on different loopback addresses sharing one port, like the
+//!   addresses of one real name; [`Lab::dns`] names them all.
+//! - [`DnsServer`]: an authoritative DNS server on loopback (UDP and TCP) serving names over
+//!   those addresses, with optional per-record-type delays ("`AAAA` answers 200 ms late").
+//! - [`open_fds`]: how many file descriptors the process has open, to check that a client
+//!   closes what it opens.
+//! - `netns` (feature `netns`, Linux, root): the same kinds of hosts in a network
+//!   namespace behind a delay line, for real round-trip times.
+//!
+//! Add it as a dev-dependency:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! connie-lab = "0.1"
+//! ```
+//!
+//! ```no_run
+//! # async fn doc() -> std::io::Result<()> {
+//! use connie_lab::Lab;
+//!
+//! let lab = Lab::builder()
+//!     .blackholed("127.0.0.2".parse().unwrap())
+//!     .refused("127.0.0.3".parse().unwrap())
+//!     .alive("127.0.0.4".parse().unwrap())
+//!     .build()
+//!     .await?;
+//! // `www.lab.test.` resolves to the three addresses, in that order.
+//! let dns = lab.dns("www").start().await?;
+//! let answer = dns.resolver().ipv4_lookup("www.lab.test.").await;
+//!
+//! // A client that tries the first address alone hangs on the blackhole:
+//! let first = lab.addrs()[0];
+//! let hung = tokio::time::timeout(
+//!     std::time::Duration::from_secs(1),
+//!     tokio::net::TcpStream::connect(first),
+//! )
+//! .await;
+//! assert!(hung.is_err());
+//! # Ok(()) }
+//! ```
+//!
+//! The hosts need a Tokio runtime with IO and time enabled, as `#[tokio::test]` provides,
+//! and work under a paused clock (`#[tokio::test(start_paused = true)]`): loopback
+//! handshakes complete inside the `connect` system call, so no virtual time passes while
+//! binding or connecting to an alive or refused host, and a connect to a blackholed host
+//! stays pending until the caller's own timer fires.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+
+mod dns;
+mod fds;
+mod host;
+mod lab;
+#[cfg(all(feature = "netns", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "netns", target_os = "linux"))))]
+pub mod netns;
+#[cfg(test)]
+mod testing;
+
+pub use self::dns::{DnsServer, DnsServerBuilder, RecordType};
+pub use self::fds::open_fds;
+pub use self::host::{AliveHost, BlackholedHost, HostKind, RefusedHost};
+pub use self::lab::{Lab, LabBuilder};
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
