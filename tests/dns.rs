@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use connie::{ConnieConnector, ErrorKind, Family, Schedule};
 use connie_lab::{DnsServer, HostKind, Lab, RecordType};
-use support::{ip, ms, open_fds};
+use support::{bounded, ip, ms, open_fds};
 
 /// A lab of hosts plus a DNS server naming them `www.lab.test.`, with an optional delay
 /// on `AAAA` answers.
@@ -37,195 +37,222 @@ fn connector(dns: &DnsServer, schedule: Schedule) -> ConnieConnector {
 
 #[tokio::test(start_paused = true)]
 async fn a_only_aaaa_only_and_both() {
-    use HostKind::Alive;
-    for (hosts, family) in [
-        (&[(Alive, "127.0.0.2")][..], Family::V4),
-        (&[(Alive, "::1")][..], Family::V6),
-        (&[(Alive, "::1"), (Alive, "127.0.0.2")][..], Family::V6),
-    ] {
-        let (lab, dns) = setup(hosts, None).await;
-        let (stream, info) = connector(&dns, Schedule::rfc8305())
-            .connect(("www.lab.test.", lab.port()))
-            .await
-            .unwrap();
-        assert_eq!(Family::of(&info.remote_addr()), family, "{hosts:?}");
-        assert_eq!(stream.peer_addr().unwrap(), info.remote_addr());
-        assert_eq!(info.elapsed(), Duration::ZERO, "{hosts:?}");
-        assert_eq!(info.attempts().len(), 1);
-    }
+    bounded(async {
+        use HostKind::Alive;
+        for (hosts, family) in [
+            (&[(Alive, "127.0.0.2")][..], Family::V4),
+            (&[(Alive, "::1")][..], Family::V6),
+            (&[(Alive, "::1"), (Alive, "127.0.0.2")][..], Family::V6),
+        ] {
+            let (lab, dns) = setup(hosts, None).await;
+            let (stream, info) = connector(&dns, Schedule::rfc8305())
+                .connect(("www.lab.test.", lab.port()))
+                .await
+                .unwrap();
+            assert_eq!(Family::of(&info.remote_addr()), family, "{hosts:?}");
+            assert_eq!(stream.peer_addr().unwrap(), info.remote_addr());
+            assert_eq!(info.elapsed(), Duration::ZERO, "{hosts:?}");
+            assert_eq!(info.attempts().len(), 1);
+        }
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_name_that_does_not_exist_is_a_dns_error() {
-    let (lab, dns) = setup(&[(HostKind::Alive, "127.0.0.2")], None).await;
-    let err = connector(&dns, Schedule::race_all())
-        .connect(("missing.lab.test.", lab.port()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Dns);
-    assert!(err.is_dns());
-    assert!(err.attempts().is_empty());
-    let mut families: Vec<_> = err.dns_errors().iter().map(|e| e.family()).collect();
-    families.sort_by_key(|f| format!("{f:?}"));
-    assert_eq!(families, [Some(Family::V4), Some(Family::V6)]);
-    // In words, naming what failed: not the resolver's `Query { … }` debug text.
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "connect to missing.lab.test.:{} failed: could not resolve missing.lab.test.: \
+    bounded(async {
+        let (lab, dns) = setup(&[(HostKind::Alive, "127.0.0.2")], None).await;
+        let err = connector(&dns, Schedule::race_all())
+            .connect(("missing.lab.test.", lab.port()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Dns);
+        assert!(err.is_dns());
+        assert!(err.attempts().is_empty());
+        let mut families: Vec<_> = err.dns_errors().iter().map(|e| e.family()).collect();
+        families.sort_by_key(|f| format!("{f:?}"));
+        assert_eq!(families, [Some(Family::V4), Some(Family::V6)]);
+        // In words, naming what failed: not the resolver's `Query { … }` debug text.
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "connect to missing.lab.test.:{} failed: could not resolve missing.lab.test.: \
              no such name (A, AAAA)",
-            lab.port()
-        )
-    );
-    assert_eq!(
-        std::io::Error::from(err).kind(),
-        std::io::ErrorKind::NotFound
-    );
+                lab.port()
+            )
+        );
+        assert_eq!(
+            std::io::Error::from(err).kind(),
+            std::io::ErrorKind::NotFound
+        );
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_aaaa_200ms_late_never_holds_up_ipv4() {
-    let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
-    let (lab, dns) = setup(&hosts, Some(ms(200))).await;
-    let name = ("www.lab.test.", lab.port());
+    bounded(async {
+        let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
+        let (lab, dns) = setup(&hosts, Some(ms(200))).await;
+        let name = ("www.lab.test.", lab.port());
 
-    // race-all starts IPv4 the moment A answers.
-    let (_s, info) = connector(&dns, Schedule::race_all())
-        .connect(name)
-        .await
-        .unwrap();
-    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
-    assert_eq!(info.elapsed(), Duration::ZERO);
-    assert_eq!(info.dns_v4(), Some(Duration::ZERO));
-    assert_eq!(info.dns_v6(), None, "AAAA had not answered yet");
+        // race-all starts IPv4 the moment A answers.
+        let (_s, info) = connector(&dns, Schedule::race_all())
+            .connect(name)
+            .await
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+        assert_eq!(info.elapsed(), Duration::ZERO);
+        assert_eq!(info.dns_v4(), Some(Duration::ZERO));
+        assert_eq!(info.dns_v6(), None, "AAAA had not answered yet");
 
-    // RFC 8305 waits the Resolution Delay (50 ms) for AAAA, and no longer.
-    let (_s, info) = connector(&dns, Schedule::rfc8305())
-        .connect(name)
-        .await
-        .unwrap();
-    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
-    assert_eq!(info.elapsed(), ms(50));
+        // RFC 8305 waits the Resolution Delay (50 ms) for AAAA, and no longer.
+        let (_s, info) = connector(&dns, Schedule::rfc8305())
+            .connect(name)
+            .await
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+        assert_eq!(info.elapsed(), ms(50));
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_aaaa_within_the_resolution_delay_goes_first() {
-    let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
-    let (lab, dns) = setup(&hosts, Some(ms(20))).await;
-    let (_s, info) = connector(&dns, Schedule::rfc8305())
-        .connect(("www.lab.test.", lab.port()))
-        .await
-        .unwrap();
-    assert_eq!(info.remote_addr().ip(), ip("::1"));
-    assert_eq!(info.elapsed(), ms(20));
-    assert_eq!(
-        (info.dns_v4(), info.dns_v6()),
-        (Some(Duration::ZERO), Some(ms(20)))
-    );
+    bounded(async {
+        let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
+        let (lab, dns) = setup(&hosts, Some(ms(20))).await;
+        let (_s, info) = connector(&dns, Schedule::rfc8305())
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("::1"));
+        assert_eq!(info.elapsed(), ms(20));
+        assert_eq!(
+            (info.dns_v4(), info.dns_v6()),
+            (Some(Duration::ZERO), Some(ms(20)))
+        );
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_late_aaaa_joins_the_running_race() {
-    let hosts = [
-        (HostKind::Alive, "::1"),
-        (HostKind::Blackholed, "127.0.0.2"),
-    ];
-    let (lab, dns) = setup(&hosts, Some(ms(200))).await;
-    let (_s, info) = connector(&dns, Schedule::race_all())
-        .connect(("www.lab.test.", lab.port()))
-        .await
-        .unwrap();
-    assert_eq!(info.remote_addr().ip(), ip("::1"));
-    assert_eq!(info.elapsed(), ms(200));
-    let started: Vec<(IpAddr, Duration)> = info
-        .attempts()
-        .iter()
-        .map(|a| (a.addr().ip(), a.started()))
-        .collect();
-    assert_eq!(
-        started,
-        [(ip("127.0.0.2"), Duration::ZERO), (ip("::1"), ms(200))]
-    );
+    bounded(async {
+        let hosts = [
+            (HostKind::Alive, "::1"),
+            (HostKind::Blackholed, "127.0.0.2"),
+        ];
+        let (lab, dns) = setup(&hosts, Some(ms(200))).await;
+        let (_s, info) = connector(&dns, Schedule::race_all())
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("::1"));
+        assert_eq!(info.elapsed(), ms(200));
+        let started: Vec<(IpAddr, Duration)> = info
+            .attempts()
+            .iter()
+            .map(|a| (a.addr().ip(), a.started()))
+            .collect();
+        assert_eq!(
+            started,
+            [(ip("127.0.0.2"), Duration::ZERO), (ip("::1"), ms(200))]
+        );
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_race_fails_only_once_dns_has_finished() {
-    let hosts = [(HostKind::Refused, "::1"), (HostKind::Refused, "127.0.0.2")];
-    let (lab, dns) = setup(&hosts, Some(ms(300))).await;
-    let start = tokio::time::Instant::now();
-    let err = connector(&dns, Schedule::race_all())
-        .connect(("www.lab.test.", lab.port()))
-        .await
-        .unwrap_err();
-    // IPv4 was refused at once, but the AAAA answer (300 ms) could still bring a winner.
-    assert_eq!(start.elapsed(), ms(300));
-    assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
-    let tried: Vec<IpAddr> = err.attempts().iter().map(|a| a.addr().ip()).collect();
-    assert_eq!(tried, [ip("127.0.0.2"), ip("::1")]);
+    bounded(async {
+        let hosts = [(HostKind::Refused, "::1"), (HostKind::Refused, "127.0.0.2")];
+        let (lab, dns) = setup(&hosts, Some(ms(300))).await;
+        let start = tokio::time::Instant::now();
+        let err = connector(&dns, Schedule::race_all())
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap_err();
+        // IPv4 was refused at once, but the AAAA answer (300 ms) could still bring a winner.
+        assert_eq!(start.elapsed(), ms(300));
+        assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+        let tried: Vec<IpAddr> = err.attempts().iter().map(|a| a.addr().ip()).collect();
+        assert_eq!(tried, [ip("127.0.0.2"), ip("::1")]);
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_total_timeout_includes_dns() {
-    let lab = Lab::builder().alive(ip("127.0.0.2")).build().await.unwrap();
-    let dns = DnsServer::builder()
-        .host("www", [ip("127.0.0.2")])
-        .delay(RecordType::A, Duration::from_secs(5))
-        .delay(RecordType::AAAA, Duration::from_secs(5))
-        .start()
-        .await
-        .unwrap();
-    let start = tokio::time::Instant::now();
-    let err = connector(&dns, Schedule::race_all())
-        .total_timeout(Some(Duration::from_secs(1)))
-        .connect(("www.lab.test.", lab.port()))
-        .await
-        .unwrap_err();
-    assert_eq!(start.elapsed(), Duration::from_secs(1));
-    assert_eq!(err.kind(), ErrorKind::TimedOut);
-    assert!(err.attempts().is_empty());
+    bounded(async {
+        let lab = Lab::builder().alive(ip("127.0.0.2")).build().await.unwrap();
+        let dns = DnsServer::builder()
+            .host("www", [ip("127.0.0.2")])
+            .delay(RecordType::A, Duration::from_secs(5))
+            .delay(RecordType::AAAA, Duration::from_secs(5))
+            .start()
+            .await
+            .unwrap();
+        let start = tokio::time::Instant::now();
+        let err = connector(&dns, Schedule::race_all())
+            .total_timeout(Some(Duration::from_secs(1)))
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(err.attempts().is_empty());
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn many_records_are_capped() {
-    let lab = Lab::builder()
-        .refused(ip("127.0.0.2"))
-        .refused(ip("127.0.0.3"))
-        .refused(ip("127.0.0.4"))
-        .alive(ip("127.0.0.5"))
-        .build()
-        .await
-        .unwrap();
-    let dns = lab.dns("www").start().await.unwrap();
-    let err = connector(&dns, Schedule::race_all())
-        .max_addresses(3)
-        .connect(("www.lab.test.", lab.port()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
-    assert_eq!(err.attempts().len(), 3);
+    bounded(async {
+        let lab = Lab::builder()
+            .refused(ip("127.0.0.2"))
+            .refused(ip("127.0.0.3"))
+            .refused(ip("127.0.0.4"))
+            .alive(ip("127.0.0.5"))
+            .build()
+            .await
+            .unwrap();
+        let dns = lab.dns("www").start().await.unwrap();
+        let err = connector(&dns, Schedule::race_all())
+            .max_addresses(3)
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+        assert_eq!(err.attempts().len(), 3);
+    })
+    .await
 }
 
 /// Names with `_` are resolved, as getaddrinfo, Go and hickory's own `Name::from_ascii` do,
 /// both as `(host, port)` and as `"host:port"`.
 #[tokio::test(start_paused = true)]
 async fn a_name_with_an_underscore_is_resolved() {
-    let lab = Lab::builder().alive(ip("127.0.0.2")).build().await.unwrap();
-    let dns = DnsServer::builder()
-        .host("my_host", [ip("127.0.0.2")])
-        .start()
-        .await
-        .unwrap();
-    let connector = connector(&dns, Schedule::race_all());
-    let (_s, info) = connector
-        .connect(("my_host.lab.test.", lab.port()))
-        .await
-        .unwrap();
-    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
-    let (_s, info) = connector
-        .connect(format!("my_host.lab.test.:{}", lab.port()))
-        .await
-        .unwrap();
-    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+    bounded(async {
+        let lab = Lab::builder().alive(ip("127.0.0.2")).build().await.unwrap();
+        let dns = DnsServer::builder()
+            .host("my_host", [ip("127.0.0.2")])
+            .start()
+            .await
+            .unwrap();
+        let connector = connector(&dns, Schedule::race_all());
+        let (_s, info) = connector
+            .connect(("my_host.lab.test.", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+        let (_s, info) = connector
+            .connect(format!("my_host.lab.test.:{}", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+    })
+    .await
 }
 
 /// A hostile answer: 300 `A` records (over TCP, since they do not fit a UDP answer), all
@@ -233,43 +260,50 @@ async fn a_name_with_an_underscore_is_resolved() {
 /// the address cap is ever dialed.
 #[tokio::test(start_paused = true)]
 async fn hundreds_of_refused_a_records_cannot_shut_out_a_late_aaaa() {
-    let lab = Lab::builder().alive(ip("::1")).build().await.unwrap();
-    // Nothing listens on the lab's port at these addresses: each SYN gets a reset.
-    let flood = (0..300u32).map(|i| IpAddr::from([127, 1, (i / 250) as u8, (i % 250 + 1) as u8]));
-    let dns = DnsServer::builder()
-        .host("www", flood.chain([ip("::1")]))
-        .delay(RecordType::AAAA, ms(10))
-        .start()
-        .await
-        .unwrap();
-    let (_s, info) = connector(&dns, Schedule::race_all())
-        .connect(("www.lab.test.", lab.port()))
-        .await
-        .unwrap();
-    assert_eq!(info.remote_addr().ip(), ip("::1"));
-    assert_eq!(info.elapsed(), ms(10));
-    assert!(
-        info.attempts().len() <= connie::DEFAULT_MAX_ADDRESSES,
-        "{info:?}"
-    );
-    let early = info.attempts().iter().filter(|a| a.started().is_zero());
-    assert_eq!(early.count(), connie::DEFAULT_MAX_ADDRESSES / 2);
+    bounded(async {
+        let lab = Lab::builder().alive(ip("::1")).build().await.unwrap();
+        // Nothing listens on the lab's port at these addresses: each SYN gets a reset.
+        let flood =
+            (0..300u32).map(|i| IpAddr::from([127, 1, (i / 250) as u8, (i % 250 + 1) as u8]));
+        let dns = DnsServer::builder()
+            .host("www", flood.chain([ip("::1")]))
+            .delay(RecordType::AAAA, ms(10))
+            .start()
+            .await
+            .unwrap();
+        let (_s, info) = connector(&dns, Schedule::race_all())
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("::1"));
+        assert_eq!(info.elapsed(), ms(10));
+        assert!(
+            info.attempts().len() <= connie::DEFAULT_MAX_ADDRESSES,
+            "{info:?}"
+        );
+        let early = info.attempts().iter().filter(|a| a.started().is_zero());
+        assert_eq!(early.count(), connie::DEFAULT_MAX_ADDRESSES / 2);
+    })
+    .await
 }
 
 /// `Duration::MAX` as the Resolution Delay waits for `AAAA` as long as it takes, and no
 /// longer; as the total timeout it is no deadline. Neither panics.
 #[tokio::test(start_paused = true)]
 async fn duration_max_settings_never_panic() {
-    let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
-    let (lab, dns) = setup(&hosts, Some(ms(700))).await;
-    let (_s, info) = connector(&dns, Schedule::rfc8305().resolution_delay(Duration::MAX))
-        .total_timeout(Some(Duration::MAX))
-        .attempt_timeout(Some(Duration::MAX))
-        .connect(("www.lab.test.", lab.port()))
-        .await
-        .unwrap();
-    assert_eq!(info.remote_addr().ip(), ip("::1"));
-    assert_eq!(info.elapsed(), ms(700));
+    bounded(async {
+        let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
+        let (lab, dns) = setup(&hosts, Some(ms(700))).await;
+        let (_s, info) = connector(&dns, Schedule::rfc8305().resolution_delay(Duration::MAX))
+            .total_timeout(Some(Duration::MAX))
+            .attempt_timeout(Some(Duration::MAX))
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("::1"));
+        assert_eq!(info.elapsed(), ms(700));
+    })
+    .await
 }
 
 /// A race won before `AAAA` answered still lets that lookup finish and fill the cache, so
@@ -277,23 +311,26 @@ async fn duration_max_settings_never_panic() {
 /// hickory lookup never fills the cache: every later race would wait for `AAAA` again.)
 #[tokio::test(start_paused = true)]
 async fn a_lookup_outlives_the_race_it_lost_and_fills_the_cache() {
-    let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
-    let (lab, dns) = setup(&hosts, Some(ms(200))).await;
-    let mut opts = DnsServer::resolver_opts();
-    opts.cache_size = 64;
-    let resolver = dns.try_resolver_with(opts).unwrap();
-    let connector = ConnieConnector::new().resolver(resolver);
-    let name = ("www.lab.test.", lab.port());
+    bounded(async {
+        let hosts = [(HostKind::Alive, "::1"), (HostKind::Alive, "127.0.0.2")];
+        let (lab, dns) = setup(&hosts, Some(ms(200))).await;
+        let mut opts = DnsServer::resolver_opts();
+        opts.cache_size = 64;
+        let resolver = dns.try_resolver_with(opts).unwrap();
+        let connector = ConnieConnector::new().resolver(resolver);
+        let name = ("www.lab.test.", lab.port());
 
-    let (_s, info) = connector.connect(name).await.unwrap();
-    assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
-    assert_eq!(info.dns_v6(), None, "the race was won before AAAA answered");
+        let (_s, info) = connector.connect(name).await.unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+        assert_eq!(info.dns_v6(), None, "the race was won before AAAA answered");
 
-    // The lingering lookup gets its answer at 200 ms.
-    tokio::time::sleep(ms(300)).await;
-    let (_s, info) = connector.connect(name).await.unwrap();
-    assert_eq!(info.dns_v6(), Some(Duration::ZERO), "{info:?}");
-    assert_eq!(info.remote_addr().ip(), ip("::1"));
+        // The lingering lookup gets its answer at 200 ms.
+        tokio::time::sleep(ms(300)).await;
+        let (_s, info) = connector.connect(name).await.unwrap();
+        assert_eq!(info.dns_v6(), Some(Duration::ZERO), "{info:?}");
+        assert_eq!(info.remote_addr().ip(), ip("::1"));
+    })
+    .await
 }
 
 /// A lookup left running when its race ends goes away with its runtime: dropping the

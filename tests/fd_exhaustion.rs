@@ -9,7 +9,7 @@ use connie_lab::{HostKind, Lab};
 use std::time::Duration;
 
 use rlimit::Resource;
-use support::ip;
+use support::{bounded, ip};
 
 const EMFILE: i32 = 24;
 
@@ -37,41 +37,44 @@ fn lowest_free(n: usize) -> Vec<u64> {
 
 #[tokio::test]
 async fn running_out_of_descriptors_is_reported_not_fatal() {
-    let lab = Lab::builder()
-        .blackholed(ip("127.0.0.2"))
-        .alive(ip("127.0.0.3"))
-        .blackholed(ip("127.0.0.4"))
-        .blackholed(ip("127.0.0.5"))
-        .build()
-        .await
-        .unwrap();
-    // A bound, so a mistake here fails the test rather than hanging on the blackholes.
-    let connector = ConnieConnector::new().total_timeout(Some(Duration::from_secs(5)));
-    let (soft, hard) = Resource::NOFILE.get().unwrap();
+    bounded(async {
+        let lab = Lab::builder()
+            .blackholed(ip("127.0.0.2"))
+            .alive(ip("127.0.0.3"))
+            .blackholed(ip("127.0.0.4"))
+            .blackholed(ip("127.0.0.5"))
+            .build()
+            .await
+            .unwrap();
+        // A bound, so a mistake here fails the test rather than hanging on the blackholes.
+        let connector = ConnieConnector::new().total_timeout(Some(Duration::from_secs(5)));
+        let (soft, hard) = Resource::NOFILE.get().unwrap();
 
-    // No descriptor left: every attempt fails to create its socket.
-    let free = lowest_free(3);
-    Resource::NOFILE.set(free[0], hard).unwrap();
-    let err = connector.connect(lab.addrs()).await.unwrap_err();
-    Resource::NOFILE.set(soft, hard).unwrap();
-    assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
-    assert_eq!(err.attempts().len(), 4);
-    for a in err.attempts() {
-        assert_eq!(a.error().raw_os_error(), Some(EMFILE), "{a}");
-    }
+        // No descriptor left: every attempt fails to create its socket.
+        let free = lowest_free(3);
+        Resource::NOFILE.set(free[0], hard).unwrap();
+        let err = connector.connect(lab.addrs()).await.unwrap_err();
+        Resource::NOFILE.set(soft, hard).unwrap();
+        assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+        assert_eq!(err.attempts().len(), 4);
+        for a in err.attempts() {
+            assert_eq!(a.error().raw_os_error(), Some(EMFILE), "{a}");
+        }
 
-    // Two descriptors left: the first two attempts (blackholed, alive) get sockets, the
-    // other two fail at once, and the race is won by the alive one regardless.
-    let free = lowest_free(3);
-    Resource::NOFILE.set(free[2], hard).unwrap();
-    let result = connector.connect(lab.addrs()).await;
-    Resource::NOFILE.set(soft, hard).unwrap();
-    let (_stream, info) = result.unwrap();
-    assert_eq!(info.remote_addr(), lab.addrs_of(HostKind::Alive)[0]);
-    let failed = info
-        .attempts()
-        .iter()
-        .filter(|a| matches!(a.outcome(), Outcome::Failed(_)))
-        .count();
-    assert_eq!(failed, 2, "{info:#?}");
+        // Two descriptors left: the first two attempts (blackholed, alive) get sockets, the
+        // other two fail at once, and the race is won by the alive one regardless.
+        let free = lowest_free(3);
+        Resource::NOFILE.set(free[2], hard).unwrap();
+        let result = connector.connect(lab.addrs()).await;
+        Resource::NOFILE.set(soft, hard).unwrap();
+        let (_stream, info) = result.unwrap();
+        assert_eq!(info.remote_addr(), lab.addrs_of(HostKind::Alive)[0]);
+        let failed = info
+            .attempts()
+            .iter()
+            .filter(|a| matches!(a.outcome(), Outcome::Failed(_)))
+            .count();
+        assert_eq!(failed, 2, "{info:#?}");
+    })
+    .await
 }

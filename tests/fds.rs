@@ -11,7 +11,7 @@ use std::time::Duration;
 use connie::ConnieConnector;
 use connie_lab::{HostKind, Lab};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use support::{ip, open_fds};
+use support::{bounded, ip, open_fds};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
@@ -46,74 +46,77 @@ impl Lcg {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn descriptors_return_to_baseline() {
-    let lab = Lab::builder()
-        .blackholed(ip("127.0.0.2"))
-        .blackholed(ip("127.0.0.3"))
-        .blackholed(ip("127.0.0.4"))
-        .alive(ip("127.0.0.5"))
-        .build()
-        .await
-        .unwrap();
-    let pair = Lab::builder()
-        .alive(ip("127.0.0.6"))
-        .alive(ip("127.0.0.7"))
-        .build()
-        .await
-        .unwrap();
-    let connector = ConnieConnector::new();
-    // Warm up anything lazily allocated (runtime internals), then take the baseline.
-    drop(connector.connect(lab.addrs()).await.unwrap());
-    settle_until_quiet().await;
-    let baseline = open_fds();
+    bounded(async {
+        let lab = Lab::builder()
+            .blackholed(ip("127.0.0.2"))
+            .blackholed(ip("127.0.0.3"))
+            .blackholed(ip("127.0.0.4"))
+            .alive(ip("127.0.0.5"))
+            .build()
+            .await
+            .unwrap();
+        let pair = Lab::builder()
+            .alive(ip("127.0.0.6"))
+            .alive(ip("127.0.0.7"))
+            .build()
+            .await
+            .unwrap();
+        let connector = ConnieConnector::new();
+        // Warm up anything lazily allocated (runtime internals), then take the baseline.
+        drop(connector.connect(lab.addrs()).await.unwrap());
+        settle_until_quiet().await;
+        let baseline = open_fds();
 
-    // (a) Races of [dead, dead, dead, alive] that win.
-    for _ in 0..RACES {
-        let (stream, info) = connector.connect(lab.addrs()).await.unwrap();
-        assert_eq!(info.remote_addr(), lab.addrs_of(HostKind::Alive)[0]);
-        drop(stream);
-    }
-    settle(baseline, "after winning races").await;
-
-    // (b) The same races on the RFC 8305 schedule (the alive address is attempted at
-    // 750 ms), a thousand at once, each dropped at a random point in its first second.
-    let staggered = ConnieConnector::new().schedule(connie::Schedule::rfc8305());
-    let mut rng = Lcg(7);
-    let races: FuturesUnordered<_> = (0..RACES)
-        .map(|_| {
-            let at = Duration::from_millis(rng.below(1_000));
-            tokio::time::timeout(at, staggered.connect(lab.addrs()))
-        })
-        .collect();
-    let results: Vec<_> = races.collect().await;
-    let cancelled = results.iter().filter(|r| r.is_err()).count();
-    assert!(
-        cancelled > RACES / 2 && cancelled < RACES,
-        "{cancelled} of {RACES} cancelled: want a mix of cancelled and finished races"
-    );
-    drop(results);
-    settle(baseline, "after cancelled races").await;
-
-    // (c) Two attempts connect at the same instant; the loser must be closed.
-    let barrier = Arc::new(Barrier::new(2));
-    let both = ConnieConnector::new().with_dialer(move |addr: SocketAddr| {
-        let barrier = barrier.clone();
-        async move {
-            let stream = TcpStream::connect(addr).await?;
-            barrier.wait().await;
-            Ok(stream)
+        // (a) Races of [dead, dead, dead, alive] that win.
+        for _ in 0..RACES {
+            let (stream, info) = connector.connect(lab.addrs()).await.unwrap();
+            assert_eq!(info.remote_addr(), lab.addrs_of(HostKind::Alive)[0]);
+            drop(stream);
         }
-    });
-    for _ in 0..RACES / 10 {
-        let (stream, _) = both.connect(pair.addrs()).await.unwrap();
-        drop(stream);
-    }
-    settle(baseline, "after simultaneous wins").await;
-    let accepted: usize = pair.alive_hosts().map(|h| h.accepted()).sum();
-    assert_eq!(
-        accepted,
-        2 * RACES / 10,
-        "both attempts of every race connected"
-    );
+        settle(baseline, "after winning races").await;
+
+        // (b) The same races on the RFC 8305 schedule (the alive address is attempted at
+        // 750 ms), a thousand at once, each dropped at a random point in its first second.
+        let staggered = ConnieConnector::new().schedule(connie::Schedule::rfc8305());
+        let mut rng = Lcg(7);
+        let races: FuturesUnordered<_> = (0..RACES)
+            .map(|_| {
+                let at = Duration::from_millis(rng.below(1_000));
+                tokio::time::timeout(at, staggered.connect(lab.addrs()))
+            })
+            .collect();
+        let results: Vec<_> = races.collect().await;
+        let cancelled = results.iter().filter(|r| r.is_err()).count();
+        assert!(
+            cancelled > RACES / 2 && cancelled < RACES,
+            "{cancelled} of {RACES} cancelled: want a mix of cancelled and finished races"
+        );
+        drop(results);
+        settle(baseline, "after cancelled races").await;
+
+        // (c) Two attempts connect at the same instant; the loser must be closed.
+        let barrier = Arc::new(Barrier::new(2));
+        let both = ConnieConnector::new().with_dialer(move |addr: SocketAddr| {
+            let barrier = barrier.clone();
+            async move {
+                let stream = TcpStream::connect(addr).await?;
+                barrier.wait().await;
+                Ok(stream)
+            }
+        });
+        for _ in 0..RACES / 10 {
+            let (stream, _) = both.connect(pair.addrs()).await.unwrap();
+            drop(stream);
+        }
+        settle(baseline, "after simultaneous wins").await;
+        let accepted: usize = pair.alive_hosts().map(|h| h.accepted()).sum();
+        assert_eq!(
+            accepted,
+            2 * RACES / 10,
+            "both attempts of every race connected"
+        );
+    })
+    .await
 }
 
 /// Lets the lab's accept loops finish with the warm-up connection.

@@ -30,6 +30,18 @@ fn lab(scenario: Scenario) -> Option<NetLab> {
     )
 }
 
+/// The most a client may take in any scenario here (each takes well under a second): a
+/// client that hangs fails its test with `TimedOut` instead of holding it forever.
+const CLIENT_BOUND: Duration = Duration::from_secs(30);
+
+/// `client`, failing with `TimedOut` after [`CLIENT_BOUND`].
+async fn bounded<T>(client: impl std::future::Future<Output = io::Result<T>>) -> io::Result<T> {
+    match tokio::time::timeout(CLIENT_BOUND, client).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "the client hung")),
+    }
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -37,10 +49,12 @@ fn ip(s: &str) -> IpAddr {
 /// Times `connector` (with the lab resolver) connecting to the scenario's name.
 fn connie(lab: &NetLab, connector: ConnieConnector) -> Measurement {
     let env = lab.client_env(Scenario::NAME);
-    lab.measure(move || async move {
-        let connector = connector.resolver(env.resolver());
-        let (stream, _info) = connector.connect((env.name(), env.port())).await?;
-        stream.peer_addr()
+    lab.measure(move || {
+        bounded(async move {
+            let connector = connector.resolver(env.resolver());
+            let (stream, _info) = connector.connect((env.name(), env.port())).await?;
+            stream.peer_addr()
+        })
     })
     .expect("the client thread runs")
 }
@@ -219,15 +233,17 @@ fn late_aaaa_does_not_hold_up_ipv4() {
     // A getaddrinfo-like client: both answers first, then the first address.
     let env = lab.client_env(Scenario::NAME);
     let m = lab
-        .measure(move || async move {
-            let ips = env
-                .resolver()
-                .lookup_ip(env.name())
-                .await
-                .map_err(io::Error::other)?;
-            let first = ips.iter().next().ok_or(io::ErrorKind::NotFound)?;
-            let stream = tokio::net::TcpStream::connect((first, env.port())).await?;
-            stream.peer_addr()
+        .measure(move || {
+            bounded(async move {
+                let ips = env
+                    .resolver()
+                    .lookup_ip(env.name())
+                    .await
+                    .map_err(io::Error::other)?;
+                let first = ips.iter().next().ok_or(io::ErrorKind::NotFound)?;
+                let stream = tokio::net::TcpStream::connect((first, env.port())).await?;
+                stream.peer_addr()
+            })
         })
         .unwrap();
     println!(
@@ -287,9 +303,11 @@ fn refused_host_resets_after_one_rtt_and_the_failure_is_measured() {
         .unwrap();
     let addr = SocketAddr::new(ip("192.0.2.9"), lab.port());
     let m = lab
-        .measure(move || async move {
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.peer_addr()
+        .measure(move || {
+            bounded(async move {
+                let stream = tokio::net::TcpStream::connect(addr).await?;
+                stream.peer_addr()
+            })
         })
         .unwrap();
     println!("refused after {:?}: {m:?}", m.elapsed);

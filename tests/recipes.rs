@@ -23,7 +23,7 @@ use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::pool::singleton::Singleton;
 use hyper_util::rt::TokioExecutor;
 use support::http::{dns_for, lab_with_server};
-use support::{ip, PROMPT};
+use support::{bounded, ip, PROMPT};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tower::ServiceExt;
@@ -38,81 +38,87 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// on connie's `TcpDialer`; `connect_timeout` is applied by tonic around any connector.
 #[tokio::test]
 async fn tonic_channel_connects_through_connie() {
-    let (blackholed, alive) = (ip("127.0.0.71"), ip("127.0.0.72"));
-    let dead = Lab::builder().blackholed(blackholed);
-    let (lab, server) = lab_with_server(dead, alive, None).await;
-    let dns = dns_for(&lab, &server, "grpc").await;
+    bounded(async {
+        let (blackholed, alive) = (ip("127.0.0.71"), ip("127.0.0.72"));
+        let dead = Lab::builder().blackholed(blackholed);
+        let (lab, server) = lab_with_server(dead, alive, None).await;
+        let dns = dns_for(&lab, &server, "grpc").await;
 
-    let seen: Arc<Mutex<Vec<ConnectInfo>>> = Arc::default();
-    let record = Arc::clone(&seen);
-    let connector = ConnieConnector::new()
-        .resolver(dns.resolver())
-        .tcp(|tcp| tcp.keepalive(Some(Duration::from_secs(60))))
-        .map_response(move |stream: ConnieStream| {
-            record.lock().unwrap().push(stream.info().clone());
-            stream
-        });
-    let uri = format!("http://grpc.lab.test.:{}", lab.port());
-    let endpoint = tonic::transport::Endpoint::from_shared(uri.clone())
-        .unwrap()
-        .connect_timeout(PROMPT);
-    let channel = tokio::time::timeout(PROMPT, endpoint.connect_with_connector(connector))
-        .await
-        .expect("connects promptly past the blackhole")
-        .unwrap();
+        let seen: Arc<Mutex<Vec<ConnectInfo>>> = Arc::default();
+        let record = Arc::clone(&seen);
+        let connector = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .tcp(|tcp| tcp.keepalive(Some(Duration::from_secs(60))))
+            .map_response(move |stream: ConnieStream| {
+                record.lock().unwrap().push(stream.info().clone());
+                stream
+            });
+        let uri = format!("http://grpc.lab.test.:{}", lab.port());
+        let endpoint = tonic::transport::Endpoint::from_shared(uri.clone())
+            .unwrap()
+            .connect_timeout(PROMPT);
+        let channel = tokio::time::timeout(PROMPT, endpoint.connect_with_connector(connector))
+            .await
+            .expect("connects promptly past the blackhole")
+            .unwrap();
 
-    // A tonic client sends its gRPC requests down the `Channel`; any request shows the
-    // transport at work (the local server answers every request with `200 hello`).
-    let request = Request::get(format!("{uri}/hello.Greeter/SayHello"))
-        .body(tonic::body::Body::empty())
-        .unwrap();
-    let response = tokio::time::timeout(PROMPT, channel.oneshot(request))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(body, "hello");
+        // A tonic client sends its gRPC requests down the `Channel`; any request shows the
+        // transport at work (the local server answers every request with `200 hello`).
+        let request = Request::get(format!("{uri}/hello.Greeter/SayHello"))
+            .body(tonic::body::Body::empty())
+            .unwrap();
+        let response = tokio::time::timeout(PROMPT, channel.oneshot(request))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "hello");
 
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].remote_addr(), server.addr);
-    assert_eq!(server.requests_per_connection(), [1]);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].remote_addr(), server.addr);
+        assert_eq!(server.requests_per_connection(), [1]);
+    })
+    .await
 }
 
 /// tokio-tungstenite over `race_connect`: race the TCP connection, then hand the stream to
 /// `client_async` for the WebSocket handshake.
 #[tokio::test]
 async fn websocket_over_race_connect() {
-    let listener = TcpListener::bind((ip("127.0.0.73"), 0)).await.unwrap();
-    let alive = listener.local_addr().unwrap();
-    let echo = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
-        while let Some(Ok(message)) = ws.next().await {
-            if message.is_text() {
-                ws.send(message).await.unwrap();
+    bounded(async {
+        let listener = TcpListener::bind((ip("127.0.0.73"), 0)).await.unwrap();
+        let alive = listener.local_addr().unwrap();
+        let echo = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+            while let Some(Ok(message)) = ws.next().await {
+                if message.is_text() {
+                    ws.send(message).await.unwrap();
+                }
             }
-        }
-    });
-    let dead = Lab::builder()
-        .blackholed(ip("127.0.0.74"))
-        .build()
-        .await
-        .unwrap();
+        });
+        let dead = Lab::builder()
+            .blackholed(ip("127.0.0.74"))
+            .build()
+            .await
+            .unwrap();
 
-    let stream = tokio::time::timeout(PROMPT, connie::race_connect([dead.addrs()[0], alive]))
-        .await
-        .expect("connects promptly past the blackhole")
-        .unwrap();
-    let url = format!("ws://{alive}/chat");
-    let (mut ws, response) = tokio_tungstenite::client_async(url, stream).await.unwrap();
-    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
-    ws.send(Message::text("ping")).await.unwrap();
-    let reply = tokio::time::timeout(PROMPT, ws.next()).await.unwrap();
-    assert_eq!(reply.unwrap().unwrap(), Message::text("ping"));
-    ws.close(None).await.unwrap();
-    echo.abort();
+        let stream = tokio::time::timeout(PROMPT, connie::race_connect([dead.addrs()[0], alive]))
+            .await
+            .expect("connects promptly past the blackhole")
+            .unwrap();
+        let url = format!("ws://{alive}/chat");
+        let (mut ws, response) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        ws.send(Message::text("ping")).await.unwrap();
+        let reply = tokio::time::timeout(PROMPT, ws.next()).await.unwrap();
+        assert_eq!(reply.unwrap().unwrap(), Message::text("ping"));
+        ws.close(None).await.unwrap();
+        echo.abort();
+    })
+    .await
 }
 
 /// One HTTP/2 connection to an origin, made by connie's race and shared by every caller,
@@ -163,33 +169,36 @@ impl Service<Request<Empty<Bytes>>> for H2 {
 
 #[tokio::test]
 async fn hyper_util_pool_singleton_shares_one_raced_connection() {
-    let (refused, alive) = (ip("127.0.0.75"), ip("127.0.0.76"));
-    let dead = Lab::builder().refused(refused);
-    let (lab, server) = lab_with_server(dead, alive, None).await;
-    let dns = dns_for(&lab, &server, "h2").await;
-    let mut pool = Singleton::new(MakeH2 {
-        connector: ConnieConnector::new().resolver(dns.resolver()),
-    });
+    bounded(async {
+        let (refused, alive) = (ip("127.0.0.75"), ip("127.0.0.76"));
+        let dead = Lab::builder().refused(refused);
+        let (lab, server) = lab_with_server(dead, alive, None).await;
+        let dns = dns_for(&lab, &server, "h2").await;
+        let mut pool = Singleton::new(MakeH2 {
+            connector: ConnieConnector::new().resolver(dns.resolver()),
+        });
 
-    let uri: Uri = format!("http://h2.lab.test.:{}/", lab.port())
-        .parse()
-        .unwrap();
-    for _ in 0..3 {
-        let mut h2 = tokio::time::timeout(PROMPT, pool.call(uri.clone()))
+        let uri: Uri = format!("http://h2.lab.test.:{}/", lab.port())
+            .parse()
+            .unwrap();
+        for _ in 0..3 {
+            let mut h2 = tokio::time::timeout(PROMPT, pool.call(uri.clone()))
+                .await
+                .unwrap()
+                .unwrap();
+            let request = Request::get(uri.clone()).body(Empty::new()).unwrap();
+            let response = tokio::time::timeout(PROMPT, async {
+                std::future::poll_fn(|cx| h2.poll_ready(cx)).await?;
+                h2.call(request).await
+            })
             .await
             .unwrap()
             .unwrap();
-        let request = Request::get(uri.clone()).body(Empty::new()).unwrap();
-        let response = tokio::time::timeout(PROMPT, async {
-            std::future::poll_fn(|cx| h2.poll_ready(cx)).await?;
-            h2.call(request).await
-        })
-        .await
-        .unwrap()
-        .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-    }
-    // Three requests, one connection: the singleton made it once, through connie.
-    assert_eq!(server.accepted(), 1);
-    assert_eq!(server.requests_per_connection(), [3]);
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        // Three requests, one connection: the singleton made it once, through connie.
+        assert_eq!(server.accepted(), 1);
+        assert_eq!(server.requests_per_connection(), [3]);
+    })
+    .await
 }

@@ -24,7 +24,7 @@ use connie_lab::{DnsServer, Lab, RecordType};
 use reqwest::dns::Resolve;
 use reqwest::StatusCode;
 use support::http::{dns_for, lab_with_server, HttpServer};
-use support::{find, ip, ms, PROMPT};
+use support::{bounded, find, ip, ms, PROMPT};
 use tokio::time::Instant;
 
 fn client(connector: ConnieConnector) -> reqwest::Client {
@@ -78,85 +78,94 @@ fn port_zero(ips: &[&str]) -> Vec<SocketAddr> {
 /// refused address fails at once, and the request succeeds promptly.
 #[tokio::test]
 async fn a_name_with_dead_addresses_succeeds_when_the_policy_removes_the_blackhole() {
-    let (blackholed, refused, alive) = (ip("127.0.0.51"), ip("127.0.0.52"), ip("127.0.0.53"));
-    let dead = Lab::builder().blackholed(blackholed).refused(refused);
-    let (lab, server) = lab_with_server(dead, alive, None).await;
-    let dns = dns_for(&lab, &server, "www").await;
-    let connector = ConnieConnector::new()
-        .resolver(dns.resolver())
-        .address_policy(move |addr: SocketAddr| addr.ip() != blackholed);
+    bounded(async {
+        let (blackholed, refused, alive) = (ip("127.0.0.51"), ip("127.0.0.52"), ip("127.0.0.53"));
+        let dead = Lab::builder().blackholed(blackholed).refused(refused);
+        let (lab, server) = lab_with_server(dead, alive, None).await;
+        let dns = dns_for(&lab, &server, "www").await;
+        let connector = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .address_policy(move |addr: SocketAddr| addr.ip() != blackholed);
 
-    let listed = resolve(&connector, "www.lab.test.").await.unwrap();
-    let mut listed_ips: Vec<IpAddr> = listed.iter().map(SocketAddr::ip).collect();
-    listed_ips.sort();
-    assert_eq!(listed_ips, [refused, alive], "{listed:?}");
+        let listed = resolve(&connector, "www.lab.test.").await.unwrap();
+        let mut listed_ips: Vec<IpAddr> = listed.iter().map(SocketAddr::ip).collect();
+        listed_ips.sort();
+        assert_eq!(listed_ips, [refused, alive], "{listed:?}");
 
-    // `get` fails the test if this takes PROMPT.
-    let url = format!("http://www.lab.test.:{}/", lab.port());
-    let got = get(&client(connector), &url).await.unwrap();
-    assert_eq!(got.status, StatusCode::OK);
-    assert_eq!(got.body, "hello");
-    assert_eq!(got.remote, Some(server.addr));
-    assert_eq!(server.accepted(), 1);
+        // `get` fails the test if this takes PROMPT.
+        let url = format!("http://www.lab.test.:{}/", lab.port());
+        let got = get(&client(connector), &url).await.unwrap();
+        assert_eq!(got.status, StatusCode::OK);
+        assert_eq!(got.body, "hello");
+        assert_eq!(got.remote, Some(server.addr));
+        assert_eq!(server.accepted(), 1);
+    })
+    .await
 }
 
 /// `PublicOnly` refuses the loopback address: resolution fails, so reqwest never connects,
 /// and connie's error, with the refused address, is in the reqwest error's chain.
 #[tokio::test]
 async fn public_only_fails_the_request_before_any_connection() {
-    let server = HttpServer::bind(SocketAddr::new(ip("127.0.0.54"), 0))
-        .await
-        .unwrap();
-    let dns = DnsServer::builder()
-        .host("www", [server.addr.ip()])
-        .start()
-        .await
-        .unwrap();
-    let connector = ConnieConnector::new()
-        .resolver(dns.resolver())
-        .address_policy(PublicOnly);
+    bounded(async {
+        let server = HttpServer::bind(SocketAddr::new(ip("127.0.0.54"), 0))
+            .await
+            .unwrap();
+        let dns = DnsServer::builder()
+            .host("www", [server.addr.ip()])
+            .start()
+            .await
+            .unwrap();
+        let connector = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .address_policy(PublicOnly);
 
-    let url = format!("http://www.lab.test.:{}/", server.addr.port());
-    let error = get(&client(connector), &url).await.expect_err("refused");
-    assert!(error.is_connect(), "{error:?}");
-    let connie =
-        find::<ConnectError>(&error).unwrap_or_else(|| panic!("no ConnectError in {error:?}"));
-    assert!(connie.is_refused_by_policy(), "{connie:?}");
-    let [refused] = connie.attempts() else {
-        panic!("one refused address: {connie:?}")
-    };
-    assert_eq!(refused.addr(), SocketAddr::new(server.addr.ip(), 0));
-    assert!(find::<PolicyRefused>(refused).is_some(), "{refused:?}");
-    assert_eq!(
-        connie.to_string(),
-        "connect to www.lab.test. failed: every address was refused by the address policy \
+        let url = format!("http://www.lab.test.:{}/", server.addr.port());
+        let error = get(&client(connector), &url).await.expect_err("refused");
+        assert!(error.is_connect(), "{error:?}");
+        let connie =
+            find::<ConnectError>(&error).unwrap_or_else(|| panic!("no ConnectError in {error:?}"));
+        assert!(connie.is_refused_by_policy(), "{connie:?}");
+        let [refused] = connie.attempts() else {
+            panic!("one refused address: {connie:?}")
+        };
+        assert_eq!(refused.addr(), SocketAddr::new(server.addr.ip(), 0));
+        assert!(find::<PolicyRefused>(refused).is_some(), "{refused:?}");
+        assert_eq!(
+            connie.to_string(),
+            "connect to www.lab.test. failed: every address was refused by the address policy \
          (127.0.0.54:0)"
-    );
-    assert_eq!(server.accepted(), 0);
+        );
+        assert_eq!(server.accepted(), 0);
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_name_that_does_not_exist_is_connies_dns_error() {
-    let dns = DnsServer::builder()
-        .host("www", [ip("127.0.0.55")])
-        .start()
-        .await
-        .unwrap();
-    let connector = ConnieConnector::new().resolver(dns.resolver());
+    bounded(async {
+        let dns = DnsServer::builder()
+            .host("www", [ip("127.0.0.55")])
+            .start()
+            .await
+            .unwrap();
+        let connector = ConnieConnector::new().resolver(dns.resolver());
 
-    let error = get(&client(connector), "http://missing.lab.test.:8080/")
-        .await
-        .expect_err("no such name");
-    let connie =
-        find::<ConnectError>(&error).unwrap_or_else(|| panic!("no ConnectError in {error:?}"));
-    assert_eq!(connie.kind(), ErrorKind::Dns, "{connie:?}");
-    assert!(connie.is_dns());
-    assert_eq!(connie.dns_errors().len(), 2, "{connie:?}");
-    assert_eq!(
-        connie.to_string(),
-        "connect to missing.lab.test. failed: could not resolve missing.lab.test.: \
+        let error = get(&client(connector), "http://missing.lab.test.:8080/")
+            .await
+            .expect_err("no such name");
+        let connie =
+            find::<ConnectError>(&error).unwrap_or_else(|| panic!("no ConnectError in {error:?}"));
+        assert_eq!(connie.kind(), ErrorKind::Dns, "{connie:?}");
+        assert!(connie.is_dns());
+        assert_eq!(connie.dns_errors().len(), 2, "{connie:?}");
+        assert_eq!(
+            connie.to_string(),
+            "connect to missing.lab.test. failed: could not resolve missing.lab.test.: \
          no such name (A, AAAA)"
-    );
+        );
+    })
+    .await
 }
 
 /// The list is in the schedule's order (preferred family first, then alternating), at most
@@ -164,85 +173,94 @@ async fn a_name_that_does_not_exist_is_connies_dns_error() {
 /// the URL's).
 #[tokio::test(start_paused = true)]
 async fn the_list_is_in_connies_order_capped_fairly_with_port_zero() {
-    let v4 = [
-        "192.0.2.1",
-        "192.0.2.2",
-        "192.0.2.3",
-        "192.0.2.4",
-        "192.0.2.5",
-    ];
-    let v6 = ["2001:db8::1", "2001:db8::2"];
-    let dns = DnsServer::builder()
-        .host("www", v4.iter().chain(&v6).map(|s| ip(s)))
-        .start()
-        .await
-        .unwrap();
-    let connector = ConnieConnector::new().resolver(dns.resolver());
+    bounded(async {
+        let v4 = [
+            "192.0.2.1",
+            "192.0.2.2",
+            "192.0.2.3",
+            "192.0.2.4",
+            "192.0.2.5",
+        ];
+        let v6 = ["2001:db8::1", "2001:db8::2"];
+        let dns = DnsServer::builder()
+            .host("www", v4.iter().chain(&v6).map(|s| ip(s)))
+            .start()
+            .await
+            .unwrap();
+        let connector = ConnieConnector::new().resolver(dns.resolver());
 
-    let listed = resolve(&connector, "www.lab.test.").await.unwrap();
-    // Each family keeps the DNS server's order, whatever it is; connie interleaves them.
-    let (mut got_v4, mut got_v6): (Vec<SocketAddr>, Vec<SocketAddr>) =
-        listed.iter().partition(|a| Family::of(a) == Family::V4);
-    let families: Vec<Family> = listed.iter().map(Family::of).collect();
-    use Family::{V4, V6};
-    assert_eq!(families, [V6, V4, V6, V4, V4, V4, V4], "{listed:?}");
-    got_v4.sort();
-    got_v6.sort();
-    assert_eq!(got_v4, port_zero(&v4));
-    assert_eq!(got_v6, port_zero(&v6));
+        let listed = resolve(&connector, "www.lab.test.").await.unwrap();
+        // Each family keeps the DNS server's order, whatever it is; connie interleaves them.
+        let (mut got_v4, mut got_v6): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            listed.iter().partition(|a| Family::of(a) == Family::V4);
+        let families: Vec<Family> = listed.iter().map(Family::of).collect();
+        use Family::{V4, V6};
+        assert_eq!(families, [V6, V4, V6, V4, V4, V4, V4], "{listed:?}");
+        got_v4.sort();
+        got_v6.sort();
+        assert_eq!(got_v4, port_zero(&v4));
+        assert_eq!(got_v6, port_zero(&v6));
 
-    // IPv4 first, two of it, under a cap of 4: two of each family.
-    let connector = ConnieConnector::new()
-        .resolver(dns.resolver())
-        .schedule(
-            Schedule::race_all()
-                .preferred_family(V4)
-                .first_family_count(2),
-        )
-        .max_addresses(4);
-    let listed = resolve(&connector, "www.lab.test.").await.unwrap();
-    let families: Vec<Family> = listed.iter().map(Family::of).collect();
-    assert_eq!(families, [V4, V4, V6, V6], "{listed:?}");
+        // IPv4 first, two of it, under a cap of 4: two of each family.
+        let connector = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .schedule(
+                Schedule::race_all()
+                    .preferred_family(V4)
+                    .first_family_count(2),
+            )
+            .max_addresses(4);
+        let listed = resolve(&connector, "www.lab.test.").await.unwrap();
+        let families: Vec<Family> = listed.iter().map(Family::of).collect();
+        assert_eq!(families, [V4, V4, V6, V6], "{listed:?}");
+    })
+    .await
 }
 
 /// Both answers are awaited, a late `AAAA` included; the total timeout bounds the wait,
 /// and then the `A` addresses in hand are the list.
 #[tokio::test(start_paused = true)]
 async fn a_late_aaaa_is_awaited_for_at_most_the_total_timeout() {
-    let dns = DnsServer::builder()
-        .host("www", [ip("192.0.2.1"), ip("2001:db8::1")])
-        .delay(RecordType::AAAA, ms(200))
-        .start()
-        .await
-        .unwrap();
+    bounded(async {
+        let dns = DnsServer::builder()
+            .host("www", [ip("192.0.2.1"), ip("2001:db8::1")])
+            .delay(RecordType::AAAA, ms(200))
+            .start()
+            .await
+            .unwrap();
 
-    let waiting = ConnieConnector::new().resolver(dns.resolver());
-    let start = Instant::now();
-    let listed = resolve(&waiting, "www.lab.test.").await.unwrap();
-    assert_eq!(start.elapsed(), ms(200));
-    assert_eq!(listed, port_zero(&["2001:db8::1", "192.0.2.1"]));
+        let waiting = ConnieConnector::new().resolver(dns.resolver());
+        let start = Instant::now();
+        let listed = resolve(&waiting, "www.lab.test.").await.unwrap();
+        assert_eq!(start.elapsed(), ms(200));
+        assert_eq!(listed, port_zero(&["2001:db8::1", "192.0.2.1"]));
 
-    let bounded = ConnieConnector::new()
-        .resolver(dns.resolver())
-        .total_timeout(Some(ms(100)));
-    let start = Instant::now();
-    let listed = resolve(&bounded, "www.lab.test.").await.unwrap();
-    assert_eq!(start.elapsed(), ms(100));
-    assert_eq!(listed, port_zero(&["192.0.2.1"]));
+        let bounded = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .total_timeout(Some(ms(100)));
+        let start = Instant::now();
+        let listed = resolve(&bounded, "www.lab.test.").await.unwrap();
+        assert_eq!(start.elapsed(), ms(100));
+        assert_eq!(listed, port_zero(&["192.0.2.1"]));
+    })
+    .await
 }
 
 /// reqwest connects to an IP-literal host without asking any resolver, so the policy never
 /// sees it: the limitation the docs warn about, pinned so that a change in reqwest shows.
 #[tokio::test]
 async fn an_ip_literal_url_never_reaches_the_resolver_or_its_policy() {
-    let server = HttpServer::bind(SocketAddr::new(ip("127.0.0.56"), 0))
-        .await
-        .unwrap();
-    let connector = ConnieConnector::new().address_policy(PublicOnly);
+    bounded(async {
+        let server = HttpServer::bind(SocketAddr::new(ip("127.0.0.56"), 0))
+            .await
+            .unwrap();
+        let connector = ConnieConnector::new().address_policy(PublicOnly);
 
-    let got = get(&client(connector), &format!("http://{}/", server.addr))
-        .await
-        .unwrap();
-    assert_eq!(got.status, StatusCode::OK);
-    assert_eq!(server.accepted(), 1);
+        let got = get(&client(connector), &format!("http://{}/", server.addr))
+            .await
+            .unwrap();
+        assert_eq!(got.status, StatusCode::OK);
+        assert_eq!(server.accepted(), 1);
+    })
+    .await
 }

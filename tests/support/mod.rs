@@ -44,3 +44,16 @@ pub const PROMPT: Duration = Duration::from_secs(5);
 pub fn open_fds() -> usize {
     connie_lab::open_fds().expect("counting descriptors needs a readable /proc/self/fd")
 }
+
+/// The most one test may take, in its runtime's time: real time, or paused time that
+/// advances on its own while the test waits. A test that hits it has hung (a bug stopped
+/// a race from ending) and fails here instead of holding CI until its own limit.
+pub const TEST_BOUND: Duration = Duration::from_secs(120);
+
+/// Runs a test body under [`TEST_BOUND`].
+pub async fn bounded<T>(test: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(TEST_BOUND, test).await {
+        Ok(output) => output,
+        Err(_) => panic!("the test hung: not done after {TEST_BOUND:?}"),
+    }
+}
