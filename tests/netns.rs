@@ -394,3 +394,16 @@ fn non_documentation_addresses_are_rejected() {
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}: {err}");
     }
 }
+
+/// A round-trip time the delay line could not schedule (`Duration::MAX`) is a typed error
+/// before anything is created, not a panic on the line's thread. No root needed.
+#[test]
+fn an_rtt_over_the_maximum_is_rejected() {
+    for rtt in [netns::MAX_RTT + Duration::from_nanos(1), Duration::MAX] {
+        let alive = NetLab::builder().alive(ip("192.0.2.1"), rtt).start();
+        let refused = NetLab::builder().refused(ip("192.0.2.1"), rtt).start();
+        for err in [alive.unwrap_err(), refused.unwrap_err()] {
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{rtt:?}: {err}");
+        }
+    }
+}

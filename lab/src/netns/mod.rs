@@ -83,6 +83,8 @@ pub const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
 /// The lab DNS server's address (server namespace); reserved, not usable for a host.
 pub const DNS_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 53);
+/// The longest round-trip time a host may have; a longer one is an `InvalidInput` error.
+pub const MAX_RTT: Duration = Duration::from_secs(60);
 /// The port every host listens on, unless [`NetLabBuilder::port`] says otherwise.
 pub const DEFAULT_PORT: u16 = 443;
 
@@ -182,14 +184,19 @@ impl NetLabBuilder {
     /// # Errors
     ///
     /// `InvalidInput` for a host address outside the documentation ranges, reserved, or
-    /// given twice; otherwise whatever failed while setting up (the message names the
-    /// `ip` command or system call). Call [`available`] first to tell "cannot run here"
-    /// apart from a real failure.
+    /// given twice, or a round-trip time over [`MAX_RTT`]; otherwise whatever failed while
+    /// setting up (the message names the `ip` command or system call). Call [`available`]
+    /// first to tell "cannot run here" apart from a real failure.
     pub fn start(self) -> io::Result<NetLab> {
         let mut rules = HashMap::new();
         for &(ip, kind) in &self.hosts {
             check_host(ip)?;
             let rule = match kind {
+                HostSpec::Alive(rtt) | HostSpec::Refused(rtt) if rtt > MAX_RTT => {
+                    return Err(invalid(format!(
+                        "host {ip}: a round-trip time of {rtt:?} is over the lab's {MAX_RTT:?}"
+                    )));
+                }
                 HostSpec::Alive(rtt) | HostSpec::Refused(rtt) => Rule::OneWay(rtt / 2),
                 HostSpec::Blackholed => Rule::Blackhole,
             };
