@@ -1,7 +1,12 @@
 //! The schedule, proven on a paused clock against a simulated network: every time
 //! asserted here is exact.
+//!
+//! Every race here runs through [`race`] (or [`guarded`]), which fails a race that is still
+//! running after an hour of paused time: a bug that keeps a failure from starting the next
+//! attempt fails the test at once instead of hanging it forever.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,9 +16,9 @@ use std::time::Duration;
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::{race, Answer, Plan};
+use super::{Answer, Plan};
 use crate::error::DnsError;
-use crate::{ErrorKind, Family, Outcome, Schedule};
+use crate::{ConnectError, ConnectInfo, Dial, ErrorKind, Family, Outcome, Schedule};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -107,6 +112,35 @@ impl Net {
     }
 }
 
+/// How long a race may run, in paused time, before a test calls it hung: far more than any
+/// test waits for (a minute at most), and free, since the paused clock jumps straight to it
+/// when nothing else can happen.
+const HUNG: Duration = Duration::from_secs(3600);
+
+/// Awaits `future`, and panics if it is still running after [`HUNG`] of paused time.
+async fn guarded<F: Future>(future: F) -> F::Output {
+    match tokio::time::timeout(HUNG, future).await {
+        Ok(output) => output,
+        Err(_) => panic!(
+            "the race was still running after {HUNG:?} of paused time: it hangs \
+             (did a failure not start the next attempt, or the last one not end it?)"
+        ),
+    }
+}
+
+/// The engine's [`super::race`], [`guarded`]: what every test here calls.
+async fn race<D, S>(
+    dialer: &D,
+    plan: &Plan,
+    answers: S,
+) -> Result<(D::Connection, ConnectInfo), ConnectError>
+where
+    D: Dial,
+    S: Stream<Item = Answer> + Unpin,
+{
+    guarded(super::race(dialer, plan, answers)).await
+}
+
 fn plan(schedule: Schedule) -> Plan {
     Plan {
         schedule,
@@ -146,6 +180,15 @@ fn starts(info: &crate::ConnectInfo) -> Vec<(SocketAddr, Duration)> {
         .iter()
         .map(|a| (a.addr(), a.started()))
         .collect()
+}
+
+/// The guard itself: a race that can never end fails the test, at once in real time.
+#[tokio::test(start_paused = true)]
+#[should_panic(expected = "the race was still running after 3600s of paused time")]
+async fn a_hung_race_fails_the_test_instead_of_hanging_it() {
+    let net = Net::new(&[("10.0.0.1:80", Host::Blackhole)]);
+    let addrs = net.addrs(&["10.0.0.1:80"]);
+    let _ = race(&net.dialer(), &plan(Schedule::race_all()), literal(addrs)).await;
 }
 
 #[tokio::test(start_paused = true)]
