@@ -267,6 +267,94 @@ async fn rfc8305_staggers_by_250ms() {
     assert_eq!(net.open(), 1);
 }
 
+/// `preferred_family(V4)`: IPv4 goes first, then the families alternate.
+#[tokio::test(start_paused = true)]
+async fn the_preferred_family_goes_first() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("10.0.0.2:80", Host::Up(ms(10))),
+        ("[fd00::1]:80", Host::Blackhole),
+        ("[fd00::2]:80", Host::Blackhole),
+    ]);
+    let addrs = net.addrs(&["[fd00::1]:80", "[fd00::2]:80", "10.0.0.1:80", "10.0.0.2:80"]);
+    let schedule = Schedule::rfc8305().preferred_family(Family::V4);
+    let (conn, info) = race(&net.dialer(), &plan(schedule), literal(addrs))
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("10.0.0.2:80"));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("10.0.0.1:80"), ms(0)),
+            (addr("[fd00::1]:80"), ms(250)),
+            (addr("10.0.0.2:80"), ms(500)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(510));
+}
+
+/// With IPv4 preferred, the Resolution Delay waits for `A`, not `AAAA`.
+#[tokio::test(start_paused = true)]
+async fn the_resolution_delay_waits_for_the_preferred_family() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(10))),
+        ("[fd00::1]:80", Host::Up(ms(10))),
+    ]);
+    let schedule = Schedule::rfc8305().preferred_family(Family::V4);
+    // AAAA at 10 ms, A at 100 ms: the IPv6 attempt starts at 10 + 50.
+    let answers = dns(vec![
+        (ms(10), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+        (ms(100), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(schedule.clone()), answers)
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("[fd00::1]:80"));
+    assert_eq!(starts(&info), vec![(addr("[fd00::1]:80"), ms(60))]);
+    assert_eq!(info.elapsed(), ms(70));
+
+    // `A` within the delay goes first.
+    let answers = dns(vec![
+        (ms(10), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+        (ms(30), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(schedule), answers).await.unwrap();
+    assert_eq!(conn.addr, addr("10.0.0.1:80"));
+    assert_eq!(starts(&info), vec![(addr("10.0.0.1:80"), ms(30))]);
+}
+
+/// `first_family_count(2)`: two IPv6 attempts before the first IPv4 one, each 250 ms
+/// apart; with a count of 1 the IPv4 address would start at 250 ms and win at 260.
+#[tokio::test(start_paused = true)]
+async fn first_family_count_addresses_of_the_preferred_family_go_first() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(10))),
+        ("[fd00::1]:80", Host::Blackhole),
+        ("[fd00::2]:80", Host::Blackhole),
+        ("[fd00::3]:80", Host::Blackhole),
+    ]);
+    let addrs = net.addrs(&[
+        "10.0.0.1:80",
+        "[fd00::1]:80",
+        "[fd00::2]:80",
+        "[fd00::3]:80",
+    ]);
+    let schedule = Schedule::rfc8305().first_family_count(2);
+    let (conn, info) = race(&net.dialer(), &plan(schedule), literal(addrs))
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("10.0.0.1:80"));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("[fd00::1]:80"), ms(0)),
+            (addr("[fd00::2]:80"), ms(250)),
+            (addr("10.0.0.1:80"), ms(500)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(510));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failure_starts_the_next_attempt_at_once() {
     let net = Net::new(&[
