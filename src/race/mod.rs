@@ -325,7 +325,8 @@ impl<'a> State<'a> {
         } else {
             ErrorKind::NoAddresses
         };
-        ConnectError::failed(kind, self.sorted_errors(), self.dns_errors)
+        let looked_up = self.dns_v4.is_some() || self.dns_v6.is_some();
+        ConnectError::failed(kind, self.sorted_errors(), self.dns_errors).looked_up(looked_up)
     }
 
     fn timed_out(mut self, after: Duration) -> ConnectError {

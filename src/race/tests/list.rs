@@ -112,6 +112,7 @@ async fn failed_and_empty_lookups() {
     ]);
     let err = addresses(&p, answers).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Dns);
+    assert!(err.is_dns());
     assert_eq!(err.dns_errors().len(), 2);
 
     let answers = dns(vec![
@@ -120,6 +121,7 @@ async fn failed_and_empty_lookups() {
     ]);
     let err = addresses(&p, answers).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NoAddresses);
+    assert!(err.is_dns(), "the name has no addresses: {err:?}");
 }
 
 /// The total timeout bounds the wait for a family that never answers: what has answered by

@@ -770,7 +770,26 @@ async fn zero_addresses_and_dns_failures_are_typed() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NoAddresses);
+    // An empty list of addresses needs no DNS: not a DNS error.
     assert!(!err.is_dns());
+
+    // A name whose lookups both answered with no record has no addresses: that is DNS.
+    let answers = dns(vec![
+        (ms(5), Family::V6, Ok(vec![])),
+        (ms(8), Family::V4, Ok(vec![])),
+    ]);
+    let t0 = Instant::now();
+    let err = race(&net.dialer(), &plan(Schedule::race_all()), answers)
+        .await
+        .unwrap_err();
+    assert_eq!(t0.elapsed(), ms(8));
+    assert_eq!(err.kind(), ErrorKind::NoAddresses);
+    assert!(err.is_dns());
+    assert!(err.dns_errors().is_empty());
+    assert_eq!(
+        err.to_string(),
+        "connect failed: no addresses to connect to"
+    );
 
     let answers = dns(vec![
         (ms(5), Family::V6, Err("nxdomain")),
