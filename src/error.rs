@@ -798,6 +798,12 @@ mod tests {
             e.attempts()[0].to_string(),
             "192.0.2.1:80: address refused by policy"
         );
+        let cause = e.attempts()[0].source().unwrap();
+        assert!(cause.downcast_ref::<io::Error>().is_some(), "{cause:?}");
+        assert_eq!(
+            e.attempts()[0].error().kind(),
+            io::ErrorKind::PermissionDenied
+        );
     }
 
     #[test]
