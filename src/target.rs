@@ -463,6 +463,38 @@ mod tests {
         assert!("my_host.example:443".into_target().is_ok());
     }
 
+    /// Characters no host name has are named in the error.
+    #[test]
+    fn a_bad_character_is_named() {
+        for (host, c) in [
+            ("exa mple.com", "' '"),
+            ("a\u{7}b.example", "'\\u{7}'"),
+            ("a/b.example", "'/'"),
+            ("user@example.com", "'@'"),
+            ("a\\b.example", "'\\\\'"),
+        ] {
+            let e = Target::host(host, 80).unwrap_err().to_string();
+            assert!(e.contains(&format!("contains {c}")), "{host:?}: {e}");
+        }
+    }
+
+    /// One address is shown as it is; several (or none) as a list.
+    #[test]
+    fn display_of_addresses() {
+        let a: SocketAddr = "10.0.0.1:80".parse().unwrap();
+        let b: SocketAddr = "[::1]:443".parse().unwrap();
+        assert_eq!(Target::addrs([a]).to_string(), "10.0.0.1:80");
+        assert_eq!(
+            Target::addrs([a, b]).to_string(),
+            "[10.0.0.1:80, [::1]:443]"
+        );
+        assert_eq!(
+            Target::addrs([a, b, a]).to_string(),
+            "[10.0.0.1:80, [::1]:443, 10.0.0.1:80]"
+        );
+        assert_eq!(Target::addrs([]).to_string(), "[]");
+    }
+
     /// `Target::host` and `"host:port"` alike: refused with an error saying why.
     fn refused_because(host: &str, why: &str) {
         for e in [

@@ -459,6 +459,67 @@ mod tests {
         assert_eq!(TcpDialer::default(), documented);
     }
 
+    /// Each setter sets its own field, and `None` unsets it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn every_setter_sets_its_own_field() {
+        let s = Duration::from_secs;
+        let set = TcpDialer::new()
+            .nodelay(false)
+            .keepalive(Some(s(1)))
+            .keepalive_interval(Some(s(2)))
+            .keepalive_retries(Some(3))
+            .send_buffer_size(Some(4))
+            .recv_buffer_size(Some(5))
+            .reuse_address(true)
+            .interface(Some("eth6"))
+            .interface_index(NonZeroU32::new(7))
+            .mark(Some(8))
+            .user_timeout(Some(s(9)))
+            .local_address_v4(Some(Ipv4Addr::new(10, 0, 0, 1)))
+            .local_address_v6(Some(Ipv6Addr::LOCALHOST));
+        let want = TcpDialer {
+            nodelay: false,
+            keepalive_time: Some(s(1)),
+            keepalive_interval: Some(s(2)),
+            keepalive_retries: Some(3),
+            send_buffer_size: Some(4),
+            recv_buffer_size: Some(5),
+            reuse_address: true,
+            interface: Some("eth6".to_owned()),
+            interface_index: NonZeroU32::new(7),
+            mark: Some(8),
+            user_timeout: Some(s(9)),
+            local_v4: Some(Ipv4Addr::new(10, 0, 0, 1)),
+            local_v6: Some(Ipv6Addr::LOCALHOST),
+        };
+        assert_eq!(set, want);
+        let unset = set
+            .nodelay(true)
+            .keepalive(None)
+            .keepalive_interval(None)
+            .keepalive_retries(None)
+            .send_buffer_size(None)
+            .recv_buffer_size(None)
+            .reuse_address(false)
+            .interface(None::<String>)
+            .interface_index(None)
+            .mark(None)
+            .user_timeout(None)
+            .local_address(None);
+        assert_eq!(unset, TcpDialer::new());
+    }
+
+    /// `IP_BIND_ADDRESS_NO_PORT` is accepted on sockets of both families: its `Ok` is
+    /// the system's. (Its effect is `a_bound_socket_reserves_no_port_before_connect`.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn bind_address_no_port_is_accepted_on_both_families() {
+        for socket in [TcpSocket::new_v4().unwrap(), TcpSocket::new_v6().unwrap()] {
+            sys::bind_address_no_port(&socket).unwrap();
+        }
+    }
+
     #[test]
     fn keepalive_is_on_when_any_of_its_settings_is() {
         assert!(TcpDialer::new().keepalive_params().is_none());

@@ -174,6 +174,11 @@ fn dns(answers: Vec<SimAnswer>) -> impl Stream<Item = Answer> + Unpin {
     )
 }
 
+/// How long each attempt ran, in start order.
+fn durations(info: &crate::ConnectInfo) -> Vec<Duration> {
+    info.attempts().iter().map(|a| a.duration()).collect()
+}
+
 /// (address, start offset) of every attempt.
 fn starts(info: &crate::ConnectInfo) -> Vec<(SocketAddr, Duration)> {
     info.attempts()
@@ -264,6 +269,8 @@ async fn rfc8305_staggers_by_250ms() {
         starts(&info),
         vec![(addrs[0], ms(0)), (addrs[1], ms(250)), (addrs[2], ms(500))]
     );
+    // Each attempt's duration runs from its own start: the winner's 10 ms handshake.
+    assert_eq!(durations(&info), vec![ms(510), ms(260), ms(10)]);
     assert_eq!(net.open(), 1);
 }
 
@@ -434,7 +441,63 @@ async fn sequential_waits_for_each_failure() {
         starts(&info),
         vec![(addrs[0], ms(0)), (addrs[1], ms(20)), (addrs[2], ms(50))]
     );
+    assert_eq!(durations(&info), vec![ms(20), ms(30), ms(10)]);
     assert_eq!(info.elapsed(), ms(60));
+}
+
+/// The slot kept free for a family ends once that family has had an attempt: here, with
+/// room for two, the alive IPv6 address starts the moment the IPv4 attempt fails, although
+/// another IPv4 address is still queued.
+#[tokio::test(start_paused = true)]
+async fn the_reserved_slot_ends_once_the_other_family_has_had_an_attempt() {
+    let net = Net::new(&[
+        ("[fd00::1]:80", Host::Blackhole),
+        ("[fd00::2]:80", Host::Up(ms(10))),
+        ("10.0.0.1:80", Host::Refused(ms(5))),
+        ("10.0.0.2:80", Host::Blackhole),
+    ]);
+    let addrs = net.addrs(&["[fd00::1]:80", "[fd00::2]:80", "10.0.0.1:80", "10.0.0.2:80"]);
+    let mut p = plan(Schedule::race_all());
+    p.max_concurrent = 2;
+    let (conn, info) = race(&net.dialer(), &p, literal(addrs)).await.unwrap();
+    assert_eq!(conn.addr, addr("[fd00::2]:80"));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("[fd00::1]:80"), ms(0)),
+            (addr("10.0.0.1:80"), ms(0)),
+            (addr("[fd00::2]:80"), ms(5)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(15));
+}
+
+/// Once the preferred family has answered, the Resolution Delay no longer holds anything
+/// back: with a 500 ms Resolution Delay and a 10 ms Attempt Delay, the second attempt
+/// starts 10 ms after the first, not when the Resolution Delay would have ended.
+#[tokio::test(start_paused = true)]
+async fn an_answered_resolution_delay_holds_nothing_back() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(5))),
+        ("[fd00::1]:80", Host::Blackhole),
+    ]);
+    let schedule = Schedule::rfc8305()
+        .attempt_delay(ms(10))
+        .resolution_delay(ms(500));
+    let answers = dns(vec![
+        (ms(0), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+        (ms(10), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(schedule), answers).await.unwrap();
+    assert_eq!(conn.addr, addr("10.0.0.1:80"));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("[fd00::1]:80"), ms(10)),
+            (addr("10.0.0.1:80"), ms(20))
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(25));
 }
 
 #[tokio::test(start_paused = true)]
