@@ -581,6 +581,31 @@ async fn partial_deadlines_split_the_total_timeout_between_addresses() {
     assert_eq!(info.elapsed(), ms(2_010));
 }
 
+/// Partial deadlines count the addresses left of both families: over [dead IPv6, dead
+/// IPv4, alive IPv6] and 9 s, each attempt gets 3 s.
+#[tokio::test(start_paused = true)]
+async fn partial_deadlines_count_the_addresses_of_both_families() {
+    let net = Net::new(&[
+        ("[fd00::1]:80", Host::Blackhole),
+        ("10.0.0.1:80", Host::Blackhole),
+        ("[fd00::2]:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&["[fd00::1]:80", "[fd00::2]:80", "10.0.0.1:80"]);
+    let mut p = plan(Schedule::sequential());
+    p.total_timeout = Some(ms(9_000));
+    p.partial_deadlines = true;
+    let (_conn, info) = race(&net.dialer(), &p, literal(addrs)).await.unwrap();
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("[fd00::1]:80"), ms(0)),
+            (addr("10.0.0.1:80"), ms(3_000)),
+            (addr("[fd00::2]:80"), ms(6_000)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(6_010));
+}
+
 #[tokio::test(start_paused = true)]
 async fn concurrency_cap_holds_attempts_until_a_slot_frees() {
     let net = Net::new(&[
