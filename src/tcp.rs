@@ -553,6 +553,17 @@ mod tests {
         assert!(!stream.nodelay().unwrap());
     }
 
+    /// Through a connector, the race reports the connection's local address as the
+    /// dialer gives it.
+    #[tokio::test]
+    async fn the_race_reports_the_local_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dest = listener.local_addr().unwrap();
+        let (stream, info) = crate::ConnieConnector::new().connect(dest).await.unwrap();
+        assert_eq!(info.remote_addr(), dest);
+        assert_eq!(info.local_addr(), Some(stream.local_addr().unwrap()));
+    }
+
     /// Every option a connection to a loopback listener carries, as the kernel reports it:
     /// the keepalive idle time, interval and count each as given, not just "on".
     #[cfg(target_os = "linux")]
