@@ -231,6 +231,18 @@ mod tests {
         }
     }
 
+    /// A connector's policy is the same one as long as it is the same `Arc`; its `Debug`
+    /// says nothing of a closure it cannot print.
+    #[test]
+    fn a_policy_is_equal_only_to_itself() {
+        let a = Policy(Arc::new(PublicOnly));
+        let b = Policy(Arc::new(PublicOnly));
+        assert_eq!(a, a.clone());
+        assert_ne!(a, b);
+        assert_eq!(format!("{a:?}"), "Policy(..)");
+        assert_eq!(PolicyRefused.to_string(), "address refused by policy");
+    }
+
     #[test]
     fn closures_are_policies() {
         let only_port_443 = |a: SocketAddr| a.port() == 443;

@@ -257,6 +257,61 @@ mod tests {
         uri_target(&uri.parse().unwrap(), false).map(|t| t.to_string())
     }
 
+    /// Through `Service::call`, a `ConnieStream` reads, writes (vectored too) and shuts
+    /// down its socket, and hands hyper-util both `HttpInfo` and the `ConnectInfo`.
+    #[tokio::test]
+    async fn a_connie_stream_is_its_socket_for_hyper() {
+        use std::io::IoSlice;
+
+        use hyper_util::client::legacy::connect::HttpInfo;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tower_service::Service;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut connector = ConnieConnector::new();
+        std::future::poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .unwrap();
+        let connecting = connector.call(format!("http://{addr}/").parse().unwrap());
+        assert_eq!(format!("{connecting:?}"), "Connecting { .. }");
+        let stream = connecting.await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        assert_eq!(stream.info().remote_addr(), addr);
+        assert_eq!(stream.get_ref().peer_addr().unwrap(), addr);
+
+        let mut extensions = http::Extensions::new();
+        stream.connected().get_extras(&mut extensions);
+        let info = extensions.get::<ConnectInfo>().expect("ConnectInfo");
+        assert_eq!(info.remote_addr(), addr);
+        let http_info = extensions.get::<HttpInfo>().expect("HttpInfo");
+        assert_eq!(http_info.remote_addr(), addr);
+
+        // hyper's traits, driven through tokio's with hyper-util's adapter.
+        let mut io = TokioIo::new(stream);
+        server.write_all(b"pong").await.unwrap();
+        let mut got = [0_u8; 4];
+        io.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"pong");
+
+        io.write_all(b"ping").await.unwrap();
+        assert!(Write::is_write_vectored(io.inner()));
+        let sent = io
+            .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
+            .await
+            .unwrap();
+        assert!(sent > 0);
+        io.flush().await.unwrap();
+        io.shutdown().await.unwrap();
+        // Shut down for writing: the kernel refuses another byte.
+        assert!(io.inner().get_ref().try_write(b"x").is_err());
+
+        let mut received = Vec::new();
+        server.read_to_end(&mut received).await.unwrap();
+        assert_eq!(received, [&b"ping"[..], &b"abcd"[..sent]].concat());
+        assert_eq!(io.into_inner().into_inner().peer_addr().unwrap(), addr);
+    }
+
     #[test]
     fn a_uri_is_a_target() {
         let uri: Uri = "wss://[::1]/socket".parse().unwrap();
