@@ -878,6 +878,12 @@ async fn zero_addresses_and_dns_failures_are_typed() {
         err.to_string(),
         "connect failed: no addresses to connect to"
     );
+    // One family's lookup is enough to make it a DNS outcome.
+    let answers = dns(vec![(ms(3), Family::V4, Ok(vec![]))]);
+    let err = race(&net.dialer(), &plan(Schedule::race_all()), answers)
+        .await
+        .unwrap_err();
+    assert_eq!((err.kind(), err.is_dns()), (ErrorKind::NoAddresses, true));
 
     let answers = dns(vec![
         (ms(5), Family::V6, Err("nxdomain")),
