@@ -269,7 +269,10 @@ mod tests {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut connector = ConnieConnector::new();
+        // The bound turns a race that never dials (an engine bug) into a failure, not a
+        // hang; a loopback connect needs a millisecond.
+        let mut connector =
+            ConnieConnector::new().total_timeout(Some(std::time::Duration::from_secs(5)));
         std::future::poll_fn(|cx| connector.poll_ready(cx))
             .await
             .unwrap();
