@@ -362,23 +362,105 @@ pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectE
 mod tests {
     use super::*;
 
+    /// The defaults the docs promise, written out as numbers: a comparison with the
+    /// `DEFAULT_*` constants themselves would pass whatever the constants said.
     #[test]
-    fn defaults_are_the_documented_constants() {
-        let c = ConnieConnector::new();
-        assert_eq!(
-            *c.plan,
-            Plan {
-                schedule: Schedule::race_all(),
-                attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-                total_timeout: DEFAULT_TOTAL_TIMEOUT,
-                partial_deadlines: DEFAULT_PARTIAL_DEADLINES,
-                max_concurrent: DEFAULT_MAX_CONCURRENT,
-                max_addresses: DEFAULT_MAX_ADDRESSES,
-                policy: None,
-            }
+    fn defaults_are_the_documented_numbers() {
+        assert_eq!(DEFAULT_MAX_CONCURRENT, 16);
+        assert_eq!(DEFAULT_MAX_ADDRESSES, 16);
+        assert_eq!(DEFAULT_ATTEMPT_TIMEOUT, None);
+        assert_eq!(DEFAULT_TOTAL_TIMEOUT, None);
+        // (partial deadlines, enforce_http, TCP_NODELAY): off, on, on.
+        let switches = (
+            DEFAULT_PARTIAL_DEADLINES,
+            DEFAULT_ENFORCE_HTTP,
+            crate::DEFAULT_NODELAY,
         );
-        assert_eq!(*c.dialer(), TcpDialer::new());
-        assert_eq!(c.enforce_http, DEFAULT_ENFORCE_HTTP);
+        assert_eq!(switches, (false, true, true));
+        // `partial_deadlines`: "at least 2 s"; `resolver`: lookups linger "at most 5 s".
+        assert_eq!(crate::race::MIN_PARTIAL_DEADLINE, Duration::from_secs(2));
+        assert_eq!(crate::dns::DNS_LINGER, Duration::from_secs(5));
+
+        let documented = Plan {
+            // `Schedule::race_all`: every address at once, no resolution delay, one
+            // address of the preferred family (IPv6) first.
+            schedule: Schedule {
+                attempt_delay: Some(Duration::ZERO),
+                resolution_delay: Duration::ZERO,
+                first_family_count: 1,
+                preferred_family: crate::Family::V6,
+            },
+            attempt_timeout: None,
+            total_timeout: None,
+            partial_deadlines: false,
+            max_concurrent: 16,
+            max_addresses: 16,
+            policy: None,
+        };
+        for c in [ConnieConnector::new(), ConnieConnector::default()] {
+            assert_eq!(*c.plan, documented);
+            // Its fields are pinned by `tcp::tests::defaults_are_the_documented_values`.
+            assert_eq!(*c.dialer(), TcpDialer::new());
+            assert!(c.enforce_http);
+        }
+    }
+
+    /// Each setter changes what it says, and only that; the caps are raised to 1.
+    #[test]
+    fn every_setter_sets_its_own_field() {
+        let base = ConnieConnector::new();
+        let plan = |c: ConnieConnector| (*c.plan).clone();
+        let changed = |f: fn(&mut Plan)| {
+            let mut p = plan(ConnieConnector::new());
+            f(&mut p);
+            p
+        };
+        let s = Duration::from_secs;
+        assert_eq!(
+            plan(base.clone().schedule(Schedule::rfc8305())),
+            changed(|p| p.schedule = Schedule::rfc8305())
+        );
+        assert_eq!(
+            plan(base.clone().attempt_timeout(Some(s(3)))),
+            changed(|p| p.attempt_timeout = Some(Duration::from_secs(3)))
+        );
+        assert_eq!(
+            plan(base.clone().total_timeout(Some(s(9)))),
+            changed(|p| p.total_timeout = Some(Duration::from_secs(9)))
+        );
+        assert_eq!(
+            plan(base.clone().partial_deadlines(true)),
+            changed(|p| p.partial_deadlines = true)
+        );
+        for (given, set) in [(0, 1), (1, 1), (2, 2), (300, 300)] {
+            assert_eq!(base.clone().max_concurrent(given).plan.max_concurrent, set);
+            assert_eq!(base.clone().max_addresses(given).plan.max_addresses, set);
+            let both = base.clone().max_concurrent(given).max_addresses(given);
+            assert_eq!(
+                (both.plan.max_concurrent, both.plan.max_addresses),
+                (set, set)
+            );
+        }
+        let guarded = base.clone().address_policy(crate::PublicOnly);
+        let policy = guarded.plan.policy.as_ref().expect("a policy");
+        assert!(!policy.0.allows("127.0.0.1:80".parse().unwrap()));
+        assert!(policy.0.allows("1.1.1.1:80".parse().unwrap()));
+        assert!(!base.clone().enforce_http(false).enforce_http);
+        assert!(base.clone().enforce_http(true).enforce_http);
+
+        let tcp = base
+            .clone()
+            .tcp(|tcp| tcp.nodelay(false).reuse_address(true));
+        assert_eq!(
+            *tcp.dialer(),
+            TcpDialer::new().nodelay(false).reuse_address(true)
+        );
+        // Replacing the dialer keeps everything else.
+        let tuned = base.max_addresses(3).enforce_http(false);
+        let other = tuned.clone().with_dialer(7_u8);
+        assert_eq!(*other.dialer(), 7);
+        assert!(Arc::ptr_eq(&other.plan, &tuned.plan));
+        assert!(!other.enforce_http);
     }
 
     #[test]

@@ -242,6 +242,105 @@ mod tests {
         assert!(!Arc::ptr_eq(&a.backend, &custom.backend));
     }
 
+    /// A hickory resolver with no name server: what it answers, it answers without a query.
+    fn offline() -> Resolver {
+        Resolver::hickory(
+            TokioResolver::builder_with_config(
+                hickory_resolver::config::ResolverConfig::default(),
+                hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+            )
+            .build()
+            .unwrap(),
+        )
+    }
+
+    /// The hickory path: one answer per family, each holding that family's addresses
+    /// only, with the port. `localhost` is answered without a query (RFC 6761).
+    #[tokio::test]
+    async fn hickory_answers_each_family_with_its_own_addresses() {
+        let mut answers: Vec<Answer> = offline().lookup("localhost", 8080).collect().await;
+        assert_eq!(answers.len(), 2);
+        answers.sort_by_key(|a| a.family.map(|f| f == Family::V6));
+        assert_eq!(answers[0].family, Some(Family::V4));
+        let v4: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(answers[0].result.as_ref().unwrap(), &vec![v4]);
+        assert_eq!(answers[1].family, Some(Family::V6));
+        let v6: SocketAddr = "[::1]:8080".parse().unwrap();
+        assert_eq!(answers[1].result.as_ref().unwrap(), &vec![v6]);
+
+        // `.invalid` never resolves: each family's lookup fails, with its family.
+        let answers: Vec<Answer> = offline().lookup("x.invalid", 80).collect().await;
+        let mut failed: Vec<_> = answers
+            .iter()
+            .map(|a| (a.family, a.result.as_ref().unwrap_err().family()))
+            .collect();
+        failed.sort_by_key(|(f, _)| f.map(|f| f == Family::V6));
+        let (v4, v6) = (Some(Family::V4), Some(Family::V6));
+        assert_eq!(failed, vec![(v4, v4), (v6, v6)]);
+    }
+
+    /// A name hickory cannot parse is one failed answer for both families, not a panic.
+    #[tokio::test]
+    async fn an_unparsable_name_is_one_failed_answer() {
+        let long = format!("{}.example", "a".repeat(64));
+        let answers: Vec<Answer> = offline().lookup(&long, 80).collect().await;
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].family, None);
+        assert!(answers[0].result.is_err());
+    }
+
+    /// Lookups dropped unfinished go on in the background, for at most [`DNS_LINGER`]: one
+    /// that needs 1 s finishes, one that needs 6 s is given up at 5 s.
+    #[tokio::test(start_paused = true)]
+    async fn dropped_lookups_linger_for_at_most_five_seconds() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let lookup = |after: Duration, done: Arc<AtomicBool>| {
+            async move {
+                tokio::time::sleep(after).await;
+                done.store(true, Ordering::SeqCst);
+                Answer::literal(vec![])
+            }
+            .boxed()
+        };
+        let (quick, slow) = (Arc::new(AtomicBool::new(false)), Arc::default());
+        let lookups = Lookups {
+            pending: FuturesUnordered::new(),
+        };
+        lookups
+            .pending
+            .push(lookup(Duration::from_secs(1), Arc::clone(&quick)));
+        lookups
+            .pending
+            .push(lookup(Duration::from_secs(6), Arc::clone(&slow)));
+        drop(lookups);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(quick.load(Ordering::SeqCst), "a lookup of 1 s finishes");
+        assert!(!slow.load(Ordering::SeqCst), "a lookup of 6 s is given up");
+    }
+
+    /// `Lookups` yields each lookup's answer as it finishes, then ends.
+    #[tokio::test(start_paused = true)]
+    async fn lookups_yield_answers_as_they_finish() {
+        let at = |secs: u64, family: Family| {
+            async move {
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                Answer {
+                    family: Some(family),
+                    result: Ok(vec![]),
+                }
+            }
+            .boxed()
+        };
+        let lookups = Lookups {
+            pending: FuturesUnordered::new(),
+        };
+        lookups.pending.push(at(2, Family::V6));
+        lookups.pending.push(at(1, Family::V4));
+        let families: Vec<_> = lookups.map(|a| a.family).collect().await;
+        assert_eq!(families, [Some(Family::V4), Some(Family::V6)]);
+    }
+
     #[tokio::test]
     async fn system_fallback_reports_a_failed_lookup() {
         let resolver = Resolver {

@@ -42,6 +42,9 @@ struct Inner {
     attempts: Vec<AttemptError>,
     dns: Vec<DnsError>,
     timeout: Option<Duration>,
+    /// A name was looked up and its lookups answered (with no address, for
+    /// [`ErrorKind::NoAddresses`]); `false` for literal addresses.
+    looked_up: bool,
 }
 
 /// The broad class of a [`ConnectError`].
@@ -52,7 +55,8 @@ pub enum ErrorKind {
     InvalidTarget,
     /// Name resolution failed: the name does not exist, or every lookup failed.
     Dns,
-    /// There was no address to connect to: an empty address list, or DNS answered with none.
+    /// There was no address to connect to: an empty address list, or every lookup of the
+    /// name answered with no address ([`ConnectError::is_dns`] is `true` for the latter).
     NoAddresses,
     /// Every address was attempted and every attempt failed.
     AllAttemptsFailed,
@@ -91,6 +95,7 @@ impl ConnectError {
                 attempts: Vec::new(),
                 dns: Vec::new(),
                 timeout: None,
+                looked_up: false,
             }),
         }
     }
@@ -118,6 +123,12 @@ impl ConnectError {
         e
     }
 
+    /// Records that a name was looked up, so that finding no address is a DNS outcome.
+    pub(crate) fn looked_up(mut self, looked_up: bool) -> Self {
+        self.inner.looked_up = looked_up;
+        self
+    }
+
     /// Names what the race connected to, for [`Display`](fmt::Display).
     pub(crate) fn with_target(mut self, target: String, host: Option<String>) -> Self {
         self.inner.target = Some(target);
@@ -135,10 +146,18 @@ impl ConnectError {
         self.inner.kind == ErrorKind::InvalidTarget
     }
 
-    /// `true` if name resolution failed, or produced no address at all.
+    /// `true` if name resolution is why there was nothing to connect to: a lookup failed
+    /// ([`ErrorKind::Dns`]), or the name's `A` and `AAAA` lookups both answered with no
+    /// address ([`ErrorKind::NoAddresses`] after a lookup: the name has no addresses).
+    ///
+    /// `false` for an empty list of addresses, which needs no lookup, and for every other
+    /// kind: a race that timed out while a lookup was still running is a timeout.
     pub fn is_dns(&self) -> bool {
-        self.inner.kind == ErrorKind::Dns
-            || (self.inner.kind == ErrorKind::NoAddresses && !self.inner.dns.is_empty())
+        match self.inner.kind {
+            ErrorKind::Dns => true,
+            ErrorKind::NoAddresses => self.inner.looked_up,
+            _ => false,
+        }
     }
 
     /// `true` if the total timeout elapsed, or every attempt ended with its own timeout.
@@ -613,6 +632,178 @@ mod tests {
              AAAA: no such name, A: timed out"
         );
         assert_eq!(e.dns_errors()[0].to_string(), "AAAA lookup: no such name");
+    }
+
+    fn lookup_failed(family: Family) -> DnsError {
+        DnsError::new(Some(family), io::Error::other("servfail"))
+    }
+
+    /// Each `is_*` query against each kind. `is_dns` is true for a failed lookup and for a
+    /// name whose lookups found no address, not for an empty list of addresses.
+    #[test]
+    fn each_query_answers_for_its_own_kind() {
+        let a: SocketAddr = "192.0.2.1:80".parse().unwrap();
+        let refused = || {
+            vec![AttemptError::new(
+                a,
+                io::ErrorKind::ConnectionRefused.into(),
+            )]
+        };
+        let timed_out = || vec![AttemptError::new(a, io::ErrorKind::TimedOut.into())];
+        let policy = || {
+            let e = io::Error::new(io::ErrorKind::PermissionDenied, crate::PolicyRefused);
+            vec![AttemptError::new(a, e)]
+        };
+        let no_name = || vec![lookup_failed(Family::V6), lookup_failed(Family::V4)];
+        // (error, is_invalid_target, is_dns, is_timeout, is_refused_by_policy)
+        let cases = [
+            (ConnectError::invalid_target("x"), true, false, false, false),
+            (
+                ConnectError::failed(ErrorKind::Dns, vec![], no_name()),
+                false,
+                true,
+                false,
+                false,
+            ),
+            (
+                ConnectError::failed(ErrorKind::NoAddresses, vec![], vec![]).looked_up(true),
+                false,
+                true,
+                false,
+                false,
+            ),
+            (
+                ConnectError::failed(ErrorKind::NoAddresses, vec![], vec![]),
+                false,
+                false,
+                false,
+                false,
+            ),
+            (
+                ConnectError::failed(ErrorKind::AllAttemptsFailed, refused(), vec![]),
+                false,
+                false,
+                false,
+                false,
+            ),
+            (
+                ConnectError::failed(ErrorKind::AllAttemptsFailed, timed_out(), vec![]),
+                false,
+                false,
+                true,
+                false,
+            ),
+            (
+                ConnectError::timed_out(Duration::from_secs(1), vec![], no_name()),
+                false,
+                false,
+                true,
+                false,
+            ),
+            (
+                ConnectError::failed(ErrorKind::RefusedByPolicy, policy(), vec![]),
+                false,
+                false,
+                false,
+                true,
+            ),
+        ];
+        for (e, invalid, dns, timeout, policy) in cases {
+            let got = (
+                e.is_invalid_target(),
+                e.is_dns(),
+                e.is_timeout(),
+                e.is_refused_by_policy(),
+            );
+            assert_eq!(got, (invalid, dns, timeout, policy), "{e:?}");
+        }
+    }
+
+    /// The cause of a DNS error is the first lookup's error; of any other, the first
+    /// attempt's; of an empty list, none.
+    #[test]
+    fn the_source_is_the_first_lookup_or_attempt() {
+        let e = ConnectError::failed(
+            ErrorKind::Dns,
+            vec![],
+            vec![lookup_failed(Family::V6), lookup_failed(Family::V4)],
+        );
+        let source = e.source().unwrap().downcast_ref::<io::Error>().unwrap();
+        assert_eq!(source.to_string(), "servfail");
+        assert!(ConnectError::failed(ErrorKind::NoAddresses, vec![], vec![])
+            .source()
+            .is_none());
+        assert_eq!(e.dns_errors()[1].family(), Some(Family::V4));
+        assert_eq!(e.dns_errors()[0].error().to_string(), "servfail");
+        assert_eq!(e.dns_errors()[0].source().unwrap().to_string(), "servfail");
+    }
+
+    #[test]
+    fn debug_shows_the_kind_the_detail_and_the_timeout() {
+        let e = ConnectError::invalid_target("port 0");
+        assert_eq!(
+            format!("{e:?}"),
+            r#"ConnectError { kind: InvalidTarget, detail: "port 0", attempts: [], dns: [] }"#
+        );
+        let e = ConnectError::timed_out(Duration::from_secs(2), vec![], vec![]);
+        assert_eq!(
+            format!("{e:?}"),
+            "ConnectError { kind: TimedOut, timeout: 2s, attempts: [], dns: [] }"
+        );
+    }
+
+    /// A timeout before any attempt says so, and names the lookups that had failed.
+    #[test]
+    fn a_timeout_before_any_attempt_names_the_failed_lookups() {
+        let e = ConnectError::timed_out(Duration::from_secs(2), vec![], vec![])
+            .with_target("example.com:80".into(), Some("example.com".into()));
+        assert_eq!(
+            e.to_string(),
+            "connect to example.com:80 timed out after 2s before any connection attempt"
+        );
+        let e = ConnectError::timed_out(
+            Duration::from_secs(2),
+            vec![],
+            vec![lookup_failed(Family::V6)],
+        )
+        .with_target("example.com:80".into(), Some("example.com".into()));
+        assert_eq!(
+            e.to_string(),
+            "connect to example.com:80 timed out after 2s before any connection attempt; \
+             could not resolve example.com: servfail (AAAA)"
+        );
+    }
+
+    /// An attempt's error in words: a policy refusal, an error's own message, and a
+    /// message std keeps without an OS code.
+    #[test]
+    fn attempt_errors_in_words() {
+        let a: SocketAddr = "192.0.2.1:80".parse().unwrap();
+        let refused = io::Error::new(io::ErrorKind::PermissionDenied, crate::PolicyRefused);
+        let eof = std::io::Read::read_exact(&mut &[][..], &mut [0_u8; 1]).unwrap_err();
+        assert_eq!(eof.kind(), io::ErrorKind::UnexpectedEof);
+        let e = ConnectError::failed(
+            ErrorKind::AllAttemptsFailed,
+            vec![AttemptError::new(a, refused), AttemptError::new(a, eof)],
+            vec![],
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "connect failed: {a} refused by the address policy, {a} {}",
+                "failed to fill whole buffer"
+            )
+        );
+        assert_eq!(
+            e.attempts()[0].to_string(),
+            "192.0.2.1:80: address refused by policy"
+        );
+        let cause = e.attempts()[0].source().unwrap();
+        assert!(cause.downcast_ref::<io::Error>().is_some(), "{cause:?}");
+        assert_eq!(
+            e.attempts()[0].error().kind(),
+            io::ErrorKind::PermissionDenied
+        );
     }
 
     #[test]

@@ -206,6 +206,21 @@ mod tests {
             "192.169.0.1",
             "198.20.0.1",
             "223.255.255.255",
+            // Each refused range needs all of its octets: one alone refuses nothing.
+            "169.253.1.1",
+            "1.254.1.1",
+            "1.64.0.1",
+            "1.16.0.1",
+            "192.1.2.1",
+            "1.0.2.1",
+            "1.168.0.1",
+            "1.18.0.1",
+            "198.51.99.1",
+            "198.50.100.1",
+            "1.51.100.1",
+            "203.0.112.1",
+            "203.1.113.1",
+            "1.0.113.1",
             "2606:4700::1111",
             "2a00:1450::1",
             "::ffff:8.8.8.8",
@@ -214,6 +229,18 @@ mod tests {
         ] {
             assert!(public(ip), "{ip} must be allowed");
         }
+    }
+
+    /// A connector's policy is the same one as long as it is the same `Arc`; its `Debug`
+    /// says nothing of a closure it cannot print.
+    #[test]
+    fn a_policy_is_equal_only_to_itself() {
+        let a = Policy(Arc::new(PublicOnly));
+        let b = Policy(Arc::new(PublicOnly));
+        assert_eq!(a, a.clone());
+        assert_ne!(a, b);
+        assert_eq!(format!("{a:?}"), "Policy(..)");
+        assert_eq!(PolicyRefused.to_string(), "address refused by policy");
     }
 
     #[test]

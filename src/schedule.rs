@@ -171,9 +171,56 @@ impl Schedule {
 mod tests {
     use super::*;
 
+    /// The presets and constants as the docs and RFC 8305 give them, written out.
     #[test]
-    fn default_is_race_all() {
-        assert_eq!(Schedule::default(), Schedule::race_all());
+    fn presets_are_the_documented_numbers() {
+        assert_eq!(RFC8305_ATTEMPT_DELAY, Duration::from_millis(250));
+        assert_eq!(RFC8305_RESOLUTION_DELAY, Duration::from_millis(50));
+        assert_eq!(MIN_ATTEMPT_DELAY, Duration::from_millis(10));
+        assert_eq!(MAX_ATTEMPT_DELAY, Duration::from_secs(2));
+        let preset = |attempt_delay, resolution_delay| Schedule {
+            attempt_delay,
+            resolution_delay,
+            first_family_count: 1,
+            preferred_family: Family::V6,
+        };
+        let race_all = preset(Some(Duration::ZERO), Duration::ZERO);
+        assert_eq!(Schedule::race_all(), race_all);
+        assert_eq!(Schedule::default(), race_all);
+        assert_eq!(
+            Schedule::rfc8305(),
+            preset(Some(Duration::from_millis(250)), Duration::from_millis(50))
+        );
+        assert_eq!(Schedule::sequential(), preset(None, Duration::ZERO));
+    }
+
+    #[test]
+    fn setters_set_their_own_field() {
+        let s = Schedule::race_all()
+            .resolution_delay(Duration::from_millis(70))
+            .first_family_count(3)
+            .preferred_family(Family::V4)
+            .attempt_delay(Duration::from_millis(100));
+        assert_eq!(
+            s,
+            Schedule {
+                attempt_delay: Some(Duration::from_millis(100)),
+                resolution_delay: Duration::from_millis(70),
+                first_family_count: 3,
+                preferred_family: Family::V4,
+            }
+        );
+    }
+
+    #[test]
+    fn family_of_an_address_and_the_other_family() {
+        let v4: SocketAddr = "192.0.2.1:80".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::1]:80".parse().unwrap();
+        assert_eq!((Family::of(&v4), Family::of(&v6)), (Family::V4, Family::V6));
+        assert_eq!(
+            (Family::V4.other(), Family::V6.other()),
+            (Family::V6, Family::V4)
+        );
     }
 
     #[test]
@@ -197,11 +244,13 @@ mod tests {
         );
         assert_eq!(s.attempt_delay, Some(RFC8305_ATTEMPT_DELAY));
         assert_eq!(Schedule::sequential().attempt_delay, None);
-        assert_eq!(
-            Schedule::race_all()
-                .first_family_count(0)
-                .first_family_count,
-            1
-        );
+        // Exactly at the bounds, kept as they are.
+        for bound in [MIN_ATTEMPT_DELAY, MAX_ATTEMPT_DELAY] {
+            assert_eq!(s.clone().attempt_delay(bound).attempt_delay, Some(bound));
+        }
+        for (given, set) in [(0, 1), (1, 1), (2, 2)] {
+            let count = Schedule::race_all().first_family_count(given);
+            assert_eq!(count.first_family_count, set);
+        }
     }
 }

@@ -11,6 +11,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::target::parse_port;
 use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, IntoTarget, Target};
 
 /// Connects hyper-util's legacy `Client` by racing every address of the URI's host.
@@ -87,8 +88,13 @@ pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, Connec
         .host()
         .filter(|h| !h.is_empty())
         .ok_or_else(|| ConnectError::invalid_target(format!("URI {uri:?} has no host")))?;
-    let port = match (uri.port_u16(), uri.scheme_str()) {
-        (Some(port), _) => port,
+    // Not `port_u16`, which reads `:+80` as 80, and `:-80` as no port at all (so 80).
+    let port = match (written_port(uri), uri.scheme_str()) {
+        (Some(port), _) => parse_port(port).ok_or_else(|| {
+            ConnectError::invalid_target(format!(
+                "URI {uri:?} has an invalid port (expected 1 to 65535, in ASCII digits)"
+            ))
+        })?,
         (None, Some(s)) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("ws") => 80,
         (None, Some(s)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("wss") => 443,
         (None, Some(s)) => {
@@ -103,6 +109,21 @@ pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, Connec
         }
     };
     Target::host(host, port)
+}
+
+/// The port as `uri` writes it (after the host's `:`), if it writes one; `http://host:/`
+/// writes none.
+fn written_port(uri: &Uri) -> Option<&str> {
+    let authority = uri.authority()?.as_str();
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    // After an IPv6 literal's `]`, if any: its `:`s are no port.
+    let after_host = host_port
+        .rsplit_once(']')
+        .map_or(host_port, |(_, rest)| rest);
+    after_host
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|port| !port.is_empty())
 }
 
 /// A URI as a target, with the port rules of the `Service` (the port given, else 80 for
@@ -236,6 +257,64 @@ mod tests {
         uri_target(&uri.parse().unwrap(), false).map(|t| t.to_string())
     }
 
+    /// Through `Service::call`, a `ConnieStream` reads, writes (vectored too) and shuts
+    /// down its socket, and hands hyper-util both `HttpInfo` and the `ConnectInfo`.
+    #[tokio::test]
+    async fn a_connie_stream_is_its_socket_for_hyper() {
+        use std::io::IoSlice;
+
+        use hyper_util::client::legacy::connect::HttpInfo;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tower_service::Service;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The bound turns a race that never dials (an engine bug) into a failure, not a
+        // hang; a loopback connect needs a millisecond.
+        let mut connector =
+            ConnieConnector::new().total_timeout(Some(std::time::Duration::from_secs(5)));
+        std::future::poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .unwrap();
+        let connecting = connector.call(format!("http://{addr}/").parse().unwrap());
+        assert_eq!(format!("{connecting:?}"), "Connecting { .. }");
+        let stream = connecting.await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        assert_eq!(stream.info().remote_addr(), addr);
+        assert_eq!(stream.get_ref().peer_addr().unwrap(), addr);
+
+        let mut extensions = http::Extensions::new();
+        stream.connected().get_extras(&mut extensions);
+        let info = extensions.get::<ConnectInfo>().expect("ConnectInfo");
+        assert_eq!(info.remote_addr(), addr);
+        let http_info = extensions.get::<HttpInfo>().expect("HttpInfo");
+        assert_eq!(http_info.remote_addr(), addr);
+
+        // hyper's traits, driven through tokio's with hyper-util's adapter.
+        let mut io = TokioIo::new(stream);
+        server.write_all(b"pong").await.unwrap();
+        let mut got = [0_u8; 4];
+        io.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"pong");
+
+        io.write_all(b"ping").await.unwrap();
+        assert!(Write::is_write_vectored(io.inner()));
+        let sent = io
+            .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
+            .await
+            .unwrap();
+        assert!(sent > 0);
+        io.flush().await.unwrap();
+        io.shutdown().await.unwrap();
+        // Shut down for writing: the kernel refuses another byte.
+        assert!(io.inner().get_ref().try_write(b"x").is_err());
+
+        let mut received = Vec::new();
+        server.read_to_end(&mut received).await.unwrap();
+        assert_eq!(received, [&b"ping"[..], &b"abcd"[..sent]].concat());
+        assert_eq!(io.into_inner().into_inner().peer_addr().unwrap(), addr);
+    }
+
     #[test]
     fn a_uri_is_a_target() {
         let uri: Uri = "wss://[::1]/socket".parse().unwrap();
@@ -279,6 +358,12 @@ mod tests {
         assert_eq!(target("https://example.com:80").unwrap(), "example.com:80");
         assert_eq!(target("foo://example.com:7").unwrap(), "example.com:7");
         assert_eq!(target("example.com:9").unwrap(), "example.com:9");
+        // An empty port is the scheme's, as browsers take it.
+        assert_eq!(target("http://example.com:/").unwrap(), "example.com:80");
+        assert_eq!(
+            target("http://user:pw@example.com:8080/").unwrap(),
+            "example.com:8080"
+        );
     }
 
     #[test]
@@ -295,10 +380,26 @@ mod tests {
     #[test]
     fn bad_uris_are_typed_errors() {
         let long = format!("http://{}.com/", "a".repeat(300));
-        for bad in ["/just/a/path", "ftp://example.com/", "*", long.as_str()] {
+        for bad in [
+            "/just/a/path",
+            "ftp://example.com/",
+            "*",
+            long.as_str(),
+            // A sign is no part of a port: not 80, and not "no port, so 80".
+            "http://example.com:+80/",
+            "http://example.com:-80/",
+            "http://example.com:99999/",
+            // The host rules of `Target::host`.
+            "http://127.1/",
+            "http://2130706433/",
+            "http://*.example/",
+            "http://./",
+        ] {
             let e = target(bad).unwrap_err();
             assert!(e.is_invalid_target(), "{bad}: {e:?}");
         }
+        let e = target("http://example.com:+80/").unwrap_err().to_string();
+        assert!(e.contains("invalid port"), "{e}");
     }
 }
 

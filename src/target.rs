@@ -39,6 +39,14 @@ impl Target {
     /// host is empty, longer than 253 bytes, has an empty or over-long (64+ bytes) label,
     /// or contains characters no host name can (`/`, `:` outside an IPv6 literal,
     /// whitespace…): the same rules the resolver applies, checked before any lookup.
+    ///
+    /// Also refused, each with an error saying why, are names that are not a host's: the
+    /// root `"."`, wildcards such as `"*.example"`, and names whose last label is a number
+    /// (`"127.1"`, `"2130706433"`, `"10.0.0.1.5"`, `"example.0x1f"`). No DNS name ends in a
+    /// number (RFC 3696 §2), and `inet_aton`, browsers and curl read `"127.1"` as the IPv4
+    /// address 127.0.0.1 where a resolver would send it to DNS: write an IPv4 address in
+    /// full (`"127.0.0.1"`). `_` in labels (`"_dmarc.example.com"`), a trailing dot
+    /// (`"example.com."`) and internationalized names are accepted.
     pub fn host(host: &str, port: u16) -> Result<Target, ConnectError> {
         if port == 0 {
             return Err(ConnectError::invalid_target("port 0"));
@@ -76,6 +84,23 @@ impl Target {
                 "host {host:?} contains {c:?}"
             )));
         }
+        if host == "." {
+            return Err(ConnectError::invalid_target(
+                "\".\" is the DNS root, not a host name",
+            ));
+        }
+        if host.contains('*') {
+            return Err(ConnectError::invalid_target(format!(
+                "host {host:?} contains '*': a wildcard is not a host name"
+            )));
+        }
+        if ends_in_a_number(host) {
+            return Err(ConnectError::invalid_target(format!(
+                "host {host:?} ends in a number, which no DNS name does (RFC 3696 §2), and \
+                 other programs would read it as an IPv4 address: write the address in \
+                 full, as in 127.0.0.1"
+            )));
+        }
         // Relaxed, as the resolver's lookup is: `my_host.example` is a name getaddrinfo,
         // Go and hickory itself resolve, though IDNA forbids `_`.
         if let Err(e) = Name::from_str_relaxed(host) {
@@ -109,6 +134,26 @@ impl Target {
     pub(crate) fn into_repr(self) -> Repr {
         self.repr
     }
+}
+
+/// Whether the last label of `host` is a number: decimal digits, or `0x` and hex digits.
+/// `inet_aton` and the WHATWG URL standard (browsers, curl) parse such a host as an IPv4
+/// address (`127.1`, `2130706433`, `0x7f.1`), while DNS can have no such name.
+fn ends_in_a_number(host: &str) -> bool {
+    let last = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()));
+    hex || (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A port as `host:port` writes it: ASCII digits only, no sign, at most 65535.
+pub(crate) fn parse_port(port: &str) -> Option<u16> {
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    port.parse().ok()
 }
 
 /// `host` without the brackets of an IPv6 literal (`[::1]` → `::1`), else as it is.
@@ -165,9 +210,12 @@ impl FromStr for Target {
                 "{s:?}: an IPv6 address needs brackets, as in [::1]:80"
             )));
         }
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| ConnectError::invalid_target(format!("{s:?} has an invalid port")))?;
+        // Not `u16::from_str`, which takes a leading `+`.
+        let port = parse_port(port).ok_or_else(|| {
+            ConnectError::invalid_target(format!(
+                "{s:?} has an invalid port (expected 1 to 65535, in ASCII digits)"
+            ))
+        })?;
         Target::host(host, port)
     }
 }
@@ -413,6 +461,152 @@ mod tests {
             assert!(t.is_ok(), "{underscored:?}: {t:?}");
         }
         assert!("my_host.example:443".into_target().is_ok());
+    }
+
+    /// Characters no host name has are named in the error.
+    #[test]
+    fn a_bad_character_is_named() {
+        for (host, c) in [
+            ("exa mple.com", "' '"),
+            ("a\u{7}b.example", "'\\u{7}'"),
+            ("a/b.example", "'/'"),
+            ("user@example.com", "'@'"),
+            ("a\\b.example", "'\\\\'"),
+        ] {
+            let e = Target::host(host, 80).unwrap_err().to_string();
+            assert!(e.contains(&format!("contains {c}")), "{host:?}: {e}");
+        }
+    }
+
+    /// One address is shown as it is; several (or none) as a list.
+    #[test]
+    fn display_of_addresses() {
+        let a: SocketAddr = "10.0.0.1:80".parse().unwrap();
+        let b: SocketAddr = "[::1]:443".parse().unwrap();
+        assert_eq!(Target::addrs([a]).to_string(), "10.0.0.1:80");
+        assert_eq!(
+            Target::addrs([a, b]).to_string(),
+            "[10.0.0.1:80, [::1]:443]"
+        );
+        assert_eq!(
+            Target::addrs([a, b, a]).to_string(),
+            "[10.0.0.1:80, [::1]:443, 10.0.0.1:80]"
+        );
+        assert_eq!(Target::addrs([]).to_string(), "[]");
+    }
+
+    /// `Target::host` and `"host:port"` alike: refused with an error saying why.
+    fn refused_because(host: &str, why: &str) {
+        for e in [
+            Target::host(host, 80).unwrap_err(),
+            format!("{host}:80").into_target().unwrap_err(),
+        ] {
+            assert!(e.is_invalid_target(), "{host:?} gave {e:?}");
+            assert!(e.to_string().contains(why), "{host:?}: {e}");
+        }
+    }
+
+    /// Names a resolver would send to DNS but that name no host: the root, wildcards, and
+    /// numeric last labels that other programs read as (legacy forms of) IPv4 addresses.
+    #[test]
+    fn the_root_wildcards_and_numeric_names_are_refused() {
+        refused_because(".", "the DNS root");
+        for wildcard in ["*", "*.example", "a.*.example", "*example.com"] {
+            refused_because(wildcard, "wildcard");
+        }
+        for numeric in [
+            "127.1",
+            "127.1.",
+            "2130706433",
+            "0x7f.1",
+            "0x7f000001",
+            "10.0.0.1.5",
+            "127.0.0.1.",
+            "example.123",
+            "example.0x1F",
+        ] {
+            refused_because(numeric, "ends in a number");
+        }
+        // A number anywhere but last is fine, as are `_`, a trailing dot and IDNA names.
+        for fine in [
+            "123.example",
+            "1password.com",
+            "example.com1",
+            "0x7f.example",
+            "_dmarc.example.com",
+            "_sip._tcp.example.com.",
+            "example.com.",
+            "localhost",
+            "bücher.example",
+        ] {
+            let t = Target::host(fine, 80).unwrap();
+            assert_eq!(t.host_name(), Some(fine));
+            assert_eq!(format!("{fine}:80").into_target().unwrap(), t);
+        }
+    }
+
+    /// A port is 1 to 65535 in ASCII digits: no sign, no space, nothing else.
+    #[test]
+    fn a_port_is_ascii_digits_only() {
+        for bad in [
+            "example.com:+80",
+            ":+80",
+            "example.com:-80",
+            "example.com: 80",
+            "example.com:80 ",
+            "example.com:0x50",
+            "example.com:８０",
+            "example.com:65536",
+            "127.0.0.1:+80",
+            "[::1]:+80",
+        ] {
+            let e = bad.into_target().unwrap_err();
+            assert!(e.is_invalid_target(), "{bad:?} gave {e:?}");
+        }
+        let e = "example.com:+80".into_target().unwrap_err();
+        assert!(e.to_string().contains("invalid port"), "{e}");
+        for (good, port) in [
+            ("example.com:1", 1),
+            ("example.com:080", 80),
+            ("example.com:65535", 65535),
+            ("[::1]:65535", 65535),
+        ] {
+            let t = good.into_target().unwrap();
+            assert!(t.to_string().ends_with(&format!(":{port}")), "{t}");
+        }
+    }
+
+    /// 253 bytes is the longest name (RFC 1035 §2.3.4), a trailing dot not counted; 63 the
+    /// longest label.
+    #[test]
+    fn the_length_limits_are_253_and_63() {
+        let name = |last: usize| {
+            let label = |c: &str, n: usize| c.repeat(n);
+            format!(
+                "{}.{}.{}.{}",
+                label("a", 63),
+                label("b", 63),
+                label("c", 63),
+                label("d", last)
+            )
+        };
+        let (longest, over) = (name(61), name(62));
+        assert_eq!((longest.len(), over.len()), (253, 254));
+        for host in [longest.clone(), format!("{longest}.")] {
+            let t = Target::host(&host, 80).unwrap();
+            assert_eq!(t.host_name(), Some(host.as_str()));
+        }
+        for host in [over.clone(), format!("{over}.")] {
+            let e = Target::host(&host, 80).unwrap_err();
+            assert!(e.is_invalid_target(), "{e:?}");
+            assert!(e.to_string().contains("longer than 253 bytes"), "{e}");
+        }
+
+        let label63 = format!("{}.example", "a".repeat(63));
+        assert!(Target::host(&label63, 80).is_ok());
+        let label64 = format!("{}.example", "a".repeat(64));
+        let e = Target::host(&label64, 80).unwrap_err();
+        assert!(e.to_string().contains("is not a valid name"), "{e}");
     }
 }
 

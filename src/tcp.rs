@@ -436,13 +436,204 @@ mod tests {
         assert_eq!(d.local_address(None), TcpDialer::new());
     }
 
+    /// The documented defaults, written out: `TCP_NODELAY` on, every other option left
+    /// to the system. (`DEFAULT_NODELAY` itself is pinned with the connector's defaults.)
+    #[test]
+    fn defaults_are_the_documented_values() {
+        let documented = TcpDialer {
+            nodelay: true,
+            keepalive_time: None,
+            keepalive_interval: None,
+            keepalive_retries: None,
+            send_buffer_size: None,
+            recv_buffer_size: None,
+            reuse_address: false,
+            interface: None,
+            interface_index: None,
+            mark: None,
+            user_timeout: None,
+            local_v4: None,
+            local_v6: None,
+        };
+        assert_eq!(TcpDialer::new(), documented);
+        assert_eq!(TcpDialer::default(), documented);
+    }
+
+    /// Each setter sets its own field, and `None` unsets it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn every_setter_sets_its_own_field() {
+        let s = Duration::from_secs;
+        let set = TcpDialer::new()
+            .nodelay(false)
+            .keepalive(Some(s(1)))
+            .keepalive_interval(Some(s(2)))
+            .keepalive_retries(Some(3))
+            .send_buffer_size(Some(4))
+            .recv_buffer_size(Some(5))
+            .reuse_address(true)
+            .interface(Some("eth6"))
+            .interface_index(NonZeroU32::new(7))
+            .mark(Some(8))
+            .user_timeout(Some(s(9)))
+            .local_address_v4(Some(Ipv4Addr::new(10, 0, 0, 1)))
+            .local_address_v6(Some(Ipv6Addr::LOCALHOST));
+        let want = TcpDialer {
+            nodelay: false,
+            keepalive_time: Some(s(1)),
+            keepalive_interval: Some(s(2)),
+            keepalive_retries: Some(3),
+            send_buffer_size: Some(4),
+            recv_buffer_size: Some(5),
+            reuse_address: true,
+            interface: Some("eth6".to_owned()),
+            interface_index: NonZeroU32::new(7),
+            mark: Some(8),
+            user_timeout: Some(s(9)),
+            local_v4: Some(Ipv4Addr::new(10, 0, 0, 1)),
+            local_v6: Some(Ipv6Addr::LOCALHOST),
+        };
+        assert_eq!(set, want);
+        let unset = set
+            .nodelay(true)
+            .keepalive(None)
+            .keepalive_interval(None)
+            .keepalive_retries(None)
+            .send_buffer_size(None)
+            .recv_buffer_size(None)
+            .reuse_address(false)
+            .interface(None::<String>)
+            .interface_index(None)
+            .mark(None)
+            .user_timeout(None)
+            .local_address(None);
+        assert_eq!(unset, TcpDialer::new());
+    }
+
+    /// `IP_BIND_ADDRESS_NO_PORT` is accepted on sockets of both families: its `Ok` is
+    /// the system's. (Its effect is `a_bound_socket_reserves_no_port_before_connect`.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn bind_address_no_port_is_accepted_on_both_families() {
+        for socket in [TcpSocket::new_v4().unwrap(), TcpSocket::new_v6().unwrap()] {
+            sys::bind_address_no_port(&socket).unwrap();
+        }
+    }
+
     #[test]
     fn keepalive_is_on_when_any_of_its_settings_is() {
         assert!(TcpDialer::new().keepalive_params().is_none());
-        assert!(TcpDialer::new()
-            .keepalive_retries(Some(3))
-            .keepalive_params()
-            .is_some());
+        let on = [
+            TcpDialer::new().keepalive(Some(Duration::from_secs(1))),
+            TcpDialer::new().keepalive_interval(Some(Duration::from_secs(1))),
+            TcpDialer::new().keepalive_retries(Some(3)),
+        ];
+        for dialer in on {
+            assert!(dialer.keepalive_params().is_some(), "{dialer:?}");
+        }
+    }
+
+    /// A default dialer's connection to a loopback listener: `TCP_NODELAY` on, keepalive
+    /// and `SO_REUSEADDR` off.
+    #[tokio::test]
+    async fn a_default_connection_has_nodelay_and_nothing_else() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dest = listener.local_addr().unwrap();
+        let stream = TcpDialer::new().dial(dest).await.unwrap();
+        let sock = SockRef::from(&stream);
+        assert!(sock.tcp_nodelay().unwrap());
+        assert!(!sock.keepalive().unwrap());
+        assert!(!sock.reuse_address().unwrap());
+        assert_eq!(
+            TcpDialer::new().local_addr(&stream),
+            stream.local_addr().ok()
+        );
+
+        let stream = TcpDialer::new().nodelay(false).dial(dest).await.unwrap();
+        assert!(!stream.nodelay().unwrap());
+    }
+
+    /// Through a connector, the race reports the connection's local address as the
+    /// dialer gives it.
+    #[tokio::test]
+    async fn the_race_reports_the_local_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dest = listener.local_addr().unwrap();
+        // The bound turns a race that never dials (an engine bug) into a failure, not a
+        // hang; a loopback connect needs a millisecond.
+        let connector = crate::ConnieConnector::new().total_timeout(Some(Duration::from_secs(5)));
+        let (stream, info) = connector.connect(dest).await.unwrap();
+        assert_eq!(info.remote_addr(), dest);
+        assert_eq!(info.local_addr(), Some(stream.local_addr().unwrap()));
+    }
+
+    /// Every option a connection to a loopback listener carries, as the kernel reports it:
+    /// the keepalive idle time, interval and count each as given, not just "on".
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_options_reach_a_connected_socket_as_given() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dest = listener.local_addr().unwrap();
+        let dialer = TcpDialer::new()
+            .keepalive(Some(Duration::from_secs(61)))
+            .keepalive_interval(Some(Duration::from_secs(7)))
+            .keepalive_retries(Some(4))
+            .send_buffer_size(Some(64 * 1024))
+            .recv_buffer_size(Some(96 * 1024))
+            .reuse_address(true)
+            .user_timeout(Some(Duration::from_millis(9_000)));
+        let stream = dialer.dial(dest).await.unwrap();
+        let sock = SockRef::from(&stream);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(61));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(7)
+        );
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
+        // Linux doubles what it is given, for its own bookkeeping.
+        assert_eq!(sock.send_buffer_size().unwrap(), 2 * 64 * 1024);
+        assert_eq!(sock.recv_buffer_size().unwrap(), 2 * 96 * 1024);
+        assert!(sock.reuse_address().unwrap());
+        assert_eq!(
+            sock.tcp_user_timeout().unwrap(),
+            Some(Duration::from_millis(9_000))
+        );
+
+        // Only the idle time set: the interval and count stay the system's.
+        let fresh = TcpSocket::new_v4().unwrap();
+        let system = SockRef::from(&fresh);
+        let idle_only = TcpDialer::new().keepalive(Some(Duration::from_secs(45)));
+        let stream = idle_only.dial(dest).await.unwrap();
+        let sock = SockRef::from(&stream);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(45));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            system.tcp_keepalive_interval().unwrap()
+        );
+        assert_eq!(
+            sock.tcp_keepalive_retries().unwrap(),
+            system.tcp_keepalive_retries().unwrap()
+        );
+    }
+
+    /// An option the system refuses fails the attempt with an error naming it.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_refused_option_names_itself() {
+        let dest: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let nowhere = TcpDialer::new().interface(Some("connie-none0"));
+        let error = nowhere.dial(dest).await.unwrap_err();
+        assert!(
+            error.to_string().starts_with("SO_BINDTODEVICE: "),
+            "{error}"
+        );
+        // Zero is not a valid keepalive idle time.
+        let zero = TcpDialer::new().keepalive(Some(Duration::ZERO));
+        let error = zero.dial(dest).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+        assert!(error.to_string().starts_with("TCP keepalive: "), "{error}");
     }
 
     /// With a local address, the socket is bound before `connect()` but holds no port yet:

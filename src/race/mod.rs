@@ -325,7 +325,8 @@ impl<'a> State<'a> {
         } else {
             ErrorKind::NoAddresses
         };
-        ConnectError::failed(kind, self.sorted_errors(), self.dns_errors)
+        let looked_up = self.dns_v4.is_some() || self.dns_v6.is_some();
+        ConnectError::failed(kind, self.sorted_errors(), self.dns_errors).looked_up(looked_up)
     }
 
     fn timed_out(mut self, after: Duration) -> ConnectError {
@@ -393,7 +394,15 @@ where
             return Err(state.exhausted());
         }
 
-        let wake = match (state.wake_at(), deadline) {
+        let next = state.wake_at();
+        // Everything the schedule allows now has started, so its next wake-up is later: a
+        // wake-up due now would fire at once, start nothing, and spin this loop forever
+        // without yielding (no paused-clock timeout could end that in a test).
+        debug_assert!(
+            next.is_none_or(|at| at > now),
+            "the schedule wakes at {next:?}, not after now ({now:?}), and starts nothing"
+        );
+        let wake = match (next, deadline) {
             (Some(w), Some(d)) => Some(w.min(d)),
             (w, d) => w.or(d),
         };

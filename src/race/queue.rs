@@ -287,6 +287,23 @@ mod tests {
         assert!(q.is_empty());
     }
 
+    /// `len` and `is_empty` count the queued addresses of both families.
+    #[test]
+    fn len_and_is_empty_count_both_families() {
+        let mut q = settled(Family::V6, 1, 16);
+        assert_eq!((q.len(), q.is_empty()), (0, true));
+        q.admit_and_push(v6(0));
+        assert_eq!((q.len(), q.is_empty()), (1, false));
+        q.admit_and_push(v4(0));
+        q.admit_and_push(v4(1));
+        assert_eq!((q.len(), q.is_empty()), (3, false));
+        assert_eq!(q.pop(|f| f == Family::V4), Some(v4(0)));
+        assert_eq!(q.pop(|f| f == Family::V4), Some(v4(1)));
+        assert_eq!((q.len(), q.is_empty()), (1, false));
+        drain(&mut q);
+        assert_eq!((q.len(), q.is_empty()), (0, true));
+    }
+
     /// 20 `A` records first: 8 are taken, 12 held back, and half the cap waits for `AAAA`.
     #[test]
     fn half_the_cap_waits_for_the_family_that_has_not_answered() {

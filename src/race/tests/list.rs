@@ -4,6 +4,14 @@
 use super::*;
 use crate::race::list;
 
+/// [`list::addresses`], [`guarded`].
+async fn addresses<S>(plan: &Plan, answers: S) -> Result<Vec<SocketAddr>, ConnectError>
+where
+    S: Stream<Item = Answer> + Unpin,
+{
+    guarded(list::addresses(plan, answers)).await
+}
+
 fn v4(i: usize) -> SocketAddr {
     SocketAddr::from(([10, 0, 0, i as u8], 0))
 }
@@ -24,7 +32,7 @@ async fn waits_for_both_families_then_interleaves_them() {
         ])
     };
     let t0 = Instant::now();
-    let listed = list::addresses(&plan(Schedule::race_all()), answers())
+    let listed = addresses(&plan(Schedule::race_all()), answers())
         .await
         .unwrap();
     assert_eq!(t0.elapsed(), ms(200));
@@ -33,9 +41,7 @@ async fn waits_for_both_families_then_interleaves_them() {
     let two_v4_first = Schedule::rfc8305()
         .preferred_family(Family::V4)
         .first_family_count(2);
-    let listed = list::addresses(&plan(two_v4_first), answers())
-        .await
-        .unwrap();
+    let listed = addresses(&plan(two_v4_first), answers()).await.unwrap();
     assert_eq!(listed, [v4(1), v4(2), v6(1), v4(3), v6(2), v6(3)]);
 }
 
@@ -51,7 +57,7 @@ async fn the_cap_is_shared_fairly_between_the_families() {
         (ms(0), Family::V4, Ok(a)),
         (ms(10), Family::V6, Ok(vec![v6(1), v6(2), v6(3)])),
     ]);
-    let listed = list::addresses(&p, answers).await.unwrap();
+    let listed = addresses(&p, answers).await.unwrap();
     assert_eq!(
         listed,
         [v6(1), v4(1), v6(2), v4(2), v6(3), v4(3), v4(4), v4(5)]
@@ -67,7 +73,7 @@ async fn refused_addresses_are_left_out() {
         (ms(0), Family::V6, Ok(vec![v6(1), v6(2)])),
         (ms(0), Family::V4, Ok(vec![v4(1), v4(2), v4(3)])),
     ]);
-    let listed = list::addresses(&p, answers).await.unwrap();
+    let listed = addresses(&p, answers).await.unwrap();
     assert_eq!(listed, [v6(2), v4(1), v4(3)]);
 }
 
@@ -79,7 +85,7 @@ async fn every_address_refused_is_a_policy_error() {
         (ms(0), Family::V6, Ok(vec![v6(1)])),
         (ms(0), Family::V4, Ok(vec![v4(1), v4(2)])),
     ]);
-    let err = list::addresses(&p, answers).await.unwrap_err();
+    let err = addresses(&p, answers).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RefusedByPolicy);
     let refused: Vec<_> = err.attempts().iter().map(|a| a.addr()).collect();
     assert_eq!(refused, [v6(1), v4(1), v4(2)]);
@@ -98,22 +104,24 @@ async fn failed_and_empty_lookups() {
         (ms(0), Family::V6, Err("refused")),
         (ms(0), Family::V4, Ok(vec![v4(1)])),
     ]);
-    assert_eq!(list::addresses(&p, answers).await.unwrap(), [v4(1)]);
+    assert_eq!(addresses(&p, answers).await.unwrap(), [v4(1)]);
 
     let answers = dns(vec![
         (ms(0), Family::V6, Err("refused")),
         (ms(0), Family::V4, Err("timed out")),
     ]);
-    let err = list::addresses(&p, answers).await.unwrap_err();
+    let err = addresses(&p, answers).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Dns);
+    assert!(err.is_dns());
     assert_eq!(err.dns_errors().len(), 2);
 
     let answers = dns(vec![
         (ms(0), Family::V6, Ok(vec![])),
         (ms(0), Family::V4, Ok(vec![])),
     ]);
-    let err = list::addresses(&p, answers).await.unwrap_err();
+    let err = addresses(&p, answers).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NoAddresses);
+    assert!(err.is_dns(), "the name has no addresses: {err:?}");
 }
 
 /// The total timeout bounds the wait for a family that never answers: what has answered by
@@ -124,12 +132,12 @@ async fn the_total_timeout_bounds_the_wait() {
     p.total_timeout = Some(ms(100));
     let a_only = || dns(vec![(ms(0), Family::V4, Ok(vec![v4(1), v4(2)]))]).chain(stream::pending());
     let t0 = Instant::now();
-    let listed = list::addresses(&p, a_only()).await.unwrap();
+    let listed = addresses(&p, a_only()).await.unwrap();
     assert_eq!(t0.elapsed(), ms(100));
     assert_eq!(listed, [v4(1), v4(2)]);
 
     let t0 = Instant::now();
-    let err = list::addresses(&p, stream::pending()).await.unwrap_err();
+    let err = addresses(&p, stream::pending()).await.unwrap_err();
     assert_eq!(t0.elapsed(), ms(100));
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     assert!(err.is_timeout());
@@ -142,7 +150,7 @@ async fn the_total_timeout_bounds_the_wait() {
             (ms(900), Family::V6, Ok(vec![v6(1)])),
         ]);
         let t0 = Instant::now();
-        let listed = list::addresses(&p, late).await.unwrap();
+        let listed = addresses(&p, late).await.unwrap();
         assert_eq!(t0.elapsed(), ms(900), "{total:?}");
         assert_eq!(listed, [v6(1), v4(1)]);
     }

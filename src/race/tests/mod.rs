@@ -1,7 +1,12 @@
 //! The schedule, proven on a paused clock against a simulated network: every time
 //! asserted here is exact.
+//!
+//! Every race here runs through [`race`] (or [`guarded`]), which fails a race that is still
+//! running after an hour of paused time: a bug that keeps a failure from starting the next
+//! attempt fails the test at once instead of hanging it forever.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,9 +16,9 @@ use std::time::Duration;
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::{race, Answer, Plan};
+use super::{Answer, Plan};
 use crate::error::DnsError;
-use crate::{ErrorKind, Family, Outcome, Schedule};
+use crate::{ConnectError, ConnectInfo, Dial, ErrorKind, Family, Outcome, Schedule};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -107,6 +112,35 @@ impl Net {
     }
 }
 
+/// How long a race may run, in paused time, before a test calls it hung: far more than any
+/// test waits for (a minute at most), and free, since the paused clock jumps straight to it
+/// when nothing else can happen.
+const HUNG: Duration = Duration::from_secs(3600);
+
+/// Awaits `future`, and panics if it is still running after [`HUNG`] of paused time.
+async fn guarded<F: Future>(future: F) -> F::Output {
+    match tokio::time::timeout(HUNG, future).await {
+        Ok(output) => output,
+        Err(_) => panic!(
+            "the race was still running after {HUNG:?} of paused time: it hangs \
+             (did a failure not start the next attempt, or the last one not end it?)"
+        ),
+    }
+}
+
+/// The engine's [`super::race`], [`guarded`]: what every test here calls.
+async fn race<D, S>(
+    dialer: &D,
+    plan: &Plan,
+    answers: S,
+) -> Result<(D::Connection, ConnectInfo), ConnectError>
+where
+    D: Dial,
+    S: Stream<Item = Answer> + Unpin,
+{
+    guarded(super::race(dialer, plan, answers)).await
+}
+
 fn plan(schedule: Schedule) -> Plan {
     Plan {
         schedule,
@@ -140,12 +174,26 @@ fn dns(answers: Vec<SimAnswer>) -> impl Stream<Item = Answer> + Unpin {
     )
 }
 
+/// How long each attempt ran, in start order.
+fn durations(info: &crate::ConnectInfo) -> Vec<Duration> {
+    info.attempts().iter().map(|a| a.duration()).collect()
+}
+
 /// (address, start offset) of every attempt.
 fn starts(info: &crate::ConnectInfo) -> Vec<(SocketAddr, Duration)> {
     info.attempts()
         .iter()
         .map(|a| (a.addr(), a.started()))
         .collect()
+}
+
+/// The guard itself: a race that can never end fails the test, at once in real time.
+#[tokio::test(start_paused = true)]
+#[should_panic(expected = "the race was still running after 3600s of paused time")]
+async fn a_hung_race_fails_the_test_instead_of_hanging_it() {
+    let net = Net::new(&[("10.0.0.1:80", Host::Blackhole)]);
+    let addrs = net.addrs(&["10.0.0.1:80"]);
+    let _ = race(&net.dialer(), &plan(Schedule::race_all()), literal(addrs)).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -221,7 +269,97 @@ async fn rfc8305_staggers_by_250ms() {
         starts(&info),
         vec![(addrs[0], ms(0)), (addrs[1], ms(250)), (addrs[2], ms(500))]
     );
+    // Each attempt's duration runs from its own start: the winner's 10 ms handshake.
+    assert_eq!(durations(&info), vec![ms(510), ms(260), ms(10)]);
     assert_eq!(net.open(), 1);
+}
+
+/// `preferred_family(V4)`: IPv4 goes first, then the families alternate.
+#[tokio::test(start_paused = true)]
+async fn the_preferred_family_goes_first() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Blackhole),
+        ("10.0.0.2:80", Host::Up(ms(10))),
+        ("[fd00::1]:80", Host::Blackhole),
+        ("[fd00::2]:80", Host::Blackhole),
+    ]);
+    let addrs = net.addrs(&["[fd00::1]:80", "[fd00::2]:80", "10.0.0.1:80", "10.0.0.2:80"]);
+    let schedule = Schedule::rfc8305().preferred_family(Family::V4);
+    let (conn, info) = race(&net.dialer(), &plan(schedule), literal(addrs))
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("10.0.0.2:80"));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("10.0.0.1:80"), ms(0)),
+            (addr("[fd00::1]:80"), ms(250)),
+            (addr("10.0.0.2:80"), ms(500)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(510));
+}
+
+/// With IPv4 preferred, the Resolution Delay waits for `A`, not `AAAA`.
+#[tokio::test(start_paused = true)]
+async fn the_resolution_delay_waits_for_the_preferred_family() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(10))),
+        ("[fd00::1]:80", Host::Up(ms(10))),
+    ]);
+    let schedule = Schedule::rfc8305().preferred_family(Family::V4);
+    // AAAA at 10 ms, A at 100 ms: the IPv6 attempt starts at 10 + 50.
+    let answers = dns(vec![
+        (ms(10), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+        (ms(100), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(schedule.clone()), answers)
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("[fd00::1]:80"));
+    assert_eq!(starts(&info), vec![(addr("[fd00::1]:80"), ms(60))]);
+    assert_eq!(info.elapsed(), ms(70));
+
+    // `A` within the delay goes first.
+    let answers = dns(vec![
+        (ms(10), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+        (ms(30), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(schedule), answers).await.unwrap();
+    assert_eq!(conn.addr, addr("10.0.0.1:80"));
+    assert_eq!(starts(&info), vec![(addr("10.0.0.1:80"), ms(30))]);
+}
+
+/// `first_family_count(2)`: two IPv6 attempts before the first IPv4 one, each 250 ms
+/// apart; with a count of 1 the IPv4 address would start at 250 ms and win at 260.
+#[tokio::test(start_paused = true)]
+async fn first_family_count_addresses_of_the_preferred_family_go_first() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(10))),
+        ("[fd00::1]:80", Host::Blackhole),
+        ("[fd00::2]:80", Host::Blackhole),
+        ("[fd00::3]:80", Host::Blackhole),
+    ]);
+    let addrs = net.addrs(&[
+        "10.0.0.1:80",
+        "[fd00::1]:80",
+        "[fd00::2]:80",
+        "[fd00::3]:80",
+    ]);
+    let schedule = Schedule::rfc8305().first_family_count(2);
+    let (conn, info) = race(&net.dialer(), &plan(schedule), literal(addrs))
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("10.0.0.1:80"));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("[fd00::1]:80"), ms(0)),
+            (addr("[fd00::2]:80"), ms(250)),
+            (addr("10.0.0.1:80"), ms(500)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(510));
 }
 
 #[tokio::test(start_paused = true)]
@@ -303,7 +441,63 @@ async fn sequential_waits_for_each_failure() {
         starts(&info),
         vec![(addrs[0], ms(0)), (addrs[1], ms(20)), (addrs[2], ms(50))]
     );
+    assert_eq!(durations(&info), vec![ms(20), ms(30), ms(10)]);
     assert_eq!(info.elapsed(), ms(60));
+}
+
+/// The slot kept free for a family ends once that family has had an attempt: here, with
+/// room for two, the alive IPv6 address starts the moment the IPv4 attempt fails, although
+/// another IPv4 address is still queued.
+#[tokio::test(start_paused = true)]
+async fn the_reserved_slot_ends_once_the_other_family_has_had_an_attempt() {
+    let net = Net::new(&[
+        ("[fd00::1]:80", Host::Blackhole),
+        ("[fd00::2]:80", Host::Up(ms(10))),
+        ("10.0.0.1:80", Host::Refused(ms(5))),
+        ("10.0.0.2:80", Host::Blackhole),
+    ]);
+    let addrs = net.addrs(&["[fd00::1]:80", "[fd00::2]:80", "10.0.0.1:80", "10.0.0.2:80"]);
+    let mut p = plan(Schedule::race_all());
+    p.max_concurrent = 2;
+    let (conn, info) = race(&net.dialer(), &p, literal(addrs)).await.unwrap();
+    assert_eq!(conn.addr, addr("[fd00::2]:80"));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("[fd00::1]:80"), ms(0)),
+            (addr("10.0.0.1:80"), ms(0)),
+            (addr("[fd00::2]:80"), ms(5)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(15));
+}
+
+/// Once the preferred family has answered, the Resolution Delay no longer holds anything
+/// back: with a 500 ms Resolution Delay and a 10 ms Attempt Delay, the second attempt
+/// starts 10 ms after the first, not when the Resolution Delay would have ended.
+#[tokio::test(start_paused = true)]
+async fn an_answered_resolution_delay_holds_nothing_back() {
+    let net = Net::new(&[
+        ("10.0.0.1:80", Host::Up(ms(5))),
+        ("[fd00::1]:80", Host::Blackhole),
+    ]);
+    let schedule = Schedule::rfc8305()
+        .attempt_delay(ms(10))
+        .resolution_delay(ms(500));
+    let answers = dns(vec![
+        (ms(0), Family::V4, Ok(net.addrs(&["10.0.0.1:80"]))),
+        (ms(10), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+    ]);
+    let (conn, info) = race(&net.dialer(), &plan(schedule), answers).await.unwrap();
+    assert_eq!(conn.addr, addr("10.0.0.1:80"));
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("[fd00::1]:80"), ms(10)),
+            (addr("10.0.0.1:80"), ms(20))
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(25));
 }
 
 #[tokio::test(start_paused = true)]
@@ -385,6 +579,31 @@ async fn partial_deadlines_split_the_total_timeout_between_addresses() {
         .await
         .unwrap();
     assert_eq!(info.elapsed(), ms(2_010));
+}
+
+/// Partial deadlines count the addresses left of both families: over [dead IPv6, dead
+/// IPv4, alive IPv6] and 9 s, each attempt gets 3 s.
+#[tokio::test(start_paused = true)]
+async fn partial_deadlines_count_the_addresses_of_both_families() {
+    let net = Net::new(&[
+        ("[fd00::1]:80", Host::Blackhole),
+        ("10.0.0.1:80", Host::Blackhole),
+        ("[fd00::2]:80", Host::Up(ms(10))),
+    ]);
+    let addrs = net.addrs(&["[fd00::1]:80", "[fd00::2]:80", "10.0.0.1:80"]);
+    let mut p = plan(Schedule::sequential());
+    p.total_timeout = Some(ms(9_000));
+    p.partial_deadlines = true;
+    let (_conn, info) = race(&net.dialer(), &p, literal(addrs)).await.unwrap();
+    assert_eq!(
+        starts(&info),
+        vec![
+            (addr("[fd00::1]:80"), ms(0)),
+            (addr("10.0.0.1:80"), ms(3_000)),
+            (addr("[fd00::2]:80"), ms(6_000)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(6_010));
 }
 
 #[tokio::test(start_paused = true)]
@@ -639,7 +858,32 @@ async fn zero_addresses_and_dns_failures_are_typed() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NoAddresses);
+    // An empty list of addresses needs no DNS: not a DNS error.
     assert!(!err.is_dns());
+
+    // A name whose lookups both answered with no record has no addresses: that is DNS.
+    let answers = dns(vec![
+        (ms(5), Family::V6, Ok(vec![])),
+        (ms(8), Family::V4, Ok(vec![])),
+    ]);
+    let t0 = Instant::now();
+    let err = race(&net.dialer(), &plan(Schedule::race_all()), answers)
+        .await
+        .unwrap_err();
+    assert_eq!(t0.elapsed(), ms(8));
+    assert_eq!(err.kind(), ErrorKind::NoAddresses);
+    assert!(err.is_dns());
+    assert!(err.dns_errors().is_empty());
+    assert_eq!(
+        err.to_string(),
+        "connect failed: no addresses to connect to"
+    );
+    // One family's lookup is enough to make it a DNS outcome.
+    let answers = dns(vec![(ms(3), Family::V4, Ok(vec![]))]);
+    let err = race(&net.dialer(), &plan(Schedule::race_all()), answers)
+        .await
+        .unwrap_err();
+    assert_eq!((err.kind(), err.is_dns()), (ErrorKind::NoAddresses, true));
 
     let answers = dns(vec![
         (ms(5), Family::V6, Err("nxdomain")),
