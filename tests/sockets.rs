@@ -356,8 +356,9 @@ async fn tcp_dialer_applies_its_socket_options() {
     .await
 }
 
-/// Every `HttpConnector` socket option, set through `ConnieConnector::tcp`, is on the
-/// connected socket as the kernel reports it.
+/// Socket options set through `ConnieConnector::tcp` are on the socket of a raced
+/// connection as the kernel reports it: the interface, the local address and `SO_MARK`
+/// here, and one of the rest. (`tcp::tests` checks each option's value on a dial.)
 #[cfg(target_os = "linux")]
 #[tokio::test(start_paused = true)]
 async fn http_connector_socket_options_reach_the_socket() {
@@ -366,33 +367,13 @@ async fn http_connector_socket_options_reach_the_socket() {
         let target = lab.addrs()[0];
         let connector = ConnieConnector::new().tcp(|tcp| {
             tcp.keepalive(Some(Duration::from_secs(61)))
-                .keepalive_interval(Some(Duration::from_secs(7)))
-                .keepalive_retries(Some(4))
-                .send_buffer_size(Some(64 * 1024))
-                .recv_buffer_size(Some(96 * 1024))
-                .reuse_address(true)
                 .interface(Some("lo"))
-                .user_timeout(Some(Duration::from_millis(9_000)))
                 .local_address(Some(ip("127.0.0.9")))
         });
         let (stream, _) = connector.connect(target).await.unwrap();
         let sock = socket2::SockRef::from(&stream);
-        assert!(sock.keepalive().unwrap());
         assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(61));
-        assert_eq!(
-            sock.tcp_keepalive_interval().unwrap(),
-            Duration::from_secs(7)
-        );
-        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
-        // Linux doubles what it is given, for its own bookkeeping.
-        assert_eq!(sock.send_buffer_size().unwrap(), 2 * 64 * 1024);
-        assert_eq!(sock.recv_buffer_size().unwrap(), 2 * 96 * 1024);
-        assert!(sock.reuse_address().unwrap());
         assert_eq!(sock.device().unwrap().as_deref(), Some(&b"lo"[..]));
-        assert_eq!(
-            sock.tcp_user_timeout().unwrap(),
-            Some(Duration::from_millis(9_000))
-        );
         assert_eq!(stream.local_addr().unwrap().ip(), ip("127.0.0.9"));
 
         // `SO_MARK` needs CAP_NET_ADMIN: set as root, otherwise the attempt's error names it.
