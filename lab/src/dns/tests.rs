@@ -48,6 +48,18 @@ fn v6s(lookup: &hickory_resolver::lookup::Lookup) -> Vec<Ipv6Addr> {
         .collect()
 }
 
+/// A lookup's result and the time it took, on the runtime's clock.
+type Timed = (Result<hickory_resolver::lookup::Lookup, NetError>, Duration);
+
+/// Looks `name` up as `A` and `AAAA` at once, as a racing client does, timing each from
+/// the same start.
+async fn both_timed(r: &TokioResolver, name: &str) -> (Timed, Timed) {
+    let start = Instant::now();
+    let a = async { (r.ipv4_lookup(name).await, start.elapsed()) };
+    let aaaa = async { (r.ipv6_lookup(name).await, start.elapsed()) };
+    tokio::join!(a, aaaa)
+}
+
 fn is_nodata(e: &NetError) -> bool {
     e.is_no_records_found() && !e.is_nx_domain()
 }
@@ -158,16 +170,7 @@ async fn aaaa_delay_lets_a_win() {
         .await
         .unwrap();
     let r = server.resolver();
-    let start = Instant::now();
-    let a = async {
-        let res = r.ipv4_lookup("both.lab.test.").await;
-        (res, start.elapsed())
-    };
-    let aaaa = async {
-        let res = r.ipv6_lookup("both.lab.test.").await;
-        (res, start.elapsed())
-    };
-    let ((a, a_took), (aaaa, aaaa_took)) = tokio::join!(a, aaaa);
+    let ((a, a_took), (aaaa, aaaa_took)) = both_timed(&r, "both.lab.test.").await;
     eprintln!("real clock: A {a_took:?}, AAAA {aaaa_took:?}");
     assert_eq!(v4s(&a.unwrap()), [V4]);
     assert_eq!(v6s(&aaaa.unwrap()), [V6]);
@@ -242,16 +245,7 @@ async fn delay_under_paused_clock() {
     let r = server.resolver();
     let real = std::time::Instant::now();
     for round in 0..20 {
-        let start = Instant::now();
-        let a = async {
-            let res = r.ipv4_lookup("both.lab.test.").await;
-            (res, start.elapsed())
-        };
-        let aaaa = async {
-            let res = r.ipv6_lookup("both.lab.test.").await;
-            (res, start.elapsed())
-        };
-        let ((a, a_took), (aaaa, aaaa_took)) = tokio::join!(a, aaaa);
+        let ((a, a_took), (aaaa, aaaa_took)) = both_timed(&r, "both.lab.test.").await;
         eprintln!("paused round {round}: A {a_took:?}, AAAA {aaaa_took:?} (virtual)");
         assert_eq!(v4s(&a.unwrap()), [V4], "round {round}");
         assert_eq!(v6s(&aaaa.unwrap()), [V6], "round {round}");
