@@ -189,10 +189,8 @@ impl Prefix {
 /// no packet is sent. `None` on any error: no route (`ENETUNREACH`), no address to send
 /// from (`EADDRNOTAVAIL`), the family disabled (`EAFNOSUPPORT`), a link-local address
 /// without its scope id (`EINVAL`), a broadcast one (`EACCES`).
-fn kernel_source(mut dst: SocketAddr) -> Option<IpAddr> {
-    if dst.port() == 0 {
-        dst.set_port(PORT_IF_NONE);
-    }
+fn kernel_source(dst: SocketAddr) -> Option<IpAddr> {
+    let dst = with_a_port(dst);
     let unspecified = match dst {
         SocketAddr::V4(_) => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
         SocketAddr::V6(_) => SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)),
@@ -200,6 +198,14 @@ fn kernel_source(mut dst: SocketAddr) -> Option<IpAddr> {
     let socket = UdpSocket::bind(unspecified).ok()?;
     socket.connect(dst).ok()?;
     Some(socket.local_addr().ok()?.ip())
+}
+
+/// `dst`, on port [`PORT_IF_NONE`] if its port is 0.
+fn with_a_port(mut dst: SocketAddr) -> SocketAddr {
+    if dst.port() == 0 {
+        dst.set_port(PORT_IF_NONE);
+    }
+    dst
 }
 
 #[cfg(test)]
@@ -263,6 +269,9 @@ mod tests {
     /// Port 0 is replaced, not passed to `connect()` (which the BSDs refuse).
     #[test]
     fn a_destination_without_a_port_has_a_source() {
+        assert_eq!(with_a_port(addr("127.0.0.1:0")), addr("127.0.0.1:9"));
+        assert_eq!(with_a_port(addr("[::1]:0")), addr("[::1]:9"));
+        assert_eq!(with_a_port(addr("127.0.0.1:443")), addr("127.0.0.1:443"));
         assert_eq!(kernel_source(addr("127.0.0.1:0")), Some(ip("127.0.0.1")));
     }
 
@@ -375,12 +384,13 @@ mod tests {
         assert_eq!(calls(&count), 10_000);
     }
 
-    /// A full cache first gives up its expired prefixes, and keeps the fresh ones.
+    /// A full cache first gives up its expired prefixes, and keeps the fresh ones if that
+    /// frees at least a quarter of it.
     #[tokio::test(start_paused = true)]
     async fn a_full_cache_drops_expired_prefixes_first() {
         let (sources, count) = counted();
         let prefix = |i: u32| SocketAddr::from((Ipv4Addr::from(i << 8), 443));
-        let expired = 1000;
+        let expired = MAX_PREFIXES as u32 / 4;
         for i in 0..expired {
             sources.source(prefix(i));
         }
