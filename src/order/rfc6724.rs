@@ -28,9 +28,9 @@ use std::net::{IpAddr, Ipv6Addr};
 /// precedence), rule 8 (smaller scope) and rule 9 (longest matching prefix, IPv6 only), in
 /// that order. Equal keys are equally good: keep their DNS order (rule 10).
 ///
-/// Rule 1 is not one of the rules compared: ask [`usable`](Key::usable) first. A key
-/// remembers it (in its last field, so that `Eq` and `Ord` agree) where it can only tell
-/// apart two keys equal in every rule, and then puts the unusable one last.
+/// Rule 1 is not one of the rules compared: ask [`usable`](Key::usable) first. A key still
+/// records it, in its last field so that `Eq` and `Ord` agree, where it decides only
+/// between two keys equal under every rule, and puts the unusable one last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
     /// Rule 2: the destination's scope is not its source's (or it has no source).
@@ -61,7 +61,8 @@ impl Key {
 /// address the system would use for it (`None`: it has none, there is no route).
 ///
 /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`), as `dst` or `src`, count as the IPv4
-/// address they carry.
+/// address they carry. A destination without a source matches no scope (rule 2) and no
+/// label (rule 5), and shares no prefix (rule 9).
 ///
 /// Rule 9, "use longest matching prefix", is applied to IPv6 only, as Go does: applied to
 /// IPv4 it ranks public servers by how many leading bits they happen to share with the
