@@ -68,9 +68,10 @@ impl Racer {
 async fn real(target: &str) -> Result<ExitCode, Box<dyn Error>> {
     // `ConnieConnector::new()`'s own settings, spelled out for the label.
     let racer = Racer {
-        name: "race-all",
-        schedule: Schedule::race_all(),
+        name: "learned",
+        schedule: Schedule::learned(),
         attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+        // A first connect: nothing known yet, so every address at once.
         doing: format!("connecting to {target}, every address it has at once"),
     };
     let raced = race(&racer, racer.connector(), target).await?;

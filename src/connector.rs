@@ -9,6 +9,8 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::dns::Resolver;
+use crate::history::{History, DEFAULT_HISTORY_CAPACITY};
+use crate::order::Memory;
 use crate::policy::Policy;
 use crate::race::{race, Answer, Plan};
 use crate::target::Repr;
@@ -37,6 +39,9 @@ pub const DEFAULT_PARTIAL_DEADLINES: bool = false;
 /// Whether the `Service<Uri>` impl refuses URIs whose scheme is not `http` by default:
 /// `true`, as hyper-util's `HttpConnector` does.
 pub const DEFAULT_ENFORCE_HTTP: bool = true;
+/// Whether addresses given as a list keep the order given by default: `false`, they are
+/// sorted like DNS answers.
+pub const DEFAULT_KEEP_GIVEN_ORDER: bool = false;
 
 /// Connects by racing every address of a target; cheap to clone.
 ///
@@ -64,6 +69,8 @@ pub const DEFAULT_ENFORCE_HTTP: bool = true;
 pub struct ConnieConnector<D = TcpDialer> {
     pub(crate) plan: Arc<Plan>,
     pub(crate) resolver: Resolver,
+    /// Shared by every clone; `None` when turned off.
+    pub(crate) history: Option<Arc<History>>,
     dialer: D,
     pub(crate) enforce_http: bool,
 }
@@ -75,7 +82,8 @@ impl Default for ConnieConnector {
 }
 
 impl ConnieConnector {
-    /// A connector with the defaults: [`Schedule::race_all`], the [`TcpDialer`] defaults,
+    /// A connector with the defaults: [`Schedule::learned`], an address history of
+    /// [`DEFAULT_HISTORY_CAPACITY`] addresses, the [`TcpDialer`] defaults,
     /// [`DEFAULT_MAX_CONCURRENT`], [`DEFAULT_MAX_ADDRESSES`], no timeouts, and the system's
     /// DNS configuration (loaded on first use, `/etc/hosts` honoured).
     ///
@@ -83,15 +91,17 @@ impl ConnieConnector {
     pub fn new() -> ConnieConnector {
         ConnieConnector {
             plan: Arc::new(Plan {
-                schedule: Schedule::race_all(),
+                schedule: Schedule::learned(),
                 attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
                 total_timeout: DEFAULT_TOTAL_TIMEOUT,
                 partial_deadlines: DEFAULT_PARTIAL_DEADLINES,
                 max_concurrent: DEFAULT_MAX_CONCURRENT,
                 max_addresses: DEFAULT_MAX_ADDRESSES,
                 policy: None,
+                keep_given_order: DEFAULT_KEEP_GIVEN_ORDER,
             }),
             resolver: Resolver::system(),
+            history: Some(Arc::new(History::new(DEFAULT_HISTORY_CAPACITY))),
             dialer: TcpDialer::new(),
             enforce_http: DEFAULT_ENFORCE_HTTP,
         }
@@ -103,10 +113,10 @@ impl<D> ConnieConnector<D> {
         Arc::make_mut(&mut self.plan)
     }
 
-    /// Sets when attempts start: [`Schedule::race_all`], [`Schedule::rfc8305`],
-    /// [`Schedule::sequential`], or a tuned one.
+    /// Sets when attempts start: [`Schedule::learned`], [`Schedule::race_all`],
+    /// [`Schedule::rfc8305`], [`Schedule::sequential`], or a tuned one.
     ///
-    /// Default is [`Schedule::race_all`].
+    /// Default is [`Schedule::learned`].
     pub fn schedule(mut self, schedule: Schedule) -> Self {
         self.plan_mut().schedule = schedule;
         self
@@ -235,6 +245,58 @@ impl<D> ConnieConnector<D> {
         self
     }
 
+    /// Sets how many addresses the connector's address history holds; `0` turns it off.
+    ///
+    /// The history remembers, per address (IP and port), the smoothed handshake time and
+    /// its variance (RFC 6298) of every attempt that connected, the last failure and the
+    /// last success. Races sort by it (measured addresses first, fastest first; addresses
+    /// that failed within [`FAILURE_COOL_DOWN`](crate::FAILURE_COOL_DOWN) last), and
+    /// [`Schedule::learned`] starts the best known address alone. A handshake time stays
+    /// fresh for [`HISTORY_TTL`](crate::HISTORY_TTL). An entry is dropped when the source
+    /// address the system picks for that destination changes: knowledge never crosses
+    /// networks (HEv3).
+    ///
+    /// The history is shared by every clone of the connector, and safe to use from any
+    /// number of races at once. When it is full, the least recently used eighth is
+    /// forgotten, so it never holds more than `capacity` addresses (an entry is about
+    /// 100 bytes). This makes a new, empty history: clones made before keep the old one.
+    ///
+    /// Default is [`DEFAULT_HISTORY_CAPACITY`] (4,096 addresses).
+    pub fn history(mut self, capacity: usize) -> Self {
+        self.history = (capacity > 0).then(|| Arc::new(History::new(capacity)));
+        self
+    }
+
+    /// Forgets everything the address history has learned, for this connector and every
+    /// clone of it; the next race to any host races every address, as a first connect
+    /// does. For example after the network changed in a way the source address does not
+    /// show (a VPN coming up on the same interface).
+    pub fn forget(&self) {
+        if let Some(history) = &self.history {
+            history.forget();
+        }
+    }
+
+    /// Sets whether addresses given as a list (`connect(&[a, b, c][..])`, a `Vec`) are
+    /// attempted exactly in the order given: no RFC 6724 sort, no reordering by the
+    /// address history, no interleaving of the families. The schedule's timing still
+    /// applies. Names resolved by DNS are always sorted.
+    ///
+    /// Default is `false` ([`DEFAULT_KEEP_GIVEN_ORDER`]): a list is sorted like DNS
+    /// answers.
+    pub fn keep_given_order(mut self, keep: bool) -> Self {
+        self.plan_mut().keep_given_order = keep;
+        self
+    }
+
+    /// What a race of this connector orders its addresses by.
+    pub(crate) fn memory(&self) -> Memory<'_> {
+        Memory {
+            history: self.history.as_deref(),
+            ..Memory::sorted()
+        }
+    }
+
     /// Replaces the dialer: what opens one connection to one address.
     ///
     /// Default is [`TcpDialer::new`].
@@ -242,6 +304,7 @@ impl<D> ConnieConnector<D> {
         ConnieConnector {
             plan: self.plan,
             resolver: self.resolver,
+            history: self.history,
             dialer,
             enforce_http: self.enforce_http,
         }
@@ -309,7 +372,7 @@ impl<D: Dial> ConnieConnector<D> {
                         _ => Err(addrs.len()),
                     };
                     let answers = stream::iter([Answer::literal(addrs)]);
-                    race(&self.dialer, &self.plan, answers)
+                    race(&self.dialer, &self.plan, self.memory(), answers)
                         .await
                         .map_err(|e| match shown {
                             Ok(one) => e.with_target(one.to_string(), None),
@@ -317,7 +380,8 @@ impl<D: Dial> ConnieConnector<D> {
                         })
                 }
                 Repr::Host { host, port } => {
-                    race(&self.dialer, &self.plan, self.resolver.lookup(&host, port))
+                    let answers = self.resolver.lookup(&host, port);
+                    race(&self.dialer, &self.plan, self.memory(), answers)
                         .await
                         .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
                 }
@@ -334,7 +398,9 @@ impl<D: Dial> ConnieConnector<D> {
 /// `target` is anything that implements [`IntoTarget`]: `"host:port"`, `("host", port)`, a
 /// [`SocketAddr`](std::net::SocketAddr), or a slice or `Vec` of them. Names are resolved
 /// with the system's DNS configuration (loaded once per process, on first use); IP
-/// literals never touch DNS.
+/// literals never touch DNS. The default connector is one per process, so every call
+/// shares its address history: from the second connect to a host on, its best known
+/// address is dialed alone ([`Schedule::learned`]).
 ///
 /// # Examples
 ///
@@ -353,9 +419,14 @@ impl<D: Dial> ConnieConnector<D> {
 ///
 /// Dropping the future drops every attempt in flight and closes their sockets.
 pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectError> {
-    static DEFAULT: OnceLock<ConnieConnector> = OnceLock::new();
-    let connector = DEFAULT.get_or_init(ConnieConnector::new);
+    let connector = process_connector();
     connector.connect(target).await.map(|(stream, _)| stream)
+}
+
+/// The connector [`race_connect`] uses: one per process, built on first use.
+fn process_connector() -> &'static ConnieConnector {
+    static DEFAULT: OnceLock<ConnieConnector> = OnceLock::new();
+    DEFAULT.get_or_init(ConnieConnector::new)
 }
 
 #[cfg(test)]
@@ -382,13 +453,14 @@ mod tests {
         assert_eq!(crate::dns::DNS_LINGER, Duration::from_secs(5));
 
         let documented = Plan {
-            // `Schedule::race_all`: every address at once, no resolution delay, one
-            // address of the preferred family (IPv6) first.
+            // `Schedule::learned`: every address at once until the history knows better,
+            // no resolution delay, one address of the leading family first.
             schedule: Schedule {
                 attempt_delay: Some(Duration::ZERO),
                 resolution_delay: Duration::ZERO,
                 first_family_count: 1,
-                preferred_family: crate::Family::V6,
+                preferred_family: None,
+                learned: true,
             },
             attempt_timeout: None,
             total_timeout: None,
@@ -396,13 +468,22 @@ mod tests {
             max_concurrent: 16,
             max_addresses: 16,
             policy: None,
+            keep_given_order: false,
         };
         for c in [ConnieConnector::new(), ConnieConnector::default()] {
             assert_eq!(*c.plan, documented);
             // Its fields are pinned by `tcp::tests::defaults_are_the_documented_values`.
             assert_eq!(*c.dialer(), TcpDialer::new());
             assert!(c.enforce_http);
+            // An address history of 4,096 addresses, its own.
+            let history = c.history.as_ref().expect("the history is on by default");
+            assert_eq!(history.capacity(), 4096);
+            assert_eq!(history.len(), 0);
         }
+        assert!(!Arc::ptr_eq(
+            ConnieConnector::new().history.as_ref().unwrap(),
+            ConnieConnector::new().history.as_ref().unwrap()
+        ));
     }
 
     /// Each setter changes what it says, and only that; the caps are raised to 1.
@@ -471,5 +552,36 @@ mod tests {
         let c = b.clone().max_concurrent(0);
         assert_eq!(c.plan.max_concurrent, 1);
         assert_eq!(a.plan.max_concurrent, DEFAULT_MAX_CONCURRENT);
+    }
+
+    /// Clones share one history, also across setters and `with_dialer`; `history(n)` makes
+    /// a new one, and `history(0)` turns it off.
+    #[test]
+    fn clones_share_the_history_until_it_is_replaced() {
+        let shared = |a: &Option<Arc<History>>, b: &Option<Arc<History>>| match (a, b) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        let a = ConnieConnector::new();
+        let tuned = a.clone().max_concurrent(3).keep_given_order(true);
+        assert!(shared(&a.history, &tuned.history));
+        assert!(shared(&a.history, &a.clone().with_dialer(7_u8).history));
+        let resized = a.clone().history(10);
+        assert!(!shared(&a.history, &resized.history));
+        assert_eq!(resized.history.as_ref().map(|h| h.capacity()), Some(10));
+        let off = a.clone().history(0);
+        assert!(off.history.is_none());
+        off.forget(); // nothing to forget, and no panic
+        assert!(tuned.plan.keep_given_order && !a.plan.keep_given_order);
+    }
+
+    /// Every `race_connect` call uses the one process-wide connector, so they share its
+    /// history.
+    #[test]
+    fn race_connect_shares_one_history() {
+        let (a, b) = (process_connector(), process_connector());
+        assert!(std::ptr::eq(a, b));
+        assert!(a.history.is_some());
+        assert_eq!(*a.plan, *ConnieConnector::new().plan);
     }
 }

@@ -20,6 +20,7 @@ pub struct ConnectInfo {
     pub(crate) dns_v6: Option<Duration>,
     pub(crate) refused: Vec<SocketAddr>,
     pub(crate) elapsed: Duration,
+    pub(crate) used_history: bool,
 }
 
 impl ConnectInfo {
@@ -59,6 +60,14 @@ impl ConnectInfo {
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
+
+    /// Whether the race used the connector's address history: with
+    /// [`Schedule::learned`](crate::Schedule::learned), its best address had a known
+    /// handshake time and started alone. `false` for a race of every address (nothing
+    /// known, or a race that explores) and for the other schedules.
+    pub fn used_history(&self) -> bool {
+        self.used_history
+    }
 }
 
 /// One connection attempt of a race.
@@ -68,6 +77,7 @@ pub struct Attempt {
     pub(crate) started: Duration,
     pub(crate) duration: Duration,
     pub(crate) outcome: Outcome,
+    pub(crate) expected: Option<Duration>,
 }
 
 impl Attempt {
@@ -90,6 +100,18 @@ impl Attempt {
     /// How the attempt ended.
     pub fn outcome(&self) -> &Outcome {
         &self.outcome
+    }
+
+    /// The measured handshake time: how long the attempt took to connect, if it did.
+    pub fn handshake(&self) -> Option<Duration> {
+        (self.outcome == Outcome::Connected).then_some(self.duration)
+    }
+
+    /// How long the address history expected its handshake to take, if it knew the
+    /// address (srtt + max(1 ms, 4·rttvar), within 10–250 ms; see
+    /// [`Schedule::learned`](crate::Schedule::learned)).
+    pub fn expected(&self) -> Option<Duration> {
+        self.expected
     }
 }
 

@@ -6,12 +6,16 @@
 //!
 //! 1. resolves `A` and `AAAA` **concurrently** (hickory-resolver), and feeds each answer into
 //!    the race the moment it arrives, so a slow `AAAA` never holds up an IPv4 connection;
-//! 2. starts non-blocking connection attempts on a [`Schedule`]: every address at once
-//!    ([`Schedule::race_all`], the default), the staggered, family-interleaved Happy
-//!    Eyeballs v2 of RFC 8305 ([`Schedule::rfc8305`]), or one at a time
-//!    ([`Schedule::sequential`]);
-//! 3. returns the **first connection to complete** and drops every other attempt at once,
-//!    closing its socket (an attempt that also connected at the same instant included).
+//! 2. sorts the addresses: RFC 6724 destination address selection, with what the
+//!    connector's **address history** has measured (see [`ConnieConnector::history`]);
+//! 3. starts non-blocking connection attempts on a [`Schedule`]: every address at once until
+//!    the history knows the host, then its best known address alone, racing the rest only
+//!    if that one is late ([`Schedule::learned`], the default); every address at once, every
+//!    time ([`Schedule::race_all`]); the staggered, family-interleaved Happy Eyeballs v2 of
+//!    RFC 8305 ([`Schedule::rfc8305`]); or one at a time ([`Schedule::sequential`]);
+//! 4. returns the **first connection to complete** and drops every other attempt at once,
+//!    closing its socket (an attempt that also connected at the same instant included),
+//!    and records what the race taught in the history.
 //!
 //! # Using it
 //!
@@ -68,11 +72,11 @@
 //!
 //! | `HttpConnector` | connie | difference |
 //! |---|---|---|
-//! | `new()` | [`ConnieConnector::new()`] | races every address at once; `TCP_NODELAY` on |
+//! | `new()` | [`ConnieConnector::new()`] | races every address at once, then dials a known host's best address alone; `TCP_NODELAY` on |
 //! | `new_with_resolver(r)` | [`ConnieConnector::resolver`] (a hickory resolver) | `A` and `AAAA` looked up concurrently |
 //! | `enforce_http(b)` | [`ConnieConnector::enforce_http`] | same meaning and default (`true`) |
 //! | `set_connect_timeout(t)` | [`total_timeout`](ConnieConnector::total_timeout)`(t)` + [`partial_deadlines`](ConnieConnector::partial_deadlines)`(true)`, or [`attempt_timeout`](ConnieConnector::attempt_timeout) | hyper-util splits `t` evenly between a host's addresses and leaves DNS out; connie's total timeout includes DNS, and partial deadlines give each attempt at least 2 s (as Go does). `attempt_timeout` bounds each attempt alone |
-//! | `set_happy_eyeballs_timeout(d)` | [`Schedule::rfc8305`]`().attempt_delay(d)` | hyper-util tries one family's addresses one by one and starts the other family after `d` (300 ms by default); connie's default, [`Schedule::race_all`], starts every address at once, and `rfc8305` staggers every address (either family) by `d`. `None` (no fallback) is closest to [`Schedule::sequential`] |
+//! | `set_happy_eyeballs_timeout(d)` | [`Schedule::rfc8305`]`().attempt_delay(d)` | hyper-util tries one family's addresses one by one and starts the other family after `d` (300 ms by default); connie's default, [`Schedule::learned`], starts every address at once (a known host's best address alone), and `rfc8305` staggers every address (either family) by `d`. `None` (no fallback) is closest to [`Schedule::sequential`] |
 //! | `set_nodelay(b)` | [`TcpDialer::nodelay`] | default `true` in connie, `false` in hyper-util |
 //! | `set_keepalive(t)` | [`TcpDialer::keepalive`] | |
 //! | `set_keepalive_interval(t)` | [`TcpDialer::keepalive_interval`] | |
@@ -105,8 +109,8 @@
 //!   (RFC 6761);
 //! - `/etc/hosts` entries are honoured for both families, but other NSS sources
 //!   (`/etc/nsswitch.conf`: mDNS, LDAP, systemd-resolved's `myhostname`…) are not;
-//! - there is no RFC 6724 sorting: each family keeps DNS order, and families are
-//!   interleaved as the [`Schedule`] says;
+//! - connie sorts the addresses itself (RFC 6724 with its default policy table, and the
+//!   address history), so `/etc/gai.conf` does not apply;
 //! - if the system configuration cannot be read, connie falls back to `getaddrinfo` for
 //!   that process, with a `tracing` warning.
 //!
@@ -154,9 +158,8 @@ mod connector;
 mod dial;
 mod dns;
 mod error;
+mod history;
 mod info;
-// Not used until the race engine orders its addresses.
-#[allow(dead_code)]
 mod order;
 mod policy;
 mod race;
@@ -170,11 +173,12 @@ mod tcp;
 
 pub use crate::connector::{
     race_connect, ConnieConnector, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_ENFORCE_HTTP,
-    DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_CONCURRENT, DEFAULT_PARTIAL_DEADLINES,
-    DEFAULT_TOTAL_TIMEOUT,
+    DEFAULT_KEEP_GIVEN_ORDER, DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_CONCURRENT,
+    DEFAULT_PARTIAL_DEADLINES, DEFAULT_TOTAL_TIMEOUT,
 };
 pub use crate::dial::Dial;
 pub use crate::error::{AttemptError, ConnectError, DnsError, ErrorKind};
+pub use crate::history::{DEFAULT_HISTORY_CAPACITY, EXPLORE_EVERY, FAILURE_COOL_DOWN, HISTORY_TTL};
 pub use crate::info::{Attempt, ConnectInfo, Outcome};
 pub use crate::policy::{is_public, AddressPolicy, PolicyRefused, PublicOnly};
 pub use crate::schedule::{

@@ -12,6 +12,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tracing::Instrument;
 
 use crate::dns::Answers;
+use crate::order::Memory;
 use crate::race::{list, Answer};
 use crate::ConnieConnector;
 
@@ -99,7 +100,7 @@ where
                     }
                     None => (resolver.lookup(&host, 0), Some(host.clone())),
                 };
-                let addrs = list::addresses(&plan, answers)
+                let addrs = list::addresses(&plan, Memory::sorted(), answers)
                     .await
                     .map_err(|e| e.with_target(host, shown))?;
                 Ok(Box::new(addrs.into_iter()) as Addrs)

@@ -41,18 +41,22 @@ pub const RFC8305_RESOLUTION_DELAY: Duration = Duration::from_millis(50);
 
 /// When each connection attempt of a race starts.
 ///
-/// A race keeps a list of addresses not yet attempted, ordered by family: the preferred
-/// family first ([`Family::V6`] unless changed), [`first_family_count`] addresses of it,
-/// then alternating between families. Addresses that DNS delivers late are merged into
-/// that list as they arrive. The next attempt starts when the **attempt delay has elapsed
-/// since the previous attempt started, or an attempt fails**, whichever comes first. A
-/// delay never cancels an attempt that is already running.
+/// A race keeps a list of addresses not yet attempted. Each family's addresses are sorted
+/// (RFC 6724 destination address selection, with what the connector's address history
+/// knows: see [`ConnieConnector::history`](crate::ConnieConnector::history)); then the
+/// leading family goes first, [`first_family_count`] addresses of it, and the families
+/// alternate. The leading family is the [preferred](Self::preferred_family) one if set,
+/// else the family of the best-ranked address. Addresses that DNS delivers late are sorted
+/// into that list as they arrive. The next attempt starts when the **attempt delay has
+/// elapsed since the previous attempt started, or an attempt fails**, whichever comes
+/// first. A delay never cancels an attempt that is already running.
 ///
-/// Three presets cover the useful range:
+/// Four presets cover the useful range:
 ///
 /// | preset | attempt delay | resolution delay | use |
 /// |---|---|---|---|
-/// | [`race_all`](Self::race_all) (default) | 0: every address at once | 0 | fastest connect; one SYN per address |
+/// | [`learned`](Self::learned) (default) | a known address's expected handshake time; else 0 | 0 | fastest connect, and one SYN per connect to a known host |
+/// | [`race_all`](Self::race_all) | 0: every address at once | 0 | fastest connect; one SYN per address, every time |
 /// | [`rfc8305`](Self::rfc8305) | 250 ms | 50 ms | Happy Eyeballs v2: few extra SYNs |
 /// | [`sequential`](Self::sequential) | until the previous attempt fails | 0 | what most clients do; for comparison |
 ///
@@ -66,28 +70,69 @@ pub struct Schedule {
     pub(crate) attempt_delay: Option<Duration>,
     pub(crate) resolution_delay: Duration,
     pub(crate) first_family_count: usize,
-    pub(crate) preferred_family: Family,
+    /// `None`: the family of the best-ranked address.
+    pub(crate) preferred_family: Option<Family>,
+    /// Start an address with a fresh handshake time alone, and the next one only when
+    /// that time has passed (see [`Schedule::learned`]).
+    pub(crate) learned: bool,
 }
 
 impl Default for Schedule {
-    /// [`Schedule::race_all`].
+    /// [`Schedule::learned`].
     fn default() -> Self {
-        Schedule::race_all()
+        Schedule::learned()
     }
 }
 
 impl Schedule {
-    /// Start an attempt to every address as soon as it is known (up to the connector's
-    /// concurrency cap), families interleaved, IPv6 first. The first to connect wins.
+    /// connie's default: race every address, as [`race_all`](Self::race_all) does, until
+    /// the connector's address history knows better; then start the best known address
+    /// alone.
     ///
-    /// This is connie's default: a connection is ready as soon as the fastest reachable
-    /// address completes its handshake, at the cost of one SYN per address.
+    /// When the best-ranked address of a race has a handshake time measured within
+    /// [`HISTORY_TTL`](crate::HISTORY_TTL):
+    ///
+    /// - it starts alone;
+    /// - if it has not connected when its **expected handshake time** has passed, the next
+    ///   address starts: srtt + max(1 ms, 4·rttvar) (RFC 6298's retransmission timeout
+    ///   over its smoothed handshake time), at least [`MIN_ATTEMPT_DELAY`] and at most
+    ///   [`RFC8305_ATTEMPT_DELAY`]; if it fails, the next starts at once;
+    /// - the next address, if it is known too, is given its own expected time in turn;
+    ///   the first unknown address starts the rest of the race at once, as `race_all`.
+    ///
+    /// A known address that fails, or has not connected by its expected time when another
+    /// address wins, is ranked last for [`FAILURE_COOL_DOWN`](crate::FAILURE_COOL_DOWN)
+    /// and its handshake time is forgotten. One such race in
+    /// [`EXPLORE_EVERY`](crate::EXPLORE_EVERY) races every address instead, so that an
+    /// address that became faster is found. With nothing known (a first connect, a
+    /// connector with its history off) it is `race_all`.
+    ///
+    /// Why "the rest at once" after the known addresses, rather than a stagger: an unknown
+    /// address has no expected time to stagger by, and when the known addresses are late,
+    /// the fastest way to a connection is the one `race_all` takes.
+    pub const fn learned() -> Schedule {
+        Schedule {
+            attempt_delay: Some(Duration::ZERO),
+            resolution_delay: Duration::ZERO,
+            first_family_count: 1,
+            preferred_family: None,
+            learned: true,
+        }
+    }
+
+    /// Start an attempt to every address as soon as it is known (up to the connector's
+    /// concurrency cap), families interleaved. The first to connect wins.
+    ///
+    /// A connection is ready as soon as the fastest reachable address completes its
+    /// handshake, at the cost of one SYN per address, on every connect. This was connie's
+    /// default before [`learned`](Self::learned), which is the same on a first connect.
     pub const fn race_all() -> Schedule {
         Schedule {
             attempt_delay: Some(Duration::ZERO),
             resolution_delay: Duration::ZERO,
             first_family_count: 1,
-            preferred_family: Family::V6,
+            preferred_family: None,
+            learned: false,
         }
     }
 
@@ -100,7 +145,8 @@ impl Schedule {
             attempt_delay: Some(RFC8305_ATTEMPT_DELAY),
             resolution_delay: RFC8305_RESOLUTION_DELAY,
             first_family_count: 1,
-            preferred_family: Family::V6,
+            preferred_family: None,
+            learned: false,
         }
     }
 
@@ -114,7 +160,8 @@ impl Schedule {
             attempt_delay: None,
             resolution_delay: Duration::ZERO,
             first_family_count: 1,
-            preferred_family: Family::V6,
+            preferred_family: None,
+            learned: false,
         }
     }
 
@@ -158,11 +205,15 @@ impl Schedule {
         self
     }
 
-    /// Sets the family whose addresses are attempted first.
+    /// Sets the family whose addresses are attempted first, whatever the ranking says.
     ///
-    /// Default is [`Family::V6`], as RFC 8305 recommends.
+    /// Default is none: the family of the best-ranked address goes first. RFC 6724's
+    /// policy table ranks a global IPv6 address above any IPv4 one, so on a host with
+    /// both that is IPv6, as RFC 8305 recommends; but IPv4 goes first when the IPv6
+    /// addresses have no route or are only ULAs (`fc00::/7`), or when the address
+    /// history has measured an IPv4 address and no IPv6 one.
     pub fn preferred_family(mut self, family: Family) -> Schedule {
-        self.preferred_family = family;
+        self.preferred_family = Some(family);
         self
     }
 }
@@ -182,11 +233,17 @@ mod tests {
             attempt_delay,
             resolution_delay,
             first_family_count: 1,
-            preferred_family: Family::V6,
+            preferred_family: None,
+            learned: false,
         };
         let race_all = preset(Some(Duration::ZERO), Duration::ZERO);
         assert_eq!(Schedule::race_all(), race_all);
-        assert_eq!(Schedule::default(), race_all);
+        let learned = Schedule {
+            learned: true,
+            ..race_all
+        };
+        assert_eq!(Schedule::learned(), learned);
+        assert_eq!(Schedule::default(), learned);
         assert_eq!(
             Schedule::rfc8305(),
             preset(Some(Duration::from_millis(250)), Duration::from_millis(50))
@@ -207,7 +264,8 @@ mod tests {
                 attempt_delay: Some(Duration::from_millis(100)),
                 resolution_delay: Duration::from_millis(70),
                 first_family_count: 3,
-                preferred_family: Family::V4,
+                preferred_family: Some(Family::V4),
+                learned: false,
             }
         );
     }

@@ -12,6 +12,7 @@ use tokio::time::{timeout_at, Instant};
 use tracing::debug;
 
 use super::{Answer, Plan, State};
+use crate::order::Memory;
 use crate::ConnectError;
 
 /// Waits for every answer of `answers` (for at most the plan's total timeout), then returns
@@ -32,6 +33,7 @@ use crate::ConnectError;
 /// [`TimedOut`](crate::ErrorKind::TimedOut) if the total timeout elapsed first.
 pub(crate) async fn addresses<S>(
     plan: &Plan,
+    memory: Memory<'_>,
     mut answers: S,
 ) -> Result<Vec<SocketAddr>, ConnectError>
 where
@@ -39,7 +41,7 @@ where
 {
     let start = Instant::now();
     let deadline = plan.deadline(start);
-    let mut state = State::new(plan, start);
+    let mut state = State::new(plan, memory, start);
     let every_answer = async {
         while let Some(answer) = answers.next().await {
             state.on_answer(answer, Instant::now());
@@ -55,8 +57,9 @@ where
     if timed_out {
         debug!("total timeout elapsed; listing the addresses answered so far");
     }
-    state.answered_all();
-    let addrs: Vec<SocketAddr> = std::iter::from_fn(|| state.queue.pop(|_| true)).collect();
+    state.answered_all(Instant::now());
+    let addrs: Vec<SocketAddr> =
+        std::iter::from_fn(|| state.queue.pop(|_| true).map(|q| q.addr)).collect();
     if state.queue.dropped() > 0 {
         debug!(
             dropped = state.queue.dropped(),

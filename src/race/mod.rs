@@ -14,17 +14,20 @@ mod tests;
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
+use futures_util::FutureExt;
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, trace};
 
 use self::queue::{AddrQueue, Admission};
 use crate::error::{AttemptError, DnsError, ErrorKind};
+use crate::history::Lesson;
+use crate::order::{Memory, Ranked};
 use crate::policy::{Policy, PolicyRefused};
 use crate::{Attempt, ConnectError, ConnectInfo, Dial, Family, Outcome, Schedule};
 
@@ -44,6 +47,9 @@ pub(crate) struct Plan {
     pub(crate) max_concurrent: usize,
     pub(crate) max_addresses: usize,
     pub(crate) policy: Option<Policy>,
+    /// Addresses given as a list are attempted in the order given: no sorting, no
+    /// interleaving of the families.
+    pub(crate) keep_given_order: bool,
 }
 
 impl Plan {
@@ -80,9 +86,12 @@ enum Event<C> {
 /// Bookkeeping of one race; the I/O lives in [`race`].
 struct State<'a> {
     plan: &'a Plan,
+    memory: Memory<'a>,
     start: Instant,
     queue: AddrQueue,
     attempts: Vec<Attempt>,
+    /// The source address the system chose for each attempt's destination, in start order.
+    sources: Vec<Option<IpAddr>>,
     /// Attempts running, per family: `[V4, V6]`.
     running: [usize; 2],
     /// Attempts started, per family: `[V4, V6]`.
@@ -97,6 +106,14 @@ struct State<'a> {
     /// Set when the first attempt has to wait for the preferred family's answer: until
     /// when (`None` inside: until that answer, the delay being too long for a clock).
     resolution_gate: Option<Option<Instant>>,
+    /// The learned schedule is on for this race (its best address was known, and it does
+    /// not explore): known addresses get their expected handshake time before the next
+    /// attempt, until the first unknown one.
+    learning: bool,
+    /// The race started its best known address alone, as the history said.
+    used_history: bool,
+    /// One literal address: nothing to choose between, nothing to rank or learn.
+    plain: bool,
 }
 
 fn slot(family: Family) -> usize {
@@ -107,13 +124,15 @@ fn slot(family: Family) -> usize {
 }
 
 impl<'a> State<'a> {
-    fn new(plan: &'a Plan, start: Instant) -> Self {
+    fn new(plan: &'a Plan, memory: Memory<'a>, start: Instant) -> Self {
         let s = &plan.schedule;
         State {
             plan,
+            memory,
             start,
             queue: AddrQueue::new(s.preferred_family, s.first_family_count, plan.max_addresses),
             attempts: Vec::new(),
+            sources: Vec::new(),
             running: [0; 2],
             started: [0; 2],
             errors: Vec::new(),
@@ -123,7 +142,15 @@ impl<'a> State<'a> {
             dns_v6: None,
             next_allowed: Some(start),
             resolution_gate: None,
+            learning: false,
+            used_history: false,
+            plain: false,
         }
+    }
+
+    /// The family the Resolution Delay waits for: the preferred one, else IPv6 (RFC 8305).
+    fn preferred(&self) -> Family {
+        self.plan.schedule.preferred_family.unwrap_or(Family::V6)
     }
 
     fn running(&self) -> usize {
@@ -133,7 +160,7 @@ impl<'a> State<'a> {
     /// The first attempt waits (up to the Resolution Delay) for the preferred family when
     /// only the other family has answered so far.
     fn gated(&self, now: Instant) -> bool {
-        let preferred = self.plan.schedule.preferred_family;
+        let preferred = self.preferred();
         self.attempts.is_empty()
             && !self.queue.is_answered(preferred)
             && !self.queue.has(preferred)
@@ -191,13 +218,27 @@ impl<'a> State<'a> {
             return None;
         }
         let [v4, v6] = [Family::V4, Family::V6].map(|f| self.may_start(f));
-        let addr = self.queue.pop(|f| if f == Family::V4 { v4 } else { v6 })?;
+        let queued = self.queue.pop(|f| if f == Family::V4 { v4 } else { v6 })?;
+        let addr = queued.addr;
+        let expected = queued.known.expected();
+        if self.attempts.is_empty() && self.plan.schedule.learned && expected.is_some() {
+            let explore = self.memory.history.is_some_and(|h| h.explore());
+            if explore {
+                debug!(%addr, "exploring: racing every address despite the history");
+            }
+            self.learning = !explore;
+            self.used_history = !explore;
+        }
+        let delay = match expected {
+            Some(expected) if self.learning => Some(expected),
+            _ => {
+                // The first unknown address ends the learned part of the race.
+                self.learning = false;
+                self.plan.schedule.attempt_delay
+            }
+        };
         // A delay too long for the clock never comes: `None`, as for "after a failure".
-        self.next_allowed = self
-            .plan
-            .schedule
-            .attempt_delay
-            .and_then(|d| now.checked_add(d));
+        self.next_allowed = delay.and_then(|d| now.checked_add(d));
         let family = slot(Family::of(&addr));
         self.running[family] += 1;
         self.started[family] += 1;
@@ -206,7 +247,9 @@ impl<'a> State<'a> {
             started: now - self.start,
             duration: Duration::ZERO,
             outcome: Outcome::Cancelled,
+            expected,
         });
+        self.sources.push(queued.source);
         Some(addr)
     }
 
@@ -233,8 +276,14 @@ impl<'a> State<'a> {
         match answer.result {
             Ok(addrs) => {
                 debug!(family = ?answer.family, count = addrs.len(), "addresses received");
+                if answer.family.is_none() {
+                    self.plain = addrs.len() == 1;
+                    if self.plan.keep_given_order {
+                        self.queue.keep_given_order();
+                    }
+                }
                 for addr in addrs {
-                    self.admit(addr);
+                    self.admit(addr, now);
                 }
             }
             Err(error) => {
@@ -244,10 +293,10 @@ impl<'a> State<'a> {
             }
         }
         match answer.family {
-            Some(family) => self.answered(family),
-            None => self.answered_all(),
+            Some(family) => self.answered(family, now),
+            None => self.answered_all(now),
         }
-        let preferred = self.plan.schedule.preferred_family;
+        let preferred = self.preferred();
         if answer.family == Some(preferred.other()) && self.resolution_gate.is_none() {
             let delay = self.plan.schedule.resolution_delay;
             self.resolution_gate = Some(now.checked_add(delay));
@@ -256,23 +305,23 @@ impl<'a> State<'a> {
 
     /// Marks `family`'s lookup finished; addresses of the other family held back for it
     /// join the race if they fit.
-    fn answered(&mut self, family: Family) {
+    fn answered(&mut self, family: Family, now: Instant) {
         for addr in self.queue.answered(family) {
-            self.enqueue(addr);
+            self.enqueue(addr, now);
         }
     }
 
     /// Marks both lookups finished: DNS is over, or there was none.
-    fn answered_all(&mut self) {
-        self.answered(Family::V4);
-        self.answered(Family::V6);
+    fn answered_all(&mut self, now: Instant) {
+        self.answered(Family::V4, now);
+        self.answered(Family::V6, now);
     }
 
     /// Queues `addr` for an attempt, unless it is a duplicate, over the address cap, or
     /// refused by the address policy (then it is never dialed).
-    fn admit(&mut self, addr: SocketAddr) {
+    fn admit(&mut self, addr: SocketAddr, now: Instant) {
         match self.queue.admit(addr) {
-            Admission::Taken => self.enqueue(addr),
+            Admission::Taken => self.enqueue(addr, now),
             Admission::Held => trace!(%addr, "address held back for the other family"),
             Admission::Duplicate | Admission::Dropped => {
                 trace!(%addr, "address skipped (duplicate or over the address cap)");
@@ -280,16 +329,47 @@ impl<'a> State<'a> {
         }
     }
 
-    /// Queues a taken address, unless the address policy refuses it.
-    fn enqueue(&mut self, addr: SocketAddr) {
+    /// Queues a taken address in its place by rank, unless the address policy refuses it.
+    fn enqueue(&mut self, addr: SocketAddr, now: Instant) {
         if self.plan.policy.as_ref().is_some_and(|p| !p.0.allows(addr)) {
             debug!(%addr, "address refused by policy");
             self.refused.push(addr);
             let error = io::Error::new(io::ErrorKind::PermissionDenied, PolicyRefused);
             self.errors.push(AttemptError::new(addr, error));
         } else {
-            self.queue.push(addr);
+            let ranked = if self.plain {
+                Ranked::plain()
+            } else {
+                self.memory.rank(addr, now)
+            };
+            self.queue.push(addr, ranked);
         }
+    }
+
+    /// Tells the history what this race's attempts taught, as of `now` (every attempt
+    /// still running counted as cancelled then).
+    fn learn(&mut self, now: Instant) {
+        self.cancel_running(now);
+        let Some(history) = self.memory.history.filter(|_| !self.plain) else {
+            return;
+        };
+        let lessons = self
+            .attempts
+            .iter()
+            .zip(&self.sources)
+            .filter_map(|(a, &source)| {
+                let lesson = match a.outcome {
+                    Outcome::Connected => Lesson::Connected(a.duration),
+                    Outcome::Failed(kind) => Lesson::Failed(kind),
+                    Outcome::TimedOut => Lesson::Failed(io::ErrorKind::TimedOut),
+                    Outcome::Cancelled => match a.expected {
+                        Some(expected) if a.duration >= expected => Lesson::Overdue,
+                        _ => return None,
+                    },
+                };
+                Some((a.addr, source, lesson))
+            });
+        history.learn(lessons, now);
     }
 
     fn on_failure(&mut self, idx: usize, error: io::Error, now: Instant) {
@@ -360,6 +440,7 @@ impl<'a> State<'a> {
 pub(crate) async fn race<D, S>(
     dialer: &D,
     plan: &Plan,
+    memory: Memory<'_>,
     mut answers: S,
 ) -> Result<(D::Connection, ConnectInfo), ConnectError>
 where
@@ -368,7 +449,7 @@ where
 {
     let start = Instant::now();
     let deadline = plan.deadline(start);
-    let mut state = State::new(plan, start);
+    let mut state = State::new(plan, memory, start);
     let mut running = FuturesUnordered::new();
     let mut dns_open = true;
 
@@ -376,6 +457,7 @@ where
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
             debug!(attempts = state.attempts.len(), "total timeout elapsed");
+            state.learn(now);
             return Err(state.timed_out(plan.total_timeout.unwrap_or_default()));
         }
         while let Some(addr) = state.next_attempt(now) {
@@ -391,6 +473,7 @@ where
                     "addresses over the cap were not attempted"
                 );
             }
+            state.learn(now);
             return Err(state.exhausted());
         }
 
@@ -426,28 +509,43 @@ where
         let now = Instant::now();
         match event {
             Event::Attempt(idx, Ok(conn)) => {
-                state.cancel_running(now);
                 drop(running); // closes every losing socket, including any that also connected
                 let won = &mut state.attempts[idx];
                 won.outcome = Outcome::Connected;
                 won.duration = now - start - won.started;
-                debug!(addr = %won.addr, elapsed = ?(now - start), "connected");
+                let remote_addr = won.addr;
+                debug!(addr = %remote_addr, elapsed = ?(now - start), "connected");
+                state.learn(now);
                 let info = ConnectInfo {
-                    remote_addr: won.addr,
+                    remote_addr,
                     local_addr: dialer.local_addr(&conn),
                     attempts: state.attempts,
                     dns_v4: state.dns_v4,
                     dns_v6: state.dns_v6,
                     refused: state.refused,
                     elapsed: now - start,
+                    used_history: state.used_history,
                 };
                 return Ok((conn, info));
             }
             Event::Attempt(idx, Err(error)) => state.on_failure(idx, error, now),
-            Event::Dns(Some(answer)) => state.on_answer(answer, now),
-            Event::Dns(None) => {
-                dns_open = false;
-                state.answered_all();
+            Event::Dns(mut answer) => {
+                // Answers that are ready together (both families from a cache) join the
+                // race together, so the first attempt goes to the best of all of them.
+                loop {
+                    match answer {
+                        Some(answer) => state.on_answer(answer, now),
+                        None => {
+                            dns_open = false;
+                            state.answered_all(now);
+                            break;
+                        }
+                    }
+                    match answers.next().now_or_never() {
+                        Some(next) => answer = next,
+                        None => break,
+                    }
+                }
             }
             Event::Timer => {}
         }

@@ -2,13 +2,19 @@
 //! address cap, shared fairly between the families.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
+use crate::history::Known;
+use crate::order::{Rank, Ranked};
 use crate::Family;
 
-/// Per-family queues merged on the way out: `first_family_count` addresses of the
-/// preferred family, then alternating families (RFC 8305 §4). Addresses that arrive late
-/// join their family's queue, so interleaving goes on as if they had been there all along.
+/// Per-family queues merged on the way out: `first_family_count` addresses of the leading
+/// family, then alternating families (RFC 8305 §4). Each family's queue is sorted by
+/// [`Rank`] (RFC 6724 and the history), equal ranks in arrival order, and addresses that
+/// arrive late are sorted into what is still queued. The leading family is the preferred
+/// one if the schedule names one, else the family of the better-ranked head (IPv6 on a
+/// tie). A queue told to [`keep_given_order`](Self::keep_given_order) ignores ranks and
+/// families: addresses leave in the order they came.
 ///
 /// The address cap (`max_addresses`) is shared so that one family can never shut out the
 /// other: until a family has answered, half the cap stays reserved for it. Addresses of the
@@ -21,17 +27,38 @@ pub(super) struct AddrQueue {
     v6: PerFamily,
     /// Every address admitted or held back, for de-duplication.
     seen: Vec<SocketAddr>,
-    preferred: Family,
+    preferred: Option<Family>,
     first_family_count: usize,
     taken: usize,
     last: Option<Family>,
     max_addresses: usize,
     dropped: usize,
+    /// Addresses pushed so far: the arrival order that breaks ties.
+    pushed: usize,
+    given_order: bool,
+}
+
+/// A queued address, with what the race knows of it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Queued {
+    pub(super) addr: SocketAddr,
+    pub(super) known: Known,
+    pub(super) source: Option<IpAddr>,
+    rank: Rank,
+    seq: usize,
+}
+
+impl Queued {
+    /// Where it goes in its family's queue.
+    fn key(&self, given_order: bool) -> (Option<Rank>, usize) {
+        ((!given_order).then_some(self.rank), self.seq)
+    }
 }
 
 #[derive(Debug, Default)]
 struct PerFamily {
-    queued: VecDeque<SocketAddr>,
+    /// Sorted by [`Queued::key`].
+    queued: VecDeque<Queued>,
     /// Addresses counted against the cap (queued, attempted or refused by the policy).
     admitted: usize,
     /// Addresses over this family's share while the other family has not answered.
@@ -56,7 +83,11 @@ pub(super) enum Admission {
 }
 
 impl AddrQueue {
-    pub(super) fn new(preferred: Family, first_family_count: usize, max_addresses: usize) -> Self {
+    pub(super) fn new(
+        preferred: Option<Family>,
+        first_family_count: usize,
+        max_addresses: usize,
+    ) -> Self {
         AddrQueue {
             v4: PerFamily::default(),
             v6: PerFamily::default(),
@@ -67,9 +98,16 @@ impl AddrQueue {
             last: None,
             max_addresses,
             dropped: 0,
+            pushed: 0,
+            given_order: false,
         }
     }
 
+    /// From now on addresses leave in the order they are pushed: no ranks, no interleaving
+    /// of the families.
+    pub(super) fn keep_given_order(&mut self) {
+        self.given_order = true;
+    }
     /// Counts `addr` as one of the race's addresses if its family's share allows, holds it
     /// back if only the other family's reservation is in the way, and otherwise drops it.
     pub(super) fn admit(&mut self, addr: SocketAddr) -> Admission {
@@ -122,34 +160,65 @@ impl AddrQueue {
         self.family(family).answered
     }
 
-    /// Queues a taken address for an attempt.
-    pub(super) fn push(&mut self, addr: SocketAddr) {
-        self.family_mut(Family::of(&addr)).queued.push_back(addr);
+    /// Queues a taken address for an attempt, in its place by rank.
+    pub(super) fn push(&mut self, addr: SocketAddr, ranked: Ranked) {
+        let queued = Queued {
+            addr,
+            known: ranked.known,
+            source: ranked.source,
+            rank: ranked.rank,
+            seq: self.pushed,
+        };
+        self.pushed += 1;
+        let given_order = self.given_order;
+        let key = queued.key(given_order);
+        let queue = &mut self.family_mut(Family::of(&addr)).queued;
+        let at = queue.partition_point(|q| q.key(given_order) < key);
+        queue.insert(at, queued);
     }
 
     #[cfg(test)]
     fn admit_and_push(&mut self, addr: SocketAddr) -> Admission {
         let admission = self.admit(addr);
         if admission == Admission::Taken {
-            self.push(addr);
+            self.push(addr, Ranked::plain());
         }
         admission
     }
 
-    /// The next address in interleaved order whose family `may_start`.
-    pub(super) fn pop(&mut self, may_start: impl Fn(Family) -> bool) -> Option<SocketAddr> {
-        let want = if self.taken < self.first_family_count {
-            self.preferred
+    /// The family whose head goes first: the preferred family if the schedule names one,
+    /// else the family of the better head, IPv6 on a tie (or the earlier head, when the
+    /// given order is kept).
+    fn leading(&self) -> Family {
+        let (v4, v6) = (self.v4.queued.front(), self.v6.queued.front());
+        let v4_first = match (self.preferred, v4, v6) {
+            (_, Some(v4), Some(v6)) if self.given_order => v4.seq < v6.seq,
+            (Some(family), _, _) => family == Family::V4,
+            (None, Some(v4), Some(v6)) => v4.rank < v6.rank,
+            _ => false,
+        };
+        if v4_first {
+            Family::V4
         } else {
-            self.last.map_or(self.preferred, Family::other)
+            Family::V6
+        }
+    }
+
+    /// The next address in interleaved order (or in the given order) whose family
+    /// `may_start`.
+    pub(super) fn pop(&mut self, may_start: impl Fn(Family) -> bool) -> Option<Queued> {
+        let want = match self.last {
+            _ if self.given_order || self.taken < self.first_family_count => self.leading(),
+            Some(last) => last.other(),
+            None => self.leading(),
         };
         let family = [want, want.other()]
             .into_iter()
             .find(|&f| self.has(f) && may_start(f))?;
-        let addr = self.family_mut(family).queued.pop_front()?;
+        let queued = self.family_mut(family).queued.pop_front()?;
         self.taken += 1;
         self.last = Some(family);
-        Some(addr)
+        Some(queued)
     }
 
     /// How many addresses are queued.
@@ -202,12 +271,12 @@ mod tests {
     }
 
     fn drain(q: &mut AddrQueue) -> Vec<SocketAddr> {
-        std::iter::from_fn(|| q.pop(|_| true)).collect()
+        std::iter::from_fn(|| q.pop(|_| true).map(|q| q.addr)).collect()
     }
 
     /// A queue whose families have both answered: no reservation applies.
     fn settled(preferred: Family, first_family_count: usize, max: usize) -> AddrQueue {
-        let mut q = AddrQueue::new(preferred, first_family_count, max);
+        let mut q = AddrQueue::new(Some(preferred), first_family_count, max);
         q.answered(Family::V4);
         q.answered(Family::V6);
         q
@@ -255,7 +324,7 @@ mod tests {
         q.admit_and_push(a("1.0.0.1:1"));
         q.admit_and_push(a("1.0.0.2:1"));
         q.admit_and_push(a("1.0.0.3:1"));
-        assert_eq!(q.pop(|_| true), Some(a("1.0.0.1:1")));
+        assert_eq!(q.pop(|_| true).map(|q| q.addr), Some(a("1.0.0.1:1")));
         q.admit_and_push(a("[::1]:1"));
         q.admit_and_push(a("[::2]:1"));
         assert_eq!(
@@ -270,8 +339,11 @@ mod tests {
         for s in ["[::1]:1", "[::2]:1", "1.0.0.1:1"] {
             q.admit_and_push(a(s));
         }
-        assert_eq!(q.pop(|f| f == Family::V4), Some(a("1.0.0.1:1")));
-        assert_eq!(q.pop(|f| f == Family::V4), None);
+        assert_eq!(
+            q.pop(|f| f == Family::V4).map(|q| q.addr),
+            Some(a("1.0.0.1:1"))
+        );
+        assert_eq!(q.pop(|f| f == Family::V4).map(|q| q.addr), None);
         assert_eq!(drain(&mut q), vec![a("[::1]:1"), a("[::2]:1")]);
     }
 
@@ -297,8 +369,8 @@ mod tests {
         q.admit_and_push(v4(0));
         q.admit_and_push(v4(1));
         assert_eq!((q.len(), q.is_empty()), (3, false));
-        assert_eq!(q.pop(|f| f == Family::V4), Some(v4(0)));
-        assert_eq!(q.pop(|f| f == Family::V4), Some(v4(1)));
+        assert_eq!(q.pop(|f| f == Family::V4).map(|q| q.addr), Some(v4(0)));
+        assert_eq!(q.pop(|f| f == Family::V4).map(|q| q.addr), Some(v4(1)));
         assert_eq!((q.len(), q.is_empty()), (1, false));
         drain(&mut q);
         assert_eq!((q.len(), q.is_empty()), (0, true));
@@ -307,7 +379,7 @@ mod tests {
     /// 20 `A` records first: 8 are taken, 12 held back, and half the cap waits for `AAAA`.
     #[test]
     fn half_the_cap_waits_for_the_family_that_has_not_answered() {
-        let mut q = AddrQueue::new(Family::V6, 1, 16);
+        let mut q = AddrQueue::new(Some(Family::V6), 1, 16);
         let admitted: Vec<_> = (0..20).map(|i| q.admit_and_push(v4(i))).collect();
         assert_eq!(admitted[..8], [Admission::Taken; 8]);
         assert_eq!(admitted[8..], [Admission::Held; 12]);
@@ -326,7 +398,7 @@ mod tests {
     /// fill up in the order given.
     #[test]
     fn a_long_list_of_one_family_leaves_room_for_the_other() {
-        let mut q = AddrQueue::new(Family::V6, 1, 4);
+        let mut q = AddrQueue::new(Some(Family::V6), 1, 4);
         for i in 0..10 {
             q.admit_and_push(v4(i));
         }
@@ -340,7 +412,7 @@ mod tests {
     /// However many records arrive, what is held back is bounded by the cap.
     #[test]
     fn a_hostile_answer_is_bounded() {
-        let mut q = AddrQueue::new(Family::V6, 1, 16);
+        let mut q = AddrQueue::new(Some(Family::V6), 1, 16);
         for i in 0..1000 {
             q.admit(v4(i));
         }

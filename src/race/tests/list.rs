@@ -9,7 +9,7 @@ async fn addresses<S>(plan: &Plan, answers: S) -> Result<Vec<SocketAddr>, Connec
 where
     S: Stream<Item = Answer> + Unpin,
 {
-    guarded(list::addresses(plan, answers)).await
+    guarded(list::addresses(plan, Memory::default(), answers)).await
 }
 
 fn v4(i: usize) -> SocketAddr {

@@ -18,6 +18,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use super::{Answer, Plan};
 use crate::error::DnsError;
+use crate::order::Memory;
 use crate::{ConnectError, ConnectInfo, Dial, ErrorKind, Family, Outcome, Schedule};
 
 fn ms(n: u64) -> Duration {
@@ -82,7 +83,8 @@ impl Net {
 
     fn dialer(
         &self,
-    ) -> impl Fn(SocketAddr) -> futures_util::future::BoxFuture<'static, io::Result<Socket>> {
+    ) -> impl Fn(SocketAddr) -> futures_util::future::BoxFuture<'static, io::Result<Socket>> + Clone
+    {
         let net = self.clone();
         move |a: SocketAddr| {
             let host = *net
@@ -138,7 +140,7 @@ where
     D: Dial,
     S: Stream<Item = Answer> + Unpin,
 {
-    guarded(super::race(dialer, plan, answers)).await
+    guarded(super::race(dialer, plan, Memory::default(), answers)).await
 }
 
 fn plan(schedule: Schedule) -> Plan {
@@ -150,6 +152,7 @@ fn plan(schedule: Schedule) -> Plan {
         max_concurrent: 16,
         max_addresses: 16,
         policy: None,
+        keep_given_order: false,
     }
 }
 
@@ -1036,5 +1039,6 @@ async fn policy_refusals_are_listed_after_failed_attempts() {
 }
 
 mod caps;
+mod learned;
 mod list;
 mod props;

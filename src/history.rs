@@ -1,0 +1,523 @@
+//! The address history: what earlier races learned about each address, shared by every
+//! clone of a connector.
+//!
+//! For each address it keeps a smoothed handshake time and its variance (RFC 6298), the
+//! last failure and the last success. A race asks it two questions: how to rank each
+//! address ([`Known`]), and how long the best one's handshake should take before more
+//! attempts start ([`Known::expected`]). It is a small policy object the race consults, in
+//! the manner of Chromium's `IPEndPointStateTracker`: the race loop stays a loop.
+//!
+//! It is bounded: at most its capacity of addresses (an LRU, evicted in batches of an
+//! eighth so that each insert costs O(1) amortised), and every entry expires.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::schedule::{MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY};
+
+/// Default number of addresses a connector's history holds: 4,096.
+///
+/// An entry is about 100 bytes, so a full history is about 400 KiB. When it is full, the
+/// least recently used eighth is forgotten.
+pub const DEFAULT_HISTORY_CAPACITY: usize = 4096;
+
+/// How long a measured handshake time stays fresh: 10 minutes since the last connection
+/// to that address. After that the address counts as unknown again, and the next race to
+/// it races every address, as a first connect does.
+pub const HISTORY_TTL: Duration = Duration::from_secs(600);
+
+/// How long an address that failed stays ranked below the addresses connie knows nothing
+/// about: 30 seconds. A failure also forgets the address's handshake time, so after the
+/// cool-down the address is unknown, and only a race of every address can make it the
+/// first choice again.
+pub const FAILURE_COOL_DOWN: Duration = Duration::from_secs(30);
+
+/// One race in this many, among the races that would start the best known address alone,
+/// races every address instead, so that an address that became faster is found: 1 in 100.
+///
+/// An exploring race sends one SYN per address, so on a 12-address name it costs 11 SYNs
+/// more than a learned race; spread over 100 races that is 0.11 SYNs per connect (0.15
+/// with the 16-address cap).
+pub const EXPLORE_EVERY: u64 = 100;
+
+/// RFC 6298's G: the resolution of the clock that times the expected handshake (tokio's
+/// timer counts milliseconds).
+const CLOCK_GRANULARITY: Duration = Duration::from_millis(1);
+
+/// What the history knows about one address, at the start of a race.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known {
+    /// A handshake time measured within [`HISTORY_TTL`], with no failure since.
+    Fresh {
+        /// Smoothed handshake time.
+        srtt: Duration,
+        /// Its mean deviation.
+        rttvar: Duration,
+    },
+    /// Nothing useful: never seen, expired, or failed longer than the cool-down ago.
+    Unknown,
+    /// Failed within [`FAILURE_COOL_DOWN`].
+    Failed,
+}
+
+impl Known {
+    /// How long a handshake to this address is expected to take at most: srtt +
+    /// max(G, 4·rttvar), RFC 6298's retransmission timeout with G the 1 ms resolution of
+    /// tokio's timer (a steady RTT drives rttvar towards 0, and jitter below the timer's
+    /// resolution must not start a race of everything); at least [`MIN_ATTEMPT_DELAY`] and
+    /// at most [`RFC8305_ATTEMPT_DELAY`]. `None` unless fresh.
+    pub(crate) fn expected(&self) -> Option<Duration> {
+        match *self {
+            Known::Fresh { srtt, rttvar } => Some(
+                srtt.saturating_add(rttvar.saturating_mul(4).max(CLOCK_GRANULARITY))
+                    .clamp(MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY),
+            ),
+            Known::Unknown | Known::Failed => None,
+        }
+    }
+}
+
+/// What one attempt of a finished race teaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lesson {
+    /// The handshake completed after this long.
+    Connected(Duration),
+    /// The attempt failed with this kind of error.
+    Failed(io::ErrorKind),
+    /// The attempt was still running when the race ended, past the time its handshake was
+    /// expected to take: as good as a timeout.
+    Overdue,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Smoothed handshake time, its variance, and when the last sample was taken.
+    rtt: Option<(Duration, Duration, Instant)>,
+    /// The last failure: its kind, when, and its [`Inner::tick`] (to order it against a
+    /// success at the same instant).
+    failed: Option<(io::ErrorKind, Instant, u64)>,
+    /// The last success: when, and its tick.
+    succeeded: Option<(Instant, u64)>,
+    /// The source address the system chose for this destination when the entry was
+    /// written: a different one means another network, where nothing here holds.
+    source: Option<IpAddr>,
+    /// When the entry was last read or written, in [`Inner::tick`]s (for the LRU).
+    used: u64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<SocketAddr, Entry>,
+    tick: u64,
+    /// Races that could have started the best known address alone.
+    learned_races: u64,
+}
+
+/// The bounded, concurrent address history of one connector and its clones.
+#[derive(Debug)]
+pub(crate) struct History {
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+impl History {
+    /// An empty history of at most `capacity` addresses (at least 1).
+    pub(crate) fn new(capacity: usize) -> History {
+        History {
+            capacity: capacity.max(1),
+            inner: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Nothing in here can panic half-way through an update; take the data either way.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What is known about `addr` at `now`. `source` is the source address the system
+    /// would use for it today, if known: an entry written with another source is about
+    /// another network, and is dropped (HEv3 asks that history never cross networks).
+    pub(crate) fn known(&self, addr: SocketAddr, source: Option<IpAddr>, now: Instant) -> Known {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        let Some(entry) = inner.entries.get_mut(&addr) else {
+            return Known::Unknown;
+        };
+        if source.is_some() && entry.source.is_some() && source != entry.source {
+            inner.entries.remove(&addr);
+            return Known::Unknown;
+        }
+        entry.used = tick;
+        let since = |at: Instant| now.saturating_duration_since(at);
+        if let Some((_, at, failed)) = entry.failed {
+            let after_success = entry
+                .succeeded
+                .is_none_or(|(_, succeeded)| failed > succeeded);
+            if after_success && since(at) < FAILURE_COOL_DOWN {
+                return Known::Failed;
+            }
+        }
+        match entry.rtt {
+            Some((srtt, rttvar, at)) if since(at) < HISTORY_TTL => Known::Fresh { srtt, rttvar },
+            _ => Known::Unknown,
+        }
+    }
+
+    /// Whether a race that could start its best known address alone should race every
+    /// address instead: true once in [`EXPLORE_EVERY`] such races.
+    pub(crate) fn explore(&self) -> bool {
+        let mut inner = self.lock();
+        inner.learned_races += 1;
+        inner.learned_races.is_multiple_of(EXPLORE_EVERY)
+    }
+
+    /// Records what a finished race taught about its addresses: `(address, the source
+    /// address used for it, lesson)`.
+    pub(crate) fn learn(
+        &self,
+        lessons: impl IntoIterator<Item = (SocketAddr, Option<IpAddr>, Lesson)>,
+        now: Instant,
+    ) {
+        let mut inner = self.lock();
+        for (addr, source, lesson) in lessons {
+            inner.tick += 1;
+            let tick = inner.tick;
+            if !inner.entries.contains_key(&addr) {
+                self.make_room(&mut inner, now);
+            }
+            let entry = inner.entries.entry(addr).or_insert(Entry {
+                rtt: None,
+                failed: None,
+                succeeded: None,
+                source,
+                used: tick,
+            });
+            if source.is_some() && entry.source.is_some() && source != entry.source {
+                // Learned on another network: start over.
+                *entry = Entry {
+                    rtt: None,
+                    failed: None,
+                    succeeded: None,
+                    source,
+                    used: tick,
+                };
+            }
+            entry.used = tick;
+            entry.source = source.or(entry.source);
+            match lesson {
+                Lesson::Connected(sample) => {
+                    entry.rtt = Some(match entry.rtt {
+                        // RFC 6298 §2: α = 1/8, β = 1/4.
+                        Some((srtt, rttvar, at))
+                            if now.saturating_duration_since(at) < HISTORY_TTL =>
+                        {
+                            let deviation = srtt.abs_diff(sample);
+                            let rttvar = (rttvar * 3 + deviation) / 4;
+                            let srtt = (srtt * 7 + sample) / 8;
+                            (srtt, rttvar, now)
+                        }
+                        _ => (sample, sample / 2, now),
+                    });
+                    entry.succeeded = Some((now, tick));
+                }
+                Lesson::Failed(kind) => {
+                    entry.failed = Some((kind, now, tick));
+                    entry.rtt = None;
+                }
+                Lesson::Overdue => {
+                    entry.failed = Some((io::ErrorKind::TimedOut, now, tick));
+                    entry.rtt = None;
+                }
+            }
+        }
+    }
+
+    /// Makes room for one more entry: drops expired entries, and if that is not enough,
+    /// the least recently used eighth of the capacity.
+    fn make_room(&self, inner: &mut Inner, now: Instant) {
+        if inner.entries.len() < self.capacity {
+            return;
+        }
+        let stale = |e: &Entry| {
+            let old = |at: Instant| now.saturating_duration_since(at) >= HISTORY_TTL;
+            let rtt_gone = e.rtt.is_none_or(|(_, _, at)| old(at));
+            let failure_gone = e
+                .failed
+                .is_none_or(|(_, at, _)| now.saturating_duration_since(at) >= FAILURE_COOL_DOWN);
+            rtt_gone && failure_gone
+        };
+        inner.entries.retain(|_, e| !stale(e));
+        if inner.entries.len() < self.capacity {
+            return;
+        }
+        let batch = (self.capacity / 8).max(1);
+        let mut ages: Vec<u64> = inner.entries.values().map(|e| e.used).collect();
+        let (_, &mut cutoff, _) = ages.select_nth_unstable(batch - 1);
+        inner.entries.retain(|_, e| e.used > cutoff);
+    }
+
+    /// Forgets everything.
+    pub(crate) fn forget(&self) {
+        let mut inner = self.lock();
+        inner.entries.clear();
+        inner.learned_races = 0;
+    }
+
+    /// How many addresses it holds.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// The most addresses it may hold.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn a(i: u32) -> SocketAddr {
+        SocketAddr::from((std::net::Ipv4Addr::from(0x0a00_0000 + i), 443))
+    }
+
+    const SRC: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 255, 0, 1)));
+
+    fn connected(h: &History, addr: SocketAddr, rtt: u64, now: Instant) {
+        h.learn([(addr, SRC, Lesson::Connected(ms(rtt)))], now);
+    }
+
+    #[test]
+    fn constants_are_the_documented_numbers() {
+        assert_eq!(DEFAULT_HISTORY_CAPACITY, 4096);
+        assert_eq!(HISTORY_TTL, Duration::from_secs(600));
+        assert_eq!(FAILURE_COOL_DOWN, Duration::from_secs(30));
+        assert_eq!(EXPLORE_EVERY, 100);
+    }
+
+    /// RFC 6298: the first sample sets srtt = R and rttvar = R/2; later ones smooth with
+    /// α = 1/8 and β = 1/4.
+    #[test]
+    fn smoothing_follows_rfc_6298() {
+        let h = History::new(16);
+        let now = Instant::now();
+        connected(&h, a(1), 80, now);
+        assert_eq!(
+            h.known(a(1), SRC, now),
+            Known::Fresh {
+                srtt: ms(80),
+                rttvar: ms(40)
+            }
+        );
+        connected(&h, a(1), 160, now);
+        // rttvar = 3/4·40 + 1/4·|80 − 160| = 50; srtt = 7/8·80 + 1/8·160 = 90.
+        assert_eq!(
+            h.known(a(1), SRC, now),
+            Known::Fresh {
+                srtt: ms(90),
+                rttvar: ms(50)
+            }
+        );
+    }
+
+    #[test]
+    fn expected_is_srtt_plus_four_rttvar_within_bounds() {
+        let fresh = |srtt, rttvar| Known::Fresh {
+            srtt: ms(srtt),
+            rttvar: ms(rttvar),
+        };
+        assert_eq!(fresh(20, 5).expected(), Some(ms(40)));
+        assert_eq!(
+            fresh(30, 0).expected(),
+            Some(ms(31)),
+            "G = 1 ms when rttvar is 0"
+        );
+        assert_eq!(
+            fresh(1, 0).expected(),
+            Some(ms(10)),
+            "floored at MIN_ATTEMPT_DELAY"
+        );
+        assert_eq!(
+            fresh(200, 40).expected(),
+            Some(ms(250)),
+            "capped at the RFC 8305 delay"
+        );
+        let huge = Known::Fresh {
+            srtt: Duration::MAX,
+            rttvar: Duration::MAX,
+        };
+        assert_eq!(huge.expected(), Some(ms(250)), "no overflow");
+        assert_eq!(Known::Unknown.expected(), None);
+        assert_eq!(Known::Failed.expected(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handshake_time_expires_after_the_ttl() {
+        let h = History::new(16);
+        connected(&h, a(1), 20, Instant::now());
+        tokio::time::advance(HISTORY_TTL - ms(1)).await;
+        assert!(matches!(
+            h.known(a(1), SRC, Instant::now()),
+            Known::Fresh { .. }
+        ));
+        tokio::time::advance(ms(1)).await;
+        assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Unknown);
+        // A sample after expiry starts the smoothing over.
+        connected(&h, a(1), 60, Instant::now());
+        assert_eq!(
+            h.known(a(1), SRC, Instant::now()),
+            Known::Fresh {
+                srtt: ms(60),
+                rttvar: ms(30)
+            }
+        );
+    }
+
+    /// A failure ranks the address last for the cool-down, then it is unknown: its old
+    /// handshake time is gone.
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_lasts_for_the_cool_down_and_forgets_the_rtt() {
+        let h = History::new(16);
+        connected(&h, a(1), 20, Instant::now());
+        for lesson in [
+            Lesson::Failed(io::ErrorKind::ConnectionRefused),
+            Lesson::Overdue,
+        ] {
+            h.learn([(a(1), SRC, lesson)], Instant::now());
+            assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Failed);
+            tokio::time::advance(FAILURE_COOL_DOWN - ms(1)).await;
+            assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Failed);
+            tokio::time::advance(ms(1)).await;
+            assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Unknown);
+        }
+        // A success after a failure counts at once.
+        h.learn(
+            [(a(1), SRC, Lesson::Failed(io::ErrorKind::ConnectionRefused))],
+            Instant::now(),
+        );
+        connected(&h, a(1), 30, Instant::now());
+        assert!(matches!(
+            h.known(a(1), SRC, Instant::now()),
+            Known::Fresh { .. }
+        ));
+    }
+
+    /// HEv3: history never crosses networks. Asked with another source address, the entry
+    /// is dropped; learning with another source starts it over.
+    #[test]
+    fn another_source_address_drops_the_entry() {
+        let h = History::new(16);
+        let now = Instant::now();
+        let other = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 2)));
+        connected(&h, a(1), 20, now);
+        assert!(
+            matches!(h.known(a(1), None, now), Known::Fresh { .. }),
+            "source unknown: kept"
+        );
+        assert_eq!(h.known(a(1), other, now), Known::Unknown);
+        assert_eq!(h.len(), 0);
+        assert_eq!(h.known(a(1), SRC, now), Known::Unknown);
+
+        connected(&h, a(2), 20, now);
+        h.learn([(a(2), other, Lesson::Connected(ms(100)))], now);
+        assert_eq!(
+            h.known(a(2), other, now),
+            Known::Fresh {
+                srtt: ms(100),
+                rttvar: ms(50)
+            },
+            "not smoothed with the other network's 20 ms"
+        );
+    }
+
+    #[test]
+    fn one_race_in_explore_every_explores() {
+        let h = History::new(16);
+        let explored: Vec<u64> = (1..=3 * EXPLORE_EVERY).filter(|_| h.explore()).collect();
+        assert_eq!(explored.len(), 3);
+        let h = History::new(16);
+        let first = (1..=EXPLORE_EVERY).find(|_| h.explore());
+        assert_eq!(first, Some(EXPLORE_EVERY));
+    }
+
+    #[test]
+    fn forget_clears_everything() {
+        let h = History::new(16);
+        let now = Instant::now();
+        connected(&h, a(1), 20, now);
+        h.explore();
+        h.forget();
+        assert_eq!(h.len(), 0);
+        assert_eq!(h.known(a(1), SRC, now), Known::Unknown);
+        assert_eq!((1..EXPLORE_EVERY).filter(|_| h.explore()).count(), 0);
+    }
+
+    /// 100,000 distinct addresses: the history never holds more than its capacity, and
+    /// what it evicts is the least recently used.
+    #[test]
+    fn the_bound_holds_under_100_000_distinct_addresses() {
+        let h = History::new(DEFAULT_HISTORY_CAPACITY);
+        let now = Instant::now();
+        connected(&h, a(0), 20, now);
+        for i in 1..100_000 {
+            connected(&h, a(i), 20, now);
+            // a(0) is read often, so it is never the least recently used.
+            if i % 100 == 0 {
+                assert!(
+                    matches!(h.known(a(0), SRC, now), Known::Fresh { .. }),
+                    "at {i}"
+                );
+            }
+            assert!(
+                h.len() <= DEFAULT_HISTORY_CAPACITY,
+                "{} entries at {i}",
+                h.len()
+            );
+        }
+        assert!(h.len() > DEFAULT_HISTORY_CAPACITY / 2);
+        assert_eq!(
+            h.known(a(1), SRC, now),
+            Known::Unknown,
+            "the oldest went first"
+        );
+        assert!(matches!(h.known(a(99_999), SRC, now), Known::Fresh { .. }));
+    }
+
+    #[test]
+    fn a_capacity_of_one_holds_one() {
+        let h = History::new(0);
+        assert_eq!(h.capacity(), 1);
+        let now = Instant::now();
+        connected(&h, a(1), 20, now);
+        connected(&h, a(2), 20, now);
+        assert_eq!(h.len(), 1);
+        assert!(matches!(h.known(a(2), SRC, now), Known::Fresh { .. }));
+    }
+
+    /// Expired entries go before any live one is evicted.
+    #[tokio::test(start_paused = true)]
+    async fn expired_entries_make_room_first() {
+        let h = History::new(8);
+        for i in 0..8 {
+            connected(&h, a(i), 20, Instant::now());
+        }
+        tokio::time::advance(HISTORY_TTL).await;
+        connected(&h, a(100), 20, Instant::now());
+        assert_eq!(h.len(), 1);
+    }
+}
