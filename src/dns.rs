@@ -102,6 +102,13 @@ impl Resolver {
         }
     }
 
+    /// A resolver that asks the operating system's `getaddrinfo`, one call per family.
+    pub(crate) fn getaddrinfo() -> Resolver {
+        Resolver {
+            backend: Arc::new(OnceLock::from(Backend::System)),
+        }
+    }
+
     fn backend(&self) -> &Backend {
         self.backend.get_or_init(|| {
             match TokioResolver::builder_tokio().and_then(|builder| builder.build()) {
@@ -283,11 +290,8 @@ impl fmt::Debug for Resolver {
 mod tests {
     use super::*;
 
-    /// A resolver that asks `getaddrinfo`, as the fallback does.
     fn system() -> Resolver {
-        Resolver {
-            backend: Arc::new(OnceLock::from(Backend::System)),
-        }
+        Resolver::getaddrinfo()
     }
 
     type Found = Result<Vec<SocketAddr>, DnsError>;
@@ -403,6 +407,24 @@ mod tests {
         assert!(state.1, "the stuck lookup finishes in the background");
     }
 
+    /// `ConnieConnector::getaddrinfo` and `ConnieConnector::resolver` each replace the
+    /// other; the fallback is the same backend as the setter's.
+    #[test]
+    fn getaddrinfo_and_a_hickory_resolver_replace_each_other() {
+        let backend = |c: crate::ConnieConnector| format!("{:?}", c.resolver);
+        let (gai, hickory) = (
+            r#"Resolver { backend: "system (getaddrinfo)" }"#,
+            r#"Resolver { backend: "hickory" }"#,
+        );
+        let c = crate::ConnieConnector::new;
+        assert_eq!(backend(c().getaddrinfo()), gai);
+        assert_eq!(
+            backend(c().getaddrinfo().resolver(no_name_server())),
+            hickory
+        );
+        assert_eq!(backend(c().resolver(no_name_server()).getaddrinfo()), gai);
+    }
+
     #[test]
     fn every_system_resolver_is_the_same_one() {
         let (a, b) = (Resolver::system(), Resolver::system());
@@ -420,14 +442,16 @@ mod tests {
 
     /// A hickory resolver with no name server: what it answers, it answers without a query.
     fn offline() -> Resolver {
-        Resolver::hickory(
-            TokioResolver::builder_with_config(
-                hickory_resolver::config::ResolverConfig::default(),
-                hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
-            )
-            .build()
-            .unwrap(),
+        Resolver::hickory(no_name_server())
+    }
+
+    fn no_name_server() -> TokioResolver {
+        TokioResolver::builder_with_config(
+            hickory_resolver::config::ResolverConfig::default(),
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
         )
+        .build()
+        .unwrap()
     }
 
     /// The hickory path: one answer per family, each holding that family's addresses
