@@ -209,8 +209,35 @@ impl<D> ConnieConnector<D> {
     /// (and by [`race_connect`]), so they share one cache. If the configuration cannot be
     /// loaded, the operating system's resolver (`getaddrinfo`) is used and a `tracing`
     /// warning says so.
+    ///
+    /// Replaces [`getaddrinfo`](Self::getaddrinfo).
     pub fn resolver(mut self, resolver: TokioResolver) -> Self {
         self.resolver = Resolver::hickory(resolver);
+        self
+    }
+
+    /// Resolves names with the operating system's resolver, `getaddrinfo`, instead of
+    /// hickory: for names only NSS knows (`/etc/nsswitch.conf`: systemd-resolved, mDNS,
+    /// LDAP, `/etc/hosts` in the order it gives), or when `/etc/gai.conf` should order the
+    /// addresses.
+    ///
+    /// connie makes two calls, one for IPv4 (`AF_INET`) and one for IPv6 (`AF_INET6`), each
+    /// on a tokio blocking thread, and each family joins the race as soon as its own call
+    /// returns. Each family keeps `getaddrinfo`'s order (RFC 6724 sorting, with
+    /// `/etc/gai.conf` on glibc) instead of connie's RFC 6724 sort; the address history
+    /// still puts measured addresses first (see [`history`](Self::history)). A family without addresses (the `AAAA` of an IPv4-only
+    /// name) is that family's [`DnsError`](crate::DnsError), "no records", as with hickory.
+    /// There is no cache beyond the system's (nscd, systemd-resolved): every race looks the
+    /// name up again.
+    ///
+    /// A `getaddrinfo` call cannot be cancelled: when the race ends first, its thread runs
+    /// on until the call returns, and the answer is dropped (a tokio runtime shutting down
+    /// waits for it, as for any blocking task).
+    ///
+    /// Replaces [`resolver`](Self::resolver). Default is hickory with the system
+    /// configuration.
+    pub fn getaddrinfo(mut self) -> Self {
+        self.resolver = Resolver::getaddrinfo();
         self
     }
 

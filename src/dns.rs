@@ -3,15 +3,18 @@
 //!
 //! hickory's `lookup_ip` joins both families and returns only when both have answered,
 //! so a slow `AAAA` would hold up a connection to an `A` address. Here the two lookups are
-//! separate futures in one stream and the race starts on whichever answers first.
+//! separate futures in one stream and the race starts on whichever answers first. The
+//! same goes for `getaddrinfo`: one call per family, each on a blocking thread.
 
-use std::fmt;
+use std::error::Error;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use std::{fmt, io};
 
+use dns_lookup::{AddrFamily, AddrInfoHints, LookupError, LookupErrorKind, SockType};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
 use futures_util::FutureExt;
@@ -77,8 +80,9 @@ pub(crate) struct Resolver {
 
 enum Backend {
     Hickory(Box<TokioResolver>),
-    /// The system configuration could not be loaded: ask the operating system's resolver
-    /// (`getaddrinfo`, on a blocking thread), which answers both families at once.
+    /// The operating system's resolver, `getaddrinfo`, one call per family (see
+    /// [`getaddrinfo_per_family`]): asked for with `ConnieConnector::getaddrinfo`, or the
+    /// fallback when the system configuration cannot be loaded.
     System,
 }
 
@@ -95,6 +99,13 @@ impl Resolver {
     pub(crate) fn hickory(resolver: TokioResolver) -> Resolver {
         Resolver {
             backend: Arc::new(OnceLock::from(Backend::Hickory(Box::new(resolver)))),
+        }
+    }
+
+    /// A resolver that asks the operating system's `getaddrinfo`, one call per family.
+    pub(crate) fn getaddrinfo() -> Resolver {
+        Resolver {
+            backend: Arc::new(OnceLock::from(Backend::System)),
         }
     }
 
@@ -122,6 +133,7 @@ impl Resolver {
                         let failed = Answer {
                             family: None,
                             result: Err(DnsError::new(None, e)),
+                            sorted: false,
                         };
                         return Box::pin(stream::iter([failed]));
                     }
@@ -151,6 +163,7 @@ impl Resolver {
                             Answer {
                                 family: Some(family),
                                 result,
+                                sorted: false,
                             }
                         }
                         .boxed(),
@@ -158,32 +171,109 @@ impl Resolver {
                 }
                 Box::pin(lookups)
             }
-            Backend::System => {
-                let host = host.to_owned();
-                let lookup = async move {
-                    match tokio::net::lookup_host((host.as_str(), port)).await {
-                        Ok(addrs) => {
-                            let (v4, v6): (Vec<_>, Vec<_>) = addrs.partition(SocketAddr::is_ipv4);
-                            vec![
-                                Answer {
-                                    family: Some(Family::V6),
-                                    result: Ok(v6),
-                                },
-                                Answer {
-                                    family: Some(Family::V4),
-                                    result: Ok(v4),
-                                },
-                            ]
-                        }
-                        Err(e) => vec![Answer {
-                            family: None,
-                            result: Err(DnsError::new(None, e)),
-                        }],
-                    }
-                };
-                Box::pin(stream::once(lookup).flat_map(stream::iter))
-            }
+            Backend::System => getaddrinfo_per_family(getaddrinfo, host, port),
         }
+    }
+}
+
+/// One lookup per family, `lookup(host, port, family)`, each on a tokio blocking thread,
+/// yielded as each returns.
+///
+/// A blocking call cannot be cancelled: dropped before they return, the lookups' threads
+/// run on until the calls return, and their answers are dropped. Dropping never blocks.
+fn getaddrinfo_per_family<F>(lookup: F, host: &str, port: u16) -> Answers
+where
+    F: Fn(&str, u16, Family) -> Result<Vec<SocketAddr>, DnsError> + Copy + Send + 'static,
+{
+    let pending = FuturesUnordered::new();
+    for family in [Family::V6, Family::V4] {
+        let host = host.to_owned();
+        pending.push(async move {
+            // Spawned on first poll, not here: the stream may be made outside a runtime.
+            let result = tokio::task::spawn_blocking(move || lookup(&host, port, family))
+                .await
+                .unwrap_or_else(|e| Err(DnsError::new(Some(family), e)));
+            // getaddrinfo sorted each family (RFC 6724, `/etc/gai.conf` on glibc).
+            Answer {
+                family: Some(family),
+                result,
+                sorted: true,
+            }
+        });
+    }
+    Box::pin(pending)
+}
+
+/// `getaddrinfo` for one family's stream addresses, in the order it returns them (RFC 6724
+/// and `/etc/gai.conf` on glibc), with `port`. Blocks.
+///
+/// A name without addresses of `family` fails with [`NoRecords`], as hickory's "no
+/// records" does, whatever code the C library used to say so.
+fn getaddrinfo(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>, DnsError> {
+    let hints = AddrInfoHints {
+        address: match family {
+            Family::V4 => AddrFamily::Inet,
+            Family::V6 => AddrFamily::Inet6,
+        }
+        .into(),
+        // Without it each address comes once per socket type (stream, datagram, raw).
+        socktype: SockType::Stream.into(),
+        ..AddrInfoHints::default()
+    };
+    let infos = match dns_lookup::getaddrinfo(Some(host), None, Some(hints)) {
+        Ok(infos) => infos,
+        Err(e) if no_records(&e) => {
+            return Err(DnsError::new(Some(family), NoRecords(e.into())));
+        }
+        Err(e) => return Err(DnsError::new(Some(family), io::Error::from(e))),
+    };
+    let mut addrs = Vec::new();
+    for info in infos {
+        let mut addr = info.map_err(|e| DnsError::new(Some(family), e))?.sockaddr;
+        // Only `family` was asked for; should a C library map IPv4 into IPv6 anyway, the
+        // mapped addresses are left out, as the hickory path leaves them out.
+        if addr.is_ipv4() == (family == Family::V4) {
+            // `set_port` keeps an IPv6 address's scope (`fe80::1%eth0` in /etc/hosts).
+            addr.set_port(port);
+            addrs.push(addr);
+        }
+    }
+    Ok(addrs)
+}
+
+/// `EAI_ADDRFAMILY` in glibc and musl, which glibc returns for an IP literal of the other
+/// family; the libc crate does not define it for Linux.
+#[cfg(target_os = "linux")]
+const EAI_ADDRFAMILY: i32 = -9;
+
+/// Whether `getaddrinfo` failed because the name has no address of the family asked for.
+///
+/// A lookup of one family cannot tell a name that does not exist from one with no address
+/// of that family: glibc says `EAI_NONAME` of both (and `EAI_NODATA` when a name server
+/// said the name exists), and `EAI_ADDRFAMILY` of an IP literal of the other family.
+fn no_records(e: &LookupError) -> bool {
+    #[cfg(target_os = "linux")]
+    if e.error_num() == EAI_ADDRFAMILY {
+        return true;
+    }
+    matches!(e.kind(), LookupErrorKind::NoName | LookupErrorKind::NoData)
+}
+
+/// `getaddrinfo` found no address of the family asked for; the C library's own error is
+/// the source.
+#[derive(Debug)]
+struct NoRecords(io::Error);
+
+impl fmt::Display for NoRecords {
+    /// `no records`, as hickory says of an empty answer.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no records")
+    }
+}
+
+impl Error for NoRecords {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
     }
 }
 
@@ -204,27 +294,142 @@ impl fmt::Debug for Resolver {
 mod tests {
     use super::*;
 
-    /// The fallback splits one `getaddrinfo` answer into a V6 and a V4 answer. A numeric
-    /// host keeps the test off the network: `getaddrinfo` parses it without a query.
+    fn system() -> Resolver {
+        Resolver::getaddrinfo()
+    }
+
+    type Found = Result<Vec<SocketAddr>, DnsError>;
+
+    /// The `A` and the `AAAA` answer of one lookup, each checked to carry its family, in
+    /// its error too: the two lookups finish in either order.
+    async fn by_family(resolver: &Resolver, host: &str) -> (Found, Found) {
+        let (mut v4, mut v6) = (None, None);
+        for answer in resolver.lookup(host, 8080).collect::<Vec<_>>().await {
+            if let Err(e) = &answer.result {
+                assert_eq!(e.family(), answer.family, "{e}");
+            }
+            let slot = match answer.family {
+                Some(Family::V4) => &mut v4,
+                Some(Family::V6) => &mut v6,
+                None => panic!("an answer without its family"),
+            };
+            assert!(
+                slot.replace(answer.result).is_none(),
+                "one answer per family"
+            );
+        }
+        (v4.expect("an A answer"), v6.expect("an AAAA answer"))
+    }
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    /// One `getaddrinfo` per family: an IP literal is an address of its own family and
+    /// "no records" of the other (glibc says `EAI_ADDRFAMILY`, others `EAI_NONAME`). A
+    /// numeric host is parsed without a query.
     #[tokio::test]
-    async fn system_fallback_answers_per_family() {
-        let resolver = Resolver {
-            backend: Arc::new(OnceLock::from(Backend::System)),
-        };
-        let answers: Vec<Answer> = resolver.lookup("127.0.0.1", 8080).collect().await;
-        assert_eq!(answers.len(), 2);
-        assert_eq!(answers[0].family, Some(Family::V6));
-        assert_eq!(
-            answers[0].result.as_ref().unwrap(),
-            &Vec::<SocketAddr>::new()
+    async fn getaddrinfo_asks_each_family_on_its_own() {
+        let (v4, v6) = by_family(&system(), "127.0.0.1").await;
+        assert_eq!(v4.unwrap(), addrs(&["127.0.0.1:8080"]));
+        assert_eq!(v6.unwrap_err().to_string(), "AAAA lookup: no records");
+
+        let (v4, v6) = by_family(&system(), "::1").await;
+        assert_eq!(v4.unwrap_err().to_string(), "A lookup: no records");
+        assert_eq!(v6.unwrap(), addrs(&["[::1]:8080"]));
+    }
+
+    /// `localhost` through NSS: `127.0.0.1` alone for `A`, and `::1` alone for `AAAA` where
+    /// `/etc/hosts` says so. Where it does not, `AAAA` would go on to the name servers
+    /// (nsswitch's `files dns`), so only `A` is asked: tests stay off the network.
+    #[tokio::test]
+    async fn getaddrinfo_answers_localhost_per_family() {
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let v6_in_hosts = hosts.lines().any(|line| {
+            let mut words = line.split('#').next().unwrap_or("").split_whitespace();
+            words.next() == Some("::1") && words.any(|name| name == "localhost")
+        });
+        if v6_in_hosts {
+            let (v4, v6) = by_family(&system(), "localhost").await;
+            assert_eq!(v4.unwrap(), addrs(&["127.0.0.1:8080"]));
+            assert_eq!(v6.unwrap(), addrs(&["[::1]:8080"]));
+        } else {
+            let v4 = getaddrinfo("localhost", 8080, Family::V4);
+            assert_eq!(v4.unwrap(), addrs(&["127.0.0.1:8080"]));
+        }
+    }
+
+    /// A name `getaddrinfo` refuses is each family's error, not a panic: the empty name
+    /// fails inside the C library without a query, a NUL before it is called.
+    #[tokio::test]
+    async fn getaddrinfo_reports_a_bad_name_per_family() {
+        let (v4, v6) = by_family(&system(), "").await;
+        assert_eq!(v4.unwrap_err().to_string(), "A lookup: no records");
+        assert_eq!(v6.unwrap_err().to_string(), "AAAA lookup: no records");
+        // Not "no records": the C library was never asked.
+        let (v4, v6) = by_family(&system(), "local\0host").await;
+        for e in [v4.unwrap_err(), v6.unwrap_err()] {
+            assert!(e.to_string().contains("nul byte"), "{e}");
+        }
+    }
+
+    /// Each family joins as soon as its own lookup returns: an `AAAA` lookup stuck on its
+    /// thread holds up neither the `A` answer nor dropping the stream, and finishes in the
+    /// background once unstuck.
+    #[tokio::test]
+    async fn each_family_answers_when_its_own_lookup_returns() {
+        use std::sync::{Condvar, Mutex};
+
+        // (released, finished), with a condition variable for each change.
+        static STATE: (Mutex<(bool, bool)>, Condvar) = (Mutex::new((false, false)), Condvar::new());
+        fn lookup(_: &str, port: u16, family: Family) -> Found {
+            if family == Family::V6 {
+                let (lock, changed) = &STATE;
+                let mut state = changed.wait_while(lock.lock().unwrap(), |s| !s.0).unwrap();
+                state.1 = true;
+                changed.notify_all();
+            }
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
+        }
+
+        let mut answers = getaddrinfo_per_family(lookup, "stuck.example", 80);
+        let first = answers.next().await.expect("the A answer");
+        assert_eq!(first.family, Some(Family::V4));
+        assert_eq!(first.result.unwrap(), addrs(&["127.0.0.1:80"]));
+
+        // Dropped on a thread of its own, so a drop that waited for the stuck lookup
+        // fails the test instead of hanging it.
+        let dropped = tokio::task::spawn_blocking(move || drop(answers));
+        tokio::time::timeout(Duration::from_secs(5), dropped)
+            .await
+            .expect("dropping the stream does not wait for a lookup")
+            .unwrap();
+
+        let (lock, changed) = &STATE;
+        lock.lock().unwrap().0 = true;
+        changed.notify_all();
+        let (state, _) = changed
+            .wait_timeout_while(lock.lock().unwrap(), Duration::from_secs(5), |s| !s.1)
+            .unwrap();
+        assert!(state.1, "the stuck lookup finishes in the background");
+    }
+
+    /// `ConnieConnector::getaddrinfo` and `ConnieConnector::resolver` each replace the
+    /// other; the fallback is the same backend as the setter's.
+    #[test]
+    fn getaddrinfo_and_a_hickory_resolver_replace_each_other() {
+        let backend = |c: crate::ConnieConnector| format!("{:?}", c.resolver);
+        let (gai, hickory) = (
+            r#"Resolver { backend: "system (getaddrinfo)" }"#,
+            r#"Resolver { backend: "hickory" }"#,
         );
-        assert_eq!(answers[1].family, Some(Family::V4));
-        let v4: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        assert_eq!(answers[1].result.as_ref().unwrap(), &vec![v4]);
+        let c = crate::ConnieConnector::new;
+        assert_eq!(backend(c().getaddrinfo()), gai);
         assert_eq!(
-            format!("{resolver:?}"),
-            r#"Resolver { backend: "system (getaddrinfo)" }"#
+            backend(c().getaddrinfo().resolver(no_name_server())),
+            hickory
         );
+        assert_eq!(backend(c().resolver(no_name_server()).getaddrinfo()), gai);
     }
 
     #[test]
@@ -244,14 +449,16 @@ mod tests {
 
     /// A hickory resolver with no name server: what it answers, it answers without a query.
     fn offline() -> Resolver {
-        Resolver::hickory(
-            TokioResolver::builder_with_config(
-                hickory_resolver::config::ResolverConfig::default(),
-                hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
-            )
-            .build()
-            .unwrap(),
+        Resolver::hickory(no_name_server())
+    }
+
+    fn no_name_server() -> TokioResolver {
+        TokioResolver::builder_with_config(
+            hickory_resolver::config::ResolverConfig::default(),
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
         )
+        .build()
+        .unwrap()
     }
 
     /// The hickory path: one answer per family, each holding that family's addresses
@@ -328,6 +535,7 @@ mod tests {
                 Answer {
                     family: Some(family),
                     result: Ok(vec![]),
+                    sorted: false,
                 }
             }
             .boxed()
@@ -339,17 +547,5 @@ mod tests {
         lookups.pending.push(at(1, Family::V4));
         let families: Vec<_> = lookups.map(|a| a.family).collect().await;
         assert_eq!(families, [Some(Family::V4), Some(Family::V6)]);
-    }
-
-    #[tokio::test]
-    async fn system_fallback_reports_a_failed_lookup() {
-        let resolver = Resolver {
-            backend: Arc::new(OnceLock::from(Backend::System)),
-        };
-        // An empty host fails inside getaddrinfo without a query.
-        let answers: Vec<Answer> = resolver.lookup("", 80).collect().await;
-        assert_eq!(answers.len(), 1);
-        assert_eq!(answers[0].family, None);
-        assert!(answers[0].result.is_err());
     }
 }

@@ -438,7 +438,7 @@ impl DnsError {
     }
 
     /// The family that was looked up (`A` for [`Family::V4`], `AAAA` for [`Family::V6`]),
-    /// or `None` for a lookup that asks for both at once (the system resolver fallback).
+    /// or `None` for a failure before either lookup (a name the resolver cannot parse).
     pub fn family(&self) -> Option<Family> {
         self.family
     }

@@ -99,8 +99,8 @@
 //!
 //! # Name resolution, `localhost` and `/etc/hosts`
 //!
-//! Names are resolved with hickory-resolver, not `getaddrinfo`. The default resolver reads
-//! `/etc/resolv.conf` and `/etc/hosts` once, on first use, and is shared by the whole
+//! By default, names are resolved with hickory-resolver, not `getaddrinfo`. The resolver
+//! reads `/etc/resolv.conf` and `/etc/hosts` once, on first use, and is shared by the whole
 //! process (one cache); a change to either file afterwards is not seen until the process
 //! restarts. Compared with `getaddrinfo`:
 //!
@@ -113,6 +113,12 @@
 //!   address history), so `/etc/gai.conf` does not apply;
 //! - if the system configuration cannot be read, connie falls back to `getaddrinfo` for
 //!   that process, with a `tracing` warning.
+//!
+//! [`ConnieConnector::getaddrinfo`] resolves with `getaddrinfo` instead, so every NSS source
+//! and `/etc/gai.conf` apply: one call per family, each on a blocking thread, each family
+//! joining the race as its call returns, with no cache but the system's. Each family then
+//! keeps `getaddrinfo`'s order; only the address history (measured addresses first) and
+//! RFC 6724's rule 1 (no route last) reorder it.
 //!
 //! # Address policy
 //!

@@ -48,7 +48,8 @@ use crate::ConnieConnector;
 /// What a request gets:
 ///
 /// - **Parallel lookups**: `A` and `AAAA` are looked up at once with the connector's
-///   [resolver](ConnieConnector::resolver). reqwest takes a whole list, so both answers are
+///   [resolver](ConnieConnector::resolver) (or [`getaddrinfo`](ConnieConnector::getaddrinfo),
+///   one call per family). reqwest takes a whole list, so both answers are
 ///   awaited; the [total timeout](ConnieConnector::total_timeout), if set, bounds that
 ///   wait, and when it elapses the addresses already answered are returned (none: a timeout
 ///   error).
@@ -58,8 +59,10 @@ use crate::ConnieConnector;
 ///   the request without connecting. The policy sees port 0, since reqwest gives a
 ///   resolver no port.
 /// - **The address cap**, shared fairly between the families as in a race.
-/// - **connie's order**: the [`Schedule`](crate::Schedule)'s preferred family first
-///   (`first_family_count` of it), then the families alternating, each in DNS order.
+/// - **connie's order**: each family sorted by RFC 6724 (not by the address history:
+///   reqwest connects by itself, so connie learns nothing), the leading family first
+///   (`first_family_count` of it; the [`Schedule`](crate::Schedule)'s preferred family if
+///   set, else the family of the best address), then the families alternating.
 ///   Addresses have port 0, which reqwest replaces with the URL's port.
 ///
 /// Errors are [`ConnectError`](crate::ConnectError)s, boxed: reachable through the reqwest

@@ -88,9 +88,10 @@ impl Memory<'_> {
         }
     }
 
-    /// Ranks `addr` as of `now`.
-    pub(crate) fn rank(&self, addr: SocketAddr, now: Instant) -> Ranked {
-        let (source, rfc6724) = match self.sources {
+    /// Ranks `addr` as of `now`; by RFC 6724's rules after the first only if `rfc6724`
+    /// (not for addresses the resolver sorted already).
+    pub(crate) fn rank(&self, addr: SocketAddr, rfc6724: bool, now: Instant) -> Ranked {
+        let (source, key) = match self.sources {
             Some(sources) => {
                 let source = sources.source(addr);
                 (source, Some(rfc6724::key(addr.ip(), source)))
@@ -107,10 +108,10 @@ impl Memory<'_> {
         };
         Ranked {
             rank: Rank {
-                unusable: rfc6724.is_some_and(|k| !k.usable()),
+                unusable: key.is_some_and(|k| !k.usable()),
                 standing,
                 srtt,
-                rfc6724,
+                rfc6724: key.filter(|_| rfc6724),
             },
             known,
             source,

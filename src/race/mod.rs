@@ -66,6 +66,10 @@ pub(crate) struct Answer {
     /// The family this answer completes; `None` for literal addresses (no lookup made).
     pub(crate) family: Option<Family>,
     pub(crate) result: Result<Vec<SocketAddr>, DnsError>,
+    /// The resolver sorted these addresses already (`getaddrinfo`: RFC 6724 with
+    /// `/etc/gai.conf`): the race keeps that order, and ranks them by RFC 6724's rule 1 and
+    /// the history only.
+    pub(crate) sorted: bool,
 }
 
 impl Answer {
@@ -73,6 +77,7 @@ impl Answer {
         Answer {
             family: None,
             result: Ok(addrs),
+            sorted: false,
         }
     }
 }
@@ -114,6 +119,8 @@ struct State<'a> {
     used_history: bool,
     /// One literal address: nothing to choose between, nothing to rank or learn.
     plain: bool,
+    /// The resolver sorts its answers itself (see [`Answer::sorted`]).
+    resolver_sorted: bool,
 }
 
 fn slot(family: Family) -> usize {
@@ -145,6 +152,7 @@ impl<'a> State<'a> {
             learning: false,
             used_history: false,
             plain: false,
+            resolver_sorted: false,
         }
     }
 
@@ -268,6 +276,7 @@ impl<'a> State<'a> {
 
     fn on_answer(&mut self, answer: Answer, now: Instant) {
         let elapsed = now - self.start;
+        self.resolver_sorted |= answer.sorted;
         match answer.family {
             Some(Family::V4) => self.dns_v4 = Some(elapsed),
             Some(Family::V6) => self.dns_v6 = Some(elapsed),
@@ -340,7 +349,7 @@ impl<'a> State<'a> {
             let ranked = if self.plain {
                 Ranked::plain()
             } else {
-                self.memory.rank(addr, now)
+                self.memory.rank(addr, !self.resolver_sorted, now)
             };
             self.queue.push(addr, ranked);
         }

@@ -432,3 +432,30 @@ async fn clones_of_a_connector_share_what_they_learned() {
         (12, false)
     );
 }
+
+/// Addresses the resolver sorted already (`getaddrinfo`, with `/etc/gai.conf`) keep its
+/// order; connie's own RFC 6724 rules sort the others.
+#[tokio::test(start_paused = true)]
+async fn a_resolvers_own_order_is_kept() {
+    let memory = Memory {
+        history: None,
+        sources: Some(global_sources()),
+    };
+    let net = Net::new(&[
+        ("[fd00::1]:80", Host::Up(ms(5))),
+        ("[2001:db8::1]:80", Host::Up(ms(5))),
+    ]);
+    let p = plan(Schedule::sequential());
+    for (sorted, first) in [(false, "[2001:db8::1]:80"), (true, "[fd00::1]:80")] {
+        let answer = Answer {
+            family: Some(Family::V6),
+            result: Ok(net.addrs(&["[fd00::1]:80", "[2001:db8::1]:80"])),
+            sorted,
+        };
+        let answers = stream::iter([answer]);
+        let (conn, _) = guarded(super::super::race(&net.dialer(), &p, memory, answers))
+            .await
+            .unwrap();
+        assert_eq!(conn.addr, addr(first), "sorted by the resolver: {sorted}");
+    }
+}

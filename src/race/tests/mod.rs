@@ -172,6 +172,7 @@ fn dns(answers: Vec<SimAnswer>) -> impl Stream<Item = Answer> + Unpin {
             Answer {
                 family: Some(family),
                 result: result.map_err(|e| DnsError::new(Some(family), e)),
+                sorted: false,
             }
         }),
     )
