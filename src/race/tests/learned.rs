@@ -459,3 +459,26 @@ async fn a_resolvers_own_order_is_kept() {
         assert_eq!(conn.addr, addr(first), "sorted by the resolver: {sorted}");
     }
 }
+
+/// Races at once share one history safely: 200 concurrent first connects all race every
+/// address (nothing is known until one finishes), all connect at 10 ms, and the history
+/// holds the one address that connected, once; the next connect uses it.
+#[tokio::test(start_paused = true)]
+async fn concurrent_races_share_one_history() {
+    let (net, history) = (twelve_net(&[]), History::new(64));
+    let addrs = all_twelve();
+    let races = (0..200).map(|_| connect(&net, &history, Schedule::learned(), &addrs));
+    let connects = futures_util::future::join_all(races).await;
+    // (`Connect::dials` counts other races' dials too when they run at once.)
+    assert!(connects
+        .iter()
+        .all(|c| c.elapsed == ms(10) && !c.used_history));
+    assert_eq!(net.dials.lock().unwrap().len(), 200 * 12);
+    assert_eq!(
+        history.len(),
+        1,
+        "only the 10 ms host connected; the rest were cancelled early"
+    );
+    let c = connect(&net, &history, Schedule::learned(), &all_twelve()).await;
+    assert_eq!((c.dials, c.used_history), (1, true));
+}
