@@ -25,6 +25,14 @@ pub(crate) const SEQUENTIAL_ATTEMPT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Client {
+    /// `ConnieConnector::new()` with its default schedule (and attempt timeout): only the lab
+    /// resolver and the total timeout are set. Only `rtt --series` measures it, where one
+    /// connector makes every connect and the default may learn from the earlier ones.
+    #[allow(
+        dead_code,
+        reason = "only rtt's series measures it; compare can, but does not"
+    )]
+    Default,
     RaceAll,
     /// connie's race-all given the lab's address list, no DNS: in `compare`, the
     /// like-for-like comparison with tokio and hyper-util, which are given the list too; in
@@ -54,6 +62,7 @@ impl Client {
     /// with, so that the label cannot drift from the settings of the run.
     pub(crate) fn label(self, s: &Settings) -> String {
         match self {
+            Client::Default => "connie default".to_owned(),
             Client::RaceAll => "connie race-all".to_owned(),
             Client::RaceAllNoDns => "connie race-all, addresses without DNS".to_owned(),
             Client::Rfc8305 => "connie rfc8305".to_owned(),

@@ -14,7 +14,11 @@ use crate::{Scenario, NAME};
 pub(crate) fn is_connie(client: Client) -> bool {
     matches!(
         client,
-        Client::RaceAll | Client::RaceAllNoDns | Client::Rfc8305 | Client::Sequential
+        Client::Default
+            | Client::RaceAll
+            | Client::RaceAllNoDns
+            | Client::Rfc8305
+            | Client::Sequential
     )
 }
 
@@ -51,6 +55,11 @@ impl Prepared {
             Prepared::Hyper(connector, uri)
         };
         Some(match client {
+            Client::Default => Prepared::Connie(
+                ConnieConnector::new()
+                    .resolver(dns.resolver())
+                    .total_timeout(Some(s.total_timeout)),
+            ),
             Client::RaceAll => connie(Schedule::race_all(), None),
             Client::RaceAllNoDns => Prepared::ConnieNoDns(
                 ConnieConnector::new().total_timeout(Some(s.total_timeout)),

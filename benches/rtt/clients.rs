@@ -19,14 +19,17 @@ impl Prepared {
         oracle: SocketAddr,
         s: &Settings,
     ) -> Prepared {
-        let connie = |schedule, attempt_timeout| {
-            Prepared::Connie(
-                ConnieConnector::new()
-                    .resolver(env.resolver())
+        let connie = |schedule: Option<Schedule>, attempt_timeout| {
+            let connector = ConnieConnector::new()
+                .resolver(env.resolver())
+                .total_timeout(Some(s.total_timeout));
+            // The default client keeps every default but the total timeout.
+            Prepared::Connie(match schedule {
+                Some(schedule) => connector
                     .schedule(schedule)
-                    .attempt_timeout(attempt_timeout)
-                    .total_timeout(Some(s.total_timeout)),
-            )
+                    .attempt_timeout(attempt_timeout),
+                None => connector,
+            })
         };
         // With DNS: `A` and `AAAA` from the lab's server, as `getaddrinfo` asks.
         let resolver = |dns: bool| {
@@ -41,13 +44,14 @@ impl Prepared {
             Prepared::Hyper(connector, uri.parse().expect("a valid URI"))
         };
         match client {
-            Client::RaceAll => connie(Schedule::race_all(), None),
+            Client::Default => connie(None, None),
+            Client::RaceAll => connie(Some(Schedule::race_all()), None),
             Client::RaceAllNoDns => Prepared::ConnieNoDns(
                 ConnieConnector::new().total_timeout(Some(s.total_timeout)),
                 resolver(false),
             ),
-            Client::Rfc8305 => connie(Schedule::rfc8305(), None),
-            Client::Sequential => connie(Schedule::sequential(), Some(SEQUENTIAL_ATTEMPT)),
+            Client::Rfc8305 => connie(Some(Schedule::rfc8305()), None),
+            Client::Sequential => connie(Some(Schedule::sequential()), Some(SEQUENTIAL_ATTEMPT)),
             Client::Tokio => Prepared::Tokio(resolver(true)),
             Client::HyperDefault => hyper(None),
             Client::HyperTimeout => hyper(Some(s.hyper_connect_timeout)),
