@@ -2,7 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -11,7 +11,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use connie::hickory_resolver::TokioResolver;
+use connie::ConnieConnector;
+use hyper::Uri;
 use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::net::TcpStream;
 use tower_service::Service;
 
 use super::settings::Settings;
@@ -21,6 +25,14 @@ pub(crate) const SEQUENTIAL_ATTEMPT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Client {
+    /// `ConnieConnector::new()` with its default schedule (and attempt timeout): only the lab
+    /// resolver and the total timeout are set. Only `rtt --series` measures it, where one
+    /// connector makes every connect and the default may learn from the earlier ones.
+    #[allow(
+        dead_code,
+        reason = "only rtt's series measures it; compare can, but does not"
+    )]
+    Default,
     RaceAll,
     /// connie's race-all given the lab's address list, no DNS: in `compare`, the
     /// like-for-like comparison with tokio and hyper-util, which are given the list too; in
@@ -50,6 +62,7 @@ impl Client {
     /// with, so that the label cannot drift from the settings of the run.
     pub(crate) fn label(self, s: &Settings) -> String {
         match self {
+            Client::Default => "connie default".to_owned(),
             Client::RaceAll => "connie race-all".to_owned(),
             Client::RaceAllNoDns => "connie race-all, addresses without DNS".to_owned(),
             Client::Rfc8305 => "connie rfc8305".to_owned(),
@@ -150,6 +163,65 @@ impl Service<Name> for LabResolver {
             }
             Ok(resolver.resolve().await?.into_iter())
         })
+    }
+}
+
+/// A client set up for one lab: its connector, resolver or address. Each bench sets it up
+/// from its own lab (`Prepared::new` in its `clients.rs`). Clones share what the original
+/// holds (connie's connector state, a hickory resolver and its cache), so connecting with
+/// a clone is the same client connecting again.
+#[derive(Clone)]
+pub(crate) enum Prepared {
+    Connie(ConnieConnector),
+    /// connie given the addresses by `LabResolver`, as tokio is.
+    ConnieNoDns(ConnieConnector, LabResolver),
+    Tokio(LabResolver),
+    Hyper(HttpConnector<LabResolver>, Uri),
+    Oracle(SocketAddr),
+}
+
+impl Prepared {
+    /// Connects once to `name` (fully qualified; the oracle: to its address): the stream
+    /// and, for connie, the number of attempts it reports; or that number and the error.
+    pub(crate) async fn connect(
+        &mut self,
+        name: &str,
+        port: u16,
+    ) -> Result<(TcpStream, Option<usize>), (Option<usize>, String)> {
+        match self {
+            Prepared::Connie(connector) => match connector.connect((name, port)).await {
+                Ok((stream, info)) => Ok((stream, Some(info.attempts().len()))),
+                Err(e) => Err((Some(e.attempts().len()), e.to_string())),
+            },
+            Prepared::ConnieNoDns(connector, resolver) => {
+                let addrs = resolver.resolve().await.map_err(|e| (None, chain(&e)))?;
+                match connector.connect(addrs).await {
+                    Ok((stream, info)) => Ok((stream, Some(info.attempts().len()))),
+                    Err(e) => Err((Some(e.attempts().len()), e.to_string())),
+                }
+            }
+            Prepared::Tokio(resolver) => {
+                let connected = async { TcpStream::connect(&resolver.resolve().await?[..]).await };
+                match connected.await {
+                    Ok(stream) => Ok((stream, None)),
+                    Err(e) => Err((None, chain(&e))),
+                }
+            }
+            Prepared::Hyper(connector, uri) => {
+                let connected = async {
+                    poll_fn(|cx| connector.poll_ready(cx)).await?;
+                    connector.call(uri.clone()).await
+                };
+                match connected.await {
+                    Ok(io) => Ok((io.into_inner(), None)),
+                    Err(e) => Err((None, chain(&e))),
+                }
+            }
+            Prepared::Oracle(addr) => match TcpStream::connect(*addr).await {
+                Ok(stream) => Ok((stream, None)),
+                Err(e) => Err((None, chain(&e))),
+            },
+        }
     }
 }
 

@@ -31,14 +31,16 @@ pub(crate) enum Run {
 }
 
 impl Run {
-    fn secs(&self) -> Option<f64> {
+    /// How long it took, if it ended (connected or failed) before the cap.
+    pub(crate) fn secs(&self) -> Option<f64> {
         match self {
             Run::Ok { secs, .. } | Run::Failed { secs, .. } => Some(*secs),
             Run::Timeout { .. } => None,
         }
     }
 
-    fn attempts(&self) -> Option<usize> {
+    /// The attempts it started, if counted.
+    pub(crate) fn attempts(&self) -> Option<usize> {
         match self {
             Run::Ok { attempts, .. } | Run::Failed { attempts, .. } => *attempts,
             Run::Timeout { attempts } => *attempts,
@@ -109,34 +111,6 @@ impl Cell {
         Some((min, counts.max()?))
     }
 
-    /// Where the runs connected to, if reported: `to A` or `to A ×3, B ×2`.
-    fn remotes(&self) -> Option<String> {
-        let mut seen: Vec<(SocketAddr, usize)> = Vec::new();
-        for run in &self.runs {
-            if let Run::Ok {
-                remote: Some(addr), ..
-            } = run
-            {
-                match seen.iter_mut().find(|(a, _)| a == addr) {
-                    Some((_, n)) => *n += 1,
-                    None => seen.push((*addr, 1)),
-                }
-            }
-        }
-        let ip = |a: &SocketAddr| a.ip().to_string();
-        match &seen[..] {
-            [] => None,
-            [(addr, _)] => Some(format!("to {}", ip(addr))),
-            many => {
-                let each: Vec<String> = many
-                    .iter()
-                    .map(|(a, n)| format!("{} ×{n}", ip(a)))
-                    .collect();
-                Some(format!("to {}", each.join(", ")))
-            }
-        }
-    }
-
     fn note(&self) -> String {
         let error = self.runs.iter().find_map(|r| match r {
             Run::Failed { error, .. } => Some(error.clone()),
@@ -148,7 +122,7 @@ impl Cell {
             .filter(|r| matches!(r, Run::Ok { .. }))
             .count();
         let mut notes = Vec::new();
-        notes.extend(self.remotes());
+        notes.extend(remotes(&self.runs));
         if ok > 0 && ok < self.runs.len() {
             notes.push(format!("{ok} of {} runs connected", self.runs.len()));
         }
@@ -160,14 +134,48 @@ impl Cell {
     }
 }
 
+/// Where `runs` connected to, if reported: `to A` or `to A ×3, B ×2`.
+pub(crate) fn remotes<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Option<String> {
+    let mut seen: Vec<(SocketAddr, usize)> = Vec::new();
+    for run in runs {
+        if let Run::Ok {
+            remote: Some(addr), ..
+        } = run
+        {
+            match seen.iter_mut().find(|(a, _)| a == addr) {
+                Some((_, n)) => *n += 1,
+                None => seen.push((*addr, 1)),
+            }
+        }
+    }
+    let ip = |a: &SocketAddr| a.ip().to_string();
+    match &seen[..] {
+        [] => None,
+        [(addr, _)] => Some(format!("to {}", ip(addr))),
+        many => {
+            let each: Vec<String> = many
+                .iter()
+                .map(|(a, n)| format!("{} ×{n}", ip(a)))
+                .collect();
+            Some(format!("to {}", each.join(", ")))
+        }
+    }
+}
+
 /// The title, date, system and mode lines above the table.
 pub(crate) fn header(title: &str, s: &Settings, date: &str) -> String {
+    let runs = format!("median of up to {} run(s) per cell", s.runs);
+    header_for(title, s, date, &runs)
+}
+
+/// [`header`] for a bench that measures otherwise: `measures` says how
+/// (`median of up to 5 run(s) per cell`).
+pub(crate) fn header_for(title: &str, s: &Settings, date: &str, measures: &str) -> String {
     let mut out = format!("\n## {title}\n\n- date: {date}\n- system: {}\n", system());
     let _ = writeln!(
         out,
-        "- mode: {} — median of up to {} run(s) per cell, each capped at {} s; connie total timeout {} s{}",
+        "- mode: {} — {measures}, each capped at {} s; connie total timeout {} s{}",
         s.mode(),
-        s.runs,
         s.cap.as_secs(),
         s.total_timeout.as_secs(),
         if s.parallel {
@@ -179,23 +187,27 @@ pub(crate) fn header(title: &str, s: &Settings, date: &str) -> String {
     out
 }
 
-/// After the table and its key: the wall time, then in a smoke test a failure if any
-/// client did not connect, otherwise the JSON written to `target/connie-bench/<bench>.json`.
+/// `scenario / client` of each cell that did not connect every time.
+pub(crate) fn failures(cells: &[Cell], s: &Settings) -> Vec<String> {
+    (cells.iter())
+        .filter(|c| c.status() != Status::Ok)
+        .map(|c| format!("{} / {}", c.scenario, c.client.label(s)))
+        .collect()
+}
+
+/// After the tables and their keys: the wall time, then in a smoke test a failure if
+/// `failed` names anything ([`failures`]), otherwise `json()` written to
+/// `target/connie-bench/<bench>.json`.
 pub(crate) fn finish(
     bench: &str,
-    cells: &[Cell],
+    failed: &[String],
+    json: impl FnOnce() -> String,
     s: &Settings,
-    date: &str,
     wall: Duration,
 ) -> Result<(), BoxError> {
     println!();
     println!("total wall time: {} s", fmt_secs(wall.as_secs_f64()));
     if s.smoke {
-        let failed: Vec<_> = cells
-            .iter()
-            .filter(|c| c.status() != Status::Ok)
-            .map(|c| format!("{} / {}", c.scenario, c.client.label(s)))
-            .collect();
         if !failed.is_empty() {
             return Err(format!("smoke test failed: {}", failed.join(", ")).into());
         }
@@ -204,7 +216,7 @@ pub(crate) fn finish(
     }
     let path = json_path(bench);
     std::fs::create_dir_all(path.parent().expect("a file in a directory"))?;
-    std::fs::write(&path, json(cells, s, date, wall))?;
+    std::fs::write(&path, json())?;
     println!("JSON: {}", path.display());
     Ok(())
 }
@@ -219,7 +231,8 @@ fn fmt_secs(secs: f64) -> String {
     format!("{secs:.decimals$}")
 }
 
-fn fmt_ratio(ratio: f64) -> String {
+/// `1.05×`, `12.3×`, `480×`.
+pub(crate) fn fmt_ratio(ratio: f64) -> String {
     if ratio >= 100.0 {
         format!("{ratio:.0}×")
     } else if ratio >= 10.0 {
@@ -285,14 +298,22 @@ pub(crate) fn table(cells: &[Cell], s: &Settings) -> String {
             cell.note(),
         ]);
     }
+    markdown(&rows, |col| (2..=5).contains(&col))
+}
+
+/// A Markdown table of `rows` (the first is the header), its columns padded to one width,
+/// the `numeric` ones right-aligned.
+pub(crate) fn markdown<const N: usize>(
+    rows: &[[String; N]],
+    numeric: impl Fn(usize) -> bool,
+) -> String {
     let width = |col: usize| {
         rows.iter()
             .map(|r| r[col].chars().count())
             .max()
             .unwrap_or(0)
     };
-    let widths: Vec<usize> = (0..7).map(width).collect();
-    let numeric = |col: usize| (2..=5).contains(&col);
+    let widths: Vec<usize> = (0..N).map(width).collect();
     let mut out = String::new();
     for (i, row) in rows.iter().enumerate() {
         let cols: Vec<String> = row
@@ -335,7 +356,8 @@ fn json_path(bench: &str) -> PathBuf {
         .join(format!("{bench}.json"))
 }
 
-fn json_str(s: &str) -> String {
+/// `s` as a JSON string literal.
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -352,16 +374,51 @@ fn json_str(s: &str) -> String {
     out
 }
 
-fn json_num(x: Option<f64>) -> String {
+/// `x` as a JSON number, or `null`.
+pub(crate) fn json_num(x: Option<f64>) -> String {
     x.map_or_else(|| "null".to_owned(), |x| format!("{x}"))
 }
 
-fn json(cells: &[Cell], s: &Settings, date: &str, wall: Duration) -> String {
+/// The results as JSON, with the run's settings.
+pub(crate) fn json(cells: &[Cell], s: &Settings, date: &str, wall: Duration) -> String {
+    let results: Vec<String> = (cells.iter())
+        .map(|cell| {
+            let secs: Vec<String> = cell.runs.iter().map(|r| json_num(r.secs())).collect();
+            let attempts: Vec<String> = cell.runs.iter().map(|r| json_count(r.attempts())).collect();
+            let note = cell.note();
+            format!(
+                "{{\"scenario\": {}, \"client\": {}, \"status\": {}, \"median_s\": {}, \"ratio_vs_oracle\": {}, \"runs_s\": [{}], \"attempts\": {}, \"note\": {}}}",
+                json_str(cell.scenario),
+                json_str(&cell.client.label(s)),
+                json_str(cell.status().as_str()),
+                json_num(cell.median()),
+                json_num(ratio(cell, cells)),
+                secs.join(", "),
+                if cell.counted { format!("[{}]", attempts.join(", ")) } else { "null".to_owned() },
+                if note.is_empty() { "null".to_owned() } else { json_str(&note) },
+            )
+        })
+        .collect();
+    let runs = ("runs_per_cell", s.runs.to_string());
+    json_document(s, date, wall, &[runs], &results)
+}
+
+/// A bench's JSON: the date, the system, the mode, `fields` (names and JSON values), the
+/// cap, connie's total timeout, the wall time, and `results` (JSON objects).
+pub(crate) fn json_document(
+    s: &Settings,
+    date: &str,
+    wall: Duration,
+    fields: &[(&str, String)],
+    results: &[String],
+) -> String {
     let mut out = String::from("{\n");
     let _ = writeln!(out, "  \"date\": {},", json_str(date));
     let _ = writeln!(out, "  \"system\": {},", json_str(&system()));
     let _ = writeln!(out, "  \"mode\": {},", json_str(&s.mode()));
-    let _ = writeln!(out, "  \"runs_per_cell\": {},", s.runs);
+    for (name, value) in fields {
+        let _ = writeln!(out, "  {}: {value},", json_str(name));
+    }
     let _ = writeln!(out, "  \"cap_s\": {},", s.cap.as_secs_f64());
     let _ = writeln!(
         out,
@@ -369,31 +426,17 @@ fn json(cells: &[Cell], s: &Settings, date: &str, wall: Duration) -> String {
         s.total_timeout.as_secs_f64()
     );
     let _ = writeln!(out, "  \"total_wall_s\": {},", wall.as_secs_f64());
-    out.push_str("  \"results\": [\n");
-    for (i, cell) in cells.iter().enumerate() {
-        let secs: Vec<String> = cell.runs.iter().map(|r| json_num(r.secs())).collect();
-        let attempts: Vec<String> = cell
-            .runs
-            .iter()
-            .map(|r| r.attempts().map_or("null".to_owned(), |a| a.to_string()))
-            .collect();
-        let note = cell.note();
-        let _ = write!(
-            out,
-            "    {{\"scenario\": {}, \"client\": {}, \"status\": {}, \"median_s\": {}, \"ratio_vs_oracle\": {}, \"runs_s\": [{}], \"attempts\": {}, \"note\": {}}}",
-            json_str(cell.scenario),
-            json_str(&cell.client.label(s)),
-            json_str(cell.status().as_str()),
-            json_num(cell.median()),
-            json_num(ratio(cell, cells)),
-            secs.join(", "),
-            if cell.counted { format!("[{}]", attempts.join(", ")) } else { "null".to_owned() },
-            if note.is_empty() { "null".to_owned() } else { json_str(&note) },
-        );
-        out.push_str(if i + 1 < cells.len() { ",\n" } else { "\n" });
-    }
-    out.push_str("  ]\n}\n");
+    let _ = writeln!(
+        out,
+        "  \"results\": [\n    {}\n  ]\n}}",
+        results.join(",\n    ")
+    );
     out
+}
+
+/// A count as JSON, or `null`.
+pub(crate) fn json_count(n: Option<usize>) -> String {
+    n.map_or_else(|| "null".to_owned(), |n| n.to_string())
 }
 
 /// `linux 6.8.0 x86_64; CPU: … (N logical CPUs)`, from what is readable.

@@ -1,16 +1,12 @@
-//! Each client, set up for one loopback scenario and connecting once.
+//! Each client, set up for one loopback scenario.
 
-use std::future::poll_fn;
 use std::net::SocketAddr;
 
 use connie::{ConnieConnector, Schedule};
 use connie_lab::{DnsServer, HostKind, Lab};
-use hyper::Uri;
 use hyper_util::client::legacy::connect::HttpConnector;
-use tokio::net::TcpStream;
-use tower_service::Service;
 
-use crate::common::clients::{chain, Client, LabResolver, SEQUENTIAL_ATTEMPT};
+use crate::common::clients::{Client, LabResolver, Prepared, SEQUENTIAL_ATTEMPT};
 use crate::common::settings::Settings;
 use crate::{Scenario, NAME};
 
@@ -18,18 +14,12 @@ use crate::{Scenario, NAME};
 pub(crate) fn is_connie(client: Client) -> bool {
     matches!(
         client,
-        Client::RaceAll | Client::RaceAllNoDns | Client::Rfc8305 | Client::Sequential
+        Client::Default
+            | Client::RaceAll
+            | Client::RaceAllNoDns
+            | Client::Rfc8305
+            | Client::Sequential
     )
-}
-
-/// A client set up for one scenario (outside the measurement).
-pub(crate) enum Prepared {
-    Connie(ConnieConnector),
-    /// connie given the addresses by `LabResolver`, as tokio is.
-    ConnieNoDns(ConnieConnector, LabResolver),
-    Tokio(LabResolver),
-    Hyper(HttpConnector<LabResolver>, Uri),
-    Oracle(SocketAddr),
 }
 
 impl Prepared {
@@ -65,6 +55,11 @@ impl Prepared {
             Prepared::Hyper(connector, uri)
         };
         Some(match client {
+            Client::Default => Prepared::Connie(
+                ConnieConnector::new()
+                    .resolver(dns.resolver())
+                    .total_timeout(Some(s.total_timeout)),
+            ),
             Client::RaceAll => connie(Schedule::race_all(), None),
             Client::RaceAllNoDns => Prepared::ConnieNoDns(
                 ConnieConnector::new().total_timeout(Some(s.total_timeout)),
@@ -84,47 +79,5 @@ impl Prepared {
                 Prepared::Oracle(v4.or_else(|| alive.first().copied())?)
             }
         })
-    }
-
-    /// Connects once: the stream and, for connie, the number of attempts started; or
-    /// the number of attempts (connie) and the error.
-    pub(crate) async fn connect(
-        &mut self,
-        port: u16,
-    ) -> Result<(TcpStream, Option<usize>), (Option<usize>, String)> {
-        match self {
-            Prepared::Connie(connector) => match connector.connect((NAME, port)).await {
-                Ok((stream, info)) => Ok((stream, Some(info.attempts().len()))),
-                Err(e) => Err((Some(e.attempts().len()), e.to_string())),
-            },
-            Prepared::ConnieNoDns(connector, resolver) => {
-                let addrs = resolver.resolve().await.map_err(|e| (None, chain(&e)))?;
-                match connector.connect(addrs).await {
-                    Ok((stream, info)) => Ok((stream, Some(info.attempts().len()))),
-                    Err(e) => Err((Some(e.attempts().len()), e.to_string())),
-                }
-            }
-            Prepared::Tokio(resolver) => {
-                let connected = async { TcpStream::connect(&resolver.resolve().await?[..]).await };
-                match connected.await {
-                    Ok(stream) => Ok((stream, None)),
-                    Err(e) => Err((None, chain(&e))),
-                }
-            }
-            Prepared::Hyper(connector, uri) => {
-                let connected = async {
-                    poll_fn(|cx| connector.poll_ready(cx)).await?;
-                    connector.call(uri.clone()).await
-                };
-                match connected.await {
-                    Ok(io) => Ok((io.into_inner(), None)),
-                    Err(e) => Err((None, chain(&e))),
-                }
-            }
-            Prepared::Oracle(addr) => match TcpStream::connect(*addr).await {
-                Ok(stream) => Ok((stream, None)),
-                Err(e) => Err((None, chain(&e))),
-            },
-        }
     }
 }

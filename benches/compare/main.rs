@@ -51,8 +51,8 @@ use std::time::{Duration, Instant};
 
 use connie_lab::{HostKind, Lab, RecordType};
 
-use crate::clients::{is_connie, Prepared};
-use crate::common::clients::CLIENTS;
+use crate::clients::is_connie;
+use crate::common::clients::{Prepared, CLIENTS};
 use crate::common::report::{self, Cell, Run, CELL_BUDGET};
 use crate::common::settings::Settings;
 use crate::common::BoxError;
@@ -173,7 +173,8 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
         CELL_BUDGET.as_secs()
     );
     println!("dead = blackholed (SYNs dropped), refused = RST. tokio, hyper-util and connie's \"addresses without DNS\" row get the lab's addresses without DNS; with the late AAAA they first wait {} ms, as getaddrinfo does.", AAAA_DELAY.as_millis());
-    report::finish("compare", &cells, s, &date, wall)
+    let json = || report::json(&cells, s, &date, wall);
+    report::finish("compare", &report::failures(&cells, s), json, s, wall)
 }
 
 /// Builds the scenario's lab and DNS server, measures every client, then drops them.
@@ -224,7 +225,7 @@ async fn run_scenario(scenario: &Scenario, s: &Settings) -> Result<Vec<Cell>, Bo
 
 async fn measure(prepared: &mut Prepared, port: u16, cap: Duration) -> Run {
     let start = Instant::now();
-    match tokio::time::timeout(cap, prepared.connect(port)).await {
+    match tokio::time::timeout(cap, prepared.connect(NAME, port)).await {
         Ok(Ok((stream, attempts))) => {
             let secs = start.elapsed().as_secs_f64();
             drop(stream);

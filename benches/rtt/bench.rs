@@ -5,18 +5,30 @@ use std::time::Instant;
 
 use connie_lab::netns::{self, ClientEnv, NetLab, Scenario};
 
-use crate::clients;
-use crate::common::clients::{chain, Client, CLIENTS};
+use crate::common::clients::{chain, Client, Prepared, CLIENTS};
 use crate::common::report::{self, Cell, Run, CELL_BUDGET};
 use crate::common::settings::Settings;
 use crate::common::BoxError;
+use crate::series::{self, Plan, Series};
 
 pub(crate) fn main() -> Result<(), BoxError> {
-    let s = Settings::from_env("cargo bench --bench rtt", false);
+    let series = std::env::args().any(|arg| arg == "--series");
+    // The series' scenarios take long and their times are tens of milliseconds: quick
+    // mode runs them at once.
+    let s = Settings::from_env("cargo bench --bench rtt", series);
     if let Err(reason) = netns::available() {
         println!("skipped: {reason}");
         return Ok(());
     }
+    if series && !s.smoke {
+        series::main(&s)
+    } else {
+        table(&s)
+    }
+}
+
+/// The table: every scenario once per client and run, each run with a fresh client.
+fn table(s: &Settings) -> Result<(), BoxError> {
     let started = Instant::now();
     let date = report::utc_now();
     let scenarios = if s.smoke {
@@ -26,14 +38,23 @@ pub(crate) fn main() -> Result<(), BoxError> {
     };
     let mut cells = Vec::new();
     for &scenario in scenarios {
-        cells.extend(run_scenario(scenario, &s)?);
+        cells.extend(run_scenario(scenario, s)?);
     }
+    let mut failures = report::failures(&cells, s);
+    // The smoke test runs the series code too: a few connects, the host dying midway.
+    let plan = Plan::new(s);
+    let rows = if s.smoke {
+        series::run(&[Series::HOST_DIES], plan, s)?
+    } else {
+        Vec::new()
+    };
+    failures.extend(series::report::failures(&rows, s));
     let wall = started.elapsed();
 
     let title = "connie rtt: seconds to a connected socket (network-namespace lab, real RTTs)";
-    print!("{}", report::header(title, &s, &date));
+    print!("{}", report::header(title, s, &date));
     println!();
-    print!("{}", report::table(&cells, &s));
+    print!("{}", report::table(&cells, s));
     println!();
     println!("seconds: median time to a connected socket (DNS included, except for the oracle and connie's \"addresses without DNS\" row); FAIL: the error in notes, after that many seconds; TIMEOUT: hit the cap.");
     println!("× oracle: median ÷ the oracle's median in the same scenario. attempts: connections started (distinct SYN flows seen by the delay line), min–max over runs.");
@@ -43,7 +64,11 @@ pub(crate) fn main() -> Result<(), BoxError> {
     );
     println!("RTT: a connect to a host takes its RTT (the delay line holds each packet half of it each way); the lab's DNS answers at once (but a late AAAA where the scenario says so).");
     println!("tokio and hyper-util connect to the lab's addresses in DNS order once the lab's DNS answered both A and AAAA, as getaddrinfo does. oracle: the alive host with the lowest RTT (the first in DNS order on a tie).");
-    report::finish("rtt", &cells, &s, &date, wall)
+    if !rows.is_empty() {
+        print!("{}", series::report::tables(&rows, plan, s, &date));
+    }
+    let json = || report::json(&cells, s, &date, wall);
+    report::finish("rtt", &failures, json, s, wall)
 }
 
 /// Builds the scenario's lab, measures every client in it, then removes it.
@@ -54,19 +79,15 @@ fn run_scenario(scenario: Scenario, s: &Settings) -> Result<Vec<Cell>, BoxError>
         .fastest_alive()
         .map(|ip| SocketAddr::new(ip, lab.port()))
         .ok_or_else(|| format!("{}: no alive host for the oracle", scenario.label()))?;
-    // Untimed, so that no client pays for it: a first query to the DNS server.
-    let first = env.clone();
-    lab.run_client(move || async move {
-        let lookup = first.resolver().ipv4_lookup(first.name()).await;
-        lookup.map(drop).map_err(|e| e.to_string())
-    })??;
+    warm_up(&lab, &env)?;
 
     let mut cells = Vec::new();
     for client in CLIENTS {
         let mut runs = Vec::new();
         let cell_start = Instant::now();
         while runs.len() < s.runs {
-            let run = measure(&lab, &env, client, oracle, s)?;
+            // A fresh client for every run.
+            let run = measure(&lab, &env, prepare(&lab, &env, client, oracle, s)?, s)?;
             let stop = !matches!(run, Run::Ok { .. });
             runs.push(run);
             if stop || cell_start.elapsed() >= CELL_BUDGET {
@@ -86,6 +107,29 @@ fn run_scenario(scenario: Scenario, s: &Settings) -> Result<Vec<Cell>, BoxError>
     Ok(cells)
 }
 
+/// A first query to the lab's DNS server, untimed, so that no client pays for it.
+pub(crate) fn warm_up(lab: &NetLab, env: &ClientEnv) -> Result<(), BoxError> {
+    let env = env.clone();
+    lab.run_client(move || async move {
+        let lookup = env.resolver().ipv4_lookup(env.name()).await;
+        lookup.map(drop).map_err(|e| e.to_string())
+    })??;
+    Ok(())
+}
+
+/// Sets `client` up on the client thread, untimed.
+pub(crate) fn prepare(
+    lab: &NetLab,
+    env: &ClientEnv,
+    client: Client,
+    oracle: SocketAddr,
+    s: &Settings,
+) -> Result<Prepared, BoxError> {
+    let (env, s) = (env.clone(), *s);
+    let prepared = lab.run_client(move || async move { Prepared::new(client, &env, oracle, &s) });
+    prepared.map_err(|error| format!("the lab failed: {}", chain(&error)).into())
+}
+
 /// Why a measured client did not connect.
 #[derive(Debug)]
 enum Ended {
@@ -93,21 +137,21 @@ enum Ended {
     Capped,
 }
 
-/// One timed connect of `client` in the client namespace; an error only if the lab failed.
-fn measure(
+/// One timed connect of `client` in the client namespace, which closes its stream at
+/// once; an error only if the lab failed.
+pub(crate) fn measure(
     lab: &NetLab,
     env: &ClientEnv,
-    client: Client,
-    oracle: SocketAddr,
+    client: Prepared,
     s: &Settings,
 ) -> Result<Run, BoxError> {
-    let (env, s) = (env.clone(), *s);
+    let (env, cap) = (env.clone(), s.cap);
     let m = lab
         .measure(move || async move {
-            let connect = clients::connect(client, &env, oracle, &s);
-            match tokio::time::timeout(s.cap, connect).await {
-                Ok(Ok(stream)) => stream.peer_addr().map_err(|e| Ended::Failed(chain(&e))),
-                Ok(Err(error)) => Err(Ended::Failed(error)),
+            let mut client = client;
+            match tokio::time::timeout(cap, client.connect(env.name(), env.port())).await {
+                Ok(Ok((stream, _))) => stream.peer_addr().map_err(|e| Ended::Failed(chain(&e))),
+                Ok(Err((_, error))) => Err(Ended::Failed(error)),
                 Err(_) => Err(Ended::Capped),
             }
         })

@@ -3,8 +3,10 @@
 //! (`connie_lab::netns`, `connie-lab` with its `netns` feature).
 //!
 //! ```text
-//! cargo bench --bench rtt              # full: median of 5 runs (about 1 minute)
-//! cargo bench --bench rtt -- --quick   # 1 run per cell (about 10 s)
+//! cargo bench --bench rtt                       # full: median of 5 runs (about 1 minute)
+//! cargo bench --bench rtt -- --quick            # 1 run per cell (about 10 s)
+//! cargo bench --bench rtt -- --series           # the series, one after another (about 80 s)
+//! cargo bench --bench rtt -- --series --quick   # the series at once (about 30 s)
 //! ```
 //!
 //! Run it as root, on Linux with `/dev/net/tun` and iproute2; elsewhere it prints
@@ -39,8 +41,34 @@
 //! scenario's lab is built once for all its measurements. The table (Markdown) goes to
 //! stdout, progress to stderr, and the same results to `target/connie-bench/rtt.json`.
 //!
+//! **The series** (`--series`, instead of the table above): how a client does when it
+//! connects again and again to one name, as a long-lived HTTP client does, and can learn
+//! from its earlier connects. In each series every client makes 50 connects in a row with
+//! one client object: connie's default (`ConnieConnector::new()`: whatever schedule the
+//! default is), `Schedule::race_all` and `Schedule::rfc8305`, each one connector whose
+//! clones make the connects; tokio over one resolver; one hyper-util `HttpConnector`; and
+//! the oracle. The clients take turns, one connect each per round (each round started by
+//! the next client); every connect closes its stream and is timed and counted as above
+//! (capped, a capped connect being a timeout), and a client stops after 3 connects that
+//! did not connect. The series:
+//!
+//! - (a) [`Scenario::TwelveRecords`](connie_lab::netns::Scenario::TwelveRecords) and
+//!   (b) [`Scenario::ThreeAlive`](connie_lab::netns::Scenario::ThreeAlive);
+//! - (c) the twelve records, whose 10 ms host (`192.0.2.5`) becomes a blackhole after
+//!   connect 20 ([`NetLab::blackhole`](connie_lab::netns::NetLab::blackhole)); from then
+//!   on the oracle connects to the 20 ms host.
+//!
+//! The series table gives, per client, connect 1 (time and SYNs) and the mean of connects
+//! 2–50 (time, × the oracle's mean over the same connects, SYNs per connect); a second
+//! table gives, for (c), connect 21 (the one right after the host died) next to its goal
+//! (next-best RTT 20 ms + the dead host's expected handshake time 10 ms + 10 ms), and the
+//! mean of connects 22–50 against the new oracle. Quick mode runs the three series at once
+//! (each in its own lab), with quick mode's cap and timeouts. JSON goes to
+//! `target/connie-bench/rtt-series.json`, with every connect's time, SYNs and address.
+//!
 //! Without `--bench` on the command line (as under `cargo test --all-features --benches`)
-//! it is a smoke test: one run per client of the first scenario, failing if any client fails.
+//! it is a smoke test: one run per client of the first scenario, then series (c) with 4
+//! connects (the host dying after the 2nd), failing if any client fails.
 
 #[cfg(target_os = "linux")]
 mod bench;
@@ -49,6 +77,8 @@ mod clients;
 #[cfg(target_os = "linux")]
 #[path = "../common/mod.rs"]
 mod common;
+#[cfg(target_os = "linux")]
+mod series;
 
 #[cfg(target_os = "linux")]
 fn main() -> Result<(), common::BoxError> {

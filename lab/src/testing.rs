@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 /// How long a connect must stay pending to count as hanging.
-const HANG: Duration = Duration::from_millis(300);
+pub(crate) const HANG: Duration = Duration::from_millis(300);
 
 /// The bound on anything a test waits for that should happen at once on loopback: a test
 /// whose host misbehaves fails after this instead of hanging.

@@ -3,16 +3,18 @@
 //!
 //! Each host address has a one-way delay of half its round-trip time, applied to packets
 //! *to* it (client → server) and *from* it (server → client); a blackholed address drops
-//! what is sent to it. Packets of one address wait in one FIFO queue, so their order is
-//! kept. Unknown addresses (the lab DNS server) pass without delay; multicast is dropped.
-//! Every TCP SYN the client sends is counted.
+//! what is sent to it and what comes from it. The rules are read for every packet, so a
+//! change made while the line runs ([`NetLab::blackhole`](super::NetLab::blackhole))
+//! applies from the next packet on. Packets of one address wait in one FIFO queue, so
+//! their order is kept. Unknown addresses (the lab DNS server) pass without delay;
+//! multicast is dropped. Every TCP SYN the client sends is counted, also one it drops.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -31,9 +33,12 @@ const BUF: usize = 65_535;
 pub(crate) enum Rule {
     /// Delay each direction by this much (half the round-trip time).
     OneWay(Duration),
-    /// Drop packets to the address.
+    /// Drop packets to and from the address.
     Blackhole,
 }
+
+/// Each host address's rule, shared by the line and its [`NetLab`](super::NetLab).
+pub(crate) type SharedRules = Arc<Mutex<HashMap<IpAddr, Rule>>>;
 
 /// SYNs seen by the line, per destination address.
 #[derive(Debug, Default)]
@@ -46,8 +51,9 @@ pub(crate) struct Syns {
 
 pub(crate) type SharedSyns = Arc<Mutex<Syns>>;
 
-pub(crate) fn lock(syns: &SharedSyns) -> std::sync::MutexGuard<'_, Syns> {
-    syns.lock().unwrap_or_else(PoisonError::into_inner)
+/// Locks the counters or the rules; a panic elsewhere while holding them leaves them usable.
+pub(crate) fn lock<T>(shared: &Mutex<T>) -> MutexGuard<'_, T> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Creates the TUN device of the namespace at `ns` from the calling thread, which it
@@ -67,16 +73,15 @@ fn tun_in(ns: &Path) -> io::Result<AsyncDevice> {
 pub(crate) fn start(
     client_ns: &Path,
     server_ns: &Path,
-    rules: HashMap<IpAddr, Rule>,
+    rules: SharedRules,
     syns: SharedSyns,
 ) -> io::Result<()> {
     let client = Rc::new(tun_in(client_ns)?);
     let server = Rc::new(tun_in(server_ns)?);
-    let rules = Rc::new(rules);
     tokio::task::spawn_local(direction(
         Rc::clone(&client),
         Rc::clone(&server),
-        Rc::clone(&rules),
+        SharedRules::clone(&rules),
         Some(syns),
     ));
     tokio::task::spawn_local(direction(server, client, rules, None));
@@ -88,7 +93,7 @@ pub(crate) fn start(
 async fn direction(
     from: Rc<AsyncDevice>,
     to: Rc<AsyncDevice>,
-    rules: Rc<HashMap<IpAddr, Rule>>,
+    rules: SharedRules,
     syns: Option<SharedSyns>,
 ) {
     let mut queues: HashMap<IpAddr, mpsc::UnboundedSender<(Instant, Vec<u8>)>> = HashMap::new();
@@ -119,10 +124,11 @@ async fn direction(
         } else {
             header.src
         };
-        let delay = match rules.get(&key) {
-            Some(Rule::Blackhole) if syns.is_some() => continue,
-            Some(Rule::OneWay(delay)) => *delay,
-            _ => Duration::ZERO,
+        let rule = lock(&rules).get(&key).copied();
+        let delay = match rule {
+            Some(Rule::Blackhole) => continue,
+            Some(Rule::OneWay(delay)) => delay,
+            None => Duration::ZERO,
         };
         let queue = queues.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();

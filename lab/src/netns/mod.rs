@@ -5,7 +5,8 @@
 //! the next lab) and joins them with two TUN devices and a userspace delay line. Per host
 //! address the line applies a configured round-trip time, or drops what is sent to it
 //! (blackholed); a refused host has the address but no listener, so its kernel answers
-//! with a reset, after the round-trip time.
+//! with a reset, after the round-trip time. [`NetLab::blackhole`] turns a host into a
+//! blackhole while the lab runs (a host that dies between two connects).
 //!
 //! **Round-trip time**: the line delays packets to a host by half its RTT and packets from
 //! it by the other half, so a SYN → SYN-ACK exchange (a TCP connect) takes one RTT.
@@ -58,6 +59,7 @@
 
 mod addresses;
 mod delay_line;
+mod outage;
 mod scenario;
 mod server;
 mod sys;
@@ -66,7 +68,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use hickory_resolver::config::ResolverConfig;
@@ -74,7 +76,7 @@ use hickory_resolver::TokioResolver;
 
 use self::addresses::{check_host, configure};
 pub use self::addresses::{CLIENT_V4, CLIENT_V6, DNS_V4};
-use self::delay_line::{lock, Rule, SharedSyns};
+use self::delay_line::{lock, Rule, SharedRules, SharedSyns};
 use self::sys::{Namespace, NsThread};
 use crate::{dns, DnsServer, DnsServerBuilder, RecordType};
 
@@ -203,13 +205,14 @@ impl NetLabBuilder {
         }
         let client_ns = Namespace::create("c")?;
         let server_ns = Namespace::create("s")?;
+        let rules: SharedRules = Arc::new(Mutex::new(rules));
         let syns = SharedSyns::default();
 
         let line = NsThread::spawn("connie-netlab-line", None)?;
-        let (client_path, server_path, line_syns) =
-            (client_ns.path(), server_ns.path(), SharedSyns::clone(&syns));
+        let (client_path, server_path) = (client_ns.path(), server_ns.path());
+        let (line_rules, line_syns) = (SharedRules::clone(&rules), SharedSyns::clone(&syns));
         line.run(move || async move {
-            delay_line::start(&client_path, &server_path, rules, line_syns)
+            delay_line::start(&client_path, &server_path, line_rules, line_syns)
         })??;
         configure(&client_ns, &server_ns, &self.hosts)?;
 
@@ -234,6 +237,7 @@ impl NetLabBuilder {
             port,
             hosts: self.hosts.iter().map(|&(ip, _)| ip).collect(),
             dns: (started.dns_udp, started.dns_tcp),
+            rules,
             syns,
         })
     }
@@ -257,6 +261,7 @@ pub struct NetLab {
     port: u16,
     hosts: Vec<IpAddr>,
     dns: (SocketAddr, SocketAddr),
+    rules: SharedRules,
     syns: SharedSyns,
 }
 
