@@ -20,8 +20,10 @@ impl Prepared {
         s: &Settings,
     ) -> Prepared {
         let connie = |schedule: Option<Schedule>, attempt_timeout| {
+            // A caching resolver, as connie's default (the system's hickory resolver) has:
+            // it only matters to the series, where one connector makes every connect.
             let connector = ConnieConnector::new()
-                .resolver(env.resolver())
+                .resolver(env.caching_resolver())
                 .total_timeout(Some(s.total_timeout));
             // The default client keeps every default but the total timeout.
             Prepared::Connie(match schedule {

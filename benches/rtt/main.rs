@@ -44,10 +44,11 @@
 //! **The series** (`--series`, instead of the table above): how a client does when it
 //! connects again and again to one name, as a long-lived HTTP client does, and can learn
 //! from its earlier connects. In each series every client makes 50 connects in a row with
-//! one client object: connie's default (`ConnieConnector::new()`: whatever schedule the
-//! default is), `Schedule::race_all` and `Schedule::rfc8305`, each one connector whose
-//! clones make the connects; tokio over one resolver; one hyper-util `HttpConnector`; and
-//! the oracle. The clients take turns, one connect each per round (each round started by
+//! one client object: connie's default (`ConnieConnector::new()`: `Schedule::learned`),
+//! `Schedule::race_all` and `Schedule::rfc8305`, each one connector whose clones make the
+//! connects, with a caching resolver (`ClientEnv::caching_resolver`, as connie's default
+//! resolver caches); tokio over one resolver and one hyper-util `HttpConnector`, which ask
+//! the lab's DNS at every connect, as `getaddrinfo` does; and the oracle. The clients take turns, one connect each per round (each round started by
 //! the next client); every connect closes its stream and is timed and counted as above
 //! (capped, a capped connect being a timeout), and a client stops after 3 connects that
 //! did not connect. The series:

@@ -5,11 +5,11 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hickory_resolver::config::ResolverConfig;
+use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use hickory_resolver::TokioResolver;
 
 use super::{client_resolver, HostSpec, NetLab};
-use crate::RecordType;
+use crate::{DnsServer, RecordType};
 
 /// How long [`NetLab::measure`] waits after the client connected (or failed) before reading
 /// the SYN counters, so that a SYN sent just before the end is counted.
@@ -66,6 +66,20 @@ impl ClientEnv {
     /// without a TLS feature.
     pub fn resolver(&self) -> TokioResolver {
         client_resolver(self.config.clone()).expect("a plain UDP/TCP resolver always builds")
+    }
+
+    /// Like [`resolver`](Self::resolver), but with hickory's default cache on, as the
+    /// resolver of a long-lived client has (connie's default resolver caches): from the
+    /// second connect to a name on, the answer comes from the cache, without a query.
+    ///
+    /// # Panics
+    ///
+    /// As [`resolver`](Self::resolver).
+    pub fn caching_resolver(&self) -> TokioResolver {
+        let mut opts = DnsServer::resolver_opts();
+        opts.cache_size = ResolverOpts::default().cache_size;
+        crate::dns::resolver(self.config.clone(), opts)
+            .expect("a plain UDP/TCP resolver always builds")
     }
 }
 
