@@ -110,6 +110,18 @@ struct Entry {
     used: u64,
 }
 
+impl Entry {
+    fn new(source: Option<IpAddr>, tick: u64) -> Entry {
+        Entry {
+            rtt: None,
+            failed: None,
+            succeeded: None,
+            source,
+            used: tick,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     entries: HashMap<SocketAddr, Entry>,
@@ -193,22 +205,13 @@ impl History {
             if !inner.entries.contains_key(&addr) {
                 self.make_room(&mut inner, now);
             }
-            let entry = inner.entries.entry(addr).or_insert(Entry {
-                rtt: None,
-                failed: None,
-                succeeded: None,
-                source,
-                used: tick,
-            });
+            let entry = inner
+                .entries
+                .entry(addr)
+                .or_insert_with(|| Entry::new(source, tick));
             if source.is_some() && entry.source.is_some() && source != entry.source {
                 // Learned on another network: start over.
-                *entry = Entry {
-                    rtt: None,
-                    failed: None,
-                    succeeded: None,
-                    source,
-                    used: tick,
-                };
+                *entry = Entry::new(source, tick);
             }
             entry.used = tick;
             entry.source = source.or(entry.source);
@@ -298,6 +301,13 @@ mod tests {
 
     const SRC: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 255, 0, 1)));
 
+    fn fresh(srtt: u64, rttvar: u64) -> Known {
+        Known::Fresh {
+            srtt: ms(srtt),
+            rttvar: ms(rttvar),
+        }
+    }
+
     fn connected(h: &History, addr: SocketAddr, rtt: u64, now: Instant) {
         h.learn([(addr, SRC, Lesson::Connected(ms(rtt)))], now);
     }
@@ -317,30 +327,14 @@ mod tests {
         let h = History::new(16);
         let now = Instant::now();
         connected(&h, a(1), 80, now);
-        assert_eq!(
-            h.known(a(1), SRC, now),
-            Known::Fresh {
-                srtt: ms(80),
-                rttvar: ms(40)
-            }
-        );
+        assert_eq!(h.known(a(1), SRC, now), fresh(80, 40));
         connected(&h, a(1), 160, now);
         // rttvar = 3/4·40 + 1/4·|80 − 160| = 50; srtt = 7/8·80 + 1/8·160 = 90.
-        assert_eq!(
-            h.known(a(1), SRC, now),
-            Known::Fresh {
-                srtt: ms(90),
-                rttvar: ms(50)
-            }
-        );
+        assert_eq!(h.known(a(1), SRC, now), fresh(90, 50));
     }
 
     #[test]
     fn expected_is_srtt_plus_four_rttvar_within_bounds() {
-        let fresh = |srtt, rttvar| Known::Fresh {
-            srtt: ms(srtt),
-            rttvar: ms(rttvar),
-        };
         assert_eq!(fresh(20, 5).expected(), Some(ms(40)));
         assert_eq!(
             fresh(30, 0).expected(),
@@ -379,13 +373,7 @@ mod tests {
         assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Unknown);
         // A sample after expiry starts the smoothing over.
         connected(&h, a(1), 60, Instant::now());
-        assert_eq!(
-            h.known(a(1), SRC, Instant::now()),
-            Known::Fresh {
-                srtt: ms(60),
-                rttvar: ms(30)
-            }
-        );
+        assert_eq!(h.known(a(1), SRC, Instant::now()), fresh(60, 30));
     }
 
     /// A failure ranks the address last for the cool-down, then it is unknown: its old
@@ -437,10 +425,7 @@ mod tests {
         h.learn([(a(2), other, Lesson::Connected(ms(100)))], now);
         assert_eq!(
             h.known(a(2), other, now),
-            Known::Fresh {
-                srtt: ms(100),
-                rttvar: ms(50)
-            },
+            fresh(100, 50),
             "not smoothed with the other network's 20 ms"
         );
     }

@@ -73,27 +73,33 @@ fn all_twelve() -> Vec<SocketAddr> {
     (0..12).map(twelve).collect()
 }
 
+/// One connect to the twelve-record name on `net`, on the learned schedule.
+async fn learned(net: &Net, history: &History) -> Connect {
+    connect(net, history, Schedule::learned(), &all_twelve()).await
+}
+
+/// What a connect should be: `dials` SYNs, connected after `elapsed` ms to twelve-record
+/// host `to`, with or without the history.
+fn expect(dials: usize, elapsed: u64, to: usize, used_history: bool) -> Connect {
+    Connect {
+        dials,
+        elapsed: ms(elapsed),
+        to: twelve(to),
+        used_history,
+    }
+}
+
 /// The first connect races all twelve addresses and connects to the 10 ms host in 10 ms;
 /// every later connect dials that host alone, and connects in 10 ms too.
 #[tokio::test(start_paused = true)]
 async fn a_known_host_costs_one_syn() {
     let (net, history) = (twelve_net(&[]), History::new(64));
-    let first = connect(&net, &history, Schedule::learned(), &all_twelve()).await;
-    let expected_first = Connect {
-        dials: 12,
-        elapsed: ms(10),
-        to: twelve(4),
-        used_history: false,
-    };
+    let first = learned(&net, &history).await;
+    let expected_first = expect(12, 10, 4, false);
     assert_eq!(first, expected_first);
     for n in 2..=50 {
-        let c = connect(&net, &history, Schedule::learned(), &all_twelve()).await;
-        let expected = Connect {
-            dials: 1,
-            elapsed: ms(10),
-            to: twelve(4),
-            used_history: true,
-        };
+        let c = learned(&net, &history).await;
+        let expected = expect(1, 10, 4, true);
         assert_eq!(c, expected, "connect {n}");
     }
     // `race_all` ignores what the history knows about timing: twelve SYNs, every time.
@@ -110,31 +116,21 @@ async fn the_best_host_going_dark_costs_one_race_then_the_next_best_is_known() {
     let history = History::new(64);
     let alive = twelve_net(&[]);
     for _ in 0..20 {
-        connect(&alive, &history, Schedule::learned(), &all_twelve()).await;
+        learned(&alive, &history).await;
     }
     let dark = twelve_net(&[4]);
-    let c = connect(&dark, &history, Schedule::learned(), &all_twelve()).await;
-    let failover = Connect {
-        dials: 12,
-        elapsed: ms(31),
-        to: twelve(11),
-        used_history: true,
-    };
+    let c = learned(&dark, &history).await;
+    let failover = expect(12, 31, 11, true);
     assert_eq!(c, failover);
     for n in 22..=50 {
-        let c = connect(&dark, &history, Schedule::learned(), &all_twelve()).await;
-        let expected = Connect {
-            dials: 1,
-            elapsed: ms(20),
-            to: twelve(11),
-            used_history: true,
-        };
+        let c = learned(&dark, &history).await;
+        let expected = expect(1, 20, 11, true);
         assert_eq!(c, expected, "connect {n}");
     }
     // After the cool-down the dark host is unknown, not known: the 20 ms host still goes
     // first, alone.
     tokio::time::advance(FAILURE_COOL_DOWN).await;
-    let c = connect(&dark, &history, Schedule::learned(), &all_twelve()).await;
+    let c = learned(&dark, &history).await;
     assert_eq!((c.dials, c.to), (1, twelve(11)));
 }
 
@@ -154,13 +150,8 @@ async fn known_addresses_are_staggered_by_their_own_expected_times() {
         history.learn(lessons, Instant::now());
     }
     let dark = twelve_net(&[4]);
-    let c = connect(&dark, &history, Schedule::learned(), &all_twelve()).await;
-    let expected = Connect {
-        dials: 2,
-        elapsed: ms(31),
-        to: twelve(11),
-        used_history: true,
-    };
+    let c = learned(&dark, &history).await;
+    let expected = expect(2, 31, 11, true);
     assert_eq!(c, expected);
 }
 
@@ -181,10 +172,10 @@ async fn a_known_host_that_refuses_starts_the_rest_at_once() {
         .collect();
     hosts[4].1 = Host::Refused(ms(2));
     let refusing = Net::of(hosts);
-    let c = connect(&refusing, &history, Schedule::learned(), &all_twelve()).await;
+    let c = learned(&refusing, &history).await;
     assert_eq!((c.dials, c.elapsed, c.to), (12, ms(22), twelve(11)));
     // Refused within the cool-down: ranked last, and the 20 ms host is now the known one.
-    let c = connect(&refusing, &history, Schedule::learned(), &all_twelve()).await;
+    let c = learned(&refusing, &history).await;
     assert_eq!((c.dials, c.elapsed, c.to), (1, ms(20), twelve(11)));
 }
 
@@ -193,12 +184,12 @@ async fn a_known_host_that_refuses_starts_the_rest_at_once() {
 #[tokio::test(start_paused = true)]
 async fn after_the_ttl_a_host_is_raced_again() {
     let (net, history) = (twelve_net(&[]), History::new(64));
-    connect(&net, &history, Schedule::learned(), &all_twelve()).await;
+    learned(&net, &history).await;
     tokio::time::advance(HISTORY_TTL - ms(11)).await;
-    let c = connect(&net, &history, Schedule::learned(), &all_twelve()).await;
+    let c = learned(&net, &history).await;
     assert_eq!((c.dials, c.used_history), (1, true), "fresh until the TTL");
     tokio::time::advance(HISTORY_TTL).await;
-    let c = connect(&net, &history, Schedule::learned(), &all_twelve()).await;
+    let c = learned(&net, &history).await;
     assert_eq!((c.dials, c.used_history), (12, false), "expired");
 }
 
@@ -209,7 +200,7 @@ async fn one_race_in_a_hundred_explores() {
     let (net, history) = (twelve_net(&[]), History::new(64));
     let mut dials = Vec::new();
     for _ in 0..=2 * EXPLORE_EVERY {
-        let c = connect(&net, &history, Schedule::learned(), &all_twelve()).await;
+        let c = learned(&net, &history).await;
         assert_eq!((c.elapsed, c.to), (ms(10), twelve(4)));
         dials.push(c.dials);
     }
@@ -227,7 +218,7 @@ async fn exploring_finds_a_host_that_became_faster() {
     let history = History::new(64);
     let net = twelve_net(&[]);
     for _ in 0..EXPLORE_EVERY {
-        connect(&net, &history, Schedule::learned(), &all_twelve()).await;
+        learned(&net, &history).await;
     }
     let mut hosts: Vec<_> = (0..12)
         .map(|i| (twelve(i), Host::Up(ms(TWELVE[i]))))
@@ -235,12 +226,12 @@ async fn exploring_finds_a_host_that_became_faster() {
     hosts[1].1 = Host::Up(ms(5));
     let faster = Net::of(hosts);
     // The 100th learned race explores, and the 5 ms host wins it.
-    let c = connect(&faster, &history, Schedule::learned(), &all_twelve()).await;
+    let c = learned(&faster, &history).await;
     assert_eq!(
         (c.dials, c.elapsed, c.to, c.used_history),
         (12, ms(5), twelve(1), false)
     );
-    let c = connect(&faster, &history, Schedule::learned(), &all_twelve()).await;
+    let c = learned(&faster, &history).await;
     assert_eq!(
         (c.dials, c.elapsed, c.to, c.used_history),
         (1, ms(5), twelve(1), true)
@@ -324,14 +315,19 @@ fn global_sources() -> &'static Sources {
     })))
 }
 
+/// RFC 6724 alone, with the sources of [`global_sources`], and no history.
+fn sorted_by_rfc_6724() -> Memory<'static> {
+    Memory {
+        history: None,
+        sources: Some(global_sources()),
+    }
+}
+
 /// RFC 6724 in a race: a ULA-only IPv6 address (precedence 3) goes after a global IPv4
 /// address (35), so IPv4 leads; a global IPv6 address (40) leads IPv4.
 #[tokio::test(start_paused = true)]
 async fn rfc_6724_decides_which_family_leads() {
-    let memory = Memory {
-        history: None,
-        sources: Some(global_sources()),
-    };
+    let memory = sorted_by_rfc_6724();
     let net = Net::new(&[
         ("[fd00::1]:80", Host::Up(ms(50))),
         ("192.0.2.1:80", Host::Up(ms(50))),
@@ -437,10 +433,7 @@ async fn clones_of_a_connector_share_what_they_learned() {
 /// order; connie's own RFC 6724 rules sort the others.
 #[tokio::test(start_paused = true)]
 async fn a_resolvers_own_order_is_kept() {
-    let memory = Memory {
-        history: None,
-        sources: Some(global_sources()),
-    };
+    let memory = sorted_by_rfc_6724();
     let net = Net::new(&[
         ("[fd00::1]:80", Host::Up(ms(5))),
         ("[2001:db8::1]:80", Host::Up(ms(5))),
@@ -479,6 +472,6 @@ async fn concurrent_races_share_one_history() {
         1,
         "only the 10 ms host connected; the rest were cancelled early"
     );
-    let c = connect(&net, &history, Schedule::learned(), &all_twelve()).await;
+    let c = learned(&net, &history).await;
     assert_eq!((c.dials, c.used_history), (1, true));
 }
