@@ -3,7 +3,10 @@
 
 use proptest::prelude::*;
 
+use std::pin::Pin;
+
 use super::*;
+use crate::history::{History, Lesson};
 
 const TOTAL: Duration = Duration::from_secs(60);
 const ATTEMPT: Duration = Duration::from_secs(1);
@@ -13,6 +16,14 @@ enum Kind {
     RaceAll,
     Rfc8305,
     Sequential,
+    /// The learned schedule, over a history that knows some of the addresses.
+    Learned,
+}
+
+/// What the history knows before a learned race: per address (by index, modulo the
+/// network's size), a handshake time it measured, or a failure.
+fn prior() -> impl Strategy<Value = Vec<(usize, Option<u64>)>> {
+    prop::collection::vec((0usize..12, prop::option::of(0u64..400)), 0..6)
 }
 
 fn host() -> impl Strategy<Value = Host> {
@@ -53,6 +64,7 @@ fn schedule(kind: Kind) -> Plan {
         Kind::RaceAll => Schedule::race_all(),
         Kind::Rfc8305 => Schedule::rfc8305(),
         Kind::Sequential => Schedule::sequential(),
+        Kind::Learned => Schedule::learned(),
     });
     p.total_timeout = Some(TOTAL);
     if let Kind::Sequential = kind {
@@ -87,6 +99,15 @@ fn run(
     kind: Kind,
     dns_delays: Option<(u64, u64)>,
 ) -> Result<(), TestCaseError> {
+    run_with(hosts, kind, dns_delays, &[])
+}
+
+fn run_with(
+    hosts: &[(SocketAddr, Host)],
+    kind: Kind,
+    dns_delays: Option<(u64, u64)>,
+    prior: &[(usize, Option<u64>)],
+) -> Result<(), TestCaseError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -99,14 +120,42 @@ fn run(
         let addrs: Vec<SocketAddr> = hosts.iter().map(|(a, _)| *a).collect();
         let of = |a: SocketAddr| hosts.iter().find(|(x, _)| *x == a).unwrap().1;
         let p = schedule(kind);
+        let history = History::new(64);
+        let lessons = prior.iter().map(|&(i, rtt)| {
+            let lesson = match rtt {
+                Some(rtt) => Lesson::Connected(ms(rtt)),
+                None => Lesson::Failed(io::ErrorKind::ConnectionRefused),
+            };
+            (addrs[i % addrs.len()], None, lesson)
+        });
+        history.learn(lessons, Instant::now());
+        // At most this long before every address has started: each known one holds the
+        // next back for at most the RFC 8305 delay.
+        let known = addrs
+            .iter()
+            .filter(|a| {
+                history
+                    .known(**a, None, Instant::now())
+                    .expected()
+                    .is_some()
+            })
+            .count();
+        let memory = Memory {
+            history: Some(&history),
+            sources: None,
+        };
         let t0 = Instant::now();
+        let dialer = net.dialer();
+        let race = |answers| guarded(super::super::race(&dialer, &p, memory, answers));
         let result = match dns_delays {
-            None => race(&net.dialer(), &p, literal(addrs.clone())).await,
+            None => {
+                race(Box::pin(literal(addrs.clone())) as Pin<Box<dyn Stream<Item = Answer>>>).await
+            }
             Some((d4, d6)) => {
                 let (v4, v6): (Vec<_>, Vec<_>) = addrs.iter().partition(|a| a.is_ipv4());
                 let mut answers = vec![(ms(d4), Family::V4, Ok(v4)), (ms(d6), Family::V6, Ok(v6))];
                 answers.sort_by_key(|a| a.0);
-                race(&net.dialer(), &p, dns(answers)).await
+                race(Box::pin(dns(answers))).await
             }
         };
         let elapsed = t0.elapsed();
@@ -159,6 +208,11 @@ fn run(
                                 .unwrap();
                             prop_assert!(elapsed <= bound, "{elapsed:?} > bound {bound:?}");
                         }
+                        Kind::Learned => {
+                            let best = order.iter().filter_map(up).min().unwrap();
+                            let bound = RFC8305_DELAY * known as u32 + best;
+                            prop_assert!(elapsed <= bound, "{elapsed:?} > bound {bound:?}");
+                        }
                         Kind::Sequential => {
                             let mut start = Duration::ZERO;
                             for a in &order {
@@ -208,6 +262,23 @@ proptest! {
     #[test]
     fn literal_races_keep_their_invariants(hosts in network(), kind in kind()) {
         run(&hosts, kind, None)?;
+    }
+
+    /// The learned schedule over any history: the same invariants, and it never holds the
+    /// race back by more than the RFC 8305 delay per known address.
+    #[test]
+    fn learned_races_keep_their_invariants(hosts in network(), prior in prior()) {
+        run_with(&hosts, Kind::Learned, None, &prior)?;
+    }
+
+    #[test]
+    fn learned_dns_fed_races_keep_their_invariants(
+        hosts in network(),
+        prior in prior(),
+        d4 in 0u64..300,
+        d6 in 0u64..300,
+    ) {
+        run_with(&hosts, Kind::Learned, Some((d4, d6)), &prior)?;
     }
 
     #[test]
