@@ -158,7 +158,7 @@ impl History {
     /// another network, and is dropped (HEv3 asks that history never cross networks).
     pub(crate) fn known(&self, addr: SocketAddr, source: Option<IpAddr>, now: Instant) -> Known {
         let mut inner = self.lock();
-        inner.tick += 1;
+        // A read counts as recent as the latest write.
         let tick = inner.tick;
         let Some(entry) = inner.entries.get_mut(&addr) else {
             return Known::Unknown;
@@ -492,6 +492,31 @@ mod tests {
         connected(&h, a(2), 20, now);
         assert_eq!(h.len(), 1);
         assert!(matches!(h.known(a(2), SRC, now), Known::Fresh { .. }));
+    }
+
+    /// Expired entries stay until room is needed (no scan before that), and then go
+    /// first: an address still cooling down after a failure is not expired.
+    #[tokio::test(start_paused = true)]
+    async fn what_expires_and_when_it_goes() {
+        let h = History::new(3);
+        let refused = Lesson::Failed(io::ErrorKind::ConnectionRefused);
+        connected(&h, a(1), 20, Instant::now());
+        tokio::time::advance(HISTORY_TTL).await;
+        connected(&h, a(2), 20, Instant::now());
+        assert_eq!(h.len(), 2, "an expired entry stays while there is room");
+        h.learn([(a(3), SRC, refused)], Instant::now());
+        connected(&h, a(4), 20, Instant::now());
+        assert_eq!(h.len(), 3, "only the expired a(1) made room");
+        assert_eq!(h.known(a(3), SRC, Instant::now()), Known::Failed);
+        // Past the cool-down a failure is expired too, and a fresh time is not.
+        tokio::time::advance(FAILURE_COOL_DOWN).await;
+        connected(&h, a(5), 20, Instant::now());
+        assert_eq!(h.len(), 3, "the failed a(3) made room");
+        assert_eq!(h.known(a(3), SRC, Instant::now()), Known::Unknown);
+        assert!(matches!(
+            h.known(a(2), SRC, Instant::now()),
+            Known::Fresh { .. }
+        ));
     }
 
     /// Expired entries go before any live one is evicted.

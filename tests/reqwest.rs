@@ -221,6 +221,24 @@ async fn the_list_is_in_connies_order_capped_fairly_with_port_zero() {
     .await
 }
 
+/// The list is sorted by RFC 6724, not left in DNS order: `127.0.0.1` (link-local scope,
+/// its own source) goes before `192.0.2.1` on any machine: by rule 8 (smaller scope) where
+/// `192.0.2.1` has a route, by rule 1 where it has none.
+#[tokio::test(start_paused = true)]
+async fn the_list_is_sorted_by_rfc_6724() {
+    bounded(async {
+        let dns = DnsServer::builder()
+            .host("www", [ip("192.0.2.1"), ip("127.0.0.1")])
+            .start()
+            .await
+            .unwrap();
+        let connector = ConnieConnector::new().resolver(dns.resolver());
+        let listed = resolve(&connector, "www.lab.test.").await.unwrap();
+        assert_eq!(listed, port_zero(&["127.0.0.1", "192.0.2.1"]));
+    })
+    .await
+}
+
 /// Both answers are awaited, a late `AAAA` included; the total timeout bounds the wait,
 /// and then the `A` addresses in hand are the list.
 #[tokio::test(start_paused = true)]

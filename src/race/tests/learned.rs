@@ -376,7 +376,8 @@ async fn a_list_can_keep_its_order() {
         "[fd00::1]:80",
         "[2001:db8::1]:80",
     ]);
-    let mut p = plan(Schedule::sequential());
+    // A preferred family does not reorder a kept list either.
+    let mut p = plan(Schedule::sequential().preferred_family(Family::V6));
     p.keep_given_order = true;
     let (_, info) = guarded(super::super::race(
         &net.dialer(),
@@ -474,4 +475,63 @@ async fn concurrent_races_share_one_history() {
     );
     let c = learned(&net, &history).await;
     assert_eq!((c.dials, c.used_history), (1, true));
+}
+
+/// A known address that loses before its expected time is not late: it keeps its
+/// handshake time. In `race_all`, an unknown 5 ms host beats the known 10 ms host (expected
+/// 30 ms) at 5 ms; the 10 ms host stays known, and is dialed alone on the learned schedule.
+#[tokio::test(start_paused = true)]
+async fn losing_early_is_not_late() {
+    let history = History::new(64);
+    let lesson = crate::history::Lesson::Connected(ms(10));
+    history.learn([(twelve(4), None, lesson)], Instant::now());
+    let mut hosts: Vec<_> = (0..12)
+        .map(|i| (twelve(i), Host::Up(ms(TWELVE[i]))))
+        .collect();
+    hosts[0].1 = Host::Up(ms(5));
+    let net = Net::of(hosts);
+    let c = connect(&net, &history, Schedule::race_all(), &all_twelve()).await;
+    assert_eq!((c.to, c.elapsed), (twelve(0), ms(5)));
+    let c = learned(&net, &history).await;
+    assert_eq!(
+        (c.dials, c.to, c.used_history),
+        (1, twelve(0), true),
+        "the 5 ms host is known now"
+    );
+    let known = history.known(twelve(4), None, Instant::now());
+    assert!(
+        matches!(known, crate::history::Known::Fresh { .. }),
+        "{known:?}"
+    );
+}
+
+/// RFC 6724 rule 1: an address with no source (no route) goes after every usable one,
+/// whatever DNS order says. (Sources are cached per /24, so each address has its own.)
+#[tokio::test(start_paused = true)]
+async fn an_address_without_a_route_goes_last() {
+    let no_route: SocketAddr = addr("192.0.2.1:80");
+    let sources = Box::leak(Box::new(Sources::fixed(move |dst| {
+        (dst != no_route).then(|| "198.51.100.1".parse().unwrap())
+    })));
+    let memory = Memory {
+        history: None,
+        sources: Some(sources),
+    };
+    let net = Net::new(&[
+        ("192.0.2.1:80", Host::Refused(ms(1))),
+        ("198.51.100.2:80", Host::Refused(ms(1))),
+        ("203.0.113.3:80", Host::Up(ms(1))),
+    ]);
+    let given = net.addrs(&["192.0.2.1:80", "198.51.100.2:80", "203.0.113.3:80"]);
+    let p = plan(Schedule::sequential());
+    let (_, info) = guarded(super::super::race(
+        &net.dialer(),
+        &p,
+        memory,
+        literal(given),
+    ))
+    .await
+    .unwrap();
+    let order: Vec<_> = info.attempts().iter().map(|a| a.addr()).collect();
+    assert_eq!(order, net.addrs(&["198.51.100.2:80", "203.0.113.3:80"]));
 }
