@@ -53,14 +53,9 @@ async fn connect(
         (ms(0), Family::V6, Ok(vec![])),
     ]);
     let t0 = Instant::now();
-    let (conn, info) = guarded(super::super::race(
-        &net.dialer(),
-        &plan(schedule),
-        memory,
-        answers,
-    ))
-    .await
-    .unwrap();
+    let (conn, info) = remembering(&net.dialer(), &plan(schedule), memory, answers)
+        .await
+        .unwrap();
     Connect {
         dials: net.dials.lock().unwrap().len() - before,
         elapsed: t0.elapsed(),
@@ -268,7 +263,9 @@ async fn connect_info_reports_handshakes_and_expectations() {
         sources: None,
     };
     let answers = dns(vec![(ms(0), Family::V4, Ok(all_twelve()))]);
-    let (_, info) = race_with(&net, memory, answers).await;
+    let (_, info) = remembering(&net.dialer(), &plan(Schedule::learned()), memory, answers)
+        .await
+        .unwrap();
     // rttvar = 5 ms after one 10 ms sample: expected 10 + 4·5 = 30 ms.
     let first = &info.attempts()[0];
     assert_eq!(
@@ -287,21 +284,6 @@ async fn connect_info_reports_handshakes_and_expectations() {
     );
     assert_eq!(info.elapsed(), ms(50));
     assert!(info.used_history());
-}
-
-async fn race_with(
-    net: &Net,
-    memory: Memory<'_>,
-    answers: impl Stream<Item = Answer> + Unpin,
-) -> (Socket, ConnectInfo) {
-    guarded(super::super::race(
-        &net.dialer(),
-        &plan(Schedule::learned()),
-        memory,
-        answers,
-    ))
-    .await
-    .unwrap()
 }
 
 /// The sources every test address would get: a global one of its own family, so that
@@ -336,12 +318,12 @@ async fn rfc_6724_decides_which_family_leads() {
     let p = plan(Schedule::sequential());
     let order = |info: &ConnectInfo| info.attempts().iter().map(|a| a.addr()).collect::<Vec<_>>();
     let ula_and_v4 = literal(net.addrs(&["[fd00::1]:80", "192.0.2.1:80"]));
-    let (_, info) = guarded(super::super::race(&net.dialer(), &p, memory, ula_and_v4))
+    let (_, info) = remembering(&net.dialer(), &p, memory, ula_and_v4)
         .await
         .unwrap();
     assert_eq!(order(&info), net.addrs(&["192.0.2.1:80"]));
     let global_and_v4 = literal(net.addrs(&["192.0.2.1:80", "[2001:db8::1]:80"]));
-    let (_, info) = guarded(super::super::race(&net.dialer(), &p, memory, global_and_v4))
+    let (_, info) = remembering(&net.dialer(), &p, memory, global_and_v4)
         .await
         .unwrap();
     assert_eq!(order(&info), net.addrs(&["[2001:db8::1]:80"]));
@@ -379,26 +361,16 @@ async fn a_list_can_keep_its_order() {
     // A preferred family does not reorder a kept list either.
     let mut p = plan(Schedule::sequential().preferred_family(Family::V6));
     p.keep_given_order = true;
-    let (_, info) = guarded(super::super::race(
-        &net.dialer(),
-        &p,
-        memory,
-        literal(given.clone()),
-    ))
-    .await
-    .unwrap();
+    let (_, info) = remembering(&net.dialer(), &p, memory, literal(given.clone()))
+        .await
+        .unwrap();
     let order: Vec<_> = info.attempts().iter().map(|a| a.addr()).collect();
     assert_eq!(order, given);
     // Sorted instead: the known address first, alone.
     p.keep_given_order = false;
-    let (_, info) = guarded(super::super::race(
-        &net.dialer(),
-        &p,
-        memory,
-        literal(given.clone()),
-    ))
-    .await
-    .unwrap();
+    let (_, info) = remembering(&net.dialer(), &p, memory, literal(given.clone()))
+        .await
+        .unwrap();
     assert_eq!(info.attempts().len(), 1);
     assert_eq!(info.remote_addr(), given[3]);
 }
@@ -447,7 +419,7 @@ async fn a_resolvers_own_order_is_kept() {
             sorted,
         };
         let answers = stream::iter([answer]);
-        let (conn, _) = guarded(super::super::race(&net.dialer(), &p, memory, answers))
+        let (conn, _) = remembering(&net.dialer(), &p, memory, answers)
             .await
             .unwrap();
         assert_eq!(conn.addr, addr(first), "sorted by the resolver: {sorted}");
@@ -524,14 +496,9 @@ async fn an_address_without_a_route_goes_last() {
     ]);
     let given = net.addrs(&["192.0.2.1:80", "198.51.100.2:80", "203.0.113.3:80"]);
     let p = plan(Schedule::sequential());
-    let (_, info) = guarded(super::super::race(
-        &net.dialer(),
-        &p,
-        memory,
-        literal(given),
-    ))
-    .await
-    .unwrap();
+    let (_, info) = remembering(&net.dialer(), &p, memory, literal(given))
+        .await
+        .unwrap();
     let order: Vec<_> = info.attempts().iter().map(|a| a.addr()).collect();
     assert_eq!(order, net.addrs(&["198.51.100.2:80", "203.0.113.3:80"]));
 }

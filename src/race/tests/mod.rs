@@ -130,7 +130,8 @@ async fn guarded<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// The engine's [`super::race`], [`guarded`]: what every test here calls.
+/// The engine's [`super::race`], [`guarded`], with no history and no RFC 6724 sort: what
+/// every test here calls, but those of what a race remembers.
 async fn race<D, S>(
     dialer: &D,
     plan: &Plan,
@@ -140,7 +141,21 @@ where
     D: Dial,
     S: Stream<Item = Answer> + Unpin,
 {
-    guarded(super::race(dialer, plan, Memory::default(), answers)).await
+    remembering(dialer, plan, Memory::default(), answers).await
+}
+
+/// The engine's [`super::race`] ordering by `memory`, [`guarded`].
+async fn remembering<D, S>(
+    dialer: &D,
+    plan: &Plan,
+    memory: Memory<'_>,
+    answers: S,
+) -> Result<(D::Connection, ConnectInfo), ConnectError>
+where
+    D: Dial,
+    S: Stream<Item = Answer> + Unpin,
+{
+    guarded(super::race(dialer, plan, memory, answers)).await
 }
 
 fn plan(schedule: Schedule) -> Plan {

@@ -146,7 +146,7 @@ fn run_with(
         };
         let t0 = Instant::now();
         let dialer = net.dialer();
-        let race = |answers| guarded(super::super::race(&dialer, &p, memory, answers));
+        let race = |answers| remembering(&dialer, &p, memory, answers);
         let result = match dns_delays {
             None => {
                 race(Box::pin(literal(addrs.clone())) as Pin<Box<dyn Stream<Item = Answer>>>).await
