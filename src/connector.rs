@@ -225,8 +225,9 @@ impl<D> ConnieConnector<D> {
     /// on a tokio blocking thread, and each family joins the race as soon as its own call
     /// returns. Each family keeps `getaddrinfo`'s order (RFC 6724 sorting, with
     /// `/etc/gai.conf` on glibc) instead of connie's RFC 6724 sort; the address history
-    /// still puts measured addresses first (see [`history`](Self::history)). A family without addresses (the `AAAA` of an IPv4-only
-    /// name) is that family's [`DnsError`](crate::DnsError), "no records", as with hickory.
+    /// still puts measured addresses first (see [`history`](Self::history)). A family
+    /// without addresses (the `AAAA` of an IPv4-only name) is that family's
+    /// [`DnsError`](crate::DnsError), "no records", as with hickory.
     /// There is no cache beyond the system's (nscd, systemd-resolved): every race looks the
     /// name up again.
     ///

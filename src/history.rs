@@ -111,6 +111,12 @@ struct Entry {
 }
 
 impl Entry {
+    /// Whether the entry was written on another network than the one `source` (the
+    /// source address chosen for its destination now) says; unknown sources never differ.
+    fn written_on_another_network(&self, source: Option<IpAddr>) -> bool {
+        source.is_some() && self.source.is_some() && source != self.source
+    }
+
     fn new(source: Option<IpAddr>, tick: u64) -> Entry {
         Entry {
             rtt: None,
@@ -163,7 +169,7 @@ impl History {
         let Some(entry) = inner.entries.get_mut(&addr) else {
             return Known::Unknown;
         };
-        if source.is_some() && entry.source.is_some() && source != entry.source {
+        if entry.written_on_another_network(source) {
             inner.entries.remove(&addr);
             return Known::Unknown;
         }
@@ -209,7 +215,7 @@ impl History {
                 .entries
                 .entry(addr)
                 .or_insert_with(|| Entry::new(source, tick));
-            if source.is_some() && entry.source.is_some() && source != entry.source {
+            if entry.written_on_another_network(source) {
                 // Learned on another network: start over.
                 *entry = Entry::new(source, tick);
             }

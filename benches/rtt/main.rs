@@ -48,8 +48,9 @@
 //! `Schedule::race_all` and `Schedule::rfc8305`, each one connector whose clones make the
 //! connects, with a caching resolver (`ClientEnv::caching_resolver`, as connie's default
 //! resolver caches); tokio over one resolver and one hyper-util `HttpConnector`, which ask
-//! the lab's DNS at every connect, as `getaddrinfo` does; and the oracle. The clients take turns, one connect each per round (each round started by
-//! the next client); every connect closes its stream and is timed and counted as above
+//! the lab's DNS at every connect, as `getaddrinfo` does; and the oracle. The clients take
+//! turns, one connect each per round (each round started by the next client); every
+//! connect closes its stream and is timed and counted as above
 //! (capped, a capped connect being a timeout), and a client stops after 3 connects that
 //! did not connect. The series:
 //!
