@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use socket2::{SockRef, TcpKeepalive};
-use tokio::net::{TcpSocket, TcpStream};
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, TcpKeepalive, Type};
+use tokio::net::TcpStream;
 
 use crate::Dial;
 
@@ -296,41 +296,43 @@ impl TcpDialer {
         Some(params)
     }
 
-    /// A socket for `addr` with every option set, bound if a local address is set.
-    fn socket(&self, addr: SocketAddr) -> io::Result<TcpSocket> {
-        let (socket, local) = match addr {
-            SocketAddr::V4(_) => (
-                TcpSocket::new_v4()?,
-                self.local_v4.map(|ip| SocketAddr::from((ip, 0))),
-            ),
-            SocketAddr::V6(_) => (
-                TcpSocket::new_v6()?,
-                self.local_v6.map(|ip| SocketAddr::from((ip, 0))),
-            ),
+    /// A non-blocking socket for `addr` with every option set, bound if a local address
+    /// is set.
+    fn socket(&self, addr: SocketAddr) -> io::Result<Socket> {
+        let socket = nonblocking_socket(Domain::for_address(addr))?;
+        let local = match addr {
+            SocketAddr::V4(_) => self.local_v4.map(|ip| SocketAddr::from((ip, 0))),
+            SocketAddr::V6(_) => self.local_v6.map(|ip| SocketAddr::from((ip, 0))),
         };
-        let sock = SockRef::from(&socket);
         if self.nodelay {
-            sock.set_tcp_nodelay(true).map_err(context("TCP_NODELAY"))?;
+            socket
+                .set_tcp_nodelay(true)
+                .map_err(context("TCP_NODELAY"))?;
         }
         if let Some(params) = self.keepalive_params() {
-            sock.set_tcp_keepalive(&params)
+            socket
+                .set_tcp_keepalive(&params)
                 .map_err(context("TCP keepalive"))?;
         }
         if let Some(size) = self.send_buffer_size {
-            sock.set_send_buffer_size(size)
+            socket
+                .set_send_buffer_size(size)
                 .map_err(context("SO_SNDBUF"))?;
         }
         if let Some(size) = self.recv_buffer_size {
-            sock.set_recv_buffer_size(size)
+            socket
+                .set_recv_buffer_size(size)
                 .map_err(context("SO_RCVBUF"))?;
         }
         if self.reuse_address {
-            sock.set_reuse_address(true)
+            socket
+                .set_reuse_address(true)
                 .map_err(context("SO_REUSEADDR"))?;
         }
         #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
         if let Some(name) = &self.interface {
-            sock.bind_device(Some(name.as_bytes()))
+            socket
+                .bind_device(Some(name.as_bytes()))
                 .map_err(context("SO_BINDTODEVICE"))?;
         }
         #[cfg(any(
@@ -346,18 +348,19 @@ impl TcpDialer {
         ))]
         if let Some(index) = self.interface_index {
             match addr {
-                SocketAddr::V4(_) => sock.bind_device_by_index_v4(Some(index)),
-                SocketAddr::V6(_) => sock.bind_device_by_index_v6(Some(index)),
+                SocketAddr::V4(_) => socket.bind_device_by_index_v4(Some(index)),
+                SocketAddr::V6(_) => socket.bind_device_by_index_v6(Some(index)),
             }
             .map_err(context("binding to an interface index"))?;
         }
         #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
         if let Some(mark) = self.mark {
-            sock.set_mark(mark).map_err(context("SO_MARK"))?;
+            socket.set_mark(mark).map_err(context("SO_MARK"))?;
         }
         #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
         if let Some(timeout) = self.user_timeout {
-            sock.set_tcp_user_timeout(Some(timeout))
+            socket
+                .set_tcp_user_timeout(Some(timeout))
                 .map_err(context("TCP_USER_TIMEOUT"))?;
         }
         if let Some(local) = local {
@@ -365,7 +368,7 @@ impl TcpDialer {
             #[cfg(target_os = "linux")]
             let _ = sys::bind_address_no_port(&socket);
             socket
-                .bind(local)
+                .bind(&SockAddr::from(local))
                 .map_err(context("binding the local address"))?;
         }
         Ok(socket)
@@ -382,11 +385,90 @@ impl Dial for TcpDialer {
 
     fn dial(&self, addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> + Send {
         let socket = self.socket(addr);
-        async move { socket?.connect(addr).await }
+        async move {
+            let socket = socket?;
+            match socket.connect(&SockAddr::from(addr)) {
+                Ok(()) => {}
+                Err(e) if in_progress(&e) => {}
+                Err(e) => return Err(e),
+            }
+            // Until the attempt returns, it is a loser if dropped: see `Pending`.
+            let mut pending = Pending(Some(TcpStream::from_std(socket.into())?));
+            // What tokio's own connect does: writable means the handshake is over, and
+            // `SO_ERROR` says how it went.
+            let ready = match &pending.0 {
+                Some(stream) => stream.writable().await,
+                None => unreachable!("set above, taken below"),
+            };
+            let stream = pending.0.take().expect("set above");
+            ready?;
+            match stream.take_error()? {
+                Some(e) => Err(e),
+                None => Ok(stream),
+            }
+        }
     }
 
     fn local_addr(&self, conn: &TcpStream) -> Option<SocketAddr> {
         conn.local_addr().ok()
+    }
+}
+
+/// A TCP socket, non-blocking from its creation where the system allows (one syscall),
+/// close-on-exec (socket2 sets it).
+fn nonblocking_socket(domain: Domain) -> io::Result<Socket> {
+    #[cfg(any(
+        target_os = "android",
+        target_os = "dragonfly",
+        target_os = "freebsd",
+        target_os = "fuchsia",
+        target_os = "illumos",
+        target_os = "linux",
+        target_os = "netbsd",
+        target_os = "openbsd",
+    ))]
+    let socket = Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
+    #[cfg(not(any(
+        target_os = "android",
+        target_os = "dragonfly",
+        target_os = "freebsd",
+        target_os = "fuchsia",
+        target_os = "illumos",
+        target_os = "linux",
+        target_os = "netbsd",
+        target_os = "openbsd",
+    )))]
+    let socket = {
+        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        socket
+    };
+    Ok(socket)
+}
+
+/// Whether a non-blocking `connect()` failed only because the handshake is under way.
+fn in_progress(error: &io::Error) -> bool {
+    #[cfg(unix)]
+    return error.raw_os_error() == Some(libc::EINPROGRESS);
+    // `WSAEWOULDBLOCK`.
+    #[cfg(not(unix))]
+    return error.kind() == io::ErrorKind::WouldBlock;
+}
+
+/// A connect in progress. Dropped before it returns, the attempt lost the race (or timed
+/// out), and its socket is closed with a reset (`SO_LINGER` 0): a loser whose handshake
+/// had completed would otherwise send a FIN and leave the client a socket in `TIME_WAIT`
+/// for a minute, one per loser, enough at a high connect rate to use up the ephemeral
+/// ports. The server sees a connection reset before any byte. A socket still in
+/// `SYN_SENT` closes the same either way.
+struct Pending(Option<TcpStream>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(stream) = &self.0 {
+            // Best effort: the socket is closed right after, with or without it.
+            let _ = SockRef::from(stream).set_linger(Some(Duration::ZERO));
+        }
     }
 }
 
@@ -397,11 +479,11 @@ mod sys {
     use std::io;
     use std::os::fd::AsRawFd;
 
-    use tokio::net::TcpSocket;
+    use socket2::Socket;
 
     /// Sets `IP_BIND_ADDRESS_NO_PORT`: a `bind()` to port 0 no longer reserves an
     /// ephemeral port; `connect()` picks one for the whole 4-tuple.
-    pub(super) fn bind_address_no_port(socket: &TcpSocket) -> io::Result<()> {
+    pub(super) fn bind_address_no_port(socket: &Socket) -> io::Result<()> {
         let on: libc::c_int = 1;
         // SAFETY: `socket` is a live descriptor, borrowed for the whole call, and the
         // option value points to a `c_int` that outlives the call, with its exact size.
@@ -515,7 +597,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn bind_address_no_port_is_accepted_on_both_families() {
-        for socket in [TcpSocket::new_v4().unwrap(), TcpSocket::new_v6().unwrap()] {
+        for domain in [Domain::IPV4, Domain::IPV6] {
+            let socket = nonblocking_socket(domain).unwrap();
             sys::bind_address_no_port(&socket).unwrap();
         }
     }
@@ -551,6 +634,35 @@ mod tests {
 
         let stream = TcpDialer::new().nodelay(false).dial(dest).await.unwrap();
         assert!(!stream.nodelay().unwrap());
+    }
+
+    /// A connect dropped after its handshake completed, as a race drops its losers,
+    /// closes with a reset: the server reads `ConnectionReset`, and the client keeps no
+    /// socket in `TIME_WAIT`. The control: a connection that was returned closes with a
+    /// FIN (the server reads its end).
+    #[tokio::test]
+    async fn a_dropped_connect_resets_and_a_returned_one_closes() {
+        use futures_util::FutureExt;
+        use tokio::io::AsyncReadExt;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dest = listener.local_addr().unwrap();
+        let dialer = TcpDialer::new();
+        let mut dial = Box::pin(dialer.dial(dest));
+        // One poll sends the SYN; the future has not seen the handshake end yet.
+        assert!(dial.as_mut().now_or_never().is_none());
+        let (mut served, _) = listener.accept().await.unwrap();
+        drop(dial);
+        let read = served.read(&mut [0; 1]).await;
+        assert_eq!(
+            read.map_err(|e| e.kind()),
+            Err(io::ErrorKind::ConnectionReset)
+        );
+
+        let stream = dialer.dial(dest).await.unwrap();
+        let (mut served, _) = listener.accept().await.unwrap();
+        drop(stream);
+        assert_eq!(served.read(&mut [0; 1]).await.unwrap(), 0);
     }
 
     /// Through a connector, the race reports the connection's local address as the
@@ -601,7 +713,7 @@ mod tests {
         );
 
         // Only the idle time set: the interval and count stay the system's.
-        let fresh = TcpSocket::new_v4().unwrap();
+        let fresh = nonblocking_socket(Domain::IPV4).unwrap();
         let system = SockRef::from(&fresh);
         let idle_only = TcpDialer::new().keepalive(Some(Duration::from_secs(45)));
         let stream = idle_only.dial(dest).await.unwrap();
@@ -643,18 +755,18 @@ mod tests {
     async fn a_bound_socket_reserves_no_port_before_connect() {
         let dest: SocketAddr = "127.0.0.1:9".parse().unwrap();
         let dialer = TcpDialer::new().local_address(Some(Ipv4Addr::LOCALHOST.into()));
+        let local = |socket: Socket| socket.local_addr().unwrap().as_socket().unwrap();
         let socket = dialer.socket(dest).unwrap();
-        assert_eq!(socket.local_addr().unwrap().ip(), Ipv4Addr::LOCALHOST);
-        assert_eq!(socket.local_addr().unwrap().port(), 0);
+        assert_eq!(local(socket), SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
 
         let dest6: SocketAddr = "[::1]:9".parse().unwrap();
         let dialer = TcpDialer::new().local_address(Some(Ipv6Addr::LOCALHOST.into()));
-        let socket = dialer.socket(dest6).unwrap();
-        assert_eq!(socket.local_addr().unwrap().port(), 0);
+        assert_eq!(local(dialer.socket(dest6).unwrap()).port(), 0);
 
         // The control: a plain bind to port 0 reserves one at once.
-        let plain = TcpSocket::new_v4().unwrap();
-        plain.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        assert_ne!(plain.local_addr().unwrap().port(), 0);
+        let plain = nonblocking_socket(Domain::IPV4).unwrap();
+        let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        plain.bind(&any_port.into()).unwrap();
+        assert_ne!(local(plain).port(), 0);
     }
 }
