@@ -1,5 +1,6 @@
 //! [`ConnieConnector`] and [`race_connect`]: configuration around the race engine.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -12,9 +13,11 @@ use crate::dns::Resolver;
 use crate::history::{History, DEFAULT_HISTORY_CAPACITY};
 use crate::order::Memory;
 use crate::policy::Policy;
-use crate::race::{race, Answer, Plan};
+use crate::race::{self, race, Answer, Plan, Won};
 use crate::target::Repr;
-use crate::{AddressPolicy, ConnectError, ConnectInfo, Dial, IntoTarget, Schedule, TcpDialer};
+use crate::{
+    AddressPolicy, ConnectError, ConnectInfo, Dial, IntoTarget, Schedule, Target, TcpDialer,
+};
 
 /// Default cap on attempts running at once in one race: 16.
 ///
@@ -389,34 +392,54 @@ impl<D: Dial> ConnieConnector<D> {
         &self,
         target: impl IntoTarget,
     ) -> Result<(D::Connection, ConnectInfo), ConnectError> {
-        let target = target.into_target()?;
+        let (conn, won) = self.run(target.into_target()?).await?;
+        let local_addr = self.dialer.local_addr(&conn);
+        Ok((conn, won.into_info(local_addr)))
+    }
+
+    /// [`connect`](Self::connect) for a caller that wants the connection only: no
+    /// [`ConnectInfo`] is made and no local address read.
+    pub(crate) async fn connect_only(&self, target: Target) -> Result<D::Connection, ConnectError> {
+        self.run(target).await.map(|(conn, _)| conn)
+    }
+
+    async fn run(&self, target: Target) -> Result<(D::Connection, Won), ConnectError> {
         let span = tracing::debug_span!("race", %target);
         async {
             match target.into_repr() {
-                Repr::Addrs(addrs) => {
-                    // Named on failure only: one address, or how many.
-                    let shown = match addrs[..] {
-                        [one] => Ok(one),
-                        _ => Err(addrs.len()),
-                    };
-                    let answers = stream::iter([Answer::literal(addrs)]);
-                    race(&self.dialer, &self.plan, self.memory(), answers)
+                Repr::Addr(addr) if race::one::applies(&self.plan) => {
+                    race::one(&self.dialer, &self.plan, addr)
                         .await
-                        .map_err(|e| match shown {
-                            Ok(one) => e.with_target(one.to_string(), None),
-                            Err(n) => e.with_target(format!("{n} addresses"), None),
-                        })
+                        .map_err(|e| e.with_target(addr.to_string(), None))
+                }
+                Repr::Addr(addr) => self
+                    .race(vec![addr])
+                    .await
+                    .map_err(|e| e.with_target(addr.to_string(), None)),
+                Repr::Addrs(addrs) => {
+                    let n = addrs.len();
+                    self.race(addrs)
+                        .await
+                        .map_err(|e| e.with_target(format!("{n} addresses"), None))
                 }
                 Repr::Host { host, port } => {
                     let answers = self.resolver.lookup(&host, port);
                     race(&self.dialer, &self.plan, self.memory(), answers)
                         .await
+                        .map(|(conn, info)| (conn, Won::Raced(info)))
                         .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
                 }
             }
         }
         .instrument(span)
         .await
+    }
+
+    /// Races addresses known already.
+    async fn race(&self, addrs: Vec<SocketAddr>) -> Result<(D::Connection, Won), ConnectError> {
+        let answers = stream::iter([Answer::literal(addrs)]);
+        let (conn, info) = race(&self.dialer, &self.plan, self.memory(), answers).await?;
+        Ok((conn, Won::Raced(info)))
     }
 }
 
@@ -447,8 +470,9 @@ impl<D: Dial> ConnieConnector<D> {
 ///
 /// Dropping the future drops every attempt in flight and closes their sockets.
 pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectError> {
-    let connector = process_connector();
-    connector.connect(target).await.map(|(stream, _)| stream)
+    process_connector()
+        .connect_only(target.into_target()?)
+        .await
 }
 
 /// The connector [`race_connect`] uses: one per process, built on first use.

@@ -23,8 +23,14 @@ pub struct Target {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Repr {
+    /// One address: the common case, kept out of a `Vec` (no allocation).
+    Addr(SocketAddr),
+    /// Any other number of addresses, none included.
     Addrs(Vec<SocketAddr>),
-    Host { host: String, port: u16 },
+    Host {
+        host: String,
+        port: u16,
+    },
 }
 
 /// The longest host name DNS can carry (RFC 1035 §2.3.4), without a trailing dot.
@@ -118,16 +124,19 @@ impl Target {
 
     /// Addresses to race, in the order given (the schedule still interleaves families).
     pub fn addrs(addrs: impl IntoIterator<Item = SocketAddr>) -> Target {
-        Target {
-            repr: Repr::Addrs(addrs.into_iter().collect()),
-        }
+        let mut addrs = addrs.into_iter();
+        let repr = match (addrs.next(), addrs.next()) {
+            (Some(one), None) => Repr::Addr(one),
+            (first, second) => Repr::Addrs(first.into_iter().chain(second).chain(addrs).collect()),
+        };
+        Target { repr }
     }
 
     /// The host name, if this target needs DNS.
     pub fn host_name(&self) -> Option<&str> {
         match &self.repr {
             Repr::Host { host, .. } => Some(host),
-            Repr::Addrs(_) => None,
+            Repr::Addr(_) | Repr::Addrs(_) => None,
         }
     }
 
@@ -167,7 +176,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Host { host, port } => write!(f, "{host}:{port}"),
-            Repr::Addrs(addrs) if addrs.len() == 1 => write!(f, "{}", addrs[0]),
+            Repr::Addr(addr) => write!(f, "{addr}"),
             Repr::Addrs(addrs) => {
                 f.write_str("[")?;
                 for (i, a) in addrs.iter().enumerate() {
@@ -330,9 +339,11 @@ impl IntoTarget for &Vec<SocketAddr> {
 
 impl IntoTarget for Vec<SocketAddr> {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target {
-            repr: Repr::Addrs(self),
-        })
+        let repr = match self[..] {
+            [one] => Repr::Addr(one),
+            _ => Repr::Addrs(self),
+        };
+        Ok(Target { repr })
     }
 }
 
@@ -342,6 +353,7 @@ mod tests {
 
     fn addrs(t: &Target) -> Vec<SocketAddr> {
         match t.clone().into_repr() {
+            Repr::Addr(a) => vec![a],
             Repr::Addrs(a) => a,
             Repr::Host { .. } => panic!("expected addresses, got {t:?}"),
         }

@@ -5,9 +5,11 @@
 //! simulated network (see `tests/mod.rs`). [`list`] runs the same bookkeeping without dialing,
 //! for a client that connects by itself.
 
+mod attempt;
 // Only the `reqwest` feature lists addresses instead of racing them.
 #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
 pub(crate) mod list;
+pub(crate) mod one;
 mod queue;
 #[cfg(test)]
 mod tests;
@@ -24,6 +26,8 @@ use futures_util::FutureExt;
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, trace};
 
+use self::attempt::Attempting;
+pub(crate) use self::one::{one, Won};
 use self::queue::{AddrQueue, Admission};
 use crate::error::{AttemptError, DnsError, ErrorKind};
 use crate::history::Lesson;
@@ -101,7 +105,9 @@ struct State<'a> {
     running: [usize; 2],
     /// Attempts started, per family: `[V4, V6]`.
     started: [usize; 2],
-    errors: Vec<AttemptError>,
+    /// Each error with the index of its attempt (`usize::MAX` for an address the policy
+    /// refused), in the order they came.
+    errors: Vec<(usize, AttemptError)>,
     dns_errors: Vec<DnsError>,
     refused: Vec<SocketAddr>,
     dns_v4: Option<Duration>,
@@ -344,7 +350,8 @@ impl<'a> State<'a> {
             debug!(%addr, "address refused by policy");
             self.refused.push(addr);
             let error = io::Error::new(io::ErrorKind::PermissionDenied, PolicyRefused);
-            self.errors.push(AttemptError::new(addr, error));
+            self.errors
+                .push((usize::MAX, AttemptError::new(addr, error)));
         } else {
             let ranked = if self.plain {
                 Ranked::plain()
@@ -389,7 +396,8 @@ impl<'a> State<'a> {
             kind => Outcome::Failed(kind),
         };
         trace!(addr = %attempt.addr, kind = ?error.kind(), "attempt failed");
-        self.errors.push(AttemptError::new(attempt.addr, error));
+        self.errors
+            .push((idx, AttemptError::new(attempt.addr, error)));
         self.running[slot(Family::of(&attempt.addr))] -= 1;
         // A failure starts the next attempt at once, without waiting for the delay.
         self.next_allowed = Some(self.next_allowed.map_or(now, |t| t.min(now)));
@@ -419,11 +427,11 @@ impl<'a> State<'a> {
     }
 
     fn timed_out(mut self, after: Duration) -> ConnectError {
-        for a in &self.attempts {
+        for (idx, a) in self.attempts.iter().enumerate() {
             if a.outcome == Outcome::Cancelled {
                 let error =
                     io::Error::new(io::ErrorKind::TimedOut, "total connect timeout elapsed");
-                self.errors.push(AttemptError::new(a.addr, error));
+                self.errors.push((idx, AttemptError::new(a.addr, error)));
             }
         }
         let errors = self.sorted_errors();
@@ -431,15 +439,11 @@ impl<'a> State<'a> {
     }
 
     /// The attempt errors in the order the attempts started, then the addresses the policy
-    /// refused, in the order they arrived.
+    /// refused, in the order they arrived (a stable sort by a key each error carries).
     fn sorted_errors(&mut self) -> Vec<AttemptError> {
-        let order = |e: &AttemptError| {
-            let started = self.attempts.iter().position(|a| a.addr == e.addr());
-            started.unwrap_or(usize::MAX)
-        };
         let mut errors = std::mem::take(&mut self.errors);
-        errors.sort_by_key(|e| order(e));
-        errors
+        errors.sort_by_key(|&(idx, _)| idx);
+        errors.into_iter().map(|(_, error)| error).collect()
     }
 }
 
@@ -473,7 +477,7 @@ where
             let idx = state.attempts.len() - 1;
             let timeout = state.attempt_timeout(now, deadline);
             debug!(%addr, attempt = idx, ?timeout, "attempt started");
-            running.push(attempt(idx, dialer.dial(addr), timeout));
+            running.push(Attempting::new(idx, dialer.dial(addr), timeout));
         }
         if !dns_open && state.running() == 0 && state.queue.is_empty() {
             if state.queue.dropped() > 0 {
@@ -527,7 +531,7 @@ where
                 state.learn(now);
                 let info = ConnectInfo {
                     remote_addr,
-                    local_addr: dialer.local_addr(&conn),
+                    local_addr: None,
                     attempts: state.attempts,
                     dns_v4: state.dns_v4,
                     dns_v6: state.dns_v6,
@@ -559,20 +563,4 @@ where
             Event::Timer => {}
         }
     }
-}
-
-async fn attempt<F, C>(idx: usize, dial: F, timeout: Option<Duration>) -> (usize, io::Result<C>)
-where
-    F: Future<Output = io::Result<C>>,
-{
-    let result = match timeout {
-        None => dial.await,
-        Some(t) => tokio::time::timeout(t, dial).await.unwrap_or_else(|_| {
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "connection attempt timed out",
-            ))
-        }),
-    };
-    (idx, result)
 }

@@ -1057,4 +1057,5 @@ async fn policy_refusals_are_listed_after_failed_attempts() {
 mod caps;
 mod learned;
 mod list;
+mod one;
 mod props;

@@ -1,0 +1,87 @@
+//! [`one`](crate::race::one): a single address dialed without the race machinery gives
+//! exactly what the engine gives it, at exactly the same times.
+
+use super::*;
+use crate::race::one::{applies, one, Won};
+
+/// What a test compares of a result: on success the full account, on failure the kind,
+/// the message, and each attempt's address, kind and message.
+fn seen<C>(result: Result<(C, Won), ConnectError>) -> String {
+    match result {
+        Ok((_, won)) => format!("{:?}", won.into_info(None)),
+        Err(e) => {
+            let attempts: Vec<_> = e
+                .attempts()
+                .iter()
+                .map(|a| (a.addr(), a.error().kind(), a.error().to_string()))
+                .collect();
+            format!("{:?} {e} {attempts:?} {}", e.kind(), e.dns_errors().len())
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_address_alone_is_the_engine_on_one_address() {
+    let hosts = [
+        ("10.0.0.1:80", Host::Up(ms(7))),
+        ("10.0.0.2:80", Host::Refused(ms(3))),
+        ("10.0.0.3:80", Host::Blackhole),
+    ];
+    let net = Net::new(&hosts);
+    let dialer = net.dialer();
+    for (host, _) in hosts {
+        for attempt_timeout in [None, Some(ms(5)), Some(ms(50))] {
+            for schedule in [
+                Schedule::learned(),
+                Schedule::rfc8305(),
+                Schedule::race_all(),
+            ] {
+                let plan = Plan {
+                    attempt_timeout,
+                    partial_deadlines: true,
+                    ..plan(schedule)
+                };
+                assert!(applies(&plan));
+                let case = format!("{host} {attempt_timeout:?} {:?}", plan.schedule);
+                let target = addr(host);
+                if host == "10.0.0.3:80" && attempt_timeout.is_none() {
+                    // Both hang, as a plain connect to a blackhole does.
+                    let alone = tokio::time::timeout(HUNG, one(&dialer, &plan, target));
+                    assert!(alone.await.is_err(), "{case}");
+                    continue;
+                }
+                let start = Instant::now();
+                let alone = guarded(one(&dialer, &plan, target)).await;
+                let took = start.elapsed();
+                let start = Instant::now();
+                let history = crate::history::History::new(16);
+                let memory = Memory {
+                    history: Some(&history),
+                    ..Memory::default()
+                };
+                let raced = remembering(&dialer, &plan, memory, literal(vec![target])).await;
+                assert_eq!(start.elapsed(), took, "{case}");
+                let raced = raced.map(|(conn, info)| (conn, Won::Raced(info)));
+                assert_eq!(seen(alone), seen(raced), "{case}");
+                // Nothing to learn from a race of one.
+                assert_eq!(history.len(), 0, "{case}");
+            }
+        }
+    }
+    assert_eq!(net.open(), 0);
+}
+
+/// The plans the engine keeps: a policy can refuse the address, and a total timeout has
+/// its own error.
+#[test]
+fn a_policy_or_a_total_timeout_goes_to_the_engine() {
+    let base = plan(Schedule::learned());
+    assert!(applies(&base));
+    let policy = with_policy(Schedule::learned(), |_: SocketAddr| true);
+    assert!(!applies(&policy));
+    let total = Plan {
+        total_timeout: Some(ms(10)),
+        ..base
+    };
+    assert!(!applies(&total));
+}
