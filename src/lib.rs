@@ -160,6 +160,7 @@
     unreachable_pub
 )]
 
+mod budget;
 mod connector;
 mod dial;
 mod dns;
@@ -177,6 +178,10 @@ mod service;
 mod target;
 mod tcp;
 
+pub use crate::budget::{
+    AttemptBudget, BudgetUse, DEFAULT_ATTEMPT_BUDGET, FILE_LIMIT_BUDGET_DIVISOR,
+    FILE_LIMIT_BUDGET_FALLBACK, FILE_LIMIT_BUDGET_MAX, FILE_LIMIT_BUDGET_MIN,
+};
 pub use crate::connector::{
     race_connect, ConnieConnector, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_ENFORCE_HTTP,
     DEFAULT_KEEP_GIVEN_ORDER, DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_CONCURRENT,
