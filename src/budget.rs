@@ -120,7 +120,7 @@ impl AttemptBudget {
 
 /// The budget [`AttemptBudget::FileLimit`] gives for a soft `RLIMIT_NOFILE` of `soft`
 /// (`None`: it could not be read).
-fn file_limit_budget(soft: Option<u64>) -> usize {
+pub(crate) fn file_limit_budget(soft: Option<u64>) -> usize {
     match soft {
         None => FILE_LIMIT_BUDGET_FALLBACK,
         Some(soft) => (usize::try_from(soft).unwrap_or(usize::MAX) / FILE_LIMIT_BUDGET_DIVISOR)
@@ -130,13 +130,13 @@ fn file_limit_budget(soft: Option<u64>) -> usize {
 
 /// The process's soft `RLIMIT_NOFILE` (`RLIM_INFINITY` as it is, a huge number).
 #[cfg(unix)]
-fn soft_file_limit() -> Option<u64> {
+pub(crate) fn soft_file_limit() -> Option<u64> {
     rlimit::Resource::NOFILE.get_soft().ok()
 }
 
 /// No `RLIMIT_NOFILE` to read.
 #[cfg(not(unix))]
-fn soft_file_limit() -> Option<u64> {
+pub(crate) fn soft_file_limit() -> Option<u64> {
     None
 }
 
@@ -231,8 +231,6 @@ impl Queue {
 }
 
 /// The attempt budget of one connector and its clones (shared in an `Arc`).
-// Allowed: wired into the engine in the next commit.
-#[allow(dead_code)]
 pub(crate) struct Budget {
     sizing: AttemptBudget,
     /// The limit (`None`: unbounded), resolved when the first permit is taken.
@@ -257,8 +255,6 @@ impl fmt::Debug for Budget {
     }
 }
 
-// Allowed: wired into the engine in the next commit.
-#[allow(dead_code)]
 impl Budget {
     /// A budget with nothing in flight; a [`AttemptBudget::FileLimit`] is read later,
     /// when the first permit is taken.

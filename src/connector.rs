@@ -9,6 +9,7 @@ use hickory_resolver::TokioResolver;
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
+use crate::budget::{AttemptBudget, Budget, BudgetUse, DEFAULT_ATTEMPT_BUDGET};
 use crate::dns::Resolver;
 use crate::history::{History, DEFAULT_HISTORY_CAPACITY};
 use crate::order::Memory;
@@ -74,6 +75,8 @@ pub struct ConnieConnector<D = TcpDialer> {
     pub(crate) resolver: Resolver,
     /// Shared by every clone; `None` when turned off.
     pub(crate) history: Option<Arc<History>>,
+    /// The attempts in flight across every race; shared by every clone.
+    pub(crate) budget: Arc<Budget>,
     dialer: D,
     pub(crate) enforce_http: bool,
 }
@@ -105,6 +108,7 @@ impl ConnieConnector {
             }),
             resolver: Resolver::system(),
             history: Some(Arc::new(History::new(DEFAULT_HISTORY_CAPACITY))),
+            budget: Arc::new(Budget::new(DEFAULT_ATTEMPT_BUDGET)),
             dialer: TcpDialer::new(),
             enforce_http: DEFAULT_ENFORCE_HTTP,
         }
@@ -320,6 +324,38 @@ impl<D> ConnieConnector<D> {
         self
     }
 
+    /// Sets how many connection attempts may be in flight at once across every race of
+    /// this connector and its clones: [`AttemptBudget::FileLimit`], a
+    /// [`Fixed`](AttemptBudget::Fixed) number, or [`Unbounded`](AttemptBudget::Unbounded).
+    ///
+    /// Racing opens more sockets than a plain client: a race of four addresses may hold
+    /// four at once. The budget keeps many concurrent races from running out of file
+    /// descriptors. A race's first attempt, and any attempt while the race has none
+    /// running, never waits for it (it may take the budget over its limit): under pressure
+    /// each race dials as a plain client does, one address at a time, and never hangs or
+    /// fails for want of a permit. The race's further attempts wait their turn (first
+    /// come, first served) while the budget is spent, and start when an attempt anywhere
+    /// ends: it connected, failed, timed out or lost. So attempts in flight never exceed
+    /// the larger of the limit and the number of races running.
+    ///
+    /// This makes a new budget: clones made before keep the old one.
+    /// [`budget_use`](Self::budget_use) reports how it is used.
+    ///
+    /// Default is [`AttemptBudget::FileLimit`] ([`DEFAULT_ATTEMPT_BUDGET`]): a quarter of
+    /// the process's soft `RLIMIT_NOFILE`, read at the first attempt (so a program that
+    /// raises its limit at start-up gets the larger budget), 5,000 for a limit of 20,000.
+    pub fn attempt_budget(mut self, budget: AttemptBudget) -> Self {
+        self.budget = Arc::new(Budget::new(budget));
+        self
+    }
+
+    /// How the attempt budget is used right now: its limit, the attempts in flight, the
+    /// races waiting for a permit, and the most attempts ever in flight at once. Cheap
+    /// enough to read from a metrics exporter at any rate.
+    pub fn budget_use(&self) -> BudgetUse {
+        self.budget.usage()
+    }
+
     /// What a race of this connector orders its addresses by.
     pub(crate) fn memory(&self) -> Memory<'_> {
         Memory {
@@ -336,6 +372,7 @@ impl<D> ConnieConnector<D> {
             plan: self.plan,
             resolver: self.resolver,
             history: self.history,
+            budget: self.budget,
             dialer,
             enforce_http: self.enforce_http,
         }
@@ -408,7 +445,7 @@ impl<D: Dial> ConnieConnector<D> {
         async {
             match target.into_repr() {
                 Repr::Addr(addr) if race::one::applies(&self.plan) => {
-                    race::one(&self.dialer, &self.plan, addr)
+                    race::one(&self.dialer, &self.plan, &self.budget, addr)
                         .await
                         .map_err(|e| e.with_target(addr.to_string(), None))
                 }
@@ -424,10 +461,16 @@ impl<D: Dial> ConnieConnector<D> {
                 }
                 Repr::Host { host, port } => {
                     let answers = self.resolver.lookup(&host, port);
-                    race(&self.dialer, &self.plan, self.memory(), answers)
-                        .await
-                        .map(|(conn, info)| (conn, Won::Raced(info)))
-                        .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
+                    race(
+                        &self.dialer,
+                        &self.plan,
+                        self.memory(),
+                        &self.budget,
+                        answers,
+                    )
+                    .await
+                    .map(|(conn, info)| (conn, Won::Raced(info)))
+                    .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
                 }
             }
         }
@@ -438,7 +481,14 @@ impl<D: Dial> ConnieConnector<D> {
     /// Races addresses known already.
     async fn race(&self, addrs: Vec<SocketAddr>) -> Result<(D::Connection, Won), ConnectError> {
         let answers = stream::iter([Answer::literal(addrs)]);
-        let (conn, info) = race(&self.dialer, &self.plan, self.memory(), answers).await?;
+        let (conn, info) = race(
+            &self.dialer,
+            &self.plan,
+            self.memory(),
+            &self.budget,
+            answers,
+        )
+        .await?;
         Ok((conn, Won::Raced(info)))
     }
 }
@@ -531,7 +581,18 @@ mod tests {
             let history = c.history.as_ref().expect("the history is on by default");
             assert_eq!(history.capacity(), 4096);
             assert_eq!(history.len(), 0);
+            // A budget sized from the file limit, its own, unused.
+            let soft = crate::budget::soft_file_limit();
+            let limit = crate::budget::file_limit_budget(soft);
+            let unused = (Some(limit), 0, 0, 0);
+            let u = c.budget_use();
+            assert_eq!((u.limit(), u.in_flight(), u.waiting(), u.peak()), unused);
         }
+        assert_eq!(DEFAULT_ATTEMPT_BUDGET, AttemptBudget::FileLimit);
+        assert!(!Arc::ptr_eq(
+            &ConnieConnector::new().budget,
+            &ConnieConnector::new().budget
+        ));
         assert!(!Arc::ptr_eq(
             ConnieConnector::new().history.as_ref().unwrap(),
             ConnieConnector::new().history.as_ref().unwrap()
@@ -627,13 +688,33 @@ mod tests {
         assert!(tuned.plan.keep_given_order && !a.plan.keep_given_order);
     }
 
+    /// Clones share the attempt budget: an attempt of one counts for all of them, until
+    /// `attempt_budget` gives one its own.
+    #[test]
+    fn clones_share_the_budget_until_it_is_replaced() {
+        let a = ConnieConnector::new().attempt_budget(AttemptBudget::Fixed(3));
+        let tuned = a.clone().max_concurrent(2).with_dialer(7_u8);
+        let own = a.clone().attempt_budget(AttemptBudget::Unbounded);
+        let permit = a.budget.free();
+        assert_eq!(tuned.budget_use().in_flight(), 1);
+        assert_eq!(tuned.budget_use().limit(), Some(3));
+        assert_eq!(own.budget_use().in_flight(), 0);
+        assert_eq!(own.budget_use().limit(), None);
+        drop(permit);
+        assert_eq!((a.budget_use().in_flight(), a.budget_use().peak()), (0, 1));
+    }
+
     /// Every `race_connect` call uses the one process-wide connector, so they share its
-    /// history.
+    /// history and its attempt budget.
     #[test]
     fn race_connect_shares_one_history() {
         let (a, b) = (process_connector(), process_connector());
         assert!(std::ptr::eq(a, b));
         assert!(a.history.is_some());
+        assert_eq!(
+            a.budget_use().limit(),
+            ConnieConnector::new().budget_use().limit()
+        );
         assert_eq!(*a.plan, *ConnieConnector::new().plan);
     }
 }

@@ -9,32 +9,37 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::{sleep, Sleep};
 
+use crate::budget::Permit;
+
 pin_project! {
-    /// A dial, the index of its attempt, and its timeout if it has one.
+    /// A dial, the index of its attempt, its timeout if it has one, and its permit of the
+    /// connector's budget, given back when the attempt ends or is dropped.
     ///
     /// The timer is boxed, so an attempt without a timeout (the default) carries 8 bytes
     /// for it, not a `Sleep`; `tokio::time::timeout` made every attempt's future about
     /// 250 bytes larger whether it timed out or not.
     #[must_use = "futures do nothing unless polled"]
-    pub(super) struct Attempting<F> {
+    pub(super) struct Attempting<'a, F> {
         idx: usize,
         #[pin]
         dial: F,
         timeout: Option<Pin<Box<Sleep>>>,
+        permit: Option<Permit<'a>>,
     }
 }
 
-impl<F> Attempting<F> {
-    pub(super) fn new(idx: usize, dial: F, timeout: Option<Duration>) -> Self {
+impl<'a, F> Attempting<'a, F> {
+    pub(super) fn new(idx: usize, dial: F, timeout: Option<Duration>, permit: Permit<'a>) -> Self {
         Attempting {
             idx,
             dial,
             timeout: timeout.map(|t| Box::pin(sleep(t))),
+            permit: Some(permit),
         }
     }
 }
 
-impl<F, C> Future for Attempting<F>
+impl<F, C> Future for Attempting<'_, F>
 where
     F: Future<Output = io::Result<C>>,
 {
@@ -42,15 +47,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Poll::Ready(result) = this.dial.poll(cx) {
-            return Poll::Ready((*this.idx, result));
-        }
-        match this.timeout.as_mut().map(|t| t.as_mut().poll(cx)) {
-            Some(Poll::Ready(())) => {
-                let error = io::Error::new(io::ErrorKind::TimedOut, "connection attempt timed out");
-                Poll::Ready((*this.idx, Err(error)))
-            }
-            _ => Poll::Pending,
-        }
+        let result = match this.dial.poll(cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => match this.timeout.as_mut().map(|t| t.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection attempt timed out",
+                )),
+                _ => return Poll::Pending,
+            },
+        };
+        // The attempt is over, though its future may live on in the race's set until
+        // the race ends: its permit goes back now.
+        this.permit.take();
+        Poll::Ready((*this.idx, result))
     }
 }

@@ -29,6 +29,7 @@ use tracing::{debug, trace};
 use self::attempt::Attempting;
 pub(crate) use self::one::{one, Won};
 use self::queue::{AddrQueue, Admission};
+use crate::budget::{Budget, Permit, Wait};
 use crate::error::{AttemptError, DnsError, ErrorKind};
 use crate::history::Lesson;
 use crate::order::{Memory, Ranked};
@@ -86,9 +87,11 @@ impl Answer {
     }
 }
 
-enum Event<C> {
+enum Event<'a, C> {
     Attempt(usize, io::Result<C>),
     Dns(Option<Answer>),
+    /// The permit this race waited for.
+    Permit(Permit<'a>),
     Timer,
 }
 
@@ -226,9 +229,14 @@ impl<'a> State<'a> {
         }
     }
 
+    /// Whether the schedule lets an attempt start now.
+    fn ready(&self, now: Instant) -> bool {
+        self.startable() && !self.gated(now) && self.next_allowed.is_some_and(|t| t <= now)
+    }
+
     /// The address whose attempt starts now, if the schedule allows one.
     fn next_attempt(&mut self, now: Instant) -> Option<SocketAddr> {
-        if !self.startable() || self.gated(now) || self.next_allowed.is_none_or(|t| now < t) {
+        if !self.ready(now) {
             return None;
         }
         let [v4, v6] = [Family::V4, Family::V6].map(|f| self.may_start(f));
@@ -448,12 +456,19 @@ impl<'a> State<'a> {
 }
 
 /// Runs one race: dials addresses as `answers` delivers them, on the schedule of `plan`,
-/// and returns the first connection to complete. Every other attempt is dropped before
+/// and returns the first connection to complete, with an account that has no local
+/// address (read by the caller that wants one). Every other attempt is dropped before
 /// this returns.
+///
+/// Every attempt holds a permit of `budget` while it runs. The first attempt, and any
+/// attempt while none runs, takes one without waiting (over the limit if need be); the
+/// others wait their turn in the budget's line when it is spent, and the race's own rules
+/// go on meanwhile: a failure that leaves nothing running starts the next attempt at once.
 pub(crate) async fn race<D, S>(
     dialer: &D,
     plan: &Plan,
     memory: Memory<'_>,
+    budget: &Budget,
     mut answers: S,
 ) -> Result<(D::Connection, ConnectInfo), ConnectError>
 where
@@ -465,6 +480,10 @@ where
     let mut state = State::new(plan, memory, start);
     let mut running = FuturesUnordered::new();
     let mut dns_open = true;
+    // This race's place in the budget's line, while the schedule is ready and every
+    // permit is taken; and the permit it got, until its attempt starts.
+    let mut waiting: Option<Wait<'_>> = None;
+    let mut granted: Option<Permit<'_>> = None;
 
     loop {
         let now = Instant::now();
@@ -473,11 +492,33 @@ where
             state.learn(now);
             return Err(state.timed_out(plan.total_timeout.unwrap_or_default()));
         }
-        while let Some(addr) = state.next_attempt(now) {
+        while state.ready(now) {
+            // A race with nothing running may always start an attempt: under pressure it
+            // dials as a plain client does, one address at a time, never worse.
+            let permit = match granted.take() {
+                Some(permit) => permit,
+                None if state.running() == 0 => budget.free(),
+                None => match budget.try_take() {
+                    Some(permit) => permit,
+                    None => {
+                        waiting.get_or_insert_with(|| budget.wait());
+                        break;
+                    }
+                },
+            };
+            let Some(addr) = state.next_attempt(now) else {
+                unreachable!("the schedule was ready");
+            };
             let idx = state.attempts.len() - 1;
             let timeout = state.attempt_timeout(now, deadline);
-            debug!(%addr, attempt = idx, ?timeout, "attempt started");
-            running.push(Attempting::new(idx, dialer.dial(addr), timeout));
+            debug!(%addr, attempt = idx, ?timeout, in_flight = budget.usage().in_flight(), "attempt started");
+            running.push(Attempting::new(idx, dialer.dial(addr), timeout, permit));
+        }
+        if !state.ready(now) {
+            // Nothing to start: a place in line, or a permit, would only keep another
+            // race waiting.
+            waiting = None;
+            granted = None;
         }
         if !dns_open && state.running() == 0 && state.queue.is_empty() {
             if state.queue.dropped() > 0 {
@@ -490,7 +531,12 @@ where
             return Err(state.exhausted());
         }
 
-        let next = state.wake_at();
+        // Waiting for a permit, the schedule has nothing to wake for: it is ready now.
+        let next = if waiting.is_some() {
+            None
+        } else {
+            state.wake_at()
+        };
         // Everything the schedule allows now has started, so its next wake-up is later: a
         // wake-up due now would fire at once, start nothing, and spin this loop forever
         // without yielding (no paused-clock timeout could end that in a test).
@@ -511,6 +557,9 @@ where
                 if let Poll::Ready(answer) = answers.poll_next_unpin(cx) {
                     return Poll::Ready(Event::Dns(answer));
                 }
+            }
+            if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
+                return Poll::Ready(Event::Permit(permit));
             }
             match timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
                 Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
@@ -559,6 +608,10 @@ where
                         None => break,
                     }
                 }
+            }
+            Event::Permit(permit) => {
+                waiting = None;
+                granted = Some(permit);
             }
             Event::Timer => {}
         }

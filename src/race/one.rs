@@ -10,6 +10,7 @@ use tracing::{debug, trace};
 
 use super::attempt::Attempting;
 use super::Plan;
+use crate::budget::Budget;
 use crate::error::{AttemptError, ErrorKind};
 use crate::{Attempt, ConnectError, ConnectInfo, Dial, Outcome};
 
@@ -54,18 +55,21 @@ pub(crate) fn applies(plan: &Plan) -> bool {
     plan.policy.is_none() && plan.total_timeout.is_none()
 }
 
-/// Dials `addr`, alone, with the plan's attempt timeout. Only for a plan that
-/// [`applies`].
+/// Dials `addr`, alone, with the plan's attempt timeout and a permit of `budget`. Only
+/// for a plan that [`applies`].
 pub(crate) async fn one<D: Dial>(
     dialer: &D,
     plan: &Plan,
+    budget: &Budget,
     addr: SocketAddr,
 ) -> Result<(D::Connection, Won), ConnectError> {
     debug_assert!(applies(plan), "a plan for the engine: {plan:?}");
     let start = Instant::now();
     let timeout = plan.attempt_timeout;
     debug!(%addr, attempt = 0, ?timeout, "attempt started");
-    let (_, result) = Attempting::new(0, dialer.dial(addr), timeout).await;
+    // A race's first attempt never waits for the budget.
+    let permit = budget.free();
+    let (_, result) = Attempting::new(0, dialer.dial(addr), timeout, permit).await;
     let elapsed = start.elapsed();
     match result {
         Ok(conn) => {

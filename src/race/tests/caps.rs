@@ -159,10 +159,12 @@ async fn a_total_timeout_of_duration_max_is_no_deadline() {
     // Nothing ever answers: still no panic, only a wait no clock can end. The one race
     // here expected to hang, so it runs unguarded, bounded by the test itself.
     let dialer = net.dialer();
+    let budget = Budget::new(AttemptBudget::Unbounded);
     let never = crate::race::race(
         &dialer,
         &p,
         Default::default(),
+        &budget,
         literal(net.addrs(&["10.0.0.1:80"])),
     );
     let waited = tokio::time::timeout(ms(3_600_000), never).await;

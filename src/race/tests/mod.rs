@@ -17,9 +17,10 @@ use futures_util::stream::{self, Stream, StreamExt};
 use tokio::time::{sleep, sleep_until, Instant};
 
 use super::{Answer, Plan};
+use crate::budget::Budget;
 use crate::error::DnsError;
 use crate::order::Memory;
-use crate::{ConnectError, ConnectInfo, Dial, ErrorKind, Family, Outcome, Schedule};
+use crate::{AttemptBudget, ConnectError, ConnectInfo, Dial, ErrorKind, Family, Outcome, Schedule};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -144,7 +145,8 @@ where
     remembering(dialer, plan, Memory::default(), answers).await
 }
 
-/// The engine's [`super::race`] ordering by `memory`, [`guarded`].
+/// The engine's [`super::race`] ordering by `memory`, with no attempt budget,
+/// [`guarded`].
 async fn remembering<D, S>(
     dialer: &D,
     plan: &Plan,
@@ -155,7 +157,30 @@ where
     D: Dial,
     S: Stream<Item = Answer> + Unpin,
 {
-    guarded(super::race(dialer, plan, memory, answers)).await
+    let budget = Budget::new(AttemptBudget::Unbounded);
+    guarded(super::race(dialer, plan, memory, &budget, answers)).await
+}
+
+/// The engine's [`super::race`] under `budget`, with no history and no RFC 6724 sort,
+/// [`guarded`].
+async fn budgeted<D, S>(
+    dialer: &D,
+    plan: &Plan,
+    budget: &Budget,
+    answers: S,
+) -> Result<(D::Connection, ConnectInfo), ConnectError>
+where
+    D: Dial,
+    S: Stream<Item = Answer> + Unpin,
+{
+    guarded(super::race(
+        dialer,
+        plan,
+        Memory::default(),
+        budget,
+        answers,
+    ))
+    .await
 }
 
 fn plan(schedule: Schedule) -> Plan {
@@ -1054,6 +1079,7 @@ async fn policy_refusals_are_listed_after_failed_attempts() {
     );
 }
 
+mod budget;
 mod caps;
 mod learned;
 mod list;

@@ -29,6 +29,7 @@ async fn one_address_alone_is_the_engine_on_one_address() {
     ];
     let net = Net::new(&hosts);
     let dialer = net.dialer();
+    let budget = Budget::new(AttemptBudget::Unbounded);
     for (host, _) in hosts {
         for attempt_timeout in [None, Some(ms(5)), Some(ms(50))] {
             for schedule in [
@@ -46,12 +47,12 @@ async fn one_address_alone_is_the_engine_on_one_address() {
                 let target = addr(host);
                 if host == "10.0.0.3:80" && attempt_timeout.is_none() {
                     // Both hang, as a plain connect to a blackhole does.
-                    let alone = tokio::time::timeout(HUNG, one(&dialer, &plan, target));
+                    let alone = tokio::time::timeout(HUNG, one(&dialer, &plan, &budget, target));
                     assert!(alone.await.is_err(), "{case}");
                     continue;
                 }
                 let start = Instant::now();
-                let alone = guarded(one(&dialer, &plan, target)).await;
+                let alone = guarded(one(&dialer, &plan, &budget, target)).await;
                 let took = start.elapsed();
                 let start = Instant::now();
                 let history = crate::history::History::new(16);
