@@ -36,14 +36,14 @@ pub(crate) enum Client {
 
 impl Client {
     pub(crate) fn label(self, n: usize) -> String {
-        let s = if n == 1 { "" } else { "es" };
+        let (s, es) = if n == 1 { ("", "") } else { ("s", "es") };
         match self {
             Client::Raw => "tokio TcpStream::connect(addr)".to_owned(),
-            Client::Ideal => format!("FuturesUnordered of {n} connects (ideal racer)"),
-            Client::Hyper => format!("hyper-util HttpConnector, {n} address{s}"),
+            Client::Ideal => format!("FuturesUnordered of {n} connect{s} (ideal racer)"),
+            Client::Hyper => format!("hyper-util HttpConnector, {n} address{es}"),
             Client::RaceAddr => "connie::race_connect(SocketAddr)".to_owned(),
-            Client::RaceSlice => format!("connie::race_connect(&[{n} addrs][..])"),
-            Client::Connector => format!("ConnieConnector::connect, {n} address{s}"),
+            Client::RaceSlice => format!("connie::race_connect(&[{n} addr{s}][..])"),
+            Client::Connector => format!("ConnieConnector::connect, {n} address{es}"),
         }
     }
 }

@@ -8,7 +8,7 @@ use connie::ConnieConnector;
 
 use crate::clients::{close, Client, Clients};
 use crate::servers::{cpu_of, thread_id, Sink};
-use crate::table::{self, dec1, ratio};
+use crate::table::{self, dec1, int, ratio};
 use crate::{BoxError, Settings};
 
 const CLIENTS: [Client; 3] = [Client::Raw, Client::RaceAddr, Client::Hyper];
@@ -38,6 +38,7 @@ pub(crate) fn run(s: &Settings) -> Result<(), BoxError> {
         ConnieConnector::new(),
     );
     let n = s.concurrent;
+    let overflows = listen_overflows();
     let mut wall: Vec<Vec<f64>> = vec![Vec::new(); CLIENTS.len()];
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); CLIENTS.len()];
     runtime.block_on(async {
@@ -45,7 +46,7 @@ pub(crate) fn run(s: &Settings) -> Result<(), BoxError> {
         for client in CLIENTS {
             round(&clients, client, n / 10 + 1, &tids).await?;
         }
-        for r in 0..s.rounds {
+        for r in 0..s.concurrent_rounds {
             for i in 0..CLIENTS.len() {
                 let i = (i + r) % CLIENTS.len();
                 let (w, c) = round(&clients, CLIENTS[i], n, &tids).await?;
@@ -58,6 +59,10 @@ pub(crate) fn run(s: &Settings) -> Result<(), BoxError> {
     })?;
     drop(runtime);
     drop(sink);
+    let overflows = listen_overflows().zip(overflows).map_or_else(
+        || "unknown".to_owned(),
+        |(end, start)| (end - start).to_string(),
+    );
 
     let raw_wall = table::median(&wall[0]);
     let raw_cpu = table::median(&cpu[0]);
@@ -79,14 +84,15 @@ pub(crate) fn run(s: &Settings) -> Result<(), BoxError> {
         .collect();
     table::print(
         &format!(
-            "## Wall time of {n} concurrent connects (one task each, 2 worker threads, alive 127.0.0.1; {} rounds, round robin, median)",
-            s.rounds
+            "## Wall time of {} concurrent connects (one task each, 2 worker threads, alive 127.0.0.1; {} rounds, round robin, median)",
+            int(n as f64),
+            s.concurrent_rounds
         ),
         &["client", "wall ms", "× raw", "median of per-round × raw", "client CPU ms", "× raw"],
         &rows,
     );
     println!();
-    println!("wall: spawning the tasks until the last connect is in. client CPU: the runtime's threads and the main thread, from /proc/self/task/*/schedstat; the server's accept threads are left out, but the kernel's work for both ends of a loopback handshake mostly runs in the connecting thread, so it is in. The server closes each connection (FIN) as it accepts it; the client streams are closed with SO_LINGER 0 after each round, so no TIME_WAIT is left.");
+    println!("wall: spawning the tasks until the last connect is in. client CPU: the runtime's threads and the main thread, from /proc/self/task/*/schedstat; the server's accept threads are left out, but the kernel's work for both ends of a loopback handshake mostly runs in the connecting thread, so it is in. The server closes each connection (FIN) as it accepts it; the client streams are closed with SO_LINGER 0 after each round, so no TIME_WAIT is left. Listen queue overflows (dropped SYNs, /proc/net/netstat) during this measure: {overflows}.");
     Ok(())
 }
 
@@ -111,4 +117,16 @@ async fn round(
     let cpu = cpu_of(&tids).zip(cpu).map(|(end, start)| end - start);
     streams.into_iter().for_each(close);
     Ok((wall, cpu))
+}
+
+/// `TcpExt: ListenOverflows` from `/proc/net/netstat`: connects whose SYN or ACK a full
+/// accept queue dropped (each would cost the client a retransmission, a second or more).
+fn listen_overflows() -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(i)?.parse().ok()
 }

@@ -57,7 +57,10 @@ impl Row {
             Row::Hyper(n) => format!("hyper-util HttpConnector, resolver gives {n} (sequential)"),
             Row::RaceAddr => "connie::race_connect(SocketAddr)".to_owned(),
             Row::RaceSlice => "connie::race_connect(&[4 addrs][..])".to_owned(),
-            Row::Connector(n) => format!("ConnieConnector::connect, {n} address(es)"),
+            Row::Connector(n) => format!(
+                "ConnieConnector::connect, {n} address{}",
+                if n == 1 { "" } else { "es" }
+            ),
         }
     }
 }
@@ -134,7 +137,8 @@ pub(crate) fn run(s: &Settings, client_rt: &Runtime, lab_rt: &Runtime) -> Result
     table::print(
         &format!(
             "## Heap per race in flight ({} races to blackholed 127.0.0.2–5, all pending; {} rounds, median)",
-            s.in_flight, s.rounds
+            int(s.in_flight as f64),
+            s.rounds
         ),
         &["client", "bytes per race", "× raw", "future size (B)", "sockets per race", "goal"],
         &rows,

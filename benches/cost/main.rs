@@ -3,7 +3,7 @@
 //! hyper-util, on loopback only.
 //!
 //! ```text
-//! cargo bench --bench cost                              # full, about 2 minutes
+//! cargo bench --bench cost                              # full, about 30 s once built
 //! cargo bench --bench cost -- --trace-allocations 2>trace.txt
 //! cargo test --bench cost                               # smoke test, a few seconds
 //! ```
@@ -31,15 +31,17 @@
 //!    whole round) whose accept threads close each connection at once; the client streams
 //!    are closed with `SO_LINGER` 0 after each round. Also the client's CPU time: the
 //!    runtime's and main thread's, from `/proc/self/task/*/schedstat`, without the accept
-//!    threads.
+//!    threads. 11 rounds: this one is the noisiest, as the client and the accept threads
+//!    share the two cores.
 //! 4. **Cost per address**, 16 → 64 addresses: `ConnieConnector::new().max_addresses(64)
 //!    .max_concurrent(64).history(0)` against the ideal racer, success (refused×(N−1), alive
 //!    last) and failure (all refused); wall time and allocations per connect, and their
 //!    slope. Instruction counts of the same are in `cargo bench --bench instructions`.
 //! 5. **`TIME_WAIT`** after 1,000 sequential connects to a lab DNS name with `A` 127.0.0.1
 //!    and `AAAA` ::1, served on both on one port (a port per client) by a server that
-//!    closes each connection first: connie's default, connie with `Schedule::race_all()`,
-//!    and hyper-util (a resolver returning ::1, 127.0.0.1). Counted from `/proc/net/tcp*`.
+//!    closes each connection first: connie's default, connie with `Schedule::race_all()`
+//!    (through DNS, and given both addresses without DNS), and hyper-util (a resolver
+//!    returning ::1, 127.0.0.1). Counted from `/proc/net/tcp*`.
 //!
 //! `--trace-allocations` instead makes one connect of each kind with a backtrace of every
 //! allocation it makes on stderr (build with `CARGO_PROFILE_BENCH_DEBUG=true` for line
@@ -75,6 +77,7 @@ struct Settings {
     alloc_connects: usize,
     in_flight: usize,
     concurrent: usize,
+    concurrent_rounds: usize,
     per_address_connects: usize,
     time_wait_connects: usize,
 }
@@ -89,6 +92,7 @@ impl Settings {
                 alloc_connects: 200,
                 in_flight: 1_000,
                 concurrent: 10_000,
+                concurrent_rounds: 11,
                 per_address_connects: 100,
                 time_wait_connects: 1_000,
             }
@@ -100,6 +104,7 @@ impl Settings {
                 alloc_connects: 3,
                 in_flight: 10,
                 concurrent: 20,
+                concurrent_rounds: 1,
                 per_address_connects: 2,
                 time_wait_connects: 5,
             }
