@@ -461,13 +461,14 @@ impl<D: Dial> ConnieConnector<D> {
                 }
                 Repr::Host { host, port } => {
                     let answers = self.resolver.lookup(&host, port);
-                    race(
+                    // Boxed, as in `race` below.
+                    Box::pin(race(
                         &self.dialer,
                         &self.plan,
                         self.memory(),
                         &self.budget,
                         answers,
-                    )
+                    ))
                     .await
                     .map(|(conn, info)| (conn, Won::Raced(info)))
                     .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
@@ -481,13 +482,15 @@ impl<D: Dial> ConnieConnector<D> {
     /// Races addresses known already.
     async fn race(&self, addrs: Vec<SocketAddr>) -> Result<(D::Connection, Won), ConnectError> {
         let answers = stream::iter([Answer::literal(addrs)]);
-        let (conn, info) = race(
+        // The engine's future is a kilobyte: boxed, a race of one address (`race::one`)
+        // carries no room for it.
+        let (conn, info) = Box::pin(race(
             &self.dialer,
             &self.plan,
             self.memory(),
             &self.budget,
             answers,
-        )
+        ))
         .await?;
         Ok((conn, Won::Raced(info)))
     }

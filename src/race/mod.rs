@@ -17,13 +17,13 @@ mod tests;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::pin;
+use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use futures_util::FutureExt;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{sleep_until, Instant, Sleep};
 use tracing::{debug, trace};
 
 use self::attempt::Attempting;
@@ -484,6 +484,7 @@ where
     // permit is taken; and the permit it got, until its attempt starts.
     let mut waiting: Option<Wait<'_>> = None;
     let mut granted: Option<Permit<'_>> = None;
+    let mut timer: Option<Pin<Box<Sleep>>> = None;
 
     loop {
         let now = Instant::now();
@@ -548,7 +549,14 @@ where
             (Some(w), Some(d)) => Some(w.min(d)),
             (w, d) => w.or(d),
         };
-        let mut timer = pin!(wake.map(sleep_until));
+        // One timer for the whole race, made the first time the race has to wake itself
+        // (a race of attempts all started at once never does), and moved after that.
+        if let Some(at) = wake {
+            match &mut timer {
+                Some(timer) => timer.as_mut().reset(at),
+                None => timer = Some(Box::pin(sleep_until(at))),
+            }
+        }
         let event = poll_fn(|cx| {
             if let Poll::Ready(Some((idx, result))) = running.poll_next_unpin(cx) {
                 return Poll::Ready(Event::Attempt(idx, result));
@@ -561,7 +569,11 @@ where
             if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
                 return Poll::Ready(Event::Permit(permit));
             }
-            match timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+            match timer
+                .as_mut()
+                .filter(|_| wake.is_some())
+                .map(|t| t.as_mut().poll(cx))
+            {
                 Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
                 _ => Poll::Pending,
             }
