@@ -5,8 +5,10 @@
 //! back. A race with no attempt running takes one with [`Budget::free`], which never
 //! waits; its further attempts take one with [`Budget::try_take`] or queue for one with
 //! [`Budget::wait`], first come, first served. Under pressure each race so dials one
-//! address at a time, as a plain client does, and never worse: the attempts in flight are
-//! at most max(limit, races in flight).
+//! address at a time, as a plain client does, and never worse. A waiter is let in only
+//! while fewer than `limit` attempts are in flight, so at most `limit` attempts hold a
+//! place they waited or asked for, and each race adds at most one that never waits: the
+//! attempts in flight are fewer than the limit plus the races in flight.
 //!
 //! It is a small policy object the race asks, like the history. What every attempt does
 //! is cheap: `free`, and dropping a permit while nobody waits, are a few atomic operations
@@ -73,7 +75,8 @@ pub const FILE_LIMIT_BUDGET_FALLBACK: usize = 1024;
 ///
 /// A race with no attempt running always starts one, whatever the budget says: under
 /// pressure each race dials one address at a time, as a plain client does, and never
-/// worse. So the attempts in flight are at most max(limit, races in flight).
+/// worse. So the attempts in flight are fewer than the limit plus the races in flight,
+/// one per race beyond the limit when every race is at its first attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AttemptBudget {

@@ -335,8 +335,8 @@ impl<D> ConnieConnector<D> {
     /// each race dials as a plain client does, one address at a time, and never hangs or
     /// fails for want of a permit. The race's further attempts wait their turn (first
     /// come, first served) while the budget is spent, and start when an attempt anywhere
-    /// ends: it connected, failed, timed out or lost. So attempts in flight never exceed
-    /// the larger of the limit and the number of races running.
+    /// ends: it connected, failed, timed out or lost. So attempts in flight stay below the
+    /// limit plus the number of races running: under pressure, one per race.
     ///
     /// This makes a new budget: clones made before keep the old one.
     /// [`budget_use`](Self::budget_use) reports how it is used.
