@@ -14,8 +14,9 @@
 //!    time ([`Schedule::race_all`]); the staggered, family-interleaved Happy Eyeballs v2 of
 //!    RFC 8305 ([`Schedule::rfc8305`]); or one at a time ([`Schedule::sequential`]);
 //! 4. returns the **first connection to complete** and drops every other attempt at once,
-//!    closing its socket (an attempt that also connected at the same instant included),
-//!    and records what the race taught in the history.
+//!    closing its socket (an attempt that also connected at the same instant included,
+//!    with a reset, so that it leaves no `TIME_WAIT`), and records what the race taught in
+//!    the history.
 //!
 //! # Using it
 //!
@@ -43,6 +44,10 @@
 //!   [`DEFAULT_MAX_ADDRESSES`] addresses are taken per race (both configurable). Both caps
 //!   are shared fairly between the families: a flood of one family's records, or its
 //!   attempts hanging, never shuts out the other family.
+//! - Across races, every attempt but a race's first (or one while the race has none
+//!   running) takes a place in the connector's **attempt budget**, or waits for one, first
+//!   come, first served ([`ConnieConnector::attempt_budget`]; by default a quarter of the
+//!   process's descriptor limit).
 //! - No setting panics: a duration too long for the clock (`Duration::MAX`) means "no
 //!   deadline".
 //! - The race fails only when every address has failed **and** DNS has finished, or when
