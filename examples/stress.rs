@@ -1,42 +1,86 @@
-//! Stress: 10,000 concurrent races on loopback; reports peak descriptors, peak memory and
-//! time, and checks that descriptors return to their baseline afterwards.
+//! Stress: many concurrent races in one process, with the connector's default settings.
 //!
 //! ```text
 //! cargo run --release --example stress              # 10,000 races of [dead, dead, dead, alive]
-//! cargo run --release --example stress -- 2000      # another number of races
+//! cargo run --release --example stress -- 15000     # another number of races
 //! ```
 //!
-//! Every race starts at the same moment and keeps its winning stream until all have
-//! finished, so the peak holds about five descriptors per race: four client sockets while
-//! it runs (the three blackholed attempts are closed the moment it is won) and the two ends
-//! of the winning connection. 10,000 races need about 50,000 descriptors; when one
-//! process's limit cannot be raised that far (this sandbox caps it at 20,000), the races are
-//! split over worker processes — copies of this program, each with its own lab — that build
-//! everything, report ready, and start their races together on a "go" from the parent.
+//! The goal it checks (issue 12): one process whose `RLIMIT_NOFILE` is 20,000 runs 15,000
+//! concurrent races of [dead, dead, dead, alive] with default settings, and every race
+//! connects, no attempt fails with `EMFILE`, and the descriptors peak under the limit.
+//!
+//! One process, one multi-thread runtime, one `ConnieConnector::new()` shared by every race
+//! (each task has a clone: clones share the address history and the attempt budget), and a
+//! lab of three blackholed loopback hosts and one alive one. Every race is spawned at once
+//! on a cold connector: the races that start before the first one wins know nothing and
+//! race all four addresses; after that, the history ranks the alive address first. Each
+//! race drops its stream the moment it connected (it counts as connected, with its time):
+//! a winner costs two descriptors here, the client's and the alive host's accepted socket,
+//! and keeping every winner to the end would not fit 15,000 races in 20,000 descriptors.
 //! Loopback only.
+//!
+//! The soft `RLIMIT_NOFILE` is raised to the hard limit at start, after the connector is
+//! built and before the first race: the default budget, `AttemptBudget::FileLimit` (a
+//! quarter of the soft limit), is read at the first attempt, not when the connector is
+//! built, so it sees the raised limit. (`budget_use()` reads it too, so nothing asks for it
+//! before the limit is raised.)
+//!
+//! A thread samples every millisecond or so, while the races run: the open descriptors
+//! and the budget's use. The report:
+//!
+//! - `races`, `connected`, `failed`: the first few failures' `Display`, and whether any
+//!   attempt failed with `EMFILE` or `ENFILE` (raw OS error 24 or 23);
+//! - `history`: when the first race won, how many races had started by then, and how many
+//!   winners began cold, racing every address with a blackhole first (the others began with
+//!   the alive address alone, as the history said). The history learns as the winner's
+//!   race ends, a moment before it stamps its time, so "started by then" may count a few
+//!   races that began warm;
+//! - `wall time`: from the first spawn to the last race's end; `race times`: the median,
+//!   99th percentile and longest `ConnectInfo::elapsed` of the winners (a race's own time,
+//!   without its wait to be first polled). On loopback a handshake takes microseconds: the
+//!   rest is two runtime workers taking turns over every race and the alive host's tasks;
+//! - `budget`: its limit, the most attempts in flight (sampled, and the budget's own
+//!   `peak()`, which sees every instant) and the most attempts waiting for a place;
+//! - `descriptors`: before the races, at their peak, and once every race and every socket
+//!   the alive host accepted has closed, against the soft limit;
+//! - `memory`: the peak resident set (`VmHWM`) and its growth over the baseline.
+//!
+//! It exits non-zero if a race failed, an attempt saw `EMFILE`/`ENFILE`, the descriptors
+//! reached the limit or did not come back to their baseline, or the races were not all
+//! done within 60 s (a blackholed attempt only ends at the kernel's SYN timeout, about two
+//! minutes, so a race left with nothing but blackholes would hang: the bound reports it).
 
 use std::error::Error;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connie::ConnieConnector;
+use connie::{ConnectError, ConnieConnector};
 use connie_lab::Lab;
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::task::JoinSet;
 
 const DEFAULT_RACES: usize = 10_000;
-/// Descriptors one race may hold at its peak, with slack.
-const PER_RACE: u64 = 6;
-/// Descriptors kept free for everything else.
-const MARGIN: u64 = 1_000;
-/// Set in a worker's environment; its value is the number of races it runs.
-const WORKER_ENV: &str = "CONNIE_STRESS_WORKER";
+/// Every race must be done by then, or the run reports what is left and fails.
+const WALL_BOUND: Duration = Duration::from_secs(60);
+/// How long the sampler sleeps between samples.
+const SAMPLE_EVERY: Duration = Duration::from_millis(1);
+/// How long the descriptors may take to come back to their baseline after the last race:
+/// the alive host closes an accepted socket when its drain task reads the client's FIN.
+const SETTLE: Duration = Duration::from_secs(10);
+/// Descriptors the run may keep over its baseline. A leak of the races grows with them,
+/// one or more per race over thousands; a few allow for something opened once, on first
+/// use, and kept (the runtime's or a library's), which is not the races' doing.
+const FD_SLACK: usize = 4;
+/// How many failures are printed.
+const SHOWN_ERRORS: usize = 3;
+/// "Not yet" in the microsecond clocks below.
+const NEVER: u64 = u64::MAX;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
-/// The process's open descriptors; the example's leak check means nothing without them.
+/// The process's open descriptors; the leak check means nothing without them.
 fn open_fds() -> usize {
     connie_lab::open_fds().expect("counting descriptors needs a readable /proc/self/fd (Linux)")
 }
@@ -49,239 +93,282 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// What one process measured.
-#[derive(Debug, Default, Clone, Copy)]
-struct Report {
-    races: usize,
-    failures: usize,
-    wall: Duration,
-    slowest: Duration,
-    baseline_fds: usize,
-    peak_fds: usize,
-    after_fds: usize,
-    baseline_kib: u64,
-    peak_kib: u64,
+/// Whether `error`, or an error it wraps, is `EMFILE` or `ENFILE`.
+fn is_out_of_files(error: &io::Error) -> bool {
+    let mut next: Option<&(dyn Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            // EMFILE (24): the process's limit; ENFILE (23): the system's.
+            if matches!(io.raw_os_error(), Some(24 | 23)) {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
-impl Report {
-    fn line(&self) -> String {
-        format!(
-            "report {} {} {} {} {} {} {} {} {}",
-            self.races,
-            self.failures,
-            self.wall.as_micros(),
-            self.slowest.as_micros(),
-            self.baseline_fds,
-            self.peak_fds,
-            self.after_fds,
-            self.baseline_kib,
-            self.peak_kib
-        )
-    }
+/// What every race and the sampler share.
+struct Shared {
+    t0: Instant,
+    connected: AtomicUsize,
+    /// When each race was first polled (its connect called), in µs since `t0`.
+    started: Vec<AtomicU64>,
+    /// Whether each race has ended, connected or failed.
+    ended: Vec<AtomicBool>,
+    /// When the first race connected, in µs since `t0`.
+    first_win: AtomicU64,
+    sampling: AtomicBool,
+    samples: AtomicUsize,
+    peak_fds: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+    peak_waiting: AtomicUsize,
+}
 
-    fn parse(line: &str) -> Option<Report> {
-        let f: Vec<u64> = line
-            .strip_prefix("report ")?
-            .split(' ')
-            .map(|x| x.parse().ok())
-            .collect::<Option<_>>()?;
-        let [races, failures, wall, slowest, bfds, pfds, afds, bkib, pkib] = f[..] else {
-            return None;
-        };
-        Some(Report {
-            races: races as usize,
-            failures: failures as usize,
-            wall: Duration::from_micros(wall),
-            slowest: Duration::from_micros(slowest),
-            baseline_fds: bfds as usize,
-            peak_fds: pfds as usize,
-            after_fds: afds as usize,
-            baseline_kib: bkib,
-            peak_kib: pkib,
-        })
+impl Shared {
+    fn micros(&self) -> u64 {
+        u64::try_from(self.t0.elapsed().as_micros()).unwrap_or(NEVER - 1)
     }
+}
+
+/// A race that connected.
+struct Won {
+    elapsed: Duration,
+    /// Its first attempt went to a blackholed address: the history knew nothing yet.
+    began_cold: bool,
 }
 
 fn main() -> Result<(), BoxError> {
-    if let Ok(races) = std::env::var(WORKER_ENV) {
-        let report = worker(races.parse()?, true)?;
-        println!("{}", report.line());
-        return Ok(());
-    }
     let races: usize = match std::env::args().nth(1) {
         Some(n) => n.parse()?,
         None => DEFAULT_RACES,
     };
-    let limit = rlimit::increase_nofile_limit(races as u64 * PER_RACE + MARGIN)?;
-    let per_process = ((limit.saturating_sub(MARGIN) / PER_RACE) as usize).max(1);
-    let processes = races.div_ceil(per_process);
-    let reports = if processes <= 1 {
-        vec![worker(races, false)?]
-    } else {
-        spawn_workers(races, processes)?
-    };
-    summarize(races, processes, limit, &reports)
-}
+    // Built before the limit is raised on purpose: its budget is sized at the first attempt.
+    let connector = ConnieConnector::new();
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    let raised = rlimit::increase_nofile_limit(u64::MAX)?;
+    println!("RLIMIT_NOFILE:       soft {soft}, hard {hard}; soft raised to {raised}");
 
-/// Runs `races` races at once in this process. A worker waits for "go" on stdin after
-/// printing "ready", so that every worker's races start together.
-fn worker(races: usize, wait_for_go: bool) -> Result<Report, BoxError> {
-    rlimit::increase_nofile_limit(races as u64 * PER_RACE + MARGIN)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
-        let ip = |s: &str| s.parse().expect("a loopback address");
-        let lab = Lab::builder()
-            .blackholed(ip("127.0.0.2"))
-            .blackholed(ip("127.0.0.3"))
-            .blackholed(ip("127.0.0.4"))
-            .alive(ip("127.0.0.5"))
-            .build()
-            .await?;
-        let addrs = lab.addrs();
-        let connector = ConnieConnector::new().total_timeout(Some(Duration::from_secs(30)));
-        drop(connector.connect(addrs.clone()).await?); // warm up
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let mut report = Report {
-            races,
-            baseline_fds: open_fds(),
-            baseline_kib: status_kib("VmRSS"),
-            ..Report::default()
-        };
-        if wait_for_go {
-            println!("ready");
-            std::io::stdout().flush()?;
-            let mut go = String::new();
-            std::io::stdin().read_line(&mut go)?;
-        }
+    runtime.block_on(run(connector, races, raised))
+}
 
-        // Sample descriptors on a thread of its own: reading /proc/self/fd is blocking
-        // work that must not stall the runtime's workers.
-        let peak = Arc::new(AtomicUsize::new(report.baseline_fds));
-        let sampling = Arc::new(AtomicBool::new(true));
-        let sampler = {
-            let (peak, sampling) = (peak.clone(), sampling.clone());
-            std::thread::spawn(move || {
-                while sampling.load(Ordering::Relaxed) {
-                    peak.fetch_max(open_fds(), Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(20));
-                }
+async fn run(connector: ConnieConnector, races: usize, limit: u64) -> Result<(), BoxError> {
+    let ip = |s: &str| s.parse().expect("a loopback address");
+    let lab = Lab::builder()
+        .blackholed(ip("127.0.0.2"))
+        .blackholed(ip("127.0.0.3"))
+        .blackholed(ip("127.0.0.4"))
+        .alive(ip("127.0.0.5"))
+        .build()
+        .await?;
+    let addrs = lab.addrs();
+    let alive: SocketAddr = lab.alive_hosts().next().ok_or("no alive host")?.addr();
+    let baseline_fds = open_fds();
+    let baseline_kib = status_kib("VmRSS");
+
+    let shared = Arc::new(Shared {
+        t0: Instant::now(),
+        connected: AtomicUsize::new(0),
+        started: (0..races).map(|_| AtomicU64::new(NEVER)).collect(),
+        ended: (0..races).map(|_| AtomicBool::new(false)).collect(),
+        first_win: AtomicU64::new(NEVER),
+        sampling: AtomicBool::new(true),
+        samples: AtomicUsize::new(0),
+        peak_fds: AtomicUsize::new(baseline_fds),
+        peak_in_flight: AtomicUsize::new(0),
+        peak_waiting: AtomicUsize::new(0),
+    });
+
+    // A thread of its own: reading /proc/self/fd is blocking work that must not stall the
+    // runtime's workers.
+    let sampler = {
+        let (shared, connector) = (Arc::clone(&shared), connector.clone());
+        std::thread::spawn(move || {
+            while shared.sampling.load(Ordering::Relaxed) {
+                let budget = connector.budget_use();
+                let fds = open_fds();
+                shared.peak_fds.fetch_max(fds, Ordering::Relaxed);
+                let peak_in_flight = &shared.peak_in_flight;
+                peak_in_flight.fetch_max(budget.in_flight(), Ordering::Relaxed);
+                let peak_waiting = &shared.peak_waiting;
+                peak_waiting.fetch_max(budget.waiting(), Ordering::Relaxed);
+                shared.samples.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(SAMPLE_EVERY);
+            }
+        })
+    };
+
+    let mut running = JoinSet::new();
+    for race in 0..races {
+        let (shared, connector, addrs) = (Arc::clone(&shared), connector.clone(), addrs.clone());
+        running.spawn(async move {
+            shared.started[race].store(shared.micros(), Ordering::Relaxed);
+            let result = connector.connect(addrs).await;
+            shared.ended[race].store(true, Ordering::Relaxed);
+            // Dropped at once, so the alive host reads EOF and closes its end too. A plain
+            // close leaves the client end in TIME_WAIT: no descriptor, and one ephemeral
+            // port per race towards the lab's port, which fits; so no SO_LINGER 0 (RST).
+            let (stream, info) = result?;
+            drop(stream);
+            shared.connected.fetch_add(1, Ordering::Relaxed);
+            shared
+                .first_win
+                .fetch_min(shared.micros(), Ordering::Relaxed);
+            let first = info.attempts().first().map(|a| a.addr());
+            Ok::<_, ConnectError>(Won {
+                elapsed: info.elapsed(),
+                began_cold: first != Some(alive),
             })
-        };
+        });
+    }
 
-        let start = Instant::now();
-        let mut running: FuturesUnordered<_> = (0..races)
-            .map(|_| connector.connect(addrs.clone()))
-            .collect();
-        let mut streams = Vec::with_capacity(races);
-        while let Some(result) = running.next().await {
-            match result {
-                Ok((stream, info)) => {
-                    report.slowest = report.slowest.max(info.elapsed());
-                    streams.push(stream);
-                }
-                Err(e) => {
-                    report.failures += 1;
-                    if report.failures == 1 {
-                        eprintln!("first failure: {e}");
-                        for attempt in e.attempts() {
-                            eprintln!("    {attempt}");
-                        }
-                    }
+    let deadline = tokio::time::Instant::from_std(shared.t0 + WALL_BOUND);
+    let (mut times, mut began_cold, mut failed, mut emfile) = (Vec::new(), 0, 0, false);
+    let mut shown = Vec::new();
+    loop {
+        let joined = match tokio::time::timeout_at(deadline, running.join_next()).await {
+            Ok(Some(joined)) => joined?,
+            // Every race is done, or the wall-time bound came first: report what is left.
+            Ok(None) | Err(_) => break,
+        };
+        match joined {
+            Ok(won) => {
+                times.push(won.elapsed);
+                began_cold += usize::from(won.began_cold);
+            }
+            Err(e) => {
+                failed += 1;
+                emfile |= e.attempts().iter().any(|a| is_out_of_files(a.error()));
+                if shown.len() < SHOWN_ERRORS {
+                    let attempts: Vec<String> =
+                        e.attempts().iter().map(|a| a.to_string()).collect();
+                    shown.push(format!("{e} [{}]", attempts.join("; ")));
                 }
             }
         }
-        report.wall = start.elapsed();
-        peak.fetch_max(open_fds(), Ordering::Relaxed);
-        report.peak_kib = status_kib("VmHWM");
-        drop(streams);
+    }
+    let wall = shared.t0.elapsed();
+    let at_end = connector.budget_use();
+    let peak_kib = status_kib("VmHWM");
+    let unfinished = running.len();
+    // Dropping the set aborts what is left, closing its sockets.
+    drop(running);
 
-        // Server-side sockets close when the lab's readers see EOF, a moment later.
-        let settle = Instant::now();
-        while open_fds() > report.baseline_fds && settle.elapsed() < Duration::from_secs(30) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        sampling.store(false, Ordering::Relaxed);
-        sampler.join().map_err(|_| "the sampler thread panicked")?;
-        report.peak_fds = peak.load(Ordering::Relaxed);
-        report.after_fds = open_fds();
-        Ok(report)
-    })
-}
+    // The alive host closes each accepted socket when it reads the client's FIN.
+    let settle = Instant::now();
+    while open_fds() > baseline_fds && settle.elapsed() < SETTLE {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shared.sampling.store(false, Ordering::Relaxed);
+    sampler.join().map_err(|_| "the sampler thread panicked")?;
+    let after_fds = open_fds();
+    let budget = connector.budget_use();
 
-/// Starts `processes` copies of this program sharing `races`, waits until all are ready,
-/// starts them together and collects their reports.
-fn spawn_workers(races: usize, processes: usize) -> Result<Vec<Report>, BoxError> {
-    let exe = std::env::current_exe()?;
-    let mut workers = Vec::new();
-    for i in 0..processes {
-        let share = races / processes + usize::from(i < races % processes);
-        let mut child = Command::new(&exe)
-            .env(WORKER_ENV, share.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let stdout = BufReader::new(child.stdout.take().ok_or("no worker stdout")?);
-        workers.push((child, stdout));
-    }
-    for (_, stdout) in &mut workers {
-        let mut line = String::new();
-        stdout.read_line(&mut line)?;
-        if line.trim() != "ready" {
-            return Err(format!("a worker said {line:?} instead of ready").into());
-        }
-    }
-    for (child, _) in &mut workers {
-        writeln!(child.stdin.as_mut().ok_or("no worker stdin")?, "go")?;
-    }
-    let mut reports = Vec::new();
-    for (mut child, mut stdout) in workers {
-        let mut line = String::new();
-        stdout.read_line(&mut line)?;
-        let status = child.wait()?;
-        let report = Report::parse(line.trim())
-            .ok_or_else(|| format!("a worker ({status}) reported {line:?}"))?;
-        reports.push(report);
-    }
-    Ok(reports)
-}
-
-fn summarize(
-    races: usize,
-    processes: usize,
-    limit: u64,
-    reports: &[Report],
-) -> Result<(), BoxError> {
-    let sum = |f: fn(&Report) -> usize| reports.iter().map(f).sum::<usize>();
-    let failures = sum(|r| r.failures);
-    let wall = reports.iter().map(|r| r.wall).max().unwrap_or_default();
-    let slowest = reports.iter().map(|r| r.slowest).max().unwrap_or_default();
-    let grown_kib: u64 = reports
+    let first_win = shared.first_win.load(Ordering::Relaxed);
+    let started: Vec<u64> = shared
+        .started
         .iter()
-        .map(|r| r.peak_kib.saturating_sub(r.baseline_kib))
-        .sum();
-    let per_race = grown_kib * 1024 / races.max(1) as u64;
-    let (baseline, peak, after) = (
-        sum(|r| r.baseline_fds),
-        sum(|r| r.peak_fds),
-        sum(|r| r.after_fds),
-    );
-    println!("races:               {races} at once, 4 addresses each (3 blackholed, 1 alive)");
-    println!("processes:           {processes} (descriptor limit {limit} per process)");
-    println!("succeeded / failed:  {} / {failures}", races - failures);
-    println!("wall time:           {wall:.2?} (slowest race {slowest:.2?})");
-    println!("descriptors:         baseline {baseline}, peak {peak}, after {after}");
+        .map(|s| s.load(Ordering::Relaxed))
+        .collect();
+    let before_win = started.iter().filter(|&&s| s < first_win).count();
+    let never_polled = started.iter().filter(|&&s| s == NEVER).count();
+    let connected = shared.connected.load(Ordering::Relaxed);
+    let samples = shared.samples.load(Ordering::Relaxed);
+    let ms = |us: u64| {
+        if us == NEVER {
+            "never".to_string()
+        } else {
+            format!("{:.1} ms", us as f64 / 1000.0)
+        }
+    };
+
+    println!("races:               {races} at once, [3 blackholed, 1 alive] each, one connector with default settings");
     println!(
-        "memory (RSS):        grew {grown_kib} KiB at the peak, ~{per_race} bytes per race in flight"
+        "connected / failed:  {connected} / {failed}, {unfinished} unfinished at {WALL_BOUND:?}"
     );
-    if after != baseline {
-        return Err(
-            format!("descriptors did not return to baseline: {after} != {baseline}").into(),
-        );
+    for e in &shown {
+        println!("    {e}");
     }
-    if failures > 0 {
-        return Err(format!("{failures} races failed").into());
+    println!(
+        "EMFILE / ENFILE:     {}",
+        if emfile { "seen" } else { "none" }
+    );
+    println!(
+        "history:             first win at {}, {before_win} races started by then; {began_cold} winners began cold (a blackholed address first)",
+        ms(first_win)
+    );
+    times.sort_unstable();
+    let at = |q: f64| {
+        let i = ((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1));
+        times.get(i).copied().unwrap_or_default()
+    };
+    println!(
+        "wall time:           {wall:.2?} (race times: median {:.2?}, p99 {:.2?}, slowest {:.2?})",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+    println!(
+        "budget:              limit {}, in flight peak {} (sampled {}), waiting peak {} (sampled); now in flight {}, waiting {}",
+        budget.limit().map_or("none".to_string(), |l| l.to_string()),
+        budget.peak(),
+        shared.peak_in_flight.load(Ordering::Relaxed),
+        shared.peak_waiting.load(Ordering::Relaxed),
+        budget.in_flight(),
+        budget.waiting(),
+    );
+    println!(
+        "descriptors:         baseline {baseline_fds}, peak {} (sampled), after {after_fds}; soft limit {limit}",
+        shared.peak_fds.load(Ordering::Relaxed)
+    );
+    println!(
+        "memory:              peak RSS (VmHWM) {peak_kib} KiB, {} KiB over the baseline",
+        peak_kib.saturating_sub(baseline_kib)
+    );
+    println!(
+        "samples:             {samples} (one per {:.2?})",
+        wall / samples.max(1) as u32
+    );
+
+    let mut problems = Vec::new();
+    if unfinished > 0 {
+        // Where the stuck races stand, for whoever decides about the engine.
+        let stuck_before_win = started
+            .iter()
+            .zip(&shared.ended)
+            .filter(|&(&s, ended)| s < first_win && !ended.load(Ordering::Relaxed))
+            .count();
+        problems.push(format!(
+            "{unfinished} races unfinished after {WALL_BOUND:?} ({never_polled} never polled; \
+             at the bound the budget had {} in flight and {} waiting; {stuck_before_win} of \
+             them started before the first win)",
+            at_end.in_flight(),
+            at_end.waiting(),
+        ));
     }
-    Ok(())
+    if failed > 0 {
+        problems.push(format!("{failed} races failed"));
+    }
+    if emfile {
+        problems.push("an attempt failed with EMFILE/ENFILE".to_string());
+    }
+    let peak_fds = shared.peak_fds.load(Ordering::Relaxed);
+    if peak_fds as u64 >= limit {
+        problems.push(format!(
+            "descriptors peaked at {peak_fds}, the limit {limit}"
+        ));
+    }
+    if after_fds > baseline_fds + FD_SLACK {
+        problems.push(format!(
+            "descriptors did not return to baseline: {after_fds} > {baseline_fds} + {FD_SLACK}"
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; ").into())
+    }
 }
