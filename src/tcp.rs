@@ -416,30 +416,12 @@ impl Dial for TcpDialer {
     }
 }
 
-/// A TCP socket, non-blocking from its creation where the system allows (one syscall),
-/// close-on-exec (socket2 sets it).
+/// A TCP socket, non-blocking (from its creation on Linux: one syscall), close-on-exec
+/// (socket2 sets it).
 fn nonblocking_socket(domain: Domain) -> io::Result<Socket> {
-    #[cfg(any(
-        target_os = "android",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "fuchsia",
-        target_os = "illumos",
-        target_os = "linux",
-        target_os = "netbsd",
-        target_os = "openbsd",
-    ))]
+    #[cfg(target_os = "linux")]
     let socket = Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
-    #[cfg(not(any(
-        target_os = "android",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "fuchsia",
-        target_os = "illumos",
-        target_os = "linux",
-        target_os = "netbsd",
-        target_os = "openbsd",
-    )))]
+    #[cfg(not(target_os = "linux"))]
     let socket = {
         let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
         socket.set_nonblocking(true)?;
