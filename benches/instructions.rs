@@ -33,14 +33,15 @@
 //! (`cargo bench --no-run`, `cargo clippy --all-targets`). Without `--bench` (as under
 //! `cargo test --benches`) gungraun runs nothing.
 
+#[path = "common/baseline.rs"]
+mod baseline;
+
 use std::hint::black_box;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
-use std::time::Duration;
 
 use connie::ConnieConnector;
 use connie_lab::RefusedHost;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use gungraun::prelude::*;
 use hyper::Uri;
 use hyper_util::client::legacy::connect::dns::GaiResolver;
@@ -49,6 +50,8 @@ use std::future::poll_fn;
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tower_service::Service;
+
+use baseline::{close, ideal};
 
 /// The clients measured.
 #[derive(Debug, Clone, Copy)]
@@ -130,25 +133,6 @@ impl Fixture {
             close(stream);
         }
     }
-}
-
-/// The ideal racer: every address at once, the first to connect wins, the rest dropped.
-async fn ideal(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
-    let mut racing: FuturesUnordered<_> = addrs.iter().map(|&a| TcpStream::connect(a)).collect();
-    let mut last = None;
-    while let Some(result) = racing.next().await {
-        match result {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::InvalidInput)))
-}
-
-/// Closes `stream` with a RST (`SO_LINGER` 0), leaving no `TIME_WAIT` behind.
-fn close(stream: TcpStream) {
-    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-    drop(stream);
 }
 
 fn v4(a: u8, b: u8) -> IpAddr {

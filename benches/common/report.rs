@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::baseline::system;
 use super::clients::Client;
 use super::settings::Settings;
 use super::BoxError;
@@ -437,28 +438,6 @@ pub(crate) fn json_document(
 /// A count as JSON, or `null`.
 pub(crate) fn json_count(n: Option<usize>) -> String {
     n.map_or_else(|| "null".to_owned(), |n| n.to_string())
-}
-
-/// `linux 6.8.0 x86_64; CPU: … (N logical CPUs)`, from what is readable.
-fn system() -> String {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|r| format!(" {}", r.trim()))
-        .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    format!(
-        "{}{release} {}; CPU: {cpu} ({cpus} logical CPUs)",
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    )
 }
 
 /// Now as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no date crate needed).

@@ -6,15 +6,15 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use connie::ConnieConnector;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use hyper::Uri;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;
 use tower_service::Service;
+
+pub(crate) use crate::baseline::{close, ideal};
 
 /// A client, as one row of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,19 +104,6 @@ impl Clients {
     }
 }
 
-/// The ideal racer: every address at once, the first to connect wins, the rest dropped.
-pub(crate) async fn ideal(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
-    let mut racing: FuturesUnordered<_> = addrs.iter().map(|&a| TcpStream::connect(a)).collect();
-    let mut last = None;
-    while let Some(result) = racing.next().await {
-        match result {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no addresses")))
-}
-
 /// hyper-util's resolver here: every name is the list it was given, in order.
 #[derive(Debug, Clone)]
 pub(crate) struct Fixed(pub(crate) Arc<[SocketAddr]>);
@@ -134,10 +121,4 @@ impl Service<Name> for Fixed {
         let addrs = self.0.to_vec();
         Box::pin(async move { Ok(addrs.into_iter()) })
     }
-}
-
-/// Closes `stream` with a RST (`SO_LINGER` 0), leaving no `TIME_WAIT` behind.
-pub(crate) fn close(stream: TcpStream) {
-    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-    drop(stream);
 }

@@ -52,6 +52,8 @@
 
 mod alloc;
 mod allocs;
+#[path = "../common/baseline.rs"]
+mod baseline;
 mod clients;
 mod concurrent;
 mod in_flight;
@@ -140,7 +142,7 @@ fn main() -> Result<(), BoxError> {
         }
     );
     println!();
-    println!("{}", system());
+    println!("{}", baseline::system());
     let timed = |what: &str, f: &mut dyn FnMut() -> Result<(), BoxError>| {
         let start = Instant::now();
         f()?;
@@ -157,24 +159,4 @@ fn main() -> Result<(), BoxError> {
     println!();
     println!("total: {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// `linux 6.8.0 x86_64; CPU: … (N logical CPUs)`, from what is readable.
-fn system() -> String {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|r| format!(" {}", r.trim()))
-        .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            let line = info.lines().find(|l| l.starts_with("model name"))?;
-            Some(line.split_once(':')?.1.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    format!(
-        "{}{release} {}; CPU: {cpu} ({cpus} logical CPUs)",
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    )
 }
