@@ -1,10 +1,9 @@
 //! [`ConnieConnector`] and [`race_connect`]: configuration around the race engine.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use futures_util::stream;
+use futures_util::stream::{self, Stream};
 use hickory_resolver::TokioResolver;
 use tokio::net::TcpStream;
 use tracing::Instrument;
@@ -450,38 +449,30 @@ impl<D: Dial> ConnieConnector<D> {
                         .map_err(|e| e.with_target(addr.to_string(), None))
                 }
                 Repr::Addr(addr) => self
-                    .race(vec![addr])
+                    .race(stream::iter([Answer::literal(vec![addr])]))
                     .await
                     .map_err(|e| e.with_target(addr.to_string(), None)),
                 Repr::Addrs(addrs) => {
                     let n = addrs.len();
-                    self.race(addrs)
+                    self.race(stream::iter([Answer::literal(addrs)]))
                         .await
                         .map_err(|e| e.with_target(format!("{n} addresses"), None))
                 }
-                Repr::Host { host, port } => {
-                    let answers = self.resolver.lookup(&host, port);
-                    // Boxed, as in `race` below.
-                    Box::pin(race(
-                        &self.dialer,
-                        &self.plan,
-                        self.memory(),
-                        &self.budget,
-                        answers,
-                    ))
+                Repr::Host { host, port } => self
+                    .race(self.resolver.lookup(&host, port))
                     .await
-                    .map(|(conn, info)| (conn, Won::Raced(info)))
-                    .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
-                }
+                    .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host))),
             }
         }
         .instrument(span)
         .await
     }
 
-    /// Races addresses known already.
-    async fn race(&self, addrs: Vec<SocketAddr>) -> Result<(D::Connection, Won), ConnectError> {
-        let answers = stream::iter([Answer::literal(addrs)]);
+    /// Runs the race engine on `answers`.
+    async fn race<S>(&self, answers: S) -> Result<(D::Connection, Won), ConnectError>
+    where
+        S: Stream<Item = Answer> + Unpin,
+    {
         // The engine's future is a kilobyte: boxed, a race of one address (`race::one`)
         // carries no room for it.
         let (conn, info) = Box::pin(race(
