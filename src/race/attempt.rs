@@ -13,7 +13,9 @@ use crate::budget::Permit;
 
 pin_project! {
     /// A dial, the index of its attempt, its timeout if it has one, and its permit of the
-    /// connector's budget, given back when the attempt ends or is dropped.
+    /// connector's budget, given back when the future is dropped: at once when the
+    /// attempt ends (a `FuturesUnordered` drops a future as soon as it is ready), or
+    /// when its race drops it.
     ///
     /// The timer is boxed, so an attempt without a timeout (the default) carries 8 bytes
     /// for it, not a `Sleep`; `tokio::time::timeout` made every attempt's future about
@@ -24,7 +26,7 @@ pin_project! {
         #[pin]
         dial: F,
         timeout: Option<Pin<Box<Sleep>>>,
-        permit: Option<Permit<'a>>,
+        permit: Permit<'a>,
     }
 }
 
@@ -34,7 +36,7 @@ impl<'a, F> Attempting<'a, F> {
             idx,
             dial,
             timeout: timeout.map(|t| Box::pin(sleep(t))),
-            permit: Some(permit),
+            permit,
         }
     }
 }
@@ -57,9 +59,6 @@ where
                 _ => return Poll::Pending,
             },
         };
-        // The attempt is over, though its future may live on in the race's set until
-        // the race ends: its permit goes back now.
-        this.permit.take();
         Poll::Ready((*this.idx, result))
     }
 }
