@@ -234,11 +234,8 @@ impl<'a> State<'a> {
         self.startable() && !self.gated(now) && self.next_allowed.is_some_and(|t| t <= now)
     }
 
-    /// The address whose attempt starts now, if the schedule allows one.
+    /// The address whose attempt starts now, the schedule being [`ready`](Self::ready).
     fn next_attempt(&mut self, now: Instant) -> Option<SocketAddr> {
-        if !self.ready(now) {
-            return None;
-        }
         let [v4, v6] = [Family::V4, Family::V6].map(|f| self.may_start(f));
         let queued = self.queue.pop(|f| if f == Family::V4 { v4 } else { v6 })?;
         let addr = queued.addr;
