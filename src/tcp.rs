@@ -393,16 +393,12 @@ impl Dial for TcpDialer {
                 Err(e) => return Err(e),
             }
             // Until the attempt returns, it is a loser if dropped: see `Pending`.
-            let mut pending = Pending(Some(TcpStream::from_std(socket.into())?));
+            let pending = Pending(Some(TcpStream::from_std(socket.into())?));
             // What tokio's own connect does: writable means the handshake is over, and
             // `SO_ERROR` says how it went. (`poll_write_ready` keeps no waiter of its own in
             // this future, as `writable()` would: 100 bytes less per attempt.)
-            let ready = poll_fn(|cx| match &pending.0 {
-                Some(stream) => stream.poll_write_ready(cx),
-                None => unreachable!("set above, taken below"),
-            })
-            .await;
-            let stream = pending.0.take().expect("set above");
+            let ready = poll_fn(|cx| pending.stream().poll_write_ready(cx)).await;
+            let stream = pending.returned();
             ready?;
             match stream.take_error()? {
                 Some(e) => Err(e),
@@ -446,6 +442,17 @@ fn in_progress(error: &io::Error) -> bool {
 /// ports. The server sees a connection reset before any byte. A socket still in
 /// `SYN_SENT` closes the same either way.
 struct Pending(Option<TcpStream>);
+
+impl Pending {
+    fn stream(&self) -> &TcpStream {
+        self.0.as_ref().expect("held until returned")
+    }
+
+    /// The stream, no longer a possible loser: the attempt returns it, won or failed.
+    fn returned(mut self) -> TcpStream {
+        self.0.take().expect("held until returned")
+    }
+}
 
 impl Drop for Pending {
     fn drop(&mut self) {
