@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::budget::{AttemptBudget, Budget, BudgetUse, DEFAULT_ATTEMPT_BUDGET};
+use crate::dial::Names;
 use crate::dns::Resolver;
 use crate::history::{History, DEFAULT_HISTORY_CAPACITY};
 use crate::order::Memory;
@@ -42,6 +43,9 @@ pub const DEFAULT_PARTIAL_DEADLINES: bool = false;
 /// Whether the `Service<Uri>` impl refuses URIs whose scheme is not `http` by default:
 /// `true`, as hyper-util's `HttpConnector` does.
 pub const DEFAULT_ENFORCE_HTTP: bool = true;
+/// Whether the `Service<Uri>` impl refuses URIs whose scheme is not `https` or `wss` by
+/// default: `false`.
+pub const DEFAULT_HTTPS_ONLY: bool = false;
 /// Whether addresses given as a list keep the order given by default: `false`, they are
 /// sorted like DNS answers.
 pub const DEFAULT_KEEP_GIVEN_ORDER: bool = false;
@@ -78,6 +82,7 @@ pub struct ConnieConnector<D = TcpDialer> {
     pub(crate) budget: Arc<Budget>,
     dialer: D,
     pub(crate) enforce_http: bool,
+    pub(crate) https_only: bool,
 }
 
 impl Default for ConnieConnector {
@@ -110,6 +115,7 @@ impl ConnieConnector {
             budget: Arc::new(Budget::new(DEFAULT_ATTEMPT_BUDGET)),
             dialer: TcpDialer::new(),
             enforce_http: DEFAULT_ENFORCE_HTTP,
+            https_only: DEFAULT_HTTPS_ONLY,
         }
     }
 }
@@ -279,6 +285,21 @@ impl<D> ConnieConnector<D> {
         self
     }
 
+    /// Sets whether the `tower_service::Service<http::Uri>` impl (feature `hyper`) refuses
+    /// every URI whose scheme is not `https` or `wss`, as hyper-rustls's `https_only`
+    /// does: for a connector whose dialer does TLS ([`rustls`](Self::rustls)), so that
+    /// no request ever leaves in clear text. A refused URI is an
+    /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget), before any lookup
+    /// or SYN. [`connect`](Self::connect) takes no URI and is not affected.
+    ///
+    /// With [`enforce_http`](Self::enforce_http) on as well, every URI is refused.
+    ///
+    /// Default is `false` ([`DEFAULT_HTTPS_ONLY`]).
+    pub fn https_only(mut self, https_only: bool) -> Self {
+        self.https_only = https_only;
+        self
+    }
+
     /// Sets how many addresses the connector's address history holds; `0` turns it off.
     ///
     /// The history remembers, per address (IP and port), the smoothed handshake time and
@@ -374,6 +395,7 @@ impl<D> ConnieConnector<D> {
             budget: self.budget,
             dialer,
             enforce_http: self.enforce_http,
+            https_only: self.https_only,
         }
     }
 
@@ -428,40 +450,60 @@ impl<D: Dial> ConnieConnector<D> {
         &self,
         target: impl IntoTarget,
     ) -> Result<(D::Connection, ConnectInfo), ConnectError> {
-        let (conn, won) = self.run(target.into_target()?).await?;
+        self.connect_for(target.into_target()?, None).await
+    }
+
+    /// [`connect`](Self::connect) for a URI of `scheme`, which the dialer is told.
+    pub(crate) async fn connect_for(
+        &self,
+        target: Target,
+        scheme: Option<&str>,
+    ) -> Result<(D::Connection, ConnectInfo), ConnectError> {
+        let (conn, won) = self.run(target, scheme).await?;
         let local_addr = self.dialer.local_addr(&conn);
-        Ok((conn, won.into_info(local_addr)))
+        let alpn = self.dialer.alpn(&conn);
+        Ok((conn, won.into_info(local_addr, alpn)))
     }
 
     /// [`connect`](Self::connect) for a caller that wants the connection only: no
     /// [`ConnectInfo`] is made and no local address read.
     pub(crate) async fn connect_only(&self, target: Target) -> Result<D::Connection, ConnectError> {
-        self.run(target).await.map(|(conn, _)| conn)
+        self.run(target, None).await.map(|(conn, _)| conn)
     }
 
-    async fn run(&self, target: Target) -> Result<(D::Connection, Won), ConnectError> {
+    async fn run(
+        &self,
+        target: Target,
+        scheme: Option<&str>,
+    ) -> Result<(D::Connection, Won), ConnectError> {
         let span = tracing::debug_span!("race", %target);
+        let literal = Names { host: None, scheme };
         async {
             match target.into_repr() {
                 Repr::Addr(addr) if race::one::applies(&self.plan) => {
-                    race::one(&self.dialer, &self.plan, &self.budget, addr)
+                    race::one(&self.dialer, &self.plan, &self.budget, literal, addr)
                         .await
                         .map_err(|e| e.with_target(addr.to_string(), None))
                 }
                 Repr::Addr(addr) => self
-                    .race(stream::iter([Answer::literal(vec![addr])]))
+                    .race(literal, stream::iter([Answer::literal(vec![addr])]))
                     .await
                     .map_err(|e| e.with_target(addr.to_string(), None)),
                 Repr::Addrs(addrs) => {
                     let n = addrs.len();
-                    self.race(stream::iter([Answer::literal(addrs)]))
+                    self.race(literal, stream::iter([Answer::literal(addrs)]))
                         .await
                         .map_err(|e| e.with_target(format!("{n} addresses"), None))
                 }
-                Repr::Host { host, port } => self
-                    .race(self.resolver.lookup(&host, port))
-                    .await
-                    .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host))),
+                Repr::Host { host, port } => {
+                    let names = Names {
+                        host: Some(host.trim_end_matches('.')),
+                        scheme,
+                    };
+                    self.race(names, self.resolver.lookup(&host, port))
+                        .await
+                        .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
+                }
             }
         }
         .instrument(span)
@@ -469,7 +511,11 @@ impl<D: Dial> ConnieConnector<D> {
     }
 
     /// Runs the race engine on `answers`.
-    async fn race<S>(&self, answers: S) -> Result<(D::Connection, Won), ConnectError>
+    async fn race<S>(
+        &self,
+        names: Names<'_>,
+        answers: S,
+    ) -> Result<(D::Connection, Won), ConnectError>
     where
         S: Stream<Item = Answer> + Unpin,
     {
@@ -480,6 +526,7 @@ impl<D: Dial> ConnieConnector<D> {
             &self.plan,
             self.memory(),
             &self.budget,
+            names,
             answers,
         ))
         .await?;

@@ -1,19 +1,31 @@
-//! The dial seam: [`Dial`] opens one connection; [`TcpDialer`](crate::TcpDialer) is the
-//! default.
+//! The dial seam: [`Dial`] opens one connection to a [`Destination`];
+//! [`TcpDialer`](crate::TcpDialer) is the default.
 
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use tokio::time::Instant;
 
 /// Opens one connection to one address: the thing a race runs many of at once.
 ///
 /// The race engine knows nothing of sockets; it calls [`dial`](Self::dial) once per
 /// address and keeps the first `Ok` it gets, dropping every other attempt's future (so a
 /// dialer must clean up on drop, as tokio's sockets do). Implement it to race something
-/// other than a plain TCP connect, such as a TCP connect followed by a TLS handshake, or to
-/// simulate a network in tests.
+/// other than a plain TCP connect, such as a TCP connect followed by a TLS handshake (the
+/// `rustls` feature's `RustlsDialer` is one), a proxy, or a simulated network in tests.
 ///
-/// Any `Fn(SocketAddr) -> impl Future<Output = io::Result<C>>` is a dialer:
+/// The [`Destination`] says what the attempt is for: the address, and the host name, port
+/// and URI scheme of the target when it has them. A dialer whose connection needs a
+/// handshake after the transport (TLS) calls [`Destination::transport_connected`] once
+/// its TCP connection is up, so the race knows the attempt is alive and gives its
+/// handshake time before starting another.
+///
+/// Any `Fn(SocketAddr) -> impl Future<Output = io::Result<C>>` is a dialer too, for a
+/// dialer that needs the address only:
 ///
 /// ```no_run
 /// # async fn doc() -> Result<(), connie::ConnectError> {
@@ -32,12 +44,24 @@ pub trait Dial {
     /// What a successful dial produces.
     type Connection;
 
-    /// Starts connecting to `addr`.
-    fn dial(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Connection>> + Send;
+    /// Starts connecting to `to.addr()`.
+    ///
+    /// The future may borrow `to` (its host name), and lives no longer than the race.
+    fn dial(
+        &self,
+        to: Destination<'_>,
+    ) -> impl Future<Output = io::Result<Self::Connection>> + Send;
 
     /// The local address of `conn`, if it has one; reported in
     /// [`ConnectInfo::local_addr`](crate::ConnectInfo::local_addr). Default is `None`.
     fn local_addr(&self, conn: &Self::Connection) -> Option<SocketAddr> {
+        let _ = conn;
+        None
+    }
+
+    /// The application protocol `conn` negotiated (TLS ALPN, such as `b"h2"`), if any;
+    /// reported in [`ConnectInfo::alpn`](crate::ConnectInfo::alpn). Default is `None`.
+    fn alpn(&self, conn: &Self::Connection) -> Option<Vec<u8>> {
         let _ = conn;
         None
     }
@@ -50,7 +74,131 @@ where
 {
     type Connection = C;
 
-    fn dial(&self, addr: SocketAddr) -> impl Future<Output = io::Result<C>> + Send {
-        self(addr)
+    fn dial(&self, to: Destination<'_>) -> impl Future<Output = io::Result<C>> + Send {
+        self(to.addr)
+    }
+}
+
+/// What one attempt of a race connects to: the address, and what the target said about
+/// it.
+///
+/// Made by the race for each attempt, or from a bare address
+/// (`Destination::from(addr)`) to call a dialer directly.
+#[derive(Clone, Copy)]
+pub struct Destination<'a> {
+    addr: SocketAddr,
+    host: Option<&'a str>,
+    scheme: Option<&'a str>,
+    /// Where this attempt reports its progress, and its index in the race.
+    progress: Option<(&'a Progress, usize)>,
+}
+
+impl<'a> Destination<'a> {
+    /// The address to connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The host name of the target (`example.com`, without a trailing dot or brackets),
+    /// when it was given as a name; `None` for IP literals and socket addresses. A TLS
+    /// dialer sends it as the server name, a proxy dialer asks the proxy for it.
+    pub fn host(&self) -> Option<&'a str> {
+        self.host
+    }
+
+    /// The port of the target, the same as the address's.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The scheme of the URI the connection is for (`https`, `http`, `wss`…), when the
+    /// race was started by the `Service<Uri>`; `None` for
+    /// [`connect`](crate::ConnieConnector::connect) and [`race_connect`](crate::race_connect).
+    pub fn scheme(&self) -> Option<&'a str> {
+        self.scheme
+    }
+
+    /// Tells the race that this attempt's transport (its TCP connection) is up, and a
+    /// handshake on top of it (TLS) is now running. Call it once, when that happens.
+    ///
+    /// The race records the moment in
+    /// [`Attempt::transport_connected`](crate::Attempt::transport_connected), learns the
+    /// address's handshake time from it, and postpones the next attempt to give the
+    /// handshake its time (see [`Schedule`](crate::Schedule#tcp-up-handshake-running)).
+    /// A dialer that does nothing after TCP (or a direct call) need not call it.
+    pub fn transport_connected(&self) {
+        if let Some((progress, idx)) = self.progress {
+            progress.report(idx, Instant::now());
+        }
+    }
+
+    /// A destination for attempt `idx` of a race, reporting to `progress`.
+    pub(crate) fn new(
+        addr: SocketAddr,
+        names: Names<'a>,
+        progress: &'a Progress,
+        idx: usize,
+    ) -> Self {
+        Destination {
+            addr,
+            host: names.host,
+            scheme: names.scheme,
+            progress: Some((progress, idx)),
+        }
+    }
+}
+
+impl From<SocketAddr> for Destination<'_> {
+    fn from(addr: SocketAddr) -> Self {
+        Destination {
+            addr,
+            host: None,
+            scheme: None,
+            progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for Destination<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Destination")
+            .field("addr", &self.addr)
+            .field("host", &self.host)
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a race knows of its target besides the addresses: the name and the URI scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Names<'a> {
+    pub(crate) host: Option<&'a str>,
+    pub(crate) scheme: Option<&'a str>,
+}
+
+/// Where a race's attempts report that their transport is up: the race reads it after
+/// polling them, so a report needs no wake-up of its own.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// Set with every report, so the race looks at `reports` only when there are some.
+    fresh: AtomicBool,
+    reports: Mutex<Vec<(usize, Instant)>>,
+}
+
+impl Progress {
+    fn report(&self, idx: usize, at: Instant) {
+        self.reports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((idx, at));
+        self.fresh.store(true, Ordering::Release);
+    }
+
+    /// The reports since the last call, oldest first.
+    pub(crate) fn take(&self) -> Vec<(usize, Instant)> {
+        if !self.fresh.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.reports.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

@@ -21,6 +21,7 @@ pub struct ConnectInfo {
     pub(crate) refused: Vec<SocketAddr>,
     pub(crate) elapsed: Duration,
     pub(crate) used_history: bool,
+    pub(crate) alpn: Option<Vec<u8>>,
 }
 
 impl ConnectInfo {
@@ -68,6 +69,12 @@ impl ConnectInfo {
     pub fn used_history(&self) -> bool {
         self.used_history
     }
+
+    /// The application protocol the winning connection negotiated through TLS ALPN (such
+    /// as `b"h2"` or `b"http/1.1"`), when its dialer does TLS and the server chose one.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.alpn.as_deref()
+    }
 }
 
 /// One connection attempt of a race.
@@ -78,6 +85,7 @@ pub struct Attempt {
     pub(crate) duration: Duration,
     pub(crate) outcome: Outcome,
     pub(crate) expected: Option<Duration>,
+    pub(crate) transport: Option<Duration>,
 }
 
 impl Attempt {
@@ -92,7 +100,8 @@ impl Attempt {
     }
 
     /// How long the attempt ran until its outcome (for a cancelled attempt: until the race
-    /// ended).
+    /// ended). For a dialer with a handshake after TCP (TLS), a connected attempt's
+    /// duration includes that handshake.
     pub fn duration(&self) -> Duration {
         self.duration
     }
@@ -102,9 +111,23 @@ impl Attempt {
         &self.outcome
     }
 
-    /// The measured handshake time: how long the attempt took to connect, if it did.
+    /// The measured handshake time: how long the attempt took to connect, if it did (for
+    /// a TLS dialer, until its TLS handshake finished).
     pub fn handshake(&self) -> Option<Duration> {
         (self.outcome == Outcome::Connected).then_some(self.duration)
+    }
+
+    /// How long after it started the attempt's transport (TCP) connected, when its dialer
+    /// runs a handshake on top (TLS) and said so with
+    /// [`Destination::transport_connected`](crate::Destination::transport_connected);
+    /// `None` for a plain TCP dialer, and for an attempt whose transport never connected.
+    ///
+    /// An attempt with a transport time and an outcome other than
+    /// [`Connected`](Outcome::Connected) failed, timed out or was cancelled during its
+    /// handshake: a host that accepts TCP and then never answers, resets, or presents a
+    /// bad certificate.
+    pub fn transport_connected(&self) -> Option<Duration> {
+        self.transport
     }
 
     /// How long the address history expected its handshake to take, if it knew the

@@ -182,6 +182,8 @@ mod schedule;
 mod service;
 mod target;
 mod tcp;
+#[cfg(feature = "rustls")]
+mod tls;
 
 pub use crate::budget::{
     AttemptBudget, BudgetUse, DEFAULT_ATTEMPT_BUDGET, FILE_LIMIT_BUDGET_DIVISOR,
@@ -189,10 +191,10 @@ pub use crate::budget::{
 };
 pub use crate::connector::{
     race_connect, ConnieConnector, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_ENFORCE_HTTP,
-    DEFAULT_KEEP_GIVEN_ORDER, DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_CONCURRENT,
+    DEFAULT_HTTPS_ONLY, DEFAULT_KEEP_GIVEN_ORDER, DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_CONCURRENT,
     DEFAULT_PARTIAL_DEADLINES, DEFAULT_TOTAL_TIMEOUT,
 };
-pub use crate::dial::Dial;
+pub use crate::dial::{Destination, Dial};
 pub use crate::error::{AttemptError, ConnectError, DnsError, ErrorKind};
 pub use crate::history::{DEFAULT_HISTORY_CAPACITY, EXPLORE_EVERY, FAILURE_COOL_DOWN, HISTORY_TTL};
 pub use crate::info::{Attempt, ConnectInfo, Outcome};
@@ -206,6 +208,9 @@ pub use crate::schedule::{
 pub use crate::service::{Connecting, ConnieStream};
 pub use crate::target::{IntoTarget, Target};
 pub use crate::tcp::{TcpDialer, DEFAULT_NODELAY};
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use crate::tls::{MaybeTlsStream, RustlsDialer};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -63,6 +63,24 @@ pub const RFC8305_RESOLUTION_DELAY: Duration = Duration::from_millis(50);
 /// The concurrency cap and timeouts live on the
 /// [`ConnieConnector`](crate::ConnieConnector), since they apply to every schedule.
 ///
+/// # TCP up, handshake running
+///
+/// With a dialer that runs a handshake on top of TCP (TLS, as the `rustls` feature's
+/// `RustlsDialer` does), an attempt connects, and can win, only when that handshake
+/// completes; a handshake that fails is the attempt's error and starts the next attempt at
+/// once. While an attempt's TCP is up and its handshake runs, its delay starts again:
+/// **no new attempt starts before the moment its TCP connected plus the attempt delay it
+/// was given** (250 ms for [`rfc8305`](Self::rfc8305), the expected handshake time for a
+/// known address under [`learned`](Self::learned)). A TCP connect that took about one
+/// round trip within its delay thus leaves TLS 1.3 its one more round trip, plus the same
+/// margin again, before a second address is tried; a host that accepts TCP and then never
+/// answers costs the delay twice, not a hang. This follows
+/// draft-ietf-happy-happyeyeballs-v3, which has a client wait for the security
+/// handshake before it cancels the other attempts. [`race_all`](Self::race_all) (delay 0)
+/// is unchanged: every address starts at once anyway. The dialer tells the race that its
+/// TCP is up with [`Destination::transport_connected`](crate::Destination::transport_connected);
+/// the address history learns that TCP time, the round trip, not TCP plus TLS.
+///
 /// [`first_family_count`]: Self::first_family_count
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {

@@ -9,6 +9,7 @@ use http::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::target::parse_port;
@@ -40,36 +41,60 @@ use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, IntoTarget, Target
 /// a [`ConnectError`] of kind [`InvalidTarget`](crate::ErrorKind::InvalidTarget), returned
 /// before any lookup or SYN, never a panic.
 ///
-/// The connector speaks plain TCP; for HTTPS wrap it in a TLS connector and turn the check
-/// off, e.g. hyper-rustls's
-/// `HttpsConnectorBuilder::…::wrap_connector(ConnieConnector::new().enforce_http(false))`.
+/// The default connector speaks plain TCP. For HTTPS, race the TLS handshake too with
+/// the `rustls` feature's [`ConnieConnector::rustls`], which does TLS for `https`/`wss`
+/// and plain TCP for `http`/`ws` (or only TLS, with
+/// [`https_only`](ConnieConnector::https_only)); or wrap connie in a TLS connector and
+/// turn the check off, e.g. hyper-rustls's
+/// `HttpsConnectorBuilder::…::wrap_connector(ConnieConnector::new().enforce_http(false))`,
+/// which races TCP only.
 ///
-/// Responses carry hyper-util's `HttpInfo` (remote and local address) and connie's
-/// [`ConnectInfo`] in their extensions.
+/// Any dialer works whose connection hyper can drive: tokio's `AsyncRead` and
+/// `AsyncWrite`, plus hyper-util's `Connection` to say what it is (remote and local
+/// address, HTTP/2 negotiated through ALPN). The dialer is told the URI's scheme
+/// ([`Destination::scheme`](crate::Destination::scheme)).
+///
+/// Responses carry the connection's `Connected` extras (hyper-util's `HttpInfo` with the
+/// remote and local address, for TCP) and connie's [`ConnectInfo`] in their extensions.
 impl<D> tower_service::Service<Uri> for ConnieConnector<D>
 where
-    D: Dial<Connection = TcpStream> + Clone + Send + Sync + 'static,
+    D: Dial + Clone + Send + Sync + 'static,
+    D::Connection: AsyncRead + AsyncWrite + Connection + Unpin + Send + 'static,
 {
-    type Response = ConnieStream;
+    type Response = ConnieStream<D::Connection>;
     type Error = ConnectError;
-    type Future = Connecting;
+    type Future = Connecting<D::Connection>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, uri: Uri) -> Connecting {
+    fn call(&mut self, uri: Uri) -> Self::Future {
         let connector = self.clone();
         Connecting {
             inner: Box::pin(async move {
+                if connector.https_only {
+                    https_only(&uri)?;
+                }
                 let target = uri_target(&uri, connector.enforce_http)?;
-                let (stream, info) = connector.connect(target).await?;
+                let (conn, info) = connector.connect_for(target, uri.scheme_str()).await?;
                 Ok(ConnieStream {
-                    io: TokioIo::new(stream),
+                    io: TokioIo::new(conn),
                     info,
                 })
             }),
         }
+    }
+}
+
+/// Refuses a URI whose scheme is not `https` or `wss`.
+fn https_only(uri: &Uri) -> Result<(), ConnectError> {
+    match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("wss") => Ok(()),
+        scheme => Err(ConnectError::invalid_target(format!(
+            "refusing a {} URI: https_only is on",
+            scheme.map_or("scheme-less".to_owned(), |s| format!("{s:?}"))
+        ))),
     }
 }
 
@@ -145,59 +170,60 @@ impl IntoTarget for Uri {
 /// The future of [`ConnieConnector`]'s `Service::call`: resolves to a connected
 /// [`ConnieStream`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Connecting {
-    inner: Pin<Box<dyn Future<Output = Result<ConnieStream, ConnectError>> + Send>>,
+pub struct Connecting<C = TcpStream> {
+    inner: Pin<Box<dyn Future<Output = Result<ConnieStream<C>, ConnectError>> + Send>>,
 }
 
-impl Future for Connecting {
-    type Output = Result<ConnieStream, ConnectError>;
+impl<C> Future for Connecting<C> {
+    type Output = Result<ConnieStream<C>, ConnectError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.inner.as_mut().poll(cx)
     }
 }
 
-impl std::fmt::Debug for Connecting {
+impl<C> std::fmt::Debug for Connecting<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connecting").finish_non_exhaustive()
     }
 }
 
-/// A connection made by [`ConnieConnector`] for hyper: a [`TcpStream`] plus the
-/// [`ConnectInfo`] of the race that made it.
+/// A connection made by [`ConnieConnector`] for hyper: the dialer's connection (a
+/// [`TcpStream`] by default) plus the [`ConnectInfo`] of the race that made it.
 ///
-/// It implements hyper's `Read` and `Write` and hyper-util's `Connection`, which puts both
-/// hyper-util's `HttpInfo` and the [`ConnectInfo`] into every response's extensions.
+/// It implements hyper's `Read` and `Write` and hyper-util's `Connection`, which puts the
+/// connection's own extras (hyper-util's `HttpInfo` for TCP) and the [`ConnectInfo`] into
+/// every response's extensions.
 #[derive(Debug)]
-pub struct ConnieStream {
-    io: TokioIo<TcpStream>,
+pub struct ConnieStream<C = TcpStream> {
+    io: TokioIo<C>,
     info: ConnectInfo,
 }
 
-impl ConnieStream {
+impl<C> ConnieStream<C> {
     /// How the race that made this connection went.
     pub fn info(&self) -> &ConnectInfo {
         &self.info
     }
 
-    /// The TCP stream.
-    pub fn get_ref(&self) -> &TcpStream {
+    /// The connection.
+    pub fn get_ref(&self) -> &C {
         self.io.inner()
     }
 
-    /// Takes the TCP stream out.
-    pub fn into_inner(self) -> TcpStream {
+    /// Takes the connection out.
+    pub fn into_inner(self) -> C {
         self.io.into_inner()
     }
 }
 
-impl Connection for ConnieStream {
+impl<C: Connection> Connection for ConnieStream<C> {
     fn connected(&self) -> Connected {
         self.io.inner().connected().extra(self.info.clone())
     }
 }
 
-impl Read for ConnieStream {
+impl<C: AsyncRead + Unpin> Read for ConnieStream<C> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -207,7 +233,7 @@ impl Read for ConnieStream {
     }
 }
 
-impl Write for ConnieStream {
+impl<C: AsyncWrite + Unpin> Write for ConnieStream<C> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, TcpKeepalive, Type};
 use tokio::net::TcpStream;
 
-use crate::Dial;
+use crate::{Destination, Dial};
 
 /// Whether [`TcpDialer`] sets `TCP_NODELAY` by default.
 pub const DEFAULT_NODELAY: bool = true;
@@ -383,7 +383,8 @@ fn context(option: &'static str) -> impl FnOnce(io::Error) -> io::Error {
 impl Dial for TcpDialer {
     type Connection = TcpStream;
 
-    fn dial(&self, addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> + Send {
+    fn dial(&self, to: Destination<'_>) -> impl Future<Output = io::Result<TcpStream>> + Send {
+        let addr = to.addr();
         let socket = self.socket(addr);
         async move {
             let socket = socket?;
@@ -613,7 +614,7 @@ mod tests {
     async fn a_default_connection_has_nodelay_and_nothing_else() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let dest = listener.local_addr().unwrap();
-        let stream = TcpDialer::new().dial(dest).await.unwrap();
+        let stream = TcpDialer::new().dial(dest.into()).await.unwrap();
         let sock = SockRef::from(&stream);
         assert!(sock.tcp_nodelay().unwrap());
         assert!(!sock.keepalive().unwrap());
@@ -623,7 +624,11 @@ mod tests {
             stream.local_addr().ok()
         );
 
-        let stream = TcpDialer::new().nodelay(false).dial(dest).await.unwrap();
+        let stream = TcpDialer::new()
+            .nodelay(false)
+            .dial(dest.into())
+            .await
+            .unwrap();
         assert!(!stream.nodelay().unwrap());
     }
 
@@ -639,7 +644,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let dest = listener.local_addr().unwrap();
         let dialer = TcpDialer::new();
-        let mut dial = Box::pin(dialer.dial(dest));
+        let mut dial = Box::pin(dialer.dial(dest.into()));
         // One poll sends the SYN; the future has not seen the handshake end yet.
         assert!(dial.as_mut().now_or_never().is_none());
         let (mut served, _) = listener.accept().await.unwrap();
@@ -650,7 +655,7 @@ mod tests {
             Err(io::ErrorKind::ConnectionReset)
         );
 
-        let stream = dialer.dial(dest).await.unwrap();
+        let stream = dialer.dial(dest.into()).await.unwrap();
         let (mut served, _) = listener.accept().await.unwrap();
         drop(stream);
         assert_eq!(served.read(&mut [0; 1]).await.unwrap(), 0);
@@ -685,7 +690,7 @@ mod tests {
             .recv_buffer_size(Some(96 * 1024))
             .reuse_address(true)
             .user_timeout(Some(Duration::from_millis(9_000)));
-        let stream = dialer.dial(dest).await.unwrap();
+        let stream = dialer.dial(dest.into()).await.unwrap();
         let sock = SockRef::from(&stream);
         assert!(sock.keepalive().unwrap());
         assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(61));
@@ -707,7 +712,7 @@ mod tests {
         let fresh = nonblocking_socket(Domain::IPV4).unwrap();
         let system = SockRef::from(&fresh);
         let idle_only = TcpDialer::new().keepalive(Some(Duration::from_secs(45)));
-        let stream = idle_only.dial(dest).await.unwrap();
+        let stream = idle_only.dial(dest.into()).await.unwrap();
         let sock = SockRef::from(&stream);
         assert!(sock.keepalive().unwrap());
         assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(45));
@@ -727,14 +732,14 @@ mod tests {
     async fn a_refused_option_names_itself() {
         let dest: SocketAddr = "127.0.0.1:9".parse().unwrap();
         let nowhere = TcpDialer::new().interface(Some("connie-none0"));
-        let error = nowhere.dial(dest).await.unwrap_err();
+        let error = nowhere.dial(dest.into()).await.unwrap_err();
         assert!(
             error.to_string().starts_with("SO_BINDTODEVICE: "),
             "{error}"
         );
         // Zero is not a valid keepalive idle time.
         let zero = TcpDialer::new().keepalive(Some(Duration::ZERO));
-        let error = zero.dial(dest).await.unwrap_err();
+        let error = zero.dial(dest.into()).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
         assert!(error.to_string().starts_with("TCP keepalive: "), "{error}");
     }

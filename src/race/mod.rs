@@ -30,6 +30,7 @@ use self::attempt::Attempting;
 pub(crate) use self::one::{one, Won};
 use self::queue::{AddrQueue, Admission};
 use crate::budget::{Budget, Permit, Wait};
+use crate::dial::{Destination, Names, Progress};
 use crate::error::{AttemptError, DnsError, ErrorKind};
 use crate::history::Lesson;
 use crate::order::{Memory, Ranked};
@@ -104,6 +105,9 @@ struct State<'a> {
     attempts: Vec<Attempt>,
     /// The source address the system chose for each attempt's destination, in start order.
     sources: Vec<Option<IpAddr>>,
+    /// The delay each attempt was given before the next one, in start order: given again
+    /// to its handshake once its transport is up.
+    delays: Vec<Option<Duration>>,
     /// Attempts running, per family: `[V4, V6]`.
     running: [usize; 2],
     /// Attempts started, per family: `[V4, V6]`.
@@ -149,6 +153,7 @@ impl<'a> State<'a> {
             queue: AddrQueue::new(s.preferred_family, s.first_family_count, plan.max_addresses),
             attempts: Vec::new(),
             sources: Vec::new(),
+            delays: Vec::new(),
             running: [0; 2],
             started: [0; 2],
             errors: Vec::new(),
@@ -267,8 +272,10 @@ impl<'a> State<'a> {
             duration: Duration::ZERO,
             outcome: Outcome::Cancelled,
             expected,
+            transport: None,
         });
         self.sources.push(queued.source);
+        self.delays.push(delay);
         Some(addr)
     }
 
@@ -380,7 +387,9 @@ impl<'a> State<'a> {
             .zip(&self.sources)
             .filter_map(|(a, &source)| {
                 let lesson = match a.outcome {
-                    Outcome::Connected => Lesson::Connected(a.duration),
+                    // The transport's handshake is the address's round trip; a TLS
+                    // handshake on top adds the server's own time.
+                    Outcome::Connected => Lesson::Connected(a.transport.unwrap_or(a.duration)),
                     Outcome::Failed(kind) => Lesson::Failed(kind),
                     Outcome::TimedOut => Lesson::Failed(io::ErrorKind::TimedOut),
                     Outcome::Cancelled => match a.expected {
@@ -391,6 +400,25 @@ impl<'a> State<'a> {
                 Some((a.addr, source, lesson))
             });
         history.learn(lessons, now);
+    }
+
+    /// Attempt `idx` reported its transport up at `at`, its handshake (TLS) running: while
+    /// that handshake runs, no new attempt starts before `at` plus the delay the attempt
+    /// was given (draft-ietf-happy-happyeyeballs-v3: wait for the security handshake
+    /// before racing more). A failure of the handshake still starts the next attempt at
+    /// once.
+    fn on_transport(&mut self, idx: usize, at: Instant) {
+        let attempt = &mut self.attempts[idx];
+        if attempt.outcome != Outcome::Cancelled || attempt.transport.is_some() {
+            return; // over, or reported twice
+        }
+        let transport = at - self.start - attempt.started;
+        attempt.transport = Some(transport);
+        trace!(addr = %attempt.addr, ?transport, "transport connected, handshake running");
+        if let (Some(next), Some(delay)) = (self.next_allowed, self.delays[idx]) {
+            // Past what the clock holds: the next attempt waits for an event.
+            self.next_allowed = at.checked_add(delay).map(|t| t.max(next));
+        }
     }
 
     fn on_failure(&mut self, idx: usize, error: io::Error, now: Instant) {
@@ -466,6 +494,7 @@ pub(crate) async fn race<D, S>(
     plan: &Plan,
     memory: Memory<'_>,
     budget: &Budget,
+    names: Names<'_>,
     mut answers: S,
 ) -> Result<(D::Connection, ConnectInfo), ConnectError>
 where
@@ -475,6 +504,7 @@ where
     let start = Instant::now();
     let deadline = plan.deadline(start);
     let mut state = State::new(plan, memory, start);
+    let progress = Progress::default();
     let mut running = FuturesUnordered::new();
     let mut dns_open = true;
     // This race's place in the budget's line, while the schedule is ready and every
@@ -510,7 +540,8 @@ where
             let idx = state.attempts.len() - 1;
             let timeout = state.attempt_timeout(now, deadline);
             debug!(%addr, attempt = idx, ?timeout, in_flight = budget.usage().in_flight(), "attempt started");
-            running.push(Attempting::new(idx, dialer.dial(addr), timeout, permit));
+            let to = Destination::new(addr, names, &progress, idx);
+            running.push(Attempting::new(idx, dialer.dial(to), timeout, permit));
         }
         if !state.ready(now) {
             // Nothing to start: a place in line, or a permit, would only keep another
@@ -578,6 +609,9 @@ where
         .await;
 
         let now = Instant::now();
+        for (idx, at) in progress.take() {
+            state.on_transport(idx, at);
+        }
         match event {
             Event::Attempt(idx, Ok(conn)) => {
                 drop(running); // closes every losing socket, including any that also connected
@@ -596,6 +630,7 @@ where
                     refused: state.refused,
                     elapsed: now - start,
                     used_history: state.used_history,
+                    alpn: None,
                 };
                 return Ok((conn, info));
             }

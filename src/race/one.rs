@@ -11,6 +11,7 @@ use tracing::{debug, trace};
 use super::attempt::Attempting;
 use super::Plan;
 use crate::budget::Budget;
+use crate::dial::{Destination, Names, Progress};
 use crate::error::{AttemptError, ErrorKind};
 use crate::{Attempt, ConnectError, ConnectInfo, Dial, Outcome};
 
@@ -20,16 +21,33 @@ use crate::{Attempt, ConnectError, ConnectInfo, Dial, Outcome};
 pub(crate) enum Won {
     /// The engine's account, without the local address.
     Raced(ConnectInfo),
-    /// One address, dialed alone, connected after `elapsed`.
-    Alone { addr: SocketAddr, elapsed: Duration },
+    /// One address, dialed alone, connected after `elapsed`, its transport after
+    /// `transport` if its dialer said so.
+    Alone {
+        addr: SocketAddr,
+        elapsed: Duration,
+        transport: Option<Duration>,
+    },
 }
 
 impl Won {
-    /// The full account, with the winner's local address.
-    pub(crate) fn into_info(self, local_addr: Option<SocketAddr>) -> ConnectInfo {
+    /// The full account, with the winner's local address and ALPN protocol.
+    pub(crate) fn into_info(
+        self,
+        local_addr: Option<SocketAddr>,
+        alpn: Option<Vec<u8>>,
+    ) -> ConnectInfo {
         match self {
-            Won::Raced(info) => ConnectInfo { local_addr, ..info },
-            Won::Alone { addr, elapsed } => ConnectInfo {
+            Won::Raced(info) => ConnectInfo {
+                local_addr,
+                alpn,
+                ..info
+            },
+            Won::Alone {
+                addr,
+                elapsed,
+                transport,
+            } => ConnectInfo {
                 remote_addr: addr,
                 local_addr,
                 attempts: vec![Attempt {
@@ -38,12 +56,14 @@ impl Won {
                     duration: elapsed,
                     outcome: Outcome::Connected,
                     expected: None,
+                    transport,
                 }],
                 dns_v4: None,
                 dns_v6: None,
                 refused: Vec::new(),
                 elapsed,
                 used_history: false,
+                alpn,
             },
         }
     }
@@ -61,6 +81,7 @@ pub(crate) async fn one<D: Dial>(
     dialer: &D,
     plan: &Plan,
     budget: &Budget,
+    names: Names<'_>,
     addr: SocketAddr,
 ) -> Result<(D::Connection, Won), ConnectError> {
     debug_assert!(applies(plan), "a plan for the engine: {plan:?}");
@@ -69,12 +90,22 @@ pub(crate) async fn one<D: Dial>(
     debug!(%addr, attempt = 0, ?timeout, "attempt started");
     // A race's first attempt never waits for the budget.
     let permit = budget.free();
-    let (_, result) = Attempting::new(0, dialer.dial(addr), timeout, permit).await;
+    let progress = Progress::default();
+    let to = Destination::new(addr, names, &progress, 0);
+    let (_, result) = Attempting::new(0, dialer.dial(to), timeout, permit).await;
     let elapsed = start.elapsed();
     match result {
         Ok(conn) => {
             debug!(%addr, ?elapsed, "connected");
-            Ok((conn, Won::Alone { addr, elapsed }))
+            let transport = progress.take().first().map(|&(_, at)| at - start);
+            Ok((
+                conn,
+                Won::Alone {
+                    addr,
+                    elapsed,
+                    transport,
+                },
+            ))
         }
         Err(error) => {
             trace!(%addr, kind = ?error.kind(), "attempt failed");

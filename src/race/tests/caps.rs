@@ -165,6 +165,7 @@ async fn a_total_timeout_of_duration_max_is_no_deadline() {
         &p,
         Default::default(),
         &budget,
+        Default::default(),
         literal(net.addrs(&["10.0.0.1:80"])),
     );
     let waited = tokio::time::timeout(ms(3_600_000), never).await;

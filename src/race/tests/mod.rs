@@ -18,9 +18,13 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use super::{Answer, Plan};
 use crate::budget::Budget;
+use crate::dial::Names;
 use crate::error::DnsError;
 use crate::order::Memory;
-use crate::{AttemptBudget, ConnectError, ConnectInfo, Dial, ErrorKind, Family, Outcome, Schedule};
+use crate::{
+    AttemptBudget, ConnectError, ConnectInfo, Destination, Dial, ErrorKind, Family, Outcome,
+    Schedule,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -38,6 +42,20 @@ enum Host {
     Refused(Duration),
     /// Never answers.
     Blackhole,
+    /// Connects its transport after `tcp`, reports it, then finishes a handshake on top
+    /// as `then` says: a two-stage dialer, as TCP plus TLS.
+    Tls { tcp: Duration, then: Handshake },
+}
+
+/// How the handshake after a [`Host::Tls`]'s transport ends.
+#[derive(Debug, Clone, Copy)]
+enum Handshake {
+    /// Done after this long.
+    Done(Duration),
+    /// Fails after this long (a reset, a bad certificate).
+    Fails(Duration),
+    /// Never answers: a host that accepts TCP and then stays silent.
+    Silent,
 }
 
 /// A simulated network: per-address behaviour, a log of dials, and a count of sockets
@@ -82,35 +100,58 @@ impl Net {
         self.open.load(Ordering::SeqCst)
     }
 
-    fn dialer(
-        &self,
-    ) -> impl Fn(SocketAddr) -> futures_util::future::BoxFuture<'static, io::Result<Socket>> + Clone
-    {
-        let net = self.clone();
-        move |a: SocketAddr| {
-            let host = *net
-                .hosts
-                .get(&a)
-                .unwrap_or_else(|| panic!("dialed {a}, which is not on the simulated network"));
-            net.dials.lock().unwrap().push(a);
-            net.open.fetch_add(1, Ordering::SeqCst);
-            let socket = Socket {
-                addr: a,
-                open: net.open.clone(),
-            };
-            Box::pin(async move {
-                match host {
-                    Host::Up(d) => {
-                        sleep(d).await;
-                        Ok(socket)
-                    }
-                    Host::Refused(d) => {
-                        sleep(d).await;
-                        Err(io::ErrorKind::ConnectionRefused.into())
-                    }
-                    Host::Blackhole => std::future::pending().await,
+    fn dialer(&self) -> SimDialer {
+        SimDialer(self.clone())
+    }
+}
+
+/// Dials the simulated network.
+#[derive(Clone)]
+struct SimDialer(Net);
+
+impl Dial for SimDialer {
+    type Connection = Socket;
+
+    fn dial(&self, to: Destination<'_>) -> impl Future<Output = io::Result<Socket>> + Send {
+        let net = &self.0;
+        let a = to.addr();
+        let host = *net
+            .hosts
+            .get(&a)
+            .unwrap_or_else(|| panic!("dialed {a}, which is not on the simulated network"));
+        net.dials.lock().unwrap().push(a);
+        net.open.fetch_add(1, Ordering::SeqCst);
+        let socket = Socket {
+            addr: a,
+            open: net.open.clone(),
+        };
+        async move {
+            match host {
+                Host::Up(d) => {
+                    sleep(d).await;
+                    Ok(socket)
                 }
-            })
+                Host::Refused(d) => {
+                    sleep(d).await;
+                    Err(io::ErrorKind::ConnectionRefused.into())
+                }
+                Host::Blackhole => std::future::pending().await,
+                Host::Tls { tcp, then } => {
+                    sleep(tcp).await;
+                    to.transport_connected();
+                    match then {
+                        Handshake::Done(d) => {
+                            sleep(d).await;
+                            Ok(socket)
+                        }
+                        Handshake::Fails(d) => {
+                            sleep(d).await;
+                            Err(io::ErrorKind::InvalidData.into())
+                        }
+                        Handshake::Silent => std::future::pending().await,
+                    }
+                }
+            }
         }
     }
 }
@@ -158,7 +199,15 @@ where
     S: Stream<Item = Answer> + Unpin,
 {
     let budget = Budget::new(AttemptBudget::Unbounded);
-    guarded(super::race(dialer, plan, memory, &budget, answers)).await
+    guarded(super::race(
+        dialer,
+        plan,
+        memory,
+        &budget,
+        Names::default(),
+        answers,
+    ))
+    .await
 }
 
 /// The engine's [`super::race`] under `budget`, with no history and no RFC 6724 sort,
@@ -178,6 +227,7 @@ where
         plan,
         Memory::default(),
         budget,
+        Names::default(),
         answers,
     ))
     .await
@@ -1081,6 +1131,7 @@ async fn policy_refusals_are_listed_after_failed_attempts() {
 
 mod budget;
 mod caps;
+mod handshake;
 mod learned;
 mod list;
 mod one;

@@ -8,7 +8,7 @@ use crate::race::one::{applies, one, Won};
 /// the message, and each attempt's address, kind and message.
 fn seen<C>(result: Result<(C, Won), ConnectError>) -> String {
     match result {
-        Ok((_, won)) => format!("{:?}", won.into_info(None)),
+        Ok((_, won)) => format!("{:?}", won.into_info(None, None)),
         Err(e) => {
             let attempts: Vec<_> = e
                 .attempts()
@@ -47,12 +47,15 @@ async fn one_address_alone_is_the_engine_on_one_address() {
                 let target = addr(host);
                 if host == "10.0.0.3:80" && attempt_timeout.is_none() {
                     // Both hang, as a plain connect to a blackhole does.
-                    let alone = tokio::time::timeout(HUNG, one(&dialer, &plan, &budget, target));
+                    let alone = tokio::time::timeout(
+                        HUNG,
+                        one(&dialer, &plan, &budget, Default::default(), target),
+                    );
                     assert!(alone.await.is_err(), "{case}");
                     continue;
                 }
                 let start = Instant::now();
-                let alone = guarded(one(&dialer, &plan, &budget, target)).await;
+                let alone = guarded(one(&dialer, &plan, &budget, Default::default(), target)).await;
                 let took = start.elapsed();
                 let start = Instant::now();
                 let history = crate::history::History::new(16);

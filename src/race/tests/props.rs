@@ -223,6 +223,7 @@ fn run_with(
                                     }
                                     Host::Refused(l) => start += l,
                                     Host::Blackhole => start += ATTEMPT,
+                                    Host::Tls { .. } => unreachable!("not generated"),
                                 }
                             }
                         }

@@ -1,0 +1,211 @@
+//! Two-stage dials (a transport, then a handshake on top, as TCP then TLS) on the paused
+//! clock: a handshake that hangs, fails or is slow, and the rule that a transport up gives
+//! its handshake the attempt's delay again before the next attempt starts.
+
+use super::*;
+use crate::history::History;
+
+const SILENT: Host = Host::Tls {
+    tcp: Duration::from_millis(10),
+    then: Handshake::Silent,
+};
+
+/// Per attempt: (address, started, transport up after, outcome).
+fn stages(info: &ConnectInfo) -> Vec<(SocketAddr, Duration, Option<Duration>, Outcome)> {
+    info.attempts()
+        .iter()
+        .map(|a| (a.addr(), a.started(), a.transport_connected(), *a.outcome()))
+        .collect()
+}
+
+/// RFC 8305's 250 ms delay: the first host's TCP is up at 10 ms and its TLS never
+/// answers. The next attempt waits for 10 + 250 ms, not 250 ms, and wins at 260 + 30.
+#[tokio::test(start_paused = true)]
+async fn a_transport_up_gives_its_handshake_the_attempt_delay_again() {
+    let net = Net::new(&[
+        ("10.0.0.1:443", SILENT),
+        (
+            "10.0.0.2:443",
+            Host::Tls {
+                tcp: ms(10),
+                then: Handshake::Done(ms(20)),
+            },
+        ),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:443", "10.0.0.2:443"]);
+    let (conn, info) = race(
+        &net.dialer(),
+        &plan(Schedule::rfc8305()),
+        literal(addrs.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.addr, addrs[1]);
+    assert_eq!(info.elapsed(), ms(290));
+    assert_eq!(
+        stages(&info),
+        vec![
+            (addrs[0], ms(0), Some(ms(10)), Outcome::Cancelled),
+            (addrs[1], ms(260), Some(ms(10)), Outcome::Connected),
+        ]
+    );
+    // The winner's duration is its whole dial, TCP and TLS.
+    assert_eq!(durations(&info), vec![ms(290), ms(30)]);
+    assert_eq!(net.open(), 1);
+}
+
+/// The control: the same silent host, with a transport that never says it is up (a plain
+/// TCP dialer), leaves the schedule as it is: the next attempt starts at 250 ms.
+#[tokio::test(start_paused = true)]
+async fn without_a_report_the_schedule_is_unchanged() {
+    let net = Net::new(&[
+        ("10.0.0.1:443", Host::Blackhole),
+        ("10.0.0.2:443", Host::Up(ms(30))),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:443", "10.0.0.2:443"]);
+    let (_, info) = race(
+        &net.dialer(),
+        &plan(Schedule::rfc8305()),
+        literal(addrs.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(info.elapsed(), ms(280));
+    assert_eq!(
+        stages(&info),
+        vec![
+            (addrs[0], ms(0), None, Outcome::Cancelled),
+            (addrs[1], ms(250), None, Outcome::Connected),
+        ]
+    );
+}
+
+/// A handshake that fails (a reset, a bad certificate) after the transport was up is the
+/// attempt's error, and starts the next attempt at once, as a refused connect does.
+#[tokio::test(start_paused = true)]
+async fn a_failed_handshake_starts_the_next_attempt_at_once() {
+    let net = Net::new(&[
+        (
+            "10.0.0.1:443",
+            Host::Tls {
+                tcp: ms(10),
+                then: Handshake::Fails(ms(5)),
+            },
+        ),
+        ("10.0.0.2:443", SILENT),
+        (
+            "10.0.0.3:443",
+            Host::Tls {
+                tcp: ms(10),
+                then: Handshake::Done(ms(10)),
+            },
+        ),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:443", "10.0.0.2:443", "10.0.0.3:443"]);
+    let (_, info) = race(
+        &net.dialer(),
+        &plan(Schedule::rfc8305()),
+        literal(addrs.clone()),
+    )
+    .await
+    .unwrap();
+    // 15 ms: the first fails, the second starts; its TCP is up at 25, so the third waits
+    // until 25 + 250 = 275 and connects at 295.
+    assert_eq!(info.elapsed(), ms(295));
+    assert_eq!(
+        stages(&info),
+        vec![
+            (
+                addrs[0],
+                ms(0),
+                Some(ms(10)),
+                Outcome::Failed(io::ErrorKind::InvalidData)
+            ),
+            (addrs[1], ms(15), Some(ms(10)), Outcome::Cancelled),
+            (addrs[2], ms(275), Some(ms(10)), Outcome::Connected),
+        ]
+    );
+}
+
+/// Racing every address at once, a silent host costs nothing: the live one wins after its
+/// own TCP and TLS.
+#[tokio::test(start_paused = true)]
+async fn race_all_passes_a_silent_host_by() {
+    let net = Net::new(&[
+        ("10.0.0.1:443", SILENT),
+        (
+            "10.0.0.2:443",
+            Host::Tls {
+                tcp: ms(10),
+                then: Handshake::Done(ms(20)),
+            },
+        ),
+    ]);
+    let addrs = net.addrs(&["10.0.0.1:443", "10.0.0.2:443"]);
+    let (_, info) = race(
+        &net.dialer(),
+        &plan(Schedule::race_all()),
+        literal(addrs.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(info.elapsed(), ms(30));
+    assert_eq!(
+        stages(&info),
+        vec![
+            (addrs[0], ms(0), Some(ms(10)), Outcome::Cancelled),
+            (addrs[1], ms(0), Some(ms(10)), Outcome::Connected),
+        ]
+    );
+}
+
+/// The history learns the transport's handshake time (the round trip), not TCP plus TLS;
+/// and once a known host's TCP is up, its TLS gets the expected time again. The first
+/// connect learns 20 ms for `.1` (its TLS took 20 more), so it expects 20 + 4 · 10 = 60
+/// ms. The second connect finds `.1` silent after TCP: it dials it alone, its TCP is up at
+/// 20, and `.2` starts at 20 + 60 = 80 ms, not at 60.
+#[tokio::test(start_paused = true)]
+async fn the_learned_schedule_waits_for_a_known_hosts_handshake() {
+    let a = addr("10.0.0.1:443");
+    let b = addr("10.0.0.2:443");
+    let slow_tls = |tcp, tls| Host::Tls {
+        tcp: ms(tcp),
+        then: Handshake::Done(ms(tls)),
+    };
+    let history = History::new(64);
+    let memory = || Memory {
+        history: Some(&history),
+        sources: None,
+    };
+    let learned = plan(Schedule::learned());
+    let first = Net::of([(a, slow_tls(20, 20)), (b, slow_tls(30, 30))]);
+    let (conn, _) = remembering(&first.dialer(), &learned, memory(), literal(vec![a, b]))
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, a);
+
+    let second = Net::of([
+        (
+            a,
+            Host::Tls {
+                tcp: ms(20),
+                then: Handshake::Silent,
+            },
+        ),
+        (b, slow_tls(30, 30)),
+    ]);
+    let (conn, info) = remembering(&second.dialer(), &learned, memory(), literal(vec![a, b]))
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, b);
+    assert!(info.used_history());
+    assert_eq!(info.attempts()[0].expected(), Some(ms(60)));
+    assert_eq!(
+        stages(&info),
+        vec![
+            (a, ms(0), Some(ms(20)), Outcome::Cancelled),
+            (b, ms(80), Some(ms(30)), Outcome::Connected),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(140));
+}

@@ -1,0 +1,276 @@
+//! [`RustlsDialer`] (feature `rustls`): TCP and its TLS handshake raced as one attempt,
+//! and [`MaybeTlsStream`], the connection it makes.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hickory_resolver::proto::rr::Name;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use socket2::SockRef;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::{ConnieConnector, Destination, Dial, TcpDialer};
+
+/// Dials TCP with a [`TcpDialer`]'s socket options, then runs a rustls client handshake
+/// on top, as one attempt of the race: an attempt connects, and can win, only once its TLS
+/// handshake is done.
+///
+/// So a host that accepts TCP and then never answers (a wedged server, a middlebox, a
+/// path-MTU black hole that lets the SYN through and drops the ServerHello), resets, or
+/// presents a certificate the [`ClientConfig`] does not trust, loses to a host that
+/// completes TLS. A TLS failure is that attempt's error (`InvalidData` for a rustls
+/// error, as tokio-rustls reports it), and starts the next attempt at once, as a refused
+/// connect does. While a handshake runs on a connected TCP socket, the schedule waits
+/// the attempt's delay again before starting another attempt (see
+/// [`Schedule`](crate::Schedule#tcp-up-handshake-running)).
+///
+/// The server name is the target's host name ([`Destination::host`]; an internationalized
+/// name in its ASCII form), or its IP address for an IP literal. A destination whose URI
+/// scheme is `http` or `ws` ([`Destination::scheme`], set by the `Service<Uri>`) gets
+/// plain TCP; every other one, and every [`connect`](ConnieConnector::connect), gets TLS.
+///
+/// A losing attempt is closed with a reset, as [`TcpDialer`]'s are, whether it is still in
+/// its TCP or its TLS handshake, so losers leave no `TIME_WAIT` behind.
+///
+/// Made by [`ConnieConnector::rustls`]; [`ConnieConnector::dialer`] reaches it.
+#[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub struct RustlsDialer {
+    tcp: TcpDialer,
+    config: Arc<ClientConfig>,
+}
+
+impl RustlsDialer {
+    /// A dialer doing TLS with `config` over TCP connections made by `tcp`.
+    pub fn new(tcp: TcpDialer, config: impl Into<Arc<ClientConfig>>) -> RustlsDialer {
+        RustlsDialer {
+            tcp,
+            config: config.into(),
+        }
+    }
+
+    /// The TCP dialer under the TLS.
+    pub fn tcp(&self) -> &TcpDialer {
+        &self.tcp
+    }
+
+    /// The rustls configuration.
+    pub fn config(&self) -> &Arc<ClientConfig> {
+        &self.config
+    }
+}
+
+impl fmt::Debug for RustlsDialer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RustlsDialer")
+            .field("tcp", &self.tcp)
+            .field("alpn_protocols", &self.config.alpn_protocols)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dial for RustlsDialer {
+    type Connection = MaybeTlsStream;
+
+    fn dial(&self, to: Destination<'_>) -> impl Future<Output = io::Result<MaybeTlsStream>> + Send {
+        // A bad name fails the attempt before its SYN.
+        let name = (!is_plain(to.scheme())).then(|| server_name(&to));
+        let tcp = self.tcp.dial(to);
+        async move {
+            let name = name.transpose()?;
+            let stream = tcp.await?;
+            let Some(name) = name else {
+                return Ok(MaybeTlsStream::Tcp(stream));
+            };
+            to.transport_connected();
+            // Until the handshake is done, dropping the attempt (it lost) resets the
+            // connection, as `TcpDialer` does for a connect in progress: no `TIME_WAIT`.
+            SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
+            let tls = TlsConnector::from(self.config.clone())
+                .connect(name, stream)
+                .await?;
+            SockRef::from(tls.get_ref().0).set_linger(None)?;
+            Ok(MaybeTlsStream::Tls(Box::new(tls)))
+        }
+    }
+
+    fn local_addr(&self, conn: &MaybeTlsStream) -> Option<SocketAddr> {
+        conn.tcp().local_addr().ok()
+    }
+
+    fn alpn(&self, conn: &MaybeTlsStream) -> Option<Vec<u8>> {
+        conn.alpn().map(<[u8]>::to_vec)
+    }
+}
+
+/// Whether a URI of `scheme` is served over plain TCP.
+fn is_plain(scheme: Option<&str>) -> bool {
+    scheme.is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("ws"))
+}
+
+/// The name TLS checks the certificate against: the host name, else the IP address.
+fn server_name(to: &Destination<'_>) -> io::Result<ServerName<'static>> {
+    let Some(host) = to.host() else {
+        return Ok(ServerName::IpAddress(to.addr().ip().into()));
+    };
+    let ascii = if host.is_ascii() {
+        host.to_owned()
+    } else {
+        // An internationalized name: its A-labels (`xn--…`), as the certificate has them.
+        let name = Name::from_utf8(host).map_err(|e| invalid_name(host, e))?;
+        name.to_ascii().trim_end_matches('.').to_owned()
+    };
+    ServerName::try_from(ascii).map_err(|e| invalid_name(host, e))
+}
+
+fn invalid_name(host: &str, e: impl fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{host:?} is not a valid TLS server name: {e}"),
+    )
+}
+
+impl ConnieConnector<TcpDialer> {
+    /// Races the TLS handshake too: each attempt is a TCP connect with this connector's
+    /// [`TcpDialer`] options, then a rustls handshake with `config`, and only a finished
+    /// handshake wins (see [`RustlsDialer`]).
+    ///
+    /// For hyper-util's `Client`, the connector then does TLS for `https` and `wss` URIs
+    /// and plain TCP for `http` and `ws` ([`enforce_http`](Self::enforce_http) is turned
+    /// off; [`https_only`](Self::https_only) refuses the plain ones), and a server that
+    /// chose `h2` through ALPN gets HTTP/2. Configure the `TcpDialer` first: `.tcp(…)`
+    /// then `.rustls(config)`.
+    ///
+    /// ```no_run
+    /// # async fn doc(config: rustls::ClientConfig) -> Result<(), connie::ConnectError> {
+    /// use connie::ConnieConnector;
+    ///
+    /// let connector = ConnieConnector::new().rustls(config);
+    /// let (stream, info) = connector.connect("example.com:443").await?;
+    /// println!("TLS up with {} after {:?}", info.remote_addr(), info.elapsed());
+    /// # drop(stream); Ok(()) }
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+    pub fn rustls(self, config: impl Into<Arc<ClientConfig>>) -> ConnieConnector<RustlsDialer> {
+        let tcp = self.dialer().clone();
+        self.enforce_http(false)
+            .with_dialer(RustlsDialer::new(tcp, config))
+    }
+}
+
+/// A connection made by [`RustlsDialer`]: TLS over TCP, or plain TCP for an `http` or `ws`
+/// URI.
+#[derive(Debug)]
+#[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub enum MaybeTlsStream {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// TLS over TCP, its handshake done.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl MaybeTlsStream {
+    /// The TCP connection underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            MaybeTlsStream::Tcp(tcp) => tcp,
+            MaybeTlsStream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// Whether it is TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, MaybeTlsStream::Tls(_))
+    }
+
+    /// The protocol the server chose through ALPN (such as `b"h2"`), if any.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        match self {
+            MaybeTlsStream::Tcp(_) => None,
+            MaybeTlsStream::Tls(tls) => tls.get_ref().1.alpn_protocol(),
+        }
+    }
+}
+
+/// hyper-util's `HttpInfo` (remote and local address) as for TCP, and HTTP/2 when ALPN
+/// chose `h2`.
+#[cfg(feature = "hyper")]
+impl hyper_util::client::legacy::connect::Connection for MaybeTlsStream {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        let connected = self.tcp().connected();
+        if self.alpn() == Some(b"h2") {
+            connected.negotiated_h2()
+        } else {
+            connected
+        }
+    }
+}
+
+impl AsyncRead for MaybeTlsStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MaybeTlsStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for MaybeTlsStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MaybeTlsStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MaybeTlsStream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            MaybeTlsStream::Tcp(s) => s.is_write_vectored(),
+            MaybeTlsStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MaybeTlsStream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MaybeTlsStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
