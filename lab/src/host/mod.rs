@@ -14,6 +14,8 @@
 
 mod alive;
 mod blackholed;
+mod counts;
+mod listener;
 mod refused;
 
 use std::io;
