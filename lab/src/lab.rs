@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::host::{check_loopback, Host, HostKind};
-use crate::{AliveHost, DnsServer, DnsServerBuilder};
+use crate::{AliveHost, DnsServer, DnsServerBuilder, ResetHost, SilentHost};
 
 /// How many ports [`LabBuilder::build`] tries before giving up.
 const BUILD_TRIES: usize = 20;
@@ -56,6 +56,22 @@ impl Lab {
     /// The alive host at `addr`, to read its counters.
     pub fn alive(&self, addr: SocketAddr) -> Option<&AliveHost> {
         self.alive_hosts().find(|host| host.addr() == addr)
+    }
+
+    /// The silent host at `addr`, to read its counters.
+    pub fn silent(&self, addr: SocketAddr) -> Option<&SilentHost> {
+        self.hosts.iter().find_map(|host| match host {
+            Host::Silent(silent) if silent.addr() == addr => Some(silent),
+            _ => None,
+        })
+    }
+
+    /// The reset host at `addr`, to read its counters.
+    pub fn reset(&self, addr: SocketAddr) -> Option<&ResetHost> {
+        self.hosts.iter().find_map(|host| match host {
+            Host::Reset(reset) if reset.addr() == addr => Some(reset),
+            _ => None,
+        })
     }
 
     /// A DNS server description naming every host of the lab: `name` (relative to the
@@ -119,6 +135,16 @@ impl LabBuilder {
     /// Adds a [`BlackholedHost`](crate::BlackholedHost) on `ip`.
     pub fn blackholed(self, ip: IpAddr) -> Self {
         self.host(HostKind::Blackholed, ip)
+    }
+
+    /// Adds a [`SilentHost`](crate::SilentHost) on `ip`.
+    pub fn silent(self, ip: IpAddr) -> Self {
+        self.host(HostKind::Silent, ip)
+    }
+
+    /// Adds a [`ResetHost`](crate::ResetHost) on `ip`.
+    pub fn reset(self, ip: IpAddr) -> Self {
+        self.host(HostKind::Reset, ip)
     }
 
     /// Binds every host on one shared port.
@@ -188,6 +214,7 @@ mod tests {
     use super::*;
     use crate::testing::{assert_hangs, assert_refused, v4, v6, within};
     use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
     fn standard_lab() -> LabBuilder {
@@ -233,6 +260,34 @@ mod tests {
             drop(client);
             within("open == 0", host.wait_open(0)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn lab_finds_its_silent_and_reset_hosts() {
+        let lab = Lab::builder()
+            .silent(v4(2))
+            .reset(v6())
+            .build()
+            .await
+            .unwrap();
+        let (silent, reset) = (lab.addrs()[0], lab.addrs()[1]);
+        assert_eq!(lab.addrs_of(HostKind::Silent), [silent]);
+        assert_eq!(lab.addrs_of(HostKind::Reset), [reset]);
+        assert!(lab.silent(reset).is_none() && lab.reset(silent).is_none());
+
+        let _quiet = within("connect", TcpStream::connect(silent)).await.unwrap();
+        within(
+            "accepted == 1",
+            lab.silent(silent).unwrap().wait_accepted(1),
+        )
+        .await;
+
+        let mut client = within("connect", TcpStream::connect(reset)).await.unwrap();
+        client.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 16];
+        let error = within("read", client.read(&mut buf)).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error}");
+        within("resets == 1", lab.reset(reset).unwrap().wait_resets(1)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,10 @@
 //! - [`RefusedHost`]: a socket bound but not listening; a SYN gets a RST at once.
 //! - [`BlackholedHost`]: a listener with backlog 0 whose accept queue is already full; the
 //!   kernel drops further SYNs, so a connect hangs until the client gives up.
+//! - [`SilentHost`]: a listener that accepts, reads and discards, and never answers nor
+//!   closes: a TLS client's handshake hangs until it gives up.
+//! - [`ResetHost`]: a listener that reads the client's first bytes (a TLS `ClientHello`)
+//!   and closes with a RST, so the client's handshake fails with `ConnectionReset`.
 //! - [`Lab`]: several such hosts on different loopback addresses sharing one port, like the
 //!   addresses of one real name; [`Lab::dns`] names them all.
 //! - [`DnsServer`]: an authoritative DNS server on loopback (UDP and TCP) serving names over
@@ -82,7 +86,7 @@ mod testing;
 
 pub use self::dns::{DnsServer, DnsServerBuilder, RecordType};
 pub use self::fds::open_fds;
-pub use self::host::{AliveHost, BlackholedHost, HostKind, RefusedHost};
+pub use self::host::{AliveHost, BlackholedHost, HostKind, RefusedHost, ResetHost, SilentHost};
 pub use self::lab::{Lab, LabBuilder};
 
 /// The README's example, compiled as a doctest so it cannot rot.

@@ -1,4 +1,4 @@
-//! Loopback test hosts: alive, refused and blackholed TCP endpoints.
+//! Loopback test hosts: alive, refused, blackholed, silent and resetting TCP endpoints.
 //!
 //! Only loopback addresses are ever bound or connected to: `127.0.0.0/8` and
 //! `::1`. Any other IP is rejected with [`io::ErrorKind::InvalidInput`] before
@@ -17,6 +17,8 @@ mod blackholed;
 mod counts;
 mod listener;
 mod refused;
+mod reset;
+mod silent;
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -26,6 +28,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 pub use self::alive::AliveHost;
 pub use self::blackholed::BlackholedHost;
 pub use self::refused::RefusedHost;
+pub use self::reset::ResetHost;
+pub use self::silent::SilentHost;
 
 /// Returns an [`io::ErrorKind::InvalidInput`] error unless `ip` is in
 /// `127.0.0.0/8` or is `::1`.
@@ -93,6 +97,12 @@ pub enum HostKind {
     Refused,
     /// A [`BlackholedHost`]: connects hang until the client gives up.
     Blackholed,
+    /// A [`SilentHost`]: connects succeed, then nothing is ever answered (a TLS
+    /// handshake hangs).
+    Silent,
+    /// A [`ResetHost`]: connects succeed; the client's first bytes (a TLS
+    /// `ClientHello`) are answered with a RST.
+    Reset,
 }
 
 /// One host of a [`Lab`](crate::Lab).
@@ -101,6 +111,8 @@ pub(crate) enum Host {
     Alive(AliveHost),
     Refused(RefusedHost),
     Blackholed(BlackholedHost),
+    Silent(SilentHost),
+    Reset(ResetHost),
 }
 
 impl Host {
@@ -109,6 +121,8 @@ impl Host {
             HostKind::Alive => Host::Alive(AliveHost::bind(addr).await?),
             HostKind::Refused => Host::Refused(RefusedHost::bind(addr)?),
             HostKind::Blackholed => Host::Blackholed(BlackholedHost::bind(addr).await?),
+            HostKind::Silent => Host::Silent(SilentHost::bind(addr).await?),
+            HostKind::Reset => Host::Reset(ResetHost::bind(addr).await?),
         })
     }
 
@@ -117,6 +131,8 @@ impl Host {
             Host::Alive(_) => HostKind::Alive,
             Host::Refused(_) => HostKind::Refused,
             Host::Blackholed(_) => HostKind::Blackholed,
+            Host::Silent(_) => HostKind::Silent,
+            Host::Reset(_) => HostKind::Reset,
         }
     }
 
@@ -125,6 +141,8 @@ impl Host {
             Host::Alive(host) => host.addr(),
             Host::Refused(host) => host.addr(),
             Host::Blackholed(host) => host.addr(),
+            Host::Silent(host) => host.addr(),
+            Host::Reset(host) => host.addr(),
         }
     }
 }
@@ -134,6 +152,15 @@ mod tests {
     use super::*;
     use crate::testing::{any_port, v4};
     use crate::Lab;
+
+    /// Every kind of host.
+    const KINDS: [HostKind; 5] = [
+        HostKind::Alive,
+        HostKind::Refused,
+        HostKind::Blackholed,
+        HostKind::Silent,
+        HostKind::Reset,
+    ];
 
     #[tokio::test]
     async fn non_loopback_is_rejected() {
@@ -148,18 +175,18 @@ mod tests {
         ];
         for ip in bad {
             let addr = SocketAddr::new(ip, 0);
-            let kinds = [
+            let mut results = vec![
                 AliveHost::bind(addr).await.map(drop),
                 RefusedHost::bind(addr).map(drop),
                 BlackholedHost::bind(addr).await.map(drop),
-                Lab::builder()
-                    .alive(v4(1))
-                    .refused(ip)
-                    .build()
-                    .await
-                    .map(drop),
+                SilentHost::bind(addr).await.map(drop),
+                ResetHost::bind(addr).await.map(drop),
             ];
-            for result in kinds {
+            for kind in KINDS {
+                let lab = Lab::builder().alive(v4(1)).host(kind, ip).build().await;
+                results.push(lab.map(drop));
+            }
+            for result in results {
                 assert_eq!(
                     result.unwrap_err().kind(),
                     io::ErrorKind::InvalidInput,
@@ -172,9 +199,9 @@ mod tests {
     #[tokio::test]
     async fn same_address_and_port_never_coexist() {
         let ip = v4(8);
-        for first in [HostKind::Alive, HostKind::Refused, HostKind::Blackholed] {
+        for first in KINDS {
             let host = Host::bind(first, any_port(ip)).await.unwrap();
-            for second in [HostKind::Alive, HostKind::Refused, HostKind::Blackholed] {
+            for second in KINDS {
                 let result = Host::bind(second, host.addr()).await;
                 let error = result.unwrap_err();
                 assert_eq!(
