@@ -98,7 +98,7 @@ async fn reset(mut stream: TcpStream, peer: SocketAddr, counts: Counts<ResetCoun
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{any_port, v4, v6, within};
+    use crate::testing::{any_port, connect_tls, v4, v6, within};
     use tokio::io::AsyncWriteExt;
 
     #[tokio::test]
@@ -124,5 +124,17 @@ mod tests {
             assert_eq!((host.accepted(), host.resets()), (1, 1));
             assert!(format!("{host:?}").contains("resets: 1"));
         }
+    }
+
+    #[tokio::test]
+    async fn reset_fails_a_tls_handshake_with_connection_reset() {
+        let identity = crate::TlsIdentity::new().unwrap();
+        let host = ResetHost::bind(any_port(v4(11))).await.unwrap();
+        let config = identity.client_config(&crate::LAB_ALPN);
+        let error = connect_tls(host.addr(), "www.lab.test", config)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error:?}");
+        within("resets == 1", host.wait_resets(1)).await;
     }
 }

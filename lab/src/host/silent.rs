@@ -95,8 +95,11 @@ async fn ignore(mut stream: TcpStream, peer: SocketAddr) {
 mod tests {
     use super::*;
     use crate::testing::{any_port, assert_refused, v4, v6, within};
+    use rustls::pki_types::ServerName;
+    use std::sync::Arc;
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;
+    use tokio_rustls::TlsConnector;
 
     #[tokio::test]
     async fn silent_accepts_and_never_answers_nor_closes() {
@@ -135,6 +138,22 @@ mod tests {
         let read = tokio::time::timeout(Duration::from_secs(30), client.read(&mut buf)).await;
         assert!(read.is_err(), "{read:?}");
         assert_eq!(t0.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silent_hangs_a_tls_handshake_under_a_paused_clock() {
+        let identity = crate::TlsIdentity::new().unwrap();
+        let host = SilentHost::bind(any_port(v6())).await.unwrap();
+        let connector = TlsConnector::from(Arc::new(identity.client_config(&crate::LAB_ALPN)));
+        let name = ServerName::try_from("www.lab.test").unwrap();
+        let t0 = tokio::time::Instant::now();
+        let tcp = TcpStream::connect(host.addr()).await.unwrap();
+        let handshake = connector.connect(name, tcp);
+        let result = tokio::time::timeout(Duration::from_secs(30), handshake).await;
+        assert!(result.is_err(), "the handshake ended: {result:?}");
+        // The connect took no virtual time; the handshake waited for the whole timeout.
+        assert_eq!(t0.elapsed(), Duration::from_secs(30));
+        assert_eq!(host.accepted(), 1);
     }
 
     #[tokio::test]
