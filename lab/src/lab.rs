@@ -5,7 +5,8 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::host::{check_loopback, Host, HostKind};
-use crate::{AliveHost, DnsServer, DnsServerBuilder};
+use crate::tls::LabTls;
+use crate::{AliveHost, DnsServer, DnsServerBuilder, ResetHost, SilentHost, TlsHost, TlsIdentity};
 
 /// How many ports [`LabBuilder::build`] tries before giving up.
 const BUILD_TRIES: usize = 20;
@@ -13,11 +14,15 @@ const BUILD_TRIES: usize = 20;
 /// Several hosts of different kinds on different loopback IPs sharing one
 /// port number, like a real name whose addresses all listen on `:443`.
 ///
+/// A lab with TLS hosts has a [`TlsIdentity`], made when it is built, for its clients to
+/// trust.
+///
 /// Dropping the lab stops all its hosts.
 #[derive(Debug)]
 pub struct Lab {
     port: u16,
     hosts: Vec<Host>,
+    tls: Option<LabTls>,
 }
 
 impl Lab {
@@ -56,6 +61,54 @@ impl Lab {
     /// The alive host at `addr`, to read its counters.
     pub fn alive(&self, addr: SocketAddr) -> Option<&AliveHost> {
         self.alive_hosts().find(|host| host.addr() == addr)
+    }
+
+    /// The silent host at `addr`, to read its counters.
+    pub fn silent(&self, addr: SocketAddr) -> Option<&SilentHost> {
+        self.hosts.iter().find_map(|host| match host {
+            Host::Silent(silent) if silent.addr() == addr => Some(silent),
+            _ => None,
+        })
+    }
+
+    /// The reset host at `addr`, to read its counters.
+    pub fn reset(&self, addr: SocketAddr) -> Option<&ResetHost> {
+        self.hosts.iter().find_map(|host| match host {
+            Host::Reset(reset) if reset.addr() == addr => Some(reset),
+            _ => None,
+        })
+    }
+
+    /// The TLS host at `addr` (of kind [`Tls`](HostKind::Tls) or
+    /// [`BadTls`](HostKind::BadTls)), to read its counters.
+    pub fn tls(&self, addr: SocketAddr) -> Option<&TlsHost> {
+        self.hosts.iter().find_map(|host| match host {
+            Host::Tls(tls) | Host::BadTls(tls) if tls.addr() == addr => Some(tls),
+            _ => None,
+        })
+    }
+
+    /// The identity the lab's [`Tls`](HostKind::Tls) hosts present, for a client to
+    /// trust ([`TlsIdentity::client_config`]); `None` if the lab has no TLS host. Its
+    /// [`BadTls`](HostKind::BadTls) hosts present a certificate signed by another CA,
+    /// which this identity's client configurations reject.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> std::io::Result<()> {
+    /// use connie_lab::{Lab, LAB_ALPN};
+    ///
+    /// let lab = Lab::builder()
+    ///     .bad_tls("127.0.0.2".parse().unwrap())
+    ///     .tls("127.0.0.3".parse().unwrap())
+    ///     .build()
+    ///     .await?;
+    /// let identity = lab.tls_identity().expect("the lab has TLS hosts");
+    /// let client = identity.client_config(&LAB_ALPN);
+    /// // Connect to `www.lab.test` with `client`: only 127.0.0.3 completes the handshake.
+    /// # Ok(()) }
+    /// ```
+    pub fn tls_identity(&self) -> Option<&TlsIdentity> {
+        self.tls.as_ref().map(LabTls::identity)
     }
 
     /// A DNS server description naming every host of the lab: `name` (relative to the
@@ -121,6 +174,28 @@ impl LabBuilder {
         self.host(HostKind::Blackholed, ip)
     }
 
+    /// Adds a [`SilentHost`](crate::SilentHost) on `ip`.
+    pub fn silent(self, ip: IpAddr) -> Self {
+        self.host(HostKind::Silent, ip)
+    }
+
+    /// Adds a [`ResetHost`](crate::ResetHost) on `ip`.
+    pub fn reset(self, ip: IpAddr) -> Self {
+        self.host(HostKind::Reset, ip)
+    }
+
+    /// Adds a [`TlsHost`] on `ip` presenting the lab's [`TlsIdentity`] and offering
+    /// [`LAB_ALPN`](crate::LAB_ALPN).
+    pub fn tls(self, ip: IpAddr) -> Self {
+        self.host(HostKind::Tls, ip)
+    }
+
+    /// Adds a [`TlsHost`] on `ip` presenting a certificate for the same names, signed by a
+    /// CA that no client of the lab trusts.
+    pub fn bad_tls(self, ip: IpAddr) -> Self {
+        self.host(HostKind::BadTls, ip)
+    }
+
     /// Binds every host on one shared port.
     ///
     /// The first host is bound on port 0 to pick the port, the others on that
@@ -128,11 +203,16 @@ impl LabBuilder {
     /// port is tried, up to 20 times. Fails with
     /// [`io::ErrorKind::InvalidInput`] if there is no host, an IP is not
     /// loopback, or two hosts have the same IP.
+    ///
+    /// If there are TLS hosts, it first makes the lab's [`TlsIdentity`] and the
+    /// untrusted one of its bad TLS hosts (a few milliseconds).
     pub async fn build(self) -> io::Result<Lab> {
         self.validate()?;
+        let needs_tls = self.hosts.iter().any(|&(kind, _)| kind.is_tls());
+        let mut tls = needs_tls.then(LabTls::new).transpose()?;
         let mut last_error = None;
         for attempt in 1..=BUILD_TRIES {
-            match self.try_build().await {
+            match self.try_build(&mut tls).await {
                 Ok(lab) => {
                     tracing::debug!(port = lab.port, attempt, "lab built");
                     return Ok(lab);
@@ -171,23 +251,30 @@ impl LabBuilder {
         Ok(())
     }
 
-    async fn try_build(&self) -> io::Result<Lab> {
+    /// Binds every host, and on success moves the TLS material (if any) into the lab.
+    async fn try_build(&self, tls: &mut Option<LabTls>) -> io::Result<Lab> {
         let mut port = 0;
         let mut hosts = Vec::with_capacity(self.hosts.len());
         for &(kind, ip) in &self.hosts {
-            let host = Host::bind(kind, SocketAddr::new(ip, port)).await?;
+            let host = Host::bind(kind, SocketAddr::new(ip, port), tls.as_ref()).await?;
             port = host.addr().port();
             hosts.push(host);
         }
-        Ok(Lab { port, hosts })
+        Ok(Lab {
+            port,
+            hosts,
+            tls: tls.take(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_hangs, assert_refused, v4, v6, within};
+    use crate::testing::{assert_hangs, assert_refused, connect_tls, v4, v6, within, HANG};
+    use crate::LAB_ALPN;
     use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
     fn standard_lab() -> LabBuilder {
@@ -233,6 +320,100 @@ mod tests {
             drop(client);
             within("open == 0", host.wait_open(0)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn lab_finds_its_silent_and_reset_hosts() {
+        let lab = Lab::builder()
+            .silent(v4(2))
+            .reset(v6())
+            .build()
+            .await
+            .unwrap();
+        let (silent, reset) = (lab.addrs()[0], lab.addrs()[1]);
+        assert_eq!(lab.addrs_of(HostKind::Silent), [silent]);
+        assert_eq!(lab.addrs_of(HostKind::Reset), [reset]);
+        assert!(lab.silent(reset).is_none() && lab.reset(silent).is_none());
+
+        let _quiet = within("connect", TcpStream::connect(silent)).await.unwrap();
+        within(
+            "accepted == 1",
+            lab.silent(silent).unwrap().wait_accepted(1),
+        )
+        .await;
+
+        let mut client = within("connect", TcpStream::connect(reset)).await.unwrap();
+        client.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 16];
+        let error = within("read", client.read(&mut buf)).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error}");
+        within("resets == 1", lab.reset(reset).unwrap().wait_resets(1)).await;
+    }
+
+    #[tokio::test]
+    async fn lab_tls_hosts_for_a_client_trusting_the_lab() {
+        let lab = Lab::builder()
+            .bad_tls(v4(2))
+            .reset(v4(3))
+            .silent(v4(4))
+            .tls(v6())
+            .build()
+            .await
+            .unwrap();
+        let [bad, reset, silent, good] = lab.addrs()[..] else {
+            panic!("{:?}", lab.addrs())
+        };
+        assert_eq!(lab.addrs_of(HostKind::BadTls), [bad]);
+        assert_eq!(lab.addrs_of(HostKind::Tls), [good]);
+        assert_eq!(lab.kind_of(bad), Some(HostKind::BadTls));
+        assert!(lab.tls(silent).is_none());
+        let identity = lab
+            .tls_identity()
+            .expect("a lab with TLS hosts has an identity");
+        let config = || identity.client_config(&LAB_ALPN);
+
+        let tls = connect_tls(good, "www.lab.test", config()).await.unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        within("handshakes == 1", lab.tls(good).unwrap().wait_handshakes(1)).await;
+
+        let error = connect_tls(bad, "www.lab.test", config())
+            .await
+            .unwrap_err();
+        let cause = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>());
+        assert_eq!(
+            cause,
+            Some(&rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            )),
+            "{error:?}"
+        );
+        let bad_host = lab.tls(bad).unwrap();
+        within("failed == 1", bad_host.wait_failed_handshakes(1)).await;
+        assert_eq!(bad_host.handshakes(), 0);
+
+        let error = connect_tls(reset, "www.lab.test", config())
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error:?}");
+
+        let tcp = within("connect", TcpStream::connect(silent)).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("www.lab.test").unwrap();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config()));
+        let hung = tokio::time::timeout(HANG, connector.connect(name, tcp)).await;
+        assert!(hung.is_err(), "{hung:?}");
+    }
+
+    #[tokio::test]
+    async fn labs_without_tls_hosts_have_no_identity() {
+        let lab = standard_lab()
+            .silent(v4(5))
+            .reset(v4(6))
+            .build()
+            .await
+            .unwrap();
+        assert!(lab.tls_identity().is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
-//! A test bench for TCP clients: hosts that are alive, refuse, or blackhole, a DNS server
-//! naming them, and a lab with real round-trip times.
+//! A test bench for TCP and TLS clients: hosts that are alive, refuse, blackhole, stay
+//! silent, reset or speak TLS, a DNS server naming them, and a lab with real round-trip
+//! times.
 //!
 //! `connie-lab` is to [`connie`](https://docs.rs/connie) what `tokio-test` is to tokio: the
 //! kit its tests, benchmarks and examples run on, kept out of the connector. It needs
@@ -14,8 +15,21 @@
 //! - [`RefusedHost`]: a socket bound but not listening; a SYN gets a RST at once.
 //! - [`BlackholedHost`]: a listener with backlog 0 whose accept queue is already full; the
 //!   kernel drops further SYNs, so a connect hangs until the client gives up.
+//! - [`SilentHost`]: a listener that accepts, reads and discards, and never answers nor
+//!   closes: a TLS client's handshake hangs until it gives up.
+//! - [`ResetHost`]: a listener that reads the client's first bytes (a TLS `ClientHello`)
+//!   and closes with a RST, so the client's handshake fails with `ConnectionReset`.
+//! - [`TlsHost`]: a listener that completes a TLS handshake (tokio-rustls) with the server
+//!   configuration it is given, then reads and discards; it counts accepted connections,
+//!   completed and failed handshakes.
+//! - [`TlsIdentity`]: a CA and a server certificate made at test time (rcgen) for
+//!   `lab.test`, `*.lab.test`, `localhost`, `127.0.0.x` and `::1`, with rustls client
+//!   configurations trusting only that CA and server configurations presenting the
+//!   certificate, each with the ALPN protocols asked for ([`LAB_ALPN`]: `h2`, `http/1.1`).
 //! - [`Lab`]: several such hosts on different loopback addresses sharing one port, like the
-//!   addresses of one real name; [`Lab::dns`] names them all.
+//!   addresses of one real name; [`Lab::dns`] names them all. Its TLS hosts present the
+//!   certificate of [`Lab::tls_identity`] ([`HostKind::Tls`]) or one signed by a CA nobody
+//!   trusts ([`HostKind::BadTls`]).
 //! - [`DnsServer`]: an authoritative DNS server on loopback (UDP and TCP) serving names over
 //!   those addresses, with optional per-record-type delays ("`AAAA` answers 200 ms late").
 //! - [`open_fds`]: how many file descriptors the process has open, to check that a client
@@ -59,7 +73,8 @@
 //! and work under a paused clock (`#[tokio::test(start_paused = true)]`): loopback
 //! handshakes complete inside the `connect` system call, so no virtual time passes while
 //! binding or connecting to an alive or refused host, and a connect to a blackholed host
-//! stays pending until the caller's own timer fires.
+//! (or a TLS handshake with a silent one) stays pending until the caller's own timer
+//! fires.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -79,11 +94,15 @@ mod lab;
 pub mod netns;
 #[cfg(test)]
 mod testing;
+mod tls;
 
 pub use self::dns::{DnsServer, DnsServerBuilder, RecordType};
 pub use self::fds::open_fds;
-pub use self::host::{AliveHost, BlackholedHost, HostKind, RefusedHost};
+pub use self::host::{
+    AliveHost, BlackholedHost, HostKind, RefusedHost, ResetHost, SilentHost, TlsHost,
+};
 pub use self::lab::{Lab, LabBuilder};
+pub use self::tls::{TlsIdentity, LAB_ALPN};
 
 /// The README's example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

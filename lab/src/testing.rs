@@ -3,9 +3,14 @@
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 
 /// How long a connect must stay pending to count as hanging.
 pub(crate) const HANG: Duration = Duration::from_millis(300);
@@ -52,4 +57,17 @@ pub(crate) async fn assert_refused(addr: SocketAddr) {
         io::ErrorKind::ConnectionRefused,
         "{addr}: {error}"
     );
+}
+
+/// A TLS connection to `addr` for the server name `name` with `config`; the connect and
+/// the handshake are each bounded by [`PROMPT`].
+pub(crate) async fn connect_tls(
+    addr: SocketAddr,
+    name: &str,
+    config: ClientConfig,
+) -> io::Result<TlsStream<TcpStream>> {
+    let name = ServerName::try_from(name.to_owned()).expect("a valid server name");
+    let tcp = within("connect", TcpStream::connect(addr)).await?;
+    let connector = TlsConnector::from(Arc::new(config));
+    within("handshake", connector.connect(name, tcp)).await
 }

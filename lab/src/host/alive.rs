@@ -2,28 +2,21 @@
 
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use socket2::Socket;
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::TcpStream;
 
 #[cfg(all(feature = "netns", target_os = "linux"))]
 use super::bind_socket;
-use super::{bound_socket, local_addr, runtime};
-
-/// Backlog of an alive host's listener.
-const ALIVE_BACKLOG: i32 = 4096;
-/// Pause after an accept error that is not about one connection (e.g. `EMFILE`).
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+use super::bound_socket;
+use super::counts::Counts;
+use super::listener::Listener;
 
 /// Counters of an [`AliveHost`].
 #[derive(Debug, Clone, Copy, Default)]
-struct Counts {
+struct AliveCounts {
     accepted: usize,
     open: usize,
 }
@@ -36,11 +29,8 @@ struct Counts {
 /// the listener also stops listening at once, so a connect made right after
 /// the drop is refused.
 pub struct AliveHost {
-    addr: SocketAddr,
-    counts: Arc<watch::Sender<Counts>>,
-    accept_task: JoinHandle<()>,
-    /// A duplicate of the listener's descriptor, shut down on drop.
-    listener: Socket,
+    listener: Listener,
+    counts: Counts<AliveCounts>,
 }
 
 impl AliveHost {
@@ -57,142 +47,81 @@ impl AliveHost {
     }
 
     fn listen(socket: Socket) -> io::Result<AliveHost> {
-        let runtime = runtime()?;
-        socket.listen(ALIVE_BACKLOG)?;
-        let addr = local_addr(&socket)?;
-        let listener = socket.try_clone()?;
-        let accept = TcpListener::from_std(socket.into())?;
-        let counts = Arc::new(watch::Sender::new(Counts::default()));
-        let accept_task = runtime.spawn(accept_loop(accept, addr, Arc::clone(&counts)));
-        tracing::debug!(%addr, "alive host listening");
-        Ok(AliveHost {
-            addr,
-            counts,
-            accept_task,
-            listener,
-        })
+        let counts = Counts::new();
+        let served = counts.clone();
+        let listener = Listener::spawn(socket, "alive", move |stream, peer| {
+            served.update(|c: &mut AliveCounts| {
+                c.accepted += 1;
+                c.open += 1;
+            });
+            drain(stream, peer, served.clone())
+        })?;
+        Ok(AliveHost { listener, counts })
     }
 
     /// The address the host listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listener.addr()
     }
 
     /// How many connections have been accepted so far.
     pub fn accepted(&self) -> usize {
-        self.counts.borrow().accepted
+        self.counts.get().accepted
     }
 
     /// How many accepted connections have not yet been closed by their peer
     /// (no EOF or error read yet).
     pub fn open(&self) -> usize {
-        self.counts.borrow().open
+        self.counts.get().open
     }
 
     /// Waits until [`open`](Self::open) is `n`; returns at once if it already
     /// is. A value that is only held for an instant may be missed.
     pub async fn wait_open(&self, n: usize) {
-        self.wait_for(|counts| counts.open == n).await;
+        self.counts.wait_for(|c| c.open == n).await;
     }
 
     /// Waits until [`accepted`](Self::accepted) is at least `n`; returns at
     /// once if it already is.
     pub async fn wait_accepted(&self, n: usize) {
-        self.wait_for(|counts| counts.accepted >= n).await;
-    }
-
-    async fn wait_for(&self, mut done: impl FnMut(&Counts) -> bool) {
-        let mut counts = self.counts.subscribe();
-        // `self` holds the sender, so the channel cannot close while we wait.
-        let closed = counts.wait_for(|c| done(c)).await.is_err();
-        if closed {
-            tracing::error!(addr = %self.addr, "alive host counters closed");
-        }
+        self.counts.wait_for(|c| c.accepted >= n).await;
     }
 }
 
 impl fmt::Debug for AliveHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let counts = *self.counts.borrow();
+        let counts = self.counts.get();
         f.debug_struct("AliveHost")
-            .field("addr", &self.addr)
+            .field("addr", &self.addr())
             .field("accepted", &counts.accepted)
             .field("open", &counts.open)
             .finish()
     }
 }
 
-impl Drop for AliveHost {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        // On Linux, shutting down a listening socket takes it out of the
-        // listening state right away (new SYNs get RST, queued connections are
-        // reset); elsewhere this may fail, and the abort still closes it.
-        if let Err(error) = self.listener.shutdown(Shutdown::Both) {
-            tracing::trace!(addr = %self.addr, %error, "shutdown of alive listener failed");
-        }
-        tracing::debug!(addr = %self.addr, "alive host stopped");
-    }
-}
-
-/// Accepts connections forever, draining each in a task of `connections`
-/// (dropping the set, when this task is aborted, aborts them all).
-async fn accept_loop(listener: TcpListener, addr: SocketAddr, counts: Arc<watch::Sender<Counts>>) {
-    let mut connections = JoinSet::new();
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                counts.send_modify(|c| {
-                    c.accepted += 1;
-                    c.open += 1;
-                });
-                tracing::trace!(%addr, %peer, "alive host accepted a connection");
-                connections.spawn(drain(stream, addr, peer, Arc::clone(&counts)));
-                // Reap finished connection tasks so the set does not grow.
-                while connections.try_join_next().is_some() {}
-            }
-            Err(error) => match error.kind() {
-                io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::Interrupted => {
-                    tracing::trace!(%addr, %error, "accept failed for one connection");
-                }
-                _ => {
-                    tracing::warn!(%addr, %error, "alive host cannot accept, retrying");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-            },
-        }
-    }
-}
-
 /// Reads `stream` until EOF or an error, discarding the data, then closes it.
-async fn drain(
-    mut stream: TcpStream,
-    addr: SocketAddr,
-    peer: SocketAddr,
-    counts: Arc<watch::Sender<Counts>>,
-) {
+async fn drain(mut stream: TcpStream, peer: SocketAddr, counts: Counts<AliveCounts>) {
     let mut buf = [0u8; 4096];
     loop {
         match stream.read(&mut buf).await {
             Ok(0) => break,
             Ok(_) => {}
             Err(error) => {
-                tracing::trace!(%addr, %peer, %error, "alive host read failed");
+                tracing::trace!(%peer, %error, "alive host read failed");
                 break;
             }
         }
     }
     drop(stream);
-    counts.send_modify(|c| c.open = c.open.saturating_sub(1));
-    tracing::trace!(%addr, %peer, "alive host saw the peer close");
+    counts.update(|c| c.open = c.open.saturating_sub(1));
+    tracing::trace!(%peer, "alive host saw the peer close");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{any_port, assert_refused, v4, v6, within};
+    use std::time::Duration;
     use tokio::io::AsyncWriteExt;
 
     #[tokio::test]

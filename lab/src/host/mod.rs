@@ -1,4 +1,5 @@
-//! Loopback test hosts: alive, refused and blackholed TCP endpoints.
+//! Loopback test hosts: alive, refused, blackholed, silent and resetting TCP endpoints,
+//! and TLS servers.
 //!
 //! Only loopback addresses are ever bound or connected to: `127.0.0.0/8` and
 //! `::1`. Any other IP is rejected with [`io::ErrorKind::InvalidInput`] before
@@ -14,16 +15,26 @@
 
 mod alive;
 mod blackholed;
+mod counts;
+mod listener;
 mod refused;
+mod reset;
+mod silent;
+mod tls;
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use crate::tls::LabTls;
+
 pub use self::alive::AliveHost;
 pub use self::blackholed::BlackholedHost;
 pub use self::refused::RefusedHost;
+pub use self::reset::ResetHost;
+pub use self::silent::SilentHost;
+pub use self::tls::TlsHost;
 
 /// Returns an [`io::ErrorKind::InvalidInput`] error unless `ip` is in
 /// `127.0.0.0/8` or is `::1`.
@@ -91,6 +102,27 @@ pub enum HostKind {
     Refused,
     /// A [`BlackholedHost`]: connects hang until the client gives up.
     Blackholed,
+    /// A [`SilentHost`]: connects succeed, then nothing is ever answered (a TLS
+    /// handshake hangs).
+    Silent,
+    /// A [`ResetHost`]: connects succeed; the client's first bytes (a TLS
+    /// `ClientHello`) are answered with a RST.
+    Reset,
+    /// A [`TlsHost`] presenting a certificate of the lab's
+    /// [`TlsIdentity`](crate::TlsIdentity): handshakes complete, offering
+    /// [`LAB_ALPN`](crate::LAB_ALPN).
+    Tls,
+    /// A [`TlsHost`] presenting a certificate for the same names signed by
+    /// another CA: a client trusting the lab's identity fails the handshake
+    /// with an unknown-issuer certificate error.
+    BadTls,
+}
+
+impl HostKind {
+    /// Whether the host speaks TLS (and so needs the lab's TLS identity).
+    pub(crate) fn is_tls(self) -> bool {
+        matches!(self, HostKind::Tls | HostKind::BadTls)
+    }
 }
 
 /// One host of a [`Lab`](crate::Lab).
@@ -99,14 +131,37 @@ pub(crate) enum Host {
     Alive(AliveHost),
     Refused(RefusedHost),
     Blackholed(BlackholedHost),
+    Silent(SilentHost),
+    Reset(ResetHost),
+    Tls(TlsHost),
+    BadTls(TlsHost),
 }
 
 impl Host {
-    pub(crate) async fn bind(kind: HostKind, addr: SocketAddr) -> io::Result<Host> {
+    /// Binds a host of `kind` on `addr`; the TLS kinds take their server
+    /// configuration from `tls`, and fail with [`io::ErrorKind::InvalidInput`]
+    /// without it.
+    pub(crate) async fn bind(
+        kind: HostKind,
+        addr: SocketAddr,
+        tls: Option<&LabTls>,
+    ) -> io::Result<Host> {
+        let tls = || {
+            tls.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("a {kind:?} host needs the lab's TLS identity"),
+                )
+            })
+        };
         Ok(match kind {
             HostKind::Alive => Host::Alive(AliveHost::bind(addr).await?),
             HostKind::Refused => Host::Refused(RefusedHost::bind(addr)?),
             HostKind::Blackholed => Host::Blackholed(BlackholedHost::bind(addr).await?),
+            HostKind::Silent => Host::Silent(SilentHost::bind(addr).await?),
+            HostKind::Reset => Host::Reset(ResetHost::bind(addr).await?),
+            HostKind::Tls => Host::Tls(TlsHost::bind(addr, tls()?.trusted()).await?),
+            HostKind::BadTls => Host::BadTls(TlsHost::bind(addr, tls()?.untrusted()).await?),
         })
     }
 
@@ -115,6 +170,10 @@ impl Host {
             Host::Alive(_) => HostKind::Alive,
             Host::Refused(_) => HostKind::Refused,
             Host::Blackholed(_) => HostKind::Blackholed,
+            Host::Silent(_) => HostKind::Silent,
+            Host::Reset(_) => HostKind::Reset,
+            Host::Tls(_) => HostKind::Tls,
+            Host::BadTls(_) => HostKind::BadTls,
         }
     }
 
@@ -123,6 +182,9 @@ impl Host {
             Host::Alive(host) => host.addr(),
             Host::Refused(host) => host.addr(),
             Host::Blackholed(host) => host.addr(),
+            Host::Silent(host) => host.addr(),
+            Host::Reset(host) => host.addr(),
+            Host::Tls(host) | Host::BadTls(host) => host.addr(),
         }
     }
 }
@@ -131,7 +193,18 @@ impl Host {
 mod tests {
     use super::*;
     use crate::testing::{any_port, v4};
-    use crate::Lab;
+    use crate::{Lab, TlsIdentity};
+
+    /// Every kind of host.
+    const KINDS: [HostKind; 7] = [
+        HostKind::Alive,
+        HostKind::Refused,
+        HostKind::Blackholed,
+        HostKind::Silent,
+        HostKind::Reset,
+        HostKind::Tls,
+        HostKind::BadTls,
+    ];
 
     #[tokio::test]
     async fn non_loopback_is_rejected() {
@@ -144,20 +217,24 @@ mod tests {
             "::ffff:127.0.0.1".parse().unwrap(),
             "fe80::1".parse().unwrap(),
         ];
+        let identity = TlsIdentity::new().unwrap();
         for ip in bad {
             let addr = SocketAddr::new(ip, 0);
-            let kinds = [
+            let mut results = vec![
                 AliveHost::bind(addr).await.map(drop),
                 RefusedHost::bind(addr).map(drop),
                 BlackholedHost::bind(addr).await.map(drop),
-                Lab::builder()
-                    .alive(v4(1))
-                    .refused(ip)
-                    .build()
+                SilentHost::bind(addr).await.map(drop),
+                ResetHost::bind(addr).await.map(drop),
+                TlsHost::bind(addr, identity.server_config(&[]))
                     .await
                     .map(drop),
             ];
-            for result in kinds {
+            for kind in KINDS {
+                let lab = Lab::builder().alive(v4(1)).host(kind, ip).build().await;
+                results.push(lab.map(drop));
+            }
+            for result in results {
                 assert_eq!(
                     result.unwrap_err().kind(),
                     io::ErrorKind::InvalidInput,
@@ -170,10 +247,11 @@ mod tests {
     #[tokio::test]
     async fn same_address_and_port_never_coexist() {
         let ip = v4(8);
-        for first in [HostKind::Alive, HostKind::Refused, HostKind::Blackholed] {
-            let host = Host::bind(first, any_port(ip)).await.unwrap();
-            for second in [HostKind::Alive, HostKind::Refused, HostKind::Blackholed] {
-                let result = Host::bind(second, host.addr()).await;
+        let tls = LabTls::new().unwrap();
+        for first in KINDS {
+            let host = Host::bind(first, any_port(ip), Some(&tls)).await.unwrap();
+            for second in KINDS {
+                let result = Host::bind(second, host.addr(), Some(&tls)).await;
                 let error = result.unwrap_err();
                 assert_eq!(
                     error.kind(),
