@@ -287,7 +287,7 @@ impl<D> ConnieConnector<D> {
 
     /// Sets whether the `tower_service::Service<http::Uri>` impl (feature `hyper`) refuses
     /// every URI whose scheme is not `https` or `wss`, as hyper-rustls's `https_only`
-    /// does: for a connector whose dialer does TLS ([`rustls`](Self::rustls)), so that
+    /// does: for a connector whose dialer does TLS (`rustls`, feature `rustls`), so that
     /// no request ever leaves in clear text. A refused URI is an
     /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget), before any lookup
     /// or SYN. [`connect`](Self::connect) takes no URI and is not affected.
@@ -618,6 +618,7 @@ mod tests {
             // Its fields are pinned by `tcp::tests::defaults_are_the_documented_values`.
             assert_eq!(*c.dialer(), TcpDialer::new());
             assert!(c.enforce_http);
+            assert!(!c.https_only);
             // An address history of 4,096 addresses, its own.
             let history = c.history.as_ref().expect("the history is on by default");
             assert_eq!(history.capacity(), 4096);
@@ -682,6 +683,7 @@ mod tests {
         assert!(policy.0.allows("1.1.1.1:80".parse().unwrap()));
         assert!(!base.clone().enforce_http(false).enforce_http);
         assert!(base.clone().enforce_http(true).enforce_http);
+        assert!(base.clone().https_only(true).https_only);
 
         let tcp = base
             .clone()
@@ -691,11 +693,12 @@ mod tests {
             TcpDialer::new().nodelay(false).reuse_address(true)
         );
         // Replacing the dialer keeps everything else.
-        let tuned = base.max_addresses(3).enforce_http(false);
+        let tuned = base.max_addresses(3).enforce_http(false).https_only(true);
         let other = tuned.clone().with_dialer(7_u8);
         assert_eq!(*other.dialer(), 7);
         assert!(Arc::ptr_eq(&other.plan, &tuned.plan));
         assert!(!other.enforce_http);
+        assert!(other.https_only);
     }
 
     #[test]

@@ -133,10 +133,23 @@
 //!
 //! # The dial seam
 //!
-//! The engine is generic over [`Dial`]: "open a connection to this address". The default,
-//! [`TcpDialer`], is a tokio [`TcpStream`](tokio::net::TcpStream) with socket options;
-//! any `Fn(SocketAddr) -> impl Future<Output = io::Result<C>>` races whatever `C` is, such
-//! as a TCP connection with its TLS handshake done, or a simulated network in tests.
+//! The engine is generic over [`Dial`]: "open a connection to this [`Destination`]" (the
+//! address, plus the target's host name, port and URI scheme). The default, [`TcpDialer`],
+//! is a tokio [`TcpStream`](tokio::net::TcpStream) with socket options; any
+//! `Fn(SocketAddr) -> impl Future<Output = io::Result<C>>` races whatever `C` is, such as a
+//! simulated network in tests.
+//!
+//! # Racing the TLS handshake
+//!
+//! A TCP handshake proves little: a host that accepts TCP and then never answers TLS (a
+//! wedged server, a middlebox, a path-MTU black hole) would win a TCP race and hang the
+//! client. With the `rustls` feature, `ConnieConnector::rustls` makes each attempt a TCP
+//! connect plus a rustls handshake, and **an attempt wins only when its handshake is
+//! done**; a TLS failure fails that attempt and starts the next at once. A dialer with a
+//! handshake after TCP reports its TCP up with [`Destination::transport_connected`]; the
+//! schedule then gives the handshake its attempt delay again before trying another
+//! address ([`Schedule`#tcp-up-handshake-running](Schedule#tcp-up-handshake-running)),
+//! and [`Attempt::transport_connected`] and [`ConnectInfo::alpn`] report it.
 //!
 //! # Logging
 //!
@@ -148,6 +161,9 @@
 //!
 //! - `hyper` (default): [`ConnieConnector`] is a `tower_service::Service<http::Uri>` for
 //!   hyper-util's legacy `Client`.
+//! - `rustls`: `RustlsDialer` and `ConnieConnector::rustls`, TLS raced with TCP (above); on
+//!   hyper-util's `Client`, TLS for `https`/`wss` and plain TCP for `http`/`ws`, HTTP/2 when
+//!   ALPN chose `h2`. Bring a `rustls::ClientConfig` with a crypto provider.
 //! - `reqwest`: [`ConnieConnector`] is a `reqwest::dns::Resolve`, for reqwest's
 //!   `ClientBuilder::dns_resolver`: a reqwest client gets connie's parallel `A`/`AAAA`
 //!   lookups, its [address policy](ConnieConnector::address_policy) (the SSRF guard), its

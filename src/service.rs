@@ -42,7 +42,7 @@ use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, IntoTarget, Target
 /// before any lookup or SYN, never a panic.
 ///
 /// The default connector speaks plain TCP. For HTTPS, race the TLS handshake too with
-/// the `rustls` feature's [`ConnieConnector::rustls`], which does TLS for `https`/`wss`
+/// the `rustls` feature's `ConnieConnector::rustls`, which does TLS for `https`/`wss`
 /// and plain TCP for `http`/`ws` (or only TLS, with
 /// [`https_only`](ConnieConnector::https_only)); or wrap connie in a TLS connector and
 /// turn the check off, e.g. hyper-rustls's
@@ -369,6 +369,27 @@ mod tests {
         }
         let e = check("https://example.com/").unwrap_err().to_string();
         assert!(e.contains("enforce_http"), "{e}");
+    }
+
+    #[test]
+    fn https_only_takes_only_https_and_wss() {
+        let check = |uri: &str| https_only(&uri.parse().unwrap());
+        for taken in [
+            "https://example.com/",
+            "HTTPS://example.com/",
+            "wss://x.example/",
+        ] {
+            check(taken).unwrap();
+        }
+        for refused in [
+            "http://example.com/",
+            "ws://example.com/",
+            "example.com:443",
+        ] {
+            let e = check(refused).unwrap_err();
+            assert!(e.is_invalid_target(), "{refused}: {e:?}");
+            assert!(e.to_string().contains("https_only"), "{e}");
+        }
     }
 
     #[test]

@@ -274,3 +274,68 @@ impl AsyncWrite for MaybeTlsStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dial::{Names, Progress};
+
+    fn name_of(host: Option<&str>) -> io::Result<String> {
+        let progress = Progress::default();
+        let names = Names { host, scheme: None };
+        let to = Destination::new("192.0.2.1:443".parse().unwrap(), names, &progress, 0);
+        server_name(&to).map(|n| n.to_str().into_owned())
+    }
+
+    #[test]
+    fn the_server_name_is_the_host_in_ascii_or_the_ip() {
+        assert_eq!(name_of(Some("example.com")).unwrap(), "example.com");
+        assert_eq!(
+            name_of(Some("bücher.example")).unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(name_of(None).unwrap(), "192.0.2.1");
+        // `Target::host` takes `_`, as resolvers do, and so does rustls.
+        assert_eq!(name_of(Some("_srv.example")).unwrap(), "_srv.example");
+        // A name rustls cannot check a certificate against fails the attempt, typed.
+        let error = name_of(Some("bad..example")).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(
+            error.to_string().contains("not a valid TLS server name"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn only_http_and_ws_are_plain() {
+        for plain in ["http", "HTTP", "ws", "Ws"] {
+            assert!(is_plain(Some(plain)), "{plain}");
+        }
+        for tls in [None, Some("https"), Some("wss"), Some("grpc"), Some("")] {
+            assert!(!is_plain(tls), "{tls:?}");
+        }
+    }
+
+    #[test]
+    fn rustls_keeps_the_tcp_options_and_takes_https() {
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+        let tcp = TcpDialer::new().nodelay(false);
+        let connector = ConnieConnector::new()
+            .tcp(|_| tcp.clone())
+            .https_only(true)
+            .rustls(config);
+        assert_eq!(*connector.dialer().tcp(), tcp);
+        assert!(!connector.enforce_http);
+        assert!(connector.https_only);
+        let debug = format!("{:?}", connector.dialer());
+        assert!(
+            debug.starts_with("RustlsDialer { tcp: TcpDialer"),
+            "{debug}"
+        );
+    }
+}
