@@ -355,3 +355,64 @@ async fn tonic_over_tls_racing() {
     })
     .await
 }
+
+/// A loser caught in its TLS handshake is reset, not closed with a FIN, so it leaves no
+/// `TIME_WAIT` behind; the winner, once its handshake is done, closes normally.
+#[tokio::test]
+async fn a_loser_in_its_handshake_is_reset_and_the_winner_is_not() {
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    bounded(async {
+        let identity = TlsIdentity::new().unwrap();
+        // Silent: reads the ClientHello, answers nothing, then reads on to see how the
+        // client closes.
+        let silent = TcpListener::bind("127.0.0.152:0").await.unwrap();
+        let silent_addr = silent.local_addr().unwrap();
+        let silent_end = tokio::spawn(async move {
+            let (mut conn, _) = silent.accept().await.unwrap();
+            let mut buf = vec![0; 16 * 1024];
+            assert!(conn.read(&mut buf).await.unwrap() > 0, "a ClientHello");
+            loop {
+                match conn.read(&mut buf).await {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => continue,
+                    Err(e) => return Err(e.kind()),
+                }
+            }
+        });
+        let tls = TcpListener::bind("127.0.0.153:0").await.unwrap();
+        let tls_addr = tls.local_addr().unwrap();
+        // No TLS 1.3 session tickets: a ticket the client has not read would make the
+        // kernel reset the winner too when it closes (unread data), whatever its linger.
+        let mut config = (*identity.server_config(&LAB_ALPN)).clone();
+        config.send_tls13_tickets = 0;
+        let acceptor = TlsAcceptor::from(std::sync::Arc::new(config));
+        let tls_end = tokio::spawn(async move {
+            let (conn, _) = tls.accept().await.unwrap();
+            let mut conn = acceptor.accept(conn).await.unwrap();
+            let mut buf = [0; 64];
+            conn.read(&mut buf).await.map_err(|e| e.kind())
+        });
+
+        let connector = ConnieConnector::new().rustls(identity.client_config(&[]));
+        let (stream, info) = connector.connect([silent_addr, tls_addr]).await.unwrap();
+        assert_eq!(info.remote_addr(), tls_addr);
+        assert_eq!(*info.attempts()[0].outcome(), Outcome::Cancelled);
+        assert_eq!(
+            tokio::time::timeout(PROMPT, silent_end)
+                .await
+                .unwrap()
+                .unwrap(),
+            Err(io::ErrorKind::ConnectionReset)
+        );
+        drop(stream);
+        // Dropped without a close_notify: rustls reports an EOF, not a reset.
+        let winner = tokio::time::timeout(PROMPT, tls_end)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(winner, Err(io::ErrorKind::UnexpectedEof));
+    })
+    .await
+}
