@@ -173,7 +173,7 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
         CELL_BUDGET.as_secs()
     );
     println!("dead = blackholed (SYNs dropped), refused = RST. tokio, hyper-util and connie's \"addresses without DNS\" row get the lab's addresses without DNS; with the late AAAA they first wait {} ms, as getaddrinfo does.", AAAA_DELAY.as_millis());
-    let json = || report::json(&cells, s, &date, wall);
+    let json = || report::json(&report::json_results(&cells, s), s, &date, wall);
     report::finish("compare", &report::failures(&cells, s), json, s, wall)
 }
 
