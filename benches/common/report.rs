@@ -68,16 +68,34 @@ impl Status {
     }
 }
 
+/// A row of a table: a client, named for the run's settings.
+pub(crate) trait Row: Copy + PartialEq {
+    /// The row's name ([`Client::label`]).
+    fn label(self, s: &Settings) -> String;
+    /// Whether it is the oracle, which the "× oracle" column divides by.
+    fn is_oracle(self) -> bool;
+}
+
+impl Row for Client {
+    fn label(self, s: &Settings) -> String {
+        Client::label(self, s)
+    }
+
+    fn is_oracle(self) -> bool {
+        self == Client::Oracle
+    }
+}
+
 /// The runs of one client in one scenario.
-pub(crate) struct Cell {
+pub(crate) struct Cell<C = Client> {
     pub(crate) scenario: &'static str,
-    pub(crate) client: Client,
+    pub(crate) client: C,
     /// Whether the bench counts this client's attempts ("?" in the table when unknown).
     pub(crate) counted: bool,
     pub(crate) runs: Vec<Run>,
 }
 
-impl Cell {
+impl<C: Row> Cell<C> {
     pub(crate) fn status(&self) -> Status {
         if self.runs.is_empty() {
             Status::NotApplicable
@@ -91,7 +109,7 @@ impl Cell {
     }
 
     /// The median time of the runs that ended (connected or failed).
-    fn median(&self) -> Option<f64> {
+    pub(crate) fn median(&self) -> Option<f64> {
         let mut secs: Vec<f64> = self.runs.iter().filter_map(Run::secs).collect();
         if secs.is_empty() {
             return None;
@@ -189,7 +207,7 @@ pub(crate) fn header_for(title: &str, s: &Settings, date: &str, measures: &str) 
 }
 
 /// `scenario / client` of each cell that did not connect every time.
-pub(crate) fn failures(cells: &[Cell], s: &Settings) -> Vec<String> {
+pub(crate) fn failures<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<String> {
     (cells.iter())
         .filter(|c| c.status() != Status::Ok)
         .map(|c| format!("{} / {}", c.scenario, c.client.label(s)))
@@ -244,7 +262,7 @@ pub(crate) fn fmt_ratio(ratio: f64) -> String {
 }
 
 /// The "seconds" column, also the progress line on stderr.
-pub(crate) fn seconds_cell(cell: &Cell, s: &Settings) -> String {
+pub(crate) fn seconds_cell<C: Row>(cell: &Cell<C>, s: &Settings) -> String {
     match (cell.status(), cell.median()) {
         (Status::Ok, Some(m)) => fmt_secs(m),
         (Status::Failed, Some(m)) => format!("FAIL {}", fmt_secs(m)),
@@ -254,10 +272,10 @@ pub(crate) fn seconds_cell(cell: &Cell, s: &Settings) -> String {
 }
 
 /// The cell's median ÷ the oracle's median in its scenario, if both connected.
-fn ratio(cell: &Cell, cells: &[Cell]) -> Option<f64> {
+fn ratio<C: Row>(cell: &Cell<C>, cells: &[Cell<C>]) -> Option<f64> {
     let oracle = cells
         .iter()
-        .find(|c| c.scenario == cell.scenario && c.client == Client::Oracle)?;
+        .find(|c| c.scenario == cell.scenario && c.client.is_oracle())?;
     if cell.status() != Status::Ok || oracle.status() != Status::Ok {
         return None;
     }
@@ -265,7 +283,7 @@ fn ratio(cell: &Cell, cells: &[Cell]) -> Option<f64> {
 }
 
 /// The Markdown table: one row per cell, the scenario named on its first row.
-pub(crate) fn table(cells: &[Cell], s: &Settings) -> String {
+pub(crate) fn table<C: Row>(cells: &[Cell<C>], s: &Settings) -> String {
     let mut rows: Vec<[String; 7]> = vec![[
         "scenario".into(),
         "client".into(),
@@ -380,9 +398,15 @@ pub(crate) fn json_num(x: Option<f64>) -> String {
     x.map_or_else(|| "null".to_owned(), |x| format!("{x}"))
 }
 
-/// The results as JSON, with the run's settings.
-pub(crate) fn json(cells: &[Cell], s: &Settings, date: &str, wall: Duration) -> String {
-    let results: Vec<String> = (cells.iter())
+/// The results ([`json_results`]) as JSON, with the run's settings.
+pub(crate) fn json(results: &[String], s: &Settings, date: &str, wall: Duration) -> String {
+    let runs = ("runs_per_cell", s.runs.to_string());
+    json_document(s, date, wall, &[runs], results)
+}
+
+/// Each cell as a JSON object, for [`json_document`].
+pub(crate) fn json_results<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<String> {
+    (cells.iter())
         .map(|cell| {
             let secs: Vec<String> = cell.runs.iter().map(|r| json_num(r.secs())).collect();
             let attempts: Vec<String> = cell.runs.iter().map(|r| json_count(r.attempts())).collect();
@@ -399,9 +423,7 @@ pub(crate) fn json(cells: &[Cell], s: &Settings, date: &str, wall: Duration) -> 
                 if note.is_empty() { "null".to_owned() } else { json_str(&note) },
             )
         })
-        .collect();
-    let runs = ("runs_per_cell", s.runs.to_string());
-    json_document(s, date, wall, &[runs], &results)
+        .collect()
 }
 
 /// A bench's JSON: the date, the system, the mode, `fields` (names and JSON values), the

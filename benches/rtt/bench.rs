@@ -67,7 +67,7 @@ fn table(s: &Settings) -> Result<(), BoxError> {
     if !rows.is_empty() {
         print!("{}", series::report::tables(&rows, plan, s, &date));
     }
-    let json = || report::json(&cells, s, &date, wall);
+    let json = || report::json(&report::json_results(&cells, s), s, &date, wall);
     report::finish("rtt", &failures, json, s, wall)
 }
 
