@@ -136,62 +136,43 @@ async fn racing_tcp_alone_picks_the_silent_host_and_hangs() {
     );
 }
 
-/// A reset during the handshake is that attempt's error: with the sequential schedule
-/// (the next attempt only after a failure), the TLS host starts the moment the reset
-/// arrives.
+/// A reset during the handshake, or an untrusted certificate (a rustls certificate error,
+/// `InvalidData`), is that attempt's error: with the sequential schedule (the next attempt
+/// only after a failure), the TLS host starts the moment it arrives.
 #[tokio::test(start_paused = true)]
-async fn a_reset_during_the_handshake_starts_the_next_attempt_at_once() {
-    let hosts = Lab::builder()
-        .reset(ip("127.0.0.137"))
-        .tls(ip("127.0.0.138"));
-    let (lab, _dns, connector) = tls_lab(hosts, Schedule::sequential()).await;
-    let (reset, alive) = (lab.addrs()[0], lab.addrs()[1]);
-    let (_, info) = connector
-        .connect(("www.lab.test.", lab.port()))
-        .await
-        .unwrap();
-    assert_eq!(
-        steps(&info),
-        [
-            (
-                reset,
-                ms(0),
-                true,
-                Outcome::Failed(io::ErrorKind::ConnectionReset)
-            ),
-            (alive, ms(0), true, Outcome::Connected),
-        ]
-    );
-    assert_eq!(lab.reset(reset).unwrap().resets(), 1);
+async fn a_failed_handshake_starts_the_next_attempt_at_once() {
+    for (first, error) in [
+        (HostKind::Reset, io::ErrorKind::ConnectionReset),
+        (HostKind::BadTls, io::ErrorKind::InvalidData),
+    ] {
+        let hosts = match first {
+            HostKind::Reset => Lab::builder().reset(ip("127.0.0.137")),
+            _ => Lab::builder().bad_tls(ip("127.0.0.139")),
+        };
+        let (lab, _dns, connector) =
+            tls_lab(hosts.tls(ip("127.0.0.138")), Schedule::sequential()).await;
+        let (failed, alive) = (lab.addrs()[0], lab.addrs()[1]);
+        let (_, info) = connector
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(
+            steps(&info),
+            [
+                (failed, ms(0), true, Outcome::Failed(error)),
+                (alive, ms(0), true, Outcome::Connected),
+            ],
+            "{first:?}"
+        );
+        if let Some(reset) = lab.reset(failed) {
+            assert_eq!(reset.resets(), 1);
+        }
+    }
 }
 
-/// An untrusted certificate fails that attempt (`InvalidData`, a rustls certificate
-/// error) and the next attempt starts at once; when no host is trusted, the error lists
-/// each attempt with its cause.
+/// When no host is trusted, the error lists each attempt with its rustls cause.
 #[tokio::test(start_paused = true)]
-async fn an_untrusted_certificate_fails_its_attempt() {
-    let hosts = Lab::builder()
-        .bad_tls(ip("127.0.0.139"))
-        .tls(ip("127.0.0.140"));
-    let (lab, _dns, connector) = tls_lab(hosts, Schedule::sequential()).await;
-    let (bad, alive) = (lab.addrs()[0], lab.addrs()[1]);
-    let (_, info) = connector
-        .connect(("www.lab.test.", lab.port()))
-        .await
-        .unwrap();
-    assert_eq!(
-        steps(&info),
-        [
-            (
-                bad,
-                ms(0),
-                true,
-                Outcome::Failed(io::ErrorKind::InvalidData)
-            ),
-            (alive, ms(0), true, Outcome::Connected),
-        ]
-    );
-
+async fn an_untrusted_certificate_is_the_attempts_error() {
     let untrusted = Lab::builder().bad_tls(ip("127.0.0.141"));
     let (lab, _dns, connector) = tls_lab(untrusted, Schedule::sequential()).await;
     let error = connector
@@ -209,8 +190,8 @@ async fn an_untrusted_certificate_fails_its_attempt() {
     );
 }
 
-/// An IP literal is checked against the certificate's IP addresses, and TCP-only
-/// schemes are never given TLS.
+/// An IP literal is checked against the certificate's IP addresses, and a race of one
+/// address (which skips the engine) reports its TCP time too.
 #[tokio::test(start_paused = true)]
 async fn an_ip_literal_is_its_own_server_name() {
     let lab = Lab::builder().tls(ip("127.0.0.142")).build().await.unwrap();
