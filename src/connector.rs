@@ -262,7 +262,8 @@ impl<D> ConnieConnector<D> {
     /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget) before any lookup or
     /// SYN, instead of sending the request, headers and all, in clear text to port 443.
     /// A TLS connector that wraps connie (hyper-rustls, hyper-tls, tonic with TLS) hands it
-    /// `https` URIs on purpose and does the TLS itself, so it needs `enforce_http(false)`:
+    /// `https` URIs on purpose and does the TLS itself, so it needs `enforce_http(false)`
+    /// (connie's own TLS racing, `rustls` with the `rustls` feature, turns it off itself):
     ///
     /// ```no_run
     /// # fn doc(tls: rustls::ClientConfig) {
