@@ -5,14 +5,13 @@ use std::io;
 use std::net::SocketAddr;
 
 use socket2::Socket;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 #[cfg(all(feature = "netns", target_os = "linux"))]
 use super::bind_socket;
-use super::bound_socket;
 use super::counts::Counts;
 use super::listener::Listener;
+use super::{bound_socket, discard};
 
 /// Counters of an [`AliveHost`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,19 +99,8 @@ impl fmt::Debug for AliveHost {
 }
 
 /// Reads `stream` until EOF or an error, discarding the data, then closes it.
-async fn drain(mut stream: TcpStream, peer: SocketAddr, counts: Counts<AliveCounts>) {
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(error) => {
-                tracing::trace!(%peer, %error, "alive host read failed");
-                break;
-            }
-        }
-    }
-    drop(stream);
+async fn drain(stream: TcpStream, peer: SocketAddr, counts: Counts<AliveCounts>) {
+    discard(stream, peer, "alive").await;
     counts.update(|c| c.open = c.open.saturating_sub(1));
     tracing::trace!(%peer, "alive host saw the peer close");
 }
@@ -122,7 +110,7 @@ mod tests {
     use super::*;
     use crate::testing::{any_port, assert_refused, v4, v6, within};
     use std::time::Duration;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
     async fn alive_counts_connections() {

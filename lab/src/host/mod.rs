@@ -26,6 +26,7 @@ use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::tls::LabTls;
 
@@ -85,6 +86,22 @@ fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
         .local_addr()?
         .as_socket()
         .ok_or_else(|| io::Error::other("socket is not bound to an IP address"))
+}
+
+/// Reads `stream` until EOF or an error, discarding the data: what every host that
+/// listens does with a connection it never answers. `host` names it in the logs.
+async fn discard(mut stream: impl AsyncRead + Unpin, peer: SocketAddr, host: &'static str) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::trace!(%peer, %error, host, "read failed");
+                break;
+            }
+        }
+    }
 }
 
 /// The current Tokio runtime, or an error instead of a panic outside one.

@@ -4,12 +4,11 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use super::bound_socket;
 use super::counts::Counts;
 use super::listener::Listener;
+use super::{bound_socket, discard};
 
 /// Counters of a [`SilentHost`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,17 +74,7 @@ impl fmt::Debug for SilentHost {
 /// Reads `stream` until EOF or an error, discarding the data, then holds it open until
 /// the task is aborted (when the host is dropped).
 async fn ignore(mut stream: TcpStream, peer: SocketAddr) {
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(error) => {
-                tracing::trace!(%peer, %error, "silent host read failed");
-                break;
-            }
-        }
-    }
+    discard(&mut stream, peer, "silent").await;
     tracing::trace!(%peer, "silent host keeps a closed connection open");
     std::future::pending::<()>().await;
     drop(stream);
@@ -98,7 +87,7 @@ mod tests {
     use rustls::pki_types::ServerName;
     use std::sync::Arc;
     use std::time::Duration;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio_rustls::TlsConnector;
 
     #[tokio::test]

@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::bound_socket;
 use super::counts::Counts;
 use super::listener::Listener;
+use super::{bound_socket, discard};
 
 /// Counters of a [`TlsHost`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -105,7 +104,8 @@ impl fmt::Debug for TlsHost {
     }
 }
 
-/// Completes the server side of a TLS handshake on `stream`, then drains it until EOF.
+/// Completes the server side of a TLS handshake on `stream`, then reads it until EOF,
+/// discarding the data.
 async fn handshake(
     acceptor: TlsAcceptor,
     stream: TcpStream,
@@ -117,29 +117,14 @@ async fn handshake(
             let alpn = tls.get_ref().1.alpn_protocol().map(String::from_utf8_lossy);
             tracing::trace!(%peer, ?alpn, "TLS host completed a handshake");
             counts.update(|c| c.handshakes += 1);
-            drain(tls, peer).await;
+            discard(tls, peer, "tls").await;
+            tracing::trace!(%peer, "TLS host saw the peer close");
         }
         Err(error) => {
             tracing::trace!(%peer, %error, "TLS handshake failed");
             counts.update(|c| c.failed_handshakes += 1);
         }
     }
-}
-
-/// Reads `stream` until EOF or an error, discarding the data, then closes it.
-async fn drain(mut stream: impl AsyncRead + Unpin, peer: SocketAddr) {
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(error) => {
-                tracing::trace!(%peer, %error, "TLS host read failed");
-                break;
-            }
-        }
-    }
-    tracing::trace!(%peer, "TLS host saw the peer close");
 }
 
 #[cfg(test)]
