@@ -271,7 +271,9 @@ impl LabBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_hangs, assert_refused, connect_tls, v4, v6, within, HANG};
+    use crate::testing::{
+        assert_hangs, assert_refused, connect_tls, rustls_error, v4, v6, within, HANG,
+    };
     use crate::LAB_ALPN;
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -379,11 +381,8 @@ mod tests {
         let error = connect_tls(bad, "www.lab.test", config())
             .await
             .unwrap_err();
-        let cause = error
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<rustls::Error>());
         assert_eq!(
-            cause,
+            rustls_error(&error),
             Some(&rustls::Error::InvalidCertificate(
                 rustls::CertificateError::UnknownIssuer
             )),

@@ -59,6 +59,11 @@ pub(crate) async fn assert_refused(addr: SocketAddr) {
     );
 }
 
+/// The rustls error behind a failed handshake.
+pub(crate) fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {
+    error.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
 /// A TLS connection to `addr` for the server name `name` with `config`; the connect and
 /// the handshake are each bounded by [`PROMPT`].
 pub(crate) async fn connect_tls(

@@ -238,14 +238,9 @@ impl LabTls {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{any_port, connect_tls, v4, v6};
+    use crate::testing::{any_port, connect_tls, rustls_error, v4, v6};
     use crate::TlsHost;
     use rustls::CertificateError;
-
-    /// The rustls error behind a failed handshake.
-    fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {
-        error.get_ref()?.downcast_ref::<rustls::Error>()
-    }
 
     #[test]
     fn identities_have_one_root_each_and_differ() {

@@ -130,7 +130,7 @@ async fn handshake(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{any_port, connect_tls, v4, v6, within};
+    use crate::testing::{any_port, connect_tls, rustls_error, v4, v6, within};
     use crate::{TlsIdentity, LAB_ALPN};
     use rustls::CertificateError;
     use tokio::io::AsyncWriteExt;
@@ -185,11 +185,8 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
-        let cause = error
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<rustls::Error>());
         assert_eq!(
-            cause,
+            rustls_error(&error),
             Some(&rustls::Error::InvalidCertificate(
                 CertificateError::UnknownIssuer
             )),
