@@ -16,13 +16,13 @@ use std::time::Duration;
 use connie::{ConnectInfo, ConnieConnector, ConnieStream};
 use connie_lab::Lab;
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http2;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::pool::singleton::Singleton;
 use hyper_util::rt::TokioExecutor;
-use support::http::{dns_for, lab_with_server};
+use support::http::{dns_for, grpc_hello, lab_with_server};
 use support::{bounded, ip, PROMPT};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
@@ -54,25 +54,8 @@ async fn tonic_channel_connects_through_connie() {
                 stream
             });
         let uri = format!("http://grpc.lab.test.:{}", lab.port());
-        let endpoint = tonic::transport::Endpoint::from_shared(uri.clone())
-            .unwrap()
-            .connect_timeout(PROMPT);
-        let channel = tokio::time::timeout(PROMPT, endpoint.connect_with_connector(connector))
-            .await
-            .expect("connects promptly past the blackhole")
-            .unwrap();
-
-        // A tonic client sends its gRPC requests down the `Channel`; any request shows the
-        // transport at work (the local server answers every request with `200 hello`).
-        let request = Request::get(format!("{uri}/hello.Greeter/SayHello"))
-            .body(tonic::body::Body::empty())
-            .unwrap();
-        let response = tokio::time::timeout(PROMPT, channel.oneshot(request))
-            .await
-            .unwrap()
-            .unwrap();
+        let (response, body) = grpc_hello(&uri, connector, "blackhole").await;
         assert_eq!(response.status(), StatusCode::OK);
-        let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body, "hello");
 
         let seen = seen.lock().unwrap();

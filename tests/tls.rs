@@ -16,16 +16,15 @@ use std::time::Duration;
 
 use connie::{ConnectError, ConnieConnector, Outcome, RustlsDialer, Schedule};
 use connie_lab::{DnsServer, HostKind, Lab, LabBuilder, TlsIdentity, LAB_ALPN};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper::body::Bytes;
-use hyper::{Request, StatusCode, Version};
+use hyper::{StatusCode, Version};
 use hyper_util::client::legacy::connect::HttpInfo;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::http::{dns_for, get, lab_with_server, HttpServer};
+use support::http::{dns_for, get, grpc_hello, lab_with_server, HttpServer};
 use support::{bounded, find, ip, ms, PROMPT};
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 /// How an attempt went: its address, when it started, whether its TCP came up, and its
 /// outcome.
@@ -312,24 +311,9 @@ async fn tonic_over_tls_racing() {
     bounded(async {
         let https = Https::new("127.0.0.149", "127.0.0.150", "127.0.0.151", &[b"h2"]).await;
         let uri = format!("https://www.lab.test.:{}", https.lab.port());
-        let endpoint = tonic::transport::Endpoint::from_shared(uri.clone())
-            .unwrap()
-            .connect_timeout(PROMPT);
-        let channel =
-            tokio::time::timeout(PROMPT, endpoint.connect_with_connector(https.connector))
-                .await
-                .expect("connects promptly past the silent host")
-                .unwrap();
-        let request = Request::get(format!("{uri}/hello.Greeter/SayHello"))
-            .body(tonic::body::Body::empty())
-            .unwrap();
-        let response = tokio::time::timeout(PROMPT, channel.oneshot(request))
-            .await
-            .unwrap()
-            .unwrap();
+        let (response, body) = grpc_hello(&uri, https.connector, "silent host").await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.version(), Version::HTTP_2);
-        let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body, "hello");
         assert_eq!(https.tls.handshakes(), 1);
         assert_eq!(https.tls.requests_per_connection(), [1]);
