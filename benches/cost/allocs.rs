@@ -40,15 +40,7 @@ pub(crate) fn run(s: &Settings, client_rt: &Runtime, lab_rt: &Runtime) -> Result
     let raw = rows[0].1;
     let lines: Vec<Vec<String>> = rows
         .iter()
-        .map(|&(client, (allocs, bytes))| {
-            vec![
-                client.label(1),
-                dec1(allocs),
-                ratio(allocs, raw.0),
-                int(bytes),
-                ratio(bytes, raw.1),
-            ]
-        })
+        .map(|&(client, measured)| row(client.label(1), measured, raw))
         .collect();
     table::print(
         &format!(
@@ -76,7 +68,7 @@ pub(crate) fn run(s: &Settings, client_rt: &Runtime, lab_rt: &Runtime) -> Result
     let ideal = rows[0].1;
     let lines: Vec<Vec<String>> = rows
         .iter()
-        .map(|&(client, (allocs, bytes))| {
+        .map(|&(client, measured)| {
             let mut label = client.label(4);
             match client {
                 Client::RaceSlice => label.push_str(" (learned: alive one alone)"),
@@ -84,13 +76,7 @@ pub(crate) fn run(s: &Settings, client_rt: &Runtime, lab_rt: &Runtime) -> Result
                 Client::Hyper => label.push_str(" (one after another)"),
                 _ => {}
             }
-            vec![
-                label,
-                dec1(allocs),
-                ratio(allocs, ideal.0),
-                int(bytes),
-                ratio(bytes, ideal.1),
-            ]
+            row(label, measured, ideal)
         })
         .collect();
     table::print(
@@ -102,6 +88,18 @@ pub(crate) fn run(s: &Settings, client_rt: &Runtime, lab_rt: &Runtime) -> Result
         &lines,
     );
     Ok(())
+}
+
+/// A table row: `label`, then the allocations and bytes `measured`, each with its ratio to
+/// `base`'s.
+fn row(label: String, (allocs, bytes): (f64, f64), base: (f64, f64)) -> Vec<String> {
+    vec![
+        label,
+        dec1(allocs),
+        ratio(allocs, base.0),
+        int(bytes),
+        ratio(bytes, base.1),
+    ]
 }
 
 /// Per client: the median over rounds of the mean allocations and bytes per connect.
