@@ -5,10 +5,16 @@
 use super::*;
 use crate::history::History;
 
+/// TCP up after 10 ms, then a handshake that never answers.
 const SILENT: Host = Host::Tls {
     tcp: Duration::from_millis(10),
     then: Handshake::Silent,
 };
+
+/// A host whose transport connects after `tcp` ms, then whose handshake goes as `then`.
+fn tls(tcp: u64, then: Handshake) -> Host {
+    Host::Tls { tcp: ms(tcp), then }
+}
 
 /// Per attempt: (address, started, transport up after, outcome).
 fn stages(info: &ConnectInfo) -> Vec<(SocketAddr, Duration, Option<Duration>, Outcome)> {
@@ -24,13 +30,7 @@ fn stages(info: &ConnectInfo) -> Vec<(SocketAddr, Duration, Option<Duration>, Ou
 async fn a_transport_up_gives_its_handshake_the_attempt_delay_again() {
     let net = Net::new(&[
         ("10.0.0.1:443", SILENT),
-        (
-            "10.0.0.2:443",
-            Host::Tls {
-                tcp: ms(10),
-                then: Handshake::Done(ms(20)),
-            },
-        ),
+        ("10.0.0.2:443", tls(10, Handshake::Done(ms(20)))),
     ]);
     let addrs = net.addrs(&["10.0.0.1:443", "10.0.0.2:443"]);
     let (conn, info) = race(
@@ -85,21 +85,9 @@ async fn without_a_report_the_schedule_is_unchanged() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_handshake_starts_the_next_attempt_at_once() {
     let net = Net::new(&[
-        (
-            "10.0.0.1:443",
-            Host::Tls {
-                tcp: ms(10),
-                then: Handshake::Fails(ms(5)),
-            },
-        ),
+        ("10.0.0.1:443", tls(10, Handshake::Fails(ms(5)))),
         ("10.0.0.2:443", SILENT),
-        (
-            "10.0.0.3:443",
-            Host::Tls {
-                tcp: ms(10),
-                then: Handshake::Done(ms(10)),
-            },
-        ),
+        ("10.0.0.3:443", tls(10, Handshake::Done(ms(10)))),
     ]);
     let addrs = net.addrs(&["10.0.0.1:443", "10.0.0.2:443", "10.0.0.3:443"]);
     let (_, info) = race(
@@ -133,13 +121,7 @@ async fn a_failed_handshake_starts_the_next_attempt_at_once() {
 async fn race_all_passes_a_silent_host_by() {
     let net = Net::new(&[
         ("10.0.0.1:443", SILENT),
-        (
-            "10.0.0.2:443",
-            Host::Tls {
-                tcp: ms(10),
-                then: Handshake::Done(ms(20)),
-            },
-        ),
+        ("10.0.0.2:443", tls(10, Handshake::Done(ms(20)))),
     ]);
     let addrs = net.addrs(&["10.0.0.1:443", "10.0.0.2:443"]);
     let (_, info) = race(
@@ -168,31 +150,24 @@ async fn race_all_passes_a_silent_host_by() {
 async fn the_learned_schedule_waits_for_a_known_hosts_handshake() {
     let a = addr("10.0.0.1:443");
     let b = addr("10.0.0.2:443");
-    let slow_tls = |tcp, tls| Host::Tls {
-        tcp: ms(tcp),
-        then: Handshake::Done(ms(tls)),
-    };
     let history = History::new(64);
     let memory = || Memory {
         history: Some(&history),
         sources: None,
     };
     let learned = plan(Schedule::learned());
-    let first = Net::of([(a, slow_tls(20, 20)), (b, slow_tls(30, 30))]);
+    let first = Net::of([
+        (a, tls(20, Handshake::Done(ms(20)))),
+        (b, tls(30, Handshake::Done(ms(30)))),
+    ]);
     let (conn, _) = remembering(&first.dialer(), &learned, memory(), literal(vec![a, b]))
         .await
         .unwrap();
     assert_eq!(conn.addr, a);
 
     let second = Net::of([
-        (
-            a,
-            Host::Tls {
-                tcp: ms(20),
-                then: Handshake::Silent,
-            },
-        ),
-        (b, slow_tls(30, 30)),
+        (a, tls(20, Handshake::Silent)),
+        (b, tls(30, Handshake::Done(ms(30)))),
     ]);
     let (conn, info) = remembering(&second.dialer(), &learned, memory(), literal(vec![a, b]))
         .await
