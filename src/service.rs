@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::target::parse_port;
+use crate::target::{is_secure_scheme, parse_port};
 use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, IntoTarget, Target};
 
 /// Connects hyper-util's legacy `Client` by racing every address of the URI's host.
@@ -90,7 +90,7 @@ where
 /// Refuses a URI whose scheme is not `https` or `wss`.
 fn https_only(uri: &Uri) -> Result<(), ConnectError> {
     match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("wss") => Ok(()),
+        Some(s) if is_secure_scheme(s) == Some(true) => Ok(()),
         scheme => Err(ConnectError::invalid_target(format!(
             "refusing a {} URI: https_only is on",
             scheme.map_or("scheme-less".to_owned(), |s| format!("{s:?}"))
@@ -120,8 +120,8 @@ pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, Connec
                 "URI {uri:?} has an invalid port (expected 1 to 65535, in ASCII digits)"
             ))
         })?,
-        (None, Some(s)) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("ws") => 80,
-        (None, Some(s)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("wss") => 443,
+        (None, Some(s)) if is_secure_scheme(s) == Some(false) => 80,
+        (None, Some(s)) if is_secure_scheme(s) == Some(true) => 443,
         (None, Some(s)) => {
             return Err(ConnectError::invalid_target(format!(
                 "unsupported URI scheme {s:?} (and no port given)"

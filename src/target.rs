@@ -165,6 +165,20 @@ pub(crate) fn parse_port(port: &str) -> Option<u16> {
     port.parse().ok()
 }
 
+/// Whether a URI `scheme` is one of the web's secure ones (`https`, `wss`: `Some(true)`),
+/// plain ones (`http`, `ws`: `Some(false)`), or neither (`None`); case-insensitive.
+#[cfg(any(feature = "hyper", feature = "rustls"))]
+pub(crate) fn is_secure_scheme(scheme: &str) -> Option<bool> {
+    let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+    if is("https") || is("wss") {
+        Some(true)
+    } else if is("http") || is("ws") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// `host` without the brackets of an IPv6 literal (`[::1]` → `::1`), else as it is.
 pub(crate) fn unbracketed(host: &str) -> &str {
     host.strip_prefix('[')

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::target::is_secure_scheme;
 use crate::{ConnieConnector, Destination, Dial, TcpDialer};
 
 /// Dials TCP with a [`TcpDialer`]'s socket options, then runs a rustls client handshake
@@ -115,7 +116,7 @@ impl Dial for RustlsDialer {
 
 /// Whether a URI of `scheme` is served over plain TCP.
 fn is_plain(scheme: Option<&str>) -> bool {
-    scheme.is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("ws"))
+    scheme.and_then(is_secure_scheme) == Some(false)
 }
 
 /// The name TLS checks the certificate against: the host name, else the IP address.
