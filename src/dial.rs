@@ -87,8 +87,7 @@ where
 #[derive(Clone, Copy)]
 pub struct Destination<'a> {
     addr: SocketAddr,
-    host: Option<&'a str>,
-    scheme: Option<&'a str>,
+    names: Names<'a>,
     /// Where this attempt reports its progress, and its index in the race.
     progress: Option<(&'a Progress, usize)>,
 }
@@ -103,7 +102,7 @@ impl<'a> Destination<'a> {
     /// when it was given as a name; `None` for IP literals and socket addresses. A TLS
     /// dialer sends it as the server name, a proxy dialer asks the proxy for it.
     pub fn host(&self) -> Option<&'a str> {
-        self.host
+        self.names.host
     }
 
     /// The port of the target, the same as the address's.
@@ -115,7 +114,7 @@ impl<'a> Destination<'a> {
     /// race was started by the `Service<Uri>`; `None` for
     /// [`connect`](crate::ConnieConnector::connect) and [`race_connect`](crate::race_connect).
     pub fn scheme(&self) -> Option<&'a str> {
-        self.scheme
+        self.names.scheme
     }
 
     /// Tells the race that this attempt's transport (its TCP connection) is up, and a
@@ -141,8 +140,7 @@ impl<'a> Destination<'a> {
     ) -> Self {
         Destination {
             addr,
-            host: names.host,
-            scheme: names.scheme,
+            names,
             progress: Some((progress, idx)),
         }
     }
@@ -152,8 +150,7 @@ impl From<SocketAddr> for Destination<'_> {
     fn from(addr: SocketAddr) -> Self {
         Destination {
             addr,
-            host: None,
-            scheme: None,
+            names: Names::default(),
             progress: None,
         }
     }
@@ -163,8 +160,8 @@ impl fmt::Debug for Destination<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Destination")
             .field("addr", &self.addr)
-            .field("host", &self.host)
-            .field("scheme", &self.scheme)
+            .field("host", &self.names.host)
+            .field("scheme", &self.names.scheme)
             .finish_non_exhaustive()
     }
 }
