@@ -4,11 +4,12 @@
 //! Every attempt holds a [`Permit`] while it runs, and dropping the permit gives its place
 //! back. A race with no attempt running takes one with [`Budget::free`], which never
 //! waits; its further attempts take one with [`Budget::try_take`] or queue for one with
-//! [`Budget::wait`], first come, first served. Under pressure each race so dials one
-//! address at a time, as a plain client does, and never worse. A waiter is let in only
-//! while fewer than `limit` attempts are in flight, so at most `limit` attempts hold a
-//! place they waited or asked for, and each race adds at most one that never waits: the
-//! attempts in flight are fewer than the limit plus the races in flight.
+//! [`Budget::wait`], first come, first served, unless the race abandons an overdue
+//! attempt and hands its permit to the next (the race's rule; see [`AttemptBudget`]). A
+//! waiter is let in only while fewer than `limit` attempts are in flight, so at most
+//! `limit` attempts hold a place they waited or asked for, and each race adds at most one
+//! that never waits: the attempts in flight are fewer than the limit plus the races in
+//! flight.
 //!
 //! It is a small policy object the race asks, like the history. What every attempt does
 //! is cheap: `free`, and dropping a permit while nobody waits, are a few atomic operations
@@ -73,10 +74,34 @@ pub const FILE_LIMIT_BUDGET_FALLBACK: usize = 1024;
 /// (`EMFILE`), failing attempts that would have connected. With a budget, the attempts
 /// past it wait for one in flight to end, first come, first served.
 ///
-/// A race with no attempt running always starts one, whatever the budget says: under
-/// pressure each race dials one address at a time, as a plain client does, and never
-/// worse. So the attempts in flight are fewer than the limit plus the races in flight,
-/// one per race beyond the limit when every race is at its first attempt.
+/// # Under pressure
+///
+/// A race with no attempt running always starts one, whatever the budget says, so no race
+/// ever waits for another to begin. When the budget is spent and a race's schedule wants
+/// its next attempt, the race waits for a place in line, unless one of its running
+/// attempts is **overdue**: then it abandons that attempt (closing its socket with a
+/// reset, as a losing attempt's) and starts the next address in its place, with its
+/// place in the budget. So under pressure each race dials one address at a time, as a
+/// plain client does, but never waits minutes for the kernel to give up on a blackholed
+/// address (about 130 s on Linux, 75 s on macOS).
+///
+/// - An attempt is overdue once it has run longer than its delay: the schedule's attempt
+///   delay, or under [`Schedule::learned`](crate::Schedule::learned) a known address's
+///   expected handshake time, at least 100 ms (so that a zero delay, as
+///   [`race_all`](crate::Schedule::race_all)'s, does not abandon at once) and at most
+///   2 s, the bounds of draft-ietf-happy-happyeyeballs-v3's attempt delay. While its TLS
+///   handshake runs, the time counts from its TCP connecting.
+/// - An abandoned address goes back to the race's list, behind every address not yet
+///   tried as often, and its next attempt is given twice the delay. A path merely slower
+///   than its delay so connects on a later try.
+/// - An attempt whose doubled delay would pass 2 s is never abandoned: it runs until it
+///   connects or fails, as a plain client's.
+/// - An abandoned attempt is listed with [`Outcome::Abandoned`](crate::Outcome::Abandoned),
+///   and in a failed race's error as a timeout of its own.
+///
+/// The attempts in flight stay fewer than the limit plus the races in flight (one per race
+/// beyond the limit when every race is at its first attempt): an abandoned attempt gives
+/// its socket and its place to the one that replaces it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AttemptBudget {
@@ -91,7 +116,7 @@ pub enum AttemptBudget {
     FileLimit,
     /// At most this many attempts in flight at once, except that a race with no attempt
     /// running still starts one. `Fixed(0)` is allowed: every race then runs one attempt
-    /// at a time.
+    /// at a time, moving past an overdue one (see [Under pressure](#under-pressure)).
     Fixed(usize),
     /// No limit: every attempt starts when its schedule says.
     Unbounded,

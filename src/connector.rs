@@ -352,12 +352,13 @@ impl<D> ConnieConnector<D> {
     /// Racing opens more sockets than a plain client: a race of four addresses may hold
     /// four at once. The budget keeps many concurrent races from running out of file
     /// descriptors. A race's first attempt, and any attempt while the race has none
-    /// running, never waits for it (it may take the budget over its limit): under pressure
-    /// each race dials as a plain client does, one address at a time, and never hangs or
-    /// fails for want of a permit. The race's further attempts wait their turn (first
-    /// come, first served) while the budget is spent, and start when an attempt anywhere
-    /// ends: it connected, failed, timed out or lost. So attempts in flight stay below the
-    /// limit plus the number of races running: under pressure, one per race.
+    /// running, never waits for it (it may take the budget over its limit). The race's
+    /// further attempts wait their turn (first come, first served) while the budget is
+    /// spent, and start when an attempt anywhere ends: it connected, failed, timed out or
+    /// lost; or the race abandons its own overdue attempt for the next address (see
+    /// [`AttemptBudget`]'s "Under pressure"). So under pressure each race dials one address
+    /// at a time, as a plain client does, without waiting for the kernel's SYN timeout, and
+    /// attempts in flight stay below the limit plus the number of races running.
     ///
     /// This makes a new budget: clones made before keep the old one.
     /// [`budget_use`](Self::budget_use) reports how it is used.
@@ -567,6 +568,27 @@ pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectE
         .await
 }
 
+/// How the attempt budget of [`race_connect`]'s connector is used right now, as
+/// [`ConnieConnector::budget_use`] tells for a connector of one's own: its limit, the
+/// attempts in flight, those waiting for a place, and the most ever in flight at once.
+///
+/// That connector is one per process, with the default budget
+/// ([`AttemptBudget::FileLimit`]); the first call reads the file limit, as the first
+/// attempt does, so call it after any change a program makes to its own limit.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// let stream = connie::race_connect("example.com:80").await?;
+/// let used = connie::race_connect_budget_use();
+/// println!("{} attempts in flight, peak {}", used.in_flight(), used.peak());
+/// # Ok(()) }
+/// ```
+pub fn race_connect_budget_use() -> BudgetUse {
+    process_connector().budget_use()
+}
+
 /// The connector [`race_connect`] uses: one per process, built on first use.
 fn process_connector() -> &'static ConnieConnector {
     static DEFAULT: OnceLock<ConnieConnector> = OnceLock::new();
@@ -761,5 +783,17 @@ mod tests {
             ConnieConnector::new().budget_use().limit()
         );
         assert_eq!(*a.plan, *ConnieConnector::new().plan);
+    }
+
+    /// `race_connect_budget_use` reads the process-wide connector's own budget: a permit
+    /// taken there shows in it.
+    #[test]
+    fn race_connect_budget_use_is_the_process_connectors() {
+        let permit = process_connector().budget.free();
+        let used = race_connect_budget_use();
+        assert!(used.in_flight() >= 1, "{used:?}");
+        assert!(used.peak() >= 1, "{used:?}");
+        assert_eq!(used.limit(), process_connector().budget_use().limit());
+        drop(permit);
     }
 }

@@ -150,17 +150,23 @@ pub enum Outcome {
     TimedOut,
     /// It was still running when the race ended, and was dropped (its socket closed).
     Cancelled,
+    /// Its race dropped it to start the next address in its place: the attempt budget
+    /// was spent, and it had run longer than its delay (see
+    /// [`AttemptBudget`](crate::AttemptBudget)). Its address may be tried again later in
+    /// the race.
+    Abandoned,
 }
 
 impl fmt::Display for Outcome {
     /// In words: `connected`, `connection refused` (the error kind's own words), `timed
-    /// out`, `still connecting when the race ended`.
+    /// out`, `still connecting when the race ended`, `abandoned for the next address`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Connected => f.write_str("connected"),
             Outcome::Failed(kind) => write!(f, "{kind}"),
             Outcome::TimedOut => f.write_str("timed out"),
             Outcome::Cancelled => f.write_str("still connecting when the race ended"),
+            Outcome::Abandoned => f.write_str("abandoned for the next address"),
         }
     }
 }
@@ -176,6 +182,7 @@ mod tests {
             Outcome::Failed(io::ErrorKind::ConnectionRefused),
             Outcome::TimedOut,
             Outcome::Cancelled,
+            Outcome::Abandoned,
         ]
         .map(|o| o.to_string());
         assert_eq!(
@@ -184,7 +191,8 @@ mod tests {
                 "connected",
                 "connection refused",
                 "timed out",
-                "still connecting when the race ended"
+                "still connecting when the race ended",
+                "abandoned for the next address",
             ]
         );
     }

@@ -17,6 +17,10 @@ pin_project! {
     /// attempt ends (a `FuturesUnordered` drops a future as soon as it is ready), or
     /// when its race drops it.
     ///
+    /// [`abandon`](Self::abandon) drops the dial in place (closing its socket, as a
+    /// loser's) and hands the permit to the race; what is left never completes and is
+    /// dropped with the race's other attempts.
+    ///
     /// The timer is boxed, so an attempt without a timeout (the default) carries 8 bytes
     /// for it, not a `Sleep`; `tokio::time::timeout` made every attempt's future about
     /// 250 bytes larger whether it timed out or not.
@@ -24,9 +28,9 @@ pin_project! {
     pub(super) struct Attempting<'a, F> {
         idx: usize,
         #[pin]
-        dial: F,
+        dial: Option<F>,
         timeout: Option<Pin<Box<Sleep>>>,
-        permit: Permit<'a>,
+        permit: Option<Permit<'a>>,
     }
 }
 
@@ -34,10 +38,24 @@ impl<'a, F> Attempting<'a, F> {
     pub(super) fn new(idx: usize, dial: F, timeout: Option<Duration>, permit: Permit<'a>) -> Self {
         Attempting {
             idx,
-            dial,
+            dial: Some(dial),
             timeout: timeout.map(|t| Box::pin(sleep(t))),
-            permit,
+            permit: Some(permit),
         }
+    }
+
+    /// The index of its attempt.
+    pub(super) fn idx(&self) -> usize {
+        self.idx
+    }
+
+    /// Drops the dial and its timer now, and returns the permit, for the attempt that
+    /// starts in its place; `None` if it was abandoned already.
+    pub(super) fn abandon(self: Pin<&mut Self>) -> Option<Permit<'a>> {
+        let mut this = self.project();
+        this.dial.set(None);
+        *this.timeout = None;
+        this.permit.take()
     }
 }
 
@@ -49,7 +67,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = match this.dial.poll(cx) {
+        let Some(dial) = this.dial.as_pin_mut() else {
+            // Abandoned: it never completes, and nothing wakes it.
+            return Poll::Pending;
+        };
+        let result = match dial.poll(cx) {
             Poll::Ready(result) => result,
             Poll::Pending => match this.timeout.as_mut().map(|t| t.as_mut().poll(cx)) {
                 Some(Poll::Ready(())) => Err(io::Error::new(

@@ -16,7 +16,7 @@ mod tests;
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -28,7 +28,7 @@ use tracing::{debug, trace};
 
 use self::attempt::Attempting;
 pub(crate) use self::one::{one, Won};
-use self::queue::{AddrQueue, Admission};
+use self::queue::{AddrQueue, Admission, Queued};
 use crate::budget::{Budget, Permit, Wait};
 use crate::dial::{Destination, Names, Progress};
 use crate::error::{AttemptError, DnsError, ErrorKind};
@@ -40,6 +40,29 @@ use crate::{Attempt, ConnectError, ConnectInfo, Dial, Family, Outcome, Schedule}
 /// The least time a partial deadline gives an attempt, unless less than that is left (Go's
 /// `saneMinimum`).
 pub(crate) const MIN_PARTIAL_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The least time an attempt runs before its race may abandon it for the next address
+/// while the attempt budget is spent: draft-ietf-happy-happyeyeballs-v3's recommended
+/// minimum attempt delay, so that a zero delay (`race_all`) does not abandon at once.
+pub(crate) const MIN_ABANDON_DELAY: Duration = Duration::from_millis(100);
+
+/// The most time an attempt runs before its race may abandon it for the next address
+/// while the attempt budget is spent (the draft's maximum attempt delay); an address whose
+/// doubled delay would be longer is kept until it connects or fails.
+pub(crate) const MAX_ABANDON_DELAY: Duration = Duration::from_secs(2);
+
+/// How long an attempt given `delay` before the next one (`None`: until it fails) runs
+/// before its race may abandon it while the budget is spent, its address having been
+/// abandoned `abandoned` times before in this race: the delay within
+/// [`MIN_ABANDON_DELAY`]..=[`MAX_ABANDON_DELAY`], doubled for each earlier abandonment.
+/// `None` once that passes the maximum: the attempt is never abandoned.
+fn abandon_after(delay: Option<Duration>, abandoned: u32) -> Option<Duration> {
+    let base = delay.map_or(MAX_ABANDON_DELAY, |d| {
+        d.clamp(MIN_ABANDON_DELAY, MAX_ABANDON_DELAY)
+    });
+    let after = base.checked_mul(2u32.checked_pow(abandoned)?)?;
+    (after <= MAX_ABANDON_DELAY).then_some(after)
+}
 
 /// Everything the engine needs to know about how to run one race.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,11 +126,15 @@ struct State<'a> {
     start: Instant,
     queue: AddrQueue,
     attempts: Vec<Attempt>,
-    /// The source address the system chose for each attempt's destination, in start order.
-    sources: Vec<Option<IpAddr>>,
+    /// Each attempt's address as it left the queue (with the source address the system
+    /// chose for it), in start order: queued again if the attempt is abandoned.
+    picked: Vec<Queued>,
     /// The delay each attempt was given before the next one, in start order: given again
     /// to its handshake once its transport is up.
     delays: Vec<Option<Duration>>,
+    /// How long each attempt runs, from its start or from its transport connecting,
+    /// before its race may abandon it while the budget is spent (see [`abandon_after`]).
+    abandon_after: Vec<Option<Duration>>,
     /// Attempts running, per family: `[V4, V6]`.
     running: [usize; 2],
     /// Attempts started, per family: `[V4, V6]`.
@@ -152,8 +179,9 @@ impl<'a> State<'a> {
             start,
             queue: AddrQueue::new(s.preferred_family, s.first_family_count, plan.max_addresses),
             attempts: Vec::new(),
-            sources: Vec::new(),
+            picked: Vec::new(),
             delays: Vec::new(),
+            abandon_after: Vec::new(),
             running: [0; 2],
             started: [0; 2],
             errors: Vec::new(),
@@ -274,9 +302,63 @@ impl<'a> State<'a> {
             expected,
             transport: None,
         });
-        self.sources.push(queued.source);
+        self.picked.push(queued);
         self.delays.push(delay);
+        self.abandon_after
+            .push(abandon_after(delay, queued.abandoned));
         Some(addr)
+    }
+
+    /// When running attempt `idx` may be abandoned: [`abandon_after`] past its start, or
+    /// past its transport connecting while its handshake runs; `None` for never.
+    fn overdue_at(&self, idx: usize) -> Option<Instant> {
+        let a = &self.attempts[idx];
+        let after = self.abandon_after[idx]?;
+        let from = a.started + a.transport.unwrap_or_default();
+        self.start.checked_add(from)?.checked_add(after)
+    }
+
+    /// The running attempts with when each may be abandoned.
+    fn abandonable(&self) -> impl Iterator<Item = (Instant, usize)> + '_ {
+        (0..self.attempts.len())
+            .filter(|&idx| self.attempts[idx].outcome == Outcome::Cancelled)
+            .filter_map(|idx| Some((self.overdue_at(idx)?, idx)))
+    }
+
+    /// The running attempt to abandon for the next address when the budget has no place:
+    /// the one overdue longest, if any is overdue at `now`.
+    fn overdue(&self, now: Instant) -> Option<usize> {
+        let (at, idx) = self.abandonable().min()?;
+        (at <= now).then_some(idx)
+    }
+
+    /// When the first running attempt becomes overdue: what a race waiting for a place
+    /// wakes for.
+    fn next_overdue(&self) -> Option<Instant> {
+        self.abandonable().map(|(at, _)| at).min()
+    }
+
+    /// Abandons running attempt `idx` at `now`: its place goes to the next address, and
+    /// its address is queued again by [`retry`](Self::retry) once that has left the
+    /// queue.
+    fn abandon(&mut self, idx: usize, now: Instant) {
+        let attempt = &mut self.attempts[idx];
+        attempt.duration = now - self.start - attempt.started;
+        attempt.outcome = Outcome::Abandoned;
+        debug!(addr = %attempt.addr, after = ?attempt.duration, "attempt abandoned for the next address: the budget is spent");
+        let error = io::Error::new(
+            io::ErrorKind::TimedOut,
+            "abandoned for the next address while the attempt budget was spent",
+        );
+        self.errors
+            .push((idx, AttemptError::new(attempt.addr, error)));
+        self.running[slot(Family::of(&attempt.addr))] -= 1;
+    }
+
+    /// Queues the address of abandoned attempt `idx` again, behind every address not yet
+    /// tried as often.
+    fn retry(&mut self, idx: usize) {
+        self.queue.retry(self.picked[idx]);
     }
 
     /// When the schedule could next start an attempt without any other event happening.
@@ -384,20 +466,20 @@ impl<'a> State<'a> {
         let lessons = self
             .attempts
             .iter()
-            .zip(&self.sources)
-            .filter_map(|(a, &source)| {
+            .zip(&self.picked)
+            .filter_map(|(a, picked)| {
                 let lesson = match a.outcome {
                     // The transport's handshake is the address's round trip; a TLS
                     // handshake on top adds the server's own time.
                     Outcome::Connected => Lesson::Connected(a.transport.unwrap_or(a.duration)),
                     Outcome::Failed(kind) => Lesson::Failed(kind),
                     Outcome::TimedOut => Lesson::Failed(io::ErrorKind::TimedOut),
-                    Outcome::Cancelled => match a.expected {
+                    Outcome::Cancelled | Outcome::Abandoned => match a.expected {
                         Some(expected) if a.duration >= expected => Lesson::Overdue,
                         _ => return None,
                     },
                 };
-                Some((a.addr, source, lesson))
+                Some((a.addr, picked.source, lesson))
             });
         history.learn(lessons, now);
     }
@@ -480,6 +562,15 @@ impl<'a> State<'a> {
     }
 }
 
+/// Abandons attempt `idx` among `running`: drops its dial and returns its permit.
+fn take_permit<'a, F>(
+    running: &mut FuturesUnordered<Attempting<'a, F>>,
+    idx: usize,
+) -> Option<Permit<'a>> {
+    let attempt = Pin::new(running).iter_pin_mut().find(|a| a.idx() == idx)?;
+    attempt.abandon()
+}
+
 /// Runs one race: dials addresses as `answers` delivers them, on the schedule of `plan`,
 /// and returns the first connection to complete, with an account that has no local
 /// address (read by the caller that wants one). Every other attempt is dropped before
@@ -488,7 +579,9 @@ impl<'a> State<'a> {
 /// Every attempt holds a permit of `budget` while it runs. The first attempt, and any
 /// attempt while none runs, takes one without waiting (over the limit if need be); the
 /// others wait their turn in the budget's line when it is spent, and the race's own rules
-/// go on meanwhile: a failure that leaves nothing running starts the next attempt at once.
+/// go on meanwhile: a failure that leaves nothing running starts the next attempt at once,
+/// and a running attempt past its abandon delay gives its place to the next address (see
+/// [`AttemptBudget`](crate::AttemptBudget)).
 pub(crate) async fn race<D, S>(
     dialer: &D,
     plan: &Plan,
@@ -521,22 +614,37 @@ where
             return Err(state.timed_out(plan.total_timeout.unwrap_or_default()));
         }
         while state.ready(now) {
-            // A race with nothing running may always start an attempt: under pressure it
-            // dials as a plain client does, one address at a time, never worse.
+            // A race with nothing running may always start an attempt, and one whose
+            // attempt is overdue moves on in its place: under pressure it dials one
+            // address at a time, as a plain client does, but never waits on the kernel.
+            let mut abandoned = None;
             let permit = match granted.take() {
                 Some(permit) => permit,
                 None if state.running() == 0 => budget.free(),
                 None => match budget.try_take() {
                     Some(permit) => permit,
-                    None => {
-                        waiting.get_or_insert_with(|| budget.wait());
-                        break;
-                    }
+                    None => match state
+                        .overdue(now)
+                        .and_then(|idx| Some((idx, take_permit(&mut running, idx)?)))
+                    {
+                        Some((idx, permit)) => {
+                            state.abandon(idx, now);
+                            abandoned = Some(idx);
+                            permit
+                        }
+                        None => {
+                            waiting.get_or_insert_with(|| budget.wait());
+                            break;
+                        }
+                    },
                 },
             };
             let Some(addr) = state.next_attempt(now) else {
                 unreachable!("the schedule was ready");
             };
+            if let Some(idx) = abandoned {
+                state.retry(idx);
+            }
             let idx = state.attempts.len() - 1;
             let timeout = state.attempt_timeout(now, deadline);
             debug!(%addr, attempt = idx, ?timeout, in_flight = budget.usage().in_flight(), "attempt started");
@@ -560,9 +668,10 @@ where
             return Err(state.exhausted());
         }
 
-        // Waiting for a permit, the schedule has nothing to wake for: it is ready now.
+        // Waiting for a permit, the schedule is ready now: it wakes only to abandon an
+        // attempt that becomes overdue.
         let next = if waiting.is_some() {
-            None
+            state.next_overdue()
         } else {
             state.wake_at()
         };

@@ -46,14 +46,22 @@ pub(super) struct Queued {
     pub(super) addr: SocketAddr,
     pub(super) known: Known,
     pub(super) source: Option<IpAddr>,
+    /// How many attempts to this address the race has abandoned (see
+    /// [`AddrQueue::retry`]).
+    pub(super) abandoned: u32,
     rank: Rank,
     seq: usize,
 }
 
 impl Queued {
-    /// Where it goes in its family's queue.
-    fn key(&self, given_order: bool) -> (Option<Rank>, usize) {
-        ((!given_order).then_some(self.rank), self.seq)
+    /// Where it goes in its family's queue: every address once before any again, then by
+    /// rank (unless the given order is kept), then in arrival order.
+    fn key(&self, given_order: bool) -> (u32, Option<Rank>, usize) {
+        (
+            self.abandoned,
+            (!given_order).then_some(self.rank),
+            self.seq,
+        )
     }
 }
 
@@ -164,17 +172,33 @@ impl AddrQueue {
 
     /// Queues a taken address for an attempt, in its place by rank.
     pub(super) fn push(&mut self, addr: SocketAddr, ranked: Ranked) {
-        let queued = Queued {
+        self.insert(Queued {
             addr,
             known: ranked.known,
             source: ranked.source,
+            abandoned: 0,
             rank: ranked.rank,
-            seq: self.pushed,
-        };
+            seq: 0,
+        });
+    }
+
+    /// Queues again an address whose attempt was abandoned: behind every address
+    /// abandoned fewer times, so every address is tried once before any is tried again.
+    /// It is not counted against the cap a second time.
+    pub(super) fn retry(&mut self, queued: Queued) {
+        self.insert(Queued {
+            abandoned: queued.abandoned.saturating_add(1),
+            ..queued
+        });
+    }
+
+    /// Puts `queued` in its place, as the latest arrival.
+    fn insert(&mut self, mut queued: Queued) {
+        queued.seq = self.pushed;
         self.pushed += 1;
         let given_order = self.given_order;
         let key = queued.key(given_order);
-        let queue = &mut self.family_mut(Family::of(&addr)).queued;
+        let queue = &mut self.family_mut(Family::of(&queued.addr)).queued;
         let at = queue.partition_point(|q| q.key(given_order) < key);
         queue.insert(at, queued);
     }
@@ -359,6 +383,32 @@ mod tests {
         assert_eq!(q.dropped(), 1);
         assert_eq!(drain(&mut q).len(), 2);
         assert!(q.is_empty());
+    }
+
+    /// An abandoned address goes behind every address not yet tried as often, late
+    /// arrivals included, and ahead of those abandoned more often.
+    #[test]
+    fn a_retry_waits_for_every_address_tried_fewer_times() {
+        let mut q = settled(Family::V4, 1, 16);
+        for i in 0..3 {
+            q.admit_and_push(v4(i));
+        }
+        let first = q.pop(|_| true).unwrap();
+        q.retry(first);
+        q.admit_and_push(v4(3));
+        let second = q.pop(|_| true).unwrap();
+        assert_eq!(second.addr, v4(1));
+        q.retry(second);
+        let mut twice = second;
+        twice.abandoned = 1;
+        q.retry(twice);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop(|_| true))
+            .map(|q| (q.addr, q.abandoned))
+            .collect();
+        assert_eq!(
+            order,
+            vec![(v4(2), 0), (v4(3), 0), (v4(0), 1), (v4(1), 1), (v4(1), 2)]
+        );
     }
 
     /// `len` and `is_empty` count the queued addresses of both families.

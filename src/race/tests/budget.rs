@@ -190,24 +190,24 @@ async fn every_outcome_gives_the_permit_back() {
 }
 
 /// A race that no longer needs its place in line gives it up: here a failure lets its next
-/// attempt start without a permit (300 ms), and the permit granted at that same moment
-/// goes back instead of being held, idle, until the schedule's next step (550 ms), which
-/// then has to wait its turn.
+/// attempt start without a permit (80 ms), and the permit granted at that same moment goes
+/// back instead of being held, idle, until the schedule's next step (130 ms), which then
+/// has to wait its turn.
 #[tokio::test(start_paused = true)]
 async fn a_permit_granted_when_no_longer_needed_goes_back() {
     let net = Net::new(&[
-        ("10.0.0.1:80", Host::Refused(ms(300))),
-        ("10.0.0.2:80", Host::Up(ms(1000))),
+        ("10.0.0.1:80", Host::Refused(ms(80))),
+        ("10.0.0.2:80", Host::Up(ms(90))),
         ("10.0.0.3:80", Host::Up(ms(1000))),
     ]);
     let budget = fixed(1);
-    let p = plan(Schedule::rfc8305());
+    let p = plan(Schedule::rfc8305().attempt_delay(ms(50)));
     let addrs = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"];
     let racing = at(ms(0), &net, &p, &budget, &addrs);
     let watch = async {
-        sleep(ms(260)).await;
+        sleep(ms(60)).await;
         let in_line = budget.usage();
-        sleep(ms(140)).await;
+        sleep(ms(40)).await;
         (in_line, budget.usage())
     };
     let ((end, info), (in_line, after)) = tokio::join!(racing, watch);
@@ -216,7 +216,7 @@ async fn a_permit_granted_when_no_longer_needed_goes_back() {
     let info = info.unwrap();
     assert_eq!(
         starts(&info),
-        vec![(addr("10.0.0.1:80"), ms(0)), (addr("10.0.0.2:80"), ms(300))]
+        vec![(addr("10.0.0.1:80"), ms(0)), (addr("10.0.0.2:80"), ms(80))]
     );
-    assert_eq!(end, ms(1300));
+    assert_eq!(end, ms(170));
 }

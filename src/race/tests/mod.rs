@@ -42,6 +42,9 @@ enum Host {
     Refused(Duration),
     /// Never answers.
     Blackhole,
+    /// Never answers, until the kernel gives up on its SYNs after this long (about 127 s
+    /// on Linux): `TimedOut`.
+    GivesUp(Duration),
     /// Connects its transport after `tcp`, reports it, then finishes a handshake on top
     /// as `then` says: a two-stage dialer, as TCP plus TLS.
     Tls { tcp: Duration, then: Handshake },
@@ -136,6 +139,10 @@ impl Dial for SimDialer {
                     Err(io::ErrorKind::ConnectionRefused.into())
                 }
                 Host::Blackhole => std::future::pending().await,
+                Host::GivesUp(d) => {
+                    sleep(d).await;
+                    Err(io::ErrorKind::TimedOut.into())
+                }
                 Host::Tls { tcp, then } => {
                     sleep(tcp).await;
                     to.transport_connected();
@@ -1129,6 +1136,7 @@ async fn policy_refusals_are_listed_after_failed_attempts() {
     );
 }
 
+mod abandon;
 mod budget;
 mod caps;
 mod handshake;

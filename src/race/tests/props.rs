@@ -223,7 +223,9 @@ fn run_with(
                                     }
                                     Host::Refused(l) => start += l,
                                     Host::Blackhole => start += ATTEMPT,
-                                    Host::Tls { .. } => unreachable!("not generated"),
+                                    Host::Tls { .. } | Host::GivesUp(_) => {
+                                        unreachable!("not generated")
+                                    }
                                 }
                             }
                         }
