@@ -1,5 +1,6 @@
 //! The attempt budget on real sockets: far more races than the process has descriptors
-//! for four attempts each, all racing at once, and none fails for want of a descriptor.
+//! for four attempts each, all racing at once, and none fails for want of a descriptor or
+//! waits on a blackhole for want of a place.
 //! Its own test binary, because it lowers the process's descriptor limit.
 
 mod support;
@@ -8,10 +9,14 @@ use connie::{AttemptBudget, ConnieConnector, Outcome};
 use connie_lab::{HostKind, Lab};
 use futures_util::future::join_all;
 use rlimit::Resource;
-use support::{bounded, ip, open_fds};
+use support::{bounded, ip, open_fds, PROMPT};
 
 const RACES: usize = 300;
 const EMFILE: i32 = 24;
+
+/// Held by each test while it lowers the process's descriptor limit: the tests of this
+/// binary run on threads of one process, and share that limit.
+static LIMIT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What `RACES` concurrent races of [refused, refused, refused, alive] through
 /// `connector` came to: races that connected, and attempts that failed other than by a
@@ -48,6 +53,7 @@ async fn run(connector: &ConnieConnector, lab: &Lab) -> (usize, Vec<String>) {
 #[tokio::test]
 async fn more_races_than_descriptors_allow_all_connect_under_the_default_budget() {
     bounded(async {
+        let _limit = LIMIT.lock().await;
         let lab = Lab::builder()
             .refused(ip("127.0.0.2"))
             .refused(ip("127.0.0.3"))
@@ -87,6 +93,69 @@ async fn more_races_than_descriptors_allow_all_connect_under_the_default_budget(
                     || a.contains("Too many open files")),
             "no attempt ran out of descriptors without a budget: {odd:?}"
         );
+    })
+    .await
+}
+
+/// 200 concurrent races of [dead, dead, dead, alive], each with an alive host of its own so
+/// that the history cannot help, on a budget of 100 attempts, under a descriptor limit
+/// with room for one attempt per race, the budget's, and both ends of each connection.
+/// Every race's first attempt hangs on a blackhole, and those alone spend the budget:
+/// each race abandons its blackholes in turn, as each runs past its 100 ms, and connects
+/// to its own host. None waits for the kernel to give up on a blackhole (about 130 s),
+/// none runs out of descriptors.
+#[tokio::test]
+async fn races_behind_blackholes_move_on_when_the_budget_is_spent() {
+    const OWN: usize = 200;
+    const BUDGET: usize = 100;
+    bounded(async {
+        let _limit = LIMIT.lock().await;
+        let mut lab = Lab::builder()
+            .blackholed(ip("127.0.0.2"))
+            .blackholed(ip("127.0.0.3"))
+            .blackholed(ip("127.0.0.4"));
+        for i in 0..OWN {
+            let [hi, lo] = u16::try_from(i).unwrap().to_be_bytes();
+            lab = lab.alive(std::net::IpAddr::from([127, 1, hi, lo + 1]));
+        }
+        let lab = lab.build().await.unwrap();
+        let dead = lab.addrs_of(HostKind::Blackholed);
+        let alive = lab.addrs_of(HostKind::Alive);
+        let connector = ConnieConnector::new()
+            .keep_given_order(true)
+            .attempt_budget(AttemptBudget::Fixed(BUDGET));
+
+        let (soft, hard) = Resource::NOFILE.get().unwrap();
+        let limit = (open_fds() + OWN + BUDGET + OWN + 50) as u64;
+        Resource::NOFILE.set(limit, hard).unwrap();
+        let races = alive.iter().map(|&own| {
+            let connector = connector.clone();
+            let addrs = vec![dead[0], dead[1], dead[2], own];
+            async move {
+                // Far less than the kernel's SYN timeout: a race that waits for it fails.
+                let race = tokio::time::timeout(PROMPT, connector.connect(addrs));
+                let (stream, info) = race.await.expect("waited on a blackhole").unwrap();
+                drop(stream);
+                info
+            }
+        });
+        let infos = join_all(races).await;
+        Resource::NOFILE.set(soft, hard).unwrap();
+
+        for (info, own) in infos.iter().zip(&alive) {
+            assert_eq!(info.remote_addr(), *own);
+            assert!(!info.used_history());
+        }
+        let abandoned = infos
+            .iter()
+            .flat_map(|i| i.attempts())
+            .filter(|a| *a.outcome() == Outcome::Abandoned)
+            .count();
+        assert!(abandoned >= OWN - BUDGET, "{abandoned} abandoned attempts");
+        // Below the limit plus one per race, as documented.
+        let usage = connector.budget_use();
+        assert!(usage.peak() < OWN + BUDGET, "{usage:?}");
+        assert_eq!((usage.in_flight(), usage.waiting()), (0, 0));
     })
     .await
 }
