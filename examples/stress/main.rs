@@ -1,13 +1,22 @@
 //! Stress: many concurrent races in one process, with the connector's default settings.
 //!
 //! ```text
-//! cargo run --release --example stress              # 10,000 races of [dead, dead, dead, alive]
-//! cargo run --release --example stress -- 15000     # another number of races
+//! cargo run --release --example stress               # 10,000 races of [dead, dead, dead, alive]
+//! cargo run --release --example stress -- 15000      # another number of races
+//! cargo run --release --example stress -- --own 15000   # each race with an alive host of its own
+//! cargo run --release --example stress -- --broken-v6   # 1,000 races behind a blackholed ::1,
+//!                                                       # soft limit 1,024, connie and hyper-util
 //! ```
 //!
-//! The goal it checks (issue 12): one process whose `RLIMIT_NOFILE` is 20,000 runs 15,000
-//! concurrent races of [dead, dead, dead, alive] with default settings, and every race
-//! connects, no attempt fails with `EMFILE`, and the descriptors peak under the limit.
+//! The goal it checks (issues 12 and 20): one process whose `RLIMIT_NOFILE` is 20,000 runs
+//! 15,000 concurrent races of [dead, dead, dead, alive] with default settings, and every
+//! race connects, no attempt fails with `EMFILE`, and the descriptors peak under the limit.
+//! With `--own`, every race has an alive host of its own (served by a child process, see
+//! `hosts.rs`), so the history cannot help, and every race waits at a gate until all are
+//! spawned, so that all are in flight at once: every race begins on a blackhole, 15,000
+//! first attempts spend the default budget of 5,000, and each race has to move past its
+//! blackholes under a spent budget (see `connie::AttemptBudget`). `--broken-v6` is
+//! `broken_v6.rs`.
 //!
 //! One process, one multi-thread runtime, one `ConnieConnector::new()` shared by every race
 //! (each task has a clone: clones share the address history and the attempt budget), and a
@@ -57,9 +66,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connie::{ConnectError, ConnieConnector};
+use connie::{ConnectError, ConnieConnector, Outcome};
 use connie_lab::Lab;
 use tokio::task::JoinSet;
+
+mod broken_v6;
+mod hosts;
+
+use hosts::Farm;
 
 const DEFAULT_RACES: usize = 10_000;
 /// Every race must be done by then, or the run reports what is left and fails.
@@ -108,6 +122,18 @@ fn is_out_of_files(error: &io::Error) -> bool {
     false
 }
 
+/// `error: source: source…`, for errors whose causes are not `io::Error`s (hyper-util's).
+fn chain(error: &dyn Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
+
 /// What every race and the sampler share.
 struct Shared {
     t0: Instant,
@@ -136,26 +162,53 @@ struct Won {
     elapsed: Duration,
     /// Its first attempt went to a blackholed address: the history knew nothing yet.
     began_cold: bool,
+    /// Its attempts abandoned for the next address while the budget was spent.
+    abandoned: usize,
 }
 
 fn main() -> Result<(), BoxError> {
-    let races: usize = match std::env::args().nth(1) {
-        Some(n) => n.parse()?,
-        None => DEFAULT_RACES,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize, default: usize| -> Result<usize, BoxError> {
+        Ok(args
+            .get(i)
+            .map(|n| n.parse())
+            .transpose()?
+            .unwrap_or(default))
     };
+    let own = match args.first().map(String::as_str) {
+        Some("--hosts") => {
+            let port = u16::try_from(number(1, 0)?)?;
+            return hosts::serve(port, number(2, 0)?, number(3, 0)?);
+        }
+        Some("--broken-v6") => return broken_v6::main(number(1, broken_v6::RACES)?),
+        Some("--own") => true,
+        _ => false,
+    };
+    let races = number(usize::from(own), DEFAULT_RACES)?;
     // Built before the limit is raised on purpose: its budget is sized at the first attempt.
     let connector = ConnieConnector::new();
     let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
     let raised = rlimit::increase_nofile_limit(u64::MAX)?;
     println!("RLIMIT_NOFILE:       soft {soft}, hard {hard}; soft raised to {raised}");
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if own {
+        // Polls for I/O only when no task is ready to run: every race starts its
+        // attempts before any connect is seen, as when a real round trip separates them.
+        runtime.event_interval(u32::MAX);
+    }
+    runtime
         .enable_all()
-        .build()?;
-    runtime.block_on(run(connector, races, raised))
+        .build()?
+        .block_on(run(connector, races, raised, own))
 }
 
-async fn run(connector: ConnieConnector, races: usize, limit: u64) -> Result<(), BoxError> {
+async fn run(
+    connector: ConnieConnector,
+    races: usize,
+    limit: u64,
+    own: bool,
+) -> Result<(), BoxError> {
     let ip = |s: &str| s.parse().expect("a loopback address");
     let lab = Lab::builder()
         .blackholed(ip("127.0.0.2"))
@@ -164,8 +217,17 @@ async fn run(connector: ConnieConnector, races: usize, limit: u64) -> Result<(),
         .alive(ip("127.0.0.5"))
         .build()
         .await?;
-    let addrs = lab.addrs();
-    let alive: SocketAddr = lab.alive_hosts().next().ok_or("no alive host")?.addr();
+    let shared_alive: SocketAddr = lab.alive_hosts().next().ok_or("no alive host")?.addr();
+    let dead = lab.addrs_of(connie_lab::HostKind::Blackholed);
+    // Each race's alive host: the lab's, or one of its own in the farm.
+    let farm = own.then(|| Farm::spawn(lab.port(), races)).transpose()?;
+    let alive_of = move |race: usize| {
+        if own {
+            Farm::addr(shared_alive.port(), race)
+        } else {
+            shared_alive
+        }
+    };
     let baseline_fds = open_fds();
     let baseline_kib = status_kib("VmRSS");
 
@@ -201,10 +263,19 @@ async fn run(connector: ConnieConnector, races: usize, limit: u64) -> Result<(),
         })
     };
 
+    // With hosts of their own, every race waits at this gate until all are spawned, so
+    // that all of them are in flight at once: no race's history, and no early finisher,
+    // makes room for a later one.
+    let (open_gate, gate) = tokio::sync::watch::channel(!own);
     let mut running = JoinSet::new();
     for race in 0..races {
-        let (shared, connector, addrs) = (Arc::clone(&shared), connector.clone(), addrs.clone());
+        let (shared, connector) = (Arc::clone(&shared), connector.clone());
+        let mut gate = gate.clone();
+        let alive = alive_of(race);
+        let addrs = vec![dead[0], dead[1], dead[2], alive];
         running.spawn(async move {
+            // The sender lives until every race has been spawned and the gate opened.
+            let _ = gate.wait_for(|open| *open).await;
             shared.started[race].store(shared.micros(), Ordering::Relaxed);
             let result = connector.connect(addrs).await;
             shared.ended[race].store(true, Ordering::Relaxed);
@@ -218,15 +289,20 @@ async fn run(connector: ConnieConnector, races: usize, limit: u64) -> Result<(),
                 .first_win
                 .fetch_min(shared.micros(), Ordering::Relaxed);
             let first = info.attempts().first().map(|a| a.addr());
+            let abandoned = info.attempts().iter();
+            let abandoned = abandoned.filter(|a| *a.outcome() == Outcome::Abandoned);
             Ok::<_, ConnectError>(Won {
                 elapsed: info.elapsed(),
                 began_cold: first != Some(alive),
+                abandoned: abandoned.count(),
             })
         });
     }
 
+    open_gate.send_replace(true);
     let deadline = tokio::time::Instant::from_std(shared.t0 + WALL_BOUND);
     let (mut times, mut began_cold, mut failed, mut emfile) = (Vec::new(), 0, 0, false);
+    let mut abandoned = 0;
     let mut shown = Vec::new();
     loop {
         let joined = match tokio::time::timeout_at(deadline, running.join_next()).await {
@@ -238,6 +314,7 @@ async fn run(connector: ConnieConnector, races: usize, limit: u64) -> Result<(),
             Ok(won) => {
                 times.push(won.elapsed);
                 began_cold += usize::from(won.began_cold);
+                abandoned += won.abandoned;
             }
             Err(e) => {
                 failed += 1;
@@ -257,6 +334,8 @@ async fn run(connector: ConnieConnector, races: usize, limit: u64) -> Result<(),
     // Dropping the set aborts what is left, closing its sockets.
     drop(running);
 
+    // The farm's hosts are in another process; only the lab's count here.
+    drop(farm);
     // The alive host closes each accepted socket when it reads the client's FIN.
     let settle = Instant::now();
     while open_fds() > baseline_fds && settle.elapsed() < SETTLE {
@@ -285,7 +364,12 @@ async fn run(connector: ConnieConnector, races: usize, limit: u64) -> Result<(),
         }
     };
 
-    println!("races:               {races} at once, [3 blackholed, 1 alive] each, one connector with default settings");
+    let alive_hosts = if own {
+        "an alive host of its own"
+    } else {
+        "one alive host for all"
+    };
+    println!("races:               {races} at once, [3 blackholed, 1 alive] each, {alive_hosts}, one connector with default settings");
     println!(
         "connected / failed:  {connected} / {failed}, {unfinished} unfinished at {WALL_BOUND:?}"
     );
@@ -311,6 +395,7 @@ async fn run(connector: ConnieConnector, races: usize, limit: u64) -> Result<(),
         at(0.99),
         at(1.0)
     );
+    println!("abandoned attempts:  {abandoned} (overdue attempts given up for the next address while the budget was spent)");
     println!(
         "budget:              limit {}, in flight peak {} (sampled {}), waiting peak {} (sampled); now in flight {}, waiting {}",
         budget.limit().map_or("none".to_string(), |l| l.to_string()),
