@@ -1,10 +1,13 @@
 //! The address history: what earlier races learned about each address, shared by every
 //! clone of a connector.
 //!
-//! For each address it keeps a smoothed handshake time and its variance (RFC 6298), the
-//! last failure and the last success. A race asks it two questions: how to rank each
-//! address ([`Known`]), and how long the best one's handshake should take before more
-//! attempts start ([`Known::expected`]). It is a small policy object the race consults, in
+//! For each address it keeps a smoothed handshake time and its variance (RFC 6298), in two
+//! phases when the dialer runs a handshake on top of TCP (TLS): the transport's, from the
+//! attempt's start to TCP up, and the handshake's, from TCP up to the handshake done. It
+//! also keeps the last failure and the last success. A race asks it two questions: how to
+//! rank each address ([`Known`]), and how long each phase of the best one should take
+//! before more attempts start ([`Known::expected_transport`],
+//! [`Known::expected_handshake`]). It is a small policy object the race consults, in
 //! the manner of Chromium's `IPEndPointStateTracker`: the race loop stays a loop.
 //!
 //! It is bounded: at most its capacity of addresses (an LRU, evicted in batches of an
@@ -18,7 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::schedule::{MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY};
+use crate::schedule::{MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY};
 
 /// Default number of addresses a connector's history holds: 4,096.
 ///
@@ -49,15 +52,52 @@ pub const EXPLORE_EVERY: u64 = 100;
 /// timer counts milliseconds).
 const CLOCK_GRANULARITY: Duration = Duration::from_millis(1);
 
+/// A smoothed time and its mean deviation (RFC 6298's SRTT and RTTVAR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rtt {
+    pub(crate) srtt: Duration,
+    pub(crate) rttvar: Duration,
+}
+
+impl Rtt {
+    /// The first sample: srtt = R, rttvar = R/2.
+    fn first(sample: Duration) -> Rtt {
+        Rtt {
+            srtt: sample,
+            rttvar: sample / 2,
+        }
+    }
+
+    /// One more sample, smoothed with RFC 6298's α = 1/8 and β = 1/4.
+    fn update(self, sample: Duration) -> Rtt {
+        let deviation = self.srtt.abs_diff(sample);
+        Rtt {
+            rttvar: (self.rttvar * 3 + deviation) / 4,
+            srtt: (self.srtt * 7 + sample) / 8,
+        }
+    }
+
+    /// How long this phase is expected to take at most: srtt + max(G, 4·rttvar), RFC
+    /// 6298's retransmission timeout with G the 1 ms resolution of tokio's timer (a steady
+    /// RTT drives rttvar towards 0, and jitter below the timer's resolution must not start
+    /// a race of everything); at least [`MIN_ATTEMPT_DELAY`] and at most `max`.
+    fn expected(self, max: Duration) -> Duration {
+        self.srtt
+            .saturating_add(self.rttvar.saturating_mul(4).max(CLOCK_GRANULARITY))
+            .clamp(MIN_ATTEMPT_DELAY, max)
+    }
+}
+
 /// What the history knows about one address, at the start of a race.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Known {
     /// A handshake time measured within [`HISTORY_TTL`], with no failure since.
     Fresh {
-        /// Smoothed handshake time.
-        srtt: Duration,
-        /// Its mean deviation.
-        rttvar: Duration,
+        /// The transport's (TCP's) handshake time.
+        transport: Rtt,
+        /// The handshake's on top of it (TLS), from TCP up to done, if the address was
+        /// last reached by a dialer that runs one.
+        handshake: Option<Rtt>,
     },
     /// Nothing useful: never seen, expired, or failed longer than the cool-down ago.
     Unknown,
@@ -66,16 +106,48 @@ pub(crate) enum Known {
 }
 
 impl Known {
-    /// How long a handshake to this address is expected to take at most: srtt +
+    /// How long a connect to this address is expected to take at most: the expected
+    /// times of both phases, each as [`expected_transport`](Self::expected_transport)
+    /// says. `None` unless fresh.
+    pub(crate) fn expected(&self) -> Option<Duration> {
+        let transport = self.expected_transport()?;
+        Some(transport.saturating_add(self.expected_handshake().unwrap_or_default()))
+    }
+
+    /// How long the transport's handshake (TCP) is expected to take at most: srtt +
     /// max(G, 4·rttvar), RFC 6298's retransmission timeout with G the 1 ms resolution of
     /// tokio's timer (a steady RTT drives rttvar towards 0, and jitter below the timer's
     /// resolution must not start a race of everything); at least [`MIN_ATTEMPT_DELAY`] and
     /// at most [`RFC8305_ATTEMPT_DELAY`]. `None` unless fresh.
-    pub(crate) fn expected(&self) -> Option<Duration> {
+    pub(crate) fn expected_transport(&self) -> Option<Duration> {
         match *self {
-            Known::Fresh { srtt, rttvar } => Some(
-                srtt.saturating_add(rttvar.saturating_mul(4).max(CLOCK_GRANULARITY))
-                    .clamp(MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY),
+            Known::Fresh { transport, .. } => Some(transport.expected(RFC8305_ATTEMPT_DELAY)),
+            Known::Unknown | Known::Failed => None,
+        }
+    }
+
+    /// How long the handshake on top of the transport (TLS) is expected to take at most
+    /// once the transport is up, by the same rule, but at most [`MAX_ATTEMPT_DELAY`]: it
+    /// takes one round trip or two (TLS 1.3, 1.2) plus the server's work, so a 200 ms
+    /// path needs more than the transport's bound. `None` unless fresh with a handshake
+    /// measured.
+    pub(crate) fn expected_handshake(&self) -> Option<Duration> {
+        match *self {
+            Known::Fresh { handshake, .. } => handshake.map(|h| h.expected(MAX_ATTEMPT_DELAY)),
+            Known::Unknown | Known::Failed => None,
+        }
+    }
+
+    /// The smoothed time of a whole connect (both phases), to rank fresh addresses by.
+    pub(crate) fn srtt(&self) -> Option<Duration> {
+        match *self {
+            Known::Fresh {
+                transport,
+                handshake,
+            } => Some(
+                transport
+                    .srtt
+                    .saturating_add(handshake.map_or(Duration::ZERO, |h| h.srtt)),
             ),
             Known::Unknown | Known::Failed => None,
         }
@@ -85,8 +157,14 @@ impl Known {
 /// What one attempt of a finished race teaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lesson {
-    /// The handshake completed after this long.
+    /// The transport's handshake completed after this long, and no handshake ran on top.
     Connected(Duration),
+    /// The transport's handshake completed after `transport`, and the handshake on top of
+    /// it (TLS) `handshake` later.
+    Secured {
+        transport: Duration,
+        handshake: Duration,
+    },
     /// The attempt failed with this kind of error.
     Failed(io::ErrorKind),
     /// The attempt was still running when the race ended, past the time its handshake was
@@ -97,7 +175,9 @@ pub(crate) enum Lesson {
 #[derive(Debug, Clone)]
 struct Entry {
     /// Smoothed handshake time, its variance, and when the last sample was taken.
-    rtt: Option<(Duration, Duration, Instant)>,
+    rtt: Option<(Rtt, Instant)>,
+    /// The smoothed handshake on top of the transport (TLS), fresh while `rtt` is.
+    handshake: Option<Rtt>,
     /// The last failure: its kind, when, and its [`Inner::tick`] (to order it against a
     /// success at the same instant).
     failed: Option<(io::ErrorKind, Instant, u64)>,
@@ -117,9 +197,35 @@ impl Entry {
         source.is_some() && self.source.is_some() && source != self.source
     }
 
+    /// A success: the transport's time, and the handshake's on top if one ran, smoothed
+    /// into what is still fresh (RFC 6298 §2), or the first samples.
+    fn connected(
+        &mut self,
+        transport: Duration,
+        handshake: Option<Duration>,
+        now: Instant,
+        tick: u64,
+    ) {
+        let fresh = self
+            .rtt
+            .filter(|&(_, at)| now.saturating_duration_since(at) < HISTORY_TTL);
+        let (rtt, shaken) = match fresh {
+            Some((rtt, _)) => (rtt.update(transport), self.handshake),
+            None => (Rtt::first(transport), None),
+        };
+        self.rtt = Some((rtt, now));
+        if let Some(sample) = handshake {
+            self.handshake = Some(shaken.map_or(Rtt::first(sample), |h| h.update(sample)));
+        } else if fresh.is_none() {
+            self.handshake = None;
+        }
+        self.succeeded = Some((now, tick));
+    }
+
     fn new(source: Option<IpAddr>, tick: u64) -> Entry {
         Entry {
             rtt: None,
+            handshake: None,
             failed: None,
             succeeded: None,
             source,
@@ -184,7 +290,10 @@ impl History {
             }
         }
         match entry.rtt {
-            Some((srtt, rttvar, at)) if since(at) < HISTORY_TTL => Known::Fresh { srtt, rttvar },
+            Some((transport, at)) if since(at) < HISTORY_TTL => Known::Fresh {
+                transport,
+                handshake: entry.handshake,
+            },
             _ => Known::Unknown,
         }
     }
@@ -222,28 +331,20 @@ impl History {
             entry.used = tick;
             entry.source = source.or(entry.source);
             match lesson {
-                Lesson::Connected(sample) => {
-                    entry.rtt = Some(match entry.rtt {
-                        // RFC 6298 §2: α = 1/8, β = 1/4.
-                        Some((srtt, rttvar, at))
-                            if now.saturating_duration_since(at) < HISTORY_TTL =>
-                        {
-                            let deviation = srtt.abs_diff(sample);
-                            let rttvar = (rttvar * 3 + deviation) / 4;
-                            let srtt = (srtt * 7 + sample) / 8;
-                            (srtt, rttvar, now)
-                        }
-                        _ => (sample, sample / 2, now),
-                    });
-                    entry.succeeded = Some((now, tick));
-                }
+                Lesson::Connected(transport) => entry.connected(transport, None, now, tick),
+                Lesson::Secured {
+                    transport,
+                    handshake,
+                } => entry.connected(transport, Some(handshake), now, tick),
                 Lesson::Failed(kind) => {
                     entry.failed = Some((kind, now, tick));
                     entry.rtt = None;
+                    entry.handshake = None;
                 }
                 Lesson::Overdue => {
                     entry.failed = Some((io::ErrorKind::TimedOut, now, tick));
                     entry.rtt = None;
+                    entry.handshake = None;
                 }
             }
         }
@@ -257,7 +358,7 @@ impl History {
         }
         let stale = |e: &Entry| {
             let old = |at: Instant| now.saturating_duration_since(at) >= HISTORY_TTL;
-            let rtt_gone = e.rtt.is_none_or(|(_, _, at)| old(at));
+            let rtt_gone = e.rtt.is_none_or(|(_, at)| old(at));
             let failure_gone = e
                 .failed
                 .is_none_or(|(_, at, _)| now.saturating_duration_since(at) >= FAILURE_COOL_DOWN);
@@ -307,10 +408,17 @@ mod tests {
 
     const SRC: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 255, 0, 1)));
 
-    fn fresh(srtt: u64, rttvar: u64) -> Known {
-        Known::Fresh {
+    fn rtt(srtt: u64, rttvar: u64) -> Rtt {
+        Rtt {
             srtt: ms(srtt),
             rttvar: ms(rttvar),
+        }
+    }
+
+    fn fresh(srtt: u64, rttvar: u64) -> Known {
+        Known::Fresh {
+            transport: rtt(srtt, rttvar),
+            handshake: None,
         }
     }
 
@@ -339,6 +447,56 @@ mod tests {
         assert_eq!(h.known(a(1), SRC, now), fresh(90, 50));
     }
 
+    /// A connect through TLS teaches both phases, each smoothed on its own; the expected
+    /// time of the address is the sum of both phases' expected times.
+    #[test]
+    fn the_handshake_is_learned_as_a_phase_of_its_own() {
+        let h = History::new(16);
+        let now = Instant::now();
+        let secured = |transport, handshake| Lesson::Secured {
+            transport: ms(transport),
+            handshake: ms(handshake),
+        };
+        h.learn([(a(1), SRC, secured(20, 40))], now);
+        let known = h.known(a(1), SRC, now);
+        assert_eq!(
+            known,
+            Known::Fresh {
+                transport: rtt(20, 10),
+                handshake: Some(rtt(40, 20)),
+            }
+        );
+        // 20 + 4·10 = 60, and 40 + 4·20 = 120.
+        assert_eq!(known.expected_transport(), Some(ms(60)));
+        assert_eq!(known.expected_handshake(), Some(ms(120)));
+        assert_eq!(known.expected(), Some(ms(180)));
+        assert_eq!(known.srtt(), Some(ms(60)));
+        h.learn([(a(1), SRC, secured(20, 120))], now);
+        // rttvar = 3/4·20 + 1/4·|40 − 120| = 35; srtt = 7/8·40 + 1/8·120 = 50.
+        // The transport: rttvar = 3/4·10 + 0 = 7.5, srtt 20.
+        let transport = Rtt {
+            srtt: ms(20),
+            rttvar: Duration::from_micros(7_500),
+        };
+        assert_eq!(
+            h.known(a(1), SRC, now),
+            Known::Fresh {
+                transport,
+                handshake: Some(rtt(50, 35)),
+            }
+        );
+        // A plain TCP connect leaves the handshake as it was.
+        connected(&h, a(1), 20, now);
+        assert_eq!(
+            h.known(a(1), SRC, now).expected_handshake(),
+            Some(ms(50 + 4 * 35))
+        );
+        // A plain TCP connect with nothing fresh knows no handshake.
+        connected(&h, a(2), 20, now);
+        assert_eq!(h.known(a(2), SRC, now).expected_handshake(), None);
+        assert_eq!(h.known(a(2), SRC, now).expected(), Some(ms(60)));
+    }
+
     #[test]
     fn expected_is_srtt_plus_four_rttvar_within_bounds() {
         assert_eq!(fresh(20, 5).expected(), Some(ms(40)));
@@ -358,10 +516,18 @@ mod tests {
             "capped at the RFC 8305 delay"
         );
         let huge = Known::Fresh {
-            srtt: Duration::MAX,
-            rttvar: Duration::MAX,
+            transport: Rtt {
+                srtt: Duration::MAX,
+                rttvar: Duration::MAX,
+            },
+            handshake: Some(Rtt {
+                srtt: Duration::MAX,
+                rttvar: Duration::MAX,
+            }),
         };
-        assert_eq!(huge.expected(), Some(ms(250)), "no overflow");
+        assert_eq!(huge.expected_transport(), Some(ms(250)), "no overflow");
+        assert_eq!(huge.expected(), Some(ms(2250)), "no overflow");
+        assert_eq!(huge.srtt(), Some(Duration::MAX), "no overflow");
         assert_eq!(Known::Unknown.expected(), None);
         assert_eq!(Known::Failed.expected(), None);
     }

@@ -131,8 +131,9 @@ impl Attempt {
     }
 
     /// How long the address history expected its handshake to take, if it knew the
-    /// address (srtt + max(1 ms, 4·rttvar), within 10–250 ms; see
-    /// [`Schedule::learned`](crate::Schedule::learned)).
+    /// address: srtt + max(1 ms, 4·rttvar) of its TCP handshake (within 10–250 ms), plus
+    /// the same of its TLS handshake (within 10 ms–2 s) if one was measured; see
+    /// [`Schedule::learned`](crate::Schedule::learned).
     pub fn expected(&self) -> Option<Duration> {
         self.expected
     }

@@ -69,17 +69,19 @@ pub const RFC8305_RESOLUTION_DELAY: Duration = Duration::from_millis(50);
 /// `RustlsDialer` does), an attempt connects, and can win, only when that handshake
 /// completes; a handshake that fails is the attempt's error and starts the next attempt at
 /// once. While an attempt's TCP is up and its handshake runs, its delay starts again:
-/// **no new attempt starts before the moment its TCP connected plus the attempt delay it
-/// was given** (250 ms for [`rfc8305`](Self::rfc8305), the expected handshake time for a
-/// known address under [`learned`](Self::learned)). A TCP connect that took about one
-/// round trip within its delay thus leaves TLS 1.3 its one more round trip, plus the same
-/// margin again, before a second address is tried; a host that accepts TCP and then never
-/// answers costs the delay twice, not a hang. This follows
+/// **no new attempt starts before the moment its TCP connected plus the delay its
+/// handshake is given**: the attempt delay again (250 ms for [`rfc8305`](Self::rfc8305)),
+/// or under [`learned`](Self::learned) a known address's expected TLS handshake time, which
+/// the address history learns as a phase of its own. A TCP connect that took about one
+/// round trip within its delay thus leaves TLS its round trips and the server's work
+/// before a second address is tried; a host that accepts TCP and then never answers costs
+/// the two delays, not a hang. This follows
 /// draft-ietf-happy-happyeyeballs-v3, which has a client wait for the security
 /// handshake before it cancels the other attempts. [`race_all`](Self::race_all) (delay 0)
 /// is unchanged: every address starts at once anyway. The dialer tells the race that its
 /// TCP is up with [`Destination::transport_connected`](crate::Destination::transport_connected);
-/// the address history learns that TCP time, the round trip, not TCP plus TLS.
+/// the address history learns the TCP time (the round trip) and the TLS time after it
+/// apart, each smoothed on its own.
 ///
 /// [`first_family_count`]: Self::first_family_count
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +117,11 @@ impl Schedule {
     ///   address starts: srtt + max(1 ms, 4·rttvar) (RFC 6298's retransmission timeout
     ///   over its smoothed handshake time), at least [`MIN_ATTEMPT_DELAY`] and at most
     ///   [`RFC8305_ATTEMPT_DELAY`]; if it fails, the next starts at once;
+    /// - with TLS, once its TCP is up, its TLS handshake gets its own expected time by
+    ///   the same rule, from its own smoothed time (at most [`MAX_ATTEMPT_DELAY`], since a
+    ///   TLS 1.2 handshake over a 200 ms path takes 400 ms and more), before the next
+    ///   address starts: so a known TLS host costs one connection per connect, whatever
+    ///   its handshake takes beyond the round trip;
     /// - the next address, if it is known too, is given its own expected time in turn;
     ///   the first unknown address starts the rest of the race at once, as `race_all`.
     ///

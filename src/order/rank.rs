@@ -31,7 +31,8 @@ use crate::history::{History, Known};
 pub(crate) struct Rank {
     unusable: bool,
     standing: Standing,
-    /// The smoothed handshake time of a fresh address; zero otherwise.
+    /// The smoothed time of a fresh address's whole connect (TCP, and TLS if it was
+    /// measured); zero otherwise.
     srtt: Duration,
     /// `None` when the race does not sort by RFC 6724.
     rfc6724: Option<rfc6724::Key>,
@@ -101,11 +102,12 @@ impl Memory<'_> {
         let known = self
             .history
             .map_or(Known::Unknown, |h| h.known(addr, source, now));
-        let (standing, srtt) = match known {
-            Known::Fresh { srtt, .. } => (Standing::Fresh, srtt),
-            Known::Unknown => (Standing::Unknown, Duration::ZERO),
-            Known::Failed => (Standing::Failed, Duration::ZERO),
+        let standing = match known {
+            Known::Fresh { .. } => Standing::Fresh,
+            Known::Unknown => Standing::Unknown,
+            Known::Failed => Standing::Failed,
         };
+        let srtt = known.srtt().unwrap_or_default();
         Ranked {
             rank: Rank {
                 unusable: key.is_some_and(|k| !k.usable()),

@@ -129,12 +129,12 @@ struct State<'a> {
     /// Each attempt's address as it left the queue (with the source address the system
     /// chose for it), in start order: queued again if the attempt is abandoned.
     picked: Vec<Queued>,
-    /// The delay each attempt was given before the next one, in start order: given again
-    /// to its handshake once its transport is up.
+    /// The delay each attempt was given before the next one, in start order.
     delays: Vec<Option<Duration>>,
-    /// How long each attempt runs, from its start or from its transport connecting,
-    /// before its race may abandon it while the budget is spent (see [`abandon_after`]).
-    abandon_after: Vec<Option<Duration>>,
+    /// The delay each attempt's handshake is given once its transport is up, in start
+    /// order: a known address's expected handshake time under the learned schedule, else
+    /// the attempt's delay again.
+    handshake_delays: Vec<Option<Duration>>,
     /// Attempts running, per family: `[V4, V6]`.
     running: [usize; 2],
     /// Attempts started, per family: `[V4, V6]`.
@@ -181,7 +181,7 @@ impl<'a> State<'a> {
             attempts: Vec::new(),
             picked: Vec::new(),
             delays: Vec::new(),
-            abandon_after: Vec::new(),
+            handshake_delays: Vec::new(),
             running: [0; 2],
             started: [0; 2],
             errors: Vec::new(),
@@ -273,6 +273,7 @@ impl<'a> State<'a> {
         let queued = self.queue.pop(|f| if f == Family::V4 { v4 } else { v6 })?;
         let addr = queued.addr;
         let expected = queued.known.expected();
+        let expected_transport = queued.known.expected_transport();
         if self.attempts.is_empty() && self.plan.schedule.learned && expected.is_some() {
             let explore = self.memory.history.is_some_and(|h| h.explore());
             if explore {
@@ -281,12 +282,16 @@ impl<'a> State<'a> {
             self.learning = !explore;
             self.used_history = !explore;
         }
-        let delay = match expected {
-            Some(expected) if self.learning => Some(expected),
+        let (delay, handshake_delay) = match expected_transport {
+            Some(transport) if self.learning => {
+                let handshake = queued.known.expected_handshake();
+                (Some(transport), handshake.or(Some(transport)))
+            }
             _ => {
                 // The first unknown address ends the learned part of the race.
                 self.learning = false;
-                self.plan.schedule.attempt_delay
+                let delay = self.plan.schedule.attempt_delay;
+                (delay, delay)
             }
         };
         // A delay too long for the clock never comes: `None`, as for "after a failure".
@@ -304,16 +309,20 @@ impl<'a> State<'a> {
         });
         self.picked.push(queued);
         self.delays.push(delay);
-        self.abandon_after
-            .push(abandon_after(delay, queued.abandoned));
+        self.handshake_delays.push(handshake_delay);
         Some(addr)
     }
 
-    /// When running attempt `idx` may be abandoned: [`abandon_after`] past its start, or
-    /// past its transport connecting while its handshake runs; `None` for never.
+    /// When running attempt `idx` may be abandoned: [`abandon_after`] its delay past its
+    /// start, or its handshake's delay past its transport connecting while its handshake
+    /// runs; `None` for never.
     fn overdue_at(&self, idx: usize) -> Option<Instant> {
         let a = &self.attempts[idx];
-        let after = self.abandon_after[idx]?;
+        let delay = match a.transport {
+            Some(_) => self.handshake_delays[idx],
+            None => self.delays[idx],
+        };
+        let after = abandon_after(delay, self.picked[idx].abandoned)?;
         let from = a.started + a.transport.unwrap_or_default();
         self.start.checked_add(from)?.checked_add(after)
     }
@@ -470,8 +479,14 @@ impl<'a> State<'a> {
             .filter_map(|(a, picked)| {
                 let lesson = match a.outcome {
                     // The transport's handshake is the address's round trip; a TLS
-                    // handshake on top adds the server's own time.
-                    Outcome::Connected => Lesson::Connected(a.transport.unwrap_or(a.duration)),
+                    // handshake on top is a phase of its own, with the server's time.
+                    Outcome::Connected => match a.transport {
+                        Some(transport) => Lesson::Secured {
+                            transport,
+                            handshake: a.duration.saturating_sub(transport),
+                        },
+                        None => Lesson::Connected(a.duration),
+                    },
                     Outcome::Failed(kind) => Lesson::Failed(kind),
                     Outcome::TimedOut => Lesson::Failed(io::ErrorKind::TimedOut),
                     Outcome::Cancelled | Outcome::Abandoned => match a.expected {
@@ -485,10 +500,11 @@ impl<'a> State<'a> {
     }
 
     /// Attempt `idx` reported its transport up at `at`, its handshake (TLS) running: while
-    /// that handshake runs, no new attempt starts before `at` plus the delay the attempt
-    /// was given (draft-ietf-happy-happyeyeballs-v3: wait for the security handshake
-    /// before racing more). A failure of the handshake still starts the next attempt at
-    /// once.
+    /// that handshake runs, no new attempt starts before `at` plus the delay its handshake
+    /// is given (draft-ietf-happy-happyeyeballs-v3: wait for the security handshake before
+    /// racing more): a known address's expected handshake time under the learned
+    /// schedule, else the attempt's own delay again. A failure of the handshake still
+    /// starts the next attempt at once.
     fn on_transport(&mut self, idx: usize, at: Instant) {
         let attempt = &mut self.attempts[idx];
         if attempt.outcome != Outcome::Cancelled || attempt.transport.is_some() {
@@ -497,7 +513,7 @@ impl<'a> State<'a> {
         let transport = at - self.start - attempt.started;
         attempt.transport = Some(transport);
         trace!(addr = %attempt.addr, ?transport, "transport connected, handshake running");
-        if let (Some(next), Some(delay)) = (self.next_allowed, self.delays[idx]) {
+        if let (Some(next), Some(delay)) = (self.next_allowed, self.handshake_delays[idx]) {
             // Past what the clock holds: the next attempt waits for an event.
             self.next_allowed = at.checked_add(delay).map(|t| t.max(next));
         }

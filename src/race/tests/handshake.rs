@@ -141,11 +141,12 @@ async fn race_all_passes_a_silent_host_by() {
     );
 }
 
-/// The history learns the transport's handshake time (the round trip), not TCP plus TLS;
-/// and once a known host's TCP is up, its TLS gets the expected time again. The first
-/// connect learns 20 ms for `.1` (its TLS took 20 more), so it expects 20 + 4 · 10 = 60
-/// ms. The second connect finds `.1` silent after TCP: it dials it alone, its TCP is up at
-/// 20, and `.2` starts at 20 + 60 = 80 ms, not at 60.
+/// The history learns the transport's handshake time (the round trip) and the TLS
+/// handshake's as two phases; once a known host's TCP is up, its TLS gets its own expected
+/// time. The first connect learns 20 ms for `.1`'s TCP and 20 ms for its TLS, so it
+/// expects 20 + 4 · 10 = 60 ms for each, 120 ms in all. The second connect finds `.1`
+/// silent after TCP: it dials it alone, its TCP is up at 20, and `.2` starts at 20 + 60 =
+/// 80 ms, not at 60.
 #[tokio::test(start_paused = true)]
 async fn the_learned_schedule_waits_for_a_known_hosts_handshake() {
     let a = addr("10.0.0.1:443");
@@ -174,7 +175,7 @@ async fn the_learned_schedule_waits_for_a_known_hosts_handshake() {
         .unwrap();
     assert_eq!(conn.addr, b);
     assert!(info.used_history());
-    assert_eq!(info.attempts()[0].expected(), Some(ms(60)));
+    assert_eq!(info.attempts()[0].expected(), Some(ms(120)));
     assert_eq!(
         stages(&info),
         vec![
@@ -183,4 +184,51 @@ async fn the_learned_schedule_waits_for_a_known_hosts_handshake() {
         ]
     );
     assert_eq!(info.elapsed(), ms(140));
+}
+
+/// A known TLS host costs one TCP connection and one handshake per connect, however long
+/// its handshake takes beyond its round trip: four TLS hosts (RTT r, 2r, 3r, 4r), each
+/// handshake one round trip (TLS 1.3) or two (TLS 1.2) plus the server's time. After the
+/// first connect (every address), each of connects 2–50 dials the best host alone and
+/// connects in exactly the oracle's time (its RTT plus its handshake), for RTTs of
+/// 1–200 ms and server times of 0–20 ms.
+#[tokio::test(start_paused = true)]
+async fn a_known_tls_host_costs_one_connection_per_connect() {
+    for rtt in [1, 5, 50, 200] {
+        for round_trips in [1, 2] {
+            for server in [0, 2, 5, 15, 20] {
+                let hosts = (1..=4u64).map(|k| {
+                    let handshake = Handshake::Done(ms(round_trips * rtt * k + server));
+                    (
+                        SocketAddr::from(([10, 0, 0, k as u8], 443)),
+                        tls(rtt * k, handshake),
+                    )
+                });
+                let net = Net::of(hosts);
+                let addrs: Vec<SocketAddr> = (1..=4u8)
+                    .map(|k| SocketAddr::from(([10, 0, 0, k], 443)))
+                    .collect();
+                let history = crate::history::History::new(64);
+                let memory = || Memory {
+                    history: Some(&history),
+                    sources: None,
+                };
+                let oracle = ms(rtt + round_trips * rtt + server);
+                let learned = plan(Schedule::learned());
+                let case = format!("RTT {rtt} ms, {round_trips} round trips, server {server} ms");
+                for n in 1..=50 {
+                    let before = net.dials.lock().unwrap().len();
+                    let answers = literal(addrs.clone());
+                    let (conn, info) = remembering(&net.dialer(), &learned, memory(), answers)
+                        .await
+                        .unwrap();
+                    let dials = net.dials.lock().unwrap().len() - before;
+                    assert_eq!(conn.addr, addrs[0], "{case}, connect {n}");
+                    assert_eq!(info.elapsed(), oracle, "{case}, connect {n}");
+                    let expected = if n == 1 { 4 } else { 1 };
+                    assert_eq!(dials, expected, "{case}, connect {n}");
+                }
+            }
+        }
+    }
 }
