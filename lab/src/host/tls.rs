@@ -3,7 +3,9 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio::net::TcpStream;
@@ -35,6 +37,9 @@ struct TlsCounts {
 pub struct TlsHost {
     listener: Listener,
     counts: Counts<TlsCounts>,
+    /// The server's work per handshake, in microseconds (see
+    /// [`set_handshake_work`](Self::set_handshake_work)).
+    work: Arc<AtomicU64>,
 }
 
 impl TlsHost {
@@ -45,11 +50,27 @@ impl TlsHost {
         let acceptor = TlsAcceptor::from(server_config);
         let counts = Counts::new();
         let served = counts.clone();
+        let work = Arc::new(AtomicU64::new(0));
+        let each = Arc::clone(&work);
         let listener = Listener::spawn(bound_socket(addr, true)?, "tls", move |stream, peer| {
             served.update(|c: &mut TlsCounts| c.accepted += 1);
-            handshake(acceptor.clone(), stream, peer, served.clone())
+            let work = Duration::from_micros(each.load(Ordering::Relaxed));
+            handshake(acceptor.clone(), stream, peer, served.clone(), work)
         })?;
-        Ok(TlsHost { listener, counts })
+        Ok(TlsHost {
+            listener,
+            counts,
+            work,
+        })
+    }
+
+    /// Makes every handshake from now on take `work` longer on the server's side: the
+    /// host waits that long after the client's first flight (its `ClientHello`) has
+    /// arrived before it answers, as a busy server or a slow key exchange would. Zero by
+    /// default.
+    pub fn set_handshake_work(&self, work: Duration) {
+        let micros = u64::try_from(work.as_micros()).unwrap_or(u64::MAX);
+        self.work.store(micros, Ordering::Relaxed);
     }
 
     /// The address the host listens on.
@@ -104,14 +125,21 @@ impl fmt::Debug for TlsHost {
     }
 }
 
-/// Completes the server side of a TLS handshake on `stream`, then reads it until EOF,
-/// discarding the data.
+/// Completes the server side of a TLS handshake on `stream`, `work` after the client's
+/// first flight arrived, then reads it until EOF, discarding the data.
 async fn handshake(
     acceptor: TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
     counts: Counts<TlsCounts>,
+    work: Duration,
 ) {
+    if !work.is_zero() {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(work).await;
+    }
     match acceptor.accept(stream).await {
         Ok(tls) => {
             let alpn = tls.get_ref().1.alpn_protocol().map(String::from_utf8_lossy);
@@ -171,6 +199,28 @@ mod tests {
             );
             assert!(format!("{host:?}").contains("handshakes: 4"));
         }
+    }
+
+    /// The server's work delays each handshake by that much, from the client's first
+    /// flight on; the TCP connect is not delayed.
+    #[tokio::test]
+    async fn handshake_work_slows_every_handshake() {
+        let identity = TlsIdentity::new().unwrap();
+        let host = TlsHost::bind(any_port(v4(14)), identity.server_config(&LAB_ALPN))
+            .await
+            .unwrap();
+        let work = Duration::from_millis(50);
+        host.set_handshake_work(work);
+        for _ in 0..2 {
+            let start = std::time::Instant::now();
+            let config = identity.client_config(&LAB_ALPN);
+            connect_tls(host.addr(), "www.lab.test", config)
+                .await
+                .unwrap();
+            assert!(start.elapsed() >= work, "{:?}", start.elapsed());
+        }
+        host.set_handshake_work(Duration::ZERO);
+        within("handshakes == 2", host.wait_handshakes(2)).await;
     }
 
     #[tokio::test]
