@@ -381,3 +381,66 @@ async fn a_loser_in_its_handshake_is_reset_and_the_winner_is_not() {
     })
     .await
 }
+
+/// A known TLS host costs one TCP connection and one handshake per connect, however long
+/// the server works on its handshake: four TLS hosts, each taking `work` per handshake
+/// (0–20 ms), over TLS 1.3 and TLS 1.2. The first connect races all four; each of the
+/// next 49 dials the best host alone and connects in exactly the oracle's time, the
+/// server's work (on the paused clock a loopback round trip takes no time).
+#[tokio::test(start_paused = true)]
+async fn a_known_tls_host_costs_one_connection_per_connect() {
+    bounded(async {
+        let lab = Lab::builder()
+            .tls(ip("127.0.0.161"))
+            .tls(ip("127.0.0.162"))
+            .tls(ip("127.0.0.163"))
+            .tls(ip("127.0.0.164"))
+            .build()
+            .await
+            .unwrap();
+        let dns = lab.dns("www").start().await.unwrap();
+        let identity = lab.tls_identity().unwrap();
+        let tls12 = {
+            let provider = rustls::crypto::ring::default_provider();
+            rustls::ClientConfig::builder_with_provider(provider.into())
+                .with_protocol_versions(&[&rustls::version::TLS12])
+                .unwrap()
+                .with_root_certificates(identity.root_store())
+                .with_no_client_auth()
+        };
+        let configs = [("TLS 1.3", identity.client_config(&[])), ("TLS 1.2", tls12)];
+        let hosts: Vec<_> = lab.addrs().iter().map(|&a| lab.tls(a).unwrap()).collect();
+        for (version, config) in configs {
+            for work in [0, 5, 15, 20] {
+                for host in &hosts {
+                    host.set_handshake_work(ms(work));
+                }
+                let connector = ConnieConnector::new()
+                    .resolver(dns.resolver())
+                    .rustls(config.clone());
+                let before: usize = hosts.iter().map(|h| h.accepted()).sum();
+                for n in 1..=50 {
+                    let (stream, info) = connector
+                        .connect(("www.lab.test.", lab.port()))
+                        .await
+                        .unwrap();
+                    drop(stream);
+                    let case = format!("{version}, server work {work} ms, connect {n}");
+                    assert_eq!(info.elapsed(), ms(work), "{case}");
+                    assert_eq!(info.used_history(), n > 1, "{case}");
+                    if n > 1 {
+                        assert_eq!(info.attempts().len(), 1, "{case}: {info:?}");
+                    }
+                }
+                // The hosts count their accepted connections as they get to them.
+                let accepted = || hosts.iter().map(|h| h.accepted()).sum::<usize>() - before;
+                let deadline = tokio::time::Instant::now() + PROMPT;
+                while accepted() < 4 + 49 && tokio::time::Instant::now() < deadline {
+                    tokio::task::yield_now().await;
+                }
+                assert_eq!(accepted(), 4 + 49, "{version}, server work {work} ms");
+            }
+        }
+    })
+    .await
+}
