@@ -5,6 +5,12 @@
 //! so a slow `AAAA` would hold up a connection to an `A` address. Here the two lookups are
 //! separate futures in one stream and the race starts on whichever answers first. The
 //! same goes for `getaddrinfo`: one call per family, each on a blocking thread.
+//!
+//! A name that is not fully qualified is looked up under each name of the search list in
+//! turn ([`search`]), both families of one name at a time, so that a race's addresses are
+//! all of one host.
+
+mod search;
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -18,10 +24,15 @@ use dns_lookup::{AddrFamily, AddrInfoHints, LookupError, LookupErrorKind, SockTy
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
 use futures_util::FutureExt;
+use hickory_resolver::config::{ResolverConfig, ResolverOpts};
+use hickory_resolver::lookup::Lookup;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::NetError;
 use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
 use tracing::{trace, warn};
 
+use self::search::{is_absolute, Search, SearchList};
 use crate::error::DnsError;
 use crate::race::Answer;
 use crate::Family;
@@ -35,7 +46,7 @@ pub(crate) type Answers = std::pin::Pin<Box<dyn Stream<Item = Answer> + Send>>;
 /// race to a name went to IPv4 would miss the cache on `AAAA` at every later connect.
 pub(crate) const DNS_LINGER: Duration = Duration::from_secs(5);
 
-/// The hickory lookups of one race, `A` and `AAAA`, yielded as they finish.
+/// The hickory lookups of one race, `A` and `AAAA` of one name, yielded as they finish.
 ///
 /// Dropped with lookups still running (the race was won, timed out or cancelled), it hands
 /// them to a task of the current runtime that lets them finish, for at most
@@ -71,6 +82,49 @@ impl Drop for Lookups {
     }
 }
 
+/// `name`'s `A` and `AAAA` lookups, concurrently, as [`Answer`]s with `port`. hickory
+/// applies its search list to each lookup of a name that is not fully qualified on its
+/// own.
+fn per_family(resolver: &TokioResolver, name: &Name, port: u16) -> Lookups {
+    let lookups = Lookups {
+        pending: FuturesUnordered::new(),
+    };
+    for family in [Family::V6, Family::V4] {
+        let (resolver, name) = (TokioResolver::clone(resolver), name.clone());
+        lookups.pending.push(
+            async move {
+                let lookup = match family {
+                    Family::V4 => resolver.ipv4_lookup(name).await,
+                    Family::V6 => resolver.ipv6_lookup(name).await,
+                };
+                answer(family, port, lookup)
+            }
+            .boxed(),
+        );
+    }
+    lookups
+}
+
+/// `family`'s answer: the addresses of that family in `lookup`, with `port`.
+fn answer(family: Family, port: u16, lookup: Result<Lookup, NetError>) -> Answer {
+    let result = lookup
+        .map(|lookup| {
+            lookup
+                .answers()
+                .iter()
+                .filter_map(|record| record.data.ip_addr())
+                .filter(|ip| ip.is_ipv4() == (family == Family::V4))
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect()
+        })
+        .map_err(|e| DnsError::new(Some(family), e));
+    Answer {
+        family: Some(family),
+        result,
+        sorted: false,
+    }
+}
+
 /// A resolver shared by every clone of a connector, built on first use (a connector may be
 /// made outside a tokio runtime).
 #[derive(Clone)]
@@ -79,11 +133,51 @@ pub(crate) struct Resolver {
 }
 
 enum Backend {
-    Hickory(Box<TokioResolver>),
+    Hickory(Box<Hickory>),
+    /// A hickory resolver that could not be built from its configuration: every lookup
+    /// fails with hickory's error.
+    Unbuilt(NetError),
     /// The operating system's resolver, `getaddrinfo`, one call per family (see
     /// [`getaddrinfo_per_family`]): asked for with `ConnieConnector::getaddrinfo`, or the
     /// fallback when the system configuration cannot be loaded.
     System,
+}
+
+/// A hickory resolver, and its search list when connie built it.
+struct Hickory {
+    resolver: TokioResolver,
+    /// `None` for a resolver built elsewhere: hickory does not show its search list.
+    search: Option<SearchList>,
+}
+
+impl Hickory {
+    fn build(config: ResolverConfig, options: ResolverOpts) -> Result<Hickory, NetError> {
+        let search = SearchList::new(&config, &options);
+        let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(options)
+            .build()?;
+        Ok(Hickory {
+            resolver,
+            search: Some(search),
+        })
+    }
+
+    /// Looks `name` up: both families at once, and for a name that is not fully
+    /// qualified, both from one name of the search list when connie knows it.
+    fn lookup(&self, name: Name, port: u16) -> Answers {
+        if is_absolute(&name) {
+            return Box::pin(per_family(&self.resolver, &name, port));
+        }
+        let Some(search) = &self.search else {
+            return Box::pin(per_family(&self.resolver, &name, port));
+        };
+        let mut candidates = search.candidates(&name);
+        if candidates.len() == 1 {
+            let only = candidates.remove(0);
+            return Box::pin(per_family(&self.resolver, &only, port));
+        }
+        Box::pin(Search::new(&self.resolver, candidates, port))
+    }
 }
 
 impl Resolver {
@@ -96,9 +190,26 @@ impl Resolver {
         }
     }
 
+    /// A resolver built elsewhere, whose search list connie cannot see.
     pub(crate) fn hickory(resolver: TokioResolver) -> Resolver {
+        let hickory = Hickory {
+            resolver,
+            search: None,
+        };
         Resolver {
-            backend: Arc::new(OnceLock::from(Backend::Hickory(Box::new(resolver)))),
+            backend: Arc::new(OnceLock::from(Backend::Hickory(Box::new(hickory)))),
+        }
+    }
+
+    /// A hickory resolver built from `config` and `options`, which connie applies the
+    /// search list of.
+    pub(crate) fn hickory_config(config: ResolverConfig, options: ResolverOpts) -> Resolver {
+        let backend = match Hickory::build(config, options) {
+            Ok(hickory) => Backend::Hickory(Box::new(hickory)),
+            Err(error) => Backend::Unbuilt(error),
+        };
+        Resolver {
+            backend: Arc::new(OnceLock::from(backend)),
         }
     }
 
@@ -111,8 +222,10 @@ impl Resolver {
 
     fn backend(&self) -> &Backend {
         self.backend.get_or_init(|| {
-            match TokioResolver::builder_tokio().and_then(|builder| builder.build()) {
-                Ok(resolver) => Backend::Hickory(Box::new(resolver)),
+            let system = hickory_resolver::system_conf::read_system_conf()
+                .and_then(|(config, options)| Hickory::build(config, options));
+            match system {
+                Ok(hickory) => Backend::Hickory(Box::new(hickory)),
                 Err(error) => {
                     warn!(%error, "cannot load the system DNS configuration; using the system resolver (getaddrinfo) instead");
                     Backend::System
@@ -124,56 +237,28 @@ impl Resolver {
     /// Looks up `host`'s `A` and `AAAA` records concurrently.
     pub(crate) fn lookup(&self, host: &str, port: u16) -> Answers {
         match self.backend() {
-            Backend::Hickory(resolver) => {
+            Backend::Hickory(hickory) => {
                 // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as
                 // target validation does, so `my_host.example` is looked up.
-                let name = match Name::from_str_relaxed(host) {
-                    Ok(name) => name,
-                    Err(e) => {
-                        let failed = Answer {
-                            family: None,
-                            result: Err(DnsError::new(None, e)),
-                            sorted: false,
-                        };
-                        return Box::pin(stream::iter([failed]));
-                    }
-                };
-                let lookups = Lookups {
-                    pending: FuturesUnordered::new(),
-                };
-                for family in [Family::V6, Family::V4] {
-                    let (resolver, host) = (TokioResolver::clone(resolver), name.clone());
-                    lookups.pending.push(
-                        async move {
-                            let lookup = match family {
-                                Family::V4 => resolver.ipv4_lookup(host).await,
-                                Family::V6 => resolver.ipv6_lookup(host).await,
-                            };
-                            let result = lookup
-                                .map(|lookup| {
-                                    lookup
-                                        .answers()
-                                        .iter()
-                                        .filter_map(|record| record.data.ip_addr())
-                                        .filter(|ip| ip.is_ipv4() == (family == Family::V4))
-                                        .map(|ip| SocketAddr::new(ip, port))
-                                        .collect()
-                                })
-                                .map_err(|e| DnsError::new(Some(family), e));
-                            Answer {
-                                family: Some(family),
-                                result,
-                                sorted: false,
-                            }
-                        }
-                        .boxed(),
-                    );
+                match Name::from_str_relaxed(host) {
+                    Ok(name) => hickory.lookup(name, port),
+                    Err(e) => failed(DnsError::new(None, e)),
                 }
-                Box::pin(lookups)
             }
+            Backend::Unbuilt(error) => failed(DnsError::new(None, error.clone())),
             Backend::System => getaddrinfo_per_family(getaddrinfo, host, port),
         }
     }
+}
+
+/// One failed answer for both families: no lookup was made.
+fn failed(error: DnsError) -> Answers {
+    let failed = Answer {
+        family: None,
+        result: Err(error),
+        sorted: false,
+    };
+    Box::pin(stream::iter([failed]))
 }
 
 /// One lookup per family, `lookup(host, port, family)`, each on a tokio blocking thread,
@@ -282,6 +367,7 @@ impl fmt::Debug for Resolver {
         let backend = match self.backend.get() {
             None => "system (not loaded yet)",
             Some(Backend::Hickory(_)) => "hickory",
+            Some(Backend::Unbuilt(_)) => "hickory (could not be built)",
             Some(Backend::System) => "system (getaddrinfo)",
         };
         f.debug_struct("Resolver")
@@ -414,8 +500,9 @@ mod tests {
         assert!(state.1, "the stuck lookup finishes in the background");
     }
 
-    /// `ConnieConnector::getaddrinfo` and `ConnieConnector::resolver` each replace the
-    /// other; the fallback is the same backend as the setter's.
+    /// `ConnieConnector::getaddrinfo`, `ConnieConnector::resolver` and
+    /// `ConnieConnector::resolver_config` each replace the others; the fallback is the same
+    /// backend as the setter's.
     #[test]
     fn getaddrinfo_and_a_hickory_resolver_replace_each_other() {
         let backend = |c: crate::ConnieConnector| format!("{:?}", c.resolver);
@@ -430,6 +517,38 @@ mod tests {
             hickory
         );
         assert_eq!(backend(c().resolver(no_name_server()).getaddrinfo()), gai);
+        let config = || {
+            (
+                hickory_resolver::config::ResolverConfig::default(),
+                ResolverOpts::default(),
+            )
+        };
+        let (config_a, options_a) = config();
+        assert_eq!(
+            backend(c().getaddrinfo().resolver_config(config_a, options_a)),
+            hickory
+        );
+        let (config_b, options_b) = config();
+        assert_eq!(
+            backend(c().resolver_config(config_b, options_b).getaddrinfo()),
+            gai
+        );
+    }
+
+    /// A resolver hickory could not build fails every lookup with its error, once for both
+    /// families.
+    #[tokio::test]
+    async fn an_unbuilt_resolver_fails_every_lookup() {
+        let unbuilt = Resolver {
+            backend: Arc::new(OnceLock::from(Backend::Unbuilt(NetError::from(
+                "no TLS roots",
+            )))),
+        };
+        let answers: Vec<Answer> = unbuilt.lookup("example.com", 80).collect().await;
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].family, None);
+        let error = answers[0].result.as_ref().unwrap_err();
+        assert_eq!(error.to_string(), "lookup: no TLS roots");
     }
 
     #[test]
