@@ -215,9 +215,12 @@ impl<D> ConnieConnector<D> {
     /// hickory does not show a built resolver's search list, so for a name that is not
     /// fully qualified (no final dot) hickory applies it to each family's lookup on its
     /// own, and the two may end on different names (`svc.corp.example.` with only an `A`
-    /// record, `svc.example.` with only an `AAAA`): two hosts in one race. With a search
-    /// list, [`resolver_config`](Self::resolver_config) has connie apply it itself, both
-    /// families from one name.
+    /// record, `svc.example.` with only an `AAAA`). connie dials the addresses of one name
+    /// only: the name of the first answer with addresses; the other family's addresses join
+    /// only if they are of that name. That is the first name in the search list's order
+    /// with an address in either family, unless a lookup of an earlier name answers after
+    /// one of a later name. With a search list, [`resolver_config`](Self::resolver_config)
+    /// has connie apply it itself, and always chooses that first name.
     ///
     /// A lookup still running when its race ends (the race was won on the other family's
     /// addresses, or timed out) is left to finish in the background, for at most 5 s, so

@@ -576,3 +576,43 @@ async fn a_final_dot_and_ndots_decide_which_name_comes_first() {
     })
     .await
 }
+
+/// A resolver built elsewhere keeps its search list to itself, so hickory searches for
+/// each family on its own: the first name to answer with addresses is the host, and
+/// the other family's addresses of another name are left out.
+#[tokio::test(start_paused = true)]
+async fn a_built_resolver_still_dials_one_host() {
+    bounded(async {
+        let lab = Lab::builder()
+            .refused(ip("127.0.0.2"))
+            .refused(ip("::1"))
+            .build()
+            .await
+            .unwrap();
+        let hosts = [("svc.corp", "127.0.0.2"), ("svc", "::1")];
+        // `A` answers first (`svc.corp.test.`), or `AAAA` does (`svc.test.`, after the
+        // "no records" of `svc.corp.test.`).
+        for (late, host_ip, ends) in [
+            (RecordType::AAAA, "127.0.0.2", ms(200)),
+            (RecordType::A, "::1", ms(100)),
+        ] {
+            let dns = search_zone(&hosts, Some(late)).await;
+            let (config, opts) = with_search_list(&dns, 1);
+            let resolver =
+                TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+                    .with_options(opts)
+                    .build()
+                    .unwrap();
+            let start = tokio::time::Instant::now();
+            let err = ConnieConnector::new()
+                .resolver(resolver)
+                .schedule(Schedule::race_all())
+                .connect(("svc", lab.port()))
+                .await
+                .unwrap_err();
+            assert_eq!(dialed(&err), [ip(host_ip)], "{late} late");
+            assert_eq!(start.elapsed(), ends, "{late} late");
+        }
+    })
+    .await
+}

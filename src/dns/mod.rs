@@ -32,7 +32,7 @@ use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
 use tracing::{trace, warn};
 
-use self::search::{is_absolute, Search, SearchList};
+use self::search::{is_absolute, SameName, Search, SearchList};
 use crate::error::DnsError;
 use crate::race::Answer;
 use crate::Family;
@@ -46,24 +46,29 @@ pub(crate) type Answers = std::pin::Pin<Box<dyn Stream<Item = Answer> + Send>>;
 /// race to a name went to IPv4 would miss the cache on `AAAA` at every later connect.
 pub(crate) const DNS_LINGER: Duration = Duration::from_secs(5);
 
-/// The hickory lookups of one race, `A` and `AAAA` of one name, yielded as they finish.
+/// Lookups of one race, yielded as they finish: `A` and `AAAA` of one name, as [`Answer`]s
+/// or, for [`SameName`], as [`Named`] answers.
 ///
 /// Dropped with lookups still running (the race was won, timed out or cancelled), it hands
 /// them to a task of the current runtime that lets them finish, for at most
 /// [`DNS_LINGER`]. The task holds nothing but the lookups, and goes away with its runtime.
-struct Lookups {
-    pending: FuturesUnordered<BoxFuture<'static, Answer>>,
+struct Lookups<T: 'static = Answer> {
+    pending: FuturesUnordered<BoxFuture<'static, T>>,
 }
 
-impl Stream for Lookups {
-    type Item = Answer;
+/// One family's answer, and the name hickory answered for (the lookup's query: a name of
+/// the search list, for a name that is not fully qualified); `None` when it failed.
+type Named = (Answer, Option<Name>);
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
+impl<T> Stream for Lookups<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.pending.poll_next_unpin(cx)
     }
 }
 
-impl Drop for Lookups {
+impl<T> Drop for Lookups<T> {
     fn drop(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -82,10 +87,15 @@ impl Drop for Lookups {
     }
 }
 
-/// `name`'s `A` and `AAAA` lookups, concurrently, as [`Answer`]s with `port`. hickory
-/// applies its search list to each lookup of a name that is not fully qualified on its
-/// own.
-fn per_family(resolver: &TokioResolver, name: &Name, port: u16) -> Lookups {
+/// `name`'s `A` and `AAAA` lookups, concurrently, each finished by `then` (with the
+/// family and `port`). hickory applies its search list to each lookup of a name that is
+/// not fully qualified on its own.
+fn per_family_with<T: 'static>(
+    resolver: &TokioResolver,
+    name: &Name,
+    port: u16,
+    then: fn(Family, u16, Result<Lookup, NetError>) -> T,
+) -> Lookups<T> {
     let lookups = Lookups {
         pending: FuturesUnordered::new(),
     };
@@ -97,12 +107,17 @@ fn per_family(resolver: &TokioResolver, name: &Name, port: u16) -> Lookups {
                     Family::V4 => resolver.ipv4_lookup(name).await,
                     Family::V6 => resolver.ipv6_lookup(name).await,
                 };
-                answer(family, port, lookup)
+                then(family, port, lookup)
             }
             .boxed(),
         );
     }
     lookups
+}
+
+/// `name`'s `A` and `AAAA` lookups, concurrently, as [`Answer`]s.
+fn per_family(resolver: &TokioResolver, name: &Name, port: u16) -> Lookups {
+    per_family_with(resolver, name, port, answer)
 }
 
 /// `family`'s answer: the addresses of that family in `lookup`, with `port`.
@@ -123,6 +138,12 @@ fn answer(family: Family, port: u16, lookup: Result<Lookup, NetError>) -> Answer
         result,
         sorted: false,
     }
+}
+
+/// [`answer`], and the name that answered.
+fn named(family: Family, port: u16, lookup: Result<Lookup, NetError>) -> Named {
+    let name = lookup.as_ref().ok().map(|l| l.query().name().clone());
+    (answer(family, port, lookup), name)
 }
 
 /// A resolver shared by every clone of a connector, built on first use (a connector may be
@@ -163,13 +184,18 @@ impl Hickory {
     }
 
     /// Looks `name` up: both families at once, and for a name that is not fully
-    /// qualified, both from one name of the search list when connie knows it.
+    /// qualified, both from one name of the search list.
     fn lookup(&self, name: Name, port: u16) -> Answers {
         if is_absolute(&name) {
             return Box::pin(per_family(&self.resolver, &name, port));
         }
         let Some(search) = &self.search else {
-            return Box::pin(per_family(&self.resolver, &name, port));
+            return Box::pin(SameName::new(per_family_with(
+                &self.resolver,
+                &name,
+                port,
+                named,
+            )));
         };
         let mut candidates = search.candidates(&name);
         if candidates.len() == 1 {

@@ -18,7 +18,7 @@ use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
 use tracing::debug;
 
-use super::{per_family, Lookups};
+use super::{per_family, Lookups, Named};
 use crate::race::Answer;
 
 /// What a hickory resolver does with a name that is not fully qualified: its
@@ -168,6 +168,51 @@ impl Stream for Search {
             this.settled = this.rest.len() == 0;
             this.lookups = per_family(&this.resolver, &next, this.port);
         }
+    }
+}
+
+/// The lookups of a name that is not fully qualified, by a resolver built elsewhere: hickory
+/// does not show its search list, so hickory searches for each family on its own.
+///
+/// The first answer with addresses names the host (a hickory `Lookup` says which name
+/// answered). The other family's addresses join only if they are of that same name;
+/// otherwise its answer goes out empty. So a race never mixes two hosts, but the host is
+/// the name whose addresses came first, which is the first name with an address in either
+/// family unless a lookup of an earlier name was the slower one.
+pub(super) struct SameName {
+    lookups: Lookups<Named>,
+    host: Option<Name>,
+}
+
+impl SameName {
+    pub(super) fn new(lookups: Lookups<Named>) -> SameName {
+        SameName {
+            lookups,
+            host: None,
+        }
+    }
+}
+
+impl Stream for SameName {
+    type Item = Answer;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
+        let Some((mut answer, name)) = ready!(self.lookups.poll_next_unpin(cx)) else {
+            return Poll::Ready(None);
+        };
+        if let (Ok(addrs), Some(name)) = (&mut answer.result, name) {
+            if !addrs.is_empty() {
+                match &self.host {
+                    None => self.host = Some(name),
+                    Some(host) if *host == name => {}
+                    Some(host) => {
+                        debug!(%host, other = %name, family = ?answer.family, "addresses of another name left out");
+                        addrs.clear();
+                    }
+                }
+            }
+        }
+        Poll::Ready(Some(answer))
     }
 }
 
