@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::stream::{self, Stream};
+use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use hickory_resolver::TokioResolver;
 use tokio::net::TcpStream;
 use tracing::Instrument;
@@ -206,10 +207,20 @@ impl<D> ConnieConnector<D> {
     }
 
     /// Resolves names with this hickory resolver instead of the system configuration: for
-    /// custom name servers, options or caching.
+    /// custom name servers, options or caching, or a resolver shared with other code.
     ///
     /// connie calls its `ipv4_lookup` and `ipv6_lookup` concurrently; `/etc/hosts` is
     /// consulted as the resolver's options say.
+    ///
+    /// hickory does not show a built resolver's search list, so for a name that is not
+    /// fully qualified (no final dot) hickory applies it to each family's lookup on its
+    /// own, and the two may end on different names (`svc.corp.example.` with only an `A`
+    /// record, `svc.example.` with only an `AAAA`). connie dials the addresses of one name
+    /// only: the name of the first answer with addresses; the other family's addresses join
+    /// only if they are of that name. That is the first name in the search list's order
+    /// with an address in either family, unless a lookup of an earlier name answers after
+    /// one of a later name. With a search list, [`resolver_config`](Self::resolver_config)
+    /// has connie apply it itself, and always chooses that first name.
     ///
     /// A lookup still running when its race ends (the race was won on the other family's
     /// addresses, or timed out) is left to finish in the background, for at most 5 s, so
@@ -218,13 +229,63 @@ impl<D> ConnieConnector<D> {
     ///
     /// Default is the process's system resolver, built from the system configuration on
     /// first use and shared by every connector made with [`new`](ConnieConnector::new)
-    /// (and by [`race_connect`]), so they share one cache. If the configuration cannot be
+    /// (and by [`race_connect`]), so they share one cache; connie applies its search list
+    /// as [`resolver_config`](Self::resolver_config) says. If the configuration cannot be
     /// loaded, the operating system's resolver (`getaddrinfo`) is used and a `tracing`
     /// warning says so.
     ///
-    /// Replaces [`getaddrinfo`](Self::getaddrinfo).
+    /// Replaces [`resolver_config`](Self::resolver_config) and
+    /// [`getaddrinfo`](Self::getaddrinfo).
     pub fn resolver(mut self, resolver: TokioResolver) -> Self {
         self.resolver = Resolver::hickory(resolver);
+        self
+    }
+
+    /// Resolves names with a hickory resolver built from this configuration and these
+    /// options: for custom name servers or options, with the search list applied so that
+    /// a race dials one host.
+    ///
+    /// connie builds the resolver here (it does not need a tokio runtime) and keeps the
+    /// configuration's search list and domain and the options' `ndots`, to try the names a
+    /// name that is not fully qualified stands for in hickory's order: a name with fewer
+    /// than `ndots` dots under the domain, then under each search domain, then as it is; a
+    /// name with `ndots` dots or more (or under `localhost`) as it is first, then under the
+    /// domain and each search domain. connie looks each name up for both families at once,
+    /// and the first name with an address in either family is the host, as hickory's
+    /// `lookup_ip` and a `getaddrinfo` call for both families choose:
+    ///
+    /// - an answer with addresses joins the race as it arrives, and the other family is
+    ///   then looked up for that name only;
+    /// - when both families of a name fail (no such name, no records, or any other error,
+    ///   as in hickory's search), both look the next name up; a name found under none
+    ///   fails with the errors of the last name tried.
+    ///
+    /// A fully qualified name (`svc.example.`) is looked up as it is, both families at
+    /// once, as is a name with no search list or domain to apply; so are they with
+    /// [`resolver`](Self::resolver). The resolver's other behaviour (name servers, cache,
+    /// `/etc/hosts` as its options say) is hickory's; see [`resolver`](Self::resolver) for
+    /// the lookups that outlive their race.
+    ///
+    /// Should hickory fail to build the resolver (it can only with one of its TLS
+    /// features), every lookup fails with its error.
+    ///
+    /// ```no_run
+    /// # fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// use connie::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+    /// use connie::hickory_resolver::proto::rr::Name;
+    ///
+    /// let mut config = ResolverConfig::from_name_servers(vec![NameServerConfig::udp_and_tcp(
+    ///     "192.0.2.53".parse()?,
+    /// )]);
+    /// config.add_search(Name::from_ascii("corp.example.")?);
+    /// let connector = connie::ConnieConnector::new().resolver_config(config, ResolverOpts::default());
+    /// # drop(connector); Ok(()) }
+    /// ```
+    ///
+    /// Default is the system configuration, as [`resolver`](Self::resolver) says.
+    /// Replaces [`resolver`](Self::resolver) and [`getaddrinfo`](Self::getaddrinfo).
+    pub fn resolver_config(mut self, config: ResolverConfig, options: ResolverOpts) -> Self {
+        self.resolver = Resolver::hickory_config(config, options);
         self
     }
 
@@ -239,7 +300,10 @@ impl<D> ConnieConnector<D> {
     /// `/etc/gai.conf` on glibc) instead of connie's RFC 6724 sort; the address history
     /// still puts measured addresses first (see [`history`](Self::history)). A family
     /// without addresses (the `AAAA` of an IPv4-only name) is that family's
-    /// [`DnsError`](crate::DnsError), "no records", as with hickory.
+    /// [`DnsError`](crate::DnsError), "no records", as with hickory. Each call applies
+    /// `/etc/resolv.conf`'s search list on its own (glibc's does), so with a search list
+    /// the two families of a name that is not fully qualified can come from different
+    /// names; hickory, as connie uses it by default, takes both from one.
     /// There is no cache beyond the system's (nscd, systemd-resolved): every race looks the
     /// name up again.
     ///
@@ -247,8 +311,8 @@ impl<D> ConnieConnector<D> {
     /// on until the call returns, and the answer is dropped (a tokio runtime shutting down
     /// waits for it, as for any blocking task).
     ///
-    /// Replaces [`resolver`](Self::resolver). Default is hickory with the system
-    /// configuration.
+    /// Replaces [`resolver`](Self::resolver) and [`resolver_config`](Self::resolver_config).
+    /// Default is hickory with the system configuration.
     pub fn getaddrinfo(mut self) -> Self {
         self.resolver = Resolver::getaddrinfo();
         self

@@ -78,7 +78,7 @@
 //! | `HttpConnector` | connie | difference |
 //! |---|---|---|
 //! | `new()` | [`ConnieConnector::new()`] | races every address at once, then dials a known host's best address alone; `TCP_NODELAY` on |
-//! | `new_with_resolver(r)` | [`ConnieConnector::resolver`] (a hickory resolver) | `A` and `AAAA` looked up concurrently |
+//! | `new_with_resolver(r)` | [`ConnieConnector::resolver`] (a hickory resolver), or [`ConnieConnector::resolver_config`] (its configuration) | `A` and `AAAA` looked up concurrently |
 //! | `enforce_http(b)` | [`ConnieConnector::enforce_http`] | same meaning and default (`true`) |
 //! | `set_connect_timeout(t)` | [`total_timeout`](ConnieConnector::total_timeout)`(t)` + [`partial_deadlines`](ConnieConnector::partial_deadlines)`(true)`, or [`attempt_timeout`](ConnieConnector::attempt_timeout) | hyper-util splits `t` evenly between a host's addresses and leaves DNS out; connie's total timeout includes DNS, and partial deadlines give each attempt at least 2 s (as Go does). `attempt_timeout` bounds each attempt alone |
 //! | `set_happy_eyeballs_timeout(d)` | [`Schedule::rfc8305`]`().attempt_delay(d)` | hyper-util tries one family's addresses one by one and starts the other family after `d` (300 ms by default); connie's default, [`Schedule::learned`], starts every address at once (a known host's best address alone), and `rfc8305` staggers every address (either family) by `d`. `None` (no fallback) is closest to [`Schedule::sequential`] |
@@ -119,11 +119,22 @@
 //! - if the system configuration cannot be read, connie falls back to `getaddrinfo` for
 //!   that process, with a `tracing` warning.
 //!
+//! A name without a final dot goes through `/etc/resolv.conf`'s search list (`search`,
+//! `domain` and `options ndots:`) in hickory's order, and both families come from one of
+//! the names it stands for: the first with an address in either family, as hickory's
+//! `lookup_ip` and a `getaddrinfo` call for both families choose, so a race never dials
+//! two hosts. The first name's `A` and `AAAA` lookups run concurrently, each joining the
+//! race as it answers; the next name is looked up only once both have failed.
+//! [`ConnieConnector::resolver_config`] does the same with a configuration of your own;
+//! see [`ConnieConnector::resolver`] for a resolver built elsewhere, whose search list
+//! connie cannot see.
+//!
 //! [`ConnieConnector::getaddrinfo`] resolves with `getaddrinfo` instead, so every NSS source
 //! and `/etc/gai.conf` apply: one call per family, each on a blocking thread, each family
 //! joining the race as its call returns, with no cache but the system's. Each family then
 //! keeps `getaddrinfo`'s order; only the address history (measured addresses first) and
-//! RFC 6724's rule 1 (no route last) reorder it.
+//! RFC 6724's rule 1 (no route last) reorder it. Each call applies the search list on its
+//! own, so the two families of a name without a final dot can come from two names.
 //!
 //! # Address policy
 //!
@@ -234,5 +245,6 @@ pub use crate::tls::{MaybeTlsStream, RustlsDialer};
 struct ReadmeDoctests;
 
 /// The hickory-resolver version connie uses, for building a custom resolver for
-/// [`ConnieConnector::resolver`].
+/// [`ConnieConnector::resolver`], or its configuration for
+/// [`ConnieConnector::resolver_config`].
 pub use hickory_resolver;

@@ -9,7 +9,11 @@ mod support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use connie::{ConnieConnector, ErrorKind, Family, Schedule};
+use connie::hickory_resolver::config::{ResolverConfig, ResolverOpts};
+use connie::hickory_resolver::net::runtime::TokioRuntimeProvider;
+use connie::hickory_resolver::proto::rr::Name;
+use connie::hickory_resolver::TokioResolver;
+use connie::{ConnectError, ConnieConnector, ErrorKind, Family, Schedule};
 use connie_lab::{DnsServer, HostKind, Lab, RecordType};
 use support::{bounded, ip, ms, open_fds};
 
@@ -395,4 +399,220 @@ fn a_connector_outlives_the_runtime_that_first_used_it() {
         drop(runtime);
     }
     drop(servers);
+}
+
+/// A DNS server for the zone `test.` naming `hosts` (names relative to it: `svc.corp` is
+/// `svc.corp.test.`), its answers of type `late` 100 ms late.
+async fn search_zone(hosts: &[(&str, &str)], late: Option<RecordType>) -> DnsServer {
+    let mut dns = DnsServer::builder().origin("test.");
+    for (name, addr) in hosts {
+        dns = dns.host(name, [ip(addr)]);
+    }
+    if let Some(rtype) = late {
+        dns = dns.delay(rtype, ms(100));
+    }
+    dns.start().await.unwrap()
+}
+
+/// The configuration of a resolver asking `dns`, with the search list `corp.test. test.`,
+/// and its options with `ndots`.
+fn with_search_list(dns: &DnsServer, ndots: usize) -> (ResolverConfig, ResolverOpts) {
+    let mut config = dns.resolver_config();
+    for domain in ["corp.test.", "test."] {
+        config.add_search(Name::from_ascii(domain).unwrap());
+    }
+    let mut opts = DnsServer::resolver_opts();
+    opts.ndots = ndots;
+    (config, opts)
+}
+
+/// A race-all connector whose resolver connie builds from `dns`'s configuration with the
+/// search list `corp.test. test.` and `ndots`.
+fn searching(dns: &DnsServer, ndots: usize) -> ConnieConnector {
+    let (config, opts) = with_search_list(dns, ndots);
+    ConnieConnector::new()
+        .resolver_config(config, opts)
+        .schedule(Schedule::race_all())
+}
+
+/// The addresses a failed race dialed, in the order it dialed them.
+fn dialed(err: &ConnectError) -> Vec<IpAddr> {
+    err.attempts().iter().map(|a| a.addr().ip()).collect()
+}
+
+/// `svc` under the search list `corp.test. test.`: `svc.corp.test.` has only an `A`
+/// record, `svc.test.` only an `AAAA`. The host is `svc.corp.test.`, the first name with
+/// an address, as hickory's own `lookup_ip` says, however late its `A` answer is: its
+/// `AAAA` lookup's "no records" waits for it and does not go on to `svc.test.`.
+#[tokio::test(start_paused = true)]
+async fn a_name_under_a_search_list_is_one_host() {
+    bounded(async {
+        let lab = Lab::builder()
+            .alive(ip("127.0.0.2"))
+            .alive(ip("::1"))
+            .build()
+            .await
+            .unwrap();
+        let hosts = [("svc.corp", "127.0.0.2"), ("svc", "::1")];
+        let dns = search_zone(&hosts, Some(RecordType::A)).await;
+
+        let (config, opts) = with_search_list(&dns, 1);
+        let hickory = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(opts)
+            .build()
+            .unwrap();
+        let ips: Vec<IpAddr> = hickory.lookup_ip("svc").await.unwrap().iter().collect();
+        assert_eq!(ips, [ip("127.0.0.2")]);
+
+        let start = tokio::time::Instant::now();
+        let (_s, info) = searching(&dns, 1)
+            .connect(("svc", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), ms(100));
+        assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+        let tried: Vec<IpAddr> = info.attempts().iter().map(|a| a.addr().ip()).collect();
+        assert_eq!(tried, [ip("127.0.0.2")]);
+        // The early "no records" of `AAAA` joined with the `A` answer that settled the name.
+        assert_eq!(
+            (info.dns_v4(), info.dns_v6()),
+            (Some(ms(100)), Some(ms(100)))
+        );
+    })
+    .await
+}
+
+/// Once a name has an address in one family, the other family is looked up under that
+/// name only: `svc.corp.test.`'s `AAAA` (100 ms late) says "no records", and the race
+/// ends there, without `svc.test.`'s `::1`.
+#[tokio::test(start_paused = true)]
+async fn the_other_family_is_looked_up_under_the_same_name_only() {
+    bounded(async {
+        let lab = Lab::builder()
+            .refused(ip("127.0.0.2"))
+            .refused(ip("::1"))
+            .build()
+            .await
+            .unwrap();
+        let hosts = [("svc.corp", "127.0.0.2"), ("svc", "::1")];
+        let dns = search_zone(&hosts, Some(RecordType::AAAA)).await;
+        let start = tokio::time::Instant::now();
+        let err = searching(&dns, 1)
+            .connect(("svc", lab.port()))
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), ms(100));
+        assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+        assert_eq!(dialed(&err), [ip("127.0.0.2")]);
+        let dns_errors: Vec<String> = err.dns_errors().iter().map(|e| e.to_string()).collect();
+        assert_eq!(dns_errors, ["AAAA lookup: no records"]);
+    })
+    .await
+}
+
+/// A name with no address under the first search domain is looked up under the next,
+/// both families at once, once both families of the first have failed.
+#[tokio::test(start_paused = true)]
+async fn a_name_found_under_no_search_domain_moves_on_to_the_next() {
+    bounded(async {
+        let lab = Lab::builder()
+            .alive(ip("127.0.0.3"))
+            .alive(ip("::1"))
+            .build()
+            .await
+            .unwrap();
+        let hosts = [("web", "127.0.0.3"), ("web", "::1")];
+        let dns = search_zone(&hosts, Some(RecordType::AAAA)).await;
+        let connector = searching(&dns, 1);
+
+        // `web.corp.test.`: `A` fails at once, `AAAA` at 100 ms; then `web.test.`'s `A`
+        // answers at once.
+        let (_s, info) = connector.connect(("web", lab.port())).await.unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("127.0.0.3"));
+        assert_eq!(info.elapsed(), ms(100));
+        assert_eq!((info.dns_v4(), info.dns_v6()), (Some(ms(100)), None));
+
+        // A name under none: each name is tried, both families at a time, 100 ms each
+        // (`nowhere.corp.test.`, `nowhere.test.`, `nowhere.`).
+        let start = tokio::time::Instant::now();
+        let err = connector
+            .connect(("nowhere", lab.port()))
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), ms(300));
+        // The errors of the last name tried, one per family, as hickory reports a search.
+        assert!(err.is_dns(), "{err}");
+        assert_eq!(err.dns_errors().len(), 2);
+        assert!(err.attempts().is_empty());
+    })
+    .await
+}
+
+/// A fully qualified name is looked up as it is; with `ndots`, a name with fewer dots goes
+/// under the search domains first, and one with as many is tried as it is first.
+#[tokio::test(start_paused = true)]
+async fn a_final_dot_and_ndots_decide_which_name_comes_first() {
+    bounded(async {
+        let lab = Lab::builder()
+            .refused(ip("127.0.0.2"))
+            .refused(ip("::1"))
+            .build()
+            .await
+            .unwrap();
+        // `svc.test.` has `::1`; `svc.test.corp.test.` has `127.0.0.2`.
+        let hosts = [("svc", "::1"), ("svc.test.corp", "127.0.0.2")];
+        let dns = search_zone(&hosts, None).await;
+        for (ndots, host, host_ip) in [
+            (2, "svc.test.", "::1"),
+            (2, "svc.test", "127.0.0.2"),
+            (1, "svc.test", "::1"),
+        ] {
+            let err = searching(&dns, ndots)
+                .connect((host, lab.port()))
+                .await
+                .unwrap_err();
+            assert_eq!(dialed(&err), [ip(host_ip)], "{host} with ndots:{ndots}");
+        }
+    })
+    .await
+}
+
+/// A resolver built elsewhere keeps its search list to itself, so hickory searches for
+/// each family on its own: the first name to answer with addresses is the host, and
+/// the other family's addresses of another name are left out.
+#[tokio::test(start_paused = true)]
+async fn a_built_resolver_still_dials_one_host() {
+    bounded(async {
+        let lab = Lab::builder()
+            .refused(ip("127.0.0.2"))
+            .refused(ip("::1"))
+            .build()
+            .await
+            .unwrap();
+        let hosts = [("svc.corp", "127.0.0.2"), ("svc", "::1")];
+        // `A` answers first (`svc.corp.test.`), or `AAAA` does (`svc.test.`, after the
+        // "no records" of `svc.corp.test.`).
+        for (late, host_ip, ends) in [
+            (RecordType::AAAA, "127.0.0.2", ms(200)),
+            (RecordType::A, "::1", ms(100)),
+        ] {
+            let dns = search_zone(&hosts, Some(late)).await;
+            let (config, opts) = with_search_list(&dns, 1);
+            let resolver =
+                TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+                    .with_options(opts)
+                    .build()
+                    .unwrap();
+            let start = tokio::time::Instant::now();
+            let err = ConnieConnector::new()
+                .resolver(resolver)
+                .schedule(Schedule::race_all())
+                .connect(("svc", lab.port()))
+                .await
+                .unwrap_err();
+            assert_eq!(dialed(&err), [ip(host_ip)], "{late} late");
+            assert_eq!(start.elapsed(), ends, "{late} late");
+        }
+    })
+    .await
 }

@@ -90,3 +90,48 @@ async fn hosts_file_is_consulted_by_ipv4_lookup() {
     })
     .await
 }
+
+/// hickory's search order, which connie writes out for the names it tries (hickory's
+/// `Resolver::build_names` is private): the domain, then the search domains, then the name
+/// as it is, unless the name has `ndots` dots or more, when it comes first. And the
+/// `Lookup`'s query names the name that answered, which connie reads to keep a built
+/// resolver's race to one host.
+#[tokio::test(start_paused = true)]
+async fn the_search_order_and_the_name_that_answered() {
+    bounded(async {
+        use hickory_resolver::net::runtime::TokioRuntimeProvider;
+        use hickory_resolver::proto::rr::Name;
+
+        let a = |last: u8| [std::net::IpAddr::from([127, 0, 0, last])];
+        let server = DnsServer::builder()
+            .origin("test.")
+            .host("svc.home", a(1))
+            .host("svc.corp", a(2))
+            .host("svc", a(3))
+            .host("svc.test.home", a(4))
+            .start()
+            .await
+            .unwrap();
+        let resolver = |ndots: usize| {
+            let mut config = server.resolver_config();
+            config.set_domain(Name::from_ascii("home.test.").unwrap());
+            config.add_search(Name::from_ascii("corp.test.").unwrap());
+            let mut opts = DnsServer::resolver_opts();
+            opts.ndots = ndots;
+            TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+                .with_options(opts)
+                .build()
+                .unwrap()
+        };
+        for (ndots, host, answered, ip) in [
+            (1, "svc", "svc.home.test.", 1),
+            (1, "svc.test", "svc.test.", 3),
+            (2, "svc.test", "svc.test.home.test.", 4),
+        ] {
+            let lookup = resolver(ndots).ipv4_lookup(host).await.unwrap();
+            assert_eq!(lookup.query().name().to_string(), answered, "{host}");
+            assert_eq!(v4s(&lookup), [Ipv4Addr::new(127, 0, 0, ip)], "{host}");
+        }
+    })
+    .await
+}

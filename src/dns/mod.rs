@@ -5,6 +5,12 @@
 //! so a slow `AAAA` would hold up a connection to an `A` address. Here the two lookups are
 //! separate futures in one stream and the race starts on whichever answers first. The
 //! same goes for `getaddrinfo`: one call per family, each on a blocking thread.
+//!
+//! A name that is not fully qualified is looked up under each name of the search list in
+//! turn ([`search`]), both families of one name at a time, so that a race's addresses are
+//! all of one host.
+
+mod search;
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -18,10 +24,15 @@ use dns_lookup::{AddrFamily, AddrInfoHints, LookupError, LookupErrorKind, SockTy
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
 use futures_util::FutureExt;
+use hickory_resolver::config::{ResolverConfig, ResolverOpts};
+use hickory_resolver::lookup::Lookup;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::NetError;
 use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
 use tracing::{trace, warn};
 
+use self::search::{is_absolute, SameName, Search, SearchList};
 use crate::error::DnsError;
 use crate::race::Answer;
 use crate::Family;
@@ -35,24 +46,29 @@ pub(crate) type Answers = std::pin::Pin<Box<dyn Stream<Item = Answer> + Send>>;
 /// race to a name went to IPv4 would miss the cache on `AAAA` at every later connect.
 pub(crate) const DNS_LINGER: Duration = Duration::from_secs(5);
 
-/// The hickory lookups of one race, `A` and `AAAA`, yielded as they finish.
+/// Lookups of one race, yielded as they finish: `A` and `AAAA` of one name, as [`Answer`]s
+/// or, for [`SameName`], as [`Named`] answers.
 ///
 /// Dropped with lookups still running (the race was won, timed out or cancelled), it hands
 /// them to a task of the current runtime that lets them finish, for at most
 /// [`DNS_LINGER`]. The task holds nothing but the lookups, and goes away with its runtime.
-struct Lookups {
-    pending: FuturesUnordered<BoxFuture<'static, Answer>>,
+struct Lookups<T: 'static = Answer> {
+    pending: FuturesUnordered<BoxFuture<'static, T>>,
 }
 
-impl Stream for Lookups {
-    type Item = Answer;
+/// One family's answer, and the name hickory answered for (the lookup's query: a name of
+/// the search list, for a name that is not fully qualified); `None` when it failed.
+type Named = (Answer, Option<Name>);
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
+impl<T> Stream for Lookups<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.pending.poll_next_unpin(cx)
     }
 }
 
-impl Drop for Lookups {
+impl<T> Drop for Lookups<T> {
     fn drop(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -71,6 +87,65 @@ impl Drop for Lookups {
     }
 }
 
+/// `name`'s `A` and `AAAA` lookups, concurrently, each finished by `then` (with the
+/// family and `port`). hickory applies its search list to each lookup of a name that is
+/// not fully qualified on its own.
+fn per_family_with<T: 'static>(
+    resolver: &TokioResolver,
+    name: &Name,
+    port: u16,
+    then: fn(Family, u16, Result<Lookup, NetError>) -> T,
+) -> Lookups<T> {
+    let lookups = Lookups {
+        pending: FuturesUnordered::new(),
+    };
+    for family in [Family::V6, Family::V4] {
+        let (resolver, name) = (TokioResolver::clone(resolver), name.clone());
+        lookups.pending.push(
+            async move {
+                let lookup = match family {
+                    Family::V4 => resolver.ipv4_lookup(name).await,
+                    Family::V6 => resolver.ipv6_lookup(name).await,
+                };
+                then(family, port, lookup)
+            }
+            .boxed(),
+        );
+    }
+    lookups
+}
+
+/// `name`'s `A` and `AAAA` lookups, concurrently, as [`Answer`]s.
+fn per_family(resolver: &TokioResolver, name: &Name, port: u16) -> Lookups {
+    per_family_with(resolver, name, port, answer)
+}
+
+/// `family`'s answer: the addresses of that family in `lookup`, with `port`.
+fn answer(family: Family, port: u16, lookup: Result<Lookup, NetError>) -> Answer {
+    let result = lookup
+        .map(|lookup| {
+            lookup
+                .answers()
+                .iter()
+                .filter_map(|record| record.data.ip_addr())
+                .filter(|ip| ip.is_ipv4() == (family == Family::V4))
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect()
+        })
+        .map_err(|e| DnsError::new(Some(family), e));
+    Answer {
+        family: Some(family),
+        result,
+        sorted: false,
+    }
+}
+
+/// [`answer`], and the name that answered.
+fn named(family: Family, port: u16, lookup: Result<Lookup, NetError>) -> Named {
+    let name = lookup.as_ref().ok().map(|l| l.query().name().clone());
+    (answer(family, port, lookup), name)
+}
+
 /// A resolver shared by every clone of a connector, built on first use (a connector may be
 /// made outside a tokio runtime).
 #[derive(Clone)]
@@ -79,11 +154,56 @@ pub(crate) struct Resolver {
 }
 
 enum Backend {
-    Hickory(Box<TokioResolver>),
+    Hickory(Box<Hickory>),
+    /// A hickory resolver that could not be built from its configuration: every lookup
+    /// fails with hickory's error.
+    Unbuilt(NetError),
     /// The operating system's resolver, `getaddrinfo`, one call per family (see
     /// [`getaddrinfo_per_family`]): asked for with `ConnieConnector::getaddrinfo`, or the
     /// fallback when the system configuration cannot be loaded.
     System,
+}
+
+/// A hickory resolver, and its search list when connie built it.
+struct Hickory {
+    resolver: TokioResolver,
+    /// `None` for a resolver built elsewhere: hickory does not show its search list.
+    search: Option<SearchList>,
+}
+
+impl Hickory {
+    fn build(config: ResolverConfig, options: ResolverOpts) -> Result<Hickory, NetError> {
+        let search = SearchList::new(&config, &options);
+        let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(options)
+            .build()?;
+        Ok(Hickory {
+            resolver,
+            search: Some(search),
+        })
+    }
+
+    /// Looks `name` up: both families at once, and for a name that is not fully
+    /// qualified, both from one name of the search list.
+    fn lookup(&self, name: Name, port: u16) -> Answers {
+        if is_absolute(&name) {
+            return Box::pin(per_family(&self.resolver, &name, port));
+        }
+        let Some(search) = &self.search else {
+            return Box::pin(SameName::new(per_family_with(
+                &self.resolver,
+                &name,
+                port,
+                named,
+            )));
+        };
+        let mut candidates = search.candidates(&name);
+        if candidates.len() == 1 {
+            let only = candidates.remove(0);
+            return Box::pin(per_family(&self.resolver, &only, port));
+        }
+        Box::pin(Search::new(&self.resolver, candidates, port))
+    }
 }
 
 impl Resolver {
@@ -96,9 +216,26 @@ impl Resolver {
         }
     }
 
+    /// A resolver built elsewhere, whose search list connie cannot see.
     pub(crate) fn hickory(resolver: TokioResolver) -> Resolver {
+        let hickory = Hickory {
+            resolver,
+            search: None,
+        };
         Resolver {
-            backend: Arc::new(OnceLock::from(Backend::Hickory(Box::new(resolver)))),
+            backend: Arc::new(OnceLock::from(Backend::Hickory(Box::new(hickory)))),
+        }
+    }
+
+    /// A hickory resolver built from `config` and `options`, which connie applies the
+    /// search list of.
+    pub(crate) fn hickory_config(config: ResolverConfig, options: ResolverOpts) -> Resolver {
+        let backend = match Hickory::build(config, options) {
+            Ok(hickory) => Backend::Hickory(Box::new(hickory)),
+            Err(error) => Backend::Unbuilt(error),
+        };
+        Resolver {
+            backend: Arc::new(OnceLock::from(backend)),
         }
     }
 
@@ -111,8 +248,10 @@ impl Resolver {
 
     fn backend(&self) -> &Backend {
         self.backend.get_or_init(|| {
-            match TokioResolver::builder_tokio().and_then(|builder| builder.build()) {
-                Ok(resolver) => Backend::Hickory(Box::new(resolver)),
+            let system = hickory_resolver::system_conf::read_system_conf()
+                .and_then(|(config, options)| Hickory::build(config, options));
+            match system {
+                Ok(hickory) => Backend::Hickory(Box::new(hickory)),
                 Err(error) => {
                     warn!(%error, "cannot load the system DNS configuration; using the system resolver (getaddrinfo) instead");
                     Backend::System
@@ -124,56 +263,28 @@ impl Resolver {
     /// Looks up `host`'s `A` and `AAAA` records concurrently.
     pub(crate) fn lookup(&self, host: &str, port: u16) -> Answers {
         match self.backend() {
-            Backend::Hickory(resolver) => {
+            Backend::Hickory(hickory) => {
                 // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as
                 // target validation does, so `my_host.example` is looked up.
-                let name = match Name::from_str_relaxed(host) {
-                    Ok(name) => name,
-                    Err(e) => {
-                        let failed = Answer {
-                            family: None,
-                            result: Err(DnsError::new(None, e)),
-                            sorted: false,
-                        };
-                        return Box::pin(stream::iter([failed]));
-                    }
-                };
-                let lookups = Lookups {
-                    pending: FuturesUnordered::new(),
-                };
-                for family in [Family::V6, Family::V4] {
-                    let (resolver, host) = (TokioResolver::clone(resolver), name.clone());
-                    lookups.pending.push(
-                        async move {
-                            let lookup = match family {
-                                Family::V4 => resolver.ipv4_lookup(host).await,
-                                Family::V6 => resolver.ipv6_lookup(host).await,
-                            };
-                            let result = lookup
-                                .map(|lookup| {
-                                    lookup
-                                        .answers()
-                                        .iter()
-                                        .filter_map(|record| record.data.ip_addr())
-                                        .filter(|ip| ip.is_ipv4() == (family == Family::V4))
-                                        .map(|ip| SocketAddr::new(ip, port))
-                                        .collect()
-                                })
-                                .map_err(|e| DnsError::new(Some(family), e));
-                            Answer {
-                                family: Some(family),
-                                result,
-                                sorted: false,
-                            }
-                        }
-                        .boxed(),
-                    );
+                match Name::from_str_relaxed(host) {
+                    Ok(name) => hickory.lookup(name, port),
+                    Err(e) => failed(DnsError::new(None, e)),
                 }
-                Box::pin(lookups)
             }
+            Backend::Unbuilt(error) => failed(DnsError::new(None, error.clone())),
             Backend::System => getaddrinfo_per_family(getaddrinfo, host, port),
         }
     }
+}
+
+/// One failed answer for both families: no lookup was made.
+fn failed(error: DnsError) -> Answers {
+    let failed = Answer {
+        family: None,
+        result: Err(error),
+        sorted: false,
+    };
+    Box::pin(stream::iter([failed]))
 }
 
 /// One lookup per family, `lookup(host, port, family)`, each on a tokio blocking thread,
@@ -282,6 +393,7 @@ impl fmt::Debug for Resolver {
         let backend = match self.backend.get() {
             None => "system (not loaded yet)",
             Some(Backend::Hickory(_)) => "hickory",
+            Some(Backend::Unbuilt(_)) => "hickory (could not be built)",
             Some(Backend::System) => "system (getaddrinfo)",
         };
         f.debug_struct("Resolver")
@@ -414,8 +526,9 @@ mod tests {
         assert!(state.1, "the stuck lookup finishes in the background");
     }
 
-    /// `ConnieConnector::getaddrinfo` and `ConnieConnector::resolver` each replace the
-    /// other; the fallback is the same backend as the setter's.
+    /// `ConnieConnector::getaddrinfo`, `ConnieConnector::resolver` and
+    /// `ConnieConnector::resolver_config` each replace the others; the fallback is the same
+    /// backend as the setter's.
     #[test]
     fn getaddrinfo_and_a_hickory_resolver_replace_each_other() {
         let backend = |c: crate::ConnieConnector| format!("{:?}", c.resolver);
@@ -430,6 +543,38 @@ mod tests {
             hickory
         );
         assert_eq!(backend(c().resolver(no_name_server()).getaddrinfo()), gai);
+        let config = || {
+            (
+                hickory_resolver::config::ResolverConfig::default(),
+                ResolverOpts::default(),
+            )
+        };
+        let (config_a, options_a) = config();
+        assert_eq!(
+            backend(c().getaddrinfo().resolver_config(config_a, options_a)),
+            hickory
+        );
+        let (config_b, options_b) = config();
+        assert_eq!(
+            backend(c().resolver_config(config_b, options_b).getaddrinfo()),
+            gai
+        );
+    }
+
+    /// A resolver hickory could not build fails every lookup with its error, once for both
+    /// families.
+    #[tokio::test]
+    async fn an_unbuilt_resolver_fails_every_lookup() {
+        let unbuilt = Resolver {
+            backend: Arc::new(OnceLock::from(Backend::Unbuilt(NetError::from(
+                "no TLS roots",
+            )))),
+        };
+        let answers: Vec<Answer> = unbuilt.lookup("example.com", 80).collect().await;
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].family, None);
+        let error = answers[0].result.as_ref().unwrap_err();
+        assert_eq!(error.to_string(), "lookup: no TLS roots");
     }
 
     #[test]
