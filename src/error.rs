@@ -67,6 +67,10 @@ pub enum ErrorKind {
     /// The [`AddressPolicy`](crate::AddressPolicy) refused every address, so no connection
     /// was attempted.
     RefusedByPolicy,
+    /// The race needed timers and its tokio runtime has no time driver: it was built
+    /// without `enable_time` (or `enable_all`). Nothing was looked up or dialed; see
+    /// [`ConnieConnector`](crate::ConnieConnector#the-runtime) for which races need timers.
+    NoTimeDriver,
 }
 
 /// One failed connection attempt: the address and the error it ended with.
@@ -105,6 +109,13 @@ impl ConnectError {
     pub(crate) fn invalid_target(detail: impl Into<String>) -> Self {
         let mut e = Self::new(ErrorKind::InvalidTarget);
         e.inner.detail = Some(detail.into());
+        e
+    }
+
+    /// The runtime has no time driver; `panic` is what tokio said when asked for a timer.
+    pub(crate) fn no_time_driver(panic: String) -> Self {
+        let mut e = Self::new(ErrorKind::NoTimeDriver);
+        e.inner.detail = Some(panic);
         e
     }
 
@@ -212,6 +223,7 @@ impl ConnectError {
             ErrorKind::NoAddresses => io::ErrorKind::AddrNotAvailable,
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
             ErrorKind::RefusedByPolicy => io::ErrorKind::PermissionDenied,
+            ErrorKind::NoTimeDriver => io::ErrorKind::Unsupported,
             ErrorKind::AllAttemptsFailed => self
                 .inner
                 .attempts
@@ -289,6 +301,13 @@ impl fmt::Display for ConnectError {
             ErrorKind::AllAttemptsFailed => {
                 self.write_failed(f)?;
                 write_attempts(f, &inner.attempts)
+            }
+            ErrorKind::NoTimeDriver => {
+                self.write_failed(f)?;
+                f.write_str(
+                    "the tokio runtime has no time driver (build it with `enable_all()` \
+                     or `enable_time()`)",
+                )
             }
         }
     }
@@ -610,6 +629,10 @@ mod tests {
                 ConnectError::timed_out(Duration::from_secs(1), vec![], vec![]),
                 io::ErrorKind::TimedOut,
             ),
+            (
+                ConnectError::no_time_driver("timers are disabled".into()),
+                io::ErrorKind::Unsupported,
+            ),
         ];
         for (e, kind) in cases {
             assert_eq!(io::Error::from(e).kind(), kind);
@@ -865,6 +888,31 @@ mod tests {
         assert_eq!(e.dns_errors()[1].family(), Some(Family::V4));
         assert_eq!(e.dns_errors()[0].error().to_string(), "servfail");
         assert_eq!(e.dns_errors()[0].source().unwrap().to_string(), "servfail");
+    }
+
+    /// Without a time driver: what to do in the message, tokio's own words in `Debug`,
+    /// and no other query true.
+    #[test]
+    fn a_runtime_without_time_says_what_to_build() {
+        let e = ConnectError::no_time_driver("timers are disabled".into())
+            .with_target("example.com:80".into(), Some("example.com".into()));
+        assert_eq!(
+            e.to_string(),
+            "connect to example.com:80 failed: the tokio runtime has no time driver \
+             (build it with `enable_all()` or `enable_time()`)"
+        );
+        assert_eq!(
+            format!("{e:?}"),
+            r#"ConnectError { kind: NoTimeDriver, detail: "timers are disabled", attempts: [], dns: [] }"#
+        );
+        let queries = (
+            e.is_invalid_target(),
+            e.is_dns(),
+            e.is_timeout(),
+            e.is_refused_by_policy(),
+        );
+        assert_eq!(queries, (false, false, false, false));
+        assert!(e.source().is_none());
     }
 
     #[test]
