@@ -73,6 +73,20 @@ pub const DEFAULT_KEEP_GIVEN_ORDER: bool = false;
 ///
 /// `D` is the [`Dial`] seam, [`TcpDialer`] by default; [`with_dialer`](Self::with_dialer)
 /// replaces it to race something else.
+///
+/// # The runtime
+///
+/// A connector may be made anywhere, but it connects on a tokio runtime with IO and time
+/// enabled (`Builder::enable_all()`, as `#[tokio::main]` and `#[tokio::test]` build):
+/// the schedule, the timeouts and hickory's lookups run on tokio timers. On a runtime
+/// built without `enable_time()`, a connect that may need a timer fails at once, before
+/// any lookup or SYN, with [`ErrorKind::NoTimeDriver`](crate::ErrorKind::NoTimeDriver):
+/// every connect but one to a single address with no timeout and no address policy,
+/// which needs no timer and connects. tokio offers no way to ask a runtime for its time
+/// driver, so connie asks for a timer and catches tokio's panic: the process's panic
+/// hook sees it (the default hook prints "timers are disabled"), and under
+/// `panic = "abort"` it ends the process. Outside any runtime, a connect panics, as
+/// tokio's own sockets do.
 #[derive(Debug, Clone)]
 pub struct ConnieConnector<D = TcpDialer> {
     pub(crate) plan: Arc<Plan>,
@@ -507,7 +521,12 @@ impl<D: Dial> ConnieConnector<D> {
     /// # Errors
     ///
     /// A [`ConnectError`] saying what failed: an invalid target, DNS, no addresses, every
-    /// attempt (each address with its error), or the total timeout.
+    /// attempt (each address with its error), the total timeout, or a runtime without the
+    /// time driver (see [the runtime](Self#the-runtime)).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
     ///
     /// # Cancel safety
     ///
@@ -566,9 +585,11 @@ impl<D: Dial> ConnieConnector<D> {
                         host: Some(host.trim_end_matches('.')),
                         scheme,
                     };
-                    self.race(names, self.resolver.lookup(&host, port))
-                        .await
-                        .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
+                    let race = match self.resolver.lookup(&host, port) {
+                        Ok(answers) => self.race(names, answers).await,
+                        Err(e) => Err(e),
+                    };
+                    race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
                 }
             }
         }
@@ -610,6 +631,11 @@ impl<D: Dial> ConnieConnector<D> {
 /// shares its address history: from the second connect to a host on, its best known
 /// address is dialed alone ([`Schedule::learned`]).
 ///
+/// It needs a tokio runtime with IO and time enabled, as [`ConnieConnector`] does
+/// ([the runtime](ConnieConnector#the-runtime)): on one built without `enable_time()` it
+/// fails with [`ErrorKind::NoTimeDriver`](crate::ErrorKind::NoTimeDriver), unless `target`
+/// is one IP address (a `SocketAddr` or a literal), which it dials alone, with no timer.
+///
 /// # Examples
 ///
 /// ```no_run
@@ -622,6 +648,10 @@ impl<D: Dial> ConnieConnector<D> {
 /// # Errors
 ///
 /// See [`ConnieConnector::connect`].
+///
+/// # Panics
+///
+/// Outside a tokio runtime.
 ///
 /// # Cancel safety
 ///

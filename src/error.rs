@@ -25,9 +25,9 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// it is stable whatever order the failures arrived in; the rest are in
 /// [`attempts`](Self::attempts).
 ///
-/// Converts into [`io::Error`] with a meaningful [`io::ErrorKind`] (a timeout becomes
-/// [`io::ErrorKind::TimedOut`]), and the `ConnectError` stays reachable through
-/// [`io::Error::get_ref`].
+/// Converts into [`io::Error`] with a meaningful [`io::ErrorKind`] (a timeout, a DNS
+/// timeout included, becomes [`io::ErrorKind::TimedOut`]), and the `ConnectError` stays
+/// reachable through [`io::Error::get_ref`].
 pub struct ConnectError {
     inner: Box<Inner>,
 }
@@ -53,7 +53,9 @@ struct Inner {
 pub enum ErrorKind {
     /// The target could not be understood: no port, an empty host, an unknown URI scheme…
     InvalidTarget,
-    /// Name resolution failed: the name does not exist, or every lookup failed.
+    /// Name resolution failed: the name does not exist, or every lookup failed. When a
+    /// lookup timed out (a silent name server), the error is a timeout as well
+    /// ([`ConnectError::is_timeout`]).
     Dns,
     /// There was no address to connect to: an empty address list, or every lookup of the
     /// name answered with no address ([`ConnectError::is_dns`] is `true` for the latter).
@@ -65,6 +67,10 @@ pub enum ErrorKind {
     /// The [`AddressPolicy`](crate::AddressPolicy) refused every address, so no connection
     /// was attempted.
     RefusedByPolicy,
+    /// The race needed timers and its tokio runtime has no time driver: it was built
+    /// without `enable_time` (or `enable_all`). Nothing was looked up or dialed; see
+    /// [`ConnieConnector`](crate::ConnieConnector#the-runtime) for which races need timers.
+    NoTimeDriver,
 }
 
 /// One failed connection attempt: the address and the error it ended with.
@@ -103,6 +109,13 @@ impl ConnectError {
     pub(crate) fn invalid_target(detail: impl Into<String>) -> Self {
         let mut e = Self::new(ErrorKind::InvalidTarget);
         e.inner.detail = Some(detail.into());
+        e
+    }
+
+    /// The runtime has no time driver; `panic` is what tokio said when asked for a timer.
+    pub(crate) fn no_time_driver(panic: String) -> Self {
+        let mut e = Self::new(ErrorKind::NoTimeDriver);
+        e.inner.detail = Some(panic);
         e
     }
 
@@ -160,15 +173,22 @@ impl ConnectError {
         }
     }
 
-    /// `true` if the total timeout elapsed, or every attempt ended with its own timeout.
+    /// `true` if the total timeout elapsed, every attempt ended with its own timeout, or
+    /// name resolution failed because a lookup timed out ([`DnsError::is_timeout`]: a
+    /// silent name server) and no lookup found that the name does not exist; then
+    /// [`is_dns`](Self::is_dns) is `true` as well.
     pub fn is_timeout(&self) -> bool {
-        match self.inner.kind {
+        let inner = &*self.inner;
+        match inner.kind {
             ErrorKind::TimedOut => true,
-            ErrorKind::AllAttemptsFailed => self
-                .inner
+            ErrorKind::AllAttemptsFailed => inner
                 .attempts
                 .iter()
                 .all(|a| a.error.kind() == io::ErrorKind::TimedOut),
+            ErrorKind::Dns => {
+                inner.dns.iter().any(DnsError::is_timeout)
+                    && !inner.dns.iter().any(DnsError::is_no_such_name)
+            }
             _ => false,
         }
     }
@@ -198,10 +218,12 @@ impl ConnectError {
     fn io_kind(&self) -> io::ErrorKind {
         match self.inner.kind {
             ErrorKind::InvalidTarget => io::ErrorKind::InvalidInput,
+            ErrorKind::Dns if self.is_timeout() => io::ErrorKind::TimedOut,
             ErrorKind::Dns => io::ErrorKind::NotFound,
             ErrorKind::NoAddresses => io::ErrorKind::AddrNotAvailable,
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
             ErrorKind::RefusedByPolicy => io::ErrorKind::PermissionDenied,
+            ErrorKind::NoTimeDriver => io::ErrorKind::Unsupported,
             ErrorKind::AllAttemptsFailed => self
                 .inner
                 .attempts
@@ -279,6 +301,13 @@ impl fmt::Display for ConnectError {
             ErrorKind::AllAttemptsFailed => {
                 self.write_failed(f)?;
                 write_attempts(f, &inner.attempts)
+            }
+            ErrorKind::NoTimeDriver => {
+                self.write_failed(f)?;
+                f.write_str(
+                    "the tokio runtime has no time driver (build it with `enable_all()` \
+                     or `enable_time()`)",
+                )
             }
         }
     }
@@ -447,6 +476,26 @@ impl DnsError {
     pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.error
     }
+
+    /// `true` if the lookup gave up waiting for an answer: hickory's timeout (no name
+    /// server answered within the resolver's `timeout`, on any of its tries), or an I/O
+    /// error of kind [`io::ErrorKind::TimedOut`].
+    ///
+    /// `getaddrinfo` does not say whether a lookup timed out (its `EAI_AGAIN` stands for a
+    /// silent name server and a failing one alike), so its lookups never count.
+    pub fn is_timeout(&self) -> bool {
+        use hickory_resolver::net::NetError;
+
+        match self.error.downcast_ref::<NetError>() {
+            Some(NetError::Timeout) => true,
+            Some(NetError::Io(e)) => e.kind() == io::ErrorKind::TimedOut,
+            Some(_) => false,
+            None => self
+                .error
+                .downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::TimedOut),
+        }
+    }
 }
 
 impl DnsError {
@@ -456,6 +505,18 @@ impl DnsError {
             Family::V4 => "A",
             Family::V6 => "AAAA",
         })
+    }
+
+    /// Whether a name server said the name does not exist (`NXDOMAIN`), of every type.
+    fn is_no_such_name(&self) -> bool {
+        use hickory_resolver::net::{DnsError as Semantic, NetError};
+        use hickory_resolver::proto::op::ResponseCode;
+
+        matches!(
+            self.error.downcast_ref::<NetError>(),
+            Some(NetError::Dns(Semantic::NoRecordsFound(none)))
+                if none.response_code == ResponseCode::NXDomain
+        )
     }
 
     /// What went wrong, in words rather than the resolver's debug output.
@@ -503,6 +564,9 @@ impl StdError for DnsError {
 
 #[cfg(test)]
 mod tests {
+    use hickory_resolver::net::NetError;
+    use hickory_resolver::proto::op::ResponseCode;
+
     use super::*;
 
     fn assert_send_sync<T: Send + Sync + 'static>() {}
@@ -565,6 +629,10 @@ mod tests {
                 ConnectError::timed_out(Duration::from_secs(1), vec![], vec![]),
                 io::ErrorKind::TimedOut,
             ),
+            (
+                ConnectError::no_time_driver("timers are disabled".into()),
+                io::ErrorKind::Unsupported,
+            ),
         ];
         for (e, kind) in cases {
             assert_eq!(io::Error::from(e).kind(), kind);
@@ -599,20 +667,23 @@ mod tests {
         );
     }
 
+    /// hickory's "no records" for `family`, with the name server's `code`: `NXDomain` (no
+    /// such name) or `NoError` (the name has no record of that type).
+    fn no_records(family: Family, code: ResponseCode) -> DnsError {
+        let query = hickory_resolver::proto::op::Query::query(
+            "missing.example.".parse().unwrap(),
+            hickory_resolver::proto::rr::RecordType::A,
+        );
+        let error = hickory_resolver::net::DnsError::NoRecordsFound(
+            hickory_resolver::net::NoRecords::new(query, code),
+        );
+        DnsError::new(Some(family), NetError::from(error))
+    }
+
     #[test]
     fn a_failed_lookup_is_told_in_words() {
-        let none = |family| {
-            let query = hickory_resolver::proto::op::Query::query(
-                "missing.example.".parse().unwrap(),
-                hickory_resolver::proto::rr::RecordType::A,
-            );
-            let code = hickory_resolver::proto::op::ResponseCode::NXDomain;
-            let error = hickory_resolver::net::DnsError::NoRecordsFound(
-                hickory_resolver::net::NoRecords::new(query, code),
-            );
-            DnsError::new(Some(family), hickory_resolver::net::NetError::from(error))
-        };
-        let timeout = DnsError::new(Some(Family::V4), hickory_resolver::net::NetError::Timeout);
+        let none = |family| no_records(family, ResponseCode::NXDomain);
+        let timeout = DnsError::new(Some(Family::V4), NetError::Timeout);
         let e = ConnectError::failed(
             ErrorKind::Dns,
             vec![],
@@ -636,6 +707,87 @@ mod tests {
 
     fn lookup_failed(family: Family) -> DnsError {
         DnsError::new(Some(family), io::Error::other("servfail"))
+    }
+
+    /// A lookup that timed out makes a DNS failure a timeout, unless another found that
+    /// the name does not exist: `is_dns` and `is_timeout` together, and `TimedOut` as an
+    /// `io::Error`.
+    #[test]
+    fn a_dns_timeout_is_a_timeout() {
+        let timeout = |family| DnsError::new(Some(family), NetError::Timeout);
+        let io_timeout = |family| {
+            let e = io::Error::from(io::ErrorKind::TimedOut);
+            DnsError::new(Some(family), NetError::Io(std::sync::Arc::new(e)))
+        };
+        let (v4, v6) = (Family::V4, Family::V6);
+        // (the lookups' errors, is_timeout)
+        let cases = [
+            (vec![timeout(v6), timeout(v4)], true),
+            (vec![timeout(v4)], true),
+            (vec![io_timeout(v6), io_timeout(v4)], true),
+            // No AAAA record, and `A` timed out: `A` might have found the name.
+            (
+                vec![no_records(v6, ResponseCode::NoError), timeout(v4)],
+                true,
+            ),
+            (vec![lookup_failed(v6), timeout(v4)], true),
+            // The name does not exist: no wait would have found it.
+            (
+                vec![no_records(v6, ResponseCode::NXDomain), timeout(v4)],
+                false,
+            ),
+            (vec![lookup_failed(v6), lookup_failed(v4)], false),
+            (vec![no_records(v6, ResponseCode::NoError)], false),
+        ];
+        for (dns, timed_out) in cases {
+            let e = ConnectError::failed(ErrorKind::Dns, vec![], dns);
+            let shown = format!("{e:?}");
+            assert!(e.is_dns(), "{shown}");
+            assert_eq!(e.is_timeout(), timed_out, "{shown}");
+            let kind = if timed_out {
+                io::ErrorKind::TimedOut
+            } else {
+                io::ErrorKind::NotFound
+            };
+            assert_eq!(io::Error::from(e).kind(), kind, "{shown}");
+        }
+
+        let e = ConnectError::failed(ErrorKind::Dns, vec![], vec![timeout(v6), timeout(v4)])
+            .with_target("silent.example:80".into(), Some("silent.example".into()));
+        assert_eq!(
+            e.to_string(),
+            "connect to silent.example:80 failed: could not resolve silent.example: \
+             timed out (A, AAAA)"
+        );
+    }
+
+    /// Which lookup errors are timeouts: hickory's, an I/O timeout inside hickory's error
+    /// or on its own; not a failure, not "no records", not another I/O error.
+    #[test]
+    fn a_lookup_times_out_by_hickory_or_io() {
+        let timeouts = [
+            DnsError::new(None, NetError::Timeout),
+            DnsError::new(
+                None,
+                NetError::Io(std::sync::Arc::new(io::ErrorKind::TimedOut.into())),
+            ),
+            DnsError::new(None, io::Error::from(io::ErrorKind::TimedOut)),
+        ];
+        for e in &timeouts {
+            assert!(e.is_timeout(), "{e:?}");
+        }
+        let others = [
+            DnsError::new(None, NetError::NoConnections),
+            DnsError::new(
+                None,
+                NetError::Io(std::sync::Arc::new(io::ErrorKind::ConnectionRefused.into())),
+            ),
+            no_records(Family::V4, ResponseCode::NXDomain),
+            lookup_failed(Family::V4),
+        ];
+        for e in &others {
+            assert!(!e.is_timeout(), "{e:?}");
+        }
     }
 
     /// Each `is_*` query against each kind. `is_dns` is true for a failed lookup and for a
@@ -736,6 +888,31 @@ mod tests {
         assert_eq!(e.dns_errors()[1].family(), Some(Family::V4));
         assert_eq!(e.dns_errors()[0].error().to_string(), "servfail");
         assert_eq!(e.dns_errors()[0].source().unwrap().to_string(), "servfail");
+    }
+
+    /// Without a time driver: what to do in the message, tokio's own words in `Debug`,
+    /// and no other query true.
+    #[test]
+    fn a_runtime_without_time_says_what_to_build() {
+        let e = ConnectError::no_time_driver("timers are disabled".into())
+            .with_target("example.com:80".into(), Some("example.com".into()));
+        assert_eq!(
+            e.to_string(),
+            "connect to example.com:80 failed: the tokio runtime has no time driver \
+             (build it with `enable_all()` or `enable_time()`)"
+        );
+        assert_eq!(
+            format!("{e:?}"),
+            r#"ConnectError { kind: NoTimeDriver, detail: "timers are disabled", attempts: [], dns: [] }"#
+        );
+        let queries = (
+            e.is_invalid_target(),
+            e.is_dns(),
+            e.is_timeout(),
+            e.is_refused_by_policy(),
+        );
+        assert_eq!(queries, (false, false, false, false));
+        assert!(e.source().is_none());
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //!
 //! ```no_run
 //! # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
-//! // Anywhere in a tokio program:
+//! // On a tokio runtime with IO and time (`#[tokio::main]` builds one):
 //! let stream = connie::race_connect("example.com:80").await?;
 //!
 //! // With settings, and a report of the race:
@@ -49,7 +49,9 @@
 //!   come, first served ([`ConnieConnector::attempt_budget`]; by default a quarter of the
 //!   process's descriptor limit).
 //! - No setting panics: a duration too long for the clock (`Duration::MAX`) means "no
-//!   deadline".
+//!   deadline". Nor does a runtime without tokio's time driver: a race that may need a
+//!   timer fails at once with [`ErrorKind::NoTimeDriver`] (see
+//!   [the runtime](ConnieConnector#the-runtime)).
 //! - The race fails only when every address has failed **and** DNS has finished, or when
 //!   the total timeout (DNS included) elapses. The [`ConnectError`] lists every address
 //!   tried with its error.
@@ -204,6 +206,7 @@ mod policy;
 mod race;
 #[cfg(feature = "reqwest")]
 mod reqwest;
+mod runtime;
 mod schedule;
 #[cfg(feature = "hyper")]
 mod service;

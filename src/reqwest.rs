@@ -96,16 +96,18 @@ where
             async move {
                 // reqwest hands IP literals to no resolver; should one come, it is one
                 // address, still subject to the policy.
-                let (answers, shown): (Answers, _) = match ip_literal(&host) {
+                let (answers, shown): (Result<Answers, _>, _) = match ip_literal(&host) {
                     Some(ip) => {
                         let addrs = vec![SocketAddr::new(ip, 0)];
-                        (Box::pin(stream::iter([Answer::literal(addrs)])), None)
+                        (Ok(Box::pin(stream::iter([Answer::literal(addrs)]))), None)
                     }
                     None => (resolver.lookup(&host, 0), Some(host.clone())),
                 };
-                let addrs = list::addresses(&plan, Memory::sorted(), answers)
-                    .await
-                    .map_err(|e| e.with_target(host, shown))?;
+                let addrs = match answers {
+                    Ok(answers) => list::addresses(&plan, Memory::sorted(), answers).await,
+                    Err(e) => Err(e),
+                };
+                let addrs = addrs.map_err(|e| e.with_target(host, shown))?;
                 Ok(Box::new(addrs.into_iter()) as Addrs)
             }
             .instrument(span),

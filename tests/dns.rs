@@ -210,6 +210,78 @@ async fn the_total_timeout_includes_dns() {
     .await
 }
 
+/// A DNS server naming `lab`'s hosts `www.lab.test.` that answers no query within any
+/// resolver's timeout (every answer waits an hour): a silent name server.
+async fn silent_dns(lab: &Lab) -> DnsServer {
+    let hour = Duration::from_secs(3600);
+    let dns = lab.dns("www").delay(RecordType::A, hour);
+    dns.delay(RecordType::AAAA, hour).start().await.unwrap()
+}
+
+/// A silent name server: each lookup gives up after the resolver's timeout (the lab
+/// resolver's: 2 s, one try), and the error is a DNS error and a timeout at once.
+#[tokio::test(start_paused = true)]
+async fn a_silent_name_server_is_a_dns_timeout() {
+    bounded(async {
+        let lab = Lab::builder().alive(ip("127.0.0.2")).build().await.unwrap();
+        let dns = silent_dns(&lab).await;
+        let start = tokio::time::Instant::now();
+        let err = connector(&dns, Schedule::race_all())
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        assert_eq!(err.kind(), ErrorKind::Dns);
+        assert!(err.is_dns() && err.is_timeout(), "{err:?}");
+        assert!(err.dns_errors().iter().all(|e| e.is_timeout()), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "connect to www.lab.test.:{} failed: could not resolve www.lab.test.: \
+                 timed out (A, AAAA)",
+                lab.port()
+            )
+        );
+        assert_eq!(
+            std::io::Error::from(err).kind(),
+            std::io::ErrorKind::TimedOut
+        );
+    })
+    .await
+}
+
+/// With hickory's default options a silent name server costs 15 s (a 5 s timeout, three
+/// tries); the total timeout bounds that wait, DNS included.
+#[tokio::test(start_paused = true)]
+async fn the_total_timeout_bounds_a_silent_name_server() {
+    bounded(async {
+        let lab = Lab::builder().alive(ip("127.0.0.2")).build().await.unwrap();
+        let dns = silent_dns(&lab).await;
+        let mut opts = connie::hickory_resolver::config::ResolverOpts::default();
+        opts.cache_size = 0;
+        opts.use_hosts_file = connie::hickory_resolver::config::ResolveHosts::Never;
+        let connector = ConnieConnector::new().resolver(dns.try_resolver_with(opts).unwrap());
+        let name = ("www.lab.test.", lab.port());
+
+        let start = tokio::time::Instant::now();
+        let err = connector.connect(name).await.unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+        assert!(err.is_dns() && err.is_timeout(), "{err:?}");
+
+        let start = tokio::time::Instant::now();
+        let err = connector
+            .total_timeout(Some(Duration::from_secs(1)))
+            .connect(name)
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(err.is_timeout(), "{err:?}");
+        assert!(err.attempts().is_empty());
+    })
+    .await
+}
+
 #[tokio::test(start_paused = true)]
 async fn many_records_are_capped() {
     bounded(async {

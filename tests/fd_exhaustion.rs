@@ -1,17 +1,24 @@
 //! When the process runs out of file descriptors (EMFILE), the race goes on with the
 //! attempts that got a socket, and reports the cause when none did — no panic.
-//! Its own test binary, because it lowers the process's descriptor limit.
+//! Its own test binary, because it lowers the process's descriptor limit; its tests take
+//! turns at that ([`LIMIT`]).
 
 mod support;
 
-use connie::{ConnieConnector, ErrorKind, Outcome};
+use connie::{ConnieConnector, ErrorKind, Outcome, Schedule};
 use connie_lab::{HostKind, Lab};
+use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 use rlimit::Resource;
 use support::{bounded, ip};
 
 const EMFILE: i32 = 24;
+
+/// Held by a test while it changes the descriptor limit, so that the tests of this binary
+/// (run on threads of one process) take turns.
+static LIMIT: Mutex<()> = Mutex::const_new(());
 
 /// The `n` lowest descriptor numbers not in use. A new descriptor always takes the lowest
 /// free number, and fails with EMFILE if that number is not below the soft limit.
@@ -37,6 +44,7 @@ fn lowest_free(n: usize) -> Vec<u64> {
 
 #[tokio::test]
 async fn running_out_of_descriptors_is_reported_not_fatal() {
+    let _turn = LIMIT.lock().await;
     bounded(async {
         let lab = Lab::builder()
             .blackholed(ip("127.0.0.2"))
@@ -75,6 +83,48 @@ async fn running_out_of_descriptors_is_reported_not_fatal() {
             .filter(|a| matches!(a.outcome(), Outcome::Failed(_)))
             .count();
         assert_eq!(failed, 2, "{info:#?}");
+    })
+    .await
+}
+
+/// A race that ran out of descriptors while ranking its addresses (the source-address
+/// lookup of `::1` failed with EMFILE) leaves nothing behind in the process's
+/// source-address cache: the next race, with descriptors again, finds the route to `::1`
+/// and dials it first (RFC 6724 precedence), rather than taking IPv6 for unroutable and
+/// dialing the blackholed IPv4 address first.
+#[tokio::test]
+async fn running_out_of_descriptors_leaves_no_route_behind() {
+    let _turn = LIMIT.lock().await;
+    bounded(async {
+        let lab = Lab::builder()
+            .blackholed(ip("127.0.1.2"))
+            .alive(ip("::1"))
+            .build()
+            .await
+            .unwrap();
+        // Each connector its own history: only the process's source cache is shared.
+        let connector = || {
+            ConnieConnector::new()
+                .schedule(Schedule::rfc8305())
+                .total_timeout(Some(Duration::from_secs(5)))
+        };
+        // IPv4's source is cached first (nothing listens on port 1: both refused), so
+        // that only `::1` is looked up while descriptors are out; in a /24 of its own, so
+        // that the other test's races leave nothing there.
+        let refused: Vec<SocketAddr> =
+            vec![([127, 0, 1, 9], 1).into(), ([127, 0, 1, 10], 1).into()];
+        connector().connect(refused).await.unwrap_err();
+        let (soft, hard) = Resource::NOFILE.get().unwrap();
+
+        let free = lowest_free(3);
+        Resource::NOFILE.set(free[0], hard).unwrap();
+        let err = connector().connect(lab.addrs()).await.unwrap_err();
+        Resource::NOFILE.set(soft, hard).unwrap();
+        assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
+
+        let (_stream, info) = connector().connect(lab.addrs()).await.unwrap();
+        let dialed: Vec<_> = info.attempts().iter().map(|a| a.addr().ip()).collect();
+        assert_eq!(dialed, [ip("::1")], "{info:#?}");
     })
     .await
 }

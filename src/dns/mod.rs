@@ -30,12 +30,13 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::NetError;
 use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
+use tokio::runtime::Handle;
 use tracing::{trace, warn};
 
 use self::search::{is_absolute, SameName, Search, SearchList};
 use crate::error::DnsError;
 use crate::race::Answer;
-use crate::Family;
+use crate::{ConnectError, Family};
 
 /// The stream of answers of one lookup: one per family, in the order they arrive.
 pub(crate) type Answers = std::pin::Pin<Box<dyn Stream<Item = Answer> + Send>>;
@@ -50,10 +51,16 @@ pub(crate) const DNS_LINGER: Duration = Duration::from_secs(5);
 /// or, for [`SameName`], as [`Named`] answers.
 ///
 /// Dropped with lookups still running (the race was won, timed out or cancelled), it hands
-/// them to a task of the current runtime that lets them finish, for at most
-/// [`DNS_LINGER`]. The task holds nothing but the lookups, and goes away with its runtime.
+/// them to a task of the runtime they were started on, which lets them finish for at most
+/// [`DNS_LINGER`]. That runtime has a time driver (they were started only once
+/// [`timers`](crate::runtime::timers) said so), and the task makes its timer itself: the
+/// destructor makes none, so it cannot panic for want of one, wherever it runs (in
+/// another runtime, in none, or while a panic unwinds). The task holds nothing but the
+/// lookups, and goes away with its runtime.
 struct Lookups<T: 'static = Answer> {
     pending: FuturesUnordered<BoxFuture<'static, T>>,
+    /// The runtime the lookups were started on: their sockets are registered with it.
+    runtime: Handle,
 }
 
 /// One family's answer, and the name hickory answered for (the lookup's query: a name of
@@ -73,17 +80,16 @@ impl<T> Drop for Lookups<T> {
         if self.pending.is_empty() {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         let mut pending = std::mem::take(&mut self.pending);
         trace!(
             lookups = pending.len(),
             "letting unfinished lookups fill the cache"
         );
-        runtime.spawn(tokio::time::timeout(DNS_LINGER, async move {
-            while pending.next().await.is_some() {}
-        }));
+        self.runtime.spawn(async move {
+            let every_answer = async { while pending.next().await.is_some() {} };
+            // Given up after `DNS_LINGER`: the lookups are dropped with the task.
+            let _ = tokio::time::timeout(DNS_LINGER, every_answer).await;
+        });
     }
 }
 
@@ -98,6 +104,7 @@ fn per_family_with<T: 'static>(
 ) -> Lookups<T> {
     let lookups = Lookups {
         pending: FuturesUnordered::new(),
+        runtime: Handle::current(),
     };
     for family in [Family::V6, Family::V4] {
         let (resolver, name) = (TokioResolver::clone(resolver), name.clone());
@@ -261,9 +268,16 @@ impl Resolver {
     }
 
     /// Looks up `host`'s `A` and `AAAA` records concurrently.
-    pub(crate) fn lookup(&self, host: &str, port: u16) -> Answers {
-        match self.backend() {
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoTimeDriver`](crate::ErrorKind::NoTimeDriver) before any query if the
+    /// resolver is hickory's, whose queries run on tokio timers, and the runtime cannot
+    /// make them. `getaddrinfo` needs none.
+    pub(crate) fn lookup(&self, host: &str, port: u16) -> Result<Answers, ConnectError> {
+        Ok(match self.backend() {
             Backend::Hickory(hickory) => {
+                crate::runtime::timers(tokio::time::Instant::now())?;
                 // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as
                 // target validation does, so `my_host.example` is looked up.
                 match Name::from_str_relaxed(host) {
@@ -273,7 +287,7 @@ impl Resolver {
             }
             Backend::Unbuilt(error) => failed(DnsError::new(None, error.clone())),
             Backend::System => getaddrinfo_per_family(getaddrinfo, host, port),
-        }
+        })
     }
 }
 
@@ -416,7 +430,12 @@ mod tests {
     /// its error too: the two lookups finish in either order.
     async fn by_family(resolver: &Resolver, host: &str) -> (Found, Found) {
         let (mut v4, mut v6) = (None, None);
-        for answer in resolver.lookup(host, 8080).collect::<Vec<_>>().await {
+        for answer in resolver
+            .lookup(host, 8080)
+            .unwrap()
+            .collect::<Vec<_>>()
+            .await
+        {
             if let Err(e) = &answer.result {
                 assert_eq!(e.family(), answer.family, "{e}");
             }
@@ -570,7 +589,7 @@ mod tests {
                 "no TLS roots",
             )))),
         };
-        let answers: Vec<Answer> = unbuilt.lookup("example.com", 80).collect().await;
+        let answers: Vec<Answer> = unbuilt.lookup("example.com", 80).unwrap().collect().await;
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].family, None);
         let error = answers[0].result.as_ref().unwrap_err();
@@ -610,7 +629,7 @@ mod tests {
     /// only, with the port. `localhost` is answered without a query (RFC 6761).
     #[tokio::test]
     async fn hickory_answers_each_family_with_its_own_addresses() {
-        let mut answers: Vec<Answer> = offline().lookup("localhost", 8080).collect().await;
+        let mut answers: Vec<Answer> = offline().lookup("localhost", 8080).unwrap().collect().await;
         assert_eq!(answers.len(), 2);
         answers.sort_by_key(|a| a.family.map(|f| f == Family::V6));
         assert_eq!(answers[0].family, Some(Family::V4));
@@ -621,7 +640,7 @@ mod tests {
         assert_eq!(answers[1].result.as_ref().unwrap(), &vec![v6]);
 
         // `.invalid` never resolves: each family's lookup fails, with its family.
-        let answers: Vec<Answer> = offline().lookup("x.invalid", 80).collect().await;
+        let answers: Vec<Answer> = offline().lookup("x.invalid", 80).unwrap().collect().await;
         let mut failed: Vec<_> = answers
             .iter()
             .map(|a| (a.family, a.result.as_ref().unwrap_err().family()))
@@ -635,7 +654,7 @@ mod tests {
     #[tokio::test]
     async fn an_unparsable_name_is_one_failed_answer() {
         let long = format!("{}.example", "a".repeat(64));
-        let answers: Vec<Answer> = offline().lookup(&long, 80).collect().await;
+        let answers: Vec<Answer> = offline().lookup(&long, 80).unwrap().collect().await;
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].family, None);
         assert!(answers[0].result.is_err());
@@ -658,6 +677,7 @@ mod tests {
         let (quick, slow) = (Arc::new(AtomicBool::new(false)), Arc::default());
         let lookups = Lookups {
             pending: FuturesUnordered::new(),
+            runtime: Handle::current(),
         };
         lookups
             .pending
@@ -669,6 +689,66 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert!(quick.load(Ordering::SeqCst), "a lookup of 1 s finishes");
         assert!(!slow.load(Ordering::SeqCst), "a lookup of 6 s is given up");
+    }
+
+    /// On a runtime without the time driver a hickory lookup, whose queries need timers,
+    /// is refused before it starts; `getaddrinfo` needs none.
+    #[test]
+    fn a_hickory_lookup_needs_timers() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        let Err(e) = offline().lookup("localhost", 80) else {
+            panic!("a hickory lookup started without a time driver");
+        };
+        assert_eq!(e.kind(), crate::ErrorKind::NoTimeDriver, "{e:?}");
+        assert!(system().lookup("localhost", 80).is_ok());
+    }
+
+    /// A name hickory cannot parse is one failed answer for both families, not a panic.
+    /// Dropped while a panic unwinds, inside a runtime without a time driver, `Lookups`
+    /// makes no timer: the panic goes on, where a second panic in the destructor would
+    /// have aborted the process, and the lookup lingers on the runtime it started on.
+    #[test]
+    fn dropped_while_unwinding_without_time_the_lookups_linger_where_they_started() {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        use tokio::runtime::Builder;
+        use tokio::sync::oneshot;
+
+        let started = Builder::new_current_thread().enable_all().build().unwrap();
+        let (answer, answered) = oneshot::channel::<()>();
+        let (finished, done) = oneshot::channel();
+        let lookups = Lookups {
+            pending: FuturesUnordered::new(),
+            runtime: started.handle().clone(),
+        };
+        lookups.pending.push(
+            async move {
+                let _ = answered.await;
+                let _ = finished.send(());
+                Answer::literal(vec![])
+            }
+            .boxed(),
+        );
+
+        let no_time = Builder::new_current_thread().enable_io().build().unwrap();
+        let unwound = {
+            let _inside = no_time.enter();
+            catch_unwind(AssertUnwindSafe(move || {
+                let _lookups = lookups;
+                panic!("the race panicked");
+            }))
+        };
+        let panic = unwound.expect_err("the race's own panic goes on");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"the race panicked"));
+
+        answer.send(()).unwrap();
+        started
+            .block_on(async { tokio::time::timeout(Duration::from_secs(5), done).await })
+            .expect("the lookup lingers on the runtime it started on")
+            .unwrap();
     }
 
     /// `Lookups` yields each lookup's answer as it finishes, then ends.
@@ -687,6 +767,7 @@ mod tests {
         };
         let lookups = Lookups {
             pending: FuturesUnordered::new(),
+            runtime: Handle::current(),
         };
         lookups.pending.push(at(2, Family::V6));
         lookups.pending.push(at(1, Family::V4));

@@ -7,15 +7,19 @@
 //! same.
 //!
 //! Asking costs three system calls and a socket, so [`Sources`] keeps each answer for
-//! [`SOURCE_TTL`], per destination prefix.
+//! [`SOURCE_TTL`], per destination prefix: a source, or "none" for a route the kernel does
+//! not have. An answer that says only that the process or the system ran short of
+//! something (descriptors, buffers, memory) is not kept.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::trace;
 
 /// How long a source found for a prefix is used before the kernel is asked again.
 ///
@@ -40,14 +44,16 @@ pub(crate) const MAX_PREFIXES: usize = 1024;
 const PORT_IF_NONE: u16 = 9;
 
 /// A way to find the source for a destination: the kernel, or a test's function.
-type Lookup = dyn Fn(SocketAddr) -> Option<IpAddr> + Send + Sync;
+type Lookup = dyn Fn(SocketAddr) -> io::Result<IpAddr> + Send + Sync;
 
 /// The source address the system would use for each destination, found by asking the
 /// kernel and kept for [`SOURCE_TTL`] per destination prefix.
 ///
 /// A source found for one address stands for its whole IPv4 `/24` or IPv6 `/64` (with its
 /// scope id): routes rarely split those, and a host's addresses in DNS often share one.
-/// "No source" (no route) is kept as well. The port does not count.
+/// "No source" (no route) is kept as well, unless the kernel's error was a lack of
+/// resources (see [`short_of_resources`]): the next race asks again. The port does not
+/// count.
 pub(crate) struct Sources {
     /// Finds a source when the cache has none.
     lookup: Box<Lookup>,
@@ -69,10 +75,12 @@ impl Sources {
     }
 
     /// Sources found by calling `f` instead of asking the kernel, cached as the kernel's
-    /// are: for tests of the callers, and of the cache.
+    /// are (`None` as "no route"): for tests of the callers, and of the cache.
     #[cfg(test)]
     pub(crate) fn fixed(f: impl Fn(SocketAddr) -> Option<IpAddr> + Send + Sync + 'static) -> Self {
-        Self::with_lookup(Box::new(f))
+        Self::with_lookup(Box::new(move |dst| {
+            f(dst).ok_or_else(|| io::Error::from(io::ErrorKind::NetworkUnreachable))
+        }))
     }
 
     /// Sources found by `lookup`, with an empty cache.
@@ -87,7 +95,8 @@ impl Sources {
     /// (no route, no such family, or any other error).
     ///
     /// From the cache if `dst`'s prefix was asked about less than [`SOURCE_TTL`] ago.
-    /// Otherwise the kernel is asked, with no lock held, in three non-blocking system calls.
+    /// Otherwise the kernel is asked, with no lock held, in three non-blocking system calls,
+    /// and its answer is cached unless it was a lack of resources.
     pub(crate) fn source(&self, dst: SocketAddr) -> Option<IpAddr> {
         let prefix = Prefix::of(dst);
         let now = Instant::now();
@@ -95,7 +104,14 @@ impl Sources {
         if let Some(found) = cached.filter(|found| found.fresh(now)) {
             return found.source;
         }
-        let source = (self.lookup)(dst);
+        let source = match (self.lookup)(dst) {
+            Ok(source) => Some(source),
+            Err(error) if short_of_resources(&error) => {
+                trace!(%dst, %error, "no source address for now; not cached");
+                return None;
+            }
+            Err(_) => None,
+        };
         let mut cache = self.cache();
         if cache.len() >= MAX_PREFIXES && !cache.contains_key(&prefix) {
             evict(&mut cache, now);
@@ -186,18 +202,33 @@ impl Prefix {
 
 /// Asks the kernel which source it would use for `dst`, with a UDP socket bound to the
 /// unspecified address of `dst`'s family and `connect()`ed to `dst` (its scope id kept):
-/// no packet is sent. `None` on any error: no route (`ENETUNREACH`), no address to send
-/// from (`EADDRNOTAVAIL`), the family disabled (`EAFNOSUPPORT`), a link-local address
-/// without its scope id (`EINVAL`), a broadcast one (`EACCES`).
-fn kernel_source(dst: SocketAddr) -> Option<IpAddr> {
+/// no packet is sent. An error means no source: no route (`ENETUNREACH`), no address to
+/// send from (`EADDRNOTAVAIL`), the family disabled (`EAFNOSUPPORT`), a link-local address
+/// without its scope id (`EINVAL`), a broadcast one (`EACCES`); or, for this moment only,
+/// a lack of resources ([`short_of_resources`]).
+fn kernel_source(dst: SocketAddr) -> io::Result<IpAddr> {
     let dst = with_a_port(dst);
     let unspecified = match dst {
         SocketAddr::V4(_) => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
         SocketAddr::V6(_) => SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)),
     };
-    let socket = UdpSocket::bind(unspecified).ok()?;
-    socket.connect(dst).ok()?;
-    Some(socket.local_addr().ok()?.ip())
+    let socket = UdpSocket::bind(unspecified)?;
+    socket.connect(dst)?;
+    Ok(socket.local_addr()?.ip())
+}
+
+/// Whether `e` says that the process or the system ran short of something, not that the
+/// destination has no route: no descriptor left in the process (`EMFILE`) or the system
+/// (`ENFILE`), no buffer space (`ENOBUFS`), no memory (`ENOMEM`). Such an answer holds
+/// for this moment only, so it is never cached.
+fn short_of_resources(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    return matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    );
+    #[cfg(not(unix))]
+    return e.kind() == io::ErrorKind::OutOfMemory;
 }
 
 /// `dst`, on port [`PORT_IF_NONE`] if its port is 0.
@@ -272,7 +303,10 @@ mod tests {
         assert_eq!(with_a_port(addr("127.0.0.1:0")), addr("127.0.0.1:9"));
         assert_eq!(with_a_port(addr("[::1]:0")), addr("[::1]:9"));
         assert_eq!(with_a_port(addr("127.0.0.1:443")), addr("127.0.0.1:443"));
-        assert_eq!(kernel_source(addr("127.0.0.1:0")), Some(ip("127.0.0.1")));
+        assert_eq!(
+            kernel_source(addr("127.0.0.1:0")).ok(),
+            Some(ip("127.0.0.1"))
+        );
     }
 
     /// Errors mean no source: here, a link-local address without its scope id (`EINVAL`,
@@ -327,6 +361,41 @@ mod tests {
         assert_eq!(sources.source(addr("[2001:db8::1]:443")), None);
         assert_eq!(sources.source(addr("[2001:db8::1]:443")), None);
         assert_eq!(calls.load(Ordering::Relaxed), 1);
+    }
+
+    /// A lookup that failed for lack of descriptors, buffers or memory is not kept: the
+    /// next race asks again and gets the route. Any other error is kept as no route.
+    #[cfg(unix)]
+    #[tokio::test(start_paused = true)]
+    async fn a_lack_of_resources_is_never_cached() {
+        let dst = addr("[2001:db8::1]:443");
+        let cases = [
+            (libc::EMFILE, false),
+            (libc::ENFILE, false),
+            (libc::ENOBUFS, false),
+            (libc::ENOMEM, false),
+            (libc::ENETUNREACH, true),
+            (libc::EADDRNOTAVAIL, true),
+        ];
+        for (code, kept) in cases {
+            // Fails with `code` the first time, then finds a source.
+            let calls = Arc::new(AtomicUsize::new(0));
+            let counter = Arc::clone(&calls);
+            let sources = Sources::with_lookup(Box::new(move |_| {
+                match counter.fetch_add(1, Ordering::Relaxed) {
+                    0 => Err(io::Error::from_raw_os_error(code)),
+                    _ => Ok(ip("2001:db8::2")),
+                }
+            }));
+            let error = io::Error::from_raw_os_error(code);
+            assert_eq!(sources.source(dst), None, "{error}");
+            assert_eq!(short_of_resources(&error), !kept, "{error}");
+            let again = if kept { None } else { Some(ip("2001:db8::2")) };
+            assert_eq!(sources.source(dst), again, "{error}");
+            assert_eq!(sources.source(dst), again, "{error}");
+            assert_eq!(calls.load(Ordering::Relaxed), if kept { 1 } else { 2 });
+            assert_eq!(prefixes(&sources), 1, "{error}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

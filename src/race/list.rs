@@ -30,7 +30,9 @@ use crate::ConnectError;
 /// [`RefusedByPolicy`](crate::ErrorKind::RefusedByPolicy) if the policy refused every
 /// address, [`Dns`](crate::ErrorKind::Dns) if the lookups failed,
 /// [`NoAddresses`](crate::ErrorKind::NoAddresses) if they found none, and
-/// [`TimedOut`](crate::ErrorKind::TimedOut) if the total timeout elapsed first.
+/// [`TimedOut`](crate::ErrorKind::TimedOut) if the total timeout elapsed first. With a
+/// total timeout, [`NoTimeDriver`](crate::ErrorKind::NoTimeDriver) before waiting if the
+/// runtime cannot make timers.
 pub(crate) async fn addresses<S>(
     plan: &Plan,
     memory: Memory<'_>,
@@ -41,6 +43,9 @@ where
 {
     let start = Instant::now();
     let deadline = plan.deadline(start);
+    if deadline.is_some() {
+        crate::runtime::timers(start)?;
+    }
     let mut state = State::new(plan, memory, start);
     let every_answer = async {
         while let Some(answer) = answers.next().await {

@@ -592,6 +592,9 @@ fn take_permit<'a, F>(
 /// address (read by the caller that wants one). Every other attempt is dropped before
 /// this returns.
 ///
+/// It fails with [`ErrorKind::NoTimeDriver`] before anything else if the runtime cannot
+/// make timers.
+///
 /// Every attempt holds a permit of `budget` while it runs. The first attempt, and any
 /// attempt while none runs, takes one without waiting (over the limit if need be); the
 /// others wait their turn in the budget's line when it is spent, and the race's own rules
@@ -611,6 +614,8 @@ where
     S: Stream<Item = Answer> + Unpin,
 {
     let start = Instant::now();
+    // Its schedule and timeouts run on tokio timers.
+    crate::runtime::timers(start)?;
     let deadline = plan.deadline(start);
     let mut state = State::new(plan, memory, start);
     let progress = Progress::default();

@@ -77,6 +77,9 @@ pub(crate) fn applies(plan: &Plan) -> bool {
 
 /// Dials `addr`, alone, with the plan's attempt timeout and a permit of `budget`. Only
 /// for a plan that [`applies`].
+///
+/// Without an attempt timeout it needs no timer; with one it fails with
+/// [`ErrorKind::NoTimeDriver`] before dialing if the runtime cannot make timers.
 pub(crate) async fn one<D: Dial>(
     dialer: &D,
     plan: &Plan,
@@ -87,6 +90,9 @@ pub(crate) async fn one<D: Dial>(
     debug_assert!(applies(plan), "a plan for the engine: {plan:?}");
     let start = Instant::now();
     let timeout = plan.attempt_timeout;
+    if timeout.is_some() {
+        crate::runtime::timers(start)?;
+    }
     debug!(%addr, attempt = 0, ?timeout, "attempt started");
     // A race's first attempt never waits for the budget.
     let permit = budget.free();

@@ -1142,5 +1142,6 @@ mod caps;
 mod handshake;
 mod learned;
 mod list;
+mod no_time;
 mod one;
 mod props;
