@@ -382,9 +382,11 @@ impl<D> ConnieConnector<D> {
     /// Sets how many addresses the connector's address history holds; `0` turns it off.
     ///
     /// The history remembers, per address (IP and port), the smoothed handshake time and
-    /// its variance (RFC 6298) of every attempt that connected, the last failure and the
-    /// last success. Races sort by it (measured addresses first, fastest first; addresses
-    /// that failed within [`FAILURE_COOL_DOWN`](crate::FAILURE_COOL_DOWN) last), and
+    /// its variance (RFC 6298) of every attempt that connected, the share of its recent
+    /// attempts that failed, the last failure and the last success. Races sort by it
+    /// (measured addresses first, fastest first counting their failures; addresses that
+    /// failed with no time measured, within
+    /// [`FAILURE_COOL_DOWN`](crate::FAILURE_COOL_DOWN), last), and
     /// [`Schedule::learned`] starts the best known address alone. A handshake time stays
     /// fresh for [`HISTORY_TTL`](crate::HISTORY_TTL). An entry is dropped when the source
     /// address the system picks for that destination changes: knowledge never crosses

@@ -4,7 +4,8 @@
 //! For each address it keeps a smoothed handshake time and its variance (RFC 6298), in two
 //! phases when the dialer runs a handshake on top of TCP (TLS): the transport's, from the
 //! attempt's start to TCP up, and the handshake's, from TCP up to the handshake done. It
-//! also keeps the last failure and the last success. A race asks it two questions: how to
+//! also keeps the last failure and the last success, and the share of recent attempts that
+//! failed, which fades with time. A race asks it two questions: how to
 //! rank each address ([`Known`]), and how long each phase of the best one should take
 //! before more attempts start ([`Known::expected_transport`],
 //! [`Known::expected_handshake`]). It is a small policy object the race consults, in
@@ -34,11 +35,36 @@ pub const DEFAULT_HISTORY_CAPACITY: usize = 4096;
 /// it races every address, as a first connect does.
 pub const HISTORY_TTL: Duration = Duration::from_secs(600);
 
-/// How long an address that failed stays ranked below the addresses connie knows nothing
-/// about: 30 seconds. A failure also forgets the address's handshake time, so after the
-/// cool-down the address is unknown, and only a race of every address can make it the
-/// first choice again.
+/// How long an address that failed, with no handshake time measured within
+/// [`HISTORY_TTL`], stays ranked below the addresses connie knows nothing about: 30
+/// seconds. An address with a measured time keeps it when it fails; its failures count
+/// against it as a share of its recent attempts instead (see
+/// [`Schedule::learned`](crate::Schedule::learned)).
 pub const FAILURE_COOL_DOWN: Duration = Duration::from_secs(30);
+
+/// How fast an address's share of failed attempts fades when nothing new is learned
+/// about it: by half every 10 seconds. A host that failed a few times in a row is so
+/// tried first again a few seconds later, and one that keeps failing costs one attempt
+/// every few seconds.
+const FAILURE_HALF_LIFE: Duration = Duration::from_secs(10);
+
+/// How much one refused (or otherwise failed) attempt moves the share of failures
+/// towards 1: a half. Two refusals in a row leave a host at 3/4; it takes three to rank
+/// a 5 ms host behind a steady 30 ms one.
+const FAILED_WEIGHT: f64 = 0.5;
+
+/// How much one attempt that timed out, or was still connecting past its expected time
+/// when the race ended, moves the share of failures towards 1: three quarters. A silence
+/// costs the whole expected time and usually means the path is down, not a blip: one
+/// ranks a 10 ms host behind a 20 ms one.
+const OVERDUE_WEIGHT: f64 = 0.75;
+
+/// How much one success moves the share of failures towards 0: a half.
+const SUCCESS_WEIGHT: f64 = 0.5;
+
+/// The highest share of failures ranking counts: a host that always fails ranks as if it
+/// took a thousand times its handshake time, not forever.
+const MAX_FAILING: f64 = 0.999;
 
 /// One race in this many, among the races that would start the best known address alone,
 /// races every address instead, so that an address that became faster is found: 1 in 100.
@@ -89,19 +115,23 @@ impl Rtt {
 }
 
 /// What the history knows about one address, at the start of a race.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Known {
-    /// A handshake time measured within [`HISTORY_TTL`], with no failure since.
+    /// A handshake time measured within [`HISTORY_TTL`].
     Fresh {
         /// The transport's (TCP's) handshake time.
         transport: Rtt,
         /// The handshake's on top of it (TLS), from TCP up to done, if the address was
         /// last reached by a dialer that runs one.
         handshake: Option<Rtt>,
+        /// The share of its recent attempts that failed, faded to now: 0 for a host that
+        /// has not failed lately.
+        failing: f64,
     },
-    /// Nothing useful: never seen, expired, or failed longer than the cool-down ago.
+    /// Nothing useful: never seen, expired, or failed with no time measured longer than
+    /// the cool-down ago.
     Unknown,
-    /// Failed within [`FAILURE_COOL_DOWN`].
+    /// Failed within [`FAILURE_COOL_DOWN`], with no time measured.
     Failed,
 }
 
@@ -138,12 +168,21 @@ impl Known {
         }
     }
 
-    /// The smoothed time of a whole connect (both phases), to rank fresh addresses by.
+    /// The share of its recent attempts that failed, faded to now; 0 unless fresh.
+    pub(crate) fn failing(&self) -> f64 {
+        match *self {
+            Known::Fresh { failing, .. } => failing,
+            Known::Unknown | Known::Failed => 0.0,
+        }
+    }
+
+    /// The smoothed time of a whole connect (both phases).
     pub(crate) fn srtt(&self) -> Option<Duration> {
         match *self {
             Known::Fresh {
                 transport,
                 handshake,
+                ..
             } => Some(
                 transport
                     .srtt
@@ -151,6 +190,20 @@ impl Known {
             ),
             Known::Unknown | Known::Failed => None,
         }
+    }
+
+    /// What ranks fresh addresses: the time to a connection if the address is tried
+    /// until it connects, its connect time over the share of attempts that succeed
+    /// (srtt / (1 − failing)). A 5 ms host that fails half the time ranks as 10 ms, still
+    /// ahead of a steady 30 ms one; one that has failed three times in a row, behind it.
+    pub(crate) fn rank_time(&self) -> Option<Duration> {
+        let srtt = self.srtt()?;
+        let failing = match *self {
+            Known::Fresh { failing, .. } => failing.clamp(0.0, MAX_FAILING),
+            Known::Unknown | Known::Failed => return None,
+        };
+        let secs = srtt.as_secs_f64() / (1.0 - failing);
+        Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
     }
 }
 
@@ -181,6 +234,9 @@ struct Entry {
     /// The last failure: its kind, when, and its [`Inner::tick`] (to order it against a
     /// success at the same instant).
     failed: Option<(io::ErrorKind, Instant, u64)>,
+    /// The share of recent attempts that failed, and when it was last moved; it fades by
+    /// half every [`FAILURE_HALF_LIFE`] from then.
+    failing: (f64, Instant),
     /// The last success: when, and its tick.
     succeeded: Option<(Instant, u64)>,
     /// The source address the system chose for this destination when the entry was
@@ -220,12 +276,28 @@ impl Entry {
             self.handshake = None;
         }
         self.succeeded = Some((now, tick));
+        self.attempted(0.0, SUCCESS_WEIGHT, now);
     }
 
-    fn new(source: Option<IpAddr>, tick: u64) -> Entry {
+    /// The share of failures at `now`, faded since it last moved.
+    fn failing(&self, now: Instant) -> f64 {
+        let (share, at) = self.failing;
+        let half_lives =
+            now.saturating_duration_since(at).as_secs_f64() / FAILURE_HALF_LIFE.as_secs_f64();
+        share * 0.5f64.powf(half_lives)
+    }
+
+    /// Moves the share of failures `weight` of the way towards `towards` (0 or 1).
+    fn attempted(&mut self, towards: f64, weight: f64, now: Instant) {
+        let share = self.failing(now);
+        self.failing = (share + (towards - share) * weight, now);
+    }
+
+    fn new(source: Option<IpAddr>, tick: u64, now: Instant) -> Entry {
         Entry {
             rtt: None,
             handshake: None,
+            failing: (0.0, now),
             failed: None,
             succeeded: None,
             source,
@@ -281,19 +353,20 @@ impl History {
         }
         entry.used = tick;
         let since = |at: Instant| now.saturating_duration_since(at);
-        if let Some((_, at, failed)) = entry.failed {
-            let after_success = entry
-                .succeeded
-                .is_none_or(|(_, succeeded)| failed > succeeded);
-            if after_success && since(at) < FAILURE_COOL_DOWN {
-                return Known::Failed;
-            }
-        }
-        match entry.rtt {
-            Some((transport, at)) if since(at) < HISTORY_TTL => Known::Fresh {
+        if let Some((transport, _)) = entry.rtt.filter(|&(_, at)| since(at) < HISTORY_TTL) {
+            return Known::Fresh {
                 transport,
                 handshake: entry.handshake,
-            },
+                failing: entry.failing(now),
+            };
+        }
+        match entry.failed {
+            Some((_, at, failed))
+                if since(at) < FAILURE_COOL_DOWN
+                    && entry.succeeded.is_none_or(|(_, ok)| failed > ok) =>
+            {
+                Known::Failed
+            }
             _ => Known::Unknown,
         }
     }
@@ -323,10 +396,10 @@ impl History {
             let entry = inner
                 .entries
                 .entry(addr)
-                .or_insert_with(|| Entry::new(source, tick));
+                .or_insert_with(|| Entry::new(source, tick, now));
             if entry.written_on_another_network(source) {
                 // Learned on another network: start over.
-                *entry = Entry::new(source, tick);
+                *entry = Entry::new(source, tick, now);
             }
             entry.used = tick;
             entry.source = source.or(entry.source);
@@ -338,13 +411,15 @@ impl History {
                 } => entry.connected(transport, Some(handshake), now, tick),
                 Lesson::Failed(kind) => {
                     entry.failed = Some((kind, now, tick));
-                    entry.rtt = None;
-                    entry.handshake = None;
+                    let weight = match kind {
+                        io::ErrorKind::TimedOut => OVERDUE_WEIGHT,
+                        _ => FAILED_WEIGHT,
+                    };
+                    entry.attempted(1.0, weight, now);
                 }
                 Lesson::Overdue => {
                     entry.failed = Some((io::ErrorKind::TimedOut, now, tick));
-                    entry.rtt = None;
-                    entry.handshake = None;
+                    entry.attempted(1.0, OVERDUE_WEIGHT, now);
                 }
             }
         }
@@ -419,6 +494,7 @@ mod tests {
         Known::Fresh {
             transport: rtt(srtt, rttvar),
             handshake: None,
+            failing: 0.0,
         }
     }
 
@@ -464,6 +540,7 @@ mod tests {
             Known::Fresh {
                 transport: rtt(20, 10),
                 handshake: Some(rtt(40, 20)),
+                failing: 0.0,
             }
         );
         // 20 + 4·10 = 60, and 40 + 4·20 = 120.
@@ -483,6 +560,7 @@ mod tests {
             Known::Fresh {
                 transport,
                 handshake: Some(rtt(50, 35)),
+                failing: 0.0,
             }
         );
         // A plain TCP connect leaves the handshake as it was.
@@ -524,6 +602,7 @@ mod tests {
                 srtt: Duration::MAX,
                 rttvar: Duration::MAX,
             }),
+            failing: 1.0,
         };
         assert_eq!(huge.expected_transport(), Some(ms(250)), "no overflow");
         assert_eq!(huge.expected(), Some(ms(2250)), "no overflow");
@@ -548,12 +627,47 @@ mod tests {
         assert_eq!(h.known(a(1), SRC, Instant::now()), fresh(60, 30));
     }
 
-    /// A failure ranks the address last for the cool-down, then it is unknown: its old
-    /// handshake time is gone.
+    /// A measured address keeps its handshake time when it fails: each failure moves its
+    /// share of failures towards 1 (a half for a refusal, three quarters for a timeout or
+    /// an overdue attempt), a success halves it, and it fades by half every 10 s.
     #[tokio::test(start_paused = true)]
-    async fn a_failure_lasts_for_the_cool_down_and_forgets_the_rtt() {
+    async fn a_failure_keeps_the_rtt_and_counts_against_it() {
         let h = History::new(16);
+        let failing = |h: &History| h.known(a(1), SRC, Instant::now()).failing();
         connected(&h, a(1), 20, Instant::now());
+        let refused = Lesson::Failed(io::ErrorKind::ConnectionRefused);
+        h.learn([(a(1), SRC, refused)], Instant::now());
+        let known = h.known(a(1), SRC, Instant::now());
+        assert_eq!(known.srtt(), Some(ms(20)), "{known:?}");
+        assert_eq!(known.failing(), 0.5);
+        // Ranked as if it took 20 / (1 − 0.5) = 40 ms.
+        assert_eq!(known.rank_time(), Some(ms(40)));
+        h.learn([(a(1), SRC, refused)], Instant::now());
+        assert_eq!(failing(&h), 0.75);
+        connected(&h, a(1), 20, Instant::now());
+        assert_eq!(failing(&h), 0.375);
+        h.learn([(a(1), SRC, Lesson::Overdue)], Instant::now());
+        assert_eq!(failing(&h), 0.375 + 0.625 * 0.75);
+        let timed_out = Lesson::Failed(io::ErrorKind::TimedOut);
+        h.learn([(a(1), SRC, timed_out)], Instant::now());
+        let share = failing(&h);
+        tokio::time::advance(FAILURE_HALF_LIFE).await;
+        assert!((failing(&h) - share / 2.0).abs() < 1e-9, "{}", failing(&h));
+        tokio::time::advance(FAILURE_HALF_LIFE * 2).await;
+        assert!((failing(&h) - share / 8.0).abs() < 1e-9, "{}", failing(&h));
+        // However often it failed, it ranks as taking at most a thousand times its time.
+        for _ in 0..100 {
+            h.learn([(a(1), SRC, Lesson::Overdue)], Instant::now());
+        }
+        let known = h.known(a(1), SRC, Instant::now());
+        assert_eq!(known.rank_time(), Some(ms(20) * 1000));
+    }
+
+    /// An address with no measured time that fails ranks last for the cool-down, then is
+    /// unknown; a success after the failure counts at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_with_no_time_lasts_for_the_cool_down() {
+        let h = History::new(16);
         for lesson in [
             Lesson::Failed(io::ErrorKind::ConnectionRefused),
             Lesson::Overdue,
@@ -565,7 +679,6 @@ mod tests {
             tokio::time::advance(ms(1)).await;
             assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Unknown);
         }
-        // A success after a failure counts at once.
         h.learn(
             [(a(1), SRC, Lesson::Failed(io::ErrorKind::ConnectionRefused))],
             Instant::now(),

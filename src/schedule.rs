@@ -123,18 +123,36 @@ impl Schedule {
     ///   address starts: so a known TLS host costs one connection per connect, whatever
     ///   its handshake takes beyond the round trip;
     /// - the next address, if it is known too, is given its own expected time in turn;
-    ///   the first unknown address starts the rest of the race at once, as `race_all`.
+    /// - once the known addresses are only late, the first unknown address starts alone,
+    ///   and the rest of the race half the last known address's expected time later, all
+    ///   at once, as `race_all`; once they have failed, the rest start at once. A known
+    ///   host a few milliseconds late so costs one more SYN, not a SYN to every address.
     ///
-    /// A known address that fails, or has not connected by its expected time when another
-    /// address wins, is ranked last for [`FAILURE_COOL_DOWN`](crate::FAILURE_COOL_DOWN)
-    /// and its handshake time is forgotten. One such race in
+    /// # Failures
+    ///
+    /// A known address keeps its handshake time when it fails (it refused, reset, timed
+    /// out, or was still connecting past its expected time when another address won).
+    /// Instead the history keeps the share of its recent attempts that failed: a refusal
+    /// moves it half way to 1, a timeout or an overdue attempt three quarters of the way,
+    /// a success half way to 0, and it fades by half every 10 seconds. Known addresses
+    /// rank by srtt / (1 − that share), the time to a connection if the address is tried
+    /// until it connects, and each is given its expected time times the share that
+    /// succeeds before the next address starts. So:
+    ///
+    /// - a fast host that refuses now and then stays first (a 5 ms host that refuses
+    ///   every other connect ranks as 10 ms, ahead of a steady 30 ms host);
+    /// - one that keeps failing ranks behind the next known host after three refusals in a
+    ///   row, or one timeout (a 10 ms host behind a 20 ms one);
+    /// - as its failures fade it is tried first again, beside the next address rather
+    ///   than before it: a host back up is found within seconds, and one still down costs
+    ///   a SYN every few seconds, until its handshake time expires
+    ///   ([`HISTORY_TTL`](crate::HISTORY_TTL) after its last success).
+    ///
+    /// An address that failed with no handshake time measured ranks below the unknown
+    /// addresses for [`FAILURE_COOL_DOWN`](crate::FAILURE_COOL_DOWN). One learned race in
     /// [`EXPLORE_EVERY`](crate::EXPLORE_EVERY) races every address instead, so that an
     /// address that became faster is found. With nothing known (a first connect, a
     /// connector with its history off) it is `race_all`.
-    ///
-    /// Why "the rest at once" after the known addresses, rather than a stagger: an unknown
-    /// address has no expected time to stagger by, and when the known addresses are late,
-    /// the fastest way to a connection is the one `race_all` takes.
     pub const fn learned() -> Schedule {
         Schedule {
             attempt_delay: Some(Duration::ZERO),

@@ -14,9 +14,10 @@ use crate::history::{History, Known};
 ///
 /// The criteria, in order:
 /// 1. RFC 6724 rule 1: an address with no route goes last (its attempt fails at once);
-/// 2. the history: an address with a fresh handshake time first, the fastest first; then
-///    the addresses connie knows nothing about; then those that failed within the
-///    cool-down;
+/// 2. the history: an address with a fresh handshake time first, by
+///    [`Known::rank_time`] (its time counting its recent failures); then the addresses
+///    connie knows nothing about; then those that failed with no time measured, within
+///    the cool-down;
 /// 3. RFC 6724 rules 2, 5, 6, 8 and 9 (scope, label, precedence, smaller scope, longest
 ///    matching prefix).
 ///
@@ -31,8 +32,9 @@ use crate::history::{History, Known};
 pub(crate) struct Rank {
     unusable: bool,
     standing: Standing,
-    /// The smoothed time of a fresh address's whole connect (TCP, and TLS if it was
-    /// measured); zero otherwise.
+    /// A fresh address's [`Known::rank_time`]: its smoothed connect time (TCP, and TLS if
+    /// it was measured) over the share of its recent attempts that succeeded; zero
+    /// otherwise.
     srtt: Duration,
     /// `None` when the race does not sort by RFC 6724.
     rfc6724: Option<rfc6724::Key>,
@@ -107,7 +109,7 @@ impl Memory<'_> {
             Known::Unknown => Standing::Unknown,
             Known::Failed => Standing::Failed,
         };
-        let srtt = known.srtt().unwrap_or_default();
+        let srtt = known.rank_time().unwrap_or_default();
         Ranked {
             rank: Rank {
                 unusable: key.is_some_and(|k| !k.usable()),

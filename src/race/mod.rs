@@ -284,12 +284,26 @@ impl<'a> State<'a> {
         }
         let (delay, handshake_delay) = match expected_transport {
             Some(transport) if self.learning => {
+                // A host that failed lately is given its time in the measure it succeeds:
+                // trying it again costs a SYN beside the next address, not a wait.
+                let succeeding = (1.0 - queued.known.failing()).clamp(0.0, 1.0);
                 let handshake = queued.known.expected_handshake();
-                (Some(transport), handshake.or(Some(transport)))
+                (
+                    Some(transport.mul_f64(succeeding)),
+                    handshake.or(Some(transport)),
+                )
+            }
+            _ if self.learning && self.running() > 0 => {
+                // The first unknown address ends the learned part of the race. While the
+                // last known address is only late, it starts alone, and the rest after
+                // half that address's delay: a known host a little late costs one more
+                // SYN, not a SYN to every address.
+                self.learning = false;
+                let last = self.delays.last().copied().flatten();
+                let delay = last.map(|d| d / 2).or(self.plan.schedule.attempt_delay);
+                (delay, delay)
             }
             _ => {
-                // The first unknown address ends the learned part of the race.
-                self.learning = false;
                 let delay = self.plan.schedule.attempt_delay;
                 (delay, delay)
             }

@@ -104,8 +104,11 @@ async fn a_known_host_costs_one_syn() {
 
 /// The 10 ms host goes dark after 20 connects. Connect 21 dials it alone, gives it its
 /// expected handshake time (10 ms + 1 ms: twenty equal samples leave rttvar near 0, so
-/// G = 1 ms counts), then races the other eleven: the 20 ms host connects at 11 + 20 =
-/// 31 ms. From connect 22 on the 20 ms host is known, and dialed alone.
+/// G = 1 ms counts), then the first unknown address (the 120 ms host, first in DNS order)
+/// alone, and the other ten half of 11 ms later (at 17 ms: the timer counts whole
+/// milliseconds): the 20 ms host connects at 17 + 20 = 37 ms. From connect 22 on the 20
+/// ms host is known, and dialed alone: the dark host's overdue attempt ranks it as taking
+/// four times its 10 ms.
 #[tokio::test(start_paused = true)]
 async fn the_best_host_going_dark_costs_one_race_then_the_next_best_is_known() {
     let history = History::new(64);
@@ -115,18 +118,21 @@ async fn the_best_host_going_dark_costs_one_race_then_the_next_best_is_known() {
     }
     let dark = twelve_net(&[4]);
     let c = learned(&dark, &history).await;
-    let failover = expect(12, 31, 11, true);
+    let failover = expect(12, 37, 11, true);
     assert_eq!(c, failover);
     for n in 22..=50 {
         let c = learned(&dark, &history).await;
         let expected = expect(1, 20, 11, true);
         assert_eq!(c, expected, "connect {n}");
     }
-    // After the cool-down the dark host is unknown, not known: the 20 ms host still goes
-    // first, alone.
+    // Once its failure has faded (30 s later, to an eighth of 3/4), the dark host is tried
+    // first again, for its 11 ms shrunk by that share (to 10 ms, counted in whole ms), and
+    // the 20 ms host connects after it; the next connect goes to the 20 ms host alone.
     tokio::time::advance(FAILURE_COOL_DOWN).await;
     let c = learned(&dark, &history).await;
-    assert_eq!((c.dials, c.to), (1, twelve(11)));
+    assert_eq!(c, expect(2, 31, 11, true));
+    let c = learned(&dark, &history).await;
+    assert_eq!(c, expect(1, 20, 11, true));
 }
 
 /// With two known addresses, the second gets its own expected time in turn: the known
@@ -151,7 +157,9 @@ async fn known_addresses_are_staggered_by_their_own_expected_times() {
 }
 
 /// A failure starts the next attempt at once, as in every schedule: the known host
-/// refuses after 2 ms, and the other eleven start then.
+/// refuses after 2 ms, and the other eleven start then. One refusal does not demote it:
+/// the next connect dials it first again, and the 20 ms host, known now, when it refuses
+/// again.
 #[tokio::test(start_paused = true)]
 async fn a_known_host_that_refuses_starts_the_rest_at_once() {
     let history = History::new(64);
@@ -169,9 +177,8 @@ async fn a_known_host_that_refuses_starts_the_rest_at_once() {
     let refusing = Net::of(hosts);
     let c = learned(&refusing, &history).await;
     assert_eq!((c.dials, c.elapsed, c.to), (12, ms(22), twelve(11)));
-    // Refused within the cool-down: ranked last, and the 20 ms host is now the known one.
     let c = learned(&refusing, &history).await;
-    assert_eq!((c.dials, c.elapsed, c.to), (1, ms(20), twelve(11)));
+    assert_eq!((c.dials, c.elapsed, c.to), (2, ms(22), twelve(11)));
 }
 
 /// A handshake time stays fresh for the TTL; after it, the host is unknown and the next
@@ -266,7 +273,9 @@ async fn connect_info_reports_handshakes_and_expectations() {
     let (_, info) = remembering(&net.dialer(), &plan(Schedule::learned()), memory, answers)
         .await
         .unwrap();
-    // rttvar = 5 ms after one 10 ms sample: expected 10 + 4·5 = 30 ms.
+    // rttvar = 5 ms after one 10 ms sample: expected 10 + 4·5 = 30 ms. It is dark: the
+    // first unknown address starts at 30 ms, alone, the rest 15 ms later; the 20 ms host
+    // connects at 65 ms.
     let first = &info.attempts()[0];
     assert_eq!(
         (first.addr(), first.expected(), first.handshake()),
@@ -282,7 +291,7 @@ async fn connect_info_reports_handshakes_and_expectations() {
         (won.addr(), won.handshake(), won.expected()),
         (twelve(11), Some(ms(20)), None)
     );
-    assert_eq!(info.elapsed(), ms(50));
+    assert_eq!(info.elapsed(), ms(65));
     assert!(info.used_history());
 }
 
@@ -501,4 +510,32 @@ async fn an_address_without_a_route_goes_last() {
         .unwrap();
     let order: Vec<_> = info.attempts().iter().map(|a| a.addr()).collect();
     assert_eq!(order, net.addrs(&["198.51.100.2:80", "203.0.113.3:80"]));
+}
+
+/// A known host a little late costs one more SYN, not a SYN to every address: the 10 ms
+/// host answers one connect in 14 ms, 3 ms past its expected 11. At 11 ms the first
+/// unknown address (the 120 ms host, first in DNS order) starts alone; the rest would only
+/// start 5.5 ms later, and the 10 ms host connects at 14 first. Over connects 2–50 that is
+/// 50 SYNs, 1.02 per connect, where racing the rest at once made 60.
+#[tokio::test(start_paused = true)]
+async fn a_late_known_host_costs_one_more_syn() {
+    let history = History::new(64);
+    let (steady, mut syns) = (twelve_net(&[]), 0);
+    let mut hosts: Vec<_> = (0..12)
+        .map(|i| (twelve(i), Host::Up(ms(TWELVE[i]))))
+        .collect();
+    hosts[4].1 = Host::Up(ms(14));
+    let late = Net::of(hosts);
+    learned(&steady, &history).await;
+    for n in 2..=50 {
+        let c = if n == 30 {
+            let c = learned(&late, &history).await;
+            assert_eq!(c, expect(2, 14, 4, true), "the late connect");
+            c
+        } else {
+            learned(&steady, &history).await
+        };
+        syns += c.dials;
+    }
+    assert_eq!(syns, 50);
 }

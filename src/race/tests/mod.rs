@@ -1139,6 +1139,7 @@ async fn policy_refusals_are_listed_after_failed_attempts() {
 mod abandon;
 mod budget;
 mod caps;
+mod flaky;
 mod handshake;
 mod learned;
 mod list;
