@@ -220,8 +220,8 @@ fn kernel_source(dst: SocketAddr) -> io::Result<IpAddr> {
 /// Whether `e` says that the process or the system ran short of something, not that the
 /// destination has no route: no descriptor left in the process (`EMFILE`) or the system
 /// (`ENFILE`), no buffer space (`ENOBUFS`), no memory (`ENOMEM`). Such an answer holds
-/// for this moment only, so it is never cached.
-fn short_of_resources(e: &io::Error) -> bool {
+/// for this moment only, so it is never cached, nor taught to the address history.
+pub(crate) fn short_of_resources(e: &io::Error) -> bool {
     #[cfg(unix)]
     return matches!(
         e.raw_os_error(),

@@ -33,6 +33,7 @@ use crate::budget::{Budget, Permit, Wait};
 use crate::dial::{Destination, Names, Progress};
 use crate::error::{AttemptError, DnsError, ErrorKind};
 use crate::history::Lesson;
+use crate::order::source::short_of_resources;
 use crate::order::{Memory, Ranked};
 use crate::policy::{Policy, PolicyRefused};
 use crate::{Attempt, ConnectError, ConnectInfo, Dial, Family, Outcome, Schedule};
@@ -486,11 +487,21 @@ impl<'a> State<'a> {
         let Some(history) = self.memory.history.filter(|_| !self.plain) else {
             return;
         };
+        // An attempt that found the process or the system short of descriptors, buffers
+        // or memory says nothing about its address.
+        let local: Vec<usize> = self
+            .errors
+            .iter()
+            .filter(|(_, e)| short_of_resources(e.error()))
+            .map(|&(idx, _)| idx)
+            .collect();
         let lessons = self
             .attempts
             .iter()
             .zip(&self.picked)
-            .filter_map(|(a, picked)| {
+            .enumerate()
+            .filter(|(idx, _)| !local.contains(idx))
+            .filter_map(|(_, (a, picked))| {
                 let lesson = match a.outcome {
                     // The transport's handshake is the address's round trip; a TLS
                     // handshake on top is a phase of its own, with the server's time.

@@ -539,3 +539,23 @@ async fn a_late_known_host_costs_one_more_syn() {
     }
     assert_eq!(syns, 50);
 }
+
+/// An attempt that finds the process out of descriptors says nothing about its address:
+/// the known 10 ms host fails with `EMFILE` and the race goes on to the others, but the
+/// history still counts no failure against it, and the next connect dials it alone.
+#[cfg(unix)]
+#[tokio::test(start_paused = true)]
+async fn running_out_of_descriptors_teaches_nothing() {
+    let history = History::new(64);
+    learned(&twelve_net(&[]), &history).await;
+    let mut hosts: Vec<_> = (0..12)
+        .map(|i| (twelve(i), Host::Up(ms(TWELVE[i]))))
+        .collect();
+    hosts[4].1 = Host::OutOfFiles;
+    let c = learned(&Net::of(hosts), &history).await;
+    assert_eq!((c.dials, c.to), (12, twelve(11)));
+    let known = history.known(twelve(4), None, Instant::now());
+    assert_eq!(known.failing(), 0.0, "{known:?}");
+    let c = learned(&twelve_net(&[]), &history).await;
+    assert_eq!(c, expect(1, 10, 4, true));
+}

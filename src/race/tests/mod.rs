@@ -45,6 +45,9 @@ enum Host {
     /// Never answers, until the kernel gives up on its SYNs after this long (about 127 s
     /// on Linux): `TimedOut`.
     GivesUp(Duration),
+    /// The process has no descriptor left for the attempt's socket: `EMFILE`, at once.
+    #[cfg(unix)]
+    OutOfFiles,
     /// Connects its transport after `tcp`, reports it, then finishes a handshake on top
     /// as `then` says: a two-stage dialer, as TCP plus TLS.
     Tls { tcp: Duration, then: Handshake },
@@ -143,6 +146,8 @@ impl Dial for SimDialer {
                     sleep(d).await;
                     Err(io::ErrorKind::TimedOut.into())
                 }
+                #[cfg(unix)]
+                Host::OutOfFiles => Err(io::Error::from_raw_os_error(libc::EMFILE)),
                 Host::Tls { tcp, then } => {
                     sleep(tcp).await;
                     to.transport_connected();

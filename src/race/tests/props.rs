@@ -226,9 +226,7 @@ fn run_with(
                                     }
                                     Host::Refused(l) => start += l,
                                     Host::Blackhole => start += ATTEMPT,
-                                    Host::Tls { .. } | Host::GivesUp(_) => {
-                                        unreachable!("not generated")
-                                    }
+                                    _ => unreachable!("not generated"),
                                 }
                             }
                         }
