@@ -103,13 +103,19 @@ impl Rtt {
         }
     }
 
-    /// How long this phase is expected to take at most: srtt + max(G, 4·rttvar), RFC
-    /// 6298's retransmission timeout with G the 1 ms resolution of tokio's timer (a steady
-    /// RTT drives rttvar towards 0, and jitter below the timer's resolution must not start
-    /// a race of everything); at least [`MIN_ATTEMPT_DELAY`] and at most `max`.
+    /// How long this phase is expected to take at most: srtt + max(G, 4·rttvar, srtt/4),
+    /// RFC 6298's retransmission timeout with G the 1 ms resolution of tokio's timer, and
+    /// at least a quarter of the time itself: a steady RTT drives rttvar towards 0, and a
+    /// real path's jitter of a few milliseconds must not start a race of everything. At
+    /// least [`MIN_ATTEMPT_DELAY`] and at most `max`.
     fn expected(self, max: Duration) -> Duration {
+        let margin = self
+            .rttvar
+            .saturating_mul(4)
+            .max(self.srtt / 4)
+            .max(CLOCK_GRANULARITY);
         self.srtt
-            .saturating_add(self.rttvar.saturating_mul(4).max(CLOCK_GRANULARITY))
+            .saturating_add(margin)
             .clamp(MIN_ATTEMPT_DELAY, max)
     }
 }
@@ -145,10 +151,11 @@ impl Known {
     }
 
     /// How long the transport's handshake (TCP) is expected to take at most: srtt +
-    /// max(G, 4·rttvar), RFC 6298's retransmission timeout with G the 1 ms resolution of
-    /// tokio's timer (a steady RTT drives rttvar towards 0, and jitter below the timer's
-    /// resolution must not start a race of everything); at least [`MIN_ATTEMPT_DELAY`] and
-    /// at most [`RFC8305_ATTEMPT_DELAY`]. `None` unless fresh.
+    /// max(G, 4·rttvar, srtt/4), RFC 6298's retransmission timeout with G the 1 ms
+    /// resolution of tokio's timer, and at least a quarter of the time itself (a steady
+    /// RTT drives rttvar towards 0, and a few milliseconds of jitter must not start a race
+    /// of everything); at least [`MIN_ATTEMPT_DELAY`] and at most
+    /// [`RFC8305_ATTEMPT_DELAY`]. `None` unless fresh.
     pub(crate) fn expected_transport(&self) -> Option<Duration> {
         match *self {
             Known::Fresh { transport, .. } => Some(transport.expected(RFC8305_ATTEMPT_DELAY)),
@@ -580,8 +587,18 @@ mod tests {
         assert_eq!(fresh(20, 5).expected(), Some(ms(40)));
         assert_eq!(
             fresh(30, 0).expected(),
-            Some(ms(31)),
-            "G = 1 ms when rttvar is 0"
+            Some(Duration::from_micros(37_500)),
+            "a quarter of srtt when rttvar is 0"
+        );
+        assert_eq!(
+            fresh(100, 10).expected(),
+            Some(ms(140)),
+            "4·rttvar when it is more"
+        );
+        assert_eq!(
+            fresh(2, 0).expected_transport(),
+            Some(ms(10)),
+            "G = 1 ms, floored at MIN_ATTEMPT_DELAY"
         );
         assert_eq!(
             fresh(1, 0).expected(),

@@ -131,7 +131,7 @@ impl Attempt {
     }
 
     /// How long the address history expected its handshake to take, if it knew the
-    /// address: srtt + max(1 ms, 4·rttvar) of its TCP handshake (within 10–250 ms), plus
+    /// address: srtt + max(1 ms, 4·rttvar, srtt/4) of its TCP handshake (within 10–250 ms), plus
     /// the same of its TLS handshake (within 10 ms–2 s) if one was measured; see
     /// [`Schedule::learned`](crate::Schedule::learned).
     pub fn expected(&self) -> Option<Duration> {

@@ -114,8 +114,9 @@ impl Schedule {
     ///
     /// - it starts alone;
     /// - if it has not connected when its **expected handshake time** has passed, the next
-    ///   address starts: srtt + max(1 ms, 4·rttvar) (RFC 6298's retransmission timeout
-    ///   over its smoothed handshake time), at least [`MIN_ATTEMPT_DELAY`] and at most
+    ///   address starts: srtt + max(1 ms, 4·rttvar, srtt/4) (RFC 6298's retransmission
+    ///   timeout over its smoothed handshake time, with at least a quarter of it to spare
+    ///   for jitter), at least [`MIN_ATTEMPT_DELAY`] and at most
     ///   [`RFC8305_ATTEMPT_DELAY`]; if it fails, the next starts at once;
     /// - with TLS, once its TCP is up, its TLS handshake gets its own expected time by
     ///   the same rule, from its own smoothed time (at most [`MAX_ATTEMPT_DELAY`], since a
@@ -123,10 +124,7 @@ impl Schedule {
     ///   address starts: so a known TLS host costs one connection per connect, whatever
     ///   its handshake takes beyond the round trip;
     /// - the next address, if it is known too, is given its own expected time in turn;
-    /// - once the known addresses are only late, the first unknown address starts alone,
-    ///   and the rest of the race half the last known address's expected time later, all
-    ///   at once, as `race_all`; once they have failed, the rest start at once. A known
-    ///   host a few milliseconds late so costs one more SYN, not a SYN to every address.
+    /// - the first unknown address starts the rest of the race at once, as `race_all`.
     ///
     /// # Failures
     ///

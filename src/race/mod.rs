@@ -294,17 +294,9 @@ impl<'a> State<'a> {
                     handshake.or(Some(transport)),
                 )
             }
-            _ if self.learning && self.running() > 0 => {
-                // The first unknown address ends the learned part of the race. While the
-                // last known address is only late, it starts alone, and the rest after
-                // half that address's delay: a known host a little late costs one more
-                // SYN, not a SYN to every address.
-                self.learning = false;
-                let last = self.delays.last().copied().flatten();
-                let delay = last.map(|d| d / 2).or(self.plan.schedule.attempt_delay);
-                (delay, delay)
-            }
             _ => {
+                // The first unknown address ends the learned part of the race.
+                self.learning = false;
                 let delay = self.plan.schedule.attempt_delay;
                 (delay, delay)
             }

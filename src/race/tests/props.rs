@@ -210,10 +210,7 @@ fn run_with(
                         }
                         Kind::Learned => {
                             let best = order.iter().filter_map(up).min().unwrap();
-                            // The first unknown address holds the rest back for half
-                            // the last known one's delay.
-                            let unknown = if known > 0 { RFC8305_DELAY / 2 } else { ms(0) };
-                            let bound = RFC8305_DELAY * known as u32 + unknown + best;
+                            let bound = RFC8305_DELAY * known as u32 + best;
                             prop_assert!(elapsed <= bound, "{elapsed:?} > bound {bound:?}");
                         }
                         Kind::Sequential => {
