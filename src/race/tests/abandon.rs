@@ -10,6 +10,16 @@ fn fixed(n: usize) -> Budget {
     Budget::new(AttemptBudget::Fixed(n))
 }
 
+/// A race of `addrs` (in that order) on `net` under `budget`, with `plan`.
+async fn alone(
+    net: &Net,
+    plan: &Plan,
+    budget: &Budget,
+    addrs: &[&str],
+) -> Result<(Socket, ConnectInfo), ConnectError> {
+    budgeted(&net.dialer(), plan, budget, literal(net.addrs(addrs))).await
+}
+
 fn outcomes(info: &ConnectInfo) -> Vec<Outcome> {
     info.attempts().iter().map(|a| *a.outcome()).collect()
 }
@@ -112,11 +122,9 @@ async fn race_all_abandons_after_100_ms() {
         ("10.0.0.1:80", Host::Up(ms(5))),
     ]);
     let budget = fixed(0);
-    let addrs = net.addrs(&["[fd00::1]:80", "10.0.0.1:80"]);
     let p = plan(Schedule::race_all());
-    let (_, info) = budgeted(&net.dialer(), &p, &budget, literal(addrs))
-        .await
-        .unwrap();
+    let addrs = ["[fd00::1]:80", "10.0.0.1:80"];
+    let (_, info) = alone(&net, &p, &budget, &addrs).await.unwrap();
     assert_eq!(info.elapsed(), ms(105));
     assert_eq!(
         starts(&info),
@@ -137,9 +145,8 @@ async fn a_path_slower_than_its_delay_connects_on_a_later_try() {
         ("10.0.0.2:80", Host::Blackhole),
     ]);
     let budget = fixed(0);
-    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80"]);
     let p = plan(Schedule::race_all());
-    let (conn, info) = budgeted(&net.dialer(), &p, &budget, literal(addrs))
+    let (conn, info) = alone(&net, &p, &budget, &["10.0.0.1:80", "10.0.0.2:80"])
         .await
         .unwrap();
     assert_eq!(conn.addr, addr("10.0.0.1:80"));
@@ -168,10 +175,9 @@ async fn an_address_is_kept_once_its_doubled_delay_passes_2_s() {
         ("10.0.0.2:80", Host::GivesUp(Duration::from_secs(10))),
     ]);
     let budget = fixed(0);
-    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80"]);
     let p = plan(Schedule::rfc8305().attempt_delay(Duration::from_secs(2)));
     let t0 = Instant::now();
-    let error = budgeted(&net.dialer(), &p, &budget, literal(addrs))
+    let error = alone(&net, &p, &budget, &["10.0.0.1:80", "10.0.0.2:80"])
         .await
         .unwrap_err();
     // 0–2 s and 2–4 s abandoned; then 4–14 s and 14–24 s, until the kernel gives up.
@@ -213,9 +219,8 @@ async fn a_silent_handshake_is_abandoned_its_delay_after_its_transport() {
         ),
     ]);
     let budget = fixed(0);
-    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80"]);
     let p = plan(Schedule::race_all());
-    let (conn, info) = budgeted(&net.dialer(), &p, &budget, literal(addrs))
+    let (conn, info) = alone(&net, &p, &budget, &["10.0.0.1:80", "10.0.0.2:80"])
         .await
         .unwrap();
     assert_eq!(conn.addr, addr("10.0.0.2:80"));
@@ -232,9 +237,8 @@ async fn a_race_with_places_to_spare_abandons_nothing() {
         ("10.0.0.2:80", Host::Up(ms(400))),
     ]);
     let budget = fixed(2);
-    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80"]);
     let p = plan(Schedule::rfc8305());
-    let (_, info) = budgeted(&net.dialer(), &p, &budget, literal(addrs))
+    let (_, info) = alone(&net, &p, &budget, &["10.0.0.1:80", "10.0.0.2:80"])
         .await
         .unwrap();
     assert_eq!(
