@@ -287,7 +287,12 @@ impl<'a> State<'a> {
             Some(transport) if self.learning => {
                 // A host that failed lately is given its time in the measure it succeeds:
                 // trying it again costs a SYN beside the next address, not a wait.
-                let succeeding = (1.0 - queued.known.failing()).clamp(0.0, 1.0);
+                let failing = queued.known.failing();
+                let succeeding = if failing.is_nan() {
+                    1.0
+                } else {
+                    (1.0 - failing).clamp(0.0, 1.0)
+                };
                 let handshake = queued.known.expected_handshake();
                 (
                     Some(transport.mul_f64(succeeding)),
