@@ -5,8 +5,12 @@
 //! the next lab) and joins them with two TUN devices and a userspace delay line. Per host
 //! address the line applies a configured round-trip time, or drops what is sent to it
 //! (blackholed); a refused host has the address but no listener, so its kernel answers
-//! with a reset, after the round-trip time. [`NetLab::blackhole`] turns a host into a
-//! blackhole while the lab runs (a host that dies between two connects).
+//! with a reset, after the round-trip time.
+//!
+//! While the lab runs, [`NetLab::blackhole`] turns a host into a blackhole (a host that
+//! dies between two connects), [`NetLab::refuse`] makes it answer connects with a reset
+//! (a host that refuses some connects), and [`NetLab::restore`] makes it what it was built
+//! as again.
 //!
 //! **Round-trip time**: the line delays packets to a host by half its RTT and packets from
 //! it by the other half, so a SYN → SYN-ACK exchange (a TCP connect) takes one RTT.
@@ -76,7 +80,7 @@ use hickory_resolver::TokioResolver;
 
 use self::addresses::{check_host, configure};
 pub use self::addresses::{CLIENT_V4, CLIENT_V6, DNS_V4};
-use self::delay_line::{lock, Rule, SharedRules, SharedSyns};
+use self::delay_line::{lock, Mode, Rule, SharedRules, SharedSyns};
 use self::sys::{Namespace, NsThread};
 use crate::{dns, DnsServer, DnsServerBuilder, RecordType};
 
@@ -130,6 +134,17 @@ pub enum HostSpec {
     Refused(Duration),
     /// Its packets are dropped: a connect hangs until the client gives up.
     Blackholed,
+}
+
+impl HostSpec {
+    /// The delay line's rule for a host built as this.
+    fn rule(self) -> Rule {
+        let (one_way, mode) = match self {
+            HostSpec::Alive(rtt) | HostSpec::Refused(rtt) => (rtt / 2, Mode::Pass),
+            HostSpec::Blackholed => (Duration::ZERO, Mode::Blackhole),
+        };
+        Rule { one_way, mode }
+    }
 }
 
 /// Describes a [`NetLab`]; finish with [`start`](Self::start).
@@ -190,16 +205,14 @@ impl NetLabBuilder {
         let mut rules = HashMap::new();
         for &(ip, kind) in &self.hosts {
             check_host(ip)?;
-            let rule = match kind {
-                HostSpec::Alive(rtt) | HostSpec::Refused(rtt) if rtt > MAX_RTT => {
+            if let HostSpec::Alive(rtt) | HostSpec::Refused(rtt) = kind {
+                if rtt > MAX_RTT {
                     return Err(invalid(format!(
                         "host {ip}: a round-trip time of {rtt:?} is over the lab's {MAX_RTT:?}"
                     )));
                 }
-                HostSpec::Alive(rtt) | HostSpec::Refused(rtt) => Rule::OneWay(rtt / 2),
-                HostSpec::Blackholed => Rule::Blackhole,
-            };
-            if rules.insert(ip, rule).is_some() {
+            }
+            if rules.insert(ip, kind.rule()).is_some() {
                 return Err(invalid(format!("host {ip} is given twice")));
             }
         }
@@ -235,7 +248,7 @@ impl NetLabBuilder {
             client_ns,
             server_ns,
             port,
-            hosts: self.hosts.iter().map(|&(ip, _)| ip).collect(),
+            hosts: self.hosts,
             dns: (started.dns_udp, started.dns_tcp),
             rules,
             syns,
@@ -259,7 +272,8 @@ pub struct NetLab {
     client_ns: Namespace,
     server_ns: Namespace,
     port: u16,
-    hosts: Vec<IpAddr>,
+    /// Every host as the builder made it, in the order it was added.
+    hosts: Vec<(IpAddr, HostSpec)>,
     dns: (SocketAddr, SocketAddr),
     rules: SharedRules,
     syns: SharedSyns,
@@ -283,7 +297,7 @@ impl NetLab {
     /// Every host's address and port, in the order they were added.
     pub fn addrs(&self) -> Vec<SocketAddr> {
         (self.hosts.iter())
-            .map(|&ip| SocketAddr::new(ip, self.port))
+            .map(|&(ip, _)| SocketAddr::new(ip, self.port))
             .collect()
     }
 
