@@ -3,10 +3,11 @@
 //! (`connie_lab::netns`, `connie-lab` with its `netns` feature).
 //!
 //! ```text
-//! cargo bench --bench rtt                       # full: median of 5 runs (about 1 minute)
-//! cargo bench --bench rtt -- --quick            # 1 run per cell (about 10 s)
-//! cargo bench --bench rtt -- --series           # the series, one after another (about 80 s)
-//! cargo bench --bench rtt -- --series --quick   # the series at once (about 30 s)
+//! cargo bench --bench rtt                        # full: median of 5 runs (about 1 minute)
+//! cargo bench --bench rtt -- --quick             # 1 run per cell (about 10 s)
+//! cargo bench --bench rtt -- --series            # every series, one after another (about 80 s)
+//! cargo bench --bench rtt -- --series --quick    # every series at once (about 30 s)
+//! cargo bench --bench rtt -- --series base       # the base series (about 80 s)
 //! ```
 //!
 //! Run it as root, on Linux with `/dev/net/tun` and iproute2; elsewhere it prints
@@ -43,34 +44,36 @@
 //!
 //! **The series** (`--series`, instead of the table above): how a client does when it
 //! connects again and again to one name, as a long-lived HTTP client does, and can learn
-//! from its earlier connects. In each series every client makes 50 connects in a row with
-//! one client object: connie's default (`ConnieConnector::new()`: `Schedule::learned`),
-//! `Schedule::race_all` and `Schedule::rfc8305`, each one connector whose clones make the
-//! connects, with a caching resolver (`ClientEnv::caching_resolver`, as connie's default
-//! resolver caches); tokio over one resolver and one hyper-util `HttpConnector`, which ask
-//! the lab's DNS at every connect, as `getaddrinfo` does; and the oracle. The clients take
-//! turns, one connect each per round (each round started by the next client); every
-//! connect closes its stream and is timed and counted as above
-//! (capped, a capped connect being a timeout), and a client stops after 3 connects that
-//! did not connect. The series:
+//! from its earlier connects. Each series has a lab of its own, in which every client makes
+//! its connects with one client object: connie's clients are each one connector whose
+//! clones make the connects, with a caching resolver (`ClientEnv::caching_resolver`, as
+//! connie's default resolver caches). The clients take turns, one connect each per round
+//! (each round started by the next client); every connect closes its connection and is
+//! timed and counted as above (capped, a capped connect being a timeout), and a client
+//! stops after 3 connects that did not connect. Each table gives, per client, connect 1
+//! (time and SYNs) and the mean of connects 2 to the last (time, × the oracle's mean over
+//! the same connects, SYNs per connect). Quick mode runs every series at once (each in its
+//! own lab), with quick mode's cap and timeouts. JSON goes to
+//! `target/connie-bench/rtt-series.json`: per row its group, series, client, planned
+//! connects and `setup` (what the series was), and every connect's time, SYNs and
+//! address. The groups, named after `--series` to run only some:
 //!
-//! - (a) [`Scenario::TwelveRecords`](connie_lab::netns::Scenario::TwelveRecords) and
-//!   (b) [`Scenario::ThreeAlive`](connie_lab::netns::Scenario::ThreeAlive);
-//! - (c) the twelve records, whose 10 ms host (`192.0.2.5`) becomes a blackhole after
+//! - **`base`**, 50 connects each: connie's default (`ConnieConnector::new()`:
+//!   `Schedule::learned`), `Schedule::race_all` and `Schedule::rfc8305`; tokio over one
+//!   resolver and one hyper-util `HttpConnector`, which ask the lab's DNS at every connect,
+//!   as `getaddrinfo` does; and the oracle. In
+//!   (a) [`Scenario::TwelveRecords`](connie_lab::netns::Scenario::TwelveRecords),
+//!   (b) [`Scenario::ThreeAlive`](connie_lab::netns::Scenario::ThreeAlive), and
+//!   (c) the twelve records, whose 10 ms host (`192.0.2.5`) becomes a blackhole after
 //!   connect 20 ([`NetLab::blackhole`](connie_lab::netns::NetLab::blackhole)); from then
-//!   on the oracle connects to the 20 ms host.
-//!
-//! The series table gives, per client, connect 1 (time and SYNs) and the mean of connects
-//! 2–50 (time, × the oracle's mean over the same connects, SYNs per connect); a second
-//! table gives, for (c), connect 21 (the one right after the host died) next to its goal
-//! (next-best RTT 20 ms + the dead host's expected handshake time 10 ms + 10 ms), and the
-//! mean of connects 22–50 against the new oracle. Quick mode runs the three series at once
-//! (each in its own lab), with quick mode's cap and timeouts. JSON goes to
-//! `target/connie-bench/rtt-series.json`, with every connect's time, SYNs and address.
+//!   on the oracle connects to the 20 ms host. A second table gives, for (c), connect 21
+//!   (the one right after the host died) next to its goal (next-best RTT 20 ms + the dead
+//!   host's expected handshake time 10 ms + 10 ms), and the mean of connects 22–50 against
+//!   the new oracle.
 //!
 //! Without `--bench` on the command line (as under `cargo test --all-features --benches`)
-//! it is a smoke test: one run per client of the first scenario, then series (c) with 4
-//! connects (the host dying after the 2nd), failing if any client fails.
+//! it is a smoke test: one run per client of the first scenario, then base series (c) with
+//! 4 connects (the host dying after the 2nd), failing if any client fails.
 
 #[cfg(target_os = "linux")]
 mod bench;
