@@ -5,10 +5,13 @@
 //! ```text
 //! cargo bench --bench rtt                        # full: median of 5 runs (about 1 minute)
 //! cargo bench --bench rtt -- --quick             # 1 run per cell (about 10 s)
-//! cargo bench --bench rtt -- --series            # every series, one after another (about 80 s)
+//! cargo bench --bench rtt -- --series            # every series, one after another (about 2 minutes)
 //! cargo bench --bench rtt -- --series --quick    # every series at once (about 30 s)
 //! cargo bench --bench rtt -- --series base       # the base series (about 80 s)
+//! cargo bench --bench rtt -- --series tls        # the TLS series (about 40 s)
 //! ```
+//!
+//! Groups can be combined (`--series base tls`) and with `--quick`.
 //!
 //! Run it as root, on Linux with `/dev/net/tun` and iproute2; elsewhere it prints
 //! `skipped: <reason>` and exits successfully.
@@ -70,10 +73,22 @@
 //!   (the one right after the host died) next to its goal (next-best RTT 20 ms + the dead
 //!   host's expected handshake time 10 ms + 10 ms), and the mean of connects 22–50 against
 //!   the new oracle.
+//! - **`tls`**, 50 connects each: four TLS hosts
+//!   ([`NetLabBuilder::tls`](connie_lab::netns::NetLabBuilder::tls)), `192.0.2.1` to `.4`
+//!   with RTTs 40, 10, 80 and 20 ms, each server waiting its work
+//!   ([`TlsHost::set_handshake_work`](connie_lab::TlsHost::set_handshake_work)) after the
+//!   `ClientHello` arrived. Four series: TLS 1.3 and TLS 1.2, each with 0 and 15 ms of server
+//!   work. The clients' configuration trusts the lab's CA only, speaks only that version,
+//!   offers no ALPN and has session resumption off, so every handshake is a full one: one
+//!   round trip after TCP for TLS 1.3, two for TLS 1.2 (a resumed TLS 1.2 handshake takes
+//!   one). Clients: connie's default and race-all, each `.rustls(config)` (the handshake
+//!   raced), and the oracle, TCP then TLS straight to the 10 ms host. The time is to a
+//!   finished handshake; SYNs are TCP connections.
 //!
 //! Without `--bench` on the command line (as under `cargo test --all-features --benches`)
-//! it is a smoke test: one run per client of the first scenario, then base series (c) with
-//! 4 connects (the host dying after the 2nd), failing if any client fails.
+//! it is a smoke test: one run per client of the first scenario, then, at once, base
+//! series (c) with 4 connects (the host dying after the 2nd) and the TLS 1.2 series with
+//! 15 ms of server work with 3 connects, failing if any client fails.
 
 #[cfg(target_os = "linux")]
 mod bench;

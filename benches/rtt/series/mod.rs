@@ -1,10 +1,11 @@
 //! The series: each client connects many times in a row to one name, with one client
 //! object kept across its connects, so that what a connector learns from one connect can
 //! serve the next. The series come in groups: the base series, where the fastest host may
-//! die midway ([`base`]).
+//! die midway ([`base`]); and TLS hosts with server work ([`tls`]).
 
 pub(crate) mod base;
 pub(crate) mod report;
+pub(crate) mod tls;
 
 use std::time::Instant;
 
@@ -20,20 +21,23 @@ const MAX_FAILURES: usize = 3;
 pub(crate) enum Group {
     /// [`base`]: twelve records, three alive hosts, and the best host dying.
     Base,
+    /// [`tls`]: four TLS hosts, TLS 1.3 and 1.2, with and without server work.
+    Tls,
 }
 
 impl Group {
-    pub(crate) const ALL: [Group; 1] = [Group::Base];
+    pub(crate) const ALL: [Group; 2] = [Group::Base, Group::Tls];
 
     /// The name on the command line.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Group::Base => "base",
+            Group::Tls => "tls",
         }
     }
 
     /// The groups `--series` asks for: every group after a bare `--series`, or the ones
-    /// named after it (`--series base`); `None` without `--series`.
+    /// named after it (`--series base tls`); `None` without `--series`.
     pub(crate) fn from_args() -> Result<Option<Vec<Group>>, BoxError> {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let Some(at) = args.iter().position(|arg| arg == "--series") else {
@@ -61,6 +65,7 @@ impl Group {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Job {
     Base(base::Series),
+    Tls(tls::Series),
 }
 
 impl Job {
@@ -68,6 +73,7 @@ impl Job {
     fn of(group: Group) -> Vec<Job> {
         match group {
             Group::Base => base::Series::ALL.map(Job::Base).to_vec(),
+            Group::Tls => tls::Series::ALL.map(Job::Tls).to_vec(),
         }
     }
 
@@ -75,6 +81,7 @@ impl Job {
     fn run(self, s: &Settings) -> Result<Vec<Row>, BoxError> {
         let rows = match self {
             Job::Base(series) => base::run(series, s),
+            Job::Tls(series) => tls::run(series, s),
         }?;
         for row in &rows {
             eprintln!("{}", report::progress(row, &rows));
@@ -83,9 +90,13 @@ impl Job {
     }
 }
 
-/// The series of the smoke test: a few connects of the base series whose host dies.
+/// The series of the smoke test: a few connects each of the base series whose host dies
+/// and of one TLS series.
 pub(crate) fn smoke_jobs() -> Vec<Job> {
-    vec![Job::Base(base::Series::HOST_DIES)]
+    vec![
+        Job::Base(base::Series::HOST_DIES),
+        Job::Tls(tls::Series::SMOKE),
+    ]
 }
 
 /// One client's connects in one series, in order: fewer than planned if it stopped.

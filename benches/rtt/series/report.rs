@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::base::{self, Death};
-use super::{Group, Row, MAX_FAILURES};
+use super::{tls, Group, Row, MAX_FAILURES};
 use crate::common::report::{self, Run};
 use crate::common::settings::Settings;
 
@@ -139,10 +139,15 @@ pub(crate) fn tables(rows: &[Row], s: &Settings, date: &str) -> String {
         }
         let n = of_group.iter().map(|r| r.planned).max().unwrap_or(0);
         let _ = writeln!(out);
+        out.push_str(match group {
+            Group::Base => "",
+            Group::Tls => "### TLS: time to a finished handshake, four TLS hosts\n\n",
+        });
         out.push_str(&table(&of_group, rows, n));
         let _ = writeln!(out);
         out.push_str(&match group {
             Group::Base => base_key(n, s),
+            Group::Tls => tls_key(n),
         });
         if let Some(death) = of_group.iter().find_map(|row| row.death) {
             out.push_str(&death_table(&of_group, rows, death));
@@ -194,6 +199,16 @@ fn base_key(n: usize, s: &Settings) -> String {
     let _ = writeln!(out, "connect 1: the first connect of a fresh client (ms; DNS included, but for the oracle). {steady} mean: the mean of connects 2 to {n} that connected; × oracle: that mean ÷ the oracle's over the same connects.");
     let _ = writeln!(out, "SYNs: connection attempts started (distinct SYN flows seen by the delay line); SYNs/connect: their mean over connects 2 to {n}. not connected: FAIL (the error in notes) or TIMEOUT (the {} s cap); a client stops after {MAX_FAILURES}.", s.cap.as_secs());
     let _ = writeln!(out, "Each client is made once per series (a ConnieConnector, whose clones make the connects and share what it learns; a hickory resolver for tokio; a hyper-util HttpConnector) and closes each stream before its next connect. Clients take turns, one connect each per round, each round started by the next client. oracle: a direct connect to the alive host with the lowest RTT.");
+    out
+}
+
+/// What the TLS table's columns and clients are.
+fn tls_key(n: usize) -> String {
+    let rtts: Vec<String> = tls::RTTS_MS.iter().map(u64::to_string).collect();
+    let mut out = String::new();
+    let _ = writeln!(out, "Times to a finished TLS handshake (ms; DNS included, but for the oracle); columns as above, over connects 2 to {n}. SYNs: TCP connections started per connect.");
+    let _ = writeln!(out, "Hosts 192.0.2.1 to .4, RTT {} ms, each a TLS server that waits its server work after the ClientHello arrived, then answers. Clients speak only the version named, with no ALPN and no session resumption: a full handshake, one round trip after TCP for TLS 1.3, two for TLS 1.2.", rtts.join("/"));
+    let _ = writeln!(out, "connie: ConnieConnector::new().rustls(config) (the default schedule) and the same with Schedule::race_all(), each one connector whose clones make the connects, with a caching resolver. oracle: TCP and TLS straight to the 10 ms host, with the same configuration.");
     out
 }
 
