@@ -1,9 +1,11 @@
 //! The series: each client connects many times in a row to one name, with one client
 //! object kept across its connects, so that what a connector learns from one connect can
-//! serve the next. The series come in groups: the base series, where the fastest host may
-//! die midway ([`base`]); and TLS hosts with server work ([`tls`]).
+//! serve the next. Three groups: the base series, where the fastest host may die midway
+//! ([`base`]); TLS hosts with server work ([`tls`]); and a best host that refuses some
+//! connects or dies and revives ([`flaky`]).
 
 pub(crate) mod base;
+pub(crate) mod flaky;
 pub(crate) mod report;
 pub(crate) mod tls;
 
@@ -23,21 +25,24 @@ pub(crate) enum Group {
     Base,
     /// [`tls`]: four TLS hosts, TLS 1.3 and 1.2, with and without server work.
     Tls,
+    /// [`flaky`]: the best host refusing some connects, or dying and reviving.
+    Flaky,
 }
 
 impl Group {
-    pub(crate) const ALL: [Group; 2] = [Group::Base, Group::Tls];
+    pub(crate) const ALL: [Group; 3] = [Group::Base, Group::Tls, Group::Flaky];
 
     /// The name on the command line.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Group::Base => "base",
             Group::Tls => "tls",
+            Group::Flaky => "flaky",
         }
     }
 
     /// The groups `--series` asks for: every group after a bare `--series`, or the ones
-    /// named after it (`--series base tls`); `None` without `--series`.
+    /// named after it (`--series tls flaky`); `None` without `--series`.
     pub(crate) fn from_args() -> Result<Option<Vec<Group>>, BoxError> {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let Some(at) = args.iter().position(|arg| arg == "--series") else {
@@ -66,6 +71,7 @@ impl Group {
 pub(crate) enum Job {
     Base(base::Series),
     Tls(tls::Series),
+    Flaky(flaky::Series),
 }
 
 impl Job {
@@ -74,6 +80,7 @@ impl Job {
         match group {
             Group::Base => base::Series::ALL.map(Job::Base).to_vec(),
             Group::Tls => tls::Series::ALL.map(Job::Tls).to_vec(),
+            Group::Flaky => flaky::Series::ALL.map(Job::Flaky).to_vec(),
         }
     }
 
@@ -82,6 +89,7 @@ impl Job {
         let rows = match self {
             Job::Base(series) => base::run(series, s),
             Job::Tls(series) => tls::run(series, s),
+            Job::Flaky(series) => flaky::run(series, s),
         }?;
         for row in &rows {
             eprintln!("{}", report::progress(row, &rows));
@@ -90,12 +98,14 @@ impl Job {
     }
 }
 
-/// The series of the smoke test: a few connects each of the base series whose host dies
-/// and of one TLS series.
+/// The series of the smoke test: a few connects each of the base series whose host dies,
+/// one TLS series, and a best host that refuses and one that dies and revives.
 pub(crate) fn smoke_jobs() -> Vec<Job> {
     vec![
         Job::Base(base::Series::HOST_DIES),
         Job::Tls(tls::Series::SMOKE),
+        Job::Flaky(flaky::Series::SMOKE_REFUSES),
+        Job::Flaky(flaky::Series::SMOKE_FLIPS),
     ]
 }
 

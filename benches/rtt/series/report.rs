@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::base::{self, Death};
-use super::{tls, Group, Row, MAX_FAILURES};
+use super::{flaky, tls, Group, Row, MAX_FAILURES};
 use crate::common::report::{self, Run};
 use crate::common::settings::Settings;
 
@@ -142,12 +142,14 @@ pub(crate) fn tables(rows: &[Row], s: &Settings, date: &str) -> String {
         out.push_str(match group {
             Group::Base => "",
             Group::Tls => "### TLS: time to a finished handshake, four TLS hosts\n\n",
+            Group::Flaky => "### The best host refuses some connects, or dies and revives\n\n",
         });
         out.push_str(&table(&of_group, rows, n));
         let _ = writeln!(out);
         out.push_str(&match group {
             Group::Base => base_key(n, s),
             Group::Tls => tls_key(n),
+            Group::Flaky => flaky_key(n),
         });
         if let Some(death) = of_group.iter().find_map(|row| row.death) {
             out.push_str(&death_table(&of_group, rows, death));
@@ -209,6 +211,15 @@ fn tls_key(n: usize) -> String {
     let _ = writeln!(out, "Times to a finished TLS handshake (ms; DNS included, but for the oracle); columns as above, over connects 2 to {n}. SYNs: TCP connections started per connect.");
     let _ = writeln!(out, "Hosts 192.0.2.1 to .4, RTT {} ms, each a TLS server that waits its server work after the ClientHello arrived, then answers. Clients speak only the version named, with no ALPN and no session resumption: a full handshake, one round trip after TCP for TLS 1.3, two for TLS 1.2.", rtts.join("/"));
     let _ = writeln!(out, "connie: ConnieConnector::new().rustls(config) (the default schedule) and the same with Schedule::race_all(), each one connector whose clones make the connects, with a caching resolver. oracle: TCP and TLS straight to the 10 ms host, with the same configuration.");
+    out
+}
+
+/// What the flaky table's series and oracle are.
+fn flaky_key(n: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Hosts 192.0.2.1 (the best, first in DNS order) and 192.0.2.2 (always up); columns as above, over connects 2 to {n}.");
+    let _ = writeln!(out, "refuses: each round, a seeded generator (SplitMix64, seed {}) decides whether the best host refuses that round's connects (the delay line answers the SYN with a RST after its RTT), independently of other rounds; every client's n-th connect sees the same decision. dies and revives: the best host is a blackhole (its packets dropped) in every second block of rounds, the first block alive.", flaky::SEED);
+    let _ = writeln!(out, "oracle: each round, a direct connect to the fastest host that works in that round; × oracle: the mean time of connects 2 to {n} ÷ the oracle's mean over the same connects. Rounds are paced, as connie's history keeps its times in wall-clock seconds; clients are connie's default and race-all (one ConnieConnector each, with a caching resolver) and the oracle.");
     out
 }
 
