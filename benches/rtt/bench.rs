@@ -1,5 +1,6 @@
 //! The run: every scenario's lab, every client measured in it, and the report.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -9,21 +10,20 @@ use crate::common::clients::{chain, Client, Prepared, CLIENTS};
 use crate::common::report::{self, Cell, Run, CELL_BUDGET};
 use crate::common::settings::Settings;
 use crate::common::BoxError;
-use crate::series::{self, Plan, Series};
+use crate::series::{self, Group};
 
 pub(crate) fn main() -> Result<(), BoxError> {
-    let series = std::env::args().any(|arg| arg == "--series");
+    let groups = Group::from_args()?;
     // The series' scenarios take long and their times are tens of milliseconds: quick
     // mode runs them at once.
-    let s = Settings::from_env("cargo bench --bench rtt", series);
+    let s = Settings::from_env("cargo bench --bench rtt", groups.is_some());
     if let Err(reason) = netns::available() {
         println!("skipped: {reason}");
         return Ok(());
     }
-    if series && !s.smoke {
-        series::main(&s)
-    } else {
-        table(&s)
+    match groups {
+        Some(groups) if !s.smoke => series::main(&groups, &s),
+        _ => table(&s),
     }
 }
 
@@ -41,14 +41,17 @@ fn table(s: &Settings) -> Result<(), BoxError> {
         cells.extend(run_scenario(scenario, s)?);
     }
     let mut failures = report::failures(&cells, s);
-    // The smoke test runs the series code too: a few connects, the host dying midway.
-    let plan = Plan::new(s);
+    // The smoke test runs the series code too: a few connects of a few series, at once.
     let rows = if s.smoke {
-        series::run(&[Series::HOST_DIES], plan, s)?
+        let at_once = Settings {
+            parallel: true,
+            ..*s
+        };
+        series::run(&series::smoke_jobs(), &at_once)?
     } else {
         Vec::new()
     };
-    failures.extend(series::report::failures(&rows, s));
+    failures.extend(series::report::failures(&rows));
     let wall = started.elapsed();
 
     let title = "connie rtt: seconds to a connected socket (network-namespace lab, real RTTs)";
@@ -65,7 +68,7 @@ fn table(s: &Settings) -> Result<(), BoxError> {
     println!("RTT: a connect to a host takes its RTT (the delay line holds each packet half of it each way); the lab's DNS answers at once (but a late AAAA where the scenario says so).");
     println!("tokio and hyper-util connect to the lab's addresses in DNS order once the lab's DNS answered both A and AAAA, as getaddrinfo does. oracle: the alive host with the lowest RTT (the first in DNS order on a tie).");
     if !rows.is_empty() {
-        print!("{}", series::report::tables(&rows, plan, s, &date));
+        print!("{}", series::report::tables(&rows, s, &date));
     }
     let json = || report::json(&report::json_results(&cells, s), s, &date, wall);
     report::finish("rtt", &failures, json, s, wall)
@@ -87,7 +90,7 @@ fn run_scenario(scenario: Scenario, s: &Settings) -> Result<Vec<Cell>, BoxError>
         let cell_start = Instant::now();
         while runs.len() < s.runs {
             // A fresh client for every run.
-            let run = measure(&lab, &env, prepare(&lab, &env, client, oracle, s)?, s)?;
+            let run = measure_tcp(&lab, &env, prepare(&lab, &env, client, oracle, s)?, s)?;
             let stop = !matches!(run, Run::Ok { .. });
             runs.push(run);
             if stop || cell_start.elapsed() >= CELL_BUDGET {
@@ -137,21 +140,25 @@ enum Ended {
     Capped,
 }
 
-/// One timed connect of `client` in the client namespace, which closes its stream at
-/// once; an error only if the lab failed.
-pub(crate) fn measure(
+/// One timed connect in the client namespace: `connect` connects once to the lab's name
+/// and closes the connection, giving the address it connected to or the client's error;
+/// an error only if the lab failed.
+pub(crate) fn measure<F, Fut>(
     lab: &NetLab,
     env: &ClientEnv,
-    client: Prepared,
     s: &Settings,
-) -> Result<Run, BoxError> {
+    connect: F,
+) -> Result<Run, BoxError>
+where
+    F: FnOnce(ClientEnv) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<SocketAddr, String>> + 'static,
+{
     let (env, cap) = (env.clone(), s.cap);
     let m = lab
         .measure(move || async move {
-            let mut client = client;
-            match tokio::time::timeout(cap, client.connect(env.name(), env.port())).await {
-                Ok(Ok((stream, _))) => stream.peer_addr().map_err(|e| Ended::Failed(chain(&e))),
-                Ok(Err((_, error))) => Err(Ended::Failed(error)),
+            match tokio::time::timeout(cap, connect(env)).await {
+                Ok(Ok(remote)) => Ok(remote),
+                Ok(Err(error)) => Err(Ended::Failed(error)),
                 Err(_) => Err(Ended::Capped),
             }
         })
@@ -169,5 +176,21 @@ pub(crate) fn measure(
             error,
         },
         Err(Ended::Capped) => Run::Timeout { attempts },
+    })
+}
+
+/// [`measure`] of one TCP connect of `client`, which closes its stream at once.
+pub(crate) fn measure_tcp(
+    lab: &NetLab,
+    env: &ClientEnv,
+    client: Prepared,
+    s: &Settings,
+) -> Result<Run, BoxError> {
+    measure(lab, env, s, move |env| async move {
+        let mut client = client;
+        match client.connect(env.name(), env.port()).await {
+            Ok((stream, _)) => stream.peer_addr().map_err(|e| chain(&e)),
+            Err((_, error)) => Err(error),
+        }
     })
 }

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{Death, Plan, Row, MAX_FAILURES};
-use crate::common::clients::Client;
+use super::base::{self, Death};
+use super::{flaky, tls, Group, Row, MAX_FAILURES};
 use crate::common::report::{self, Run};
 use crate::common::settings::Settings;
 
@@ -32,7 +32,7 @@ fn mean_attempts(runs: &[Run]) -> Option<f64> {
 
 /// The row's mean over connects `from..=to` ÷ the oracle's over the same connects.
 fn ratio(row: &Row, rows: &[Row], from: usize, to: usize) -> Option<f64> {
-    let oracle = (rows.iter()).find(|r| r.series == row.series && r.client == Client::Oracle)?;
+    let oracle = (rows.iter()).find(|r| r.series == row.series && r.oracle)?;
     Some(mean_secs(window(row, from, to))? / mean_secs(window(oracle, from, to))?)
 }
 
@@ -78,10 +78,10 @@ fn not_connected(row: &Row) -> String {
 }
 
 /// Where connects `from..=to` went, whether the row stopped early, and its first error.
-fn notes(row: &Row, plan: Plan, from: usize, to: usize) -> String {
+fn notes(row: &Row, from: usize, to: usize) -> String {
     let mut notes = Vec::new();
     notes.extend(report::remotes(window(row, from, to)));
-    if row.connects.len() < plan.connects {
+    if row.connects.len() < row.planned {
         notes.push(format!(
             "stopped after connect {} ({MAX_FAILURES} not connected)",
             row.connects.len()
@@ -95,12 +95,12 @@ fn notes(row: &Row, plan: Plan, from: usize, to: usize) -> String {
 }
 
 /// The line on stderr once a row is done.
-pub(crate) fn progress(row: &Row, rows: &[Row], s: &Settings) -> String {
+pub(crate) fn progress(row: &Row, rows: &[Row]) -> String {
     let n = row.connects.len();
     format!(
         "{} / {}: connect 1 {} ms; 2–{n}: mean {} ms, {} the oracle, {} SYNs/connect; not connected: {}",
         row.series,
-        row.client.label(s),
+        row.client,
         one(row.connects.first()),
         opt(mean_secs(window(row, 2, n)), ms),
         opt(ratio(row, rows, 2, n), report::fmt_ratio),
@@ -110,19 +110,56 @@ pub(crate) fn progress(row: &Row, rows: &[Row], s: &Settings) -> String {
 }
 
 /// `series / client` of each row with a connect that did not connect (for the smoke test).
-pub(crate) fn failures(rows: &[Row], s: &Settings) -> Vec<String> {
+pub(crate) fn failures(rows: &[Row]) -> Vec<String> {
     (rows.iter())
         .filter(|row| row.failures() > 0)
-        .map(|row| format!("{} / {}", row.series, row.client.label(s)))
+        .map(|row| format!("{} / {}", row.series, row.client))
         .collect()
 }
 
-/// The series table, then the table of the series whose host dies, each with its key.
-pub(crate) fn tables(rows: &[Row], plan: Plan, s: &Settings, date: &str) -> String {
-    let n = plan.connects;
+/// The header, then each group's table with its key (and the base group's table of the
+/// series whose host dies).
+pub(crate) fn tables(rows: &[Row], s: &Settings, date: &str) -> String {
     let title = "connie rtt series: one client, many connects to one name (network-namespace lab)";
-    let measures = format!("{n} sequential connects per client and series with one client object");
+    let counts: Vec<String> = (Group::ALL.iter())
+        .filter_map(|&group| {
+            let planned = rows.iter().filter(|r| r.group == group).map(|r| r.planned);
+            Some(format!("{} ({})", planned.max()?, group.name()))
+        })
+        .collect();
+    let measures = format!(
+        "{} sequential connects per client and series with one client object",
+        counts.join(", ")
+    );
     let mut out = report::header_for(title, s, date, &measures);
+    for group in Group::ALL {
+        let of_group: Vec<&Row> = rows.iter().filter(|r| r.group == group).collect();
+        if of_group.is_empty() {
+            continue;
+        }
+        let n = of_group.iter().map(|r| r.planned).max().unwrap_or(0);
+        let _ = writeln!(out);
+        out.push_str(match group {
+            Group::Base => "",
+            Group::Tls => "### TLS: time to a finished handshake, four TLS hosts\n\n",
+            Group::Flaky => "### The best host refuses some connects, or dies and revives\n\n",
+        });
+        out.push_str(&table(&of_group, rows, n));
+        let _ = writeln!(out);
+        out.push_str(&match group {
+            Group::Base => base_key(n, s),
+            Group::Tls => tls_key(n),
+            Group::Flaky => flaky_key(n),
+        });
+        if let Some(death) = of_group.iter().find_map(|row| row.death) {
+            out.push_str(&death_table(&of_group, rows, death));
+        }
+    }
+    out
+}
+
+/// The Markdown table of `of_group`, connects 2 to `n` against the oracles in `rows`.
+fn table(of_group: &[&Row], rows: &[Row], n: usize) -> String {
     let steady = format!("2–{n}");
     let mut table = vec![[
         "scenario".to_owned(),
@@ -135,41 +172,66 @@ pub(crate) fn tables(rows: &[Row], plan: Plan, s: &Settings, date: &str) -> Stri
         "not connected".to_owned(),
         format!("notes (connects {steady})"),
     ]];
-    for (i, row) in rows.iter().enumerate() {
-        let first = i == 0 || rows[i - 1].series != row.series;
-        let later = window(row, 2, n);
+    for (i, row) in of_group.iter().enumerate() {
+        let first = i == 0 || of_group[i - 1].series != row.series;
+        let later = window(row, 2, row.planned);
         table.push([
             if first {
                 row.series.clone()
             } else {
                 String::new()
             },
-            row.client.label(s),
+            row.client.clone(),
             one(row.connects.first()),
             count(row.connects.first()),
             opt(mean_secs(later), ms),
-            opt(ratio(row, rows, 2, n), report::fmt_ratio),
+            opt(ratio(row, rows, 2, row.planned), report::fmt_ratio),
             opt(mean_attempts(later), syns),
             not_connected(row),
-            notes(row, plan, 2, n),
+            notes(row, 2, row.planned),
         ]);
     }
-    let _ = writeln!(out);
-    out.push_str(&report::markdown(&table, |col| (2..=7).contains(&col)));
-    let _ = writeln!(out);
+    report::markdown(&table, |col| (2..=7).contains(&col))
+}
+
+/// What the base table's columns mean.
+fn base_key(n: usize, s: &Settings) -> String {
+    let mut out = String::new();
+    let steady = format!("2–{n}");
     let _ = writeln!(out, "connect 1: the first connect of a fresh client (ms; DNS included, but for the oracle). {steady} mean: the mean of connects 2 to {n} that connected; × oracle: that mean ÷ the oracle's over the same connects.");
     let _ = writeln!(out, "SYNs: connection attempts started (distinct SYN flows seen by the delay line); SYNs/connect: their mean over connects 2 to {n}. not connected: FAIL (the error in notes) or TIMEOUT (the {} s cap); a client stops after {MAX_FAILURES}.", s.cap.as_secs());
     let _ = writeln!(out, "Each client is made once per series (a ConnieConnector, whose clones make the connects and share what it learns; a hickory resolver for tokio; a hyper-util HttpConnector) and closes each stream before its next connect. Clients take turns, one connect each per round, each round started by the next client. oracle: a direct connect to the alive host with the lowest RTT.");
-    if let Some(death) = rows.iter().find_map(|row| row.death) {
-        out.push_str(&death_table(rows, death, plan, s));
-    }
+    out
+}
+
+/// What the TLS table's columns and clients are.
+fn tls_key(n: usize) -> String {
+    let rtts: Vec<String> = tls::RTTS_MS.iter().map(u64::to_string).collect();
+    let mut out = String::new();
+    let _ = writeln!(out, "Times to a finished TLS handshake (ms; DNS included, but for the oracle); columns as above, over connects 2 to {n}. SYNs: TCP connections started per connect.");
+    let _ = writeln!(out, "Hosts 192.0.2.1 to .4, RTT {} ms, each a TLS server that waits its server work after the ClientHello arrived, then answers. Clients speak only the version named, with no ALPN and no session resumption: a full handshake, one round trip after TCP for TLS 1.3, two for TLS 1.2.", rtts.join("/"));
+    let _ = writeln!(out, "connie: ConnieConnector::new().rustls(config) (the default schedule) and the same with Schedule::race_all(), each one connector whose clones make the connects, with a caching resolver. oracle: TCP and TLS straight to the 10 ms host, with the same configuration.");
+    out
+}
+
+/// What the flaky table's series and oracle are.
+fn flaky_key(n: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Hosts 192.0.2.1 (the best, first in DNS order) and 192.0.2.2 (always up); columns as above, over connects 2 to {n}.");
+    let _ = writeln!(out, "refuses: each round, a seeded generator (SplitMix64, seed {}) decides whether the best host refuses that round's connects (the delay line answers the SYN with a RST after its RTT), independently of other rounds; every client's n-th connect sees the same decision. dies and revives: the best host is a blackhole (its packets dropped) in every second block of rounds, the first block alive.", flaky::SEED);
+    let _ = writeln!(out, "oracle: each round, a direct connect to the fastest host that works in that round; × oracle: the mean time of connects 2 to {n} ÷ the oracle's mean over the same connects. Rounds are paced, as connie's history keeps its times in wall-clock seconds; clients are connie's default and race-all (one ConnieConnector each, with a caching resolver) and the oracle.");
     out
 }
 
 /// The connect right after the host died and the connects after it, for the rows of the
 /// series where it dies.
-fn death_table(rows: &[Row], death: Death, plan: Plan, s: &Settings) -> String {
-    let (at, n) = (death.after + 1, plan.connects);
+fn death_table(of_group: &[&Row], rows: &[Row], death: Death) -> String {
+    let at = death.after + 1;
+    let dying: Vec<&Row> = (of_group.iter().copied())
+        .filter(|row| row.death.is_some())
+        .collect();
+    let series = dying.first().map_or("", |row| &row.series);
+    let n = dying.first().map_or(0, |row| row.planned);
     let after = format!("{}–{n}", at + 1);
     let mut table = vec![[
         "client".to_owned(),
@@ -181,16 +243,14 @@ fn death_table(rows: &[Row], death: Death, plan: Plan, s: &Settings) -> String {
         "SYNs/connect".to_owned(),
         "notes".to_owned(),
     ]];
-    let dying: Vec<&Row> = rows.iter().filter(|row| row.death.is_some()).collect();
-    let series = dying.first().map_or("", |row| &row.series);
     for row in &dying {
         let (first, later) = (row.connects.get(at - 1), window(row, at + 1, n));
         let mut notes = vec![];
         notes.extend(report::remotes(first).map(|to| format!("connect {at} {to}")));
-        let rest = self::notes(row, plan, at + 1, n);
+        let rest = self::notes(row, at + 1, n);
         notes.extend((!rest.is_empty()).then(|| format!("{after}: {rest}")));
         table.push([
-            row.client.label(s),
+            row.client.clone(),
             one(first),
             ms(death.goal.as_secs_f64()),
             count(first),
@@ -204,18 +264,18 @@ fn death_table(rows: &[Row], death: Death, plan: Plan, s: &Settings) -> String {
     out.push_str(&report::markdown(&table, |col| (1..=6).contains(&col)));
     let _ = writeln!(out);
     let _ = writeln!(out, "From connect {at} on, {} is a blackhole (the delay line drops its packets both ways); the oracle then connects to {}, the next-best host.", death.host, death.next);
-    let _ = writeln!(out, "goal: the next-best RTT + the dead host's expected handshake time (its RTT) + {} ms: what a connector that starts its best-known address alone, and more once that one is late, should take.", super::GOAL_SLACK.as_millis());
+    let _ = writeln!(out, "goal: the next-best RTT + the dead host's expected handshake time (its RTT) + {} ms: what a connector that starts its best-known address alone, and more once that one is late, should take.", base::GOAL_SLACK.as_millis());
     let _ = writeln!(out, "× new oracle: the mean of connects {after} ÷ the oracle's over the same connects; SYNs/connect: over connects {after}.");
     out
 }
 
 /// The series as JSON: every connect of every row, and the tables' summaries.
-pub(crate) fn json(rows: &[Row], plan: Plan, s: &Settings, date: &str, wall: Duration) -> String {
-    let n = plan.connects;
+pub(crate) fn json(rows: &[Row], s: &Settings, date: &str, wall: Duration) -> String {
     let secs = |run: Option<&Run>| report::json_num(run.and_then(Run::secs));
     let count = |run: Option<&Run>| report::json_count(run.and_then(Run::attempts));
     let results: Vec<String> = (rows.iter())
         .map(|row| {
+            let n = row.planned;
             let each = |field: fn(&Run) -> String| {
                 row.connects.iter().map(field).collect::<Vec<_>>().join(", ")
             };
@@ -243,11 +303,14 @@ pub(crate) fn json(rows: &[Row], plan: Plan, s: &Settings, date: &str, wall: Dur
                     )
                 },
             );
-            let note = notes(row, plan, 2, n);
+            let note = notes(row, 2, n);
             format!(
-                "{{\"series\": {}, \"client\": {}, \"first_s\": {}, \"first_attempts\": {}, \"steady_mean_s\": {}, \"steady_ratio_vs_oracle\": {}, \"steady_attempts_per_connect\": {}, \"not_connected\": {}, \"death\": {death}, \"runs_s\": [{}], \"attempts\": [{}], \"remotes\": [{}], \"note\": {}}}",
+                "{{\"group\": {}, \"series\": {}, \"client\": {}, \"oracle\": {}, \"planned_connects\": {n}, \"setup\": {{{}}}, \"first_s\": {}, \"first_attempts\": {}, \"steady_mean_s\": {}, \"steady_ratio_vs_oracle\": {}, \"steady_attempts_per_connect\": {}, \"not_connected\": {}, \"death\": {death}, \"runs_s\": [{}], \"attempts\": [{}], \"remotes\": [{}], \"note\": {}}}",
+                report::json_str(row.group.name()),
                 report::json_str(&row.series),
-                report::json_str(&row.client.label(s)),
+                report::json_str(&row.client),
+                row.oracle,
+                row.setup,
                 secs(row.connects.first()),
                 count(row.connects.first()),
                 report::json_num(mean_secs(window(row, 2, n))),
@@ -261,6 +324,5 @@ pub(crate) fn json(rows: &[Row], plan: Plan, s: &Settings, date: &str, wall: Dur
             )
         })
         .collect();
-    let connects = ("connects", n.to_string());
-    report::json_document(s, date, wall, &[connects], &results)
+    report::json_document(s, date, wall, &[], &results)
 }

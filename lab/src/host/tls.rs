@@ -8,9 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ServerConfig;
+use socket2::Socket;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
+#[cfg(all(feature = "netns", target_os = "linux"))]
+use super::bind_socket;
 use super::counts::Counts;
 use super::listener::Listener;
 use super::{bound_socket, discard};
@@ -47,12 +50,25 @@ impl TlsHost {
     /// starts accepting, handshaking with `server_config` (for example
     /// [`TlsIdentity::server_config`](crate::TlsIdentity::server_config)).
     pub async fn bind(addr: SocketAddr, server_config: Arc<ServerConfig>) -> io::Result<TlsHost> {
+        Self::listen(bound_socket(addr, true)?, server_config)
+    }
+
+    /// [`bind`](Self::bind) on any address, for the network-namespace lab's server side.
+    #[cfg(all(feature = "netns", target_os = "linux"))]
+    pub(crate) fn bind_in_netns(
+        addr: SocketAddr,
+        server_config: Arc<ServerConfig>,
+    ) -> io::Result<TlsHost> {
+        Self::listen(bind_socket(addr, true)?, server_config)
+    }
+
+    fn listen(socket: Socket, server_config: Arc<ServerConfig>) -> io::Result<TlsHost> {
         let acceptor = TlsAcceptor::from(server_config);
         let counts = Counts::new();
         let served = counts.clone();
         let work = Arc::new(AtomicU64::new(0));
         let each = Arc::clone(&work);
-        let listener = Listener::spawn(bound_socket(addr, true)?, "tls", move |stream, peer| {
+        let listener = Listener::spawn(socket, "tls", move |stream, peer| {
             served.update(|c: &mut TlsCounts| c.accepted += 1);
             let work = Duration::from_micros(each.load(Ordering::Relaxed));
             handshake(acceptor.clone(), stream, peer, served.clone(), work)

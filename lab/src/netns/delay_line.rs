@@ -3,11 +3,14 @@
 //!
 //! Each host address has a one-way delay of half its round-trip time, applied to packets
 //! *to* it (client → server) and *from* it (server → client); a blackholed address drops
-//! what is sent to it and what comes from it. The rules are read for every packet, so a
-//! change made while the line runs ([`NetLab::blackhole`](super::NetLab::blackhole))
-//! applies from the next packet on. Packets of one address wait in one FIFO queue, so
-//! their order is kept. Unknown addresses (the lab DNS server) pass without delay;
-//! multicast is dropped. Every TCP SYN the client sends is counted, also one it drops.
+//! what is sent to it and what comes from it; a refusing address answers each SYN sent to
+//! it with a RST of its own, one round-trip time later, and passes its other packets. The
+//! rules are read for every packet, so a change made while the line runs
+//! ([`NetLab::blackhole`](super::NetLab::blackhole), [`refuse`](super::NetLab::refuse),
+//! [`restore`](super::NetLab::restore)) applies from the next packet on. Packets of one
+//! address wait in one FIFO queue, so their order is kept. Unknown addresses (the lab DNS
+//! server) pass without delay; multicast is dropped. Every TCP SYN the client sends is
+//! counted, also one it drops or refuses.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -30,11 +33,22 @@ const BUF: usize = 65_535;
 
 /// What the line does with packets to (and from) one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rule {
-    /// Delay each direction by this much (half the round-trip time).
-    OneWay(Duration),
-    /// Drop packets to and from the address.
+pub(crate) struct Rule {
+    /// How long each packet waits, each way: half the round-trip time.
+    pub(crate) one_way: Duration,
+    pub(crate) mode: Mode,
+}
+
+/// Whether the line delivers packets to (and from) an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Delivers them, each after the one-way delay.
+    Pass,
+    /// Drops them, both ways.
     Blackhole,
+    /// Answers each SYN to the address with a RST from it, after the round-trip time,
+    /// instead of delivering the SYN; delivers every other packet, as [`Mode::Pass`] does.
+    Refuse,
 }
 
 /// Each host address's rule, shared by the line and its [`NetLab`](super::NetLab).
@@ -125,11 +139,18 @@ async fn direction(
             header.src
         };
         let rule = lock(&rules).get(&key).copied();
-        let delay = match rule {
-            Some(Rule::Blackhole) => continue,
-            Some(Rule::OneWay(delay)) => delay,
-            None => Duration::ZERO,
-        };
+        let (delay, mode) = rule.map_or((Duration::ZERO, Mode::Pass), |r| (r.one_way, r.mode));
+        match mode {
+            Mode::Blackhole => continue,
+            // Only the client sends SYNs to a host (`syns` is this direction's).
+            Mode::Refuse if syns.is_some() && header.syn.is_some() => {
+                if let Some(rst) = reset_for(packet) {
+                    tokio::task::spawn_local(reply(Rc::clone(&from), now + delay * 2, rst));
+                }
+                continue;
+            }
+            Mode::Refuse | Mode::Pass => {}
+        }
         let queue = queues.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::task::spawn_local(release(rx, Rc::clone(&to)));
@@ -147,6 +168,14 @@ async fn release(mut queue: mpsc::UnboundedReceiver<(Instant, Vec<u8>)>, to: Rc<
         if let Err(error) = to.send(&packet).await {
             tracing::trace!(%error, "delay line could not write a packet");
         }
+    }
+}
+
+/// Writes `packet` back to `to`, the device it came from, at `at`.
+async fn reply(to: Rc<AsyncDevice>, at: Instant, packet: Vec<u8>) {
+    tokio::time::sleep_until(at).await;
+    if let Err(error) = to.send(&packet).await {
+        tracing::trace!(%error, "delay line could not write a reset");
     }
 }
 
@@ -206,6 +235,82 @@ impl Header {
     }
 }
 
+/// Hop limit (IPv4 TTL) of the resets the line makes.
+const HOPS: u8 = 64;
+const RST: u8 = 0x04;
+
+/// The reset a host with no listener answers the TCP SYN `syn` (an IPv4 or IPv6 packet)
+/// with (RFC 9293, section 3.10.7.1): a RST|ACK from the SYN's destination to its source,
+/// sequence number 0, acknowledging the SYN and any data it carries. `None` if `syn` is
+/// not a whole TCP SYN.
+fn reset_for(syn: &[u8]) -> Option<Vec<u8>> {
+    let (from, to) = Header::parse(syn)?.syn?;
+    let ip_header = match from {
+        SocketAddr::V4(_) => usize::from(syn.first()? & 0x0f) * 4,
+        SocketAddr::V6(_) => 40,
+    };
+    let tcp = syn.get(ip_header..)?;
+    let seq = u32::from_be_bytes(tcp.get(4..8)?.try_into().ok()?);
+    let data = tcp.len().checked_sub(usize::from(tcp.get(12)? >> 4) * 4)?;
+    let ack = seq.wrapping_add(1).wrapping_add(u32::try_from(data).ok()?);
+    let mut segment = [0u8; 20];
+    segment[0..2].copy_from_slice(&to.port().to_be_bytes());
+    segment[2..4].copy_from_slice(&from.port().to_be_bytes());
+    segment[8..12].copy_from_slice(&ack.to_be_bytes());
+    segment[12] = 5 << 4; // 20 bytes of header, no options.
+    segment[13] = RST | ACK;
+    let (mut packet, pseudo) = match (to.ip(), from.ip()) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let mut ip = vec![0u8; 20];
+            ip[0] = 0x45;
+            ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+            ip[6] = 0x40; // Don't fragment.
+            ip[8] = HOPS;
+            ip[9] = TCP;
+            ip[12..16].copy_from_slice(&src.octets());
+            ip[16..20].copy_from_slice(&dst.octets());
+            let sum = checksum(&ip);
+            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            let mut pseudo = Vec::with_capacity(12);
+            pseudo.extend_from_slice(&src.octets());
+            pseudo.extend_from_slice(&dst.octets());
+            pseudo.extend_from_slice(&[0, TCP, 0, 20]);
+            (ip, pseudo)
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let mut ip = vec![0u8; 40];
+            ip[0] = 0x60;
+            ip[4..6].copy_from_slice(&20u16.to_be_bytes());
+            ip[6] = TCP;
+            ip[7] = HOPS;
+            ip[8..24].copy_from_slice(&src.octets());
+            ip[24..40].copy_from_slice(&dst.octets());
+            let mut pseudo = Vec::with_capacity(40);
+            pseudo.extend_from_slice(&src.octets());
+            pseudo.extend_from_slice(&dst.octets());
+            pseudo.extend_from_slice(&[0, 0, 0, 20, 0, 0, 0, TCP]);
+            (ip, pseudo)
+        }
+        _ => return None,
+    };
+    let sum = checksum(&[&pseudo[..], &segment[..]].concat());
+    segment[16..18].copy_from_slice(&sum.to_be_bytes());
+    packet.extend_from_slice(&segment);
+    Some(packet)
+}
+
+/// The Internet checksum (RFC 1071) of `bytes`: the ones' complement of the ones'
+/// complement sum of its 16-bit words. Zero over data that carries its right checksum.
+fn checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = (bytes.chunks(2))
+        .map(|word| u32::from(u16::from_be_bytes([word[0], *word.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +336,83 @@ mod tests {
         assert_eq!(dst, "192.0.2.7:443".parse().unwrap());
         assert_eq!(Header::parse(&v4_tcp(SYN | ACK)).unwrap().syn, None);
         assert_eq!(Header::parse(&v4_tcp(ACK)).unwrap().syn, None);
+    }
+
+    /// A reset's IP header (IPv4) and TCP segment carry their right checksums.
+    fn assert_checksums(rst: &[u8]) {
+        let (ip, pseudo) = if rst[0] >> 4 == 4 {
+            assert_eq!(checksum(&rst[..20]), 0, "IPv4 header checksum");
+            let mut pseudo = rst[12..20].to_vec();
+            pseudo.extend_from_slice(&[0, TCP, 0, 20]);
+            (20, pseudo)
+        } else {
+            let mut pseudo = rst[8..40].to_vec();
+            pseudo.extend_from_slice(&[0, 0, 0, 20, 0, 0, 0, TCP]);
+            (40, pseudo)
+        };
+        assert_eq!(rst.len(), ip + 20);
+        assert_eq!(
+            checksum(&[&pseudo[..], &rst[ip..]].concat()),
+            0,
+            "TCP checksum"
+        );
+    }
+
+    #[test]
+    fn a_refused_ipv4_syn_gets_a_reset_acknowledging_it() {
+        let mut syn = v4_tcp(SYN);
+        syn[32] = 5 << 4;
+        syn[24..28].copy_from_slice(&0xffff_fffeu32.to_be_bytes());
+        let rst = reset_for(&syn).unwrap();
+        assert_checksums(&rst);
+        let header = Header::parse(&rst).unwrap();
+        assert_eq!(header.src, IpAddr::from([192, 0, 2, 7]));
+        assert_eq!(header.dst, IpAddr::from([198, 51, 100, 1]));
+        assert_eq!(header.syn, None);
+        let tcp = &rst[20..];
+        assert_eq!(tcp[0..2], 443u16.to_be_bytes());
+        assert_eq!(tcp[2..4], 40_000u16.to_be_bytes());
+        assert_eq!(tcp[4..8], [0; 4], "sequence number 0");
+        assert_eq!(
+            tcp[8..12],
+            0xffff_ffffu32.to_be_bytes(),
+            "acknowledges the SYN"
+        );
+        assert_eq!(tcp[13], RST | ACK);
+        // Data on the SYN (TCP Fast Open) is acknowledged too, and the count wraps.
+        syn.extend_from_slice(b"hi");
+        let rst = reset_for(&syn).unwrap();
+        assert_eq!(rst[28..32], 1u32.to_be_bytes());
+        // Only a SYN is answered.
+        let mut syn_ack = v4_tcp(SYN | ACK);
+        syn_ack[32] = 5 << 4;
+        assert_eq!(reset_for(&syn_ack), None);
+        assert_eq!(reset_for(&syn[..30]), None);
+    }
+
+    #[test]
+    fn a_refused_ipv6_syn_gets_a_reset_acknowledging_it() {
+        let mut syn = vec![0u8; 60];
+        syn[0] = 0x60;
+        syn[4..6].copy_from_slice(&20u16.to_be_bytes());
+        syn[6] = TCP;
+        syn[8..24].copy_from_slice(&"2001:db8:ffff::1".parse::<Ipv6Addr>().unwrap().octets());
+        syn[24..40].copy_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
+        syn[40..42].copy_from_slice(&51_000u16.to_be_bytes());
+        syn[42..44].copy_from_slice(&443u16.to_be_bytes());
+        syn[44..48].copy_from_slice(&7u32.to_be_bytes());
+        syn[52] = 5 << 4;
+        syn[53] = SYN;
+        let rst = reset_for(&syn).unwrap();
+        assert_checksums(&rst);
+        let header = Header::parse(&rst).unwrap();
+        assert_eq!(header.src, "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(header.dst, "2001:db8:ffff::1".parse::<IpAddr>().unwrap());
+        assert_eq!(header.syn, None);
+        assert_eq!(rst[40..42], 443u16.to_be_bytes());
+        assert_eq!(rst[42..44], 51_000u16.to_be_bytes());
+        assert_eq!(rst[48..52], 8u32.to_be_bytes());
+        assert_eq!(rst[53], RST | ACK);
     }
 
     #[test]

@@ -5,8 +5,14 @@
 //! the next lab) and joins them with two TUN devices and a userspace delay line. Per host
 //! address the line applies a configured round-trip time, or drops what is sent to it
 //! (blackholed); a refused host has the address but no listener, so its kernel answers
-//! with a reset, after the round-trip time. [`NetLab::blackhole`] turns a host into a
-//! blackhole while the lab runs (a host that dies between two connects).
+//! with a reset, after the round-trip time. A TLS host completes TLS handshakes with the
+//! lab's [`TlsIdentity`](crate::TlsIdentity) ([`NetLab::tls_identity`]), each taking the
+//! server work its [`TlsHost`] is given ([`NetLab::tls`]).
+//!
+//! While the lab runs, [`NetLab::blackhole`] turns a host into a blackhole (a host that
+//! dies between two connects), [`NetLab::refuse`] makes it answer connects with a reset
+//! (a host that refuses some connects), and [`NetLab::restore`] makes it what it was built
+//! as again.
 //!
 //! **Round-trip time**: the line delays packets to a host by half its RTT and packets from
 //! it by the other half, so a SYN → SYN-ACK exchange (a TCP connect) takes one RTT.
@@ -63,6 +69,7 @@ mod outage;
 mod scenario;
 mod server;
 mod sys;
+mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -76,9 +83,10 @@ use hickory_resolver::TokioResolver;
 
 use self::addresses::{check_host, configure};
 pub use self::addresses::{CLIENT_V4, CLIENT_V6, DNS_V4};
-use self::delay_line::{lock, Rule, SharedRules, SharedSyns};
+use self::delay_line::{lock, Mode, Rule, SharedRules, SharedSyns};
 use self::sys::{Namespace, NsThread};
-use crate::{dns, DnsServer, DnsServerBuilder, RecordType};
+use crate::tls::LabTls;
+use crate::{dns, DnsServer, DnsServerBuilder, RecordType, TlsHost};
 
 pub use self::scenario::{ClientEnv, Measurement, Scenario, TWELVE_RTTS_MS};
 
@@ -116,11 +124,12 @@ fn probe() -> Result<(), String> {
     Ok(())
 }
 
-/// What a host of a [`NetLab`] is, as [`NetLabBuilder::alive`], [`refused`] and
-/// [`blackholed`] add it; [`Scenario::hosts`] lists a scenario's.
+/// What a host of a [`NetLab`] is, as [`NetLabBuilder::alive`], [`refused`],
+/// [`blackholed`] and [`tls`] add it; [`Scenario::hosts`] lists a scenario's.
 ///
 /// [`refused`]: NetLabBuilder::refused
 /// [`blackholed`]: NetLabBuilder::blackholed
+/// [`tls`]: NetLabBuilder::tls
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HostSpec {
@@ -130,6 +139,23 @@ pub enum HostSpec {
     Refused(Duration),
     /// Its packets are dropped: a connect hangs until the client gives up.
     Blackholed,
+    /// Accepts connections and completes a TLS handshake on each (a [`TlsHost`]
+    /// presenting the lab's identity, offering [`LAB_ALPN`](crate::LAB_ALPN)); a connect
+    /// takes this round-trip time, and each handshake round trip another.
+    Tls(Duration),
+}
+
+impl HostSpec {
+    /// The delay line's rule for a host built as this.
+    fn rule(self) -> Rule {
+        let (one_way, mode) = match self {
+            HostSpec::Alive(rtt) | HostSpec::Refused(rtt) | HostSpec::Tls(rtt) => {
+                (rtt / 2, Mode::Pass)
+            }
+            HostSpec::Blackholed => (Duration::ZERO, Mode::Blackhole),
+        };
+        Rule { one_way, mode }
+    }
 }
 
 /// Describes a [`NetLab`]; finish with [`start`](Self::start).
@@ -159,6 +185,15 @@ impl NetLabBuilder {
         self
     }
 
+    /// A host that accepts connections and completes TLS handshakes, `rtt` away: a
+    /// [`TlsHost`] presenting a certificate of the lab's
+    /// [`TlsIdentity`](crate::TlsIdentity) ([`NetLab::tls_identity`], made when the lab
+    /// starts). [`NetLab::tls`] reaches it, to read its counters or slow its handshakes.
+    pub fn tls(mut self, ip: IpAddr, rtt: Duration) -> Self {
+        self.hosts.push((ip, HostSpec::Tls(rtt)));
+        self
+    }
+
     /// The port every host listens on. Default is [`DEFAULT_PORT`].
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
@@ -178,7 +213,8 @@ impl NetLabBuilder {
         self
     }
 
-    /// Creates the namespaces, the delay line and the servers.
+    /// Creates the namespaces, the delay line and the servers (and, with TLS hosts, the
+    /// lab's TLS identity).
     ///
     /// # Errors
     ///
@@ -190,19 +226,25 @@ impl NetLabBuilder {
         let mut rules = HashMap::new();
         for &(ip, kind) in &self.hosts {
             check_host(ip)?;
-            let rule = match kind {
-                HostSpec::Alive(rtt) | HostSpec::Refused(rtt) if rtt > MAX_RTT => {
+            if let HostSpec::Alive(rtt) | HostSpec::Refused(rtt) | HostSpec::Tls(rtt) = kind {
+                if rtt > MAX_RTT {
                     return Err(invalid(format!(
                         "host {ip}: a round-trip time of {rtt:?} is over the lab's {MAX_RTT:?}"
                     )));
                 }
-                HostSpec::Alive(rtt) | HostSpec::Refused(rtt) => Rule::OneWay(rtt / 2),
-                HostSpec::Blackholed => Rule::Blackhole,
-            };
-            if rules.insert(ip, rule).is_some() {
+            }
+            if rules.insert(ip, kind.rule()).is_some() {
                 return Err(invalid(format!("host {ip} is given twice")));
             }
         }
+        let of_kind = |wanted: fn(HostSpec) -> bool| -> Vec<IpAddr> {
+            (self.hosts.iter())
+                .filter_map(|&(ip, kind)| wanted(kind).then_some(ip))
+                .collect()
+        };
+        let alive = of_kind(|kind| matches!(kind, HostSpec::Alive(_)));
+        let tls_ips = of_kind(|kind| matches!(kind, HostSpec::Tls(_)));
+        let tls = (!tls_ips.is_empty()).then(LabTls::new).transpose()?;
         let client_ns = Namespace::create("c")?;
         let server_ns = Namespace::create("s")?;
         let rules: SharedRules = Arc::new(Mutex::new(rules));
@@ -217,11 +259,10 @@ impl NetLabBuilder {
         configure(&client_ns, &server_ns, &self.hosts)?;
 
         let server = NsThread::spawn("connie-netlab-server", Some(server_ns.path()))?;
-        let alive = (self.hosts.iter())
-            .filter_map(|&(ip, kind)| matches!(kind, HostSpec::Alive(_)).then_some(ip))
-            .collect();
         let (port, dns) = (self.port, self.dns);
-        let started = server.run(move || server::start(alive, port, dns, IpAddr::V4(DNS_V4)))??;
+        let tls_hosts = tls.as_ref().map(|tls| (tls_ips, tls.trusted()));
+        let started = server
+            .run(move || server::start(alive, tls_hosts, port, dns, IpAddr::V4(DNS_V4)))??;
         let client = NsThread::spawn("connie-netlab-client", Some(client_ns.path()))?;
         tracing::debug!(
             client = client_ns.name(),
@@ -230,12 +271,14 @@ impl NetLabBuilder {
         );
         Ok(NetLab {
             client,
+            tls_hosts: started.tls,
             _server: server,
             _line: line,
             client_ns,
             server_ns,
             port,
-            hosts: self.hosts.iter().map(|&(ip, _)| ip).collect(),
+            hosts: self.hosts,
+            tls,
             dns: (started.dns_udp, started.dns_tcp),
             rules,
             syns,
@@ -254,12 +297,16 @@ fn invalid(msg: String) -> io::Error {
 pub struct NetLab {
     // Fields drop in this order: clients first, namespaces last.
     client: NsThread,
+    /// The TLS hosts, listening on the server thread.
+    tls_hosts: Vec<(IpAddr, TlsHost)>,
     _server: NsThread,
     _line: NsThread,
     client_ns: Namespace,
     server_ns: Namespace,
     port: u16,
-    hosts: Vec<IpAddr>,
+    /// Every host as the builder made it, in the order it was added.
+    hosts: Vec<(IpAddr, HostSpec)>,
+    tls: Option<LabTls>,
     dns: (SocketAddr, SocketAddr),
     rules: SharedRules,
     syns: SharedSyns,
@@ -283,7 +330,7 @@ impl NetLab {
     /// Every host's address and port, in the order they were added.
     pub fn addrs(&self) -> Vec<SocketAddr> {
         (self.hosts.iter())
-            .map(|&ip| SocketAddr::new(ip, self.port))
+            .map(|&(ip, _)| SocketAddr::new(ip, self.port))
             .collect()
     }
 

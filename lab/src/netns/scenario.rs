@@ -204,12 +204,13 @@ impl Scenario {
         }
     }
 
-    /// The alive host with the lowest RTT, the first in [`hosts`](Self::hosts) order on a
-    /// tie: where an oracle that knows every RTT would connect. `None` if no host is alive.
+    /// The alive (or TLS) host with the lowest RTT, the first in [`hosts`](Self::hosts)
+    /// order on a tie: where an oracle that knows every RTT would connect. `None` if no
+    /// host is alive.
     pub fn fastest_alive(self) -> Option<IpAddr> {
         (self.hosts().into_iter())
             .filter_map(|(ip, spec)| match spec {
-                HostSpec::Alive(rtt) => Some((rtt, ip)),
+                HostSpec::Alive(rtt) | HostSpec::Tls(rtt) => Some((rtt, ip)),
                 HostSpec::Refused(_) | HostSpec::Blackholed => None,
             })
             .min_by_key(|&(rtt, _)| rtt)
@@ -230,6 +231,7 @@ impl Scenario {
                 HostSpec::Alive(rtt) => builder.alive(ip, rtt),
                 HostSpec::Refused(rtt) => builder.refused(ip, rtt),
                 HostSpec::Blackholed => builder.blackholed(ip),
+                HostSpec::Tls(rtt) => builder.tls(ip, rtt),
             };
         }
         if self == Scenario::LateAaaa {
