@@ -70,27 +70,33 @@ async fn a_name_that_does_not_exist_is_a_dns_error() {
             .connect(("missing.lab.test.", lab.port()))
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Dns);
-        assert!(err.is_dns());
-        assert!(err.attempts().is_empty());
         let mut families: Vec<_> = err.dns_errors().iter().map(|e| e.family()).collect();
         families.sort_by_key(|f| format!("{f:?}"));
         assert_eq!(families, [Some(Family::V4), Some(Family::V6)]);
-        // In words, naming what failed: not the resolver's `Query { … }` debug text.
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "connect to missing.lab.test.:{} failed: could not resolve missing.lab.test.: \
-             no such name (A, AAAA)",
-                lab.port()
-            )
-        );
-        assert_eq!(
-            std::io::Error::from(err).kind(),
-            std::io::ErrorKind::NotFound
-        );
+        assert!(!err.is_timeout());
+        let name = ("missing.lab.test.", lab.port());
+        assert_dns_failure(err, name, "no such name", std::io::ErrorKind::NotFound);
     })
     .await
+}
+
+/// `err` failed in DNS for both families of `name` before any attempt, says so in words
+/// (`could not resolve <name>: <words> (A, AAAA)`, not the resolver's `Query { … }`
+/// debug text), and converts to an `io::Error` of `kind`.
+fn assert_dns_failure(
+    err: ConnectError,
+    (host, port): (&str, u16),
+    words: &str,
+    kind: std::io::ErrorKind,
+) {
+    assert_eq!(err.kind(), ErrorKind::Dns);
+    assert!(err.is_dns());
+    assert!(err.attempts().is_empty());
+    assert_eq!(
+        err.to_string(),
+        format!("connect to {host}:{port} failed: could not resolve {host}: {words} (A, AAAA)")
+    );
+    assert_eq!(std::io::Error::from(err).kind(), kind);
 }
 
 #[tokio::test(start_paused = true)]
@@ -231,21 +237,10 @@ async fn a_silent_name_server_is_a_dns_timeout() {
             .await
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(2));
-        assert_eq!(err.kind(), ErrorKind::Dns);
-        assert!(err.is_dns() && err.is_timeout(), "{err:?}");
+        assert!(err.is_timeout(), "{err:?}");
         assert!(err.dns_errors().iter().all(|e| e.is_timeout()), "{err:?}");
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "connect to www.lab.test.:{} failed: could not resolve www.lab.test.: \
-                 timed out (A, AAAA)",
-                lab.port()
-            )
-        );
-        assert_eq!(
-            std::io::Error::from(err).kind(),
-            std::io::ErrorKind::TimedOut
-        );
+        let name = ("www.lab.test.", lab.port());
+        assert_dns_failure(err, name, "timed out", std::io::ErrorKind::TimedOut);
     })
     .await
 }
