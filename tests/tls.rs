@@ -400,14 +400,9 @@ async fn a_known_tls_host_costs_one_connection_per_connect() {
             .unwrap();
         let dns = lab.dns("www").start().await.unwrap();
         let identity = lab.tls_identity().unwrap();
-        let tls12 = {
-            let provider = rustls::crypto::ring::default_provider();
-            rustls::ClientConfig::builder_with_provider(provider.into())
-                .with_protocol_versions(&[&rustls::version::TLS12])
-                .unwrap()
-                .with_root_certificates(identity.root_store())
-                .with_no_client_auth()
-        };
+        let tls12 = identity
+            .client_config_with_versions(&[&rustls::version::TLS12], &[])
+            .unwrap();
         let configs = [("TLS 1.3", identity.client_config(&[])), ("TLS 1.2", tls12)];
         let hosts: Vec<_> = lab.addrs().iter().map(|&a| lab.tls(a).unwrap()).collect();
         for (version, config) in configs {

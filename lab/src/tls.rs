@@ -12,7 +12,7 @@ use rcgen::{
 };
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 
 /// The ALPN protocols the TLS hosts of a [`Lab`](crate::Lab) offer, in their order of
 /// preference: HTTP/2, then HTTP/1.1.
@@ -162,6 +162,22 @@ impl TlsIdentity {
         let mut config = self.client.clone();
         config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
         config
+    }
+
+    /// [`client_config`](Self::client_config) speaking only the TLS `versions` given
+    /// (`&[&rustls::version::TLS12]` for a TLS 1.2 client); an error if the provider
+    /// supports none of them.
+    pub fn client_config_with_versions(
+        &self,
+        versions: &[&'static SupportedProtocolVersion],
+        alpn: &[&[u8]],
+    ) -> Result<ClientConfig, rustls::Error> {
+        let mut config = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions)?
+            .with_root_certificates(self.root_store())
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+        Ok(config)
     }
 
     /// A server configuration (ring provider, TLS 1.3 and 1.2) presenting the server

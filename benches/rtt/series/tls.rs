@@ -162,11 +162,7 @@ impl Prepared {
 /// The series' client configuration: trusting the lab's CA, speaking `version` only, no
 /// ALPN, no session resumption (every handshake a full one).
 fn client_config(identity: &TlsIdentity, version: Version) -> Result<ClientConfig, BoxError> {
-    let provider = rustls::crypto::ring::default_provider();
-    let mut config = ClientConfig::builder_with_provider(provider.into())
-        .with_protocol_versions(&[version.rustls()])?
-        .with_root_certificates(identity.root_store())
-        .with_no_client_auth();
+    let mut config = identity.client_config_with_versions(&[version.rustls()], &[])?;
     config.resumption = Resumption::disabled();
     Ok(config)
 }

@@ -70,13 +70,9 @@ mod tests {
         let host = lab.tls(v4(1)).expect("a TLS host");
         let identity = lab.tls_identity().expect("an identity");
         let tls13 = identity.client_config(&LAB_ALPN);
-        let provider = rustls::crypto::ring::default_provider();
-        let mut tls12 = ClientConfig::builder_with_provider(provider.into())
-            .with_protocol_versions(&[&rustls::version::TLS12])
-            .unwrap()
-            .with_root_certificates(identity.root_store())
-            .with_no_client_auth();
-        tls12.alpn_protocols = tls13.alpn_protocols.clone();
+        let tls12 = identity
+            .client_config_with_versions(&[&rustls::version::TLS12], &LAB_ALPN)
+            .unwrap();
         let addr = SocketAddr::new(v4(1), lab.port());
         let handshake = |config: ClientConfig| {
             let timed = lab.run_client(move || async move {
