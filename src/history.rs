@@ -205,10 +205,7 @@ impl Known {
     /// ahead of a steady 30 ms one; one that has failed three times in a row, behind it.
     pub(crate) fn rank_time(&self) -> Option<Duration> {
         let srtt = self.srtt()?;
-        let failing = match *self {
-            Known::Fresh { failing, .. } => failing.clamp(0.0, MAX_FAILING),
-            Known::Unknown | Known::Failed => return None,
-        };
+        let failing = self.failing().clamp(0.0, MAX_FAILING);
         let secs = srtt.as_secs_f64() / (1.0 - failing);
         Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
     }
@@ -284,6 +281,17 @@ impl Entry {
         }
         self.succeeded = Some((now, tick));
         self.attempted(0.0, SUCCESS_WEIGHT, now);
+    }
+
+    /// A failure of kind `kind`: the last failure, and a step of the share of failures
+    /// towards 1, a longer one for a timeout.
+    fn failed(&mut self, kind: io::ErrorKind, now: Instant, tick: u64) {
+        self.failed = Some((kind, now, tick));
+        let weight = match kind {
+            io::ErrorKind::TimedOut => OVERDUE_WEIGHT,
+            _ => FAILED_WEIGHT,
+        };
+        self.attempted(1.0, weight, now);
     }
 
     /// The share of failures at `now`, faded since it last moved.
@@ -416,18 +424,8 @@ impl History {
                     transport,
                     handshake,
                 } => entry.connected(transport, Some(handshake), now, tick),
-                Lesson::Failed(kind) => {
-                    entry.failed = Some((kind, now, tick));
-                    let weight = match kind {
-                        io::ErrorKind::TimedOut => OVERDUE_WEIGHT,
-                        _ => FAILED_WEIGHT,
-                    };
-                    entry.attempted(1.0, weight, now);
-                }
-                Lesson::Overdue => {
-                    entry.failed = Some((io::ErrorKind::TimedOut, now, tick));
-                    entry.attempted(1.0, OVERDUE_WEIGHT, now);
-                }
+                Lesson::Failed(kind) => entry.failed(kind, now, tick),
+                Lesson::Overdue => entry.failed(io::ErrorKind::TimedOut, now, tick),
             }
         }
     }
