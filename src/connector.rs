@@ -366,10 +366,16 @@ impl<D> ConnieConnector<D> {
 
     /// Sets whether the `tower_service::Service<http::Uri>` impl (feature `hyper`) refuses
     /// every URI whose scheme is not `https` or `wss`, as hyper-rustls's `https_only`
-    /// does: for a connector whose dialer does TLS (`rustls`, feature `rustls`), so that
-    /// no request ever leaves in clear text. A refused URI is an
+    /// does. A refused URI is an
     /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget), before any lookup
     /// or SYN. [`connect`](Self::connect) takes no URI and is not affected.
+    ///
+    /// The check is of the scheme only; whether the connection is encrypted is the
+    /// dialer's doing. With `ConnieConnector::rustls` (feature `rustls`), whose dialer
+    /// does TLS for `https` and `wss`, it means no request leaves in clear text. With the
+    /// plain [`TcpDialer`] and `enforce_http(false)`, an `https` URI is connected over
+    /// plain TCP: right when a TLS connector wrapping connie (hyper-rustls) does the TLS,
+    /// and the setting then guarantees nothing about encryption.
     ///
     /// With [`enforce_http`](Self::enforce_http) on as well, every URI is refused.
     ///
@@ -563,6 +569,7 @@ impl<D: Dial> ConnieConnector<D> {
         target: Target,
         scheme: Option<&str>,
     ) -> Result<(D::Connection, Won), ConnectError> {
+        let target = target.checked()?;
         let span = tracing::debug_span!("race", %target);
         let literal = Names { host: None, scheme };
         async {

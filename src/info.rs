@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What happened during a race that connected: the winner, every attempt, DNS timings.
@@ -140,13 +141,20 @@ impl Attempt {
 }
 
 /// How a connection attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
     /// It connected and won the race.
     Connected,
-    /// It failed with an error of this kind (e.g. `ConnectionRefused`).
-    Failed(io::ErrorKind),
+    /// It failed with an error of this kind.
+    Failed {
+        /// The error's kind, such as `ConnectionRefused`.
+        kind: io::ErrorKind,
+        /// The error in its own words: the message it carries (`invalid peer certificate:
+        /// UnknownIssuer`), or the OS's name for it (`connection refused`, `too many open
+        /// files`).
+        reason: Arc<str>,
+    },
     /// It hit the per-attempt timeout.
     TimedOut,
     /// It was still running when the race ended, and was dropped (its socket closed).
@@ -159,12 +167,13 @@ pub enum Outcome {
 }
 
 impl fmt::Display for Outcome {
-    /// In words: `connected`, `connection refused` (the error kind's own words), `timed
-    /// out`, `still connecting when the race ended`, `abandoned for the next address`.
+    /// In words: `connected`, the failure's reason (`connection refused`, `invalid peer
+    /// certificate: UnknownIssuer`), `timed out`, `still connecting when the race ended`,
+    /// `abandoned for the next address`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Connected => f.write_str("connected"),
-            Outcome::Failed(kind) => write!(f, "{kind}"),
+            Outcome::Failed { reason, .. } => f.write_str(reason),
             Outcome::TimedOut => f.write_str("timed out"),
             Outcome::Cancelled => f.write_str("still connecting when the race ended"),
             Outcome::Abandoned => f.write_str("abandoned for the next address"),
@@ -180,7 +189,10 @@ mod tests {
     fn outcomes_in_words() {
         let words = [
             Outcome::Connected,
-            Outcome::Failed(io::ErrorKind::ConnectionRefused),
+            Outcome::Failed {
+                kind: io::ErrorKind::InvalidData,
+                reason: "invalid peer certificate: UnknownIssuer".into(),
+            },
             Outcome::TimedOut,
             Outcome::Cancelled,
             Outcome::Abandoned,
@@ -190,7 +202,7 @@ mod tests {
             words,
             [
                 "connected",
-                "connection refused",
+                "invalid peer certificate: UnknownIssuer",
                 "timed out",
                 "still connecting when the race ended",
                 "abandoned for the next address",

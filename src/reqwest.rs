@@ -147,8 +147,7 @@ mod tests {
         assert!(err.is_refused_by_policy(), "{err:?}");
         assert_eq!(
             err.to_string(),
-            "connect to 127.0.0.1 failed: every address was refused by the address policy \
-             (127.0.0.1:0)"
+            "connect to 127.0.0.1 failed: 1 address refused by the address policy"
         );
     }
 

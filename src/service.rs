@@ -1,5 +1,6 @@
 //! hyper integration: [`ConnieConnector`] as a `tower_service::Service<http::Uri>`.
 
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -12,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::target::{is_secure_scheme, parse_port};
+use crate::target::{self, is_secure_scheme, parse_port};
 use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, IntoTarget, Target};
 
 /// Connects hyper-util's legacy `Client` by racing every address of the URI's host.
@@ -99,6 +100,9 @@ fn https_only(uri: &Uri) -> Result<(), ConnectError> {
 }
 
 /// The [`Target`] a URI names; with `enforce_http`, only an `http` URI names one.
+///
+/// An error shows the URI as its scheme, host and port only ([`Shown`]): never its user
+/// info, path or query, which may hold a password or a token.
 pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, ConnectError> {
     if enforce_http && uri.scheme() != Some(&http::uri::Scheme::HTTP) {
         return Err(ConnectError::invalid_target(match uri.scheme_str() {
@@ -106,18 +110,19 @@ pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, Connec
                 "refusing a {scheme:?} URI over plain TCP: enforce_http is on \
                  (a TLS connector wrapping connie calls enforce_http(false))"
             ),
-            None => format!("URI {uri:?} has no scheme (enforce_http is on)"),
+            None => format!("URI {} has no scheme (enforce_http is on)", Shown(uri)),
         }));
     }
     let host = uri
         .host()
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| ConnectError::invalid_target(format!("URI {uri:?} has no host")))?;
+        .ok_or_else(|| ConnectError::invalid_target(format!("URI {} has no host", Shown(uri))))?;
     // Not `port_u16`, which reads `:+80` as 80, and `:-80` as no port at all (so 80).
     let port = match (written_port(uri), uri.scheme_str()) {
         (Some(port), _) => parse_port(port).ok_or_else(|| {
             ConnectError::invalid_target(format!(
-                "URI {uri:?} has an invalid port (expected 1 to 65535, in ASCII digits)"
+                "URI {} has an invalid port (expected 1 to 65535, in ASCII digits)",
+                Shown(uri)
             ))
         })?,
         (None, Some(s)) if is_secure_scheme(s) == Some(false) => 80,
@@ -129,11 +134,35 @@ pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, Connec
         }
         (None, None) => {
             return Err(ConnectError::invalid_target(format!(
-                "URI {uri:?} has neither a scheme nor a port"
+                "URI {} has neither a scheme nor a port",
+                Shown(uri)
             )))
         }
     };
     Target::host(host, port)
+}
+
+/// A URI in an error message: `http://example.com:99999`, its scheme, host and port as
+/// written, each cut at [`target::Shown`]'s length; `http://` for a URI with no host.
+struct Shown<'a>(&'a Uri);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        let mut shown = String::new();
+        if let Some(scheme) = uri.scheme_str() {
+            shown.push_str(scheme);
+            shown.push_str("://");
+        }
+        if let Some(host) = uri.host() {
+            shown.push_str(host);
+        }
+        if let Some(port) = written_port(uri) {
+            shown.push(':');
+            shown.push_str(port);
+        }
+        write!(f, "{}", target::Shown(&shown))
+    }
 }
 
 /// The port as `uri` writes it (after the host's `:`), if it writes one; `http://host:/`
@@ -447,6 +476,51 @@ mod tests {
         }
         let e = target("http://example.com:+80/").unwrap_err().to_string();
         assert!(e.contains("invalid port"), "{e}");
+    }
+
+    /// A URI in an error is its scheme, host and port: never its user info, path or
+    /// query, which may hold a password or a token.
+    #[test]
+    fn a_bad_uri_shows_its_scheme_host_and_port_only() {
+        let shown = |uri: &str, enforce_http| {
+            let e = uri_target(&uri.parse().unwrap(), enforce_http).unwrap_err();
+            let shown = format!("{e} {e:?}");
+            for secret in ["s3cret", "alice", "private", "token"] {
+                assert!(!shown.contains(secret), "{uri} gave {shown}");
+            }
+            e.to_string()
+        };
+        assert_eq!(
+            shown(
+                "http://alice:s3cret@example.com:99999/private?token=abc",
+                false
+            ),
+            "invalid connect target: URI \"http://example.com:99999\" has an invalid port \
+             (expected 1 to 65535, in ASCII digits)"
+        );
+        assert_eq!(
+            shown("alice:s3cret@example.com:80", true),
+            "invalid connect target: URI \"example.com:80\" has no scheme (enforce_http is on)"
+        );
+        assert_eq!(
+            shown("/private?token=abc", false),
+            "invalid connect target: URI \"\" has no host"
+        );
+        assert_eq!(
+            shown("alice:s3cret@example.com:0", false),
+            "invalid connect target: port 0 (expected 1 to 65535)"
+        );
+        shown("https://alice:s3cret@example.com/private?token=abc", true);
+        shown("foo://alice:s3cret@example.com/private?token=abc", false);
+        let e = https_only(
+            &"http://alice:s3cret@example.com/private?token=abc"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "invalid connect target: refusing a \"http\" URI: https_only is on"
+        );
     }
 }
 

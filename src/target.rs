@@ -55,7 +55,7 @@ impl Target {
     /// (`"example.com."`) and internationalized names are accepted.
     pub fn host(host: &str, port: u16) -> Result<Target, ConnectError> {
         if port == 0 {
-            return Err(ConnectError::invalid_target("port 0"));
+            return Err(port_zero());
         }
         let unbracketed = unbracketed(host);
         if let Ok(ip) = unbracketed.parse::<IpAddr>() {
@@ -82,12 +82,13 @@ impl Target {
                 "host name longer than {MAX_HOST_LEN} bytes"
             )));
         }
+        // Not shown: what comes with an `@`, `/` or `?` may be a password or a token.
         if let Some(c) = host
             .chars()
             .find(|c| c.is_whitespace() || c.is_control() || "/:[]@?#%\\".contains(*c))
         {
             return Err(ConnectError::invalid_target(format!(
-                "host {host:?} contains {c:?}"
+                "the host contains {c:?}"
             )));
         }
         if host == "." {
@@ -123,6 +124,9 @@ impl Target {
     }
 
     /// Addresses to race, in the order given (the schedule still interleaves families).
+    ///
+    /// An address with port 0 fails the race before any SYN, with the error `"host:0"`
+    /// gets: [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget).
     pub fn addrs(addrs: impl IntoIterator<Item = SocketAddr>) -> Target {
         let mut addrs = addrs.into_iter();
         let repr = match (addrs.next(), addrs.next()) {
@@ -142,6 +146,20 @@ impl Target {
 
     pub(crate) fn into_repr(self) -> Repr {
         self.repr
+    }
+
+    /// `self`, unless an address has port 0: then the same error as `"host:0"`, before any
+    /// SYN.
+    pub(crate) fn checked(self) -> Result<Target, ConnectError> {
+        let has_port_zero = match &self.repr {
+            Repr::Addr(addr) => addr.port() == 0,
+            Repr::Addrs(addrs) => addrs.iter().any(|a| a.port() == 0),
+            Repr::Host { port, .. } => *port == 0,
+        };
+        if has_port_zero {
+            return Err(port_zero());
+        }
+        Ok(self)
     }
 }
 
@@ -209,38 +227,83 @@ impl FromStr for Target {
     type Err = ConnectError;
 
     /// Parses `"host:port"`, `"1.2.3.4:port"` or `"[v6]:port"`.
+    ///
+    /// A message about a bad string shows it only once it is known to hold no user info,
+    /// path, query or fragment, and at most [`SHOWN_CHARS`] characters of it.
     fn from_str(s: &str) -> Result<Target, ConnectError> {
         if let Ok(addr) = s.parse::<SocketAddr>() {
             // Kept whole: rebuilding it from its IP would lose an IPv6 scope id.
-            if addr.port() == 0 {
-                return Err(ConnectError::invalid_target("port 0"));
-            }
-            return Ok(Target::addrs([addr]));
+            return Target::addrs([addr]).checked();
         }
         if let Some((scheme, _)) = s.split_once("://") {
+            let scheme = if is_scheme(scheme) { scheme } else { "?" };
             return Err(ConnectError::invalid_target(format!(
-                "{s:?} is a URI with scheme {scheme:?}: pass an http::Uri (feature `hyper`) \
+                "a {scheme}:// URI is not a host:port: pass an http::Uri (feature `hyper`) \
                  or \"host:port\""
+            )));
+        }
+        if let Some(c) = s.chars().find(|c| "@/?#".contains(*c)) {
+            let part = match c {
+                '@' => "user info",
+                '/' => "path",
+                '?' => "query",
+                _ => "fragment",
+            };
+            return Err(ConnectError::invalid_target(format!(
+                "a host:port target has no {part} (found {c:?})"
             )));
         }
         let Some((host, port)) = s.rsplit_once(':') else {
             return Err(ConnectError::invalid_target(format!(
-                "{s:?} has no port (expected host:port)"
+                "{} has no port (expected host:port)",
+                Shown(s)
             )));
         };
         if host.contains(':') && !host.starts_with('[') {
             return Err(ConnectError::invalid_target(format!(
-                "{s:?}: an IPv6 address needs brackets, as in [::1]:80"
+                "{}: an IPv6 address needs brackets, as in [::1]:80",
+                Shown(s)
             )));
         }
         // Not `u16::from_str`, which takes a leading `+`.
         let port = parse_port(port).ok_or_else(|| {
             ConnectError::invalid_target(format!(
-                "{s:?} has an invalid port (expected 1 to 65535, in ASCII digits)"
+                "{} has an invalid port (expected 1 to 65535, in ASCII digits)",
+                Shown(s)
             ))
         })?;
         Target::host(host, port)
     }
+}
+
+/// At most this many characters of a bad target are shown in its error.
+const SHOWN_CHARS: usize = 80;
+
+/// A string from the caller in an error message: quoted and escaped, and cut at
+/// [`SHOWN_CHARS`] characters.
+pub(crate) struct Shown<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(SHOWN_CHARS) {
+            Some((cut, _)) => write!(f, "{:?}…", &self.0[..cut]),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
+/// Whether `s` is a URI scheme (RFC 3986 §3.1: a letter, then letters, digits, `+`, `-`
+/// or `.`), which an error may show.
+pub(crate) fn is_scheme(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        && s.len() <= 32
+}
+
+/// The error for port 0, whatever the target's form: no connection can be made to it.
+fn port_zero() -> ConnectError {
+    ConnectError::invalid_target("port 0 (expected 1 to 65535)")
 }
 
 /// Conversion into a [`Target`]; implemented for every way connie accepts a target.
@@ -293,61 +356,61 @@ impl IntoTarget for (String, u16) {
 
 impl IntoTarget for (IpAddr, u16) {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs([SocketAddr::from(self)]))
+        Target::addrs([SocketAddr::from(self)]).checked()
     }
 }
 
 impl IntoTarget for (Ipv4Addr, u16) {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs([SocketAddr::from(self)]))
+        Target::addrs([SocketAddr::from(self)]).checked()
     }
 }
 
 impl IntoTarget for (Ipv6Addr, u16) {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs([SocketAddr::from(self)]))
+        Target::addrs([SocketAddr::from(self)]).checked()
     }
 }
 
 impl IntoTarget for SocketAddrV4 {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs([SocketAddr::V4(self)]))
+        Target::addrs([SocketAddr::V4(self)]).checked()
     }
 }
 
 impl IntoTarget for SocketAddrV6 {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs([SocketAddr::V6(self)]))
+        Target::addrs([SocketAddr::V6(self)]).checked()
     }
 }
 
 impl IntoTarget for SocketAddr {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs([self]))
+        Target::addrs([self]).checked()
     }
 }
 
 impl IntoTarget for &[SocketAddr] {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs(self.iter().copied()))
+        Target::addrs(self.iter().copied()).checked()
     }
 }
 
 impl<const N: usize> IntoTarget for [SocketAddr; N] {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs(self))
+        Target::addrs(self).checked()
     }
 }
 
 impl<const N: usize> IntoTarget for &[SocketAddr; N] {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs(self.iter().copied()))
+        Target::addrs(self.iter().copied()).checked()
     }
 }
 
 impl IntoTarget for &Vec<SocketAddr> {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(Target::addrs(self.iter().copied()))
+        Target::addrs(self.iter().copied()).checked()
     }
 }
 
@@ -357,7 +420,7 @@ impl IntoTarget for Vec<SocketAddr> {
             [one] => Repr::Addr(one),
             _ => Repr::Addrs(self),
         };
-        Ok(Target { repr })
+        Target { repr }.checked()
     }
 }
 
@@ -633,6 +696,92 @@ mod tests {
         let label64 = format!("{}.example", "a".repeat(64));
         let e = Target::host(&label64, 80).unwrap_err();
         assert!(e.to_string().contains("is not a valid name"), "{e}");
+    }
+
+    /// A message about a bad string target shows none of what may be a secret: user info,
+    /// a path, a query, a fragment; and no more than `SHOWN_CHARS` of the rest.
+    #[test]
+    fn a_bad_string_target_shows_no_secret() {
+        for bad in [
+            "alice:s3cret@host:80",
+            "alice:s3cret@example.com",
+            "example.com:80/private?token=s3cret",
+            "example.com:80?token=s3cret",
+            "example.com:80#s3cret",
+            "http://alice:s3cret@example.com/private?token=s3cret",
+            "alice:s3cret@host://x",
+        ] {
+            let e = bad.into_target().unwrap_err();
+            assert!(e.is_invalid_target(), "{bad}");
+            let shown = format!("{e} {e:?}");
+            for secret in ["s3cret", "alice", "private", "token"] {
+                assert!(!shown.contains(secret), "{bad} gave {shown}");
+            }
+        }
+        let e = "a@b:80".into_target().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid connect target: a host:port target has no user info (found '@')"
+        );
+        let e = "http://alice:s3cret@example.com/"
+            .into_target()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid connect target: a http:// URI is not a host:port: pass an http::Uri \
+             (feature `hyper`) or \"host:port\""
+        );
+        let e = ("alice@example.com", 80).into_target().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid connect target: the host contains '@'"
+        );
+        let long = format!("{}:x", "a".repeat(200));
+        let e = long.into_target().unwrap_err().to_string();
+        assert!(e.contains(&format!("\"{}\"…", "a".repeat(80))), "{e}");
+        assert!(e.len() < 200, "{e}");
+    }
+
+    /// Port 0 is refused the same way in every form a target takes, before any SYN.
+    #[test]
+    fn port_zero_is_refused_in_every_form() {
+        let v4 = SocketAddr::from(([127, 0, 0, 1], 0));
+        let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, 0));
+        let fine = SocketAddr::from(([127, 0, 0, 1], 80));
+        let SocketAddr::V4(v4_only) = v4 else {
+            unreachable!()
+        };
+        let SocketAddr::V6(v6_only) = v6 else {
+            unreachable!()
+        };
+        let ip = v4.ip();
+        let results = [
+            "localhost:0".into_target(),
+            "127.0.0.1:0".into_target(),
+            "[::1]:0".into_target(),
+            ("localhost", 0).into_target(),
+            ("127.0.0.1", 0).into_target(),
+            (ip, 0).into_target(),
+            (Ipv4Addr::LOCALHOST, 0).into_target(),
+            (Ipv6Addr::LOCALHOST, 0).into_target(),
+            v4.into_target(),
+            v4_only.into_target(),
+            v6_only.into_target(),
+            [fine, v6].into_target(),
+            (&[fine, v6][..]).into_target(),
+            vec![fine, v6].into_target(),
+            (&vec![v4]).into_target(),
+            Target::addrs([fine, v4]).checked(),
+        ];
+        for (i, result) in results.into_iter().enumerate() {
+            let e = result.unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "invalid connect target: port 0 (expected 1 to 65535)",
+                "form {i}"
+            );
+        }
+        assert!(Target::addrs([fine]).checked().is_ok());
     }
 }
 

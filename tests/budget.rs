@@ -31,7 +31,7 @@ async fn run(connector: &ConnieConnector, lab: &Lab) -> (usize, Vec<String>) {
                 connected += 1;
                 drop(stream);
                 for a in info.attempts() {
-                    if let Outcome::Failed(kind) = a.outcome() {
+                    if let Outcome::Failed { kind, .. } = a.outcome() {
                         if *kind != std::io::ErrorKind::ConnectionRefused {
                             odd.push(format!("{a:?}"));
                         }
@@ -41,7 +41,7 @@ async fn run(connector: &ConnieConnector, lab: &Lab) -> (usize, Vec<String>) {
             Err(e) => {
                 for a in e.attempts() {
                     if a.error().kind() != std::io::ErrorKind::ConnectionRefused {
-                        odd.push(format!("{a} (os error {:?})", a.error().raw_os_error()));
+                        odd.push(format!("{}: {}", a.addr(), a.error()));
                     }
                 }
             }
@@ -149,7 +149,7 @@ async fn races_behind_blackholes_move_on_when_the_budget_is_spent() {
         let abandoned = infos
             .iter()
             .flat_map(|i| i.attempts())
-            .filter(|a| *a.outcome() == Outcome::Abandoned)
+            .filter(|a| a.outcome().clone() == Outcome::Abandoned)
             .count();
         assert!(abandoned >= OWN - BUDGET, "{abandoned} abandoned attempts");
         // Below the limit plus one per race, as documented.

@@ -571,8 +571,18 @@ async fn the_other_family_is_looked_up_under_the_same_name_only() {
         assert_eq!(start.elapsed(), ms(100));
         assert_eq!(err.kind(), ErrorKind::AllAttemptsFailed);
         assert_eq!(dialed(&err), [ip("127.0.0.2")]);
-        let dns_errors: Vec<String> = err.dns_errors().iter().map(|e| e.to_string()).collect();
-        assert_eq!(dns_errors, ["AAAA lookup: no records"]);
+        let dns_errors: Vec<String> = err
+            .dns_errors()
+            .iter()
+            .map(|e| format!("{e}: {}", e.error()))
+            .collect();
+        assert_eq!(
+            dns_errors,
+            [
+                "AAAA lookup failed: DNS error: no records found for Query { \
+              name: Name(\"svc.corp.test.\"), query_type: AAAA, query_class: IN }"
+            ]
+        );
     })
     .await
 }

@@ -80,7 +80,7 @@ async fn running_out_of_descriptors_is_reported_not_fatal() {
         let failed = info
             .attempts()
             .iter()
-            .filter(|a| matches!(a.outcome(), Outcome::Failed(_)))
+            .filter(|a| matches!(a.outcome(), Outcome::Failed { .. }))
             .count();
         assert_eq!(failed, 2, "{info:#?}");
     })

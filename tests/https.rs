@@ -118,7 +118,7 @@ async fn https_through_hyper_rustls_past_a_blackhole() {
         let hole = lab.addrs_of(HostKind::Blackholed)[0];
         let outcome = info.attempts().iter().find(|a| a.addr() == hole);
         assert_eq!(
-            outcome.map(|a| *a.outcome()),
+            outcome.map(|a| a.outcome().clone()),
             Some(Outcome::Cancelled),
             "{info:?}"
         );

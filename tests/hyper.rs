@@ -168,7 +168,7 @@ async fn name_with_dead_addresses_succeeds_promptly() {
         assert!(info.dns_v4().is_some(), "{info:?}");
         let outcome = |addr: SocketAddr| {
             let attempt = info.attempts().iter().find(|a| a.addr() == addr);
-            attempt.map(|a| *a.outcome())
+            attempt.map(|a| a.outcome().clone())
         };
         let [hole] = lab.addrs_of(HostKind::Blackholed)[..] else {
             panic!("one blackhole")
@@ -182,7 +182,12 @@ async fn name_with_dead_addresses_succeeds_promptly() {
         assert!(
             matches!(
                 outcome(refusing),
-                Some(Outcome::Failed(io::ErrorKind::ConnectionRefused) | Outcome::Cancelled)
+                Some(
+                    Outcome::Failed {
+                        kind: io::ErrorKind::ConnectionRefused,
+                        ..
+                    } | Outcome::Cancelled
+                )
             ),
             "{info:?}"
         );

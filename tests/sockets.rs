@@ -66,7 +66,7 @@ async fn dead_v6_alive_v4_under_each_schedule() {
             assert_eq!(info.elapsed(), want, "{schedule:?}");
             // IPv6 is tried first, and is still running when IPv4 wins.
             assert_eq!(info.attempts()[0].addr().ip(), ip("::1"));
-            assert_eq!(*info.attempts()[0].outcome(), Outcome::Cancelled);
+            assert_eq!(info.attempts()[0].outcome().clone(), Outcome::Cancelled);
         }
     })
     .await
@@ -88,11 +88,18 @@ async fn sequential_skips_refused_at_once_and_blackholes_at_the_attempt_timeout(
             .attempt_timeout(Some(Duration::from_secs(1)));
         let (_stream, info) = connector.connect(lab.addrs()).await.unwrap();
         assert_eq!(info.elapsed(), Duration::from_secs(2));
-        let outcomes: Vec<_> = info.attempts().iter().map(|a| *a.outcome()).collect();
+        let outcomes: Vec<_> = info
+            .attempts()
+            .iter()
+            .map(|a| a.outcome().clone())
+            .collect();
         assert_eq!(
             outcomes,
             [
-                Outcome::Failed(io::ErrorKind::ConnectionRefused),
+                Outcome::Failed {
+                    kind: io::ErrorKind::ConnectionRefused,
+                    reason: "connection refused".into()
+                },
                 Outcome::TimedOut,
                 Outcome::TimedOut,
                 Outcome::Connected
@@ -149,12 +156,10 @@ async fn every_address_blackholed_fails_at_the_total_timeout() {
         assert_eq!(err.attempts().len(), 2);
         assert_eq!(
             err.to_string(),
-            format!(
-                "connect to 2 addresses timed out after 3s: {} timed out, {} timed out",
-                lab.addrs()[1],
-                lab.addrs()[0]
-            )
+            "connect to 2 addresses timed out after 3s: 2 addresses tried: all timed out"
         );
+        let tried: Vec<_> = err.attempts().iter().map(|a| a.addr()).collect();
+        assert_eq!(tried, [lab.addrs()[1], lab.addrs()[0]]);
         assert_eq!(io::Error::from(err).kind(), io::ErrorKind::TimedOut);
     })
     .await
@@ -408,7 +413,7 @@ async fn public_only_policy_never_dials_loopback() {
         let connector = ConnieConnector::new().address_policy(connie::PublicOnly);
         let err = connector.connect(lab.addrs()).await.unwrap_err();
         assert!(err.is_refused_by_policy(), "{err:?}");
-        assert_eq!(err.attempts().len(), 2);
+        assert_eq!(err.refused_by_policy(), lab.addrs());
         // Give an accept loop every chance to see a connection that should not exist.
         tokio::task::yield_now().await;
         assert!(lab.alive_hosts().all(|h| h.accepted() == 0));

@@ -35,7 +35,7 @@ fn steps(info: &connie::ConnectInfo) -> Vec<Step> {
         .iter()
         .map(|a| {
             let tcp = a.transport_connected().is_some();
-            (a.addr(), a.started(), tcp, *a.outcome())
+            (a.addr(), a.started(), tcp, a.outcome().clone())
         })
         .collect()
 }
@@ -140,9 +140,18 @@ async fn racing_tcp_alone_picks_the_silent_host_and_hangs() {
 /// only after a failure), the TLS host starts the moment it arrives.
 #[tokio::test(start_paused = true)]
 async fn a_failed_handshake_starts_the_next_attempt_at_once() {
-    for (first, error) in [
-        (HostKind::Reset, io::ErrorKind::ConnectionReset),
-        (HostKind::BadTls, io::ErrorKind::InvalidData),
+    // The reason is the error's own: a bad certificate says which check failed.
+    for (first, kind, reason) in [
+        (
+            HostKind::Reset,
+            io::ErrorKind::ConnectionReset,
+            "connection reset by peer",
+        ),
+        (
+            HostKind::BadTls,
+            io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        ),
     ] {
         let hosts = match first {
             HostKind::Reset => Lab::builder().reset(ip("127.0.0.137")),
@@ -158,7 +167,15 @@ async fn a_failed_handshake_starts_the_next_attempt_at_once() {
         assert_eq!(
             steps(&info),
             [
-                (failed, ms(0), true, Outcome::Failed(error)),
+                (
+                    failed,
+                    ms(0),
+                    true,
+                    Outcome::Failed {
+                        kind,
+                        reason: reason.into()
+                    }
+                ),
                 (alive, ms(0), true, Outcome::Connected),
             ],
             "{first:?}"
@@ -363,7 +380,7 @@ async fn a_loser_in_its_handshake_is_reset_and_the_winner_is_not() {
         let connector = ConnieConnector::new().rustls(identity.client_config(&[]));
         let (stream, info) = connector.connect([silent_addr, tls_addr]).await.unwrap();
         assert_eq!(info.remote_addr(), tls_addr);
-        assert_eq!(*info.attempts()[0].outcome(), Outcome::Cancelled);
+        assert_eq!(info.attempts()[0].outcome().clone(), Outcome::Cancelled);
         assert_eq!(
             tokio::time::timeout(PROMPT, silent_end)
                 .await

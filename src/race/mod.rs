@@ -35,7 +35,7 @@ use crate::error::{AttemptError, DnsError, ErrorKind};
 use crate::history::Lesson;
 use crate::order::source::short_of_resources;
 use crate::order::{Memory, Ranked};
-use crate::policy::{Policy, PolicyRefused};
+use crate::policy::Policy;
 use crate::{Attempt, ConnectError, ConnectInfo, Dial, Family, Outcome, Schedule};
 
 /// The least time a partial deadline gives an attempt, unless less than that is left (Go's
@@ -140,8 +140,7 @@ struct State<'a> {
     running: [usize; 2],
     /// Attempts started, per family: `[V4, V6]`.
     started: [usize; 2],
-    /// Each error with the index of its attempt (`usize::MAX` for an address the policy
-    /// refused), in the order they came.
+    /// Each failed attempt's error with the index of its attempt, in the order they came.
     errors: Vec<(usize, AttemptError)>,
     dns_errors: Vec<DnsError>,
     refused: Vec<SocketAddr>,
@@ -464,9 +463,6 @@ impl<'a> State<'a> {
         if self.plan.policy.as_ref().is_some_and(|p| !p.0.allows(addr)) {
             debug!(%addr, "address refused by policy");
             self.refused.push(addr);
-            let error = io::Error::new(io::ErrorKind::PermissionDenied, PolicyRefused);
-            self.errors
-                .push((usize::MAX, AttemptError::new(addr, error)));
         } else {
             let ranked = if self.plain {
                 Ranked::plain()
@@ -509,7 +505,7 @@ impl<'a> State<'a> {
                         },
                         None => Lesson::Connected(a.duration),
                     },
-                    Outcome::Failed(kind) => Lesson::Failed(kind),
+                    Outcome::Failed { kind, .. } => Lesson::Failed(kind),
                     Outcome::TimedOut => Lesson::Failed(io::ErrorKind::TimedOut),
                     Outcome::Cancelled | Outcome::Abandoned => match a.expected {
                         Some(expected) if a.duration >= expected => Lesson::Overdue,
@@ -546,7 +542,10 @@ impl<'a> State<'a> {
         attempt.duration = now - self.start - attempt.started;
         attempt.outcome = match error.kind() {
             io::ErrorKind::TimedOut => Outcome::TimedOut,
-            kind => Outcome::Failed(kind),
+            kind => Outcome::Failed {
+                kind,
+                reason: crate::error::reason(&error).into(),
+            },
         };
         trace!(addr = %attempt.addr, kind = ?error.kind(), "attempt failed");
         self.errors
@@ -576,7 +575,9 @@ impl<'a> State<'a> {
             ErrorKind::NoAddresses
         };
         let looked_up = self.dns_v4.is_some() || self.dns_v6.is_some();
-        ConnectError::failed(kind, self.sorted_errors(), self.dns_errors).looked_up(looked_up)
+        let errors = self.sorted_errors();
+        let error = ConnectError::failed(kind, errors, std::mem::take(&mut self.dns_errors));
+        self.not_attempted(error.looked_up(looked_up))
     }
 
     fn timed_out(mut self, after: Duration) -> ConnectError {
@@ -588,11 +589,18 @@ impl<'a> State<'a> {
             }
         }
         let errors = self.sorted_errors();
-        ConnectError::timed_out(after, errors, self.dns_errors)
+        let error = ConnectError::timed_out(after, errors, std::mem::take(&mut self.dns_errors));
+        self.not_attempted(error)
     }
 
-    /// The attempt errors in the order the attempts started, then the addresses the policy
-    /// refused, in the order they arrived (a stable sort by a key each error carries).
+    /// `error` with the addresses the policy refused and the cap left out.
+    fn not_attempted(&mut self, error: ConnectError) -> ConnectError {
+        error
+            .with_refused(std::mem::take(&mut self.refused))
+            .with_left_out(self.queue.dropped(), self.plan.max_addresses)
+    }
+
+    /// The attempt errors in the order the attempts started.
     fn sorted_errors(&mut self) -> Vec<AttemptError> {
         let mut errors = std::mem::take(&mut self.errors);
         errors.sort_by_key(|&(idx, _)| idx);

@@ -21,7 +21,10 @@ async fn alone(
 }
 
 fn outcomes(info: &ConnectInfo) -> Vec<Outcome> {
-    info.attempts().iter().map(|a| *a.outcome()).collect()
+    info.attempts()
+        .iter()
+        .map(|a| a.outcome().clone())
+        .collect()
 }
 
 /// The rule's numbers: the delay within 100 ms..=2 s, doubled for each earlier

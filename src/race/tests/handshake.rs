@@ -20,7 +20,14 @@ fn tls(tcp: u64, then: Handshake) -> Host {
 fn stages(info: &ConnectInfo) -> Vec<(SocketAddr, Duration, Option<Duration>, Outcome)> {
     info.attempts()
         .iter()
-        .map(|a| (a.addr(), a.started(), a.transport_connected(), *a.outcome()))
+        .map(|a| {
+            (
+                a.addr(),
+                a.started(),
+                a.transport_connected(),
+                a.outcome().clone(),
+            )
+        })
         .collect()
 }
 
@@ -107,7 +114,10 @@ async fn a_failed_handshake_starts_the_next_attempt_at_once() {
                 addrs[0],
                 ms(0),
                 Some(ms(10)),
-                Outcome::Failed(io::ErrorKind::InvalidData)
+                Outcome::Failed {
+                    kind: io::ErrorKind::InvalidData,
+                    reason: "invalid data".into()
+                }
             ),
             (addrs[1], ms(15), Some(ms(10)), Outcome::Cancelled),
             (addrs[2], ms(275), Some(ms(10)), Outcome::Connected),

@@ -278,7 +278,7 @@ async fn connect_info_reports_handshakes_and_expectations() {
         (first.addr(), first.expected(), first.handshake()),
         (twelve(4), Some(ms(30)), None)
     );
-    assert_eq!(*first.outcome(), Outcome::Cancelled);
+    assert_eq!(first.outcome().clone(), Outcome::Cancelled);
     let won = info
         .attempts()
         .iter()
