@@ -662,8 +662,17 @@ impl fmt::Display for DnsError {
 }
 
 impl StdError for DnsError {
+    /// The resolver's error, past any wrapper that prints its own source in its message
+    /// (hickory's `DNS error: {0}`), so that a chain prints that source once.
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.error)
+        let mut error: &(dyn StdError + 'static) = &*self.error;
+        while let Some(inner) = error.source() {
+            if !error.to_string().ends_with(&inner.to_string()) {
+                break;
+            }
+            error = inner;
+        }
+        Some(error)
     }
 }
 
