@@ -141,8 +141,10 @@
 //! # Address policy
 //!
 //! [`ConnieConnector::address_policy`] checks every address after DNS and before any SYN;
-//! [`PublicOnly`] refuses loopback, private, link-local and other non-public ranges (an SSRF
-//! guard that DNS rebinding cannot get past, since it sees the addresses actually dialed).
+//! [`PublicOnly`] refuses what the IANA special-purpose registries do not call globally
+//! reachable (loopback, private, link-local, …), and the IPv6 forms that carry such an IPv4
+//! address (an SSRF guard that DNS rebinding cannot get past, since it sees the addresses
+//! actually dialed).
 //!
 //! # The dial seam
 //!

@@ -6,16 +6,18 @@
 
 mod support;
 
-use std::net::IpAddr;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use connie::hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use connie::hickory_resolver::net::runtime::TokioRuntimeProvider;
 use connie::hickory_resolver::proto::rr::Name;
 use connie::hickory_resolver::TokioResolver;
-use connie::{ConnectError, ConnieConnector, ErrorKind, Family, Schedule};
+use connie::{ConnectError, ConnieConnector, ErrorKind, Family, PublicOnly, Schedule};
 use connie_lab::{DnsServer, HostKind, Lab, RecordType};
 use support::{bounded, ip, ms, open_fds};
+use tokio::net::TcpStream;
 
 /// A lab of hosts plus a DNS server naming them `www.lab.test.`, with an optional delay
 /// on `AAAA` answers.
@@ -322,6 +324,63 @@ async fn a_name_with_an_underscore_is_resolved() {
             .await
             .unwrap();
         assert_eq!(info.remote_addr().ip(), ip("127.0.0.2"));
+    })
+    .await
+}
+
+/// `PublicOnly` behind real DNS: a name whose only records are `AAAA`s that carry
+/// `127.0.0.1`, where an alive host listens, one in each IPv6 form that carries an IPv4
+/// address, is never dialed. Without the policy, the IPv4-mapped one does reach the host.
+///
+/// The dialer dials only what is loopback once IPv4-mapped addresses are read as IPv4, and
+/// fails the rest, so that even a policy that let them through would send nothing off
+/// this machine.
+#[tokio::test(start_paused = true)]
+async fn public_only_refuses_every_ipv6_form_of_loopback() {
+    bounded(async {
+        let lab = Lab::builder().alive(ip("127.0.0.1")).build().await.unwrap();
+        let forms = [
+            "::ffff:127.0.0.1",          // IPv4-mapped
+            "::ffff:0:127.0.0.1",        // SIIT
+            "64:ff9b::7f00:1",           // NAT64, well-known /96
+            "64:ff9b:1:7f00:0:100::",    // NAT64, local-use /48 (RFC 6052 §2.2)
+            "2002:7f00:1::1",            // 6to4
+            "2001:0:808:404::80ff:fffe", // Teredo: server 8.8.4.4, client 127.0.0.1
+            "::127.0.0.1",               // IPv4-compatible
+        ];
+        let dns = DnsServer::builder()
+            .host("wrapped", forms.map(ip))
+            .start()
+            .await
+            .unwrap();
+        let loopback_only = |addr: SocketAddr| async move {
+            if addr.ip().to_canonical().is_loopback() {
+                TcpStream::connect(addr).await
+            } else {
+                Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+            }
+        };
+        let target = ("wrapped.lab.test.", lab.port());
+        let guarded = connector(&dns, Schedule::race_all())
+            .address_policy(PublicOnly)
+            .with_dialer(loopback_only);
+        let err = guarded.connect(target).await.unwrap_err();
+        assert!(err.is_refused_by_policy(), "{err:?}");
+        assert_eq!(err.kind(), ErrorKind::RefusedByPolicy);
+        assert_eq!(err.attempts().len(), forms.len());
+        for attempt in err.attempts() {
+            assert_eq!(attempt.error().kind(), io::ErrorKind::PermissionDenied);
+        }
+        // Give the accept loop every chance to see a connection that should not exist.
+        tokio::task::yield_now().await;
+        let host = lab.alive_hosts().next().unwrap();
+        assert_eq!(host.accepted(), 0);
+
+        // Without the policy, the same answer reaches the host through the mapped form.
+        let open = connector(&dns, Schedule::race_all()).with_dialer(loopback_only);
+        let (_stream, info) = open.connect(target).await.unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("::ffff:127.0.0.1"));
+        host.wait_accepted(1).await;
     })
     .await
 }
