@@ -230,7 +230,7 @@ pub use crate::dial::{Destination, Dial};
 pub use crate::error::{AttemptError, ConnectError, DnsError, ErrorKind};
 pub use crate::history::{DEFAULT_HISTORY_CAPACITY, EXPLORE_EVERY, FAILURE_COOL_DOWN, HISTORY_TTL};
 pub use crate::info::{Attempt, ConnectInfo, Outcome};
-pub use crate::policy::{is_public, AddressPolicy, PolicyRefused, PublicOnly};
+pub use crate::policy::{is_public, AddressPolicy, PublicOnly};
 pub use crate::schedule::{
     Family, Schedule, MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY,
     RFC8305_RESOLUTION_DELAY,

@@ -19,11 +19,13 @@ use self::table::Verdict;
 
 /// Decides, after DNS and before any SYN, whether an address may be dialed.
 ///
-/// A refused address is never dialed; it is listed in the
-/// [`ConnectError`](crate::ConnectError) with an [`io::Error`](std::io::Error) of kind
-/// [`PermissionDenied`](std::io::ErrorKind::PermissionDenied) whose inner error is
-/// [`PolicyRefused`]. If every address is refused, no connection is attempted and the race
-/// fails with [`ErrorKind::RefusedByPolicy`](crate::ErrorKind::RefusedByPolicy).
+/// A refused address is never dialed. It is kept apart from the attempts: in
+/// [`ConnectError::refused_by_policy`](crate::ConnectError::refused_by_policy) and
+/// [`ConnectInfo::refused_by_policy`](crate::ConnectInfo::refused_by_policy), while the
+/// error's message only counts the refused addresses, so that a service reflecting it
+/// does not tell whoever gave it a name what internal addresses that name resolves to.
+/// If every address is refused, no connection is attempted and the race fails with
+/// [`ErrorKind::RefusedByPolicy`](crate::ErrorKind::RefusedByPolicy).
 ///
 /// Because the policy sees the addresses actually dialed, not the name, it also holds
 /// against DNS rebinding (a name that resolves to a public address when checked and to
@@ -134,19 +136,6 @@ pub(crate) fn is_public_behind(ip: IpAddr, nat64: &[Nat64Prefix]) -> bool {
 fn is_public_v4(ip: Ipv4Addr) -> bool {
     table::lookup(&table::IPV4, ip).is_some_and(|row| row.verdict == Verdict::Allowed)
 }
-
-/// The error inside an attempt's [`io::Error`](std::io::Error) when the
-/// [`AddressPolicy`] refused its address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PolicyRefused;
-
-impl fmt::Display for PolicyRefused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("address refused by policy")
-    }
-}
-
-impl std::error::Error for PolicyRefused {}
 
 /// A shared policy in the connector's configuration.
 #[derive(Clone)]
