@@ -53,8 +53,9 @@
 //!   timer fails at once with [`ErrorKind::NoTimeDriver`] (see
 //!   [the runtime](ConnieConnector#the-runtime)).
 //! - The race fails only when every address has failed **and** DNS has finished, or when
-//!   the total timeout (DNS included) elapses. The [`ConnectError`] lists every address
-//!   tried with its error.
+//!   the total timeout (DNS included) elapses. The [`ConnectError`] keeps every attempt
+//!   with its error; its one-line message counts them, and is safe to show to whoever
+//!   supplied the URL (no user info, path or query, no address the policy refused).
 //!
 //! # Coming from hyper-util's `HttpConnector`
 //!
