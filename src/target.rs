@@ -229,7 +229,7 @@ impl FromStr for Target {
     /// Parses `"host:port"`, `"1.2.3.4:port"` or `"[v6]:port"`.
     ///
     /// A message about a bad string shows it only once it is known to hold no user info,
-    /// path, query or fragment, and at most [`SHOWN_CHARS`] characters of it.
+    /// path, query or fragment, and at most 80 characters of it.
     fn from_str(s: &str) -> Result<Target, ConnectError> {
         if let Ok(addr) = s.parse::<SocketAddr>() {
             // Kept whole: rebuilding it from its IP would lose an IPv6 scope id.
