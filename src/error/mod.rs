@@ -350,7 +350,7 @@ impl fmt::Display for ConnectError {
                 write!(
                     f,
                     "{} refused by the address policy",
-                    Count(inner.refused.len(), "address")
+                    Addresses(inner.refused.len())
                 )?;
                 self.write_left_out(f)
             }
@@ -390,11 +390,7 @@ impl ConnectError {
     fn write_not_attempted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let refused = self.inner.refused.len();
         if refused > 0 {
-            write!(
-                f,
-                "; {} refused by the address policy",
-                Count(refused, "address")
-            )?;
+            write!(f, "; {} refused by the address policy", Addresses(refused))?;
         }
         self.write_left_out(f)
     }
@@ -420,7 +416,7 @@ fn write_attempts(f: &mut fmt::Formatter<'_>, attempts: &[AttemptError]) -> fmt:
     let mut addrs: Vec<SocketAddr> = attempts.iter().map(|a| a.addr).collect();
     addrs.sort_unstable();
     addrs.dedup();
-    write!(f, "{} tried", Count(addrs.len(), "address"))?;
+    write!(f, "{} tried", Addresses(addrs.len()))?;
     if addrs.len() != attempts.len() {
         write!(f, " in {} attempts", attempts.len())?;
     }
@@ -456,15 +452,13 @@ fn write_attempts(f: &mut fmt::Formatter<'_>, attempts: &[AttemptError]) -> fmt:
 }
 
 /// `1 address`, `3 addresses`.
-struct Count(usize, &'static str);
+struct Addresses(usize);
 
-impl fmt::Display for Count {
+impl fmt::Display for Addresses {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Count(n, noun) = *self;
-        match (n, noun) {
-            (1, noun) => write!(f, "1 {noun}"),
-            (n, "address") => write!(f, "{n} addresses"),
-            (n, noun) => write!(f, "{n} {noun}s"),
+        match self.0 {
+            1 => f.write_str("1 address"),
+            n => write!(f, "{n} addresses"),
         }
     }
 }
