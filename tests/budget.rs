@@ -149,7 +149,7 @@ async fn races_behind_blackholes_move_on_when_the_budget_is_spent() {
         let abandoned = infos
             .iter()
             .flat_map(|i| i.attempts())
-            .filter(|a| a.outcome().clone() == Outcome::Abandoned)
+            .filter(|a| *a.outcome() == Outcome::Abandoned)
             .count();
         assert!(abandoned >= OWN - BUDGET, "{abandoned} abandoned attempts");
         // Below the limit plus one per race, as documented.

@@ -290,7 +290,7 @@ async fn run(
                 .fetch_min(shared.micros(), Ordering::Relaxed);
             let first = info.attempts().first().map(|a| a.addr());
             let abandoned = info.attempts().iter();
-            let abandoned = abandoned.filter(|a| a.outcome().clone() == Outcome::Abandoned);
+            let abandoned = abandoned.filter(|a| *a.outcome() == Outcome::Abandoned);
             Ok::<_, ConnectError>(Won {
                 elapsed: info.elapsed(),
                 began_cold: first != Some(alive),

@@ -1030,7 +1030,7 @@ async fn simultaneous_winners_leave_exactly_one_socket_open() {
     let connected = info
         .attempts()
         .iter()
-        .filter(|a| a.outcome().clone() == Outcome::Connected)
+        .filter(|a| *a.outcome() == Outcome::Connected)
         .count();
     assert_eq!(connected, 1);
     drop(conn);

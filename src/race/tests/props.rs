@@ -171,7 +171,7 @@ fn run_with(
                 let winners: Vec<_> = info
                     .attempts()
                     .iter()
-                    .filter(|a| a.outcome().clone() == Outcome::Connected)
+                    .filter(|a| *a.outcome() == Outcome::Connected)
                     .collect();
                 prop_assert_eq!(winners.len(), 1, "exactly one winner");
                 prop_assert_eq!(winners[0].addr(), conn.addr);
