@@ -569,7 +569,6 @@ impl<D: Dial> ConnieConnector<D> {
         target: Target,
         scheme: Option<&str>,
     ) -> Result<(D::Connection, Won), ConnectError> {
-        let target = target.checked()?;
         let span = tracing::debug_span!("race", %target);
         let literal = Names { host: None, scheme };
         async {

@@ -149,7 +149,7 @@ impl Target {
     }
 
     /// `self`, unless an address has port 0: then the same error as `"host:0"`, before any
-    /// SYN.
+    /// SYN. Every [`IntoTarget`] conversion ends here, so no race is given port 0.
     pub(crate) fn checked(self) -> Result<Target, ConnectError> {
         let has_port_zero = match &self.repr {
             Repr::Addr(addr) => addr.port() == 0,
@@ -314,13 +314,13 @@ pub trait IntoTarget {
 
 impl IntoTarget for Target {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(self)
+        self.checked()
     }
 }
 
 impl IntoTarget for &Target {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Ok(self.clone())
+        self.clone().checked()
     }
 }
 
@@ -771,7 +771,8 @@ mod tests {
             (&[fine, v6][..]).into_target(),
             vec![fine, v6].into_target(),
             (&vec![v4]).into_target(),
-            Target::addrs([fine, v4]).checked(),
+            Target::addrs([fine, v4]).into_target(),
+            (&Target::addrs([v6])).into_target(),
         ];
         for (i, result) in results.into_iter().enumerate() {
             let e = result.unwrap_err();
@@ -781,7 +782,7 @@ mod tests {
                 "form {i}"
             );
         }
-        assert!(Target::addrs([fine]).checked().is_ok());
+        assert!(Target::addrs([fine]).into_target().is_ok());
     }
 }
 

@@ -6,6 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::order::source::out_of_files;
 use crate::Family;
 
 mod words;
@@ -442,7 +443,7 @@ fn write_attempts(f: &mut fmt::Formatter<'_>, attempts: &[AttemptError]) -> fmt:
             }
         }
     }
-    if attempts.iter().any(|a| words::out_of_files(&a.error)) {
+    if attempts.iter().any(|a| out_of_files(&a.error)) {
         f.write_str(
             " (the process ran out of file descriptors: an AttemptBudget bounds how many \
              connie's races hold)",
@@ -614,22 +615,18 @@ impl DnsError {
     /// `None` for any other error, whose own message the error chain prints.
     fn class(&self) -> Option<String> {
         use hickory_resolver::net::{DnsError as Semantic, NetError};
-        use hickory_resolver::proto::op::ResponseCode;
 
         if self.is_timeout() {
             return Some("timed out".to_owned());
+        }
+        if self.is_no_such_name() {
+            return Some("no such name".to_owned());
         }
         if self.error.is::<crate::dns::NoRecords>() {
             return Some("no records".to_owned());
         }
         match self.error.downcast_ref::<NetError>()? {
-            NetError::Dns(Semantic::NoRecordsFound(none)) => {
-                if none.response_code == ResponseCode::NXDomain {
-                    Some("no such name".to_owned())
-                } else {
-                    Some("no records".to_owned())
-                }
-            }
+            NetError::Dns(Semantic::NoRecordsFound(_)) => Some("no records".to_owned()),
             NetError::Dns(Semantic::ResponseCode(code)) => Some(format!(
                 "the name server answered {}",
                 code.to_str().to_lowercase()

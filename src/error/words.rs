@@ -37,17 +37,6 @@ pub(crate) fn reason(e: &io::Error) -> String {
     }
 }
 
-/// Whether `e` means the process (or the system) is out of file descriptors.
-pub(crate) fn out_of_files(e: &io::Error) -> bool {
-    #[cfg(unix)]
-    return matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
-    #[cfg(not(unix))]
-    return {
-        let _ = e;
-        false
-    };
-}
-
 /// The OS's message for an error with an OS code, first letter lowered and without the
 /// `(os error N)` std appends: `too many open files`.
 fn os_words(e: &io::Error) -> Option<String> {

@@ -223,12 +223,21 @@ fn kernel_source(dst: SocketAddr) -> io::Result<IpAddr> {
 /// for this moment only, so it is never cached, nor taught to the address history.
 pub(crate) fn short_of_resources(e: &io::Error) -> bool {
     #[cfg(unix)]
-    return matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    );
+    return out_of_files(e) || matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::ENOMEM));
     #[cfg(not(unix))]
     return e.kind() == io::ErrorKind::OutOfMemory;
+}
+
+/// Whether `e` says that the process (`EMFILE`) or the system (`ENFILE`) has no file
+/// descriptor left.
+pub(crate) fn out_of_files(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    return matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+    #[cfg(not(unix))]
+    return {
+        let _ = e;
+        false
+    };
 }
 
 /// `dst`, on port [`PORT_IF_NONE`] if its port is 0.
