@@ -10,12 +10,14 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::budget::{AttemptBudget, Budget, BudgetUse, DEFAULT_ATTEMPT_BUDGET};
+use crate::config::Config;
 use crate::dial::Names;
+use crate::dns::Answer;
 use crate::dns::Resolver;
 use crate::history::{History, DEFAULT_HISTORY_CAPACITY};
 use crate::order::Memory;
 use crate::policy::Policy;
-use crate::race::{self, race, Answer, Plan, Won};
+use crate::race::{self, race, Won};
 use crate::target::Repr;
 use crate::{
     AddressPolicy, ConnectError, ConnectInfo, Dial, IntoTarget, Schedule, Target, TcpDialer,
@@ -89,7 +91,7 @@ pub const DEFAULT_KEEP_GIVEN_ORDER: bool = false;
 /// tokio's own sockets do.
 #[derive(Debug, Clone)]
 pub struct ConnieConnector<D = TcpDialer> {
-    pub(crate) plan: Arc<Plan>,
+    pub(crate) config: Arc<Config>,
     pub(crate) resolver: Resolver,
     /// Shared by every clone; `None` when turned off.
     pub(crate) history: Option<Arc<History>>,
@@ -115,7 +117,7 @@ impl ConnieConnector {
     /// This does not need a tokio runtime; the resolver is built on the first lookup.
     pub fn new() -> ConnieConnector {
         ConnieConnector {
-            plan: Arc::new(Plan {
+            config: Arc::new(Config {
                 schedule: Schedule::learned(),
                 attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
                 total_timeout: DEFAULT_TOTAL_TIMEOUT,
@@ -136,8 +138,8 @@ impl ConnieConnector {
 }
 
 impl<D> ConnieConnector<D> {
-    fn plan_mut(&mut self) -> &mut Plan {
-        Arc::make_mut(&mut self.plan)
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
     }
 
     /// Sets when attempts start: [`Schedule::learned`], [`Schedule::race_all`],
@@ -145,7 +147,7 @@ impl<D> ConnieConnector<D> {
     ///
     /// Default is [`Schedule::learned`].
     pub fn schedule(mut self, schedule: Schedule) -> Self {
-        self.plan_mut().schedule = schedule;
+        self.config_mut().schedule = schedule;
         self
     }
 
@@ -154,7 +156,7 @@ impl<D> ConnieConnector<D> {
     ///
     /// Default is `None` ([`DEFAULT_ATTEMPT_TIMEOUT`]).
     pub fn attempt_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.plan_mut().attempt_timeout = timeout;
+        self.config_mut().attempt_timeout = timeout;
         self
     }
 
@@ -163,7 +165,7 @@ impl<D> ConnieConnector<D> {
     ///
     /// Default is `None` ([`DEFAULT_TOTAL_TIMEOUT`]).
     pub fn total_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.plan_mut().total_timeout = timeout;
+        self.config_mut().total_timeout = timeout;
         self
     }
 
@@ -181,7 +183,7 @@ impl<D> ConnieConnector<D> {
     ///
     /// Default is `false` ([`DEFAULT_PARTIAL_DEADLINES`]).
     pub fn partial_deadlines(mut self, on: bool) -> Self {
-        self.plan_mut().partial_deadlines = on;
+        self.config_mut().partial_deadlines = on;
         self
     }
 
@@ -192,7 +194,7 @@ impl<D> ConnieConnector<D> {
     ///
     /// Default is [`DEFAULT_MAX_CONCURRENT`] (16).
     pub fn max_concurrent(mut self, max: usize) -> Self {
-        self.plan_mut().max_concurrent = max.max(1);
+        self.config_mut().max_concurrent = max.max(1);
         self
     }
 
@@ -203,7 +205,7 @@ impl<D> ConnieConnector<D> {
     ///
     /// Default is [`DEFAULT_MAX_ADDRESSES`] (16).
     pub fn max_addresses(mut self, max: usize) -> Self {
-        self.plan_mut().max_addresses = max.max(1);
+        self.config_mut().max_addresses = max.max(1);
         self
     }
 
@@ -216,7 +218,7 @@ impl<D> ConnieConnector<D> {
     ///
     /// Default is no policy: every address may be dialed.
     pub fn address_policy(mut self, policy: impl AddressPolicy) -> Self {
-        self.plan_mut().policy = Some(Policy(Arc::new(policy)));
+        self.config_mut().policy = Some(Policy(Arc::new(policy)));
         self
     }
 
@@ -427,7 +429,7 @@ impl<D> ConnieConnector<D> {
     /// Default is `false` ([`DEFAULT_KEEP_GIVEN_ORDER`]): a list is sorted like DNS
     /// answers.
     pub fn keep_given_order(mut self, keep: bool) -> Self {
-        self.plan_mut().keep_given_order = keep;
+        self.config_mut().keep_given_order = keep;
         self
     }
 
@@ -477,7 +479,7 @@ impl<D> ConnieConnector<D> {
     /// Default is [`TcpDialer::new`].
     pub fn with_dialer<D2>(self, dialer: D2) -> ConnieConnector<D2> {
         ConnieConnector {
-            plan: self.plan,
+            config: self.config,
             resolver: self.resolver,
             history: self.history,
             budget: self.budget,
@@ -573,8 +575,8 @@ impl<D: Dial> ConnieConnector<D> {
         let literal = Names { host: None, scheme };
         async {
             match target.into_repr() {
-                Repr::Addr(addr) if race::one::applies(&self.plan) => {
-                    race::one(&self.dialer, &self.plan, &self.budget, literal, addr)
+                Repr::Addr(addr) if race::one::applies(&self.config) => {
+                    race::one(&self.dialer, &self.config, &self.budget, literal, addr)
                         .await
                         .map_err(|e| e.with_target(addr.to_string(), None))
                 }
@@ -618,7 +620,7 @@ impl<D: Dial> ConnieConnector<D> {
         // carries no room for it.
         let (conn, info) = Box::pin(race(
             &self.dialer,
-            &self.plan,
+            &self.config,
             self.memory(),
             &self.budget,
             names,
@@ -717,10 +719,13 @@ mod tests {
         );
         assert_eq!(switches, (false, true, true));
         // `partial_deadlines`: "at least 2 s"; `resolver`: lookups linger "at most 5 s".
-        assert_eq!(crate::race::MIN_PARTIAL_DEADLINE, Duration::from_secs(2));
+        assert_eq!(
+            crate::schedule::timing::MIN_PARTIAL_DEADLINE,
+            Duration::from_secs(2)
+        );
         assert_eq!(crate::dns::DNS_LINGER, Duration::from_secs(5));
 
-        let documented = Plan {
+        let documented = Config {
             // `Schedule::learned`: every address at once until the history knows better,
             // no resolution delay, one address of the leading family first.
             schedule: Schedule {
@@ -739,7 +744,7 @@ mod tests {
             keep_given_order: false,
         };
         for c in [ConnieConnector::new(), ConnieConnector::default()] {
-            assert_eq!(*c.plan, documented);
+            assert_eq!(*c.config, documented);
             // Its fields are pinned by `tcp::tests::defaults_are_the_documented_values`.
             assert_eq!(*c.dialer(), TcpDialer::new());
             assert!(c.enforce_http);
@@ -770,8 +775,8 @@ mod tests {
     #[test]
     fn every_setter_sets_its_own_field() {
         let base = ConnieConnector::new();
-        let plan = |c: ConnieConnector| (*c.plan).clone();
-        let changed = |f: fn(&mut Plan)| {
+        let plan = |c: ConnieConnector| (*c.config).clone();
+        let changed = |f: fn(&mut Config)| {
             let mut p = plan(ConnieConnector::new());
             f(&mut p);
             p
@@ -794,16 +799,19 @@ mod tests {
             changed(|p| p.partial_deadlines = true)
         );
         for (given, set) in [(0, 1), (1, 1), (2, 2), (300, 300)] {
-            assert_eq!(base.clone().max_concurrent(given).plan.max_concurrent, set);
-            assert_eq!(base.clone().max_addresses(given).plan.max_addresses, set);
+            assert_eq!(
+                base.clone().max_concurrent(given).config.max_concurrent,
+                set
+            );
+            assert_eq!(base.clone().max_addresses(given).config.max_addresses, set);
             let both = base.clone().max_concurrent(given).max_addresses(given);
             assert_eq!(
-                (both.plan.max_concurrent, both.plan.max_addresses),
+                (both.config.max_concurrent, both.config.max_addresses),
                 (set, set)
             );
         }
         let guarded = base.clone().address_policy(crate::PublicOnly);
-        let policy = guarded.plan.policy.as_ref().expect("a policy");
+        let policy = guarded.config.policy.as_ref().expect("a policy");
         assert!(!policy.0.allows("127.0.0.1:80".parse().unwrap()));
         assert!(policy.0.allows("1.1.1.1:80".parse().unwrap()));
         assert!(!base.clone().enforce_http(false).enforce_http);
@@ -821,7 +829,7 @@ mod tests {
         let tuned = base.max_addresses(3).enforce_http(false).https_only(true);
         let other = tuned.clone().with_dialer(7_u8);
         assert_eq!(*other.dialer(), 7);
-        assert!(Arc::ptr_eq(&other.plan, &tuned.plan));
+        assert!(Arc::ptr_eq(&other.config, &tuned.config));
         assert!(!other.enforce_http);
         assert!(other.https_only);
     }
@@ -830,10 +838,10 @@ mod tests {
     fn clones_share_config_until_changed() {
         let a = ConnieConnector::new();
         let b = a.clone();
-        assert!(Arc::ptr_eq(&a.plan, &b.plan));
+        assert!(Arc::ptr_eq(&a.config, &b.config));
         let c = b.clone().max_concurrent(0);
-        assert_eq!(c.plan.max_concurrent, 1);
-        assert_eq!(a.plan.max_concurrent, DEFAULT_MAX_CONCURRENT);
+        assert_eq!(c.config.max_concurrent, 1);
+        assert_eq!(a.config.max_concurrent, DEFAULT_MAX_CONCURRENT);
     }
 
     /// Clones share one history, also across setters and `with_dialer`; `history(n)` makes
@@ -854,7 +862,7 @@ mod tests {
         let off = a.clone().history(0);
         assert!(off.history.is_none());
         off.forget(); // nothing to forget, and no panic
-        assert!(tuned.plan.keep_given_order && !a.plan.keep_given_order);
+        assert!(tuned.config.keep_given_order && !a.config.keep_given_order);
     }
 
     /// Clones share the attempt budget: an attempt of one counts for all of them, until
@@ -884,7 +892,7 @@ mod tests {
             a.budget_use().limit(),
             ConnieConnector::new().budget_use().limit()
         );
-        assert_eq!(*a.plan, *ConnieConnector::new().plan);
+        assert_eq!(*a.config, *ConnieConnector::new().config);
     }
 
     /// `race_connect_budget_use` reads the process-wide connector's own budget: a permit

@@ -198,6 +198,7 @@
 )]
 
 mod budget;
+mod config;
 mod connector;
 mod dial;
 mod dns;

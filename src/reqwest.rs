@@ -11,9 +11,10 @@ use futures_util::stream;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tracing::Instrument;
 
+use crate::dns::Answer;
 use crate::dns::Answers;
 use crate::order::Memory;
-use crate::race::{list, Answer};
+use crate::race::list;
 use crate::ConnieConnector;
 
 /// Resolves names for reqwest the way connie does: `A` and `AAAA` in parallel, the
@@ -88,7 +89,7 @@ where
     D: Send + Sync + 'static,
 {
     fn resolve(&self, name: Name) -> Resolving {
-        let plan = Arc::clone(&self.plan);
+        let config = Arc::clone(&self.config);
         let resolver = self.resolver.clone();
         let host = name.as_str().to_owned();
         let span = tracing::debug_span!("resolve", %host);
@@ -104,7 +105,7 @@ where
                     None => (resolver.lookup(&host, 0), Some(host.clone())),
                 };
                 let addrs = match answers {
-                    Ok(answers) => list::addresses(&plan, Memory::sorted(), answers).await,
+                    Ok(answers) => list::addresses(&config, Memory::sorted(), answers).await,
                     Err(e) => Err(e),
                 };
                 let addrs = addrs.map_err(|e| e.with_target(host, shown))?;

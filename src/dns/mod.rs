@@ -35,8 +35,30 @@ use tracing::{trace, warn};
 
 use self::search::{is_absolute, SameName, Search, SearchList};
 use crate::error::DnsError;
-use crate::race::Answer;
 use crate::{ConnectError, Family};
+
+/// One DNS answer, or the literal addresses of a target that needs no DNS: what a race
+/// takes in.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The family this answer completes; `None` for literal addresses (no lookup made).
+    pub(crate) family: Option<Family>,
+    pub(crate) result: Result<Vec<SocketAddr>, DnsError>,
+    /// The resolver sorted these addresses already (`getaddrinfo`: RFC 6724 with
+    /// `/etc/gai.conf`): the race keeps that order, and ranks them by RFC 6724's rule 1 and
+    /// the history only.
+    pub(crate) sorted: bool,
+}
+
+impl Answer {
+    pub(crate) fn literal(addrs: Vec<SocketAddr>) -> Answer {
+        Answer {
+            family: None,
+            result: Ok(addrs),
+            sorted: false,
+        }
+    }
+}
 
 /// The stream of answers of one lookup: one per family, in the order they arrive.
 pub(crate) type Answers = std::pin::Pin<Box<dyn Stream<Item = Answer> + Send>>;

@@ -18,8 +18,8 @@ use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
 use tracing::debug;
 
+use super::Answer;
 use super::{per_family, Lookups, Named};
-use crate::race::Answer;
 
 /// What a hickory resolver does with a name that is not fully qualified: its
 /// configuration's search list and domain, and its options' `ndots` (resolv.conf's

@@ -122,3 +122,27 @@ impl Memory<'_> {
         }
     }
 }
+
+impl crate::race::machine::Knowledge for Memory<'_> {
+    fn rank(&self, addr: SocketAddr, rfc6724: bool, now: std::time::Instant) -> Ranked {
+        Memory::rank(self, addr, rfc6724, Instant::from_std(now))
+    }
+
+    fn explore(&self) -> bool {
+        self.history.is_some_and(History::explore)
+    }
+
+    fn learns(&self) -> bool {
+        self.history.is_some()
+    }
+
+    fn learn(
+        &self,
+        lessons: impl Iterator<Item = (SocketAddr, Option<IpAddr>, crate::history::Lesson)>,
+        now: std::time::Instant,
+    ) {
+        if let Some(history) = self.history {
+            history.learn(lessons, Instant::from_std(now));
+        }
+    }
+}

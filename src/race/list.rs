@@ -1,7 +1,7 @@
 //! The addresses a race would attempt, as one list in the order it would attempt them, for a
 //! client that connects by itself (reqwest's `dns::Resolve`).
 //!
-//! It runs the race's own bookkeeping ([`State`]) on the DNS answers and dials nothing, so
+//! It runs the race's own state machine ([`Machine`]) on the DNS answers and dials nothing, so
 //! the address cap and its fair share between the families, the address policy and the
 //! interleaving of the families are the race's, not a copy of them.
 
@@ -11,10 +11,10 @@ use futures_util::stream::{Stream, StreamExt};
 use tokio::time::{timeout_at, Instant};
 use tracing::debug;
 
-use super::{Answer, Plan, State};
-use crate::order::Memory;
+use super::machine::{Knowledge, Machine};
+use crate::config::Config;
+use crate::dns::Answer;
 use crate::ConnectError;
-
 /// Waits for every answer of `answers` (for at most the plan's total timeout), then returns
 /// their addresses in the order a race would attempt them once both families had answered:
 /// at most `max_addresses`, shared fairly between the families; without the addresses the
@@ -33,23 +33,24 @@ use crate::ConnectError;
 /// [`TimedOut`](crate::ErrorKind::TimedOut) if the total timeout elapsed first. With a
 /// total timeout, [`NoTimeDriver`](crate::ErrorKind::NoTimeDriver) before waiting if the
 /// runtime cannot make timers.
-pub(crate) async fn addresses<S>(
-    plan: &Plan,
-    memory: Memory<'_>,
+pub(crate) async fn addresses<K, S>(
+    config: &Config,
+    knowledge: K,
     mut answers: S,
 ) -> Result<Vec<SocketAddr>, ConnectError>
 where
+    K: Knowledge,
     S: Stream<Item = Answer> + Unpin,
 {
     let start = Instant::now();
-    let deadline = plan.deadline(start);
+    let deadline = config.total_timeout.and_then(|t| start.checked_add(t));
     if deadline.is_some() {
         crate::runtime::timers(start)?;
     }
-    let mut state = State::new(plan, memory, start);
+    let mut machine = Machine::new(config, knowledge, start.into_std());
     let every_answer = async {
         while let Some(answer) = answers.next().await {
-            state.on_answer(answer, Instant::now());
+            machine.answer(Instant::now().into_std(), answer);
         }
     };
     let timed_out = match deadline {
@@ -62,18 +63,17 @@ where
     if timed_out {
         debug!("total timeout elapsed; listing the addresses answered so far");
     }
-    state.answered_all(Instant::now());
-    let addrs: Vec<SocketAddr> =
-        std::iter::from_fn(|| state.queue.pop(|_| true).map(|q| q.addr)).collect();
-    if state.queue.dropped() > 0 {
+    machine.dns_done(Instant::now().into_std());
+    let addrs: Vec<SocketAddr> = machine.drain().collect();
+    if machine.left_out() > 0 {
         debug!(
-            dropped = state.queue.dropped(),
+            dropped = machine.left_out(),
             "addresses over the cap were left out"
         );
     }
     match (addrs.is_empty(), timed_out) {
         (false, _) => Ok(addrs),
-        (true, false) => Err(state.exhausted()),
-        (true, true) => Err(state.timed_out(plan.total_timeout.unwrap_or_default())),
+        (true, false) => Err(machine.exhausted()),
+        (true, true) => Err(machine.timed_out(config.total_timeout.unwrap_or_default())),
     }
 }

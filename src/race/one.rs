@@ -1,32 +1,40 @@
-//! A race of one address: nothing to choose between, order or learn, so none of the race
-//! machinery. `race_connect(SocketAddr)` and the `Service<Uri>` for an IP literal come
-//! here; a test holds the result equal to what the engine gives the same address.
+//! A race of one address, driven without the machine: `race_connect(SocketAddr)` and the
+//! `Service<Uri>` for an IP literal come here.
+//!
+//! For a configuration that [`applies`], the [`Machine`](super::machine::Machine) given one
+//! literal address makes one decision: start it at once, alone, with the attempt timeout,
+//! and let its result end the race. This shortcut makes that decision without the
+//! machine's queue, timer or attempt list, and its account and its error come from the
+//! same [`Report`] the machine fills; a test holds both equal.
 
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Instant;
 
-use tokio::time::Instant;
-use tracing::{debug, trace};
+use tokio::time::sleep;
 
-use super::attempt::Attempting;
-use super::Plan;
+use super::report::{attempt_timed_out, Report};
 use crate::budget::Budget;
+use crate::config::Config;
 use crate::dial::{Destination, Names, Progress};
-use crate::error::{AttemptError, ErrorKind};
-use crate::{Attempt, ConnectError, ConnectInfo, Dial, Outcome};
+use crate::schedule::timing;
+use crate::{ConnectError, ConnectInfo, Dial};
 
 /// How a race was won, before anyone asks for the [`ConnectInfo`]: a caller that never
 /// asks (`race_connect`) builds none and reads no local address.
 #[derive(Debug)]
 pub(crate) enum Won {
-    /// The engine's account, without the local address.
+    /// The machine's account, without the local address.
     Raced(ConnectInfo),
-    /// One address, dialed alone, connected after `elapsed`, its transport after
+    /// One address, dialed alone from `start` and connected at `end`, its transport at
     /// `transport` if its dialer said so.
     Alone {
         addr: SocketAddr,
-        elapsed: Duration,
-        transport: Option<Duration>,
+        start: Instant,
+        transport: Option<Instant>,
+        end: Instant,
     },
 }
 
@@ -37,87 +45,102 @@ impl Won {
         local_addr: Option<SocketAddr>,
         alpn: Option<Vec<u8>>,
     ) -> ConnectInfo {
-        match self {
-            Won::Raced(info) => ConnectInfo {
-                local_addr,
-                alpn,
-                ..info
-            },
+        let info = match self {
+            Won::Raced(info) => info,
             Won::Alone {
                 addr,
-                elapsed,
+                start,
                 transport,
-            } => ConnectInfo {
-                remote_addr: addr,
-                local_addr,
-                attempts: vec![Attempt {
-                    addr,
-                    started: Duration::ZERO,
-                    duration: elapsed,
-                    outcome: Outcome::Connected,
-                    expected: None,
-                    transport,
-                }],
-                dns_v4: None,
-                dns_v6: None,
-                refused: Vec::new(),
-                elapsed,
-                used_history: false,
-                alpn,
-            },
+                end,
+            } => {
+                let mut report = Report::new(start);
+                report.started(addr, start, None);
+                if let Some(at) = transport {
+                    report.transport_up(0, at);
+                }
+                report.connected(0, end);
+                report.into_info(addr, end)
+            }
+        };
+        ConnectInfo {
+            local_addr,
+            alpn,
+            ..info
         }
     }
 }
 
-/// Whether [`one`] gives what the engine would for a single address under `plan`: with
-/// an address policy or a total timeout the engine's own rules apply.
-pub(crate) fn applies(plan: &Plan) -> bool {
-    plan.policy.is_none() && plan.total_timeout.is_none()
+/// Whether [`one`] makes the machine's decision for a single address under `config`:
+/// with an address policy (which may refuse it) or a total timeout (its own error and
+/// partial deadlines) the machine runs.
+pub(crate) fn applies(config: &Config) -> bool {
+    config.policy.is_none() && config.total_timeout.is_none()
 }
 
-/// Dials `addr`, alone, with the plan's attempt timeout and a permit of `budget`. Only
-/// for a plan that [`applies`].
+/// Dials `addr`, alone, with the attempt timeout and a permit of `budget`. Only for a
+/// configuration that [`applies`].
 ///
 /// Without an attempt timeout it needs no timer; with one it fails with
-/// [`ErrorKind::NoTimeDriver`] before dialing if the runtime cannot make timers.
+/// [`ErrorKind::NoTimeDriver`](crate::ErrorKind::NoTimeDriver) before dialing if the
+/// runtime cannot make timers.
 pub(crate) async fn one<D: Dial>(
     dialer: &D,
-    plan: &Plan,
+    config: &Config,
     budget: &Budget,
     names: Names<'_>,
     addr: SocketAddr,
 ) -> Result<(D::Connection, Won), ConnectError> {
-    debug_assert!(applies(plan), "a plan for the engine: {plan:?}");
-    let start = Instant::now();
-    let timeout = plan.attempt_timeout;
+    debug_assert!(
+        applies(config),
+        "a configuration for the machine: {config:?}"
+    );
+    let now = tokio::time::Instant::now();
+    // No total timeout: the attempt timeout alone, with the whole race to itself.
+    let timeout = timing::attempt_timeout(config, None, 1);
     if timeout.is_some() {
-        crate::runtime::timers(start)?;
+        crate::runtime::timers(now)?;
     }
-    debug!(%addr, attempt = 0, ?timeout, "attempt started");
+    let start = now.into_std();
+    tracing::debug!(%addr, attempt = 0, ?timeout, "attempt started");
     // A race's first attempt never waits for the budget.
     let permit = budget.free();
     let progress = Progress::default();
-    let to = Destination::new(addr, names, &progress, 0);
-    let (_, result) = Attempting::new(0, dialer.dial(to), timeout, permit).await;
-    let elapsed = start.elapsed();
+    let result = {
+        let mut dial = pin!(dialer.dial(Destination::new(addr, names, &progress, 0)));
+        // Boxed: without a timeout (the default) the future carries 8 bytes for it.
+        let mut timer = timeout.map(|t| Box::pin(sleep(t)));
+        poll_fn(|cx| {
+            if let Poll::Ready(result) = dial.as_mut().poll(cx) {
+                return Poll::Ready(result);
+            }
+            match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(Err(attempt_timed_out())),
+                _ => Poll::Pending,
+            }
+        })
+        .await
+    };
+    drop(permit);
+    let end = tokio::time::Instant::now().into_std();
     match result {
         Ok(conn) => {
-            debug!(%addr, ?elapsed, "connected");
-            let transport = progress.take().first().map(|&(_, at)| at - start);
-            Ok((
-                conn,
-                Won::Alone {
-                    addr,
-                    elapsed,
-                    transport,
-                },
-            ))
+            tracing::debug!(%addr, elapsed = ?(end - start), "connected");
+            let transport = progress.take().first().map(|&(_, at)| at.into_std());
+            let won = Won::Alone {
+                addr,
+                start,
+                transport,
+                end,
+            };
+            Ok((conn, won))
         }
         Err(error) => {
-            trace!(%addr, kind = ?error.kind(), "attempt failed");
-            let errors = vec![AttemptError::new(addr, error)];
-            let error = ConnectError::failed(ErrorKind::AllAttemptsFailed, errors, Vec::new());
-            Err(error.looked_up(false))
+            tracing::trace!(%addr, kind = ?error.kind(), "attempt failed");
+            let mut report = Report::new(start);
+            report.started(addr, start, None);
+            report.failed(0, error, end);
+            // One address is never left out.
+            Err(report.exhausted(0, config.max_addresses))
         }
     }
 }

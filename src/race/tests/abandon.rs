@@ -4,7 +4,7 @@
 //! attempts in flight holds.
 
 use super::*;
-use crate::race::abandon_after;
+use crate::schedule::timing::abandon_after;
 
 fn fixed(n: usize) -> Budget {
     Budget::new(AttemptBudget::Fixed(n))
@@ -13,7 +13,7 @@ fn fixed(n: usize) -> Budget {
 /// A race of `addrs` (in that order) on `net` under `budget`, with `plan`.
 async fn alone(
     net: &Net,
-    plan: &Plan,
+    plan: &Config,
     budget: &Budget,
     addrs: &[&str],
 ) -> Result<(Socket, ConnectInfo), ConnectError> {

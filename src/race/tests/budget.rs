@@ -10,7 +10,7 @@ use super::*;
 async fn at(
     after: Duration,
     net: &Net,
-    plan: &Plan,
+    plan: &Config,
     budget: &Budget,
     addrs: &[&str],
 ) -> (Duration, Result<ConnectInfo, ConnectError>) {
@@ -35,7 +35,7 @@ async fn a_race_with_nothing_running_never_waits() {
         ("10.0.0.3:80", Host::Up(ms(10))),
     ]);
     let budget = fixed(0);
-    let p = Plan {
+    let p = Config {
         attempt_timeout: Some(ms(100)),
         ..plan(Schedule::race_all())
     };
@@ -161,11 +161,11 @@ async fn every_outcome_gives_the_permit_back() {
     let budget = fixed(16);
     let all = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"];
     let race_all = plan(Schedule::race_all());
-    let timing_out = Plan {
+    let timing_out = Config {
         attempt_timeout: Some(ms(8)),
         ..plan(Schedule::race_all())
     };
-    let total = Plan {
+    let total = Config {
         total_timeout: Some(ms(8)),
         ..plan(Schedule::race_all())
     };

@@ -48,7 +48,7 @@ async fn refused_a_records_first_cannot_shut_out_a_late_aaaa() {
 
 /// 20 blackholed `AAAA` records at 0 ms and an alive `A` (5 ms handshake) at 10 ms, raced
 /// on `p` with a long total timeout: the network and what the race returned.
-async fn blackholed_aaaa_then_a_late_a(mut p: Plan) -> (Net, Socket, crate::ConnectInfo) {
+async fn blackholed_aaaa_then_a_late_a(mut p: Config) -> (Net, Socket, crate::ConnectInfo) {
     let mut all = hosts(20, v6, Host::Blackhole);
     all.push((v4(0), Host::Up(ms(5))));
     let net = Net::of(all);
@@ -163,7 +163,7 @@ async fn a_total_timeout_of_duration_max_is_no_deadline() {
     let never = crate::race::race(
         &dialer,
         &p,
-        Default::default(),
+        Memory::default(),
         &budget,
         Default::default(),
         literal(net.addrs(&["10.0.0.1:80"])),

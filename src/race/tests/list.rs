@@ -5,7 +5,7 @@ use super::*;
 use crate::race::list;
 
 /// [`list::addresses`], [`guarded`].
-async fn addresses<S>(plan: &Plan, answers: S) -> Result<Vec<SocketAddr>, ConnectError>
+async fn addresses<S>(plan: &Config, answers: S) -> Result<Vec<SocketAddr>, ConnectError>
 where
     S: Stream<Item = Answer> + Unpin,
 {

@@ -16,9 +16,10 @@ use std::time::Duration;
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::{Answer, Plan};
 use crate::budget::Budget;
+use crate::config::Config;
 use crate::dial::Names;
+use crate::dns::Answer;
 use crate::error::DnsError;
 use crate::order::Memory;
 use crate::{
@@ -188,7 +189,7 @@ async fn guarded<F: Future>(future: F) -> F::Output {
 /// every test here calls, but those of what a race remembers.
 async fn race<D, S>(
     dialer: &D,
-    plan: &Plan,
+    plan: &Config,
     answers: S,
 ) -> Result<(D::Connection, ConnectInfo), ConnectError>
 where
@@ -202,7 +203,7 @@ where
 /// [`guarded`].
 async fn remembering<D, S>(
     dialer: &D,
-    plan: &Plan,
+    plan: &Config,
     memory: Memory<'_>,
     answers: S,
 ) -> Result<(D::Connection, ConnectInfo), ConnectError>
@@ -226,7 +227,7 @@ where
 /// [`guarded`].
 async fn budgeted<D, S>(
     dialer: &D,
-    plan: &Plan,
+    plan: &Config,
     budget: &Budget,
     answers: S,
 ) -> Result<(D::Connection, ConnectInfo), ConnectError>
@@ -245,8 +246,8 @@ where
     .await
 }
 
-fn plan(schedule: Schedule) -> Plan {
-    Plan {
+fn plan(schedule: Schedule) -> Config {
+    Config {
         schedule,
         attempt_timeout: None,
         total_timeout: None,
@@ -1052,7 +1053,7 @@ async fn dropping_the_race_closes_every_attempt() {
     assert_eq!(net.open(), 0);
 }
 
-fn with_policy(schedule: Schedule, policy: impl crate::AddressPolicy) -> Plan {
+fn with_policy(schedule: Schedule, policy: impl crate::AddressPolicy) -> Config {
     let mut p = plan(schedule);
     p.policy = Some(crate::policy::Policy(Arc::new(policy)));
     p

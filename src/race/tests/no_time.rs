@@ -58,7 +58,7 @@ fn one_address_needs_timers_only_with_a_timeout() {
     let alone = one::one(&ready, &untimed, &budget, Names::default(), target);
     assert!(without_time(alone).is_ok());
 
-    let timed = Plan {
+    let timed = Config {
         attempt_timeout: Some(ms(100)),
         ..plan(Schedule::learned())
     };
@@ -73,7 +73,7 @@ fn a_list_needs_timers_only_with_a_total_timeout() {
     let listed = list::addresses(&untimed, Memory::default(), literal(addrs.clone()));
     assert_eq!(without_time(listed).unwrap(), addrs);
 
-    let timed = Plan {
+    let timed = Config {
         total_timeout: Some(ms(100)),
         ..plan(Schedule::race_all())
     };

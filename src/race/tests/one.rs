@@ -37,7 +37,7 @@ async fn one_address_alone_is_the_engine_on_one_address() {
                 Schedule::rfc8305(),
                 Schedule::race_all(),
             ] {
-                let plan = Plan {
+                let plan = Config {
                     attempt_timeout,
                     partial_deadlines: true,
                     ..plan(schedule)
@@ -83,7 +83,7 @@ fn a_policy_or_a_total_timeout_goes_to_the_engine() {
     assert!(applies(&base));
     let policy = with_policy(Schedule::learned(), |_: SocketAddr| true);
     assert!(!applies(&policy));
-    let total = Plan {
+    let total = Config {
         total_timeout: Some(ms(10)),
         ..base
     };

@@ -59,7 +59,7 @@ fn network() -> impl Strategy<Value = Vec<(SocketAddr, Host)>> {
     })
 }
 
-fn schedule(kind: Kind) -> Plan {
+fn schedule(kind: Kind) -> Config {
     let mut p = plan(match kind {
         Kind::RaceAll => Schedule::race_all(),
         Kind::Rfc8305 => Schedule::rfc8305(),

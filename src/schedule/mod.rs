@@ -1,5 +1,7 @@
 //! [`Schedule`]: when each connection attempt of a race starts.
 
+pub(crate) mod timing;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,0 +1,23 @@
+//! [`Config`]: how a connector runs each of its races.
+
+use std::time::Duration;
+
+use crate::policy::Policy;
+use crate::Schedule;
+
+/// Everything a race needs to know about how to run, set on the connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Config {
+    pub(crate) schedule: Schedule,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) total_timeout: Option<Duration>,
+    /// Go's partial deadline: each attempt gets the time left divided by the addresses
+    /// left (at least [`MIN_PARTIAL_DEADLINE`](crate::schedule::timing::MIN_PARTIAL_DEADLINE)).
+    pub(crate) partial_deadlines: bool,
+    pub(crate) max_concurrent: usize,
+    pub(crate) max_addresses: usize,
+    pub(crate) policy: Option<Policy>,
+    /// Addresses given as a list are attempted in the order given: no sorting, no
+    /// interleaving of the families.
+    pub(crate) keep_given_order: bool,
+}

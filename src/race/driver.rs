@@ -1,0 +1,176 @@
+//! The race on tokio: a thin loop around the [`Machine`], which owns the dials, one
+//! timer, the DNS answers and the budget's permits, and feeds what happens to the machine.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
+
+use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
+use futures_util::FutureExt;
+use tokio::time::{sleep_until, Instant, Sleep};
+
+use super::attempt::Attempting;
+use super::machine::{Action, Knowledge, Machine};
+use crate::budget::{Budget, Permit, Wait};
+use crate::config::Config;
+use crate::dial::{Destination, Names, Progress};
+use crate::dns::Answer;
+use crate::{ConnectError, ConnectInfo, Dial};
+
+/// What woke the race.
+enum Event<'a, C> {
+    Attempt(usize, std::io::Result<C>),
+    Dns(Option<Answer>),
+    /// The permit this race waited for.
+    Permit(Permit<'a>),
+    Timer,
+}
+
+/// Drops the dial of attempt `idx` among `running`, and returns its permit.
+fn stop<'a, F>(
+    running: &mut FuturesUnordered<Attempting<'a, F>>,
+    idx: usize,
+) -> Option<Permit<'a>> {
+    let attempt = Pin::new(running).iter_pin_mut().find(|a| a.idx() == idx)?;
+    attempt.abandon()
+}
+
+/// Runs one race: dials addresses as `answers` delivers them, on the schedule of `config`,
+/// and returns the first connection to complete, with an account that has no local
+/// address (read by the caller that wants one). Every other attempt is dropped before
+/// this returns.
+///
+/// It fails with [`ErrorKind::NoTimeDriver`](crate::ErrorKind::NoTimeDriver) before
+/// anything else if the runtime cannot make timers.
+///
+/// Every attempt holds a permit of `budget` while it runs. The first attempt, and any
+/// attempt while none runs, takes one without waiting (over the limit if need be); the
+/// others wait their turn in the budget's line when it is spent, and the race's own rules
+/// go on meanwhile: a failure that leaves nothing running starts the next attempt at once,
+/// and a running attempt past its abandon delay gives its place to the next address (see
+/// [`AttemptBudget`](crate::AttemptBudget)).
+pub(crate) async fn race<D, K, S>(
+    dialer: &D,
+    config: &Config,
+    knowledge: K,
+    budget: &Budget,
+    names: Names<'_>,
+    mut answers: S,
+) -> Result<(D::Connection, ConnectInfo), ConnectError>
+where
+    D: Dial,
+    K: Knowledge,
+    S: Stream<Item = Answer> + Unpin,
+{
+    let start = Instant::now();
+    // Its schedule and timeouts run on tokio timers.
+    crate::runtime::timers(start)?;
+    let mut machine = Machine::new(config, knowledge, start.into_std());
+    let progress = Progress::default();
+    let mut running = FuturesUnordered::new();
+    let mut dns_open = true;
+    // This race's place in the budget's line, while the schedule is ready and every
+    // permit is taken; and the permit it got, until its attempt starts.
+    let mut waiting: Option<Wait<'_>> = None;
+    let mut granted: Option<Permit<'_>> = None;
+    let mut timer: Option<Pin<Box<Sleep>>> = None;
+
+    loop {
+        let now = Instant::now();
+        let wake = loop {
+            match machine.poll(now.into_std()) {
+                Action::Start { idx, addr } => {
+                    // A race with nothing running takes a permit without waiting.
+                    let permit = granted.take().unwrap_or_else(|| budget.free());
+                    let to = Destination::new(addr, names, &progress, idx);
+                    running.push(Attempting::new(idx, dialer.dial(to), permit));
+                }
+                Action::TryPermit => {
+                    granted = budget.try_take();
+                    machine.permit(granted.is_some());
+                }
+                Action::Abandon(idx) => {
+                    granted = stop(&mut running, idx);
+                    machine.permit(granted.is_some());
+                }
+                Action::Drop(idx) => drop(stop(&mut running, idx)),
+                Action::Wait { until, in_line } => {
+                    if in_line {
+                        waiting.get_or_insert_with(|| budget.wait());
+                    } else {
+                        waiting = None;
+                        granted = None;
+                    }
+                    break until.map(Instant::from_std);
+                }
+                Action::Failed(error) => return Err(error),
+            }
+        };
+        // One timer for the whole race, made the first time the race has to wake itself
+        // (a race of attempts all started at once never does), and moved after that.
+        if let Some(at) = wake {
+            match &mut timer {
+                Some(timer) => timer.as_mut().reset(at),
+                None => timer = Some(Box::pin(sleep_until(at))),
+            }
+        }
+        let event = poll_fn(|cx| {
+            if let Poll::Ready(Some((idx, result))) = running.poll_next_unpin(cx) {
+                return Poll::Ready(Event::Attempt(idx, result));
+            }
+            if dns_open {
+                if let Poll::Ready(answer) = answers.poll_next_unpin(cx) {
+                    return Poll::Ready(Event::Dns(answer));
+                }
+            }
+            if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
+                return Poll::Ready(Event::Permit(permit));
+            }
+            match timer
+                .as_mut()
+                .filter(|_| wake.is_some())
+                .map(|t| t.as_mut().poll(cx))
+            {
+                Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
+                _ => Poll::Pending,
+            }
+        })
+        .await;
+
+        let now = Instant::now().into_std();
+        for (idx, at) in progress.take() {
+            machine.transport_up(at.into_std(), idx);
+        }
+        match event {
+            Event::Attempt(idx, Ok(conn)) => {
+                drop(running); // closes every losing socket, including any that also connected
+                return Ok((conn, machine.won(now, idx)));
+            }
+            Event::Attempt(idx, Err(error)) => machine.failed(now, idx, error),
+            Event::Dns(mut answer) => {
+                // Answers that are ready together (both families from a cache) join the
+                // race together, so the first attempt goes to the best of all of them.
+                loop {
+                    match answer {
+                        Some(answer) => machine.answer(now, answer),
+                        None => {
+                            dns_open = false;
+                            machine.dns_done(now);
+                            break;
+                        }
+                    }
+                    match answers.next().now_or_never() {
+                        Some(next) => answer = next,
+                        None => break,
+                    }
+                }
+            }
+            Event::Permit(permit) => {
+                waiting = None;
+                granted = Some(permit);
+                machine.permit(true);
+            }
+            Event::Timer => {}
+        }
+    }
+}

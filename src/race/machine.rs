@@ -1,0 +1,596 @@
+//! The race as a state machine: every rule of a race, and no I/O and no waiting.
+//!
+//! Events go in as plain calls, each with the time as a value: DNS answers
+//! ([`answer`](Machine::answer), [`dns_done`](Machine::dns_done)), what became of an
+//! attempt ([`transport_up`](Machine::transport_up), [`failed`](Machine::failed),
+//! [`won`](Machine::won)), and the attempt budget's reply ([`permit`](Machine::permit)).
+//! [`poll`](Machine::poll) says what to do next, one [`Action`] at a time, until it says to
+//! wait. A driver does the I/O (`driver.rs` on tokio); the machine's tests are calls with
+//! exact times.
+//!
+//! The machine knows an address by what [`Knowledge`] tells of it, and an attempt by its
+//! index, in start order. It asks for an attempt budget permit only for an attempt that
+//! would run beside others: a race with nothing running always starts its next attempt.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, trace};
+
+use super::queue::{AddrQueue, Admission, Queued};
+use super::report::{attempt_timed_out, Report};
+use crate::config::Config;
+use crate::dns::Answer;
+use crate::history::Lesson;
+use crate::order::Ranked;
+use crate::schedule::timing::{self, Delays};
+use crate::{ConnectError, ConnectInfo, Family, Outcome};
+
+/// What a race knows of its addresses, and where it tells what it learned: the
+/// connector's address history and the RFC 6724 order (`order::Memory`), or a table in
+/// tests.
+pub(crate) trait Knowledge {
+    /// Ranks `addr` as of `now`; by RFC 6724's rules after the first only if `rfc6724`.
+    fn rank(&self, addr: SocketAddr, rfc6724: bool, now: Instant) -> Ranked;
+
+    /// Whether a race that could start its best known address alone should race every
+    /// address instead (asked once per such race).
+    fn explore(&self) -> bool;
+
+    /// Whether anything is learned: [`learn`](Self::learn) is called only if so.
+    fn learns(&self) -> bool;
+
+    /// Records what a finished race taught: `(address, its source address, lesson)`.
+    fn learn(
+        &self,
+        lessons: impl Iterator<Item = (SocketAddr, Option<IpAddr>, Lesson)>,
+        now: Instant,
+    );
+}
+
+/// What the driver does next.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Start attempt `idx` to `addr`. It holds the permit the driver was granted for it,
+    /// if any ([`permit`](Machine::permit)), else one taken without waiting.
+    Start { idx: usize, addr: SocketAddr },
+    /// Ask the attempt budget for a permit without waiting, and tell
+    /// [`permit`](Machine::permit) whether one came.
+    TryPermit,
+    /// Attempt `idx` is abandoned for the next address: drop its dial and keep its permit
+    /// for the next start.
+    Abandon(usize),
+    /// Attempt `idx` timed out: drop its dial and its permit.
+    Drop(usize),
+    /// Nothing to do until an event, or until `until`. With `in_line`, hold a place in the
+    /// budget's line (and call [`permit`](Machine::permit) when it gives one); without,
+    /// give up any place or permit held.
+    Wait {
+        until: Option<Instant>,
+        in_line: bool,
+    },
+    /// The race failed.
+    Failed(ConnectError),
+}
+
+/// Where the race stands with the attempt budget for its next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Permit {
+    /// Nothing asked since the last wait.
+    None,
+    /// [`Action::TryPermit`] asked; the reply is due.
+    Asked,
+    /// The budget is spent: the race waits in line, or abandons an overdue attempt.
+    Spent,
+    /// A permit is held for the next attempt.
+    Held,
+}
+
+/// One attempt of the race, besides its public account in the report.
+#[derive(Debug)]
+struct Run {
+    /// Its address as it left the queue (with the source address the system chose for
+    /// it): queued again if the attempt is abandoned.
+    picked: Queued,
+    delays: Delays,
+    /// When it times out; `None` for never.
+    timeout_at: Option<Instant>,
+}
+
+/// One race: its addresses, its attempts, and what it is waiting for.
+pub(crate) struct Machine<'a, K> {
+    config: &'a Config,
+    knowledge: K,
+    report: Report,
+    deadline: Option<Instant>,
+    queue: AddrQueue,
+    /// In start order, beside `report.attempts`.
+    runs: Vec<Run>,
+    /// Attempts running, per family: `[V4, V6]`.
+    running: [usize; 2],
+    /// Attempts started, per family: `[V4, V6]`.
+    started: [usize; 2],
+    dns_open: bool,
+    permit: Permit,
+    /// The attempt abandoned for the next start, whose address is queued again once that
+    /// has left the queue.
+    abandoned: Option<usize>,
+    /// When the next attempt may start; `None` until an attempt fails (sequential).
+    next_allowed: Option<Instant>,
+    /// Set when the first attempt has to wait for the preferred family's answer: until
+    /// when (`None` inside: until that answer, the delay being too long for a clock).
+    resolution_gate: Option<Option<Instant>>,
+    /// The learned schedule is on for this race (its best address was known, and it does
+    /// not explore): known addresses get their expected times before the next attempt,
+    /// until the first unknown one.
+    learning: bool,
+    /// One literal address: nothing to choose between, nothing to rank or learn.
+    plain: bool,
+    /// The resolver sorts its answers itself (see [`Answer::sorted`]).
+    resolver_sorted: bool,
+}
+
+fn slot(family: Family) -> usize {
+    match family {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
+}
+
+impl<'a, K: Knowledge> Machine<'a, K> {
+    /// A race that starts at `start`.
+    pub(crate) fn new(config: &'a Config, knowledge: K, start: Instant) -> Self {
+        let s = &config.schedule;
+        Machine {
+            config,
+            knowledge,
+            report: Report::new(start),
+            deadline: config.total_timeout.and_then(|t| start.checked_add(t)),
+            queue: AddrQueue::new(
+                s.preferred_family,
+                s.first_family_count,
+                config.max_addresses,
+            ),
+            runs: Vec::new(),
+            running: [0; 2],
+            started: [0; 2],
+            dns_open: true,
+            permit: Permit::None,
+            abandoned: None,
+            next_allowed: Some(start),
+            resolution_gate: None,
+            learning: false,
+            plain: false,
+            resolver_sorted: false,
+        }
+    }
+
+    /// Attempts running now.
+    fn running(&self) -> usize {
+        self.running.iter().sum()
+    }
+
+    /// The addresses queued, in the order they would be attempted if every one could
+    /// start now: for a caller that connects by itself.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = SocketAddr> + '_ {
+        std::iter::from_fn(|| self.queue.pop(|_| true).map(|q| q.addr))
+    }
+
+    /// How many addresses the address cap left out.
+    pub(crate) fn left_out(&self) -> usize {
+        self.queue.dropped()
+    }
+
+    // ----- Inputs -----
+
+    /// A DNS answer arrived (or the literal addresses of a target that needs none).
+    pub(crate) fn answer(&mut self, now: Instant, answer: Answer) {
+        self.resolver_sorted |= answer.sorted;
+        self.report.looked_up(answer.family, now);
+        match answer.result {
+            Ok(addrs) => {
+                debug!(family = ?answer.family, count = addrs.len(), "addresses received");
+                if answer.family.is_none() {
+                    self.plain = addrs.len() == 1;
+                    if self.config.keep_given_order {
+                        self.queue.keep_given_order();
+                    }
+                }
+                for addr in addrs {
+                    self.admit(addr, now);
+                }
+            }
+            Err(error) => {
+                // The error itself goes back to the caller, so only its family is logged.
+                debug!(family = ?answer.family, "lookup failed");
+                self.report.dns_errors.push(error);
+            }
+        }
+        match answer.family {
+            Some(family) => self.answered(family, now),
+            None => self.answered_all(now),
+        }
+        let preferred = self.preferred();
+        if answer.family == Some(preferred.other()) && self.resolution_gate.is_none() {
+            let delay = self.config.schedule.resolution_delay;
+            self.resolution_gate = Some(now.checked_add(delay));
+        }
+    }
+
+    /// DNS is over: no answer will come.
+    pub(crate) fn dns_done(&mut self, now: Instant) {
+        self.dns_open = false;
+        self.answered_all(now);
+    }
+
+    /// Attempt `idx` reported its transport up at `at`, its handshake (TLS) running: while
+    /// that handshake runs, no new attempt starts before `at` plus the delay its handshake
+    /// is given (draft-ietf-happy-happyeyeballs-v3: wait for the security handshake before
+    /// racing more). A failure of the handshake still starts the next attempt at once.
+    pub(crate) fn transport_up(&mut self, at: Instant, idx: usize) {
+        if !self.report.transport_up(idx, at) {
+            return;
+        }
+        if let (Some(next), Some(delay)) = (self.next_allowed, self.runs[idx].delays.handshake) {
+            // Past what the clock holds: the next attempt waits for an event.
+            self.next_allowed = at.checked_add(delay).map(|t| t.max(next));
+        }
+    }
+
+    /// Attempt `idx` failed at `now`. A failure starts the next attempt at once, without
+    /// waiting for the delay.
+    pub(crate) fn failed(&mut self, now: Instant, idx: usize, error: io::Error) {
+        if !self.is_running(idx) {
+            return;
+        }
+        trace!(addr = %self.report.attempts[idx].addr, kind = ?error.kind(), "attempt failed");
+        self.report.failed(idx, error, now);
+        self.stopped(idx);
+        self.next_allowed = Some(self.next_allowed.map_or(now, |t| t.min(now)));
+    }
+
+    /// Attempt `idx` connected at `now`: the race is won. What every attempt taught goes
+    /// to the history, and the account of the race comes back (with no local address).
+    pub(crate) fn won(mut self, now: Instant, idx: usize) -> ConnectInfo {
+        let addr = self.report.attempts[idx].addr;
+        debug!(%addr, elapsed = ?now.saturating_duration_since(self.report.start), "connected");
+        self.report.connected(idx, now);
+        self.learn(now);
+        self.report.into_info(addr, now)
+    }
+
+    /// The attempt budget's reply to [`Action::TryPermit`], or a permit from its line:
+    /// whether a permit is now held for the next attempt.
+    pub(crate) fn permit(&mut self, granted: bool) {
+        self.permit = if granted { Permit::Held } else { Permit::Spent };
+    }
+
+    // ----- Output -----
+
+    /// What to do next, at `now`.
+    pub(crate) fn poll(&mut self, now: Instant) -> Action {
+        if self.deadline.is_some_and(|d| now >= d) {
+            debug!(attempts = self.runs.len(), "total timeout elapsed");
+            self.learn(now);
+            let after = self.config.total_timeout.unwrap_or_default();
+            return Action::Failed(self.timed_out(after));
+        }
+        if let Some(idx) = self.expired(now) {
+            self.failed(now, idx, attempt_timed_out());
+            return Action::Drop(idx);
+        }
+        if self.ready(now) {
+            debug_assert_ne!(self.permit, Permit::Asked, "a permit asked, and no reply");
+            match self.permit {
+                Permit::Held => return self.start(now),
+                _ if self.running() == 0 => return self.start(now),
+                Permit::None | Permit::Asked => {
+                    self.permit = Permit::Asked;
+                    return Action::TryPermit;
+                }
+                Permit::Spent => {
+                    // One attempt overdue moves on in its place: under pressure the race
+                    // dials one address at a time, as a plain client does, but never
+                    // waits on the kernel.
+                    if let Some(idx) = self.overdue(now) {
+                        self.abandon(idx, now);
+                        self.permit = Permit::Held;
+                        return Action::Abandon(idx);
+                    }
+                }
+            }
+        } else {
+            // Nothing to start: a place in line, or a permit, would only keep another race
+            // waiting.
+            self.permit = Permit::None;
+        }
+        if !self.dns_open && self.running() == 0 && self.queue.is_empty() {
+            if self.queue.dropped() > 0 {
+                debug!(
+                    dropped = self.queue.dropped(),
+                    "addresses over the cap were not attempted"
+                );
+            }
+            self.learn(now);
+            return Action::Failed(self.exhausted());
+        }
+        // Waiting for a permit, the schedule is ready now: it wakes only to abandon an
+        // attempt that becomes overdue. The next wait's first poll asks the budget again.
+        let in_line = self.permit == Permit::Spent;
+        let next = if in_line {
+            self.next_overdue()
+        } else {
+            self.wake_at()
+        };
+        self.permit = Permit::None;
+        // Everything the schedule allows now has started, so its next wake-up is later: a
+        // wake-up due now would start nothing, and spin the driver forever.
+        debug_assert!(
+            next.is_none_or(|at| at > now),
+            "the schedule wakes at {next:?}, not after now ({now:?}), and starts nothing"
+        );
+        let until = [next, self.deadline, self.next_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        Action::Wait { until, in_line }
+    }
+
+    // ----- The rules -----
+
+    /// The family the Resolution Delay waits for: the preferred one, else IPv6 (RFC 8305).
+    fn preferred(&self) -> Family {
+        self.config.schedule.preferred_family.unwrap_or(Family::V6)
+    }
+
+    fn is_running(&self, idx: usize) -> bool {
+        self.report
+            .attempts
+            .get(idx)
+            .is_some_and(|a| a.outcome == Outcome::Cancelled)
+    }
+
+    /// The first attempt waits (up to the Resolution Delay) for the preferred family when
+    /// only the other family has answered so far.
+    fn gated(&self, now: Instant) -> bool {
+        let preferred = self.preferred();
+        self.runs.is_empty()
+            && !self.queue.is_answered(preferred)
+            && !self.queue.has(preferred)
+            && self
+                .resolution_gate
+                .is_some_and(|until| until.is_none_or(|until| now < until))
+    }
+
+    /// Whether an attempt to an address of `family` may start under the concurrency cap.
+    ///
+    /// While the other family has no attempt yet but may still get one (its lookup is
+    /// pending, or its addresses are queued), one slot stays free for it, so attempts of
+    /// one family hanging on blackholed addresses can never shut the other family out.
+    fn may_start(&self, family: Family) -> bool {
+        let max = self.config.max_concurrent;
+        let other = family.other();
+        let other_may_come = !self.queue.is_answered(other) || self.queue.has(other);
+        let reserve = usize::from(max >= 2 && self.started[slot(other)] == 0 && other_may_come);
+        self.running() < max && self.running[slot(family)] < max - reserve
+    }
+
+    /// Whether an address is queued whose attempt the concurrency cap would let start.
+    fn startable(&self) -> bool {
+        [Family::V6, Family::V4]
+            .into_iter()
+            .any(|f| self.queue.has(f) && self.may_start(f))
+    }
+
+    /// Whether the schedule lets an attempt start now.
+    fn ready(&self, now: Instant) -> bool {
+        self.startable() && !self.gated(now) && self.next_allowed.is_some_and(|t| t <= now)
+    }
+
+    /// When the schedule could next start an attempt without any other event happening.
+    fn wake_at(&self) -> Option<Instant> {
+        if !self.startable() {
+            return None;
+        }
+        let next = self.next_allowed?;
+        match self.resolution_gate {
+            // Gated with no end: only the preferred family's answer opens the gate.
+            Some(gate) if self.gated(next) => gate.map(|gate| gate.max(next)),
+            _ => Some(next),
+        }
+    }
+
+    /// Starts the next attempt, the schedule being [`ready`](Self::ready).
+    fn start(&mut self, now: Instant) -> Action {
+        self.permit = Permit::None;
+        let [v4, v6] = [Family::V4, Family::V6].map(|f| self.may_start(f));
+        let Some(picked) = self.queue.pop(|f| if f == Family::V4 { v4 } else { v6 }) else {
+            unreachable!("the schedule was ready");
+        };
+        let addr = picked.addr;
+        if self.runs.is_empty() {
+            let explore = || {
+                let explore = self.knowledge.explore();
+                if explore {
+                    debug!(%addr, "exploring: racing every address despite the history");
+                }
+                explore
+            };
+            self.learning = timing::uses_history(&self.config.schedule, &picked.known, explore);
+            self.report.used_history = self.learning;
+        }
+        let delays = match Delays::learned(&picked.known) {
+            Some(delays) if self.learning => delays,
+            _ => {
+                // The first unknown address ends the learned part of the race.
+                self.learning = false;
+                Delays::of(&self.config.schedule)
+            }
+        };
+        // A delay too long for the clock never comes: `None`, as for "after a failure".
+        self.next_allowed = delays.next.and_then(|d| now.checked_add(d));
+        if let Some(abandoned) = self.abandoned.take() {
+            self.queue.retry(self.runs[abandoned].picked);
+        }
+        let left = self.deadline.map(|d| d.saturating_duration_since(now));
+        // This attempt's address has left the queue already.
+        let timeout = timing::attempt_timeout(self.config, left, self.queue.len() + 1);
+        let family = slot(Family::of(&addr));
+        self.running[family] += 1;
+        self.started[family] += 1;
+        let idx = self.runs.len();
+        debug!(%addr, attempt = idx, ?timeout, "attempt started");
+        self.report.started(addr, now, picked.known.expected());
+        self.runs.push(Run {
+            picked,
+            delays,
+            timeout_at: timeout.and_then(|t| now.checked_add(t)),
+        });
+        Action::Start { idx, addr }
+    }
+
+    /// Marks attempt `idx` as no longer running.
+    fn stopped(&mut self, idx: usize) {
+        self.running[slot(Family::of(&self.report.attempts[idx].addr))] -= 1;
+    }
+
+    /// The running attempt whose timeout has come, if any.
+    fn expired(&self, now: Instant) -> Option<usize> {
+        (0..self.runs.len()).find(|&idx| {
+            self.is_running(idx) && self.runs[idx].timeout_at.is_some_and(|t| t <= now)
+        })
+    }
+
+    /// When the first running attempt times out.
+    fn next_timeout(&self) -> Option<Instant> {
+        (0..self.runs.len())
+            .filter(|&idx| self.is_running(idx))
+            .filter_map(|idx| self.runs[idx].timeout_at)
+            .min()
+    }
+
+    /// When running attempt `idx` may be abandoned: [`timing::abandon_after`] its delay
+    /// past its start, or its handshake's delay past its transport connecting while its
+    /// handshake runs; `None` for never.
+    fn overdue_at(&self, idx: usize) -> Option<Instant> {
+        let a = &self.report.attempts[idx];
+        let run = &self.runs[idx];
+        let delay = match a.transport {
+            Some(_) => run.delays.handshake,
+            None => run.delays.next,
+        };
+        let after = timing::abandon_after(delay, run.picked.abandoned)?;
+        let from = a.started + a.transport.unwrap_or_default();
+        self.report.start.checked_add(from)?.checked_add(after)
+    }
+
+    /// The running attempts with when each may be abandoned.
+    fn abandonable(&self) -> impl Iterator<Item = (Instant, usize)> + '_ {
+        (0..self.runs.len())
+            .filter(|&idx| self.is_running(idx))
+            .filter_map(|idx| Some((self.overdue_at(idx)?, idx)))
+    }
+
+    /// The running attempt to abandon for the next address when the budget has no place:
+    /// the one overdue longest, if any is overdue at `now`.
+    fn overdue(&self, now: Instant) -> Option<usize> {
+        let (at, idx) = self.abandonable().min()?;
+        (at <= now).then_some(idx)
+    }
+
+    /// When the first running attempt becomes overdue: what a race waiting for a place
+    /// wakes for.
+    fn next_overdue(&self) -> Option<Instant> {
+        self.abandonable().map(|(at, _)| at).min()
+    }
+
+    /// Abandons running attempt `idx` at `now`: its place goes to the next address, and
+    /// its address is queued again once that has left the queue.
+    fn abandon(&mut self, idx: usize, now: Instant) {
+        self.report.abandoned(idx, now);
+        self.stopped(idx);
+        self.abandoned = Some(idx);
+    }
+
+    /// Marks `family`'s lookup finished; addresses of the other family held back for it
+    /// join the race if they fit.
+    fn answered(&mut self, family: Family, now: Instant) {
+        for addr in self.queue.answered(family) {
+            self.enqueue(addr, now);
+        }
+    }
+
+    /// Marks both lookups finished: DNS is over, or there was none.
+    fn answered_all(&mut self, now: Instant) {
+        self.answered(Family::V4, now);
+        self.answered(Family::V6, now);
+    }
+
+    /// Queues `addr` for an attempt, unless it is a duplicate, over the address cap, or
+    /// refused by the address policy (then it is never dialed).
+    fn admit(&mut self, addr: SocketAddr, now: Instant) {
+        match self.queue.admit(addr) {
+            Admission::Taken => self.enqueue(addr, now),
+            Admission::Held => trace!(%addr, "address held back for the other family"),
+            Admission::Duplicate | Admission::Dropped => {
+                trace!(%addr, "address skipped (duplicate or over the address cap)");
+            }
+        }
+    }
+
+    /// Queues a taken address in its place by rank, unless the address policy refuses it.
+    fn enqueue(&mut self, addr: SocketAddr, now: Instant) {
+        if self
+            .config
+            .policy
+            .as_ref()
+            .is_some_and(|p| !p.0.allows(addr))
+        {
+            debug!(%addr, "address refused by policy");
+            self.report.refused.push(addr);
+        } else {
+            let ranked = if self.plain {
+                Ranked::plain()
+            } else {
+                self.knowledge.rank(addr, !self.resolver_sorted, now)
+            };
+            self.queue.push(addr, ranked);
+        }
+    }
+
+    /// Tells the history what this race's attempts taught, as of `now` (every attempt
+    /// still running counted as cancelled then).
+    fn learn(&mut self, now: Instant) {
+        self.report.cancel_running(now);
+        if self.plain || !self.knowledge.learns() {
+            return;
+        }
+        let sources = self.runs.iter().map(|run| run.picked.source);
+        self.knowledge.learn(self.report.lessons(sources), now);
+    }
+
+    /// The error of a race that ran out of addresses (or, for a caller that lists them
+    /// instead of racing, found none).
+    pub(crate) fn exhausted(&mut self) -> ConnectError {
+        let left_out = self.queue.dropped();
+        self.report.exhausted(left_out, self.config.max_addresses)
+    }
+
+    /// The error of a race whose total timeout, `after`, elapsed.
+    pub(crate) fn timed_out(&mut self, after: Duration) -> ConnectError {
+        let left_out = self.queue.dropped();
+        self.report
+            .timed_out(after, left_out, self.config.max_addresses)
+    }
+}
+
+impl<K> std::fmt::Debug for Machine<'_, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine")
+            .field("attempts", &self.runs.len())
+            .field("running", &self.running)
+            .field("queued", &self.queue.len())
+            .finish_non_exhaustive()
+    }
+}

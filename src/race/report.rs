@@ -1,0 +1,254 @@
+//! The account of one race as it runs: each attempt with its outcome, the DNS times, the
+//! addresses the policy refused, and the errors. A won race becomes its [`ConnectInfo`],
+//! a lost one its [`ConnectError`], and either way its lessons go to the history: each is
+//! built here only.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, trace};
+
+use crate::error::{reason, AttemptError, DnsError, ErrorKind};
+use crate::history::Lesson;
+use crate::order::source::short_of_resources;
+use crate::{Attempt, ConnectError, ConnectInfo, Family, Outcome};
+
+/// What a race has done so far.
+#[derive(Debug)]
+pub(crate) struct Report {
+    pub(crate) start: Instant,
+    /// In start order; a running attempt's outcome is [`Outcome::Cancelled`].
+    pub(crate) attempts: Vec<Attempt>,
+    /// Each failed attempt's error with the index of its attempt, in the order they came.
+    errors: Vec<(usize, AttemptError)>,
+    pub(crate) dns_errors: Vec<DnsError>,
+    pub(crate) refused: Vec<SocketAddr>,
+    dns_v4: Option<Duration>,
+    dns_v6: Option<Duration>,
+    /// The race started its best known address alone, as the history said.
+    pub(crate) used_history: bool,
+}
+
+impl Report {
+    pub(crate) fn new(start: Instant) -> Report {
+        Report {
+            start,
+            attempts: Vec::new(),
+            errors: Vec::new(),
+            dns_errors: Vec::new(),
+            refused: Vec::new(),
+            dns_v4: None,
+            dns_v6: None,
+            used_history: false,
+        }
+    }
+
+    fn since_start(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.start)
+    }
+
+    /// How long attempt `idx` has run at `now`.
+    fn ran(&self, idx: usize, now: Instant) -> Duration {
+        self.since_start(now)
+            .saturating_sub(self.attempts[idx].started)
+    }
+
+    /// A lookup of `family` answered at `now` (none for literal addresses).
+    pub(crate) fn looked_up(&mut self, family: Option<Family>, now: Instant) {
+        let elapsed = Some(self.since_start(now));
+        match family {
+            Some(Family::V4) => self.dns_v4 = elapsed,
+            Some(Family::V6) => self.dns_v6 = elapsed,
+            None => {}
+        }
+    }
+
+    /// An attempt to `addr` started at `now`, expected to take `expected` at most.
+    pub(crate) fn started(&mut self, addr: SocketAddr, now: Instant, expected: Option<Duration>) {
+        self.attempts.push(Attempt {
+            addr,
+            started: self.since_start(now),
+            duration: Duration::ZERO,
+            outcome: Outcome::Cancelled,
+            expected,
+            transport: None,
+        });
+    }
+
+    /// Attempt `idx`, running, reported its transport up at `at`, its handshake running;
+    /// false if it is over or reported before.
+    pub(crate) fn transport_up(&mut self, idx: usize, at: Instant) -> bool {
+        let since = self.since_start(at);
+        let Some(attempt) = self.attempts.get_mut(idx) else {
+            return false;
+        };
+        if attempt.outcome != Outcome::Cancelled || attempt.transport.is_some() {
+            return false;
+        }
+        let transport = since.saturating_sub(attempt.started);
+        attempt.transport = Some(transport);
+        trace!(addr = %attempt.addr, ?transport, "transport connected, handshake running");
+        true
+    }
+
+    /// Attempt `idx` failed at `now` with `error`.
+    pub(crate) fn failed(&mut self, idx: usize, error: io::Error, now: Instant) {
+        let duration = self.ran(idx, now);
+        let attempt = &mut self.attempts[idx];
+        attempt.duration = duration;
+        attempt.outcome = match error.kind() {
+            io::ErrorKind::TimedOut => Outcome::TimedOut,
+            kind => Outcome::Failed {
+                kind,
+                reason: reason(&error).into(),
+            },
+        };
+        self.errors
+            .push((idx, AttemptError::new(attempt.addr, error)));
+    }
+
+    /// Attempt `idx` was abandoned at `now` for the next address, the budget being spent.
+    pub(crate) fn abandoned(&mut self, idx: usize, now: Instant) {
+        let duration = self.ran(idx, now);
+        let attempt = &mut self.attempts[idx];
+        attempt.duration = duration;
+        attempt.outcome = Outcome::Abandoned;
+        debug!(addr = %attempt.addr, after = ?attempt.duration, "attempt abandoned for the next address: the budget is spent");
+        let error = io::Error::new(
+            io::ErrorKind::TimedOut,
+            "abandoned for the next address while the attempt budget was spent",
+        );
+        self.errors
+            .push((idx, AttemptError::new(attempt.addr, error)));
+    }
+
+    /// Attempt `idx` connected at `now`.
+    pub(crate) fn connected(&mut self, idx: usize, now: Instant) {
+        let duration = self.ran(idx, now);
+        let attempt = &mut self.attempts[idx];
+        attempt.outcome = Outcome::Connected;
+        attempt.duration = duration;
+    }
+
+    /// Marks every attempt still running as cancelled, as of `now`.
+    pub(crate) fn cancel_running(&mut self, now: Instant) {
+        let elapsed = self.since_start(now);
+        for a in &mut self.attempts {
+            if a.outcome == Outcome::Cancelled {
+                a.duration = elapsed.saturating_sub(a.started);
+            }
+        }
+    }
+
+    /// What each attempt taught about its address, given the source address each used
+    /// (in start order). An attempt that found the process or the system short of
+    /// descriptors, buffers or memory says nothing about its address; nor does one
+    /// cancelled before its expected time.
+    pub(crate) fn lessons<'a>(
+        &'a self,
+        sources: impl Iterator<Item = Option<IpAddr>> + 'a,
+    ) -> impl Iterator<Item = (SocketAddr, Option<IpAddr>, Lesson)> + 'a {
+        let local = |idx: usize| {
+            self.errors
+                .iter()
+                .any(|(i, e)| *i == idx && short_of_resources(e.error()))
+        };
+        self.attempts
+            .iter()
+            .zip(sources)
+            .enumerate()
+            .filter(move |&(idx, _)| !local(idx))
+            .filter_map(|(_, (a, source))| {
+                let lesson = match a.outcome {
+                    // The transport's handshake is the address's round trip; a TLS
+                    // handshake on top is a phase of its own, with the server's time.
+                    Outcome::Connected => match a.transport {
+                        Some(transport) => Lesson::Secured {
+                            transport,
+                            handshake: a.duration.saturating_sub(transport),
+                        },
+                        None => Lesson::Connected(a.duration),
+                    },
+                    Outcome::Failed { kind, .. } => Lesson::Failed(kind),
+                    Outcome::TimedOut => Lesson::Failed(io::ErrorKind::TimedOut),
+                    Outcome::Cancelled | Outcome::Abandoned => match a.expected {
+                        Some(expected) if a.duration >= expected => Lesson::Overdue,
+                        _ => return None,
+                    },
+                };
+                Some((a.addr, source, lesson))
+            })
+    }
+
+    /// The account of a race won by `remote_addr` at `now`, with no local address.
+    pub(crate) fn into_info(self, remote_addr: SocketAddr, now: Instant) -> ConnectInfo {
+        ConnectInfo {
+            elapsed: self.since_start(now),
+            remote_addr,
+            local_addr: None,
+            attempts: self.attempts,
+            dns_v4: self.dns_v4,
+            dns_v6: self.dns_v6,
+            refused: self.refused,
+            used_history: self.used_history,
+            alpn: None,
+        }
+    }
+
+    /// The error of a race that ran out of addresses: every attempt failed, or the
+    /// policy refused every address, or DNS failed or found none. `max_addresses` left
+    /// `left_out` addresses out.
+    pub(crate) fn exhausted(&mut self, left_out: usize, max_addresses: usize) -> ConnectError {
+        let kind = if !self.attempts.is_empty() {
+            ErrorKind::AllAttemptsFailed
+        } else if !self.refused.is_empty() {
+            ErrorKind::RefusedByPolicy
+        } else if !self.dns_errors.is_empty() {
+            ErrorKind::Dns
+        } else {
+            ErrorKind::NoAddresses
+        };
+        let looked_up = self.dns_v4.is_some() || self.dns_v6.is_some();
+        let errors = self.sorted_errors();
+        let error = ConnectError::failed(kind, errors, std::mem::take(&mut self.dns_errors));
+        error
+            .looked_up(looked_up)
+            .with_refused(std::mem::take(&mut self.refused))
+            .with_left_out(left_out, max_addresses)
+    }
+
+    /// The error of a race whose total timeout, `after`, elapsed: every attempt still
+    /// running timed out. `max_addresses` left `left_out` addresses out.
+    pub(crate) fn timed_out(
+        &mut self,
+        after: Duration,
+        left_out: usize,
+        max_addresses: usize,
+    ) -> ConnectError {
+        for (idx, a) in self.attempts.iter().enumerate() {
+            if a.outcome == Outcome::Cancelled {
+                let error =
+                    io::Error::new(io::ErrorKind::TimedOut, "total connect timeout elapsed");
+                self.errors.push((idx, AttemptError::new(a.addr, error)));
+            }
+        }
+        let errors = self.sorted_errors();
+        let error = ConnectError::timed_out(after, errors, std::mem::take(&mut self.dns_errors));
+        error
+            .with_refused(std::mem::take(&mut self.refused))
+            .with_left_out(left_out, max_addresses)
+    }
+
+    /// The attempt errors in the order the attempts started.
+    fn sorted_errors(&mut self) -> Vec<AttemptError> {
+        let mut errors = std::mem::take(&mut self.errors);
+        errors.sort_by_key(|&(idx, _)| idx);
+        errors.into_iter().map(|(_, error)| error).collect()
+    }
+}
+
+/// The error of an attempt that ran out of time.
+pub(crate) fn attempt_timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "connection attempt timed out")
+}
