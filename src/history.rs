@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 
 use crate::schedule::{MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY};
 
@@ -520,7 +520,7 @@ mod tests {
     #[test]
     fn smoothing_follows_rfc_6298() {
         let h = History::new(16);
-        let now = Instant::now();
+        let now = tokio::time::Instant::now().into_std();
         connected(&h, a(1), 80, now);
         assert_eq!(h.known(a(1), SRC, now), fresh(80, 40));
         connected(&h, a(1), 160, now);
@@ -533,7 +533,7 @@ mod tests {
     #[test]
     fn the_handshake_is_learned_as_a_phase_of_its_own() {
         let h = History::new(16);
-        let now = Instant::now();
+        let now = tokio::time::Instant::now().into_std();
         let secured = |transport, handshake| Lesson::Secured {
             transport: ms(transport),
             handshake: ms(handshake),
@@ -629,17 +629,23 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_handshake_time_expires_after_the_ttl() {
         let h = History::new(16);
-        connected(&h, a(1), 20, Instant::now());
+        connected(&h, a(1), 20, tokio::time::Instant::now().into_std());
         tokio::time::advance(HISTORY_TTL - ms(1)).await;
         assert!(matches!(
-            h.known(a(1), SRC, Instant::now()),
+            h.known(a(1), SRC, tokio::time::Instant::now().into_std()),
             Known::Fresh { .. }
         ));
         tokio::time::advance(ms(1)).await;
-        assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Unknown);
+        assert_eq!(
+            h.known(a(1), SRC, tokio::time::Instant::now().into_std()),
+            Known::Unknown
+        );
         // A sample after expiry starts the smoothing over.
-        connected(&h, a(1), 60, Instant::now());
-        assert_eq!(h.known(a(1), SRC, Instant::now()), fresh(60, 30));
+        connected(&h, a(1), 60, tokio::time::Instant::now().into_std());
+        assert_eq!(
+            h.known(a(1), SRC, tokio::time::Instant::now().into_std()),
+            fresh(60, 30)
+        );
     }
 
     /// A measured address keeps its handshake time when it fails: each failure moves its
@@ -648,23 +654,38 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_failure_keeps_the_rtt_and_counts_against_it() {
         let h = History::new(16);
-        let failing = |h: &History| h.known(a(1), SRC, Instant::now()).failing();
-        connected(&h, a(1), 20, Instant::now());
+        let failing = |h: &History| {
+            h.known(a(1), SRC, tokio::time::Instant::now().into_std())
+                .failing()
+        };
+        connected(&h, a(1), 20, tokio::time::Instant::now().into_std());
         let refused = Lesson::Failed(io::ErrorKind::ConnectionRefused);
-        h.learn([(a(1), SRC, refused)], Instant::now());
-        let known = h.known(a(1), SRC, Instant::now());
+        h.learn(
+            [(a(1), SRC, refused)],
+            tokio::time::Instant::now().into_std(),
+        );
+        let known = h.known(a(1), SRC, tokio::time::Instant::now().into_std());
         assert_eq!(known.srtt(), Some(ms(20)), "{known:?}");
         assert_eq!(known.failing(), 0.5);
         // Ranked as if it took 20 / (1 − 0.5) = 40 ms.
         assert_eq!(known.rank_time(), Some(ms(40)));
-        h.learn([(a(1), SRC, refused)], Instant::now());
+        h.learn(
+            [(a(1), SRC, refused)],
+            tokio::time::Instant::now().into_std(),
+        );
         assert_eq!(failing(&h), 0.75);
-        connected(&h, a(1), 20, Instant::now());
+        connected(&h, a(1), 20, tokio::time::Instant::now().into_std());
         assert_eq!(failing(&h), 0.375);
-        h.learn([(a(1), SRC, Lesson::Overdue)], Instant::now());
+        h.learn(
+            [(a(1), SRC, Lesson::Overdue)],
+            tokio::time::Instant::now().into_std(),
+        );
         assert_eq!(failing(&h), 0.375 + 0.625 * 0.75);
         let timed_out = Lesson::Failed(io::ErrorKind::TimedOut);
-        h.learn([(a(1), SRC, timed_out)], Instant::now());
+        h.learn(
+            [(a(1), SRC, timed_out)],
+            tokio::time::Instant::now().into_std(),
+        );
         let share = failing(&h);
         tokio::time::advance(FAILURE_HALF_LIFE).await;
         assert!((failing(&h) - share / 2.0).abs() < 1e-9, "{}", failing(&h));
@@ -672,9 +693,12 @@ mod tests {
         assert!((failing(&h) - share / 8.0).abs() < 1e-9, "{}", failing(&h));
         // However often it failed, it ranks as taking at most a thousand times its time.
         for _ in 0..100 {
-            h.learn([(a(1), SRC, Lesson::Overdue)], Instant::now());
+            h.learn(
+                [(a(1), SRC, Lesson::Overdue)],
+                tokio::time::Instant::now().into_std(),
+            );
         }
-        let known = h.known(a(1), SRC, Instant::now());
+        let known = h.known(a(1), SRC, tokio::time::Instant::now().into_std());
         assert_eq!(known.rank_time(), Some(ms(20) * 1000));
     }
 
@@ -687,20 +711,32 @@ mod tests {
             Lesson::Failed(io::ErrorKind::ConnectionRefused),
             Lesson::Overdue,
         ] {
-            h.learn([(a(1), SRC, lesson)], Instant::now());
-            assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Failed);
+            h.learn(
+                [(a(1), SRC, lesson)],
+                tokio::time::Instant::now().into_std(),
+            );
+            assert_eq!(
+                h.known(a(1), SRC, tokio::time::Instant::now().into_std()),
+                Known::Failed
+            );
             tokio::time::advance(FAILURE_COOL_DOWN - ms(1)).await;
-            assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Failed);
+            assert_eq!(
+                h.known(a(1), SRC, tokio::time::Instant::now().into_std()),
+                Known::Failed
+            );
             tokio::time::advance(ms(1)).await;
-            assert_eq!(h.known(a(1), SRC, Instant::now()), Known::Unknown);
+            assert_eq!(
+                h.known(a(1), SRC, tokio::time::Instant::now().into_std()),
+                Known::Unknown
+            );
         }
         h.learn(
             [(a(1), SRC, Lesson::Failed(io::ErrorKind::ConnectionRefused))],
-            Instant::now(),
+            tokio::time::Instant::now().into_std(),
         );
-        connected(&h, a(1), 30, Instant::now());
+        connected(&h, a(1), 30, tokio::time::Instant::now().into_std());
         assert!(matches!(
-            h.known(a(1), SRC, Instant::now()),
+            h.known(a(1), SRC, tokio::time::Instant::now().into_std()),
             Known::Fresh { .. }
         ));
     }
@@ -710,7 +746,7 @@ mod tests {
     #[test]
     fn another_source_address_drops_the_entry() {
         let h = History::new(16);
-        let now = Instant::now();
+        let now = tokio::time::Instant::now().into_std();
         let other = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 2)));
         connected(&h, a(1), 20, now);
         assert!(
@@ -743,7 +779,7 @@ mod tests {
     #[test]
     fn forget_clears_everything() {
         let h = History::new(16);
-        let now = Instant::now();
+        let now = tokio::time::Instant::now().into_std();
         connected(&h, a(1), 20, now);
         h.explore();
         h.forget();
@@ -757,7 +793,7 @@ mod tests {
     #[test]
     fn the_bound_holds_under_100_000_distinct_addresses() {
         let h = History::new(DEFAULT_HISTORY_CAPACITY);
-        let now = Instant::now();
+        let now = tokio::time::Instant::now().into_std();
         connected(&h, a(0), 20, now);
         for i in 1..100_000 {
             connected(&h, a(i), 20, now);
@@ -787,7 +823,7 @@ mod tests {
     fn a_capacity_of_one_holds_one() {
         let h = History::new(0);
         assert_eq!(h.capacity(), 1);
-        let now = Instant::now();
+        let now = tokio::time::Instant::now().into_std();
         connected(&h, a(1), 20, now);
         connected(&h, a(2), 20, now);
         assert_eq!(h.len(), 1);
@@ -800,21 +836,30 @@ mod tests {
     async fn what_expires_and_when_it_goes() {
         let h = History::new(3);
         let refused = Lesson::Failed(io::ErrorKind::ConnectionRefused);
-        connected(&h, a(1), 20, Instant::now());
+        connected(&h, a(1), 20, tokio::time::Instant::now().into_std());
         tokio::time::advance(HISTORY_TTL).await;
-        connected(&h, a(2), 20, Instant::now());
+        connected(&h, a(2), 20, tokio::time::Instant::now().into_std());
         assert_eq!(h.len(), 2, "an expired entry stays while there is room");
-        h.learn([(a(3), SRC, refused)], Instant::now());
-        connected(&h, a(4), 20, Instant::now());
+        h.learn(
+            [(a(3), SRC, refused)],
+            tokio::time::Instant::now().into_std(),
+        );
+        connected(&h, a(4), 20, tokio::time::Instant::now().into_std());
         assert_eq!(h.len(), 3, "only the expired a(1) made room");
-        assert_eq!(h.known(a(3), SRC, Instant::now()), Known::Failed);
+        assert_eq!(
+            h.known(a(3), SRC, tokio::time::Instant::now().into_std()),
+            Known::Failed
+        );
         // Past the cool-down a failure is expired too, and a fresh time is not.
         tokio::time::advance(FAILURE_COOL_DOWN).await;
-        connected(&h, a(5), 20, Instant::now());
+        connected(&h, a(5), 20, tokio::time::Instant::now().into_std());
         assert_eq!(h.len(), 3, "the failed a(3) made room");
-        assert_eq!(h.known(a(3), SRC, Instant::now()), Known::Unknown);
+        assert_eq!(
+            h.known(a(3), SRC, tokio::time::Instant::now().into_std()),
+            Known::Unknown
+        );
         assert!(matches!(
-            h.known(a(2), SRC, Instant::now()),
+            h.known(a(2), SRC, tokio::time::Instant::now().into_std()),
             Known::Fresh { .. }
         ));
     }
@@ -824,10 +869,10 @@ mod tests {
     async fn expired_entries_make_room_first() {
         let h = History::new(8);
         for i in 0..8 {
-            connected(&h, a(i), 20, Instant::now());
+            connected(&h, a(i), 20, tokio::time::Instant::now().into_std());
         }
         tokio::time::advance(HISTORY_TTL).await;
-        connected(&h, a(100), 20, Instant::now());
+        connected(&h, a(100), 20, tokio::time::Instant::now().into_std());
         assert_eq!(h.len(), 1);
     }
 }

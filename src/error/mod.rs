@@ -6,12 +6,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::order::source::out_of_files;
 use crate::Family;
 
 mod words;
 
-pub(crate) use words::reason;
+use words::out_of_files;
+pub(crate) use words::{reason, short_of_resources};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 

@@ -60,3 +60,26 @@ fn is_tls(e: &io::Error) -> bool {
         false
     };
 }
+
+/// Whether `e` says that the process or the system ran short of something, not that the
+/// destination has no route: no descriptor left in the process (`EMFILE`) or the system
+/// (`ENFILE`), no buffer space (`ENOBUFS`), no memory (`ENOMEM`). Such an answer holds
+/// for this moment only, so it is never cached, nor taught to the address history.
+pub(crate) fn short_of_resources(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    return out_of_files(e) || matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::ENOMEM));
+    #[cfg(not(unix))]
+    return e.kind() == io::ErrorKind::OutOfMemory;
+}
+
+/// Whether `e` says that the process (`EMFILE`) or the system (`ENFILE`) has no file
+/// descriptor left.
+pub(crate) fn out_of_files(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    return matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+    #[cfg(not(unix))]
+    return {
+        let _ = e;
+        false
+    };
+}

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 
 use super::rfc6724;
 use super::source::Sources;
@@ -124,8 +124,8 @@ impl Memory<'_> {
 }
 
 impl crate::race::machine::Knowledge for Memory<'_> {
-    fn rank(&self, addr: SocketAddr, rfc6724: bool, now: std::time::Instant) -> Ranked {
-        Memory::rank(self, addr, rfc6724, Instant::from_std(now))
+    fn rank(&self, addr: SocketAddr, rfc6724: bool, now: Instant) -> Ranked {
+        Memory::rank(self, addr, rfc6724, now)
     }
 
     fn explore(&self) -> bool {
@@ -139,10 +139,10 @@ impl crate::race::machine::Knowledge for Memory<'_> {
     fn learn(
         &self,
         lessons: impl Iterator<Item = (SocketAddr, Option<IpAddr>, crate::history::Lesson)>,
-        now: std::time::Instant,
+        now: Instant,
     ) {
         if let Some(history) = self.history {
-            history.learn(lessons, Instant::from_std(now));
+            history.learn(lessons, now);
         }
     }
 }

@@ -21,6 +21,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::trace;
 
+use crate::error::short_of_resources;
+
 /// How long a source found for a prefix is used before the kernel is asked again.
 ///
 /// Short enough to follow a network change (a new Wi-Fi, a VPN coming up, an address
@@ -215,29 +217,6 @@ fn kernel_source(dst: SocketAddr) -> io::Result<IpAddr> {
     let socket = UdpSocket::bind(unspecified)?;
     socket.connect(dst)?;
     Ok(socket.local_addr()?.ip())
-}
-
-/// Whether `e` says that the process or the system ran short of something, not that the
-/// destination has no route: no descriptor left in the process (`EMFILE`) or the system
-/// (`ENFILE`), no buffer space (`ENOBUFS`), no memory (`ENOMEM`). Such an answer holds
-/// for this moment only, so it is never cached, nor taught to the address history.
-pub(crate) fn short_of_resources(e: &io::Error) -> bool {
-    #[cfg(unix)]
-    return out_of_files(e) || matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::ENOMEM));
-    #[cfg(not(unix))]
-    return e.kind() == io::ErrorKind::OutOfMemory;
-}
-
-/// Whether `e` says that the process (`EMFILE`) or the system (`ENFILE`) has no file
-/// descriptor left.
-pub(crate) fn out_of_files(e: &io::Error) -> bool {
-    #[cfg(unix)]
-    return matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
-    #[cfg(not(unix))]
-    return {
-        let _ = e;
-        false
-    };
 }
 
 /// `dst`, on port [`PORT_IF_NONE`] if its port is 0.

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
 
-use crate::error::{reason, AttemptError, DnsError, ErrorKind};
+use crate::error::{reason, short_of_resources, AttemptError, DnsError, ErrorKind};
 use crate::history::Lesson;
-use crate::order::source::short_of_resources;
 use crate::{Attempt, ConnectError, ConnectInfo, Family, Outcome};
 
 /// What a race has done so far.

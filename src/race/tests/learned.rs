@@ -147,7 +147,7 @@ async fn known_addresses_are_staggered_by_their_own_expected_times() {
             (twelve(4), src, crate::history::Lesson::Connected(ms(10))),
             (twelve(11), src, crate::history::Lesson::Connected(ms(20))),
         ];
-        history.learn(lessons, Instant::now());
+        history.learn(lessons, Instant::now().into_std());
     }
     let dark = twelve_net(&[4]);
     let c = learned(&dark, &history).await;
@@ -262,7 +262,7 @@ async fn connect_info_reports_handshakes_and_expectations() {
     let src = None;
     history.learn(
         [(twelve(4), src, crate::history::Lesson::Connected(ms(10)))],
-        Instant::now(),
+        Instant::now().into_std(),
     );
     let memory = Memory {
         history: Some(&history),
@@ -352,7 +352,7 @@ async fn a_list_can_keep_its_order() {
             None,
             crate::history::Lesson::Connected(ms(5)),
         )],
-        Instant::now(),
+        Instant::now().into_std(),
     );
     let memory = Memory {
         history: Some(&history),
@@ -462,7 +462,7 @@ async fn concurrent_races_share_one_history() {
 async fn losing_early_is_not_late() {
     let history = History::new(64);
     let lesson = crate::history::Lesson::Connected(ms(10));
-    history.learn([(twelve(4), None, lesson)], Instant::now());
+    history.learn([(twelve(4), None, lesson)], Instant::now().into_std());
     let mut hosts: Vec<_> = (0..12)
         .map(|i| (twelve(i), Host::Up(ms(TWELVE[i]))))
         .collect();
@@ -476,7 +476,7 @@ async fn losing_early_is_not_late() {
         (1, twelve(0), true),
         "the 5 ms host is known now"
     );
-    let known = history.known(twelve(4), None, Instant::now());
+    let known = history.known(twelve(4), None, Instant::now().into_std());
     assert!(
         matches!(known, crate::history::Known::Fresh { .. }),
         "{known:?}"
@@ -550,7 +550,7 @@ async fn running_out_of_descriptors_teaches_nothing() {
     hosts[4].1 = Host::OutOfFiles;
     let c = learned(&Net::of(hosts), &history).await;
     assert_eq!((c.dials, c.to), (12, twelve(11)));
-    let known = history.known(twelve(4), None, Instant::now());
+    let known = history.known(twelve(4), None, Instant::now().into_std());
     assert_eq!(known.failing(), 0.0, "{known:?}");
     let c = learned(&twelve_net(&[]), &history).await;
     assert_eq!(c, expect(1, 10, 4, true));

@@ -128,14 +128,14 @@ fn run_with(
             };
             (addrs[i % addrs.len()], None, lesson)
         });
-        history.learn(lessons, Instant::now());
+        history.learn(lessons, Instant::now().into_std());
         // At most this long before every address has started: each known one holds the
         // next back for at most the RFC 8305 delay.
         let known = addrs
             .iter()
             .filter(|a| {
                 history
-                    .known(**a, None, Instant::now())
+                    .known(**a, None, Instant::now().into_std())
                     .expected()
                     .is_some()
             })
