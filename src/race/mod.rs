@@ -3,9 +3,9 @@
 //! - [`machine`]: every rule of a race as a state machine, with no I/O and no waiting;
 //! - [`report`]: its account, which becomes the [`ConnectInfo`](crate::ConnectInfo) or the
 //!   [`ConnectError`](crate::ConnectError);
-//! - [`driver`]: the machine on tokio, generic over the [`Dial`](crate::Dial) seam and the
+//! - [`driver`](mod@driver): the machine on tokio, generic over the [`Dial`](crate::Dial) seam and the
 //!   stream of DNS answers;
-//! - [`one`]: one address, dialed as the machine would, without it;
+//! - [`one`](mod@one): one address, dialed as the machine would, without it;
 //! - [`list`]: the machine's order without dialing, for a client that connects by itself.
 //!
 //! The machine's rules are tested on a paused clock against a simulated network (see
@@ -18,7 +18,6 @@ mod driver;
 pub(crate) mod list;
 pub(crate) mod machine;
 pub(crate) mod one;
-mod queue;
 mod report;
 #[cfg(test)]
 mod tests;

@@ -18,13 +18,18 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
 
-use super::queue::{AddrQueue, Admission, Queued};
+mod intake;
+mod queue;
+mod start;
+mod stop;
+
+use self::queue::{AddrQueue, Queued};
 use super::report::{attempt_timed_out, Report};
 use crate::config::Config;
 use crate::dns::Answer;
 use crate::history::Lesson;
 use crate::order::Ranked;
-use crate::schedule::timing::{self, Delays};
+use crate::schedule::timing::Delays;
 use crate::{ConnectError, ConnectInfo, Family, Outcome};
 
 /// What a race knows of its addresses, and where it tells what it learned: the
@@ -337,8 +342,6 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         Action::Wait { until, in_line }
     }
 
-    // ----- The rules -----
-
     /// The family the Resolution Delay waits for: the preferred one, else IPv6 (RFC 8305).
     fn preferred(&self) -> Family {
         self.config.schedule.preferred_family.unwrap_or(Family::V6)
@@ -349,214 +352,6 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             .attempts
             .get(idx)
             .is_some_and(|a| a.outcome == Outcome::Cancelled)
-    }
-
-    /// The first attempt waits (up to the Resolution Delay) for the preferred family when
-    /// only the other family has answered so far.
-    fn gated(&self, now: Instant) -> bool {
-        let preferred = self.preferred();
-        self.runs.is_empty()
-            && !self.queue.is_answered(preferred)
-            && !self.queue.has(preferred)
-            && self
-                .resolution_gate
-                .is_some_and(|until| until.is_none_or(|until| now < until))
-    }
-
-    /// Whether an attempt to an address of `family` may start under the concurrency cap.
-    ///
-    /// While the other family has no attempt yet but may still get one (its lookup is
-    /// pending, or its addresses are queued), one slot stays free for it, so attempts of
-    /// one family hanging on blackholed addresses can never shut the other family out.
-    fn may_start(&self, family: Family) -> bool {
-        let max = self.config.max_concurrent;
-        let other = family.other();
-        let other_may_come = !self.queue.is_answered(other) || self.queue.has(other);
-        let reserve = usize::from(max >= 2 && self.started[slot(other)] == 0 && other_may_come);
-        self.running() < max && self.running[slot(family)] < max - reserve
-    }
-
-    /// Whether an address is queued whose attempt the concurrency cap would let start.
-    fn startable(&self) -> bool {
-        [Family::V6, Family::V4]
-            .into_iter()
-            .any(|f| self.queue.has(f) && self.may_start(f))
-    }
-
-    /// Whether the schedule lets an attempt start now.
-    fn ready(&self, now: Instant) -> bool {
-        self.startable() && !self.gated(now) && self.next_allowed.is_some_and(|t| t <= now)
-    }
-
-    /// When the schedule could next start an attempt without any other event happening.
-    fn wake_at(&self) -> Option<Instant> {
-        if !self.startable() {
-            return None;
-        }
-        let next = self.next_allowed?;
-        match self.resolution_gate {
-            // Gated with no end: only the preferred family's answer opens the gate.
-            Some(gate) if self.gated(next) => gate.map(|gate| gate.max(next)),
-            _ => Some(next),
-        }
-    }
-
-    /// Starts the next attempt, the schedule being [`ready`](Self::ready).
-    fn start(&mut self, now: Instant) -> Action {
-        self.permit = Permit::None;
-        let [v4, v6] = [Family::V4, Family::V6].map(|f| self.may_start(f));
-        let Some(picked) = self.queue.pop(|f| if f == Family::V4 { v4 } else { v6 }) else {
-            unreachable!("the schedule was ready");
-        };
-        let addr = picked.addr;
-        if self.runs.is_empty() {
-            let explore = || {
-                let explore = self.knowledge.explore();
-                if explore {
-                    debug!(%addr, "exploring: racing every address despite the history");
-                }
-                explore
-            };
-            self.learning = timing::uses_history(&self.config.schedule, &picked.known, explore);
-            self.report.used_history = self.learning;
-        }
-        let delays = match Delays::learned(&picked.known) {
-            Some(delays) if self.learning => delays,
-            _ => {
-                // The first unknown address ends the learned part of the race.
-                self.learning = false;
-                Delays::of(&self.config.schedule)
-            }
-        };
-        // A delay too long for the clock never comes: `None`, as for "after a failure".
-        self.next_allowed = delays.next.and_then(|d| now.checked_add(d));
-        if let Some(abandoned) = self.abandoned.take() {
-            self.queue.retry(self.runs[abandoned].picked);
-        }
-        let left = self.deadline.map(|d| d.saturating_duration_since(now));
-        // This attempt's address has left the queue already.
-        let timeout = timing::attempt_timeout(self.config, left, self.queue.len() + 1);
-        let family = slot(Family::of(&addr));
-        self.running[family] += 1;
-        self.started[family] += 1;
-        let idx = self.runs.len();
-        debug!(%addr, attempt = idx, ?timeout, "attempt started");
-        self.report.started(addr, now, picked.known.expected());
-        self.runs.push(Run {
-            picked,
-            delays,
-            timeout_at: timeout.and_then(|t| now.checked_add(t)),
-        });
-        Action::Start { idx, addr }
-    }
-
-    /// Marks attempt `idx` as no longer running.
-    fn stopped(&mut self, idx: usize) {
-        self.running[slot(Family::of(&self.report.attempts[idx].addr))] -= 1;
-    }
-
-    /// The running attempt whose timeout has come, if any.
-    fn expired(&self, now: Instant) -> Option<usize> {
-        (0..self.runs.len()).find(|&idx| {
-            self.is_running(idx) && self.runs[idx].timeout_at.is_some_and(|t| t <= now)
-        })
-    }
-
-    /// When the first running attempt times out.
-    fn next_timeout(&self) -> Option<Instant> {
-        (0..self.runs.len())
-            .filter(|&idx| self.is_running(idx))
-            .filter_map(|idx| self.runs[idx].timeout_at)
-            .min()
-    }
-
-    /// When running attempt `idx` may be abandoned: [`timing::abandon_after`] its delay
-    /// past its start, or its handshake's delay past its transport connecting while its
-    /// handshake runs; `None` for never.
-    fn overdue_at(&self, idx: usize) -> Option<Instant> {
-        let a = &self.report.attempts[idx];
-        let run = &self.runs[idx];
-        let delay = match a.transport {
-            Some(_) => run.delays.handshake,
-            None => run.delays.next,
-        };
-        let after = timing::abandon_after(delay, run.picked.abandoned)?;
-        let from = a.started + a.transport.unwrap_or_default();
-        self.report.start.checked_add(from)?.checked_add(after)
-    }
-
-    /// The running attempts with when each may be abandoned.
-    fn abandonable(&self) -> impl Iterator<Item = (Instant, usize)> + '_ {
-        (0..self.runs.len())
-            .filter(|&idx| self.is_running(idx))
-            .filter_map(|idx| Some((self.overdue_at(idx)?, idx)))
-    }
-
-    /// The running attempt to abandon for the next address when the budget has no place:
-    /// the one overdue longest, if any is overdue at `now`.
-    fn overdue(&self, now: Instant) -> Option<usize> {
-        let (at, idx) = self.abandonable().min()?;
-        (at <= now).then_some(idx)
-    }
-
-    /// When the first running attempt becomes overdue: what a race waiting for a place
-    /// wakes for.
-    fn next_overdue(&self) -> Option<Instant> {
-        self.abandonable().map(|(at, _)| at).min()
-    }
-
-    /// Abandons running attempt `idx` at `now`: its place goes to the next address, and
-    /// its address is queued again once that has left the queue.
-    fn abandon(&mut self, idx: usize, now: Instant) {
-        self.report.abandoned(idx, now);
-        self.stopped(idx);
-        self.abandoned = Some(idx);
-    }
-
-    /// Marks `family`'s lookup finished; addresses of the other family held back for it
-    /// join the race if they fit.
-    fn answered(&mut self, family: Family, now: Instant) {
-        for addr in self.queue.answered(family) {
-            self.enqueue(addr, now);
-        }
-    }
-
-    /// Marks both lookups finished: DNS is over, or there was none.
-    fn answered_all(&mut self, now: Instant) {
-        self.answered(Family::V4, now);
-        self.answered(Family::V6, now);
-    }
-
-    /// Queues `addr` for an attempt, unless it is a duplicate, over the address cap, or
-    /// refused by the address policy (then it is never dialed).
-    fn admit(&mut self, addr: SocketAddr, now: Instant) {
-        match self.queue.admit(addr) {
-            Admission::Taken => self.enqueue(addr, now),
-            Admission::Held => trace!(%addr, "address held back for the other family"),
-            Admission::Duplicate | Admission::Dropped => {
-                trace!(%addr, "address skipped (duplicate or over the address cap)");
-            }
-        }
-    }
-
-    /// Queues a taken address in its place by rank, unless the address policy refuses it.
-    fn enqueue(&mut self, addr: SocketAddr, now: Instant) {
-        if self
-            .config
-            .policy
-            .as_ref()
-            .is_some_and(|p| !p.0.allows(addr))
-        {
-            debug!(%addr, "address refused by policy");
-            self.report.refused.push(addr);
-        } else {
-            let ranked = if self.plain {
-                Ranked::plain()
-            } else {
-                self.knowledge.rank(addr, !self.resolver_sorted, now)
-            };
-            self.queue.push(addr, ranked);
-        }
     }
 
     /// Tells the history what this race's attempts taught, as of `now` (every attempt

@@ -1,0 +1,73 @@
+//! When a running attempt ends before it connects or fails: its timeout, or its race
+//! abandons it for the next address while the attempt budget is spent.
+
+use std::time::Instant;
+
+use super::{slot, Knowledge, Machine};
+use crate::schedule::timing;
+use crate::Family;
+
+impl<K: Knowledge> Machine<'_, K> {
+    /// Marks attempt `idx` as no longer running.
+    pub(super) fn stopped(&mut self, idx: usize) {
+        self.running[slot(Family::of(&self.report.attempts[idx].addr))] -= 1;
+    }
+
+    /// The running attempt whose timeout has come, if any.
+    pub(super) fn expired(&self, now: Instant) -> Option<usize> {
+        (0..self.runs.len()).find(|&idx| {
+            self.is_running(idx) && self.runs[idx].timeout_at.is_some_and(|t| t <= now)
+        })
+    }
+
+    /// When the first running attempt times out.
+    pub(super) fn next_timeout(&self) -> Option<Instant> {
+        (0..self.runs.len())
+            .filter(|&idx| self.is_running(idx))
+            .filter_map(|idx| self.runs[idx].timeout_at)
+            .min()
+    }
+
+    /// When running attempt `idx` may be abandoned: [`timing::abandon_after`] its delay
+    /// past its start, or its handshake's delay past its transport connecting while its
+    /// handshake runs; `None` for never.
+    pub(super) fn overdue_at(&self, idx: usize) -> Option<Instant> {
+        let a = &self.report.attempts[idx];
+        let run = &self.runs[idx];
+        let delay = match a.transport {
+            Some(_) => run.delays.handshake,
+            None => run.delays.next,
+        };
+        let after = timing::abandon_after(delay, run.picked.abandoned)?;
+        let from = a.started + a.transport.unwrap_or_default();
+        self.report.start.checked_add(from)?.checked_add(after)
+    }
+
+    /// The running attempts with when each may be abandoned.
+    pub(super) fn abandonable(&self) -> impl Iterator<Item = (Instant, usize)> + '_ {
+        (0..self.runs.len())
+            .filter(|&idx| self.is_running(idx))
+            .filter_map(|idx| Some((self.overdue_at(idx)?, idx)))
+    }
+
+    /// The running attempt to abandon for the next address when the budget has no place:
+    /// the one overdue longest, if any is overdue at `now`.
+    pub(super) fn overdue(&self, now: Instant) -> Option<usize> {
+        let (at, idx) = self.abandonable().min()?;
+        (at <= now).then_some(idx)
+    }
+
+    /// When the first running attempt becomes overdue: what a race waiting for a place
+    /// wakes for.
+    pub(super) fn next_overdue(&self) -> Option<Instant> {
+        self.abandonable().map(|(at, _)| at).min()
+    }
+
+    /// Abandons running attempt `idx` at `now`: its place goes to the next address, and
+    /// its address is queued again once that has left the queue.
+    pub(super) fn abandon(&mut self, idx: usize, now: Instant) {
+        self.report.abandoned(idx, now);
+        self.stopped(idx);
+        self.abandoned = Some(idx);
+    }
+}
