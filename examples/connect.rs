@@ -17,9 +17,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use connie::{
-    ConnectInfo, ConnieConnector, Schedule, DEFAULT_ATTEMPT_TIMEOUT, RFC8305_ATTEMPT_DELAY,
-};
+use connie::{ConnectInfo, ConnieConnector, Schedule, RFC8305_ATTEMPT_DELAY};
 use connie_lab::{HostKind, Lab};
 
 /// How long tokio's sequential connect is given before we call it hung.
@@ -70,7 +68,7 @@ async fn real(target: &str) -> Result<ExitCode, Box<dyn Error>> {
     let racer = Racer {
         name: "learned",
         schedule: Schedule::learned(),
-        attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+        attempt_timeout: None,
         // A first connect: nothing known yet, so every address at once.
         doing: format!("connecting to {target}, every address it has at once"),
     };
@@ -118,13 +116,13 @@ async fn lab() -> Result<ExitCode, Box<dyn Error>> {
         Racer {
             name: "race-all",
             schedule: Schedule::race_all(),
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            attempt_timeout: None,
             doing: format!("resolving {name} and trying every address at once"),
         },
         Racer {
             name: "rfc8305",
             schedule: Schedule::rfc8305(),
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            attempt_timeout: None,
             doing: format!(
                 "resolving {name} and starting one more address every {}",
                 ms(RFC8305_ATTEMPT_DELAY)

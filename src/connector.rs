@@ -37,22 +37,6 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 16;
 /// cap's worth) and join the race if the other family leaves room. So however many
 /// records one family brings, the other family's addresses are still attempted.
 pub const DEFAULT_MAX_ADDRESSES: usize = 16;
-/// Default per-attempt timeout: none (an attempt ends when the operating system gives up).
-pub const DEFAULT_ATTEMPT_TIMEOUT: Option<Duration> = None;
-/// Default total timeout: none.
-pub const DEFAULT_TOTAL_TIMEOUT: Option<Duration> = None;
-/// Whether the total timeout is split into partial deadlines by default: `false`.
-pub const DEFAULT_PARTIAL_DEADLINES: bool = false;
-/// Whether the `Service<Uri>` impl refuses URIs whose scheme is not `http` by default:
-/// `true`, as hyper-util's `HttpConnector` does.
-pub const DEFAULT_ENFORCE_HTTP: bool = true;
-/// Whether the `Service<Uri>` impl refuses URIs whose scheme is not `https` or `wss` by
-/// default: `false`.
-pub const DEFAULT_HTTPS_ONLY: bool = false;
-/// Whether addresses given as a list keep the order given by default: `false`, they are
-/// sorted like DNS answers.
-pub const DEFAULT_KEEP_GIVEN_ORDER: bool = false;
-
 /// Connects by racing every address of a target; cheap to clone.
 ///
 /// The configuration lives behind an [`Arc`], so clones share it and a clone per request
@@ -98,8 +82,9 @@ pub struct ConnieConnector<D = TcpDialer> {
     /// The attempts in flight across every race; shared by every clone.
     pub(crate) budget: Arc<Budget>,
     dialer: D,
-    pub(crate) enforce_http: bool,
-    pub(crate) https_only: bool,
+    /// The URIs the `Service<Uri>` refuses.
+    #[cfg(feature = "hyper")]
+    pub(crate) schemes: crate::service::Schemes,
 }
 
 impl Default for ConnieConnector {
@@ -119,20 +104,20 @@ impl ConnieConnector {
         ConnieConnector {
             config: Arc::new(Config {
                 schedule: Schedule::learned(),
-                attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-                total_timeout: DEFAULT_TOTAL_TIMEOUT,
-                partial_deadlines: DEFAULT_PARTIAL_DEADLINES,
+                attempt_timeout: None,
+                total_timeout: None,
+                partial_deadlines: false,
                 max_concurrent: DEFAULT_MAX_CONCURRENT,
                 max_addresses: DEFAULT_MAX_ADDRESSES,
                 policy: None,
-                keep_given_order: DEFAULT_KEEP_GIVEN_ORDER,
+                keep_given_order: false,
             }),
             resolver: Resolver::system(),
             history: Some(Arc::new(History::new(DEFAULT_HISTORY_CAPACITY))),
             budget: Arc::new(Budget::new(DEFAULT_ATTEMPT_BUDGET)),
             dialer: TcpDialer::new(),
-            enforce_http: DEFAULT_ENFORCE_HTTP,
-            https_only: DEFAULT_HTTPS_ONLY,
+            #[cfg(feature = "hyper")]
+            schemes: crate::service::Schemes::default(),
         }
     }
 }
@@ -154,7 +139,8 @@ impl<D> ConnieConnector<D> {
     /// Sets a timeout for each attempt; an attempt that hits it fails with
     /// [`std::io::ErrorKind::TimedOut`], which lets the next attempt start at once.
     ///
-    /// Default is `None` ([`DEFAULT_ATTEMPT_TIMEOUT`]).
+    /// Default is `None`: an attempt ends when the operating system gives up (about two
+    /// minutes for a blackholed address on Linux).
     pub fn attempt_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config_mut().attempt_timeout = timeout;
         self
@@ -163,7 +149,7 @@ impl<D> ConnieConnector<D> {
     /// Sets a timeout for the whole race, DNS included; when it elapses the race fails with
     /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut).
     ///
-    /// Default is `None` ([`DEFAULT_TOTAL_TIMEOUT`]).
+    /// Default is `None`.
     pub fn total_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config_mut().total_timeout = timeout;
         self
@@ -181,7 +167,7 @@ impl<D> ConnieConnector<D> {
     /// A per-attempt timeout, if also set, applies as well (the shorter wins). Without a
     /// total timeout this does nothing.
     ///
-    /// Default is `false` ([`DEFAULT_PARTIAL_DEADLINES`]).
+    /// Default is `false`.
     pub fn partial_deadlines(mut self, on: bool) -> Self {
         self.config_mut().partial_deadlines = on;
         self
@@ -334,69 +320,15 @@ impl<D> ConnieConnector<D> {
         self
     }
 
-    /// Sets whether the `tower_service::Service<http::Uri>` impl (feature `hyper`) only
-    /// accepts URIs whose scheme is `http`.
-    ///
-    /// The connector speaks plain TCP. With the check on, an `https://` URI handed to it
-    /// directly (a `Client` built on `ConnieConnector` alone) is refused with
-    /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget) before any lookup or
-    /// SYN, instead of sending the request, headers and all, in clear text to port 443.
-    /// A TLS connector that wraps connie (hyper-rustls, hyper-tls, tonic with TLS) hands it
-    /// `https` URIs on purpose and does the TLS itself, so it needs `enforce_http(false)`
-    /// (connie's own TLS racing, `rustls` with the `rustls` feature, turns it off itself):
-    ///
-    /// ```no_run
-    /// # fn doc(tls: rustls::ClientConfig) {
-    /// let https = hyper_rustls::HttpsConnectorBuilder::new()
-    ///     .with_tls_config(tls)
-    ///     .https_or_http()
-    ///     .enable_http1()
-    ///     .wrap_connector(connie::ConnieConnector::new().enforce_http(false));
-    /// # drop(https); }
-    /// ```
-    ///
-    /// With the check off, any scheme is accepted; the port is the URI's, else 80 for
-    /// `http`/`ws` and 443 for `https`/`wss`. Same name, meaning and default as
-    /// hyper-util's `HttpConnector::enforce_http`. [`connect`](Self::connect) and
-    /// [`race_connect`] take no URI and are not affected.
-    ///
-    /// Default is `true` ([`DEFAULT_ENFORCE_HTTP`]).
-    pub fn enforce_http(mut self, enforce: bool) -> Self {
-        self.enforce_http = enforce;
-        self
-    }
-
-    /// Sets whether the `tower_service::Service<http::Uri>` impl (feature `hyper`) refuses
-    /// every URI whose scheme is not `https` or `wss`, as hyper-rustls's `https_only`
-    /// does. A refused URI is an
-    /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget), before any lookup
-    /// or SYN. [`connect`](Self::connect) takes no URI and is not affected.
-    ///
-    /// The check is of the scheme only; whether the connection is encrypted is the
-    /// dialer's doing. With `ConnieConnector::rustls` (feature `rustls`), whose dialer
-    /// does TLS for `https` and `wss`, it means no request leaves in clear text. With the
-    /// plain [`TcpDialer`] and `enforce_http(false)`, an `https` URI is connected over
-    /// plain TCP: right when a TLS connector wrapping connie (hyper-rustls) does the TLS,
-    /// and the setting then guarantees nothing about encryption.
-    ///
-    /// With [`enforce_http`](Self::enforce_http) on as well, every URI is refused.
-    ///
-    /// Default is `false` ([`DEFAULT_HTTPS_ONLY`]).
-    pub fn https_only(mut self, https_only: bool) -> Self {
-        self.https_only = https_only;
-        self
-    }
-
     /// Sets how many addresses the connector's address history holds; `0` turns it off.
     ///
     /// The history remembers, per address (IP and port), the smoothed handshake time and
     /// its variance (RFC 6298) of every attempt that connected, the share of its recent
     /// attempts that failed, the last failure and the last success. Races sort by it
     /// (measured addresses first, fastest first counting their failures; addresses that
-    /// failed with no time measured, within
-    /// [`FAILURE_COOL_DOWN`](crate::FAILURE_COOL_DOWN), last), and
+    /// failed with no time measured, within the last 30 seconds, last), and
     /// [`Schedule::learned`] starts the best known address alone. A handshake time stays
-    /// fresh for [`HISTORY_TTL`](crate::HISTORY_TTL). An entry is dropped when the source
+    /// fresh for 10 minutes after the last connection to its address. An entry is dropped when the source
     /// address the system picks for that destination changes: knowledge never crosses
     /// networks (HEv3).
     ///
@@ -426,8 +358,7 @@ impl<D> ConnieConnector<D> {
     /// address history, no interleaving of the families. The schedule's timing still
     /// applies. Names resolved by DNS are always sorted.
     ///
-    /// Default is `false` ([`DEFAULT_KEEP_GIVEN_ORDER`]): a list is sorted like DNS
-    /// answers.
+    /// Default is `false`: a list is sorted like DNS answers.
     pub fn keep_given_order(mut self, keep: bool) -> Self {
         self.config_mut().keep_given_order = keep;
         self
@@ -484,8 +415,8 @@ impl<D> ConnieConnector<D> {
             history: self.history,
             budget: self.budget,
             dialer,
-            enforce_http: self.enforce_http,
-            https_only: self.https_only,
+            #[cfg(feature = "hyper")]
+            schemes: self.schemes,
         }
     }
 
@@ -714,15 +645,6 @@ mod tests {
     fn defaults_are_the_documented_numbers() {
         assert_eq!(DEFAULT_MAX_CONCURRENT, 16);
         assert_eq!(DEFAULT_MAX_ADDRESSES, 16);
-        assert_eq!(DEFAULT_ATTEMPT_TIMEOUT, None);
-        assert_eq!(DEFAULT_TOTAL_TIMEOUT, None);
-        // (partial deadlines, enforce_http, TCP_NODELAY): off, on, on.
-        let switches = (
-            DEFAULT_PARTIAL_DEADLINES,
-            DEFAULT_ENFORCE_HTTP,
-            crate::DEFAULT_NODELAY,
-        );
-        assert_eq!(switches, (false, true, true));
         // `partial_deadlines`: "at least 2 s"; `resolver`: lookups linger "at most 5 s".
         assert_eq!(
             crate::schedule::timing::MIN_PARTIAL_DEADLINE,
@@ -752,8 +674,12 @@ mod tests {
             assert_eq!(*c.config, documented);
             // Its fields are pinned by `tcp::tests::defaults_are_the_documented_values`.
             assert_eq!(*c.dialer(), TcpDialer::new());
-            assert!(c.enforce_http);
-            assert!(!c.https_only);
+            // `enforce_http`: on; `https_only`: off.
+            #[cfg(feature = "hyper")]
+            assert_eq!(
+                (c.schemes.enforce_http, c.schemes.https_only),
+                (true, false)
+            );
             // An address history of 4,096 addresses, its own.
             let history = c.history.as_ref().expect("the history is on by default");
             assert_eq!(history.capacity(), 4096);
@@ -819,9 +745,12 @@ mod tests {
         let policy = guarded.config.policy.as_ref().expect("a policy");
         assert!(!policy.0.allows("127.0.0.1:80".parse().unwrap()));
         assert!(policy.0.allows("1.1.1.1:80".parse().unwrap()));
-        assert!(!base.clone().enforce_http(false).enforce_http);
-        assert!(base.clone().enforce_http(true).enforce_http);
-        assert!(base.clone().https_only(true).https_only);
+        #[cfg(feature = "hyper")]
+        {
+            assert!(!base.clone().enforce_http(false).schemes.enforce_http);
+            assert!(base.clone().enforce_http(true).schemes.enforce_http);
+            assert!(base.clone().https_only(true).schemes.https_only);
+        }
 
         let tcp = base
             .clone()
@@ -831,12 +760,14 @@ mod tests {
             TcpDialer::new().nodelay(false).reuse_address(true)
         );
         // Replacing the dialer keeps everything else.
-        let tuned = base.max_addresses(3).enforce_http(false).https_only(true);
+        let tuned = base.max_addresses(3);
+        #[cfg(feature = "hyper")]
+        let tuned = tuned.enforce_http(false).https_only(true);
         let other = tuned.clone().with_dialer(7_u8);
         assert_eq!(*other.dialer(), 7);
         assert!(Arc::ptr_eq(&other.config, &tuned.config));
-        assert!(!other.enforce_http);
-        assert!(other.https_only);
+        #[cfg(feature = "hyper")]
+        assert_eq!(other.schemes, tuned.schemes);
     }
 
     #[test]

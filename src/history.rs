@@ -33,14 +33,14 @@ pub const DEFAULT_HISTORY_CAPACITY: usize = 4096;
 /// How long a measured handshake time stays fresh: 10 minutes since the last connection
 /// to that address. After that the address counts as unknown again, and the next race to
 /// it races every address, as a first connect does.
-pub const HISTORY_TTL: Duration = Duration::from_secs(600);
+pub(crate) const HISTORY_TTL: Duration = Duration::from_secs(600);
 
 /// How long an address that failed, with no handshake time measured within
 /// [`HISTORY_TTL`], stays ranked below the addresses connie knows nothing about: 30
 /// seconds. An address with a measured time keeps it when it fails; its failures count
 /// against it as a share of its recent attempts instead (see
 /// [`Schedule::learned`](crate::Schedule::learned)).
-pub const FAILURE_COOL_DOWN: Duration = Duration::from_secs(30);
+pub(crate) const FAILURE_COOL_DOWN: Duration = Duration::from_secs(30);
 
 /// How fast an address's share of failed attempts fades when nothing new is learned
 /// about it: by half every 10 seconds. A host that failed a few times in a row is so
@@ -72,7 +72,7 @@ const MAX_FAILING: f64 = 0.999;
 /// An exploring race sends one SYN per address, so on a 12-address name it costs 11 SYNs
 /// more than a learned race; spread over 100 races that is 0.11 SYNs per connect (0.15
 /// with the 16-address cap).
-pub const EXPLORE_EVERY: u64 = 100;
+pub(crate) const EXPLORE_EVERY: u64 = 100;
 
 /// RFC 6298's G: the resolution of the clock that times the expected handshake (tokio's
 /// timer counts milliseconds).

@@ -224,13 +224,12 @@ pub use crate::budget::{
     FILE_LIMIT_BUDGET_FALLBACK, FILE_LIMIT_BUDGET_MAX, FILE_LIMIT_BUDGET_MIN,
 };
 pub use crate::connector::{
-    race_connect, race_connect_budget_use, ConnieConnector, DEFAULT_ATTEMPT_TIMEOUT,
-    DEFAULT_ENFORCE_HTTP, DEFAULT_HTTPS_ONLY, DEFAULT_KEEP_GIVEN_ORDER, DEFAULT_MAX_ADDRESSES,
-    DEFAULT_MAX_CONCURRENT, DEFAULT_PARTIAL_DEADLINES, DEFAULT_TOTAL_TIMEOUT,
+    race_connect, race_connect_budget_use, ConnieConnector, DEFAULT_MAX_ADDRESSES,
+    DEFAULT_MAX_CONCURRENT,
 };
 pub use crate::dial::{Destination, Dial};
 pub use crate::error::{AttemptError, ConnectError, DnsError, ErrorKind};
-pub use crate::history::{DEFAULT_HISTORY_CAPACITY, EXPLORE_EVERY, FAILURE_COOL_DOWN, HISTORY_TTL};
+pub use crate::history::DEFAULT_HISTORY_CAPACITY;
 pub use crate::info::{Attempt, ConnectInfo, Outcome};
 pub use crate::policy::{is_public, AddressPolicy, PublicOnly};
 pub use crate::schedule::{

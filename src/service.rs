@@ -57,6 +57,81 @@ use crate::{ConnectError, ConnectInfo, ConnieConnector, Dial, IntoTarget, Target
 ///
 /// Responses carry the connection's `Connected` extras (hyper-util's `HttpInfo` with the
 /// remote and local address, for TCP) and connie's [`ConnectInfo`] in their extensions.
+/// Which URIs the `Service<Uri>` refuses before any lookup or SYN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Schemes {
+    /// Every scheme but `http` (see [`ConnieConnector::enforce_http`]).
+    pub(crate) enforce_http: bool,
+    /// Every scheme but `https` and `wss` (see [`ConnieConnector::https_only`]).
+    pub(crate) https_only: bool,
+}
+
+impl Default for Schemes {
+    fn default() -> Self {
+        Schemes {
+            enforce_http: true,
+            https_only: false,
+        }
+    }
+}
+
+impl<D> ConnieConnector<D> {
+    /// Sets whether the `tower_service::Service<http::Uri>` impl (feature `hyper`) only
+    /// accepts URIs whose scheme is `http`.
+    ///
+    /// The connector speaks plain TCP. With the check on, an `https://` URI handed to it
+    /// directly (a `Client` built on `ConnieConnector` alone) is refused with
+    /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget) before any lookup or
+    /// SYN, instead of sending the request, headers and all, in clear text to port 443.
+    /// A TLS connector that wraps connie (hyper-rustls, hyper-tls, tonic with TLS) hands it
+    /// `https` URIs on purpose and does the TLS itself, so it needs `enforce_http(false)`
+    /// (connie's own TLS racing, `rustls` with the `rustls` feature, turns it off itself):
+    ///
+    /// ```no_run
+    /// # fn doc(tls: rustls::ClientConfig) {
+    /// let https = hyper_rustls::HttpsConnectorBuilder::new()
+    ///     .with_tls_config(tls)
+    ///     .https_or_http()
+    ///     .enable_http1()
+    ///     .wrap_connector(connie::ConnieConnector::new().enforce_http(false));
+    /// # drop(https); }
+    /// ```
+    ///
+    /// With the check off, any scheme is accepted; the port is the URI's, else 80 for
+    /// `http`/`ws` and 443 for `https`/`wss`. Same name, meaning and default as
+    /// hyper-util's `HttpConnector::enforce_http`. [`connect`](Self::connect) and
+    /// [`race_connect`](crate::race_connect) take no URI and are not affected.
+    ///
+    /// Default is `true`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+    pub fn enforce_http(mut self, enforce: bool) -> Self {
+        self.schemes.enforce_http = enforce;
+        self
+    }
+
+    /// Sets whether the `tower_service::Service<http::Uri>` impl (feature `hyper`) refuses
+    /// every URI whose scheme is not `https` or `wss`, as hyper-rustls's `https_only`
+    /// does. A refused URI is an
+    /// [`ErrorKind::InvalidTarget`](crate::ErrorKind::InvalidTarget), before any lookup
+    /// or SYN. [`connect`](Self::connect) takes no URI and is not affected.
+    ///
+    /// The check is of the scheme only; whether the connection is encrypted is the
+    /// dialer's doing. With `ConnieConnector::rustls` (feature `rustls`), whose dialer
+    /// does TLS for `https` and `wss`, it means no request leaves in clear text. With the
+    /// plain [`TcpDialer`](crate::TcpDialer) and `enforce_http(false)`, an `https` URI is connected over
+    /// plain TCP: right when a TLS connector wrapping connie (hyper-rustls) does the TLS,
+    /// and the setting then guarantees nothing about encryption.
+    ///
+    /// With [`enforce_http`](Self::enforce_http) on as well, every URI is refused.
+    ///
+    /// Default is `false`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+    pub fn https_only(mut self, https_only: bool) -> Self {
+        self.schemes.https_only = https_only;
+        self
+    }
+}
+
 impl<D> tower_service::Service<Uri> for ConnieConnector<D>
 where
     D: Dial + Clone + Send + Sync + 'static,
@@ -74,10 +149,10 @@ where
         let connector = self.clone();
         Connecting {
             inner: Box::pin(async move {
-                if connector.https_only {
+                if connector.schemes.https_only {
                     https_only(&uri)?;
                 }
-                let target = uri_target(&uri, connector.enforce_http)?;
+                let target = uri_target(&uri, connector.schemes.enforce_http)?;
                 let (conn, info) = connector.connect_for(target, uri.scheme_str()).await?;
                 Ok(ConnieStream {
                     io: TokioIo::new(conn),

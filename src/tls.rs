@@ -164,8 +164,14 @@ impl ConnieConnector<TcpDialer> {
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     pub fn rustls(self, config: impl Into<Arc<ClientConfig>>) -> ConnieConnector<RustlsDialer> {
         let tcp = self.dialer().clone();
-        self.enforce_http(false)
-            .with_dialer(RustlsDialer::new(tcp, config))
+        // For the `Service<Uri>`, which exists with the `hyper` feature: `https` is taken.
+        #[cfg_attr(not(feature = "hyper"), allow(unused_mut))]
+        let mut this = self;
+        #[cfg(feature = "hyper")]
+        {
+            this.schemes.enforce_http = false;
+        }
+        this.with_dialer(RustlsDialer::new(tcp, config))
     }
 }
 
@@ -318,6 +324,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "hyper")]
     fn rustls_keeps_the_tcp_options_and_takes_https() {
         let config =
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -331,8 +338,8 @@ mod tests {
             .https_only(true)
             .rustls(config);
         assert_eq!(*connector.dialer().tcp(), tcp);
-        assert!(!connector.enforce_http);
-        assert!(connector.https_only);
+        assert!(!connector.schemes.enforce_http);
+        assert!(connector.schemes.https_only);
         let debug = format!("{:?}", connector.dialer());
         assert!(
             debug.starts_with("RustlsDialer { tcp: TcpDialer"),

@@ -100,7 +100,7 @@ impl Delays {
 /// Whether a race whose first address is `first` runs on the learned schedule: the
 /// schedule is [`Schedule::learned`], the history knows that address, and this race does
 /// not `explore` (race every address anyway, once in
-/// [`EXPLORE_EVERY`](crate::EXPLORE_EVERY)).
+/// [`EXPLORE_EVERY`](crate::history::EXPLORE_EVERY)).
 pub(crate) fn uses_history(
     schedule: &Schedule,
     first: &Known,
