@@ -228,7 +228,8 @@ pub use crate::connector::{
     DEFAULT_MAX_CONCURRENT,
 };
 pub use crate::dial::{Destination, Dial};
-pub use crate::error::{AttemptError, ConnectError, DnsError, ErrorKind};
+pub use crate::dns::DnsError;
+pub use crate::error::{AttemptError, ConnectError, ErrorKind};
 pub use crate::history::DEFAULT_HISTORY_CAPACITY;
 pub use crate::info::{Attempt, ConnectInfo, Outcome};
 pub use crate::policy::{is_public, AddressPolicy, PublicOnly};

@@ -10,6 +10,7 @@
 //! turn ([`search`]), both families of one name at a time, so that a race's addresses are
 //! all of one host.
 
+mod error;
 mod search;
 
 use std::error::Error;
@@ -33,8 +34,8 @@ use hickory_resolver::TokioResolver;
 use tokio::runtime::Handle;
 use tracing::{trace, warn};
 
+pub use self::error::DnsError;
 use self::search::{is_absolute, SameName, Search, SearchList};
-use crate::error::DnsError;
 use crate::{ConnectError, Family};
 
 /// One DNS answer, or the literal addresses of a target that needs no DNS: what a race

@@ -2,6 +2,7 @@ use hickory_resolver::net::NetError;
 use hickory_resolver::proto::op::ResponseCode;
 
 use super::*;
+use crate::Family;
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
 

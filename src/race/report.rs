@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
 
-use crate::error::{reason, short_of_resources, AttemptError, DnsError, ErrorKind};
+use crate::dns::DnsError;
+use crate::error::{reason, short_of_resources, AttemptError, ErrorKind};
 use crate::history::Lesson;
 use crate::{Attempt, ConnectError, ConnectInfo, Family, Outcome};
 

@@ -20,7 +20,7 @@ use crate::budget::Budget;
 use crate::config::Config;
 use crate::dial::Names;
 use crate::dns::Answer;
-use crate::error::DnsError;
+use crate::dns::DnsError;
 use crate::order::Memory;
 use crate::{
     AttemptBudget, ConnectError, ConnectInfo, Destination, Dial, ErrorKind, Family, Outcome,
