@@ -2,9 +2,11 @@
 //! every option hyper-util's `HttpConnector` has.
 //!
 //! The dialer and its setters are here; `socket` makes a socket with its options, `connect`
-//! connects it (a loser's socket closed with a reset), and `sys` holds the crate's one
-//! `unsafe`.
+//! connects it (a loser's socket closed with a reset), `sys` holds the crate's one `unsafe`,
+//! and `cfg` the lists of systems that have an option, each written once.
 
+#[macro_use]
+mod cfg;
 mod connect;
 mod socket;
 #[cfg(target_os = "linux")]
@@ -164,72 +166,52 @@ impl TcpDialer {
         self
     }
 
-    /// Binds every connection to this network interface (`SO_BINDTODEVICE`), e.g. `"eth0"`
-    /// or a VRF: only packets of that interface are used.
-    ///
-    /// Binding to an interface may need `CAP_NET_RAW`. Linux, Android and Fuchsia only; on
-    /// macOS and illumos use [`interface_index`](Self::interface_index).
-    ///
-    /// Default is `None`.
-    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-    #[cfg_attr(
-        docsrs,
-        doc(cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux")))
-    )]
-    pub fn interface(mut self, name: Option<impl Into<String>>) -> TcpDialer {
-        self.interface = name.map(Into::into);
-        self
+    cfg_linux_like! {
+        /// Binds every connection to this network interface (`SO_BINDTODEVICE`), e.g. `"eth0"`
+        /// or a VRF: only packets of that interface are used.
+        ///
+        /// Binding to an interface may need `CAP_NET_RAW`. Linux, Android and Fuchsia only; on
+        /// macOS and illumos use [`interface_index`](Self::interface_index).
+        ///
+        /// Default is `None`.
+        pub fn interface(mut self, name: Option<impl Into<String>>) -> TcpDialer {
+            self.interface = name.map(Into::into);
+            self
+        }
     }
 
-    /// Binds every connection to the network interface with this index (`IP_BOUND_IF` and
-    /// `IPV6_BOUND_IF` on macOS and iOS, `IP_BOUND_IF` on illumos and Solaris,
-    /// `SO_BINDTOIFINDEX` on Linux). `if_nametoindex(3)` (for example
-    /// `nix::net::if_::if_nametoindex`) turns a name into an index.
-    ///
-    /// Default is `None`.
-    #[cfg(any(
-        target_os = "android",
-        target_os = "illumos",
-        target_os = "ios",
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "solaris",
-        target_os = "tvos",
-        target_os = "visionos",
-        target_os = "watchos",
-    ))]
-    pub fn interface_index(mut self, index: Option<NonZeroU32>) -> TcpDialer {
-        self.interface_index = index;
-        self
+    cfg_interface_index! {
+        /// Binds every connection to the network interface with this index (`IP_BOUND_IF` and
+        /// `IPV6_BOUND_IF` on macOS and iOS, `IP_BOUND_IF` on illumos and Solaris,
+        /// `SO_BINDTOIFINDEX` on Linux). `if_nametoindex(3)` (for example
+        /// `nix::net::if_::if_nametoindex`) turns a name into an index.
+        ///
+        /// Default is `None`.
+        pub fn interface_index(mut self, index: Option<NonZeroU32>) -> TcpDialer {
+            self.interface_index = index;
+            self
+        }
     }
 
-    /// Sets the mark of every packet sent (`SO_MARK`), for policy routing and firewalls.
-    /// Needs `CAP_NET_ADMIN`. Linux, Android and Fuchsia only.
-    ///
-    /// Default is `None`.
-    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-    #[cfg_attr(
-        docsrs,
-        doc(cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux")))
-    )]
-    pub fn mark(mut self, mark: Option<u32>) -> TcpDialer {
-        self.mark = mark;
-        self
-    }
+    cfg_linux_like! {
+        /// Sets the mark of every packet sent (`SO_MARK`), for policy routing and firewalls.
+        /// Needs `CAP_NET_ADMIN`. Linux, Android and Fuchsia only.
+        ///
+        /// Default is `None`.
+        pub fn mark(mut self, mark: Option<u32>) -> TcpDialer {
+            self.mark = mark;
+            self
+        }
 
-    /// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the
-    /// connection is closed. It also bounds how long a connect waits for an answer to its
-    /// SYN. Linux, Android and Fuchsia only.
-    ///
-    /// Default is `None`: the system's retransmission limits.
-    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-    #[cfg_attr(
-        docsrs,
-        doc(cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux")))
-    )]
-    pub fn user_timeout(mut self, timeout: Option<Duration>) -> TcpDialer {
-        self.user_timeout = timeout;
-        self
+        /// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the
+        /// connection is closed. It also bounds how long a connect waits for an answer to its
+        /// SYN. Linux, Android and Fuchsia only.
+        ///
+        /// Default is `None`: the system's retransmission limits.
+        pub fn user_timeout(mut self, timeout: Option<Duration>) -> TcpDialer {
+            self.user_timeout = timeout;
+            self
+        }
     }
 
     /// Binds connections of `addr`'s family to this local address before connecting; the

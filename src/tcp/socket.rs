@@ -20,30 +20,7 @@ impl TcpDialer {
         if let Some(time) = self.keepalive_time {
             params = params.with_time(time);
         }
-        #[cfg(any(
-            target_os = "android",
-            target_os = "dragonfly",
-            target_os = "freebsd",
-            target_os = "fuchsia",
-            target_os = "illumos",
-            target_os = "ios",
-            target_os = "linux",
-            target_os = "macos",
-            target_os = "netbsd",
-            target_os = "tvos",
-            target_os = "visionos",
-            target_os = "watchos",
-            target_os = "windows",
-        ))]
-        {
-            if let Some(interval) = self.keepalive_interval {
-                params = params.with_interval(interval);
-            }
-            if let Some(retries) = self.keepalive_retries {
-                params = params.with_retries(retries);
-            }
-        }
-        Some(params)
+        Some(self.with_keepalive_probes(params))
     }
 
     /// A non-blocking socket for `addr` with every option set, bound if a local address
@@ -79,40 +56,9 @@ impl TcpDialer {
                 .set_reuse_address(true)
                 .map_err(context("SO_REUSEADDR"))?;
         }
-        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-        if let Some(name) = &self.interface {
-            socket
-                .bind_device(Some(name.as_bytes()))
-                .map_err(context("SO_BINDTODEVICE"))?;
-        }
-        #[cfg(any(
-            target_os = "android",
-            target_os = "illumos",
-            target_os = "ios",
-            target_os = "linux",
-            target_os = "macos",
-            target_os = "solaris",
-            target_os = "tvos",
-            target_os = "visionos",
-            target_os = "watchos",
-        ))]
-        if let Some(index) = self.interface_index {
-            match addr {
-                SocketAddr::V4(_) => socket.bind_device_by_index_v4(Some(index)),
-                SocketAddr::V6(_) => socket.bind_device_by_index_v6(Some(index)),
-            }
-            .map_err(context("binding to an interface index"))?;
-        }
-        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-        if let Some(mark) = self.mark {
-            socket.set_mark(mark).map_err(context("SO_MARK"))?;
-        }
-        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-        if let Some(timeout) = self.user_timeout {
-            socket
-                .set_tcp_user_timeout(Some(timeout))
-                .map_err(context("TCP_USER_TIMEOUT"))?;
-        }
+        self.bind_interface(&socket)?;
+        self.bind_interface_index(&socket, addr)?;
+        self.set_mark_and_user_timeout(&socket)?;
         if let Some(local) = local {
             // Best effort: without it (an old kernel) the bind reserves a port, as before.
             #[cfg(target_os = "linux")]
@@ -122,6 +68,85 @@ impl TcpDialer {
                 .map_err(context("binding the local address"))?;
         }
         Ok(socket)
+    }
+
+    cfg_keepalive_probes! {
+        {
+            /// `params` with the time between probes and their count, those set.
+            fn with_keepalive_probes(&self, mut params: TcpKeepalive) -> TcpKeepalive {
+                if let Some(interval) = self.keepalive_interval {
+                    params = params.with_interval(interval);
+                }
+                if let Some(retries) = self.keepalive_retries {
+                    params = params.with_retries(retries);
+                }
+                params
+            }
+        } else {
+            /// `params` as they are: the system sets neither the time between probes nor
+            /// their count.
+            fn with_keepalive_probes(&self, params: TcpKeepalive) -> TcpKeepalive {
+                params
+            }
+        }
+    }
+
+    cfg_linux_like! {
+        {
+            /// Sets `SO_BINDTODEVICE`, if an interface is set.
+            fn bind_interface(&self, socket: &Socket) -> io::Result<()> {
+                if let Some(name) = &self.interface {
+                    socket
+                        .bind_device(Some(name.as_bytes()))
+                        .map_err(context("SO_BINDTODEVICE"))?;
+                }
+                Ok(())
+            }
+
+            /// Sets `SO_MARK` and `TCP_USER_TIMEOUT`, those set.
+            fn set_mark_and_user_timeout(&self, socket: &Socket) -> io::Result<()> {
+                if let Some(mark) = self.mark {
+                    socket.set_mark(mark).map_err(context("SO_MARK"))?;
+                }
+                if let Some(timeout) = self.user_timeout {
+                    socket
+                        .set_tcp_user_timeout(Some(timeout))
+                        .map_err(context("TCP_USER_TIMEOUT"))?;
+                }
+                Ok(())
+            }
+        } else {
+            /// Nothing to do: the system has no `SO_BINDTODEVICE`, so no interface is set.
+            fn bind_interface(&self, _: &Socket) -> io::Result<()> {
+                Ok(())
+            }
+
+            /// Nothing to do: the system has neither option, so neither is set.
+            fn set_mark_and_user_timeout(&self, _: &Socket) -> io::Result<()> {
+                Ok(())
+            }
+        }
+    }
+
+    cfg_interface_index! {
+        {
+            /// Binds the socket to the interface with the index set, if one is.
+            fn bind_interface_index(&self, socket: &Socket, addr: SocketAddr) -> io::Result<()> {
+                if let Some(index) = self.interface_index {
+                    match addr {
+                        SocketAddr::V4(_) => socket.bind_device_by_index_v4(Some(index)),
+                        SocketAddr::V6(_) => socket.bind_device_by_index_v6(Some(index)),
+                    }
+                    .map_err(context("binding to an interface index"))?;
+                }
+                Ok(())
+            }
+        } else {
+            /// Nothing to do: the system cannot bind to an interface index, so none is set.
+            fn bind_interface_index(&self, _: &Socket, _: SocketAddr) -> io::Result<()> {
+                Ok(())
+            }
+        }
     }
 }
 
