@@ -36,12 +36,16 @@ pub(super) async fn connect(socket: io::Result<Socket>, addr: SocketAddr) -> io:
 }
 
 /// Whether a non-blocking `connect()` failed only because the handshake is under way.
+#[cfg(unix)]
 fn in_progress(error: &io::Error) -> bool {
-    #[cfg(unix)]
-    return error.raw_os_error() == Some(libc::EINPROGRESS);
-    // `WSAEWOULDBLOCK`.
-    #[cfg(not(unix))]
-    return error.kind() == io::ErrorKind::WouldBlock;
+    error.raw_os_error() == Some(libc::EINPROGRESS)
+}
+
+/// Whether a non-blocking `connect()` failed only because the handshake is under way
+/// (`WSAEWOULDBLOCK`).
+#[cfg(not(unix))]
+fn in_progress(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::WouldBlock
 }
 
 /// A connect in progress. Dropped before it returns, the attempt lost the race (or timed

@@ -60,9 +60,7 @@ impl TcpDialer {
         self.bind_interface_index(&socket, addr)?;
         self.set_mark_and_user_timeout(&socket)?;
         if let Some(local) = local {
-            // Best effort: without it (an old kernel) the bind reserves a port, as before.
-            #[cfg(target_os = "linux")]
-            let _ = super::sys::bind_address_no_port(&socket);
+            leave_the_port_to_connect(&socket);
             socket
                 .bind(&SockAddr::from(local))
                 .map_err(context("binding the local address"))?;
@@ -155,17 +153,30 @@ fn context(option: &'static str) -> impl FnOnce(io::Error) -> io::Error {
     move |e| io::Error::new(e.kind(), format!("{option}: {e}"))
 }
 
-/// A TCP socket, non-blocking (from its creation on Linux: one syscall), close-on-exec
-/// (socket2 sets it).
+/// On Linux, sets `IP_BIND_ADDRESS_NO_PORT`, so that a bind to port 0 leaves the port to
+/// `connect()`. Best effort: without it (an old kernel) the bind reserves a port, as a
+/// plain bind does.
+#[cfg(target_os = "linux")]
+fn leave_the_port_to_connect(socket: &Socket) {
+    let _ = super::sys::bind_address_no_port(socket);
+}
+
+/// Nothing to do: elsewhere a bind to port 0 reserves a port.
+#[cfg(not(target_os = "linux"))]
+fn leave_the_port_to_connect(_: &Socket) {}
+
+/// A TCP socket, non-blocking from its creation (one syscall), close-on-exec (socket2
+/// sets it).
+#[cfg(target_os = "linux")]
 pub(super) fn nonblocking_socket(domain: Domain) -> io::Result<Socket> {
-    #[cfg(target_os = "linux")]
-    let socket = Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
-    #[cfg(not(target_os = "linux"))]
-    let socket = {
-        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_nonblocking(true)?;
-        socket
-    };
+    Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))
+}
+
+/// A TCP socket, made non-blocking after its creation, close-on-exec (socket2 sets it).
+#[cfg(not(target_os = "linux"))]
+pub(super) fn nonblocking_socket(domain: Domain) -> io::Result<Socket> {
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
     Ok(socket)
 }
 
