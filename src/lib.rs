@@ -188,7 +188,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // One `unsafe` block in the crate: `IP_BIND_ADDRESS_NO_PORT`, which socket2 does not wrap
-// (see `tcp.rs`); everything else is safe.
+// (see `tcp/sys.rs`); everything else is safe.
 #![deny(unsafe_code)]
 #![warn(
     missing_docs,
