@@ -449,9 +449,10 @@ impl<D> ConnieConnector<D> {
     /// This makes a new budget: clones made before keep the old one.
     /// [`budget_use`](Self::budget_use) reports how it is used.
     ///
-    /// Default is [`AttemptBudget::FileLimit`] ([`DEFAULT_ATTEMPT_BUDGET`]): a quarter of
-    /// the process's soft `RLIMIT_NOFILE`, read at the first attempt (so a program that
-    /// raises its limit at start-up gets the larger budget), 5,000 for a limit of 20,000.
+    /// Default is [`AttemptBudget::FileLimit`]: a quarter of the process's soft
+    /// `RLIMIT_NOFILE`, at least 64 and at most 65,536, and 1,024 where the limit cannot be
+    /// read; 5,000 for a limit of 20,000. The limit is read at the first attempt, so a
+    /// program that raises it at start-up gets the larger budget.
     pub fn attempt_budget(mut self, budget: AttemptBudget) -> Self {
         self.budget = Arc::new(Budget::new(budget));
         self

@@ -29,26 +29,22 @@ use tracing::debug;
 
 use self::queue::{Line, Ticket};
 
-/// Default attempt budget: [`AttemptBudget::FileLimit`].
-pub const DEFAULT_ATTEMPT_BUDGET: AttemptBudget = AttemptBudget::FileLimit;
+/// The default attempt budget, for `Default` and `ConnieConnector::new`.
+pub(crate) const DEFAULT_ATTEMPT_BUDGET: AttemptBudget = AttemptBudget::FileLimit;
 
 /// [`AttemptBudget::FileLimit`] allows one attempt in flight per this many descriptors of
-/// the process's soft `RLIMIT_NOFILE`: 4, so a quarter of the limit.
-///
-/// Each attempt holds a socket; the other three quarters are left to the connections won
-/// and to the rest of the program (files, listeners, accepted connections).
-pub const FILE_LIMIT_BUDGET_DIVISOR: usize = 4;
+/// the soft file limit.
+const FILE_LIMIT_BUDGET_DIVISOR: usize = 4;
 
-/// The smallest budget [`AttemptBudget::FileLimit`] gives, however low the file limit: 64.
-pub const FILE_LIMIT_BUDGET_MIN: usize = 64;
+/// The least budget [`AttemptBudget::FileLimit`] gives, however low the file limit.
+const FILE_LIMIT_BUDGET_MIN: usize = 64;
 
-/// The largest budget [`AttemptBudget::FileLimit`] gives, an unlimited file limit
-/// included: 65,536.
-pub const FILE_LIMIT_BUDGET_MAX: usize = 65_536;
+/// The greatest budget [`AttemptBudget::FileLimit`] gives, an unlimited file limit
+/// included.
+const FILE_LIMIT_BUDGET_MAX: usize = 65_536;
 
-/// The budget [`AttemptBudget::FileLimit`] gives where the file limit cannot be read
-/// (systems other than unix, or a failing `getrlimit`): 1,024.
-pub const FILE_LIMIT_BUDGET_FALLBACK: usize = 1024;
+/// The budget [`AttemptBudget::FileLimit`] gives where the file limit cannot be read.
+const FILE_LIMIT_BUDGET_FALLBACK: usize = 1024;
 
 /// How many connection attempts a connector may have in flight at once, over all its races
 /// and the races of its clones.
@@ -89,10 +85,12 @@ pub const FILE_LIMIT_BUDGET_FALLBACK: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AttemptBudget {
-    /// A quarter of the process's soft `RLIMIT_NOFILE` ([`FILE_LIMIT_BUDGET_DIVISOR`]), at
-    /// least [`FILE_LIMIT_BUDGET_MIN`] and at most [`FILE_LIMIT_BUDGET_MAX`] (an unlimited
-    /// file limit included); [`FILE_LIMIT_BUDGET_FALLBACK`] where the limit cannot be read.
-    /// A soft limit of 1,024 gives 256; one of 20,000 gives 5,000.
+    /// A quarter of the process's soft `RLIMIT_NOFILE`, at least 64 and at most 65,536
+    /// (an unlimited file limit included), and 1,024 where the limit cannot be read
+    /// (systems other than unix, or a failing `getrlimit`): a soft limit of 1,024 gives
+    /// 256, one of 20,000 gives 5,000. Each attempt holds a socket; the other three
+    /// quarters are left to the connections won and to the rest of the program (files,
+    /// listeners, accepted connections).
     ///
     /// The limit is read once, when the first attempt takes a permit, not when the
     /// connector is built: a program that raises its own limit at start-up, after building
@@ -107,7 +105,7 @@ pub enum AttemptBudget {
 }
 
 impl Default for AttemptBudget {
-    /// [`DEFAULT_ATTEMPT_BUDGET`].
+    /// [`AttemptBudget::FileLimit`].
     fn default() -> Self {
         DEFAULT_ATTEMPT_BUDGET
     }
