@@ -9,7 +9,7 @@ use hickory_resolver::TokioResolver;
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
-use crate::budget::{AttemptBudget, Budget, BudgetUse, DEFAULT_ATTEMPT_BUDGET};
+use crate::budget::{AttemptBudget, Budget, BudgetUse};
 use crate::config::Config;
 use crate::dial::Names;
 use crate::dns::Answer;
@@ -114,7 +114,7 @@ impl ConnieConnector {
             }),
             resolver: Resolver::system(),
             history: Some(Arc::new(History::new(DEFAULT_HISTORY_CAPACITY))),
-            budget: Arc::new(Budget::new(DEFAULT_ATTEMPT_BUDGET)),
+            budget: Arc::new(Budget::new(AttemptBudget::default())),
             dialer: TcpDialer::new(),
             #[cfg(feature = "hyper")]
             schemes: crate::service::Schemes::default(),
@@ -382,9 +382,10 @@ impl<D> ConnieConnector<D> {
     /// This makes a new budget: clones made before keep the old one.
     /// [`budget_use`](Self::budget_use) reports how it is used.
     ///
-    /// Default is [`AttemptBudget::FileLimit`] ([`DEFAULT_ATTEMPT_BUDGET`]): a quarter of
-    /// the process's soft `RLIMIT_NOFILE`, read at the first attempt (so a program that
-    /// raises its limit at start-up gets the larger budget), 5,000 for a limit of 20,000.
+    /// Default is [`AttemptBudget::FileLimit`]: a quarter of the process's soft
+    /// `RLIMIT_NOFILE`, at least 64 and at most 65,536, and 1,024 where the limit cannot be
+    /// read; 5,000 for a limit of 20,000. The limit is read at the first attempt, so a
+    /// program that raises it at start-up gets the larger budget.
     pub fn attempt_budget(mut self, budget: AttemptBudget) -> Self {
         self.budget = Arc::new(Budget::new(budget));
         self
@@ -691,7 +692,6 @@ mod tests {
             let u = c.budget_use();
             assert_eq!((u.limit(), u.in_flight(), u.waiting(), u.peak()), unused);
         }
-        assert_eq!(DEFAULT_ATTEMPT_BUDGET, AttemptBudget::FileLimit);
         assert!(!Arc::ptr_eq(
             &ConnieConnector::new().budget,
             &ConnieConnector::new().budget

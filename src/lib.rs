@@ -219,10 +219,7 @@ mod tcp;
 #[cfg(feature = "rustls")]
 mod tls;
 
-pub use crate::budget::{
-    AttemptBudget, BudgetUse, DEFAULT_ATTEMPT_BUDGET, FILE_LIMIT_BUDGET_DIVISOR,
-    FILE_LIMIT_BUDGET_FALLBACK, FILE_LIMIT_BUDGET_MAX, FILE_LIMIT_BUDGET_MIN,
-};
+pub use crate::budget::{AttemptBudget, BudgetUse};
 pub use crate::connector::{
     race_connect, race_connect_budget_use, ConnieConnector, DEFAULT_MAX_ADDRESSES,
     DEFAULT_MAX_CONCURRENT,
