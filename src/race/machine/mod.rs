@@ -116,6 +116,8 @@ pub(crate) struct Machine<'a, K> {
     running: [usize; 2],
     /// Attempts started, per family: `[V4, V6]`.
     started: [usize; 2],
+    /// Attempts running with a timeout: none, and no attempt need be looked at for one.
+    timed: usize,
     dns_open: bool,
     permit: Permit,
     /// The attempt abandoned for the next start, whose address is queued again once that
@@ -160,6 +162,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             runs: Vec::new(),
             running: [0; 2],
             started: [0; 2],
+            timed: 0,
             dns_open: true,
             permit: Permit::None,
             abandoned: None,

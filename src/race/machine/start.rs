@@ -106,6 +106,9 @@ impl<K: Knowledge> Machine<'_, K> {
             delays,
             timeout_at: timeout.and_then(|t| now.checked_add(t)),
         });
+        if self.runs[idx].timeout_at.is_some() {
+            self.timed += 1;
+        }
         Action::Start { idx, addr }
     }
 }

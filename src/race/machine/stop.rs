@@ -11,10 +11,16 @@ impl<K: Knowledge> Machine<'_, K> {
     /// Marks attempt `idx` as no longer running.
     pub(super) fn stopped(&mut self, idx: usize) {
         self.running[slot(Family::of(&self.report.attempts[idx].addr))] -= 1;
+        if self.runs[idx].timeout_at.is_some() {
+            self.timed -= 1;
+        }
     }
 
     /// The running attempt whose timeout has come, if any.
     pub(super) fn expired(&self, now: Instant) -> Option<usize> {
+        if self.timed == 0 {
+            return None;
+        }
         (0..self.runs.len()).find(|&idx| {
             self.is_running(idx) && self.runs[idx].timeout_at.is_some_and(|t| t <= now)
         })
@@ -22,6 +28,9 @@ impl<K: Knowledge> Machine<'_, K> {
 
     /// When the first running attempt times out.
     pub(super) fn next_timeout(&self) -> Option<Instant> {
+        if self.timed == 0 {
+            return None;
+        }
         (0..self.runs.len())
             .filter(|&idx| self.is_running(idx))
             .filter_map(|idx| self.runs[idx].timeout_at)
