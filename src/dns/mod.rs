@@ -278,8 +278,12 @@ impl Resolver {
 
     fn backend(&self) -> &Backend {
         self.backend.get_or_init(|| {
-            let system = hickory_resolver::system_conf::read_system_conf()
-                .and_then(|(config, options)| Hickory::build(config, options));
+            // Reading the configuration fails with a `NetError` on Linux and a
+            // `ProtoError` elsewhere: either is only logged.
+            let system = match hickory_resolver::system_conf::read_system_conf() {
+                Ok((config, options)) => Hickory::build(config, options).map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            };
             match system {
                 Ok(hickory) => Backend::Hickory(Box::new(hickory)),
                 Err(error) => {
