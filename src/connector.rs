@@ -504,43 +504,49 @@ impl<D: Dial> ConnieConnector<D> {
         scheme: Option<&str>,
     ) -> Result<(D::Connection, Won), ConnectError> {
         let span = tracing::debug_span!("race", %target);
-        let literal = Names { host: None, scheme };
-        let race = async {
-            match target.into_repr() {
-                Repr::Addr(addr) if race::one::applies(&self.config) => {
-                    race::one(&self.dialer, &self.config, &self.budget, literal, addr)
-                        .await
-                        .map_err(|e| e.with_target(addr.to_string(), None))
-                }
-                Repr::Addr(addr) => self
-                    .race(literal, stream::iter([Answer::literal(vec![addr])]))
-                    .await
-                    .map_err(|e| e.with_target(addr.to_string(), None)),
-                Repr::Addrs(addrs) => {
-                    let n = addrs.len();
-                    self.race(literal, stream::iter([Answer::literal(addrs)]))
-                        .await
-                        .map_err(|e| e.with_target(format!("{n} addresses"), None))
-                }
-                Repr::Host { host, port } => {
-                    let names = Names {
-                        host: Some(host.trim_end_matches('.')),
-                        scheme,
-                    };
-                    let race = match self.resolver.lookup(&host, port) {
-                        Ok(answers) => self.race(names, answers).await,
-                        Err(e) => Err(e),
-                    };
-                    race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
-                }
-            }
-        };
         // A span entered at every poll costs a third of a connect's own work with no
         // subscriber to see it: the race runs in one only when it is enabled.
         if span.is_disabled() {
-            race.await
+            self.dispatch(target, scheme).await
         } else {
-            race.instrument(span).await
+            self.dispatch(target, scheme).instrument(span).await
+        }
+    }
+
+    /// Races `target`: one address alone, a list, or a name's addresses as DNS answers.
+    async fn dispatch(
+        &self,
+        target: Target,
+        scheme: Option<&str>,
+    ) -> Result<(D::Connection, Won), ConnectError> {
+        let literal = Names { host: None, scheme };
+        match target.into_repr() {
+            Repr::Addr(addr) if race::one::applies(&self.config) => {
+                race::one(&self.dialer, &self.config, &self.budget, literal, addr)
+                    .await
+                    .map_err(|e| e.with_target(addr.to_string(), None))
+            }
+            Repr::Addr(addr) => self
+                .race(literal, stream::iter([Answer::literal(vec![addr])]))
+                .await
+                .map_err(|e| e.with_target(addr.to_string(), None)),
+            Repr::Addrs(addrs) => {
+                let n = addrs.len();
+                self.race(literal, stream::iter([Answer::literal(addrs)]))
+                    .await
+                    .map_err(|e| e.with_target(format!("{n} addresses"), None))
+            }
+            Repr::Host { host, port } => {
+                let names = Names {
+                    host: Some(host.trim_end_matches('.')),
+                    scheme,
+                };
+                let race = match self.resolver.lookup(&host, port) {
+                    Ok(answers) => self.race(names, answers).await,
+                    Err(e) => Err(e),
+                };
+                race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
+            }
         }
     }
 

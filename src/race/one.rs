@@ -52,15 +52,7 @@ impl Won {
                 start,
                 transport,
                 end,
-            } => {
-                let mut report = Report::new(start);
-                report.started(addr, start, None);
-                if let Some(at) = transport {
-                    report.transport_up(0, at);
-                }
-                report.connected(0, end);
-                report.into_info(addr, end)
-            }
+            } => Report::alone(addr, start, transport, end),
         };
         ConnectInfo {
             local_addr,

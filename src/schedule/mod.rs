@@ -167,8 +167,8 @@ impl Schedule {
     /// concurrency cap), families interleaved. The first to connect wins.
     ///
     /// A connection is ready as soon as the fastest reachable address completes its
-    /// handshake, at the cost of one SYN per address, on every connect. This was connie's
-    /// default before [`learned`](Self::learned), which is the same on a first connect.
+    /// handshake, at the cost of one SYN per address, on every connect.
+    /// [`learned`](Self::learned) is the same on a first connect.
     pub const fn race_all() -> Schedule {
         Schedule {
             attempt_delay: Some(Duration::ZERO),
