@@ -238,7 +238,7 @@ pub use crate::schedule::{
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use crate::service::{Connecting, ConnieStream};
 pub use crate::target::{IntoTarget, Target};
-pub use crate::tcp::{TcpDialer, DEFAULT_NODELAY};
+pub use crate::tcp::TcpDialer;
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use crate::tls::{MaybeTlsStream, RustlsDialer};

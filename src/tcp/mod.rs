@@ -22,9 +22,6 @@ use tokio::net::TcpStream;
 
 use crate::{Destination, Dial};
 
-/// Whether [`TcpDialer`] sets `TCP_NODELAY` by default.
-pub const DEFAULT_NODELAY: bool = true;
-
 /// The default dialer: a non-blocking [`TcpStream`] connect with socket options.
 ///
 /// Options are applied with `socket2` before the SYN is sent, so they hold for the whole
@@ -84,7 +81,7 @@ impl TcpDialer {
     /// system sets it (no keepalive, system buffer sizes, no local bind address…).
     pub fn new() -> TcpDialer {
         TcpDialer {
-            nodelay: DEFAULT_NODELAY,
+            nodelay: true,
             keepalive_time: None,
             keepalive_interval: None,
             keepalive_retries: None,
@@ -102,7 +99,7 @@ impl TcpDialer {
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm) on every connection.
     ///
-    /// Default is `true` ([`DEFAULT_NODELAY`]): racing exists to cut latency. (hyper-util's
+    /// Default is `true`: racing exists to cut latency. (hyper-util's
     /// `HttpConnector` defaults to `false`.)
     pub fn nodelay(mut self, nodelay: bool) -> TcpDialer {
         self.nodelay = nodelay;
@@ -280,7 +277,7 @@ mod tests {
     }
 
     /// The documented defaults, written out: `TCP_NODELAY` on, every other option left
-    /// to the system. (`DEFAULT_NODELAY` itself is pinned with the connector's defaults.)
+    /// to the system.
     #[test]
     fn defaults_are_the_documented_values() {
         let documented = TcpDialer {
