@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::base::{self, Death};
 use super::{flaky, tls, Group, Row, MAX_FAILURES};
-use crate::common::report::{self, Run};
-use crate::common::settings::Settings;
+use connie_eval::report::{self, Run};
+use connie_eval::settings::Settings;
 
 /// Connects `from` to `to` (counted from 1, both included) of `row`, as far as it got.
 fn window(row: &Row, from: usize, to: usize) -> &[Run] {

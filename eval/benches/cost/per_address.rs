@@ -116,7 +116,7 @@ pub(crate) fn run(s: &Settings, client_rt: &Runtime, lab_rt: &Runtime) -> Result
         &rows,
     );
     println!();
-    println!("per address: (value at 64 − value at 16) ÷ 48. Wall time on one current-thread runtime, the lab's hosts on another thread; instruction counts per address are in `cargo bench --bench instructions`.");
+    println!("per address: (value at 64 − value at 16) ÷ 48. Wall time on one current-thread runtime, the lab's hosts on another thread; instruction counts per address are in `cargo bench -p connie-eval --bench instructions`.");
     Ok(())
 }
 

@@ -3,9 +3,9 @@
 //! hyper-util, on loopback only.
 //!
 //! ```text
-//! cargo bench --bench cost                              # full, about 30 s once built
-//! cargo bench --bench cost -- --trace-allocations 2>trace.txt
-//! cargo test --bench cost                               # smoke test, a few seconds
+//! cargo bench -p connie-eval --bench cost                              # full, about 30 s once built
+//! cargo bench -p connie-eval --bench cost -- --trace-allocations 2>trace.txt
+//! cargo test -p connie-eval --bench cost                              # smoke test, a few seconds
 //! ```
 //!
 //! Clients: tokio's `TcpStream::connect(addr)`; the ideal racer (a `FuturesUnordered` of one
@@ -36,7 +36,7 @@
 //! 4. **Cost per address**, 16 → 64 addresses: `ConnieConnector::new().max_addresses(64)
 //!    .max_concurrent(64).history(0)` against the ideal racer, success (refused×(N−1), alive
 //!    last) and failure (all refused); wall time and allocations per connect, and their
-//!    slope. Instruction counts of the same are in `cargo bench --bench instructions`.
+//!    slope. Instruction counts of the same are in `cargo bench -p connie-eval --bench instructions`.
 //! 5. **`TIME_WAIT`** after 1,000 sequential connects to a lab DNS name with `A` 127.0.0.1
 //!    and `AAAA` ::1, served on both on one port (a port per client) by a server that
 //!    closes each connection first: connie's default, connie with `Schedule::race_all()`
@@ -47,13 +47,11 @@
 //! allocation it makes on stderr (build with `CARGO_PROFILE_BENCH_DEBUG=true` for line
 //! numbers).
 //!
-//! Without `--bench` on the command line (as under `cargo test --benches`) every measure
-//! runs a few iterations only, as a smoke test.
+//! Without `--bench` on the command line (as under `cargo test`) every measure runs a few
+//! iterations only, as a smoke test.
 
 mod alloc;
 mod allocs;
-#[path = "../common/baseline.rs"]
-mod baseline;
 mod clients;
 mod concurrent;
 mod in_flight;
@@ -63,6 +61,8 @@ mod table;
 mod time_wait;
 
 use std::time::Instant;
+
+use connie_eval::baseline;
 
 /// Any error, for `main`.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -136,7 +136,7 @@ fn main() -> Result<(), BoxError> {
     println!(
         "# connie cost ({})",
         if s.smoke {
-            "smoke test: no --bench flag; run `cargo bench --bench cost`"
+            "smoke test: no --bench flag; run `cargo bench -p connie-eval --bench cost`"
         } else {
             "full"
         }

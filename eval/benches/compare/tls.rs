@@ -19,10 +19,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tower_service::Service;
 
-use crate::common::clients::{chain, LabResolver};
-use crate::common::report::{Cell, Row, Status};
-use crate::common::settings::Settings;
 use crate::{Scenario, NAME};
+use connie_eval::clients::{chain, LabResolver};
+use connie_eval::report::{Cell, Row, Status};
+use connie_eval::settings::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TlsClient {
@@ -117,7 +117,7 @@ pub(crate) fn goal(cells: &[Cell<TlsClient>]) -> String {
 /// A finished handshake, kept until the clock stops.
 type Handshaken = Box<dyn Send>;
 
-/// A TLS client set up for one lab, as [`Prepared`](crate::common::clients::Prepared) is
+/// A TLS client set up for one lab, as [`Prepared`](connie_eval::clients::Prepared) is
 /// for TCP; clones share what the original holds.
 #[derive(Clone)]
 pub(crate) enum PreparedTls {

@@ -19,10 +19,10 @@ use tokio_rustls::TlsConnector;
 
 use super::{round, rows, Group, Row};
 use crate::bench::{measure, warm_up};
-use crate::common::clients::chain;
-use crate::common::report::json_str;
-use crate::common::settings::Settings;
-use crate::common::BoxError;
+use connie_eval::clients::chain;
+use connie_eval::report::json_str;
+use connie_eval::settings::Settings;
+use connie_eval::BoxError;
 
 /// The hosts' RTTs in ms, in DNS order (`192.0.2.1` to `.4`): the fastest is second.
 pub(crate) const RTTS_MS: [u64; 4] = [40, 10, 80, 20];

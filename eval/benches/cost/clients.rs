@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-pub(crate) use crate::baseline::{close, ideal};
+pub(crate) use connie_eval::baseline::{close, ideal};
 
 /// A client, as one row of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

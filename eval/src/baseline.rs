@@ -1,4 +1,4 @@
-//! What several benches measure connie against or clean up with, written once: the ideal
+//! What several generators measure connie against or clean up with, written once: the ideal
 //! racer, a close that leaves no `TIME_WAIT`, and the one-line description of the machine.
 
 use std::io;
@@ -9,8 +9,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::net::TcpStream;
 
 /// The ideal racer: every address at once, the first to connect wins, the rest dropped.
-#[allow(dead_code)] // Not every bench that includes this file races.
-pub(crate) async fn ideal(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
+pub async fn ideal(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
     let mut racing: FuturesUnordered<_> = addrs.iter().map(|&a| TcpStream::connect(a)).collect();
     let mut last = None;
     while let Some(result) = racing.next().await {
@@ -23,15 +22,13 @@ pub(crate) async fn ideal(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
 }
 
 /// Closes `stream` with a RST (`SO_LINGER` 0), leaving no `TIME_WAIT` behind.
-#[allow(dead_code)] // Not every bench that includes this file connects.
-pub(crate) fn close(stream: TcpStream) {
+pub fn close(stream: TcpStream) {
     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
     drop(stream);
 }
 
 /// `linux 6.8.0 x86_64; CPU: … (N logical CPUs)`, from what is readable.
-#[allow(dead_code)] // Not every bench that includes this file prints a report.
-pub(crate) fn system() -> String {
+pub fn system() -> String {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|r| format!(" {}", r.trim()))
         .unwrap_or_default();

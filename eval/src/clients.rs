@@ -18,13 +18,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use super::settings::Settings;
+use crate::settings::Settings;
 
 /// The per-attempt timeout of the "connie sequential" client.
-pub(crate) const SEQUENTIAL_ATTEMPT: Duration = Duration::from_secs(1);
+pub const SEQUENTIAL_ATTEMPT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Client {
+pub enum Client {
     /// `ConnieConnector::new()` with its default schedule (and attempt timeout): only the lab
     /// resolver and the total timeout are set. Where one connector makes every connect of a
     /// cell (`compare`'s runs, `rtt --series`) it learns from the earlier ones; `rtt`'s
@@ -43,7 +43,7 @@ pub(crate) enum Client {
     Oracle,
 }
 
-pub(crate) const CLIENTS: [Client; 9] = [
+pub const CLIENTS: [Client; 9] = [
     Client::Default,
     Client::RaceAll,
     Client::RaceAllNoDns,
@@ -58,7 +58,7 @@ pub(crate) const CLIENTS: [Client; 9] = [
 impl Client {
     /// The row's name. Timeouts in it are read from the values the client is configured
     /// with, so that the label cannot drift from the settings of the run.
-    pub(crate) fn label(self, s: &Settings) -> String {
+    pub fn label(self, s: &Settings) -> String {
         match self {
             Client::Default => "connie default".to_owned(),
             Client::RaceAll => "connie race-all".to_owned(),
@@ -87,7 +87,7 @@ fn secs(d: Duration) -> String {
 /// hyper-util's resolver for the lab: answers the lab's name, and only it, with the lab's
 /// addresses in the lab's (DNS) order, never asking the system resolver.
 #[derive(Debug, Clone)]
-pub(crate) struct LabResolver {
+pub struct LabResolver {
     /// The lab's name without the trailing dot, as hyper-util passes it.
     name: Arc<str>,
     addrs: Arc<[SocketAddr]>,
@@ -99,7 +99,7 @@ impl LabResolver {
     /// Answers `name` (fully qualified) with `addrs`, in this order, after `delay`. With
     /// `dns` (the lab's resolver), it also asks for `A` and `AAAA` at once, answers when
     /// both are in (as `getaddrinfo` does), and only with the addresses they hold.
-    pub(crate) fn new(
+    pub fn new(
         name: &str,
         addrs: &[SocketAddr],
         delay: Duration,
@@ -114,7 +114,7 @@ impl LabResolver {
     }
 
     /// The lab's addresses, in the lab's order.
-    pub(crate) async fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
+    pub async fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
@@ -169,7 +169,7 @@ impl Service<Name> for LabResolver {
 /// holds (connie's connector state, a hickory resolver and its cache), so connecting with
 /// a clone is the same client connecting again.
 #[derive(Clone)]
-pub(crate) enum Prepared {
+pub enum Prepared {
     Connie(ConnieConnector),
     /// connie given the addresses by `LabResolver`, as tokio is.
     ConnieNoDns(ConnieConnector, LabResolver),
@@ -181,7 +181,7 @@ pub(crate) enum Prepared {
 impl Prepared {
     /// Connects once to `name` (fully qualified; the oracle: to its address): the stream
     /// and, for connie, the number of attempts it reports; or that number and the error.
-    pub(crate) async fn connect(
+    pub async fn connect(
         &mut self,
         name: &str,
         port: u16,
@@ -224,7 +224,7 @@ impl Prepared {
 }
 
 /// `error: source: source…`
-pub(crate) fn chain(error: &dyn StdError) -> String {
+pub fn chain(error: &dyn StdError) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo install gungraun-runner --version 0.20.0   # once: the same version as the crate
-//! cargo bench --bench instructions                 # about 5 s once built
+//! cargo bench -p connie-eval --bench instructions                 # about 5 s once built
 //! ```
 //!
 //! Each benchmark runs once, in a process of its own under valgrind. Its setup (not
@@ -30,11 +30,9 @@
 //!   address = (count at 64 − count at 16) ÷ 48.
 //!
 //! This bench needs valgrind and the runner, which CI does not install: CI only builds it
-//! (`cargo bench --no-run`, `cargo clippy --all-targets`). Without `--bench` (as under
-//! `cargo test --benches`) gungraun runs nothing.
-
-#[path = "common/baseline.rs"]
-mod baseline;
+//! (`cargo build --workspace --benches`, `cargo clippy --all-targets`), and `cargo test`
+//! leaves it out (it is the one bench of this crate without `test = true`). Without
+//! `--bench` gungraun runs nothing.
 
 use std::hint::black_box;
 use std::io;
@@ -51,7 +49,7 @@ use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tower_service::Service;
 
-use baseline::{close, ideal};
+use connie_eval::baseline::{close, ideal};
 
 /// The clients measured.
 #[derive(Debug, Clone, Copy)]

@@ -3,9 +3,9 @@
 //! TLS handshake when a host accepts TCP but fails TLS.
 //!
 //! ```text
-//! cargo bench --bench compare              # full: median of 5 runs, 20 s cap (about 8 minutes)
-//! cargo bench --bench compare -- --quick   # 1 run per cell, 3 s cap (about 20 s)
-//! CONNIE_BENCH_QUICK=1 cargo bench --bench compare
+//! cargo bench -p connie-eval --bench compare              # full: median of 5 runs, 20 s cap (about 8 minutes)
+//! cargo bench -p connie-eval --bench compare -- --quick   # 1 run per cell, 3 s cap (about 20 s)
+//! CONNIE_BENCH_QUICK=1 cargo bench -p connie-eval --bench compare
 //! ```
 //!
 //! Each scenario is a fresh [`Lab`] of alive, refused and blackholed ("dead") hosts on
@@ -68,13 +68,10 @@
 //! its sub-millisecond times are noisier. The table (Markdown) goes to stdout, progress to stderr, and the
 //! same results to `target/connie-bench/compare.json`.
 //!
-//! Without `--bench` on the command line (as under `cargo test --benches`) it is a smoke
-//! test: one run per client of the "alive" and "alive TLS" scenarios, failing if any client
-//! fails.
+//! Without `--bench` on the command line (as under `cargo test`) it is a smoke test: one
+//! run per client of the "alive" and "alive TLS" scenarios, failing if any client fails.
 
 mod clients;
-#[path = "../common/mod.rs"]
-mod common;
 mod tls;
 
 use std::future::Future;
@@ -83,12 +80,12 @@ use std::time::{Duration, Instant};
 
 use connie_lab::{DnsServer, HostKind, Lab, RecordType};
 
-use crate::clients::is_connie;
-use crate::common::clients::{Prepared, CLIENTS};
-use crate::common::report::{self, Cell, Row, Run, CELL_BUDGET};
-use crate::common::settings::Settings;
-use crate::common::BoxError;
+use crate::clients::{is_connie, prepared};
 use crate::tls::{PreparedTls, TlsClient, TLS_CLIENTS};
+use connie_eval::clients::CLIENTS;
+use connie_eval::report::{self, Cell, Row, Run, CELL_BUDGET};
+use connie_eval::settings::Settings;
+use connie_eval::BoxError;
 
 /// The name every scenario serves, fully qualified (the lab's resolver has no search list).
 const NAME: &str = "www.lab.test.";
@@ -100,7 +97,7 @@ const STAGGER: Duration = Duration::from_millis(100);
 const AAAA_DELAY: Duration = Duration::from_millis(200);
 
 fn main() -> Result<(), BoxError> {
-    let settings = Settings::from_env("cargo bench --bench compare", true);
+    let settings = Settings::from_env("cargo bench -p connie-eval --bench compare", true);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -271,7 +268,7 @@ async fn run_scenario(scenario: &Scenario, s: &Settings) -> Result<Vec<Cell>, Bo
     let mut cells = Vec::new();
     for client in CLIENTS {
         let mut runs = Vec::new();
-        if let Some(mut prepared) = Prepared::new(client, &lab, &dns, scenario, s) {
+        if let Some(mut prepared) = prepared(client, &lab, &dns, scenario, s) {
             let started = Instant::now();
             while !done(&runs, started, s) {
                 runs.push(measure(prepared.connect(NAME, lab.port()), s.cap).await);

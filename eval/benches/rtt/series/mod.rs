@@ -11,9 +11,9 @@ pub(crate) mod tls;
 
 use std::time::Instant;
 
-use crate::common::report::Run;
-use crate::common::settings::Settings;
-use crate::common::{self, BoxError};
+use connie_eval::report::Run;
+use connie_eval::settings::Settings;
+use connie_eval::BoxError;
 
 /// A client stops its series after this many connects that failed or hit the cap.
 const MAX_FAILURES: usize = 3;
@@ -171,13 +171,13 @@ fn round(
 /// `target/connie-bench/rtt-series.json`.
 pub(crate) fn main(groups: &[Group], s: &Settings) -> Result<(), BoxError> {
     let started = Instant::now();
-    let date = common::report::utc_now();
+    let date = connie_eval::report::utc_now();
     let jobs: Vec<Job> = groups.iter().flat_map(|&group| Job::of(group)).collect();
     let rows = run(&jobs, s)?;
     let wall = started.elapsed();
     print!("{}", report::tables(&rows, s, &date));
     let json = || report::json(&rows, s, &date, wall);
-    common::report::finish("rtt-series", &report::failures(&rows), json, s, wall)
+    connie_eval::report::finish("rtt-series", &report::failures(&rows), json, s, wall)
 }
 
 /// Runs `jobs` (at once in quick mode), each in its own lab; the rows in job order.

@@ -6,17 +6,17 @@ use std::time::Instant;
 
 use connie_lab::netns::{self, ClientEnv, NetLab, Scenario};
 
-use crate::common::clients::{chain, Client, Prepared, CLIENTS};
-use crate::common::report::{self, Cell, Run, CELL_BUDGET};
-use crate::common::settings::Settings;
-use crate::common::BoxError;
 use crate::series::{self, Group};
+use connie_eval::clients::{chain, Client, Prepared, CLIENTS};
+use connie_eval::report::{self, Cell, Run, CELL_BUDGET};
+use connie_eval::settings::Settings;
+use connie_eval::BoxError;
 
 pub(crate) fn main() -> Result<(), BoxError> {
     let groups = Group::from_args()?;
     // The series' scenarios take long and their times are tens of milliseconds: quick
     // mode runs them at once.
-    let s = Settings::from_env("cargo bench --bench rtt", groups.is_some());
+    let s = Settings::from_env("cargo bench -p connie-eval --bench rtt", groups.is_some());
     if let Err(reason) = netns::available() {
         println!("skipped: {reason}");
         return Ok(());
@@ -129,7 +129,8 @@ pub(crate) fn prepare(
     s: &Settings,
 ) -> Result<Prepared, BoxError> {
     let (env, s) = (env.clone(), *s);
-    let prepared = lab.run_client(move || async move { Prepared::new(client, &env, oracle, &s) });
+    let prepared =
+        lab.run_client(move || async move { crate::clients::prepared(client, &env, oracle, &s) });
     prepared.map_err(|error| format!("the lab failed: {}", chain(&error)).into())
 }
 

@@ -1,11 +1,12 @@
 //! Stress: many concurrent races in one process, with the connector's default settings.
 //!
 //! ```text
-//! cargo run --release --example stress               # 10,000 races of [dead, dead, dead, alive]
-//! cargo run --release --example stress -- 15000      # another number of races
-//! cargo run --release --example stress -- --own 15000   # each race with an alive host of its own
-//! cargo run --release --example stress -- --broken-v6   # 1,000 races behind a blackholed ::1,
-//!                                                       # soft limit 1,024, connie and hyper-util
+//! cargo bench -p connie-eval --bench stress                  # 10,000 races of [dead, dead, dead, alive]
+//! cargo bench -p connie-eval --bench stress -- 15000         # another number of races
+//! cargo bench -p connie-eval --bench stress -- --own 15000   # each race with an alive host of its own
+//! cargo bench -p connie-eval --bench stress -- --broken-v6   # 1,000 races behind a blackholed ::1,
+//!                                                            # soft limit 1,024, connie and hyper-util
+//! cargo test -p connie-eval --bench stress                   # smoke test, a few seconds
 //! ```
 //!
 //! The goal it checks (issues 12 and 20): one process whose `RLIMIT_NOFILE` is 20,000 runs
@@ -54,6 +55,11 @@
 //!   the alive host accepted has closed, against the soft limit;
 //! - `memory`: the peak resident set (`VmHWM`) and its growth over the baseline.
 //!
+//! Without `--bench` on the command line (as under `cargo test`) it is a smoke test: 300
+//! races, then 300 with hosts of their own under a soft limit of 1,024 (a budget of 256,
+//! which their first attempts spend), then `--broken-v6` with 100 races, each with the
+//! same checks.
+//!
 //! It exits non-zero if a race failed, an attempt saw `EMFILE`/`ENFILE`, the descriptors
 //! reached the limit or did not come back to their baseline, or the races were not all
 //! done within 60 s (a blackholed attempt only ends at the kernel's SYN timeout, about two
@@ -76,6 +82,12 @@ mod hosts;
 use hosts::Farm;
 
 const DEFAULT_RACES: usize = 10_000;
+/// Races of each of the first two modes in the smoke test.
+const SMOKE_RACES: usize = 300;
+/// Races of `--broken-v6` in the smoke test.
+const SMOKE_BROKEN_V6: usize = 100;
+/// The soft descriptor limit of the smoke test's races with hosts of their own.
+const SMOKE_SOFT_LIMIT: u64 = 1_024;
 /// Every race must be done by then, or the run reports what is left and fails.
 const WALL_BOUND: Duration = Duration::from_secs(60);
 /// How long the sampler sleeps between samples.
@@ -167,7 +179,10 @@ struct Won {
 }
 
 fn main() -> Result<(), BoxError> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = std::env::args().any(|arg| arg == "--bench");
+    let args: Vec<String> = (std::env::args().skip(1))
+        .filter(|arg| arg != "--bench")
+        .collect();
     let number = |i: usize, default: usize| -> Result<usize, BoxError> {
         Ok(args
             .get(i)
@@ -175,21 +190,51 @@ fn main() -> Result<(), BoxError> {
             .transpose()?
             .unwrap_or(default))
     };
-    let own = match args.first().map(String::as_str) {
+    match args.first().map(String::as_str) {
+        // A child serving the farm's hosts (`hosts.rs`), in either mode.
         Some("--hosts") => {
             let port = u16::try_from(number(1, 0)?)?;
-            return hosts::serve(port, number(2, 0)?, number(3, 0)?);
+            hosts::serve(port, number(2, 0)?, number(3, 0)?)
         }
-        Some("--broken-v6") => return broken_v6::main(number(1, broken_v6::RACES)?),
-        Some("--own") => true,
-        _ => false,
-    };
-    let races = number(usize::from(own), DEFAULT_RACES)?;
-    // Built before the limit is raised on purpose: its budget is sized at the first attempt.
+        _ if !full => smoke(),
+        Some("--broken-v6") => broken_v6::main(number(1, broken_v6::RACES)?),
+        Some("--own") => stress(number(1, DEFAULT_RACES)?, true),
+        _ => stress(number(0, DEFAULT_RACES)?, false),
+    }
+}
+
+/// Without `--bench` (as under `cargo test`): each mode once, at a small size, with the
+/// same checks. The races with hosts of their own run under a soft limit of 1,024 (a budget
+/// of 256), so that their first attempts spend the budget as 15,000 spend 5,000.
+fn smoke() -> Result<(), BoxError> {
+    println!(
+        "# stress (smoke test: no --bench flag; run `cargo bench -p connie-eval --bench stress`)"
+    );
+    stress(SMOKE_RACES, false)?;
+    stress_under(SMOKE_RACES, true, Some(SMOKE_SOFT_LIMIT))?;
+    broken_v6::main(SMOKE_BROKEN_V6)
+}
+
+/// `races` concurrent races of [dead, dead, dead, alive], each with an alive host of its
+/// own if `own`, the soft descriptor limit raised to the hard one; fails if a check fails.
+fn stress(races: usize, own: bool) -> Result<(), BoxError> {
+    stress_under(races, own, None)
+}
+
+/// [`stress`] with the soft descriptor limit set to `soft_limit` instead, if given.
+fn stress_under(races: usize, own: bool, soft_limit: Option<u64>) -> Result<(), BoxError> {
+    println!();
+    // Built before the limit is changed on purpose: its budget is sized at the first attempt.
     let connector = ConnieConnector::new();
     let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
-    let raised = rlimit::increase_nofile_limit(u64::MAX)?;
-    println!("RLIMIT_NOFILE:       soft {soft}, hard {hard}; soft raised to {raised}");
+    let raised = match soft_limit {
+        Some(limit) => {
+            rlimit::setrlimit(rlimit::Resource::NOFILE, limit, hard)?;
+            limit
+        }
+        None => rlimit::increase_nofile_limit(u64::MAX)?,
+    };
+    println!("RLIMIT_NOFILE:       soft {soft}, hard {hard}; soft set to {raised}");
 
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if own {

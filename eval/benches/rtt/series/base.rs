@@ -8,9 +8,9 @@ use connie_lab::netns::{HostSpec, Scenario};
 
 use super::{round, rows, Group, Row};
 use crate::bench::{measure_tcp, prepare, warm_up};
-use crate::common::clients::{Client, Prepared};
-use crate::common::settings::Settings;
-use crate::common::BoxError;
+use connie_eval::clients::{Client, Prepared};
+use connie_eval::settings::Settings;
+use connie_eval::BoxError;
 
 /// The clients of a base series, in the order of its first round.
 const CLIENTS: [Client; 6] = [

@@ -3,13 +3,13 @@
 //! (`connie_lab::netns`, `connie-lab` with its `netns` feature).
 //!
 //! ```text
-//! cargo bench --bench rtt                        # full: median of 5 runs (about 1 minute)
-//! cargo bench --bench rtt -- --quick             # 1 run per cell (about 10 s)
-//! cargo bench --bench rtt -- --series            # every series, one after another (about 7 minutes)
-//! cargo bench --bench rtt -- --series --quick    # every series at once (about 30 s)
-//! cargo bench --bench rtt -- --series base       # the base series (about 80 s)
-//! cargo bench --bench rtt -- --series tls        # the TLS series (about 40 s)
-//! cargo bench --bench rtt -- --series flaky      # the flaky series (about 5 minutes)
+//! cargo bench -p connie-eval --bench rtt                        # full: median of 5 runs (about 1 minute)
+//! cargo bench -p connie-eval --bench rtt -- --quick             # 1 run per cell (about 10 s)
+//! cargo bench -p connie-eval --bench rtt -- --series            # every series, one after another (about 7 minutes)
+//! cargo bench -p connie-eval --bench rtt -- --series --quick    # every series at once (about 30 s)
+//! cargo bench -p connie-eval --bench rtt -- --series base       # the base series (about 80 s)
+//! cargo bench -p connie-eval --bench rtt -- --series tls        # the TLS series (about 40 s)
+//! cargo bench -p connie-eval --bench rtt -- --series flaky      # the flaky series (about 5 minutes)
 //! ```
 //!
 //! Groups can be combined (`--series tls flaky`) and with `--quick`.
@@ -111,24 +111,21 @@
 //! lasting 15 s of wall clock, against a cool-down that is not scaled. Quick mode runs a
 //! fifth of each (48 rounds, flipping every 8 and 12), at the same pace.
 //!
-//! Without `--bench` on the command line (as under `cargo test --all-features --benches`)
-//! it is a smoke test: one run per client of the first scenario, then, at once, base
-//! series (c) with 4 connects (the host dying after the 2nd), the TLS 1.2 series with
-//! 15 ms of server work with 3 connects, and two flaky series of 6 unpaced connects (the
-//! best host refusing 50%, and dying and reviving every 2), failing if any client fails.
+//! Without `--bench` on the command line (as under `cargo test`) it is a smoke test: one
+//! run per client of the first scenario, then, at once, base series (c) with 4 connects
+//! (the host dying after the 2nd), the TLS 1.2 series with 15 ms of server work with 3
+//! connects, and two flaky series of 6 unpaced connects (the best host refusing 50%, and
+//! dying and reviving every 2), failing if any client fails.
 
 #[cfg(target_os = "linux")]
 mod bench;
 #[cfg(target_os = "linux")]
 mod clients;
 #[cfg(target_os = "linux")]
-#[path = "../common/mod.rs"]
-mod common;
-#[cfg(target_os = "linux")]
 mod series;
 
 #[cfg(target_os = "linux")]
-fn main() -> Result<(), common::BoxError> {
+fn main() -> Result<(), connie_eval::BoxError> {
     bench::main()
 }
 

@@ -4,30 +4,30 @@ use std::time::Duration;
 
 /// How this run measures, from the command line and the environment.
 #[derive(Clone, Copy)]
-pub(crate) struct Settings {
-    /// How to run the full benchmark (`cargo bench --bench compare`), for messages.
-    pub(crate) command: &'static str,
-    pub(crate) quick: bool,
-    pub(crate) runs: usize,
-    pub(crate) cap: Duration,
-    pub(crate) total_timeout: Duration,
+pub struct Settings {
+    /// How to run the full benchmark (`cargo bench -p connie-eval --bench compare`), for messages.
+    pub command: &'static str,
+    pub quick: bool,
+    pub runs: usize,
+    pub cap: Duration,
+    pub total_timeout: Duration,
     /// hyper-util's `set_connect_timeout` in its "connect_timeout" row: connie's total
     /// timeout, so both get the same budget, and below the cap, so that a hyper-util
     /// connect that gives up is reported as hyper-util's failure, not as the cap's timeout.
-    pub(crate) hyper_connect_timeout: Duration,
+    pub hyper_connect_timeout: Duration,
     /// Run the scenarios at the same time (quick mode, if the bench allows it).
-    pub(crate) parallel: bool,
+    pub parallel: bool,
     /// No `--bench` flag: one tiny scenario, no JSON, fail on any failure.
-    pub(crate) smoke: bool,
+    pub smoke: bool,
 }
 
 impl Settings {
     /// Full mode with `--bench` (as `cargo bench` passes it): a median of 5 runs, each
     /// capped at 20 s, connie's total timeout and hyper-util's connect timeout 10 s. Quick
     /// mode with `--quick` or `CONNIE_BENCH_QUICK=1`, and smoke-test mode without `--bench`
-    /// (as under `cargo test --benches`): one run, a 3 s cap, both timeouts 2 s. `parallel_quick`:
+    /// (as under `cargo test`): one run, a 3 s cap, both timeouts 2 s. `parallel_quick`:
     /// whether quick mode runs the scenarios concurrently.
-    pub(crate) fn from_env(command: &'static str, parallel_quick: bool) -> Settings {
+    pub fn from_env(command: &'static str, parallel_quick: bool) -> Settings {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let flag = |name: &str| args.iter().any(|a| a == name);
         let quick = flag("--quick")
@@ -59,7 +59,7 @@ impl Settings {
     }
 
     /// `full`, `quick`, or the smoke test and how to run the real thing.
-    pub(crate) fn mode(&self) -> String {
+    pub fn mode(&self) -> String {
         match (self.smoke, self.quick) {
             (true, _) => format!("smoke test (no --bench flag; run `{}`)", self.command),
             (false, true) => "quick".to_owned(),

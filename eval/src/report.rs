@@ -6,16 +6,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::baseline::system;
-use super::clients::Client;
-use super::settings::Settings;
-use super::BoxError;
+use crate::baseline::system;
+use crate::clients::Client;
+use crate::settings::Settings;
+use crate::BoxError;
 
 /// A cell stops repeating once its runs have taken this long.
-pub(crate) const CELL_BUDGET: Duration = Duration::from_secs(10);
+pub const CELL_BUDGET: Duration = Duration::from_secs(10);
 
 /// One measurement.
-pub(crate) enum Run {
+pub enum Run {
     Ok {
         secs: f64,
         attempts: Option<usize>,
@@ -33,7 +33,7 @@ pub(crate) enum Run {
 
 impl Run {
     /// How long it took, if it ended (connected or failed) before the cap.
-    pub(crate) fn secs(&self) -> Option<f64> {
+    pub fn secs(&self) -> Option<f64> {
         match self {
             Run::Ok { secs, .. } | Run::Failed { secs, .. } => Some(*secs),
             Run::Timeout { .. } => None,
@@ -41,7 +41,7 @@ impl Run {
     }
 
     /// The attempts it started, if counted.
-    pub(crate) fn attempts(&self) -> Option<usize> {
+    pub fn attempts(&self) -> Option<usize> {
         match self {
             Run::Ok { attempts, .. } | Run::Failed { attempts, .. } => *attempts,
             Run::Timeout { attempts } => *attempts,
@@ -50,7 +50,7 @@ impl Run {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Status {
+pub enum Status {
     Ok,
     Failed,
     Timeout,
@@ -69,7 +69,7 @@ impl Status {
 }
 
 /// A row of a table: a client, named for the run's settings.
-pub(crate) trait Row: Copy + PartialEq {
+pub trait Row: Copy + PartialEq {
     /// The row's name ([`Client::label`]).
     fn label(self, s: &Settings) -> String;
     /// Whether it is the oracle, which the "× oracle" column divides by.
@@ -87,16 +87,16 @@ impl Row for Client {
 }
 
 /// The runs of one client in one scenario.
-pub(crate) struct Cell<C = Client> {
-    pub(crate) scenario: &'static str,
-    pub(crate) client: C,
+pub struct Cell<C = Client> {
+    pub scenario: &'static str,
+    pub client: C,
     /// Whether the bench counts this client's attempts ("?" in the table when unknown).
-    pub(crate) counted: bool,
-    pub(crate) runs: Vec<Run>,
+    pub counted: bool,
+    pub runs: Vec<Run>,
 }
 
 impl<C: Row> Cell<C> {
-    pub(crate) fn status(&self) -> Status {
+    pub fn status(&self) -> Status {
         if self.runs.is_empty() {
             Status::NotApplicable
         } else if self.runs.iter().any(|r| matches!(r, Run::Timeout { .. })) {
@@ -109,7 +109,7 @@ impl<C: Row> Cell<C> {
     }
 
     /// The median time of the runs that ended (connected or failed).
-    pub(crate) fn median(&self) -> Option<f64> {
+    pub fn median(&self) -> Option<f64> {
         let mut secs: Vec<f64> = self.runs.iter().filter_map(Run::secs).collect();
         if secs.is_empty() {
             return None;
@@ -154,7 +154,7 @@ impl<C: Row> Cell<C> {
 }
 
 /// Where `runs` connected to, if reported: `to A` or `to A ×3, B ×2`.
-pub(crate) fn remotes<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Option<String> {
+pub fn remotes<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Option<String> {
     let mut seen: Vec<(SocketAddr, usize)> = Vec::new();
     for run in runs {
         if let Run::Ok {
@@ -182,14 +182,14 @@ pub(crate) fn remotes<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Option<Str
 }
 
 /// The title, date, system and mode lines above the table.
-pub(crate) fn header(title: &str, s: &Settings, date: &str) -> String {
+pub fn header(title: &str, s: &Settings, date: &str) -> String {
     let runs = format!("median of up to {} run(s) per cell", s.runs);
     header_for(title, s, date, &runs)
 }
 
 /// [`header`] for a bench that measures otherwise: `measures` says how
 /// (`median of up to 5 run(s) per cell`).
-pub(crate) fn header_for(title: &str, s: &Settings, date: &str, measures: &str) -> String {
+pub fn header_for(title: &str, s: &Settings, date: &str, measures: &str) -> String {
     let mut out = format!("\n## {title}\n\n- date: {date}\n- system: {}\n", system());
     let _ = writeln!(
         out,
@@ -207,7 +207,7 @@ pub(crate) fn header_for(title: &str, s: &Settings, date: &str, measures: &str) 
 }
 
 /// `scenario / client` of each cell that did not connect every time.
-pub(crate) fn failures<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<String> {
+pub fn failures<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<String> {
     (cells.iter())
         .filter(|c| c.status() != Status::Ok)
         .map(|c| format!("{} / {}", c.scenario, c.client.label(s)))
@@ -217,7 +217,7 @@ pub(crate) fn failures<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<String> {
 /// After the tables and their keys: the wall time, then in a smoke test a failure if
 /// `failed` names anything ([`failures`]), otherwise `json()` written to
 /// `target/connie-bench/<bench>.json`.
-pub(crate) fn finish(
+pub fn finish(
     bench: &str,
     failed: &[String],
     json: impl FnOnce() -> String,
@@ -251,7 +251,7 @@ fn fmt_secs(secs: f64) -> String {
 }
 
 /// `1.05×`, `12.3×`, `480×`.
-pub(crate) fn fmt_ratio(ratio: f64) -> String {
+pub fn fmt_ratio(ratio: f64) -> String {
     if ratio >= 100.0 {
         format!("{ratio:.0}×")
     } else if ratio >= 10.0 {
@@ -262,7 +262,7 @@ pub(crate) fn fmt_ratio(ratio: f64) -> String {
 }
 
 /// The "seconds" column, also the progress line on stderr.
-pub(crate) fn seconds_cell<C: Row>(cell: &Cell<C>, s: &Settings) -> String {
+pub fn seconds_cell<C: Row>(cell: &Cell<C>, s: &Settings) -> String {
     match (cell.status(), cell.median()) {
         (Status::Ok, Some(m)) => fmt_secs(m),
         (Status::Failed, Some(m)) => format!("FAIL {}", fmt_secs(m)),
@@ -283,7 +283,7 @@ fn ratio<C: Row>(cell: &Cell<C>, cells: &[Cell<C>]) -> Option<f64> {
 }
 
 /// The Markdown table: one row per cell, the scenario named on its first row.
-pub(crate) fn table<C: Row>(cells: &[Cell<C>], s: &Settings) -> String {
+pub fn table<C: Row>(cells: &[Cell<C>], s: &Settings) -> String {
     let mut rows: Vec<[String; 7]> = vec![[
         "scenario".into(),
         "client".into(),
@@ -322,10 +322,7 @@ pub(crate) fn table<C: Row>(cells: &[Cell<C>], s: &Settings) -> String {
 
 /// A Markdown table of `rows` (the first is the header), its columns padded to one width,
 /// the `numeric` ones right-aligned.
-pub(crate) fn markdown<const N: usize>(
-    rows: &[[String; N]],
-    numeric: impl Fn(usize) -> bool,
-) -> String {
+pub fn markdown<const N: usize>(rows: &[[String; N]], numeric: impl Fn(usize) -> bool) -> String {
     let width = |col: usize| {
         rows.iter()
             .map(|r| r[col].chars().count())
@@ -370,13 +367,14 @@ pub(crate) fn markdown<const N: usize>(
 fn json_path(bench: &str) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        // The workspace's target directory: this crate's parent holds it.
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
         .join("connie-bench")
         .join(format!("{bench}.json"))
 }
 
 /// `s` as a JSON string literal.
-pub(crate) fn json_str(s: &str) -> String {
+pub fn json_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -394,18 +392,18 @@ pub(crate) fn json_str(s: &str) -> String {
 }
 
 /// `x` as a JSON number, or `null`.
-pub(crate) fn json_num(x: Option<f64>) -> String {
+pub fn json_num(x: Option<f64>) -> String {
     x.map_or_else(|| "null".to_owned(), |x| format!("{x}"))
 }
 
 /// The results ([`json_results`]) as JSON, with the run's settings.
-pub(crate) fn json(results: &[String], s: &Settings, date: &str, wall: Duration) -> String {
+pub fn json(results: &[String], s: &Settings, date: &str, wall: Duration) -> String {
     let runs = ("runs_per_cell", s.runs.to_string());
     json_document(s, date, wall, &[runs], results)
 }
 
 /// Each cell as a JSON object, for [`json_document`].
-pub(crate) fn json_results<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<String> {
+pub fn json_results<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<String> {
     (cells.iter())
         .map(|cell| {
             let secs: Vec<String> = cell.runs.iter().map(|r| json_num(r.secs())).collect();
@@ -428,7 +426,7 @@ pub(crate) fn json_results<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<Strin
 
 /// A bench's JSON: the date, the system, the mode, `fields` (names and JSON values), the
 /// cap, connie's total timeout, the wall time, and `results` (JSON objects).
-pub(crate) fn json_document(
+pub fn json_document(
     s: &Settings,
     date: &str,
     wall: Duration,
@@ -458,12 +456,12 @@ pub(crate) fn json_document(
 }
 
 /// A count as JSON, or `null`.
-pub(crate) fn json_count(n: Option<usize>) -> String {
+pub fn json_count(n: Option<usize>) -> String {
     n.map_or_else(|| "null".to_owned(), |n| n.to_string())
 }
 
 /// Now as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no date crate needed).
-pub(crate) fn utc_now() -> String {
+pub fn utc_now() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -11,10 +11,10 @@ use connie_lab::netns::{NetLab, Scenario};
 
 use super::{round, rows, Group, Row};
 use crate::bench::{measure_tcp, prepare, warm_up};
-use crate::common::clients::{Client, Prepared};
-use crate::common::report::json_str;
-use crate::common::settings::Settings;
-use crate::common::BoxError;
+use connie_eval::clients::{Client, Prepared};
+use connie_eval::report::json_str;
+use connie_eval::settings::Settings;
+use connie_eval::BoxError;
 
 /// The best host, first in DNS order, and its RTT.
 const BEST: (Ipv4Addr, Duration) = (Ipv4Addr::new(192, 0, 2, 1), Duration::from_millis(10));
