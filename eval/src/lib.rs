@@ -1,6 +1,7 @@
 //! What connie's report generators (the benches of this crate) share: how a run measures
 //! ([`settings`]), the clients they compare ([`clients`]), the report as a Markdown table
-//! and JSON ([`report`]), and the ideal racer and the machine's description ([`baseline`]).
+//! and JSON ([`report`]), the goals it checks ([`goal`]), and the ideal racer and the
+//! machine's description ([`baseline`]).
 //!
 //! Not published: see `README.md` for the generators, their goals and their tables.
 
@@ -8,6 +9,7 @@
 
 pub mod baseline;
 pub mod clients;
+pub mod goal;
 pub mod report;
 pub mod settings;
 

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::baseline::system;
 use crate::clients::Client;
+use crate::goal::{self, Goal};
 use crate::settings::Settings;
 use crate::BoxError;
 
@@ -214,29 +215,37 @@ pub fn failures<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<String> {
         .collect()
 }
 
-/// After the tables and their keys: the wall time, then in a smoke test a failure if
-/// `failed` names anything ([`failures`]), otherwise `json()` written to
-/// `target/connie-bench/<bench>.json`.
+/// After the tables and their keys: the goals' lines ([`goal::lines`]) and the wall time;
+/// then in a smoke test a failure if `failed` names anything ([`failures`]), otherwise
+/// `json()` written to `target/connie-bench/<bench>.json`; then a failure if a goal the run
+/// asserts was missed ([`goal::missed`]).
 pub fn finish(
     bench: &str,
     failed: &[String],
+    goals: &[Goal],
     json: impl FnOnce() -> String,
     s: &Settings,
     wall: Duration,
 ) -> Result<(), BoxError> {
     println!();
+    print!("{}", goal::lines(goals, s.full()));
     println!("total wall time: {} s", fmt_secs(wall.as_secs_f64()));
-    if s.smoke {
-        if !failed.is_empty() {
-            return Err(format!("smoke test failed: {}", failed.join(", ")).into());
-        }
-        println!("(smoke test only: run `{}` for every scenario)", s.command);
-        return Ok(());
+    if s.smoke && !failed.is_empty() {
+        return Err(format!("smoke test failed: {}", failed.join(", ")).into());
     }
-    let path = json_path(bench);
-    std::fs::create_dir_all(path.parent().expect("a file in a directory"))?;
-    std::fs::write(&path, json())?;
-    println!("JSON: {}", path.display());
+    if !s.smoke {
+        let path = json_path(bench);
+        std::fs::create_dir_all(path.parent().expect("a file in a directory"))?;
+        std::fs::write(&path, json())?;
+        println!("JSON: {}", path.display());
+    }
+    let missed = goal::missed(goals, s.full());
+    if !missed.is_empty() {
+        return Err(format!("goal missed: {}", missed.join("; ")).into());
+    }
+    if s.smoke {
+        println!("(smoke test only: run `{}` for every scenario)", s.command);
+    }
     Ok(())
 }
 

@@ -58,6 +58,11 @@ impl Settings {
         }
     }
 
+    /// Whether this is a full run: `--bench` without `--quick`.
+    pub fn full(&self) -> bool {
+        !self.smoke && !self.quick
+    }
+
     /// `full`, `quick`, or the smoke test and how to run the real thing.
     pub fn mode(&self) -> String {
         match (self.smoke, self.quick) {

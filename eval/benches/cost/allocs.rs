@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use connie::ConnieConnector;
+use connie_eval::goal::{Assert, Goal};
 use connie_lab::Lab;
 use tokio::runtime::Runtime;
 
@@ -29,8 +30,16 @@ const FOUR: [Client; 4] = [
     Client::Connector,
 ];
 
-/// Both tables.
-pub(crate) fn run(s: &Settings, client_rt: &Runtime, lab_rt: &Runtime) -> Result<(), BoxError> {
+/// Most allocations per connect of `race_connect(SocketAddr)`: issue 12's goal.
+const MAX_ALLOCATIONS: f64 = 3.0;
+
+/// Both tables, and issue 12's goal on the first: `race_connect(SocketAddr)` makes at most
+/// 3 allocations per connect. Asserted in every run: a count, the same unoptimized.
+pub(crate) fn run(
+    s: &Settings,
+    client_rt: &Runtime,
+    lab_rt: &Runtime,
+) -> Result<Vec<Goal>, BoxError> {
     let sink = Sink::start(&[IpAddr::V4(Ipv4Addr::LOCALHOST)], 1)?;
     let one = Clients::new(
         &[sink.addr(Ipv4Addr::LOCALHOST.into())],
@@ -38,6 +47,15 @@ pub(crate) fn run(s: &Settings, client_rt: &Runtime, lab_rt: &Runtime) -> Result
     );
     let rows = client_rt.block_on(measure(s, &one, &ONE))?;
     let raw = rows[0].1;
+    let (_, (allocations, _)) = *(rows.iter())
+        .find(|(client, _)| *client == Client::RaceAddr)
+        .expect("race_connect(SocketAddr) is measured");
+    let goal = Goal::new(
+        format!("allocations per connect, `race_connect(SocketAddr)`: ≤ {MAX_ALLOCATIONS}"),
+        dec1(allocations),
+        allocations <= MAX_ALLOCATIONS,
+        Assert::Always,
+    );
     let lines: Vec<Vec<String>> = rows
         .iter()
         .map(|&(client, measured)| row(client.label(1), measured, raw))
@@ -87,7 +105,7 @@ pub(crate) fn run(s: &Settings, client_rt: &Runtime, lab_rt: &Runtime) -> Result
         &["client", "allocations", "× ideal", "bytes allocated", "× ideal"],
         &lines,
     );
-    Ok(())
+    Ok(vec![goal])
 }
 
 /// A table row: `label`, then the allocations and bytes `measured`, each with its ratio to

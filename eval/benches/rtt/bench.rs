@@ -70,8 +70,9 @@ fn table(s: &Settings) -> Result<(), BoxError> {
     if !rows.is_empty() {
         print!("{}", series::report::tables(&rows, s, &date));
     }
+    let goals = series::report::goals(&rows);
     let json = || report::json(&report::json_results(&cells, s), s, &date, wall);
-    report::finish("rtt", &failures, json, s, wall)
+    report::finish("rtt", &failures, &goals, json, s, wall)
 }
 
 /// Builds the scenario's lab, measures every client in it, then removes it.

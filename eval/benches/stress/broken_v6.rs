@@ -12,6 +12,11 @@
 //! attempt left to the kernel takes about 130 s), how many failed and whether any saw
 //! `EMFILE`, the time until the last connected, the median and slowest connect, and the
 //! peak of open descriptors.
+//!
+//! Issue 20's goals, per pair of rounds, asserted in every run: every one of connie's races
+//! connects within 2 s and none sees `EMFILE`, and connie's last connect comes no later than
+//! hyper-util's (a race that never connected counting as the 20 s wait). hyper-util's own
+//! results are reported only.
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
@@ -21,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connie::ConnieConnector;
+use connie_eval::goal::{self, Assert, Goal};
 use connie_lab::Lab;
 use hyper::Uri;
 use hyper_util::client::legacy::connect::dns::Name;
@@ -37,6 +43,8 @@ pub(crate) const RACES: usize = 1_000;
 const SOFT_LIMIT: u64 = 1_024;
 /// How long a connect may take before it counts as stuck.
 const STUCK: Duration = Duration::from_secs(20);
+/// Issue 20's goal: every one of connie's races connected within this.
+const ALL_WITHIN: Duration = Duration::from_secs(2);
 
 /// hyper-util's resolver here: `r<i>.test` is race `i`'s two addresses, IPv6 first.
 #[derive(Clone)]
@@ -108,8 +116,49 @@ pub(crate) fn main(races: usize) -> Result<(), BoxError> {
         );
         println!("client                      connected  failed  stuck  EMFILE  last connected  median    slowest   peak fds");
         let resolver = TwoAddrs { dead, port: lab.port() };
-        for client in [Client::Connie, Client::Hyper, Client::Connie, Client::Hyper] {
+        let mut goals = Vec::new();
+        // connie's time to its last connect in the round before, for the goal against
+        // hyper-util's round that follows it.
+        let mut connie_done = None;
+        for (i, client) in [Client::Connie, Client::Hyper, Client::Connie, Client::Hyper]
+            .into_iter()
+            .enumerate()
+        {
             let round = round(client, races, dead, &resolver).await?;
+            // A race that never connected counts as the whole wait.
+            let done = if round.connected == races {
+                round.last
+            } else {
+                STUCK
+            };
+            let pair = i / 2 + 1;
+            match client {
+                Client::Connie => {
+                    connie_done = Some(done);
+                    goals.push(Goal::new(
+                        format!(
+                            "round {pair}, connie: every race connects within {}, none sees EMFILE",
+                            secs(ALL_WITHIN)
+                        ),
+                        format!(
+                            "{} of {races} in {done:.2?}{}",
+                            round.connected,
+                            if round.emfile { ", EMFILE seen" } else { "" }
+                        ),
+                        round.connected == races && done <= ALL_WITHIN && !round.emfile,
+                        Assert::Always,
+                    ));
+                }
+                Client::Hyper => {
+                    let connie = connie_done.take().unwrap_or(STUCK);
+                    goals.push(Goal::new(
+                        format!("round {pair}: connie's races all connected no later than hyper-util's"),
+                        format!("connie {connie:.2?}, hyper-util {done:.2?}"),
+                        connie <= done,
+                        Assert::Always,
+                    ));
+                }
+            }
             let mut times = round.times.clone();
             times.sort_unstable();
             let median = times.get(times.len() / 2).copied().unwrap_or_default();
@@ -133,8 +182,20 @@ pub(crate) fn main(races: usize) -> Result<(), BoxError> {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         drop(farm);
-        Ok(())
+        println!();
+        print!("{}", goal::lines(&goals, true));
+        let missed = goal::missed(&goals, true);
+        if missed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("goal missed: {}", missed.join("; ")).into())
+        }
     })
+}
+
+/// `2 s`.
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 async fn round(

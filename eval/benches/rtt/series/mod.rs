@@ -11,6 +11,7 @@ pub(crate) mod tls;
 
 use std::time::Instant;
 
+use connie_eval::goal::Assert;
 use connie_eval::report::Run;
 use connie_eval::settings::Settings;
 use connie_eval::BoxError;
@@ -121,7 +122,23 @@ pub(crate) struct Row {
     pub(crate) death: Option<base::Death>,
     /// What the series was, as JSON members (`"tls_version": "1.3", …`), or empty.
     pub(crate) setup: String,
+    /// What the series asks of this row's client (issue 20's goals), if anything.
+    pub(crate) target: Option<Target>,
     pub(crate) connects: Vec<Run>,
+}
+
+/// A goal a series sets for one of its rows, as [`report::goals`] checks it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    /// Over connects 2 to the last: at most `ratio` times the oracle's mean time, and at
+    /// most `syns` SYNs (TCP connections) per connect, each if given.
+    Steady {
+        ratio: Option<f64>,
+        syns: Option<f64>,
+        assert: Assert,
+    },
+    /// The connect right after the host died within its [`base::Death::goal`].
+    Failover { assert: Assert },
 }
 
 impl Row {
@@ -144,6 +161,7 @@ fn rows(group: Group, series: &str, labels: &[String], oracle: usize, planned: u
             planned,
             death: None,
             setup: String::new(),
+            target: None,
             connects: Vec::with_capacity(planned),
         })
         .collect()
@@ -177,7 +195,8 @@ pub(crate) fn main(groups: &[Group], s: &Settings) -> Result<(), BoxError> {
     let wall = started.elapsed();
     print!("{}", report::tables(&rows, s, &date));
     let json = || report::json(&rows, s, &date, wall);
-    connie_eval::report::finish("rtt-series", &report::failures(&rows), json, s, wall)
+    let (failures, goals) = (report::failures(&rows), report::goals(&rows));
+    connie_eval::report::finish("rtt-series", &failures, &goals, json, s, wall)
 }
 
 /// Runs `jobs` (at once in quick mode), each in its own lab; the rows in job order.

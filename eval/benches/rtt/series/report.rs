@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::base::{self, Death};
-use super::{flaky, tls, Group, Row, MAX_FAILURES};
+use super::{flaky, tls, Group, Row, Target, MAX_FAILURES};
+use connie_eval::goal::Goal;
 use connie_eval::report::{self, Run};
 use connie_eval::settings::Settings;
 
@@ -115,6 +116,56 @@ pub(crate) fn failures(rows: &[Row]) -> Vec<String> {
         .filter(|row| row.failures() > 0)
         .map(|row| format!("{} / {}", row.series, row.client))
         .collect()
+}
+
+/// The goals the series set for their rows ([`Target`]), as this run measured them.
+pub(crate) fn goals(rows: &[Row]) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    for row in rows {
+        let Some(target) = row.target else { continue };
+        let name = format!("{} / {}", row.series, row.client);
+        match target {
+            Target::Steady {
+                ratio: max_ratio,
+                syns: max_syns,
+                assert,
+            } => {
+                let n = row.planned;
+                let ratio = ratio(row, rows, 2, n);
+                let syns = mean_attempts(window(row, 2, n));
+                let mut limits = Vec::new();
+                let mut measured = Vec::new();
+                let mut met = true;
+                if let Some(max) = max_ratio {
+                    limits.push(format!("≤ {max}× the oracle"));
+                    measured.push(opt(ratio, report::fmt_ratio));
+                    met &= ratio.is_some_and(|r| r <= max);
+                }
+                if let Some(max) = max_syns {
+                    limits.push(format!("≤ {max} SYNs per connect"));
+                    measured.push(format!("{} SYNs per connect", opt(syns, self::syns)));
+                    met &= syns.is_some_and(|x| x <= max);
+                }
+                let what = format!("{name}: {} over connects 2–{n}", limits.join(", "));
+                goals.push(Goal::new(what, measured.join(", "), met, assert));
+            }
+            Target::Failover { assert } => {
+                let Some(death) = row.death else { continue };
+                let at = death.after + 1;
+                let goal = death.goal.as_secs_f64();
+                let what = format!("{name}: connect {at} within {} ms", ms(goal));
+                let run = row.connects.get(at - 1);
+                let met = matches!(run, Some(Run::Ok { secs, .. }) if *secs <= goal);
+                let measured = match run {
+                    Some(Run::Ok { secs, .. }) => format!("{} ms", ms(*secs)),
+                    Some(other) => one(Some(other)),
+                    None => "not made".to_owned(),
+                };
+                goals.push(Goal::new(what, measured, met, assert));
+            }
+        }
+    }
+    goals
 }
 
 /// The header, then each group's table with its key (and the base group's table of the
@@ -264,7 +315,7 @@ fn death_table(of_group: &[&Row], rows: &[Row], death: Death) -> String {
     out.push_str(&report::markdown(&table, |col| (1..=6).contains(&col)));
     let _ = writeln!(out);
     let _ = writeln!(out, "From connect {at} on, {} is a blackhole (the delay line drops its packets both ways); the oracle then connects to {}, the next-best host.", death.host, death.next);
-    let _ = writeln!(out, "goal: the next-best RTT + the dead host's expected handshake time (its RTT) + {} ms: what a connector that starts its best-known address alone, and more once that one is late, should take.", base::GOAL_SLACK.as_millis());
+    let _ = writeln!(out, "goal ms: the next-best RTT + the dead host's expected handshake time (its RTT) + {} ms: what a connector that starts its best-known address alone, and more once that one is late, should take.", base::GOAL_SLACK.as_millis());
     let _ = writeln!(out, "× new oracle: the mean of connects {after} ÷ the oracle's over the same connects; SYNs/connect: over connects {after}.");
     out
 }
