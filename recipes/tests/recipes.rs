@@ -1,10 +1,13 @@
 //! The README's ecosystem recipes, each run against a local server behind a dead address:
-//! tonic's `Endpoint::connect_with_connector`, tokio-tungstenite over `race_connect`, and
-//! hyper-util's `client-pool` services over connections raced by connie. (hyper-rustls is
-//! in `tests/https.rs`; tokio-postgres's `connect_raw` is a compiled README example.)
+//! tonic's `Endpoint::connect_with_connector` (over TCP racing and over connie's TLS
+//! racing), tokio-tungstenite over `race_connect`, and hyper-util's `client-pool` services
+//! over connections raced by connie. (hyper-rustls is in connie's `tests/https.rs`;
+//! tokio-postgres's `connect_raw` is a compiled README example.)
 //!
-//! Only loopback is used: names are resolved by `connie_lab::DnsServer`.
+//! Only loopback is used: names are resolved by `connie_lab::DnsServer`. The helpers are
+//! connie's own test support, shared by path.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::future::Future;
@@ -14,17 +17,18 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use connie::{ConnectInfo, ConnieConnector, ConnieStream};
-use connie_lab::Lab;
+use connie_lab::{Lab, TlsIdentity, LAB_ALPN};
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::Empty;
+use http_body_util::{BodyExt, Empty};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http2;
-use hyper::{Request, Response, StatusCode, Uri};
+use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::pool::singleton::Singleton;
 use hyper_util::rt::TokioExecutor;
-use support::http::{dns_for, grpc_hello, lab_with_server};
+use support::http::{dns_for, lab_with_server};
 use support::{bounded, ip, PROMPT};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::Message;
 use tower::ServiceExt;
 use tower_service::Service;
@@ -61,6 +65,31 @@ async fn tonic_channel_connects_through_connie() {
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].remote_addr(), server.addr);
+        assert_eq!(server.requests_per_connection(), [1]);
+    })
+    .await
+}
+
+/// tonic over connie's TLS racing: `connect_with_connector` takes the connector as it is
+/// (tonic without its own TLS features passes `https` URIs to it), and the TLS host behind
+/// the silent one serves the gRPC request over HTTP/2, chosen through ALPN.
+#[tokio::test]
+async fn tonic_over_tls_racing() {
+    bounded(async {
+        let identity = TlsIdentity::new().unwrap();
+        let acceptor = TlsAcceptor::from(identity.server_config(&LAB_ALPN));
+        let dead = Lab::builder().silent(ip("127.0.0.149"));
+        let (lab, server) = lab_with_server(dead, ip("127.0.0.150"), Some(&acceptor)).await;
+        let dns = dns_for(&lab, &server, "www").await;
+        let connector = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .rustls(identity.client_config(&[b"h2"]));
+        let uri = format!("https://www.lab.test.:{}", lab.port());
+        let (response, body) = grpc_hello(&uri, connector, "silent host").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.version(), Version::HTTP_2);
+        assert_eq!(body, "hello");
+        assert_eq!(server.handshakes(), 1);
         assert_eq!(server.requests_per_connection(), [1]);
     })
     .await
@@ -184,4 +213,35 @@ async fn hyper_util_pool_singleton_shares_one_raced_connection() {
         assert_eq!(server.requests_per_connection(), [3]);
     })
     .await
+}
+
+/// A tonic `Channel` to `uri` over `connector`, connected within [`PROMPT`] (`past` names
+/// the dead host it must get past promptly), sends one gRPC request, and returns the
+/// response with its body read. The local [`HttpServer`] answers it with `200 hello`.
+async fn grpc_hello<C>(uri: &str, connector: C, past: &str) -> (Response<()>, Bytes)
+where
+    C: tower_service::Service<Uri> + Send + 'static,
+    C::Response: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    C::Future: Send + 'static,
+    Box<dyn std::error::Error + Send + Sync>: From<C::Error> + Send + 'static,
+{
+    let endpoint = tonic::transport::Endpoint::from_shared(uri.to_owned())
+        .unwrap()
+        .connect_timeout(PROMPT);
+    let channel = tokio::time::timeout(PROMPT, endpoint.connect_with_connector(connector))
+        .await
+        .unwrap_or_else(|_| panic!("does not connect promptly past the {past}"))
+        .unwrap();
+    // A tonic client sends its gRPC requests down the `Channel`; any request shows the
+    // transport at work.
+    let request = Request::get(format!("{uri}/hello.Greeter/SayHello"))
+        .body(tonic::body::Body::empty())
+        .unwrap();
+    let response = tokio::time::timeout(PROMPT, channel.oneshot(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (Response::from_parts(parts, ()), body)
 }
