@@ -76,8 +76,9 @@ impl TlsClient {
 const GOAL: Duration = Duration::from_millis(2);
 
 /// Issue 13's goal, per scenario: connie's TLS racing within [`GOAL`] of the oracle (its
-/// median no more than the oracle's plus 2 ms). Asserted in every run: in a smoke test's
-/// unoptimized build the margin is about 1 ms (0.1–0.3 ms optimized).
+/// median no more than the oracle's plus 2 ms). Asserted in full runs, where it is
+/// 0.1–0.3 ms; a smoke test's unoptimized build measures about 1 ms, and more than 2 ms
+/// now and then on a busy machine.
 pub(crate) fn goals(cells: &[Cell<TlsClient>]) -> Vec<Goal> {
     let median = |scenario: &str, client: TlsClient| {
         let cell = cells
@@ -104,7 +105,7 @@ pub(crate) fn goals(cells: &[Cell<TlsClient>]) -> Vec<Goal> {
                 }
                 None => ("did not connect".to_owned(), false),
             };
-            Goal::new(what, measured, met, Assert::Always)
+            Goal::new(what, measured, met, Assert::Full)
         })
         .collect()
 }
