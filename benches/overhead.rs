@@ -27,9 +27,6 @@
 //! Under `cargo test --benches` (no `--bench` flag) criterion runs each benchmark once,
 //! and the ratio loop is skipped.
 
-#[path = "common/baseline.rs"]
-mod baseline;
-
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
@@ -48,8 +45,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tower_service::Service;
-
-use baseline::close;
 
 /// The lab name served as `127.0.0.1`, fully qualified.
 const LOCALHOST: &str = "localhost.lab.test.";
@@ -142,6 +137,12 @@ impl Service<Name> for NoDns {
         let error = io::Error::new(io::ErrorKind::Unsupported, format!("no DNS here: {name}"));
         Box::pin(async move { Err(error) })
     }
+}
+
+/// Closes `stream` with a RST (`SO_LINGER` 0), leaving no `TIME_WAIT` behind.
+fn close(stream: TcpStream) {
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    drop(stream);
 }
 
 async fn raw(addr: SocketAddr) -> TcpStream {

@@ -2,7 +2,7 @@
 //! accept TCP and then stay silent, reset during the handshake, or present an untrusted
 //! certificate, next to a host that completes TLS; and the same connector inside
 //! hyper-util's `Client` (HTTP/1.1 and HTTP/2 through ALPN, `https` and `http` on one
-//! client, `https_only`) and tonic.
+//! client, `https_only`). tonic over it is in `recipes/tests/recipes.rs`.
 //!
 //! Only loopback is used: names are resolved by `connie_lab::DnsServer`. The races run on
 //! tokio's paused clock, where a loopback TCP or TLS handshake takes no time at all, so
@@ -22,7 +22,7 @@ use hyper::{StatusCode, Version};
 use hyper_util::client::legacy::connect::HttpInfo;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::http::{dns_for, get, grpc_hello, lab_with_server, HttpServer};
+use support::http::{dns_for, get, lab_with_server, HttpServer};
 use support::{bounded, find, ip, ms, PROMPT};
 use tokio_rustls::TlsAcceptor;
 
@@ -316,24 +316,6 @@ async fn https_and_http_on_one_client_and_https_only() {
         assert!(cause.is_invalid_target(), "{cause:?}");
         assert!(cause.to_string().contains("https_only"), "{cause}");
         assert_eq!(https.plain.accepted(), 1, "the refused URI sent no SYN");
-    })
-    .await
-}
-
-/// tonic over TLS racing: `connect_with_connector` takes the connector as it is (tonic
-/// without its own TLS features passes `https` URIs to it), and the TLS host behind the
-/// silent one serves the gRPC request over HTTP/2, chosen through ALPN.
-#[tokio::test]
-async fn tonic_over_tls_racing() {
-    bounded(async {
-        let https = Https::new("127.0.0.149", "127.0.0.150", "127.0.0.151", &[b"h2"]).await;
-        let uri = format!("https://www.lab.test.:{}", https.lab.port());
-        let (response, body) = grpc_hello(&uri, https.connector, "silent host").await;
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.version(), Version::HTTP_2);
-        assert_eq!(body, "hello");
-        assert_eq!(https.tls.handshakes(), 1);
-        assert_eq!(https.tls.requests_per_connection(), [1]);
     })
     .await
 }

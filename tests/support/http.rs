@@ -155,39 +155,6 @@ pub async fn dns_for(lab: &Lab, server: &HttpServer, name: &str) -> DnsServer {
     dns.start().await.expect("the lab DNS server starts")
 }
 
-/// A tonic `Channel` to `uri` over `connector`, connected within [`PROMPT`] (`past` names
-/// the dead host it must get past promptly), sends one gRPC request, and returns the
-/// response with its body read. The local [`HttpServer`] answers it with `200 hello`.
-pub async fn grpc_hello<C>(uri: &str, connector: C, past: &str) -> (Response<()>, Bytes)
-where
-    C: tower_service::Service<Uri> + Send + 'static,
-    C::Response: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    C::Future: Send + 'static,
-    Box<dyn std::error::Error + Send + Sync>: From<C::Error> + Send + 'static,
-{
-    use tower::ServiceExt;
-
-    let endpoint = tonic::transport::Endpoint::from_shared(uri.to_owned())
-        .unwrap()
-        .connect_timeout(PROMPT);
-    let channel = tokio::time::timeout(PROMPT, endpoint.connect_with_connector(connector))
-        .await
-        .unwrap_or_else(|_| panic!("does not connect promptly past the {past}"))
-        .unwrap();
-    // A tonic client sends its gRPC requests down the `Channel`; any request shows the
-    // transport at work.
-    let request = Request::get(format!("{uri}/hello.Greeter/SayHello"))
-        .body(tonic::body::Body::empty())
-        .unwrap();
-    let response = tokio::time::timeout(PROMPT, channel.oneshot(request))
-        .await
-        .unwrap()
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    (Response::from_parts(parts, ()), body)
-}
-
 /// GETs `uri` within [`PROMPT`], returning the response with its body read.
 pub async fn get<C>(
     client: &Client<C, Empty<Bytes>>,

@@ -1,4 +1,5 @@
-//! The RTT scenarios of the benchmark table, and timing one client in a [`NetLab`].
+//! The RTT scenarios of the benchmark table (`connie-eval`'s `rtt` bench), and timing one
+//! client in a [`NetLab`].
 
 use std::future::Future;
 use std::io;
