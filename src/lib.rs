@@ -243,11 +243,6 @@ pub use crate::tcp::TcpDialer;
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use crate::tls::{MaybeTlsStream, RustlsDialer};
 
-/// The README's examples, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
-
 /// The hickory-resolver version connie uses, for building a custom resolver for
 /// [`ConnieConnector::resolver`], or its configuration for
 /// [`ConnieConnector::resolver_config`].

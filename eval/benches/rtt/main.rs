@@ -100,7 +100,7 @@
 //!   oracle's mean time.
 //!
 //! **The flaky series' pace.** connie's history keeps its times in wall-clock seconds (a
-//! failed address is ranked last for `connie::FAILURE_COOL_DOWN`), so how far apart the
+//! failed address is ranked last for 30 s), so how far apart the
 //! connects are decides how many of them a cool-down covers. The figures were taken
 //! at 1 connect per second, which cannot run 2,000 connects in a bench. A round starts
 //! 250 ms after the one before started (or as soon as that one is done, if it took longer;

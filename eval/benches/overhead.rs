@@ -1,7 +1,7 @@
 //! What connie costs on the happy path, against one alive loopback host (criterion).
 //!
 //! ```text
-//! cargo bench --bench overhead     # under a minute
+//! cargo bench -p connie-eval --bench overhead     # under a minute
 //! ```
 //!
 //! The `connect` group times one connection to an alive [`AliveHost`] on `127.0.0.1`:
