@@ -24,3 +24,45 @@ mod tests;
 
 pub(crate) use self::driver::race;
 pub(crate) use self::one::{one, Won};
+
+/// The machine, its account and the rules of time it asks are sans-IO: no runtime, no
+/// socket, no resolver in the code of any of their files (their docs may name them).
+#[cfg(test)]
+#[test]
+fn the_machine_imports_no_io() {
+    let files = [
+        ("machine/mod.rs", include_str!("machine/mod.rs")),
+        ("machine/intake.rs", include_str!("machine/intake.rs")),
+        ("machine/start.rs", include_str!("machine/start.rs")),
+        ("machine/stop.rs", include_str!("machine/stop.rs")),
+        ("machine/queue.rs", include_str!("machine/queue.rs")),
+        ("report.rs", include_str!("report.rs")),
+        (
+            "../schedule/timing.rs",
+            include_str!("../schedule/timing.rs"),
+        ),
+        ("../config.rs", include_str!("../config.rs")),
+    ];
+    let io = [
+        "tokio",
+        "hickory",
+        "socket2",
+        "TcpStream",
+        "UdpSocket",
+        "crate::dial",
+        "crate::tcp",
+        "crate::budget",
+        "order::source",
+    ];
+    for (file, source) in files {
+        let code = source.lines().filter(|l| !l.trim_start().starts_with("//"));
+        for (n, line) in code.enumerate() {
+            for word in io {
+                assert!(
+                    !line.contains(word),
+                    "{file}: {word} in {line:?} (code line {n})"
+                );
+            }
+        }
+    }
+}
