@@ -22,6 +22,7 @@ use crate::dial::Names;
 use crate::dns::Answer;
 use crate::error::DnsError;
 use crate::order::Memory;
+use crate::race::machine::tests::sim::{Handshake, Host};
 use crate::{
     AttemptBudget, ConnectError, ConnectInfo, Destination, Dial, ErrorKind, Family, Outcome,
     Schedule,
@@ -33,36 +34,6 @@ fn ms(n: u64) -> Duration {
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Host {
-    /// Accepts after this handshake time.
-    Up(Duration),
-    /// Refuses after this time.
-    Refused(Duration),
-    /// Never answers.
-    Blackhole,
-    /// Never answers, until the kernel gives up on its SYNs after this long (about 127 s
-    /// on Linux): `TimedOut`.
-    GivesUp(Duration),
-    /// The process has no descriptor left for the attempt's socket: `EMFILE`, at once.
-    #[cfg(unix)]
-    OutOfFiles,
-    /// Connects its transport after `tcp`, reports it, then finishes a handshake on top
-    /// as `then` says: a two-stage dialer, as TCP plus TLS.
-    Tls { tcp: Duration, then: Handshake },
-}
-
-/// How the handshake after a [`Host::Tls`]'s transport ends.
-#[derive(Debug, Clone, Copy)]
-enum Handshake {
-    /// Done after this long.
-    Done(Duration),
-    /// Fails after this long (a reset, a bad certificate).
-    Fails(Duration),
-    /// Never answers: a host that accepts TCP and then stays silent.
-    Silent,
 }
 
 /// A simulated network: per-address behaviour, a log of dials, and a count of sockets
@@ -1157,3 +1128,4 @@ mod list;
 mod no_time;
 mod one;
 mod props;
+mod same_as_sim;
