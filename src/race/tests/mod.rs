@@ -315,6 +315,39 @@ async fn dropping_the_race_closes_every_attempt() {
     assert_eq!(net.open(), 0);
 }
 
+/// Answers that are ready together (both families from a cache) join the race together,
+/// so the first attempt goes to the best of all of them: here `AAAA` (a ULA address, RFC
+/// 6724 precedence 3) and `A` (a global one, 35) arrive at the same instant, `AAAA` read
+/// first. The IPv4 address goes first, alone; read one at a time, the ULA address would
+/// have started alone, as soon as its family answered.
+#[tokio::test(start_paused = true)]
+async fn answers_ready_together_join_the_race_together() {
+    let sources = Box::leak(Box::new(crate::order::source::Sources::fixed(|dst| {
+        Some(match dst.ip() {
+            std::net::IpAddr::V4(_) => "198.51.100.1".parse().unwrap(),
+            std::net::IpAddr::V6(_) => "2001:db8:ffff::1".parse().unwrap(),
+        })
+    })));
+    let memory = Memory {
+        history: None,
+        sources: Some(sources),
+    };
+    let net = Net::new(&[
+        ("[fd00::1]:80", Host::Up(ms(10))),
+        ("192.0.2.1:80", Host::Up(ms(10))),
+    ]);
+    let answers = dns(vec![
+        (ms(0), Family::V6, Ok(net.addrs(&["[fd00::1]:80"]))),
+        (ms(0), Family::V4, Ok(net.addrs(&["192.0.2.1:80"]))),
+    ]);
+    let p = plan(Schedule::sequential());
+    let (conn, info) = remembering(&net.dialer(), &p, memory, answers)
+        .await
+        .unwrap();
+    assert_eq!(conn.addr, addr("192.0.2.1:80"));
+    assert_eq!(starts(&info), vec![(addr("192.0.2.1:80"), ms(0))]);
+}
+
 fn with_policy(schedule: Schedule, policy: impl crate::AddressPolicy) -> Config {
     let mut p = plan(schedule);
     p.policy = Some(crate::policy::Policy(Arc::new(policy)));
