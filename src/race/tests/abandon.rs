@@ -4,6 +4,7 @@
 //! address is kept, is tested on the machine: `machine/tests/abandon.rs`.)
 
 use super::*;
+use crate::race::machine::tests::sim::dead_x3_alive;
 
 fn fixed(n: usize) -> Budget {
     Budget::new(AttemptBudget::Fixed(n))
@@ -27,20 +28,16 @@ fn outcomes(info: &ConnectInfo) -> Vec<Outcome> {
 /// abandoned dial's socket is closed and its permit handed on.
 #[tokio::test(start_paused = true)]
 async fn an_overdue_attempt_gives_its_place_to_the_next_address() {
-    let net = Net::new(&[
-        ("10.0.0.9:80", Host::Blackhole),
-        ("10.0.0.1:80", Host::GivesUp(Duration::from_secs(127))),
-        ("10.0.0.2:80", Host::GivesUp(Duration::from_secs(127))),
-        ("10.0.0.3:80", Host::GivesUp(Duration::from_secs(127))),
-        ("10.0.0.4:80", Host::Up(ms(10))),
-    ]);
+    let dead = Host::GivesUp(Duration::from_secs(127));
+    let lab = dead_x3_alive([10, 0, 0], dead, Host::Up(ms(10)));
+    let hanging = (addr("10.0.0.9:80"), Host::Blackhole);
+    let net = Net::of(lab.into_iter().chain([hanging]));
     let budget = fixed(1);
     let (dialer, race_all) = (net.dialer(), plan(Schedule::race_all()));
     let hung_addrs = literal(net.addrs(&["10.0.0.9:80"]));
     let hung = budgeted(&dialer, &race_all, &budget, hung_addrs);
     let p = plan(Schedule::rfc8305());
-    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"]);
-    let racing = budgeted(&dialer, &p, &budget, literal(addrs));
+    let racing = budgeted(&dialer, &p, &budget, literal(lab.map(|(a, _)| a).to_vec()));
     let watch = async {
         // Between two abandonments: the hung attempt and one of the race's.
         sleep(ms(600)).await;
@@ -92,22 +89,16 @@ async fn a_burst_leaves_no_stall_behind() {
     const BURST: usize = 400;
     const LATER: usize = 5 * 600;
     const LIMIT: usize = 256;
-    let own = |race: usize| -> Vec<SocketAddr> {
+    let lab = |race: usize| {
         let [hi, lo] = u16::try_from(race).unwrap().to_be_bytes();
-        (1..=4)
-            .map(|k| SocketAddr::from(([10, k, hi, lo], 80)))
-            .collect()
+        dead_x3_alive(
+            [10, hi, lo],
+            Host::GivesUp(Duration::from_secs(127)),
+            Host::Up(ms(50)),
+        )
     };
-    let dead = Host::GivesUp(Duration::from_secs(127));
-    let net = Net::of((0..BURST + LATER).flat_map(|race| {
-        let addrs = own(race);
-        [
-            (addrs[0], dead),
-            (addrs[1], dead),
-            (addrs[2], dead),
-            (addrs[3], Host::Up(ms(50))),
-        ]
-    }));
+    let own = |race: usize| -> Vec<SocketAddr> { lab(race).map(|(a, _)| a).to_vec() };
+    let net = Net::of((0..BURST + LATER).flat_map(lab));
     let budget = fixed(LIMIT);
     let p = plan(Schedule::race_all());
     let in_flight_races = AtomicUsize::new(0);

@@ -44,6 +44,8 @@ fn addr(s: &str) -> SocketAddr {
 #[derive(Clone)]
 struct Net {
     hosts: Arc<HashMap<SocketAddr, Host>>,
+    /// Every host's address, in the order given.
+    order: Arc<Vec<SocketAddr>>,
     dials: Arc<Mutex<Vec<SocketAddr>>>,
     open: Arc<AtomicUsize>,
 }
@@ -66,7 +68,9 @@ impl Net {
     }
 
     fn of(hosts: impl IntoIterator<Item = (SocketAddr, Host)>) -> Net {
+        let hosts: Vec<_> = hosts.into_iter().collect();
         Net {
+            order: Arc::new(hosts.iter().map(|(a, _)| *a).collect()),
             hosts: Arc::new(hosts.into_iter().collect()),
             dials: Arc::default(),
             open: Arc::default(),
@@ -75,6 +79,11 @@ impl Net {
 
     fn addrs(&self, list: &[&str]) -> Vec<SocketAddr> {
         list.iter().map(|a| addr(a)).collect()
+    }
+
+    /// Every host's address, in the order given.
+    fn all(&self) -> Vec<SocketAddr> {
+        self.order.to_vec()
     }
 
     fn open(&self) -> usize {
@@ -273,8 +282,8 @@ fn starts(info: &crate::ConnectInfo) -> Vec<(SocketAddr, Duration)> {
 #[should_panic(expected = "the race was still running after 3600s of paused time")]
 async fn a_hung_race_fails_the_test_instead_of_hanging_it() {
     let net = Net::new(&[("10.0.0.1:80", Host::Blackhole)]);
-    let addrs = net.addrs(&["10.0.0.1:80"]);
-    let _ = race(&net.dialer(), &plan(Schedule::race_all()), literal(addrs)).await;
+    let p = plan(Schedule::race_all());
+    let _ = race(&net.dialer(), &p, literal(net.all())).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -284,10 +293,8 @@ async fn simultaneous_winners_leave_exactly_one_socket_open() {
         ("10.0.0.2:80", Host::Up(ms(10))),
         ("10.0.0.3:80", Host::Up(ms(10))),
     ]);
-    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
-    let (conn, info) = race(&net.dialer(), &plan(Schedule::race_all()), literal(addrs))
-        .await
-        .unwrap();
+    let p = plan(Schedule::race_all());
+    let (conn, info) = race(&net.dialer(), &p, literal(net.all())).await.unwrap();
     assert_eq!(info.elapsed(), ms(10));
     assert_eq!(net.open(), 1);
     let connected = info
@@ -306,10 +313,9 @@ async fn dropping_the_race_closes_every_attempt() {
         ("10.0.0.1:80", Host::Blackhole),
         ("10.0.0.2:80", Host::Blackhole),
     ]);
-    let addrs = net.addrs(&["10.0.0.1:80", "10.0.0.2:80"]);
     let p = plan(Schedule::race_all());
     let dialer = net.dialer();
-    let fut = race(&dialer, &p, literal(addrs));
+    let fut = race(&dialer, &p, literal(net.all()));
     assert!(tokio::time::timeout(ms(100), fut).await.is_err());
     assert_eq!(net.dials.lock().unwrap().len(), 2);
     assert_eq!(net.open(), 0);
