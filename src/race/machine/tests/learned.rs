@@ -146,6 +146,43 @@ fn known_addresses_are_staggered_by_their_own_expected_times() {
     assert_eq!(c, expect(2, us(32_500), 11, true));
 }
 
+/// The learned part of a race ends at its first unknown address: every address after it
+/// gets the schedule's own delay (none, on the learned schedule), known or not. Two known
+/// `A` hosts (10 ms, expected 30 ms; 20 ms, expected 60 ms) are dark, as is an unknown
+/// IPv6 host, and the families alternate: `.1` at 0, the unknown one at 30 ms, then `.2`
+/// and the alive IPv6 host at once, not 60 ms later.
+#[test]
+fn the_first_unknown_address_ends_the_learned_part() {
+    let history = History::new(64);
+    let net = Net::new()
+        .host("10.0.0.1:443", Blackhole)
+        .host("10.0.0.2:443", Blackhole)
+        .host("[fd00::1]:443", Blackhole)
+        .host("[fd00::2]:443", Up(ms(10)));
+    let lessons = [
+        (addr("10.0.0.1:443"), None, Lesson::Connected(ms(10))),
+        (addr("10.0.0.2:443"), None, Lesson::Connected(ms(20))),
+    ];
+    history.learn(lessons, net.now());
+    let memory = Memory {
+        history: Some(&history),
+        sources: None,
+    };
+    let race = net.with(&config(Schedule::learned())).knowing(memory).run();
+    let info = race.info();
+    assert!(info.used_history());
+    assert_eq!(
+        starts(info),
+        vec![
+            (addr("10.0.0.1:443"), ms(0)),
+            (addr("[fd00::1]:443"), ms(30)),
+            (addr("10.0.0.2:443"), ms(30)),
+            (addr("[fd00::2]:443"), ms(30)),
+        ]
+    );
+    assert_eq!(info.elapsed(), ms(40));
+}
+
 /// A failure starts the next attempt at once, as in every schedule: the known host
 /// refuses after 2 ms, and the other eleven start then. One refusal does not demote it:
 /// the next connect dials it first again, and the 20 ms host, known now, when it refuses
