@@ -18,6 +18,10 @@
 //!   order), then DNS, then a permit, then the machine's own wake-up, one per poll: the
 //!   order the driver looks at them in.
 //!
+//! This file is what a test writes and reads: the hosts, the answers, the budget, the race
+//! and its log. [`run`] is the loop; [`budget`] is the attempt budget as the driver uses
+//! it.
+//!
 //! Every time is exact: the clock starts at one `Instant::now()` and moves only by the
 //! times the hosts, the answers and the machine give. It goes on from race to race (and
 //! with [`Net::advance`]), so that a history sees a series of races as the connector would.
@@ -44,12 +48,18 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use self::run::DnsEvent;
 use crate::config::Config;
 use crate::dns::Answer;
 use crate::error::DnsError;
 use crate::order::Memory;
-use crate::race::machine::{Action, Knowledge, Machine};
+use crate::race::machine::Knowledge;
 use crate::{ConnectError, ConnectInfo, Family};
+
+mod budget;
+mod run;
+
+pub(in crate::race) use self::budget::Budget;
 
 /// How a host answers a dial.
 #[derive(Debug, Clone, Copy)]
@@ -304,40 +314,6 @@ impl Dns {
     }
 }
 
-/// The attempt budget the race draws its permits from, as the driver uses it: every
-/// running attempt holds a permit; a race with nothing running takes one even over the
-/// limit; a place in line is handed a permit given back while fewer than the limit are
-/// in flight.
-#[derive(Debug, Clone, Copy)]
-pub(in crate::race) struct Budget {
-    /// `None`: unbounded.
-    limit: Option<usize>,
-    /// Permits held by other races' attempts, which never end.
-    others: usize,
-}
-
-impl Budget {
-    pub(in crate::race) fn unbounded() -> Budget {
-        Budget {
-            limit: None,
-            others: 0,
-        }
-    }
-
-    /// `limit` permits, none in use.
-    pub(in crate::race) fn fixed(limit: usize) -> Budget {
-        Budget {
-            limit: Some(limit),
-            others: 0,
-        }
-    }
-
-    /// `n` of its permits are held for good by other races (hanging attempts).
-    pub(in crate::race) fn held_by_others(self, n: usize) -> Budget {
-        Budget { others: n, ..self }
-    }
-}
-
 /// One step of a race, for its log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(in crate::race) enum Step {
@@ -484,38 +460,8 @@ impl<'n, K: Knowledge> Setup<'n, K> {
     }
 
     fn simulate(self) -> Result<Race, Hung> {
-        let start = self.net.now();
-        let mut sim = Sim {
-            net: self.net,
-            start,
-            now: start,
-            scheduled: Vec::new(),
-            seq: 0,
-            addrs: Vec::new(),
-            dns: self.dns_events(start),
-            budget: BudgetState::new(self.budget),
-            timer: None,
-            log: Vec::new(),
-        };
-        let mut machine = Machine::new(self.config, self.knowledge, start);
-        let end = sim.drive(&mut machine);
-        self.net.now.set(sim.now);
-        let result = match end {
-            Drive::Won(idx) => Ok(machine.won(sim.now, idx)),
-            Drive::Failed(error) => Err(error),
-            Drive::Hung => {
-                return Err(Hung {
-                    at: sim.now - start,
-                    log: sim.log,
-                })
-            }
-        };
-        Ok(Race {
-            result,
-            took: sim.now - start,
-            log: sim.log,
-            peak: sim.budget.peak,
-        })
+        let dns = self.dns_events(self.net.now());
+        run::simulate(self.net, self.config, self.knowledge, dns, self.budget)
     }
 
     /// The answers as the driver's stream gives them: the batches due at each instant
@@ -581,395 +527,5 @@ impl fmt::Debug for Hung {
             writeln!(f, "  {at:>12?}  {step:?}")?;
         }
         Ok(())
-    }
-}
-
-/// Answers due at one instant, and whether DNS ends with them.
-struct DnsEvent {
-    at: Instant,
-    answers: Vec<Answer>,
-    done: bool,
-}
-
-/// What an attempt has still to do, and when.
-#[derive(Clone, Copy)]
-struct Scheduled {
-    at: Instant,
-    /// Breaks ties: the order things were scheduled in (so attempts in start order).
-    seq: u64,
-    idx: usize,
-    what: What,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum What {
-    TransportUp,
-    Connects,
-    Fails(Failure),
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Failure {
-    Kind(io::ErrorKind),
-    #[cfg(unix)]
-    Os(i32),
-}
-
-impl Failure {
-    fn error(self) -> io::Error {
-        match self {
-            Failure::Kind(kind) => kind.into(),
-            #[cfg(unix)]
-            Failure::Os(code) => io::Error::from_raw_os_error(code),
-        }
-    }
-}
-
-/// The budget as the race sees it, with the driver's two permits: the one granted for the
-/// next start, and the one handed to its place in line.
-///
-/// As in the driver, the race's place in line is taken only when its wait is first polled,
-/// after the attempts and DNS: a permit given back by an attempt that ends at the very
-/// instant the race comes to wait finds nobody in line.
-struct BudgetState {
-    limit: Option<usize>,
-    others: usize,
-    /// Permits held by this race's running attempts.
-    own: usize,
-    /// The driver holds a permit for the next start.
-    granted: bool,
-    /// The race waits in line (the driver holds a `Wait`).
-    in_line: bool,
-    /// Its place in line is taken (the `Wait` was polled).
-    queued: bool,
-    /// A permit was handed to that place, not yet taken.
-    handed: bool,
-    peak: usize,
-}
-
-impl BudgetState {
-    fn new(budget: Budget) -> Self {
-        let mut state = BudgetState {
-            limit: budget.limit,
-            others: budget.others,
-            own: 0,
-            granted: false,
-            in_line: false,
-            queued: false,
-            handed: false,
-            peak: 0,
-        };
-        state.record();
-        state
-    }
-
-    fn in_flight(&self) -> usize {
-        self.others + self.own + usize::from(self.granted) + usize::from(self.handed)
-    }
-
-    fn below_limit(&self) -> bool {
-        self.limit.is_none_or(|limit| self.in_flight() < limit)
-    }
-
-    fn record(&mut self) {
-        self.peak = self.peak.max(self.in_flight());
-    }
-
-    /// A permit without waiting if one is free and nobody waits (this race's own place in
-    /// line included).
-    fn try_take(&mut self) -> bool {
-        let free = self.limit.is_none() || (!self.queued && self.below_limit());
-        self.granted |= free;
-        self.record();
-        free
-    }
-
-    /// An attempt starts, with the permit granted for it or with one taken over the limit.
-    fn start(&mut self) {
-        self.granted = false;
-        self.own += 1;
-        self.record();
-    }
-
-    /// A running attempt gives its permit back: to this race's place in line if it has
-    /// one, and fewer than the limit are in flight.
-    fn release(&mut self) {
-        self.own -= 1;
-        if self.queued && !self.handed && self.below_limit() {
-            self.handed = true;
-        }
-    }
-
-    /// A running attempt hands its permit to the next start.
-    fn hand_over(&mut self) {
-        self.own -= 1;
-        self.granted = true;
-    }
-
-    /// The machine waits, in line (keeping any place it has) or not (giving up its place
-    /// and any permit it holds).
-    fn wait(&mut self, in_line: bool) {
-        if in_line {
-            self.in_line = true;
-        } else {
-            self.in_line = false;
-            self.queued = false;
-            self.handed = false;
-            self.granted = false;
-        }
-    }
-
-    /// The race's wait is polled: it takes its place in line, if it has none yet, and is
-    /// handed a permit at once if one is free.
-    fn poll_wait(&mut self) {
-        if self.in_line && !self.queued {
-            self.queued = true;
-            self.handed = self.below_limit();
-            self.record();
-        }
-    }
-
-    /// Whether a permit is handed to the race's place, for it to take.
-    fn ready(&self) -> bool {
-        self.queued && self.handed
-    }
-
-    /// The permit handed to the place in line, taken.
-    fn take_handed(&mut self) {
-        self.in_line = false;
-        self.queued = false;
-        self.handed = false;
-        self.granted = true;
-    }
-}
-
-/// How a drive ended.
-enum Drive {
-    Won(usize),
-    Failed(ConnectError),
-    Hung,
-}
-
-/// What the race wakes for.
-enum Event {
-    Attempt(usize),
-    Dns,
-    Permit,
-    Timer,
-}
-
-/// A race being run.
-struct Sim<'n> {
-    net: &'n Net,
-    start: Instant,
-    now: Instant,
-    scheduled: Vec<Scheduled>,
-    seq: u64,
-    /// Each attempt's address, in start order.
-    addrs: Vec<SocketAddr>,
-    /// The answers still to come.
-    dns: Vec<DnsEvent>,
-    budget: BudgetState,
-    /// The machine's wake-up.
-    timer: Option<Instant>,
-    log: Vec<(Duration, Step)>,
-}
-
-/// More steps than any test needs: a race past it spins.
-const MAX_STEPS: usize = 100_000;
-
-impl Sim<'_> {
-    fn log(&mut self, step: Step) {
-        self.log.push((self.now - self.start, step));
-        assert!(self.log.len() < MAX_STEPS, "the race spins");
-    }
-
-    fn schedule(&mut self, after: Duration, idx: usize, what: What) {
-        self.seq += 1;
-        self.scheduled.push(Scheduled {
-            at: self.now + after,
-            seq: self.seq,
-            idx,
-            what,
-        });
-    }
-
-    /// Forgets what attempt `idx` had still to do: its dial is dropped.
-    fn cancel(&mut self, idx: usize) {
-        self.scheduled.retain(|s| s.idx != idx);
-    }
-
-    /// Dials `addr` for attempt `idx`, now.
-    fn dial(&mut self, idx: usize, addr: SocketAddr) {
-        let host = self.net.behaviour(addr);
-        debug_assert_eq!(
-            idx,
-            self.addrs.len(),
-            "attempts are numbered in start order"
-        );
-        self.addrs.push(addr);
-        self.log(Step::Dial(addr));
-        let fails = |kind| What::Fails(Failure::Kind(kind));
-        match host {
-            Host::Up(d) => self.schedule(d, idx, What::Connects),
-            Host::Refused(d) => self.schedule(d, idx, fails(io::ErrorKind::ConnectionRefused)),
-            Host::Blackhole => {}
-            Host::GivesUp(d) => self.schedule(d, idx, fails(io::ErrorKind::TimedOut)),
-            #[cfg(unix)]
-            Host::OutOfFiles => {
-                self.schedule(Duration::ZERO, idx, What::Fails(Failure::Os(libc::EMFILE)))
-            }
-            Host::Tls { tcp, then } => {
-                self.schedule(tcp, idx, What::TransportUp);
-                match then {
-                    Handshake::Done(d) => self.schedule(tcp + d, idx, What::Connects),
-                    Handshake::Fails(d) => {
-                        self.schedule(tcp + d, idx, fails(io::ErrorKind::InvalidData))
-                    }
-                    Handshake::Silent => {}
-                }
-            }
-        }
-    }
-
-    /// Polls `machine` until it waits, doing what it says; `Some` when the race is over.
-    fn act<K: Knowledge>(&mut self, machine: &mut Machine<'_, K>) -> Option<Drive> {
-        loop {
-            match machine.poll(self.now) {
-                Action::Start { idx, addr } => {
-                    self.budget.start();
-                    self.dial(idx, addr);
-                }
-                Action::TryPermit => {
-                    let granted = self.budget.try_take();
-                    self.log(Step::Permit(granted));
-                    machine.permit(granted);
-                }
-                Action::Abandon(idx) => {
-                    self.cancel(idx);
-                    self.budget.hand_over();
-                    self.log(Step::Abandoned(self.addrs[idx]));
-                    machine.permit(true);
-                }
-                Action::Drop(idx) => {
-                    self.cancel(idx);
-                    self.budget.release();
-                    self.log(Step::TimedOut(self.addrs[idx]));
-                }
-                Action::Wait { until, in_line } => {
-                    self.budget.wait(in_line);
-                    self.timer = until;
-                    let until = until.map(|t| t - self.start);
-                    self.log(Step::Wait { until, in_line });
-                    return None;
-                }
-                Action::Failed(error) => {
-                    self.log(Step::RaceFailed);
-                    return Some(Drive::Failed(error));
-                }
-            }
-        }
-    }
-
-    /// The next thing that happens: when, and what. Of the things due at one instant, an
-    /// attempt's outcome goes first, then DNS, then a permit, then the timer, as the
-    /// driver looks at them; its wait, if it waits in line, is polled (and takes its place)
-    /// only when no attempt and no DNS answer is due now.
-    fn next(&mut self) -> Option<(Instant, Event)> {
-        let attempt = self
-            .scheduled
-            .iter()
-            .filter(|s| !matches!(s.what, What::TransportUp))
-            .min_by_key(|s| (s.at, s.seq))
-            .map(|s| (s.at, Event::Attempt(s.idx)));
-        let dns = self.dns.first().map(|d| (d.at, Event::Dns));
-        let due_now =
-            |e: &Option<(Instant, Event)>| e.as_ref().is_some_and(|(at, _)| *at == self.now);
-        if !due_now(&attempt) && !due_now(&dns) {
-            self.budget.poll_wait();
-        }
-        let permit = self.budget.ready().then_some((self.now, Event::Permit));
-        let timer = self.timer.map(|at| (at, Event::Timer));
-        [attempt, dns, permit, timer]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(at, _)| *at)
-    }
-
-    /// Runs the race to its end.
-    fn drive<K: Knowledge>(&mut self, machine: &mut Machine<'_, K>) -> Drive {
-        loop {
-            if let Some(end) = self.act(machine) {
-                return end;
-            }
-            let Some((at, event)) = self.next() else {
-                return Drive::Hung;
-            };
-            debug_assert!(at >= self.now, "time runs forward");
-            self.now = at;
-            self.report_transports(machine);
-            match event {
-                Event::Attempt(idx) => {
-                    let pos = self
-                        .scheduled
-                        .iter()
-                        .position(|s| s.idx == idx && !matches!(s.what, What::TransportUp))
-                        .expect("the attempt's outcome");
-                    let outcome = self.scheduled.remove(pos);
-                    self.cancel(idx);
-                    let addr = self.addrs[idx];
-                    match outcome.what {
-                        What::Connects => {
-                            self.log(Step::Won(addr));
-                            return Drive::Won(idx);
-                        }
-                        What::Fails(failure) => {
-                            let error = failure.error();
-                            self.log(Step::Failed(addr, error.kind()));
-                            // The dial's permit goes back as it ends, before the race hears.
-                            self.budget.release();
-                            machine.failed(self.now, idx, error);
-                        }
-                        What::TransportUp => unreachable!("not an event"),
-                    }
-                }
-                Event::Dns => {
-                    let batch = self.dns.remove(0);
-                    for answer in batch.answers {
-                        self.log(Step::Answer(answer.family));
-                        machine.answer(self.now, answer);
-                    }
-                    if batch.done {
-                        self.log(Step::DnsDone);
-                        machine.dns_done(self.now);
-                    }
-                }
-                Event::Permit => {
-                    self.budget.take_handed();
-                    self.log(Step::Permit(true));
-                    machine.permit(true);
-                }
-                Event::Timer => {}
-            }
-        }
-    }
-
-    /// Tells the machine of every transport that came up by now, oldest first.
-    fn report_transports<K: Knowledge>(&mut self, machine: &mut Machine<'_, K>) {
-        let mut up: Vec<Scheduled> = Vec::new();
-        let now = self.now;
-        self.scheduled.retain(|s| {
-            let due = matches!(s.what, What::TransportUp) && s.at <= now;
-            if due {
-                up.push(*s);
-            }
-            !due
-        });
-        up.sort_by_key(|s| (s.at, s.seq));
-        for s in up {
-            self.log
-                .push((s.at - self.start, Step::TransportUp(self.addrs[s.idx])));
-            machine.transport_up(s.at, s.idx);
-        }
     }
 }
