@@ -22,6 +22,8 @@ mod intake;
 mod queue;
 mod start;
 mod stop;
+#[cfg(test)]
+pub(super) mod tests;
 
 use self::queue::{AddrQueue, Queued};
 use super::report::{attempt_timed_out, Report};

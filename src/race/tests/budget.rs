@@ -1,6 +1,7 @@
-//! The attempt budget, on the paused clock: which attempts wait, for how long, and in
-//! which order; that a race with nothing running never waits; and that every permit
-//! comes back.
+//! The attempt budget shared between races, on the paused clock: which attempts wait, for
+//! how long, and in which order; that races still connect when hanging attempts hold every
+//! permit; and that every permit comes back. (What one race does with the budget, as a
+//! rule, is tested on the machine: `machine/tests/budget.rs`.)
 
 use super::*;
 
@@ -23,36 +24,6 @@ async fn at(
 
 fn fixed(n: usize) -> Budget {
     Budget::new(AttemptBudget::Fixed(n))
-}
-
-/// Under `Fixed(0)` every race dials one address at a time, as a plain client does: the
-/// first attempt never waits, and the next starts when it fails.
-#[tokio::test(start_paused = true)]
-async fn a_race_with_nothing_running_never_waits() {
-    let net = Net::new(&[
-        ("10.0.0.1:80", Host::Blackhole),
-        ("10.0.0.2:80", Host::Refused(ms(5))),
-        ("10.0.0.3:80", Host::Up(ms(10))),
-    ]);
-    let budget = fixed(0);
-    let p = Config {
-        attempt_timeout: Some(ms(100)),
-        ..plan(Schedule::race_all())
-    };
-    let addrs = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"];
-    let (took, info) = at(ms(0), &net, &p, &budget, &addrs).await;
-    let info = info.unwrap();
-    assert_eq!(took, ms(115));
-    assert_eq!(
-        starts(&info),
-        vec![
-            (addr("10.0.0.1:80"), ms(0)),
-            (addr("10.0.0.2:80"), ms(100)),
-            (addr("10.0.0.3:80"), ms(105)),
-        ]
-    );
-    assert_eq!(budget.usage().peak(), 1);
-    assert_eq!(budget.usage().in_flight(), 0);
 }
 
 /// Races wait for permits first come, first served: Y asked before Z, so Y's second
@@ -89,32 +60,12 @@ async fn permits_go_to_the_races_in_the_order_they_asked() {
     assert_eq!(budget.usage().peak(), 4);
 }
 
-/// A race waiting for a permit still fails over at once: when its only running attempt
-/// fails, the next starts without a permit, though the budget is spent by a race that
-/// hangs.
-#[tokio::test(start_paused = true)]
-async fn a_failure_starts_the_next_attempt_while_the_budget_is_spent() {
-    let net = Net::new(&[
-        ("10.0.0.1:80", Host::Blackhole),
-        ("10.0.1.1:80", Host::Refused(ms(10))),
-        ("10.0.1.2:80", Host::Up(ms(5))),
-    ]);
-    let budget = fixed(1);
-    let p = plan(Schedule::race_all());
-    let hung = at(ms(0), &net, &p, &budget, &["10.0.0.1:80"]);
-    let racing = at(ms(0), &net, &p, &budget, &["10.0.1.1:80", "10.0.1.2:80"]);
-    tokio::select! {
-        _ = hung => panic!("a blackhole with no timeout never ends"),
-        (end, info) = racing => {
-            let info = info.unwrap();
-            assert_eq!(end, ms(15));
-            assert_eq!(starts(&info)[1], (addr("10.0.1.2:80"), ms(10)));
-        }
-    }
-}
-
 /// Every permit of a race held by hanging attempts, new races still connect: their first
 /// attempt takes none, and a failure hands over without one.
+///
+/// One race's side of this (nothing running, or a failure: start without a permit) is
+/// proven with exact times in `machine/tests/budget.rs`; this test stays for the shared
+/// budget: races that take permits over the limit while another race holds them all.
 #[tokio::test(start_paused = true)]
 async fn races_still_connect_when_hanging_attempts_hold_every_permit() {
     let net = Net::new(&[
@@ -193,6 +144,10 @@ async fn every_outcome_gives_the_permit_back() {
 /// attempt start without a permit (80 ms), and the permit granted at that same moment goes
 /// back instead of being held, idle, until the schedule's next step (130 ms), which then
 /// has to wait its turn.
+///
+/// The machine's side (it waits out of line at 80 ms) is proven in
+/// `machine/tests/budget.rs`; this test stays for the driver's: the permit handed to the
+/// place it left goes back to the budget.
 #[tokio::test(start_paused = true)]
 async fn a_permit_granted_when_no_longer_needed_goes_back() {
     let net = Net::new(&[

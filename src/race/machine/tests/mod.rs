@@ -1,0 +1,114 @@
+//! The machine's rules, one file per behaviour, each test a race on a simulated network
+//! ([`sim`]) with exact times and no runtime:
+//!
+//! - [`race_all`]: every address at once;
+//! - [`staggered`]: RFC 8305's attempt delay, the preferred family, `first_family_count`,
+//!   the interleaving of the families;
+//! - [`resolution_delay`]: the wait for the preferred family's answer;
+//! - [`caps`]: `max_concurrent`, `max_addresses`, and each family's fair share of both;
+//! - [`failures`]: a failure starts the next attempt at once; a race fails only when every
+//!   address failed and DNS is over; the errors of a race with nothing to dial;
+//! - [`timeouts`]: the attempt timeout, the total timeout, partial deadlines;
+//! - [`handshake`]: two-stage dials (TCP, then TLS);
+//! - [`learned`]: the learned schedule, over a series of races sharing a history;
+//! - [`order`]: the order of the addresses (RFC 6724, the resolver's, the given one);
+//! - [`policy`]: the address policy;
+//! - [`budget`] and [`abandon`]: the attempt budget, and abandoning an overdue attempt
+//!   while it is spent;
+//! - [`props`]: invariants over random networks, under each schedule.
+//!
+//! What only the tokio driver can show (sockets closed, the DNS stream, a budget shared
+//! between races, a runtime without timers, the one-address fast path) is tested in
+//! `race/tests/`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[cfg(unix)]
+use self::sim::Host::OutOfFiles;
+use self::sim::Host::{Blackhole, GivesUp, Refused, Tls, Up};
+use self::sim::{Budget, Dns, Handshake, Net, Step};
+use crate::config::Config;
+use crate::{ConnectInfo, ErrorKind, Family, Outcome, Schedule};
+
+mod abandon;
+mod budget;
+mod caps;
+mod failures;
+mod handshake;
+mod learned;
+mod order;
+mod policy;
+mod props;
+mod race_all;
+mod resolution_delay;
+pub(in crate::race) mod sim;
+mod staggered;
+mod timeouts;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+    list.iter().map(|a| addr(a)).collect()
+}
+
+/// `10.0.i.j:80`, for `i·256 + j` = `n`.
+fn v4(n: usize) -> SocketAddr {
+    SocketAddr::from(([10, 0, (n / 256) as u8, (n % 256) as u8], 80))
+}
+
+/// `[fd00::n+1]:80`.
+fn v6(n: usize) -> SocketAddr {
+    SocketAddr::new(format!("fd00::{:x}", n + 1).parse().unwrap(), 80)
+}
+
+/// A race on `schedule`, with no timeouts, caps of 16, no policy.
+fn config(schedule: Schedule) -> Config {
+    Config {
+        schedule,
+        attempt_timeout: None,
+        total_timeout: None,
+        partial_deadlines: false,
+        max_concurrent: 16,
+        max_addresses: 16,
+        policy: None,
+        keep_given_order: false,
+    }
+}
+
+/// (address, start offset) of every attempt.
+fn starts(info: &ConnectInfo) -> Vec<(SocketAddr, Duration)> {
+    info.attempts()
+        .iter()
+        .map(|a| (a.addr(), a.started()))
+        .collect()
+}
+
+/// How long each attempt ran, in start order.
+fn durations(info: &ConnectInfo) -> Vec<Duration> {
+    info.attempts().iter().map(|a| a.duration()).collect()
+}
+
+/// How each attempt ended, in start order.
+fn outcomes(info: &ConnectInfo) -> Vec<Outcome> {
+    info.attempts()
+        .iter()
+        .map(|a| a.outcome().clone())
+        .collect()
+}
+
+/// The simulator's own guard: a race that can never end fails the test, at once.
+#[test]
+#[should_panic(expected = "the race hangs")]
+fn a_hung_race_fails_the_test_instead_of_hanging_it() {
+    let net = Net::new().host("10.0.0.1:80", Blackhole);
+    net.race(&config(Schedule::race_all()));
+}
