@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 use self::run::DnsEvent;
 use crate::config::Config;
 use crate::dns::Answer;
-use crate::error::DnsError;
+use crate::dns::DnsError;
 use crate::order::Memory;
 use crate::race::machine::Knowledge;
 use crate::{ConnectError, ConnectInfo, Family};
