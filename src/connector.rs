@@ -11,11 +11,11 @@ use tracing::Instrument;
 
 use crate::budget::{AttemptBudget, Budget, BudgetUse};
 use crate::config::Config;
-use crate::dial::Names;
+use crate::dial::Origin;
 use crate::dns::Answer;
 use crate::dns::Resolver;
 use crate::history::{History, DEFAULT_HISTORY_CAPACITY};
-use crate::order::Memory;
+use crate::order::Ranking;
 use crate::policy::Policy;
 use crate::race::{self, race, Won};
 use crate::target::Repr;
@@ -399,10 +399,10 @@ impl<D> ConnieConnector<D> {
     }
 
     /// What a race of this connector orders its addresses by.
-    pub(crate) fn memory(&self) -> Memory<'_> {
-        Memory {
+    pub(crate) fn ranking(&self) -> Ranking<'_> {
+        Ranking {
             history: self.history.as_deref(),
-            ..Memory::sorted()
+            ..Ranking::sorted()
         }
     }
 
@@ -519,7 +519,7 @@ impl<D: Dial> ConnieConnector<D> {
         target: Target,
         scheme: Option<&str>,
     ) -> Result<(D::Connection, Won), ConnectError> {
-        let literal = Names { host: None, scheme };
+        let literal = Origin { host: None, scheme };
         match target.into_repr() {
             Repr::Addr(addr) if race::one::applies(&self.config) => {
                 race::one(&self.dialer, &self.config, &self.budget, literal, addr)
@@ -537,12 +537,12 @@ impl<D: Dial> ConnieConnector<D> {
                     .map_err(|e| e.with_target(format!("{n} addresses"), None))
             }
             Repr::Host { host, port } => {
-                let names = Names {
+                let origin = Origin {
                     host: Some(host.trim_end_matches('.')),
                     scheme,
                 };
                 let race = match self.resolver.lookup(&host, port) {
-                    Ok(answers) => self.race(names, answers).await,
+                    Ok(answers) => self.race(origin, answers).await,
                     Err(e) => Err(e),
                 };
                 race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
@@ -553,7 +553,7 @@ impl<D: Dial> ConnieConnector<D> {
     /// Runs the race engine on `answers`.
     async fn race<S>(
         &self,
-        names: Names<'_>,
+        origin: Origin<'_>,
         answers: S,
     ) -> Result<(D::Connection, Won), ConnectError>
     where
@@ -564,9 +564,9 @@ impl<D: Dial> ConnieConnector<D> {
         let (conn, info) = Box::pin(race(
             &self.dialer,
             &self.config,
-            self.memory(),
+            self.ranking(),
             &self.budget,
-            names,
+            origin,
             answers,
         ))
         .await?;

@@ -87,7 +87,7 @@ where
 #[derive(Clone, Copy)]
 pub struct Destination<'a> {
     addr: SocketAddr,
-    names: Names<'a>,
+    origin: Origin<'a>,
     /// Where this attempt reports its progress, and its index in the race.
     progress: Option<(&'a Progress, usize)>,
 }
@@ -102,7 +102,7 @@ impl<'a> Destination<'a> {
     /// when it was given as a name; `None` for IP literals and socket addresses. A TLS
     /// dialer sends it as the server name, a proxy dialer asks the proxy for it.
     pub fn host(&self) -> Option<&'a str> {
-        self.names.host
+        self.origin.host
     }
 
     /// The port of the target, the same as the address's.
@@ -114,7 +114,7 @@ impl<'a> Destination<'a> {
     /// race was started by the `Service<Uri>`; `None` for
     /// [`connect`](crate::ConnieConnector::connect) and [`race_connect`](crate::race_connect).
     pub fn scheme(&self) -> Option<&'a str> {
-        self.names.scheme
+        self.origin.scheme
     }
 
     /// Tells the race that this attempt's transport (its TCP connection) is up, and a
@@ -134,13 +134,13 @@ impl<'a> Destination<'a> {
     /// A destination for attempt `idx` of a race, reporting to `progress`.
     pub(crate) fn new(
         addr: SocketAddr,
-        names: Names<'a>,
+        origin: Origin<'a>,
         progress: &'a Progress,
         idx: usize,
     ) -> Self {
         Destination {
             addr,
-            names,
+            origin,
             progress: Some((progress, idx)),
         }
     }
@@ -150,7 +150,7 @@ impl From<SocketAddr> for Destination<'_> {
     fn from(addr: SocketAddr) -> Self {
         Destination {
             addr,
-            names: Names::default(),
+            origin: Origin::default(),
             progress: None,
         }
     }
@@ -160,15 +160,15 @@ impl fmt::Debug for Destination<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Destination")
             .field("addr", &self.addr)
-            .field("host", &self.names.host)
-            .field("scheme", &self.names.scheme)
+            .field("host", &self.origin.host)
+            .field("scheme", &self.origin.scheme)
             .finish_non_exhaustive()
     }
 }
 
 /// What a race knows of its target besides the addresses: the name and the URI scheme.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Names<'a> {
+pub(crate) struct Origin<'a> {
     pub(crate) host: Option<&'a str>,
     pub(crate) scheme: Option<&'a str>,
 }

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use crate::dns::Answer;
 use crate::dns::Answers;
-use crate::order::Memory;
+use crate::order::Ranking;
 use crate::race::list;
 use crate::ConnieConnector;
 
@@ -105,7 +105,7 @@ where
                     None => (resolver.lookup(&host, 0), Some(host.clone())),
                 };
                 let addrs = match answers {
-                    Ok(answers) => list::addresses(&config, Memory::sorted(), answers).await,
+                    Ok(answers) => list::addresses(&config, Ranking::sorted(), answers).await,
                     Err(e) => Err(e),
                 };
                 let addrs = addrs.map_err(|e| e.with_target(host, shown))?;

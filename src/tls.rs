@@ -285,12 +285,12 @@ impl AsyncWrite for MaybeTlsStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dial::{Names, Progress};
+    use crate::dial::{Origin, Progress};
 
     fn name_of(host: Option<&str>) -> io::Result<String> {
         let progress = Progress::default();
-        let names = Names { host, scheme: None };
-        let to = Destination::new("192.0.2.1:443".parse().unwrap(), names, &progress, 0);
+        let origin = Origin { host, scheme: None };
+        let to = Destination::new("192.0.2.1:443".parse().unwrap(), origin, &progress, 0);
         server_name(&to).map(|n| n.to_str().into_owned())
     }
 

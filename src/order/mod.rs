@@ -9,4 +9,4 @@ mod rank;
 pub(crate) mod rfc6724;
 pub(crate) mod source;
 
-pub(crate) use self::rank::{Memory, Rank, Ranked};
+pub(crate) use self::rank::{Rank, Ranked, Ranking};

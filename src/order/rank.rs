@@ -76,16 +76,16 @@ impl Ranked {
 /// lookups RFC 6724 needs. Either may be absent: without sources nothing is sorted by
 /// RFC 6724 (DNS order), without a history nothing is known.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Memory<'a> {
+pub(crate) struct Ranking<'a> {
     pub(crate) history: Option<&'a History>,
     pub(crate) sources: Option<&'a Sources>,
 }
 
-impl Memory<'_> {
+impl Ranking<'_> {
     /// RFC 6724 sorting alone, with no history: for a caller that connects by itself
     /// (reqwest), so that connie never learns anything about the addresses it lists.
-    pub(crate) fn sorted() -> Memory<'static> {
-        Memory {
+    pub(crate) fn sorted() -> Ranking<'static> {
+        Ranking {
             history: None,
             sources: Some(Sources::global()),
         }
@@ -123,9 +123,9 @@ impl Memory<'_> {
     }
 }
 
-impl crate::race::machine::Knowledge for Memory<'_> {
+impl crate::race::machine::Knowledge for Ranking<'_> {
     fn rank(&self, addr: SocketAddr, rfc6724: bool, now: Instant) -> Ranked {
-        Memory::rank(self, addr, rfc6724, now)
+        Ranking::rank(self, addr, rfc6724, now)
     }
 
     fn explore(&self) -> bool {

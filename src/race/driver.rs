@@ -13,7 +13,7 @@ use super::attempt::Attempting;
 use super::machine::{Action, Knowledge, Machine};
 use crate::budget::{Budget, Permit, Wait};
 use crate::config::Config;
-use crate::dial::{Destination, Names, Progress};
+use crate::dial::{Destination, Origin, Progress};
 use crate::dns::Answer;
 use crate::{ConnectError, ConnectInfo, Dial};
 
@@ -54,7 +54,7 @@ pub(crate) async fn race<D, K, S>(
     config: &Config,
     knowledge: K,
     budget: &Budget,
-    names: Names<'_>,
+    origin: Origin<'_>,
     mut answers: S,
 ) -> Result<(D::Connection, ConnectInfo), ConnectError>
 where
@@ -82,7 +82,7 @@ where
                 Action::Start { idx, addr } => {
                     // A race with nothing running takes a permit without waiting.
                     let permit = granted.take().unwrap_or_else(|| budget.free());
-                    let to = Destination::new(addr, names, &progress, idx);
+                    let to = Destination::new(addr, origin, &progress, idx);
                     running.push(Attempting::new(idx, dialer.dial(to), permit));
                 }
                 Action::TryPermit => {

@@ -18,7 +18,7 @@ use tokio::time::sleep;
 use super::report::{attempt_timed_out, Report};
 use crate::budget::Budget;
 use crate::config::Config;
-use crate::dial::{Destination, Names, Progress};
+use crate::dial::{Destination, Origin, Progress};
 use crate::schedule::timing;
 use crate::{ConnectError, ConnectInfo, Dial};
 
@@ -79,7 +79,7 @@ pub(crate) async fn one<D: Dial>(
     dialer: &D,
     config: &Config,
     budget: &Budget,
-    names: Names<'_>,
+    origin: Origin<'_>,
     addr: SocketAddr,
 ) -> Result<(D::Connection, Won), ConnectError> {
     debug_assert!(
@@ -98,7 +98,7 @@ pub(crate) async fn one<D: Dial>(
     let permit = budget.free();
     let progress = Progress::default();
     let result = {
-        let mut dial = pin!(dialer.dial(Destination::new(addr, names, &progress, 0)));
+        let mut dial = pin!(dialer.dial(Destination::new(addr, origin, &progress, 0)));
         // Boxed: without a timeout (the default) the future carries 8 bytes for it.
         let mut timer = timeout.map(|t| Box::pin(sleep(t)));
         poll_fn(|cx| {

@@ -35,7 +35,7 @@ use crate::schedule::timing::Delays;
 use crate::{ConnectError, ConnectInfo, Family, Outcome};
 
 /// What a race knows of its addresses, and where it tells what it learned: the
-/// connector's address history and the RFC 6724 order (`order::Memory`), or a table in
+/// connector's address history and the RFC 6724 order (`order::Ranking`), or a table in
 /// tests.
 pub(crate) trait Knowledge {
     /// Ranks `addr` as of `now`; by RFC 6724's rules after the first only if `rfc6724`.

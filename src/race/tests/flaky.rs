@@ -36,7 +36,7 @@ struct Figures {
 /// connect `n`, and sums up connects 2 and on.
 async fn series(connects: usize, state: impl Fn(usize) -> State) -> Figures {
     let history = History::new(64);
-    let memory = || Memory {
+    let memory = || Ranking {
         history: Some(&history),
         sources: None,
     };

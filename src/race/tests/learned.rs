@@ -42,7 +42,7 @@ async fn connect(
     addrs: &[SocketAddr],
 ) -> Connect {
     let before = net.dials.lock().unwrap().len();
-    let memory = Memory {
+    let memory = Ranking {
         history: Some(history),
         sources: None,
     };

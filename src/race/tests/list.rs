@@ -9,7 +9,7 @@ async fn addresses<S>(plan: &Config, answers: S) -> Result<Vec<SocketAddr>, Conn
 where
     S: Stream<Item = Answer> + Unpin,
 {
-    guarded(list::addresses(plan, Memory::default(), answers)).await
+    guarded(list::addresses(plan, Ranking::default(), answers)).await
 }
 
 fn v4(i: usize) -> SocketAddr {

@@ -21,10 +21,10 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::budget::Budget;
 use crate::config::Config;
-use crate::dial::Names;
+use crate::dial::Origin;
 use crate::dns::Answer;
 use crate::dns::DnsError;
-use crate::order::Memory;
+use crate::order::Ranking;
 use crate::race::machine::tests::sim::{Handshake, Host};
 use crate::{
     AttemptBudget, ConnectError, ConnectInfo, Destination, Dial, ErrorKind, Family, Outcome,
@@ -179,7 +179,7 @@ where
     D: Dial,
     S: Stream<Item = Answer> + Unpin,
 {
-    remembering(dialer, plan, Memory::default(), answers).await
+    remembering(dialer, plan, Ranking::default(), answers).await
 }
 
 /// The engine's [`super::race`] ordering by `memory`, with no attempt budget,
@@ -187,7 +187,7 @@ where
 async fn remembering<D, S>(
     dialer: &D,
     plan: &Config,
-    memory: Memory<'_>,
+    memory: Ranking<'_>,
     answers: S,
 ) -> Result<(D::Connection, ConnectInfo), ConnectError>
 where
@@ -200,7 +200,7 @@ where
         plan,
         memory,
         &budget,
-        Names::default(),
+        Origin::default(),
         answers,
     ))
     .await
@@ -221,9 +221,9 @@ where
     guarded(super::race(
         dialer,
         plan,
-        Memory::default(),
+        Ranking::default(),
         budget,
-        Names::default(),
+        Origin::default(),
         answers,
     ))
     .await
@@ -334,7 +334,7 @@ async fn answers_ready_together_join_the_race_together() {
             std::net::IpAddr::V6(_) => "2001:db8:ffff::1".parse().unwrap(),
         })
     })));
-    let memory = Memory {
+    let memory = Ranking {
         history: None,
         sources: Some(sources),
     };

@@ -41,9 +41,9 @@ fn the_engine_needs_timers() {
         let race = super::super::race(
             &ready,
             &plan,
-            Memory::default(),
+            Ranking::default(),
             &budget,
-            Names::default(),
+            Origin::default(),
             literal(addrs.clone()),
         );
         assert_no_time_driver(without_time(race));
@@ -55,14 +55,14 @@ fn one_address_needs_timers_only_with_a_timeout() {
     let budget = Budget::new(AttemptBudget::Unbounded);
     let target = addr("10.0.0.1:80");
     let untimed = plan(Schedule::learned());
-    let alone = one::one(&ready, &untimed, &budget, Names::default(), target);
+    let alone = one::one(&ready, &untimed, &budget, Origin::default(), target);
     assert!(without_time(alone).is_ok());
 
     let timed = Config {
         attempt_timeout: Some(ms(100)),
         ..plan(Schedule::learned())
     };
-    let alone = one::one(&ready, &timed, &budget, Names::default(), target);
+    let alone = one::one(&ready, &timed, &budget, Origin::default(), target);
     assert_no_time_driver(without_time(alone));
 }
 
@@ -70,13 +70,13 @@ fn one_address_needs_timers_only_with_a_timeout() {
 fn a_list_needs_timers_only_with_a_total_timeout() {
     let addrs = vec![addr("10.0.0.1:0"), addr("10.0.0.2:0")];
     let untimed = plan(Schedule::race_all());
-    let listed = list::addresses(&untimed, Memory::default(), literal(addrs.clone()));
+    let listed = list::addresses(&untimed, Ranking::default(), literal(addrs.clone()));
     assert_eq!(without_time(listed).unwrap(), addrs);
 
     let timed = Config {
         total_timeout: Some(ms(100)),
         ..plan(Schedule::race_all())
     };
-    let listed = list::addresses(&timed, Memory::default(), literal(addrs));
+    let listed = list::addresses(&timed, Ranking::default(), literal(addrs));
     assert_no_time_driver(without_time(listed));
 }

@@ -59,9 +59,9 @@ async fn one_address_alone_is_the_engine_on_one_address() {
                 let took = start.elapsed();
                 let start = Instant::now();
                 let history = crate::history::History::new(16);
-                let memory = Memory {
+                let memory = Ranking {
                     history: Some(&history),
-                    ..Memory::default()
+                    ..Ranking::default()
                 };
                 let raced = remembering(&dialer, &plan, memory, literal(vec![target])).await;
                 assert_eq!(start.elapsed(), took, "{case}");

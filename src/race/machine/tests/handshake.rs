@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::history::History;
-use crate::order::Memory;
+use crate::order::Ranking;
 
 /// TCP up after 10 ms, then a handshake that never answers.
 const SILENT: sim::Host = Tls {
@@ -134,7 +134,7 @@ fn race_all_passes_a_silent_host_by() {
 fn the_learned_schedule_waits_for_a_known_hosts_handshake() {
     let (a, b) = (addr("10.0.0.1:443"), addr("10.0.0.2:443"));
     let history = History::new(64);
-    let memory = Memory {
+    let memory = Ranking {
         history: Some(&history),
         sources: None,
     };
@@ -180,7 +180,7 @@ fn a_known_tls_host_costs_one_connection_per_connect() {
                     )
                 }));
                 let history = History::new(64);
-                let memory = Memory {
+                let memory = Ranking {
                     history: Some(&history),
                     sources: None,
                 };

@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::history::{History, Known, Lesson, EXPLORE_EVERY, FAILURE_COOL_DOWN, HISTORY_TTL};
-use crate::order::Memory;
+use crate::order::Ranking;
 
 /// The handshake times of the twelve-record name (ms), in DNS order: `10.0.0.1`–`.12`.
 const TWELVE: [u64; 12] = [120, 45, 200, 80, 10, 160, 30, 100, 180, 60, 140, 20];
@@ -48,7 +48,7 @@ struct Connect {
 /// Connects once over `net` to every address of `addrs` (an `A` answer, and an empty
 /// `AAAA` answer at the same instant, as from a cache), with `history`.
 fn connect(net: &Net, history: &History, schedule: Schedule, addrs: &[SocketAddr]) -> Connect {
-    let memory = Memory {
+    let memory = Ranking {
         history: Some(history),
         sources: None,
     };
@@ -164,7 +164,7 @@ fn the_first_unknown_address_ends_the_learned_part() {
         (addr("10.0.0.2:443"), None, Lesson::Connected(ms(20))),
     ];
     history.learn(lessons, net.now());
-    let memory = Memory {
+    let memory = Ranking {
         history: Some(&history),
         sources: None,
     };
@@ -266,7 +266,7 @@ fn other_schedules_try_the_known_host_first() {
 fn connect_info_reports_handshakes_and_expectations() {
     let (net, history) = (twelve_net(&[4]), History::new(64));
     history.learn([(twelve(4), None, Lesson::Connected(ms(10)))], net.now());
-    let memory = Memory {
+    let memory = Ranking {
         history: Some(&history),
         sources: None,
     };

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::*;
 use crate::history::{History, Lesson};
 use crate::order::source::Sources;
-use crate::order::Memory;
+use crate::order::Ranking;
 
 /// The sources every test address would get: a global one of its own family, so that
 /// RFC 6724 orders by the destinations alone.
@@ -21,8 +21,8 @@ fn global_sources() -> &'static Sources {
 }
 
 /// RFC 6724 alone, with the sources of [`global_sources`], and no history.
-fn sorted_by_rfc_6724() -> Memory<'static> {
-    Memory {
+fn sorted_by_rfc_6724() -> Ranking<'static> {
+    Ranking {
         history: None,
         sources: Some(global_sources()),
     }
@@ -63,7 +63,7 @@ fn a_list_can_keep_its_order() {
         .host("[2001:db8::1]:80", Up(ms(5)));
     let lesson = Lesson::Connected(ms(5));
     history.learn([(addr("[2001:db8::1]:80"), None, lesson)], net.now());
-    let memory = Memory {
+    let memory = Ranking {
         history: Some(&history),
         sources: Some(global_sources()),
     };
@@ -111,7 +111,7 @@ fn an_address_without_a_route_goes_last() {
     let sources = Box::leak(Box::new(Sources::fixed(move |dst| {
         (dst != no_route).then(|| "198.51.100.1".parse().unwrap())
     })));
-    let memory = Memory {
+    let memory = Ranking {
         history: None,
         sources: Some(sources),
     };

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use super::sim::Host;
 use super::*;
 use crate::history::{History, Lesson};
-use crate::order::Memory;
+use crate::order::Ranking;
 
 const TOTAL: Duration = Duration::from_secs(60);
 const ATTEMPT: Duration = Duration::from_secs(1);
@@ -130,7 +130,7 @@ fn run_with(
         .iter()
         .filter(|a| history.known(**a, None, net.now()).expected().is_some())
         .count();
-    let memory = Memory {
+    let memory = Ranking {
         history: Some(&history),
         sources: None,
     };

@@ -52,7 +52,7 @@ use self::run::DnsEvent;
 use crate::config::Config;
 use crate::dns::Answer;
 use crate::dns::DnsError;
-use crate::order::Memory;
+use crate::order::Ranking;
 use crate::race::machine::Knowledge;
 use crate::{ConnectError, ConnectInfo, Family};
 
@@ -214,11 +214,11 @@ impl Net {
     }
 
     /// A race to set up further: as [`race`](Self::race) until told otherwise.
-    pub(in crate::race) fn with<'n>(&'n self, config: &'n Config) -> Setup<'n, Memory<'static>> {
+    pub(in crate::race) fn with<'n>(&'n self, config: &'n Config) -> Setup<'n, Ranking<'static>> {
         Setup {
             net: self,
             config,
-            knowledge: Memory::default(),
+            knowledge: Ranking::default(),
             answers: Answers::Literal(None),
             budget: Budget::unbounded(),
         }
@@ -424,7 +424,7 @@ impl<'n, K: Knowledge> Setup<'n, K> {
         self
     }
 
-    /// Ranks and learns with `knowledge` (an `order::Memory`: a history, RFC 6724 sources).
+    /// Ranks and learns with `knowledge` (an `order::Ranking`: a history, RFC 6724 sources).
     pub(in crate::race) fn knowing<K2: Knowledge>(self, knowledge: K2) -> Setup<'n, K2> {
         Setup {
             net: self.net,
