@@ -240,7 +240,13 @@ fn run_with(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // A failure is reported after at most 2 s of shrinking, so that a broken rule fails
+    // the suite at once instead of outlasting a mutation test's timeout.
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        max_shrink_time: 2_000,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn literal_races_keep_their_invariants(hosts in network(), kind in kind()) {
