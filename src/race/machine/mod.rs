@@ -316,12 +316,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             self.permit = Permit::None;
         }
         if !self.dns_open && self.running() == 0 && self.queue.is_empty() {
-            if self.queue.dropped() > 0 {
-                debug!(
-                    dropped = self.queue.dropped(),
-                    "addresses over the cap were not attempted"
-                );
-            }
+            // The error counts the addresses the cap left out.
             self.learn(now);
             return Action::Failed(self.exhausted());
         }
