@@ -229,17 +229,9 @@ where
     .await
 }
 
+/// A race on `schedule`, with no timeouts, caps of 16, no policy.
 fn plan(schedule: Schedule) -> Config {
-    Config {
-        schedule,
-        attempt_timeout: None,
-        total_timeout: None,
-        partial_deadlines: false,
-        max_concurrent: 16,
-        max_addresses: 16,
-        policy: None,
-        keep_given_order: false,
-    }
+    crate::race::machine::tests::config(schedule)
 }
 
 fn literal(addrs: Vec<SocketAddr>) -> impl Stream<Item = Answer> + Unpin {

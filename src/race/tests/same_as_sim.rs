@@ -14,6 +14,7 @@ use std::pin::Pin;
 use proptest::prelude::*;
 
 use super::*;
+use crate::race::machine::tests::network;
 use crate::race::machine::tests::sim::{self, Step};
 
 const TOTAL: Duration = Duration::from_secs(60);
@@ -37,23 +38,6 @@ fn host() -> impl Strategy<Value = Host> {
         1 => time(3000).prop_map(Host::GivesUp),
         2 => (time(200), handshake).prop_map(|(tcp, then)| Host::Tls { tcp, then }),
     ]
-}
-
-/// The addresses (in DNS order) with their behaviour.
-fn network() -> impl Strategy<Value = Vec<(SocketAddr, Host)>> {
-    prop::collection::vec((any::<bool>(), host()), 1..=8).prop_map(|v| {
-        v.into_iter()
-            .enumerate()
-            .map(|(i, (v6, h))| {
-                let a = if v6 {
-                    format!("[fd00::{}]:80", i + 1)
-                } else {
-                    format!("10.0.0.{}:80", i + 1)
-                };
-                (addr(&a), h)
-            })
-            .collect()
-    })
 }
 
 fn config() -> impl Strategy<Value = Config> {
@@ -200,7 +184,7 @@ proptest! {
 
     #[test]
     fn the_driver_and_the_simulation_agree(
-        hosts in network(),
+        hosts in network(host(), 8),
         config in config(),
         dns_delays in prop::option::of((time(300), time(300))),
         limit in prop::option::of(0usize..3),

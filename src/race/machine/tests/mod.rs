@@ -26,6 +26,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use proptest::prelude::{any, prop, Strategy};
+
 #[cfg(unix)]
 use self::sim::Host::OutOfFiles;
 use self::sim::Host::{Blackhole, GivesUp, Refused, Tls, Up};
@@ -70,8 +72,28 @@ fn v6(n: usize) -> SocketAddr {
     SocketAddr::new(format!("fd00::{:x}", n + 1).parse().unwrap(), 80)
 }
 
+/// Up to `max` addresses (in DNS order), each IPv4 or IPv6, each behaving as `host` draws.
+pub(crate) fn network(
+    host: impl Strategy<Value = sim::Host>,
+    max: usize,
+) -> impl Strategy<Value = Vec<(SocketAddr, sim::Host)>> {
+    prop::collection::vec((any::<bool>(), host), 1..=max).prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, (v6, h))| {
+                let a = if v6 {
+                    format!("[fd00::{}]:80", i + 1)
+                } else {
+                    format!("10.0.0.{}:80", i + 1)
+                };
+                (addr(&a), h)
+            })
+            .collect()
+    })
+}
+
 /// A race on `schedule`, with no timeouts, caps of 16, no policy.
-fn config(schedule: Schedule) -> Config {
+pub(crate) fn config(schedule: Schedule) -> Config {
     Config {
         schedule,
         attempt_timeout: None,
