@@ -75,9 +75,20 @@ where
     let mut granted: Option<Permit<'_>> = None;
     let mut timer: Option<Pin<Box<Sleep>>> = None;
 
+    // What the machine can ask for at one instant: a start, a permit and an abandonment
+    // per address, and a timeout per running attempt. More is a machine that never waits,
+    // which would spin here inside one poll, where no test's clock could end it.
+    let most_actions = config
+        .max_addresses
+        .saturating_add(config.max_concurrent)
+        .saturating_mul(4)
+        .saturating_add(4);
     loop {
         let now = Instant::now();
+        let mut actions = 0usize;
         let wake = loop {
+            actions += 1;
+            debug_assert!(actions <= most_actions, "the machine does not wait: {machine:?}");
             match machine.poll(now.into_std()) {
                 Action::Start { idx, addr } => {
                     // A race with nothing running takes a permit without waiting.
