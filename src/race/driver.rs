@@ -88,7 +88,10 @@ where
         let mut actions = 0usize;
         let wake = loop {
             actions += 1;
-            debug_assert!(actions <= most_actions, "the machine does not wait: {machine:?}");
+            debug_assert!(
+                actions <= most_actions,
+                "the machine does not wait: {machine:?}"
+            );
             match machine.poll(now.into_std()) {
                 Action::Start { idx, addr } => {
                     // A race with nothing running takes a permit without waiting.

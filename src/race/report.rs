@@ -298,4 +298,56 @@ mod tests {
             assert_eq!(format!("{alone:?}"), format!("{steps:?}"));
         }
     }
+
+    /// A transport reported twice keeps its first time; one reported for an attempt that
+    /// is over is not recorded.
+    #[test]
+    fn a_transport_counts_once_and_only_while_its_attempt_runs() {
+        let a: SocketAddr = "192.0.2.1:443".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:443".parse().unwrap();
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let mut report = Report::new(start);
+        report.started(a, start, None);
+        report.started(b, start, None);
+        assert!(report.transport_up(0, at(5)));
+        assert!(!report.transport_up(0, at(9)));
+        report.failed(1, io::Error::from(io::ErrorKind::ConnectionRefused), at(3));
+        assert!(!report.transport_up(1, at(7)));
+        assert!(!report.transport_up(2, at(7)), "no such attempt");
+        let transports: Vec<_> = report.attempts.iter().map(|a| a.transport).collect();
+        assert_eq!(transports, [Some(Duration::from_millis(5)), None]);
+    }
+
+    /// What each attempt teaches: a failure its kind, unless the process ran short of
+    /// descriptors or memory (which says nothing of the address); a cancelled attempt
+    /// only that it was overdue, and only once past its expected time.
+    #[test]
+    #[cfg(unix)]
+    fn the_lessons_of_a_race() {
+        let addr = |n: u8| SocketAddr::from(([192, 0, 2, n], 443));
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let expected = Some(Duration::from_millis(20));
+        let mut report = Report::new(start);
+        for n in 1..=4 {
+            report.started(addr(n), start, None);
+        }
+        report.started(addr(5), at(10), expected);
+        report.started(addr(6), start, expected);
+        report.failed(0, io::Error::from(io::ErrorKind::ConnectionRefused), at(3));
+        report.failed(1, io::Error::from_raw_os_error(libc::EMFILE), at(1));
+        report.connected(2, at(10));
+        // Still running when the race ends at 25 ms: the 4th with no expected time, the
+        // 5th 15 ms into its 20 ms, the 6th 25 ms into its 20 ms.
+        report.cancel_running(at(25));
+        let sources = std::iter::repeat_n(None, 6);
+        let lessons: Vec<_> = report.lessons(sources).map(|(a, _, l)| (a, l)).collect();
+        let want = [
+            (addr(1), Lesson::Failed(io::ErrorKind::ConnectionRefused)),
+            (addr(3), Lesson::Connected(Duration::from_millis(10))),
+            (addr(6), Lesson::Overdue),
+        ];
+        assert_eq!(lessons, want);
+    }
 }

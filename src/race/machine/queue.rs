@@ -135,7 +135,9 @@ impl AddrQueue {
         let share = max.saturating_sub(reserved);
         let total = self.v4.admitted + self.v6.admitted;
         let this = self.family_mut(family);
-        if this.admitted < share && total < max {
+        // Within its share, the total is under the cap: the share leaves the other
+        // family's admitted addresses out.
+        if this.admitted < share {
             this.admitted += 1;
             self.seen.insert(addr);
             Admission::Taken

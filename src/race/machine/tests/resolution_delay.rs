@@ -102,3 +102,18 @@ fn a_resolution_delay_of_duration_max_waits_for_aaaa_and_no_longer() {
     let race = net.race_dns(&config(schedule), dns);
     assert_eq!(race.winner(), addr("[fd00::1]:80"));
 }
+
+/// The delay counts from the other family's first answer: a second one (a search list's
+/// next name, after the first failed) does not start it again.
+#[test]
+fn the_resolution_delay_counts_from_the_first_answer_of_the_other_family() {
+    // A fails at 10 ms, A answers at 30 ms, AAAA never: the IPv4 attempt starts at 10 + 50.
+    let dns = Dns::new()
+        .fails(ms(10), Family::V4, "no such name")
+        .a(ms(30))
+        .endless();
+    let net = Net::new().host("10.0.0.1:80", Up(ms(10)));
+    let race = net.race_dns(&config(Schedule::rfc8305()), dns);
+    assert_eq!(race.winner(), addr("10.0.0.1:80"));
+    assert_eq!(starts(race.info()), vec![(addr("10.0.0.1:80"), ms(60))]);
+}
