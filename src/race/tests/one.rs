@@ -89,3 +89,26 @@ fn a_policy_or_a_total_timeout_goes_to_the_engine() {
     };
     assert!(!applies(&total));
 }
+
+/// The winner's local address and ALPN protocol join the account, whichever way the race
+/// was won.
+#[test]
+fn the_local_address_and_alpn_join_the_account() {
+    let remote = addr("192.0.2.1:443");
+    let local = addr("192.0.2.9:50000");
+    let start = std::time::Instant::now();
+    let alone = Won::Alone {
+        addr: remote,
+        start,
+        transport: None,
+        end: start,
+    };
+    let raced = Won::Raced(crate::race::report::Report::alone(
+        remote, start, None, start,
+    ));
+    for won in [alone, raced] {
+        let info = won.into_info(Some(local), Some(b"h2".to_vec()));
+        assert_eq!(info.local_addr(), Some(local));
+        assert_eq!(info.alpn(), Some(&b"h2"[..]));
+    }
+}
