@@ -329,16 +329,17 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             self.wake_at()
         };
         self.permit = Permit::None;
-        // Everything the schedule allows now has started, so its next wake-up is later: a
-        // wake-up due now would start nothing, and spin the driver forever.
-        debug_assert!(
-            next.is_none_or(|at| at > now),
-            "the schedule wakes at {next:?}, not after now ({now:?}), and starts nothing"
-        );
         let until = [next, self.deadline, self.next_timeout()]
             .into_iter()
             .flatten()
             .min();
+        // Everything due now has happened (the schedule's starts, the deadline, every
+        // timeout), so the next wake-up is later: one due now would change nothing, and
+        // spin the driver forever.
+        debug_assert!(
+            until.is_none_or(|at| at > now),
+            "the race wakes at {until:?}, not after now ({now:?}), and nothing happens"
+        );
         Action::Wait { until, in_line }
     }
 
