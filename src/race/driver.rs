@@ -83,8 +83,16 @@ where
         .saturating_add(config.max_concurrent)
         .saturating_mul(4)
         .saturating_add(4);
+    // And what can happen at one instant: an event per action, at most.
+    let (mut last, mut at_once) = (start, 0usize);
     loop {
         let now = Instant::now();
+        at_once = if now == last { at_once + 1 } else { 0 };
+        last = now;
+        debug_assert!(
+            at_once <= most_actions,
+            "the race spins at one instant: {machine:?}"
+        );
         let mut actions = 0usize;
         let wake = loop {
             actions += 1;
