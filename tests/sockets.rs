@@ -363,7 +363,7 @@ async fn tcp_dialer_applies_its_socket_options() {
 
 /// Socket options set through `ConnieConnector::tcp` are on the socket of a raced
 /// connection as the kernel reports it: the interface, the local address and `SO_MARK`
-/// here, and one of the rest. (`tcp::tests` checks each option's value on a dial.)
+/// here, and one of the rest. (`tcp::socket::tests` checks each option's value on a dial.)
 #[cfg(target_os = "linux")]
 #[tokio::test(start_paused = true)]
 async fn http_connector_socket_options_reach_the_socket() {
