@@ -43,11 +43,11 @@ where
     S: Stream<Item = Answer> + Unpin,
 {
     let start = Instant::now();
-    let deadline = config.total_timeout.and_then(|t| start.checked_add(t));
+    let mut machine = Machine::new(config, knowledge, start.into_std());
+    let deadline = machine.deadline().map(Instant::from_std);
     if deadline.is_some() {
         crate::runtime::timers(start)?;
     }
-    let mut machine = Machine::new(config, knowledge, start.into_std());
     let every_answer = async {
         while let Some(answer) = answers.next().await {
             machine.answer(Instant::now().into_std(), answer);
@@ -74,6 +74,6 @@ where
     match (addrs.is_empty(), timed_out) {
         (false, _) => Ok(addrs),
         (true, false) => Err(machine.exhausted()),
-        (true, true) => Err(machine.timed_out(config.total_timeout.unwrap_or_default())),
+        (true, true) => Err(machine.timed_out()),
     }
 }

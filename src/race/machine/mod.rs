@@ -14,7 +14,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::{debug, trace};
 
@@ -176,6 +176,12 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         }
     }
 
+    /// When the total timeout ends the race; `None` without one, or when it is too far for
+    /// the clock to hold.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// Attempts running now.
     fn running(&self) -> usize {
         self.running.iter().sum()
@@ -283,8 +289,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         if self.deadline.is_some_and(|d| now >= d) {
             debug!(attempts = self.runs.len(), "total timeout elapsed");
             self.learn(now);
-            let after = self.config.total_timeout.unwrap_or_default();
-            return Action::Failed(self.timed_out(after));
+            return Action::Failed(self.timed_out());
         }
         if let Some(idx) = self.expired(now) {
             self.failed(now, idx, attempt_timed_out());
@@ -373,8 +378,9 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         self.report.exhausted(left_out, self.config.max_addresses)
     }
 
-    /// The error of a race whose total timeout, `after`, elapsed.
-    pub(crate) fn timed_out(&mut self, after: Duration) -> ConnectError {
+    /// The error of a race whose total timeout elapsed.
+    pub(crate) fn timed_out(&mut self) -> ConnectError {
+        let after = self.config.total_timeout.unwrap_or_default();
         let left_out = self.queue.dropped();
         self.report
             .timed_out(after, left_out, self.config.max_addresses)

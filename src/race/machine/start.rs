@@ -101,14 +101,13 @@ impl<K: Knowledge> Machine<'_, K> {
         let idx = self.runs.len();
         debug!(%addr, attempt = idx, ?timeout, "attempt started");
         self.report.started(addr, now, picked.known.expected());
+        let timeout_at = timeout.and_then(|t| now.checked_add(t));
+        self.timed += usize::from(timeout_at.is_some());
         self.runs.push(Run {
             picked,
             delays,
-            timeout_at: timeout.and_then(|t| now.checked_add(t)),
+            timeout_at,
         });
-        if self.runs[idx].timeout_at.is_some() {
-            self.timed += 1;
-        }
         Action::Start { idx, addr }
     }
 }

@@ -16,25 +16,30 @@ impl<K: Knowledge> Machine<'_, K> {
         }
     }
 
-    /// The running attempt whose timeout has come, if any.
+    /// The running attempts that have a timeout, with when each times out, in start
+    /// order: none to look at while no attempt has one.
+    fn timeouts(&self) -> impl Iterator<Item = (Instant, usize)> + '_ {
+        let runs = if self.timed == 0 {
+            &[][..]
+        } else {
+            &self.runs[..]
+        };
+        runs.iter()
+            .enumerate()
+            .filter(|&(idx, _)| self.is_running(idx))
+            .filter_map(|(idx, run)| Some((run.timeout_at?, idx)))
+    }
+
+    /// The first running attempt, in start order, whose timeout has come, if any.
     pub(super) fn expired(&self, now: Instant) -> Option<usize> {
-        if self.timed == 0 {
-            return None;
-        }
-        (0..self.runs.len()).find(|&idx| {
-            self.is_running(idx) && self.runs[idx].timeout_at.is_some_and(|t| t <= now)
-        })
+        self.timeouts()
+            .find(|&(at, _)| at <= now)
+            .map(|(_, idx)| idx)
     }
 
     /// When the first running attempt times out.
     pub(super) fn next_timeout(&self) -> Option<Instant> {
-        if self.timed == 0 {
-            return None;
-        }
-        (0..self.runs.len())
-            .filter(|&idx| self.is_running(idx))
-            .filter_map(|idx| self.runs[idx].timeout_at)
-            .min()
+        self.timeouts().map(|(at, _)| at).min()
     }
 
     /// When running attempt `idx` may be abandoned: [`timing::abandon_after`] its delay
