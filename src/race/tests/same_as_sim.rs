@@ -174,13 +174,7 @@ fn check(
 }
 
 proptest! {
-    // A failure is reported after at most 2 s of shrinking, so that a broken rule fails
-    // the suite at once instead of outlasting a mutation test's timeout.
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        max_shrink_time: 2_000,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::race::machine::tests::props_config())]
 
     #[test]
     fn the_driver_and_the_simulation_agree(

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use proptest::prelude::{any, prop, Strategy};
+use proptest::prelude::{any, prop, ProptestConfig, Strategy};
 
 #[cfg(unix)]
 use self::sim::Host::OutOfFiles;
@@ -70,6 +70,17 @@ fn v4(n: usize) -> SocketAddr {
 /// `[fd00::n+1]:80`.
 fn v6(n: usize) -> SocketAddr {
     SocketAddr::new(format!("fd00::{:x}", n + 1).parse().unwrap(), 80)
+}
+
+/// How the race's property tests run: 512 cases, and a failure reported after at most 2 s
+/// of shrinking, so that a broken rule fails the suite at once instead of outlasting a
+/// mutation test's timeout.
+pub(crate) fn props_config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 512,
+        max_shrink_time: 2_000,
+        ..ProptestConfig::default()
+    }
 }
 
 /// Up to `max` addresses (in DNS order), each IPv4 or IPv6, each behaving as `host` draws.

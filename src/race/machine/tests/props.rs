@@ -223,13 +223,7 @@ fn run_with(
 }
 
 proptest! {
-    // A failure is reported after at most 2 s of shrinking, so that a broken rule fails
-    // the suite at once instead of outlasting a mutation test's timeout.
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        max_shrink_time: 2_000,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(super::props_config())]
 
     #[test]
     fn literal_races_keep_their_invariants(hosts in network(host(), 12), kind in kind()) {
