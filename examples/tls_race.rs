@@ -1,7 +1,7 @@
 //! Race TCP *and* the TLS handshake, and print how every attempt went.
 //!
 //! ```text
-//! cargo run --example tls_race     # a built-in loopback scenario, no network needed
+//! cargo run --example tls_race --features rustls   # a built-in loopback scenario, no network needed
 //! ```
 //!
 //! A loopback lab names four hosts `www.lab.test.`, in this order: one that accepts TCP
