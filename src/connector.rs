@@ -486,31 +486,17 @@ impl<D: Dial> ConnieConnector<D> {
         target: Target,
         scheme: Option<&str>,
     ) -> Result<(D::Connection, ConnectInfo), ConnectError> {
-        let (conn, won) = self.run(target, scheme).await?;
+        let span = race_span(&target);
+        let (conn, won) = if span.is_disabled() {
+            self.dispatch(target, scheme).await?
+        } else {
+            self.dispatch(target, scheme).instrument(span).await?
+        };
+        // The race ends as it returns: a caller that never asks how it went reads no clock.
+        let end = tokio::time::Instant::now().into_std();
         let local_addr = self.dialer.local_addr(&conn);
         let alpn = self.dialer.alpn(&conn);
-        Ok((conn, won.into_info(local_addr, alpn)))
-    }
-
-    /// [`connect`](Self::connect) for a caller that wants the connection only: no
-    /// [`ConnectInfo`] is made and no local address read.
-    pub(crate) async fn connect_only(&self, target: Target) -> Result<D::Connection, ConnectError> {
-        self.run(target, None).await.map(|(conn, _)| conn)
-    }
-
-    async fn run(
-        &self,
-        target: Target,
-        scheme: Option<&str>,
-    ) -> Result<(D::Connection, Won), ConnectError> {
-        let span = tracing::debug_span!("race", %target);
-        // A span entered at every poll costs a third of a connect's own work with no
-        // subscriber to see it: the race runs in one only when it is enabled.
-        if span.is_disabled() {
-            self.dispatch(target, scheme).await
-        } else {
-            self.dispatch(target, scheme).instrument(span).await
-        }
+        Ok((conn, won.into_info(end, local_addr, alpn)))
     }
 
     /// Races `target`: one address alone, a list, or a name's addresses as DNS answers.
@@ -570,7 +556,7 @@ impl<D: Dial> ConnieConnector<D> {
             answers,
         ))
         .await?;
-        Ok((conn, Won::Raced(info)))
+        Ok((conn, Won::Raced(Box::new(info))))
     }
 }
 
@@ -610,9 +596,26 @@ impl<D: Dial> ConnieConnector<D> {
 ///
 /// Dropping the future drops every attempt in flight and closes their sockets.
 pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectError> {
-    process_connector()
-        .connect_only(target.into_target()?)
-        .await
+    let target = target.into_target()?;
+    let span = race_span(&target);
+    let connector = process_connector();
+    // As `connect` races, without the account it makes (`Won` is dropped as it is).
+    let (stream, _) = if span.is_disabled() {
+        connector.dispatch(target, None).await?
+    } else {
+        connector.dispatch(target, None).instrument(span).await?
+    };
+    Ok(stream)
+}
+
+/// The span a race of `target` runs in, entered only if enabled: entered at every poll,
+/// a span costs a third of a connect's own work with no subscriber to see it.
+///
+/// Each connect awaits its race itself, in this span or not: one more `async` layer
+/// around a race of one address would move its future and result once more, which a
+/// connect to one address would pay for nothing.
+fn race_span(target: &Target) -> tracing::Span {
+    tracing::debug_span!("race", %target)
 }
 
 /// How the attempt budget of [`race_connect`]'s connector is used right now, as

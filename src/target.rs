@@ -374,19 +374,27 @@ impl IntoTarget for (Ipv6Addr, u16) {
 
 impl IntoTarget for SocketAddrV4 {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Target::addrs([SocketAddr::V4(self)]).checked()
+        SocketAddr::V4(self).into_target()
     }
 }
 
 impl IntoTarget for SocketAddrV6 {
     fn into_target(self) -> Result<Target, ConnectError> {
-        Target::addrs([SocketAddr::V6(self)]).checked()
+        SocketAddr::V6(self).into_target()
     }
 }
 
 impl IntoTarget for SocketAddr {
+    /// One address, the case of `race_connect(addr)`: made in place, with its port
+    /// checked, and no list built.
+    #[inline]
     fn into_target(self) -> Result<Target, ConnectError> {
-        Target::addrs([self]).checked()
+        if self.port() == 0 {
+            return Err(port_zero());
+        }
+        Ok(Target {
+            repr: Repr::Addr(self),
+        })
     }
 }
 
