@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use connie::{ConnectInfo, ConnieConnector, Schedule, RFC8305_ATTEMPT_DELAY};
-use connie_lab::{HostKind, Lab};
+use connie_lab::Lab;
 
 /// How long tokio's sequential connect is given before we call it hung.
 const TOKIO_PATIENCE: Duration = Duration::from_secs(5);
@@ -103,13 +103,8 @@ async fn lab() -> Result<ExitCode, Box<dyn Error>> {
     let name = "www.lab.test.";
     println!("{name} resolves to (in DNS order):");
     for addr in lab.addrs() {
-        let kind = match lab.kind_of(addr).expect("a host of the lab") {
-            HostKind::Alive => "alive: accepts the connection",
-            HostKind::Refused => "refused: answers the SYN with a reset",
-            HostKind::Blackholed => "blackholed: drops SYNs, so a connect hangs",
-            _ => "another kind of host",
-        };
-        println!("  {addr:<22} {kind}");
+        let kind = lab.kind_of(addr).expect("a host of the lab");
+        println!("  {addr:<22} {kind}: {}", kind.behaviour());
     }
 
     let racers = [

@@ -81,27 +81,32 @@ async fn get(connector: ConnieConnector, uri: Uri) -> Result<(), BoxError> {
 
 fn print_info(info: &ConnectInfo) {
     println!(
-        "winner: {} in {:?} (local address {})",
+        "winner: {} in {} (local address {})",
         info.remote_addr(),
-        info.elapsed(),
+        ms(info.elapsed()),
         info.local_addr()
             .map_or_else(|| "unknown".to_owned(), |a| a.to_string())
     );
     if let Some(a) = info.dns_v4() {
-        println!("  dns: A answered after {a:?}");
+        println!("  dns: A answered after {}", ms(a));
     }
     if let Some(aaaa) = info.dns_v6() {
-        println!("  dns: AAAA answered after {aaaa:?}");
+        println!("  dns: AAAA answered after {}", ms(aaaa));
     }
     for attempt in info.attempts() {
         println!(
-            "  {:<24} started {:>9.1?}  ran {:>9.1?}  {}",
+            "  {:<24} started at {:>10}, ran {:>10}: {}",
             attempt.addr(),
-            attempt.started(),
-            attempt.duration(),
+            ms(attempt.started()),
+            ms(attempt.duration()),
             attempt.outcome()
         );
     }
+}
+
+/// `2.60 ms`: every duration in one unit, as a person compares them.
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 /// Prints a failed request, with every address connie tried if connecting failed.
@@ -110,7 +115,7 @@ fn print_failure(error: &hyper_util::client::legacy::Error) {
     let mut next = error.source();
     while let Some(e) = next {
         if let Some(connie) = e.downcast_ref::<ConnectError>() {
-            println!("  connie: {connie} ({:?})", connie.kind());
+            println!("  connie: {connie}");
             for attempt in connie.attempts() {
                 println!("  {:<24} {}", attempt.addr(), attempt.error());
             }

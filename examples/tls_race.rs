@@ -48,10 +48,8 @@ async fn run() -> Result<ExitCode, Box<dyn Error>> {
     let target = ("www.lab.test.", lab.port());
     println!("www.lab.test.:{} is, in DNS order:", lab.port());
     for addr in lab.addrs() {
-        println!(
-            "  {addr:<16} {:?}",
-            lab.kind_of(addr).unwrap_or(HostKind::Alive)
-        );
+        let kind = lab.kind_of(addr).unwrap_or(HostKind::Alive);
+        println!("  {addr:<16} {kind}: {}", kind.behaviour());
     }
 
     let mut summary = Vec::new();
@@ -74,8 +72,10 @@ async fn run() -> Result<ExitCode, Box<dyn Error>> {
         let (stream, info) = connector.connect(target).await?;
         println!("\nconnie TLS racing, {name}:");
         print_attempts(&info, &lab);
-        let alpn = stream.alpn().map(String::from_utf8_lossy);
-        println!("  TLS up with {} (ALPN {alpn:?})", info.remote_addr());
+        let alpn = stream
+            .alpn()
+            .map_or("none".into(), |p| String::from_utf8_lossy(p).into_owned());
+        println!("  TLS up with {} (ALPN: {alpn})", info.remote_addr());
         summary.push(format!("{name} {}", ms(info.elapsed())));
     }
 
@@ -83,11 +83,9 @@ async fn run() -> Result<ExitCode, Box<dyn Error>> {
     let tcp = ConnieConnector::new().resolver(dns.resolver());
     let started = Instant::now();
     let (stream, info) = tcp.connect(target).await?;
-    println!(
-        "  TCP won by {} ({:?})",
-        info.remote_addr(),
-        lab.kind_of(info.remote_addr())
-    );
+    let winner = info.remote_addr();
+    let kind = lab.kind_of(winner).unwrap_or(HostKind::Alive);
+    println!("  TCP won by {winner} ({kind}: {})", kind.behaviour());
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config));
     let handshake = tls.connect("www.lab.test".try_into()?, stream);
     let tcp_only = match tokio::time::timeout(PATIENCE, handshake).await {
@@ -107,13 +105,13 @@ fn print_attempts(info: &ConnectInfo, lab: &Lab) {
     for a in info.attempts() {
         let kind = lab
             .kind_of(a.addr())
-            .map(|k| format!("{k:?}"))
+            .map(|k| k.to_string())
             .unwrap_or_default();
         let tcp = a
             .transport_connected()
             .map_or("never".to_owned(), |t| format!("after {}", ms(t)));
         println!(
-            "  {:<16} {kind:<7} started at {:>9}, TCP up {tcp:>12}, then {}",
+            "  {:<16} {kind:<13} started at {:>9}, TCP up {tcp:>12}, then {}",
             a.addr(),
             ms(a.started()),
             a.outcome()

@@ -22,6 +22,7 @@ mod reset;
 mod silent;
 mod tls;
 
+use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -135,7 +136,35 @@ pub enum HostKind {
     BadTls,
 }
 
+/// The kind's name, as a person would say it: `alive`, `blackholed`, `untrusted TLS`.
+impl fmt::Display for HostKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostKind::Alive => "alive",
+            HostKind::Refused => "refused",
+            HostKind::Blackholed => "blackholed",
+            HostKind::Silent => "silent",
+            HostKind::Reset => "resetting",
+            HostKind::Tls => "TLS",
+            HostKind::BadTls => "untrusted TLS",
+        })
+    }
+}
+
 impl HostKind {
+    /// What the host does to a client, in a few words: `drops SYNs, so a connect hangs`.
+    pub fn behaviour(self) -> &'static str {
+        match self {
+            HostKind::Alive => "accepts the connection",
+            HostKind::Refused => "answers the SYN with a reset",
+            HostKind::Blackholed => "drops SYNs, so a connect hangs",
+            HostKind::Silent => "accepts the connection, then never answers",
+            HostKind::Reset => "accepts the connection, then resets it at the first bytes",
+            HostKind::Tls => "completes a TLS handshake with the lab's certificate",
+            HostKind::BadTls => "presents a certificate of another CA",
+        }
+    }
+
     /// Whether the host speaks TLS (and so needs the lab's TLS identity).
     pub(crate) fn is_tls(self) -> bool {
         matches!(self, HostKind::Tls | HostKind::BadTls)
