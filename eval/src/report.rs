@@ -14,6 +14,9 @@ use crate::BoxError;
 
 /// A cell stops repeating once its runs have taken this long.
 pub const CELL_BUDGET: Duration = Duration::from_secs(10);
+/// Runs of the oracle in a quick run, where every other client runs once: its fastest is
+/// what the "× oracle" column divides by.
+pub const QUICK_ORACLE_RUNS: usize = 5;
 
 /// One measurement.
 pub enum Run {
@@ -30,6 +33,10 @@ pub enum Run {
     },
     /// Hit the cap.
     Timeout { attempts: Option<usize> },
+    /// Gave up at quick mode's budget (connie's total timeout, hyper-util's connect
+    /// timeout), where an alive address would have connected with more time: quick mode
+    /// cut it short, and a full run measures it. Never made in full runs.
+    Cut { attempts: Option<usize> },
 }
 
 impl Run {
@@ -37,7 +44,7 @@ impl Run {
     pub fn secs(&self) -> Option<f64> {
         match self {
             Run::Ok { secs, .. } | Run::Failed { secs, .. } => Some(*secs),
-            Run::Timeout { .. } => None,
+            Run::Timeout { .. } | Run::Cut { .. } => None,
         }
     }
 
@@ -45,7 +52,7 @@ impl Run {
     pub fn attempts(&self) -> Option<usize> {
         match self {
             Run::Ok { attempts, .. } | Run::Failed { attempts, .. } => *attempts,
-            Run::Timeout { attempts } => *attempts,
+            Run::Timeout { attempts } | Run::Cut { attempts } => *attempts,
         }
     }
 }
@@ -55,6 +62,8 @@ pub enum Status {
     Ok,
     Failed,
     Timeout,
+    /// Cut short by quick mode ([`Run::Cut`]).
+    Cut,
     NotApplicable,
 }
 
@@ -64,6 +73,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Failed => "failed",
             Status::Timeout => "timeout",
+            Status::Cut => "cut",
             Status::NotApplicable => "n/a",
         }
     }
@@ -102,6 +112,8 @@ impl<C: Row> Cell<C> {
             Status::NotApplicable
         } else if self.runs.iter().any(|r| matches!(r, Run::Timeout { .. })) {
             Status::Timeout
+        } else if self.runs.iter().any(|r| matches!(r, Run::Cut { .. })) {
+            Status::Cut
         } else if self.runs.iter().any(|r| matches!(r, Run::Failed { .. })) {
             Status::Failed
         } else {
@@ -276,19 +288,31 @@ pub fn seconds_cell<C: Row>(cell: &Cell<C>, s: &Settings) -> String {
         (Status::Ok, Some(m)) => fmt_secs(m),
         (Status::Failed, Some(m)) => format!("FAIL {}", fmt_secs(m)),
         (Status::Timeout, _) => format!("TIMEOUT >{}", s.cap.as_secs()),
+        (Status::Cut, _) => format!("CUT >{}", s.total_timeout.as_secs()),
         _ => "n/a".to_owned(),
     }
 }
 
-/// The cell's median ÷ the oracle's median in its scenario, if both connected.
-fn ratio<C: Row>(cell: &Cell<C>, cells: &[Cell<C>]) -> Option<f64> {
+/// The cell's median ÷ the oracle's median in its scenario, if both connected; in quick
+/// mode ÷ the oracle's fastest run ([`QUICK_ORACLE_RUNS`] of them), since one
+/// sub-millisecond run among concurrent scenarios is too noisy to divide by.
+fn ratio<C: Row>(cell: &Cell<C>, cells: &[Cell<C>], s: &Settings) -> Option<f64> {
     let oracle = cells
         .iter()
         .find(|c| c.scenario == cell.scenario && c.client.is_oracle())?;
     if cell.status() != Status::Ok || oracle.status() != Status::Ok {
         return None;
     }
-    Some(cell.median()? / oracle.median()?)
+    let oracle = if s.full() {
+        oracle.median()?
+    } else {
+        oracle
+            .runs
+            .iter()
+            .filter_map(Run::secs)
+            .min_by(f64::total_cmp)?
+    };
+    Some(cell.median()? / oracle)
 }
 
 /// The Markdown table: one row per cell, the scenario named on its first row.
@@ -318,7 +342,7 @@ pub fn table<C: Row>(cells: &[Cell<C>], s: &Settings) -> String {
             },
             cell.client.label(s),
             seconds_cell(cell, s),
-            ratio(cell, cells)
+            ratio(cell, cells, s)
                 .map(fmt_ratio)
                 .unwrap_or_else(|| "—".into()),
             attempts,
@@ -424,7 +448,7 @@ pub fn json_results<C: Row>(cells: &[Cell<C>], s: &Settings) -> Vec<String> {
                 json_str(&cell.client.label(s)),
                 json_str(cell.status().as_str()),
                 json_num(cell.median()),
-                json_num(ratio(cell, cells)),
+                json_num(ratio(cell, cells, s)),
                 secs.join(", "),
                 if cell.counted { format!("[{}]", attempts.join(", ")) } else { "null".to_owned() },
                 if note.is_empty() { "null".to_owned() } else { json_str(&note) },

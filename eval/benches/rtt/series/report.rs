@@ -47,6 +47,7 @@ fn one(run: Option<&Run>) -> String {
         Some(Run::Ok { secs, .. }) => ms(*secs),
         Some(Run::Failed { secs, .. }) => format!("FAIL {}", ms(*secs)),
         Some(Run::Timeout { .. }) => "TIMEOUT".to_owned(),
+        Some(Run::Cut { .. }) => "CUT".to_owned(),
         None => String::new(),
     }
 }
