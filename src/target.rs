@@ -13,7 +13,8 @@ use crate::ConnectError;
 /// Anything that implements [`IntoTarget`] can be passed where a target is expected: what
 /// tokio's `ToSocketAddrs` takes (`"host:port"`, `("host", port)` with a `&str` or
 /// `String`, `(IpAddr, port)` and its v4/v6 forms, [`SocketAddr`] and its v4/v6 forms,
-/// slices, arrays and `Vec`s of addresses), and with the `hyper` feature an `http::Uri`.
+/// slices, arrays and `Vec`s of addresses, and a reference to any of them), and with the
+/// `hyper` feature an `http::Uri`.
 /// IP literals (`"127.0.0.1:80"`, `"[::1]:80"`, `("::1", 80)`, `"[fe80::1%2]:80"` with its
 /// scope) become addresses at once and never touch DNS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,9 +433,65 @@ impl IntoTarget for Vec<SocketAddr> {
     }
 }
 
+/// References, as tokio's `ToSocketAddrs` takes them: `race_connect(&addr)`,
+/// `connect(&("example.com", 443))`. Each converts a copy of what it refers to.
+macro_rules! by_reference {
+    ($($target:ty),* $(,)?) => {$(
+        impl IntoTarget for &$target {
+            fn into_target(self) -> Result<Target, ConnectError> {
+                self.clone().into_target()
+            }
+        }
+    )*};
+}
+
+by_reference!(
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6,
+    (IpAddr, u16),
+    (Ipv4Addr, u16),
+    (Ipv6Addr, u16),
+    (&str, u16),
+    (String, u16),
+    &str,
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every form tokio's `ToSocketAddrs` takes by reference is a target too, the same as
+    /// the value it refers to.
+    #[test]
+    fn references_are_targets_as_their_values_are() {
+        fn same<T>(value: T)
+        where
+            T: IntoTarget,
+            for<'a> &'a T: IntoTarget,
+        {
+            let by_ref = (&value).into_target().map_err(|e| e.to_string());
+            assert_eq!(by_ref, value.into_target().map_err(|e| e.to_string()));
+        }
+        let v4 = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 80);
+        let v6 = SocketAddrV6::new(Ipv6Addr::LOCALHOST, 443, 0, 0);
+        same(SocketAddr::V4(v4));
+        same(v4);
+        same(v6);
+        same((IpAddr::V4(Ipv4Addr::LOCALHOST), 80));
+        same((Ipv4Addr::LOCALHOST, 80));
+        same((Ipv6Addr::LOCALHOST, 80));
+        same(("example.com", 443));
+        same(("example.com".to_owned(), 443));
+        same("example.com:443");
+        same("127.0.0.1:443".to_owned());
+        same(Target::host("example.com", 443).expect("a host"));
+        same(vec![SocketAddr::V4(v4), SocketAddr::V6(v6)]);
+        same([SocketAddr::V4(v4)]);
+        // Errors too: port 0 is refused whichever way it comes.
+        same(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)));
+        same(("example.com", 0));
+    }
 
     fn addrs(t: &Target) -> Vec<SocketAddr> {
         match t.clone().into_repr() {
