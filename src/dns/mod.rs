@@ -11,6 +11,7 @@
 //! all of one host.
 
 mod error;
+pub(crate) mod name;
 mod search;
 
 use std::error::Error;
@@ -307,7 +308,7 @@ impl Resolver {
                 crate::runtime::timers(tokio::time::Instant::now())?;
                 // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as
                 // target validation does, so `my_host.example` is looked up.
-                match Name::from_str_relaxed(host) {
+                match name::parse(host) {
                     Ok(name) => hickory.lookup(name, port),
                     Err(e) => failed(DnsError::new(None, e)),
                 }
