@@ -298,6 +298,11 @@ impl Entry {
     /// The share of failures at `now`, faded since it last moved.
     fn failing(&self, now: Instant) -> f64 {
         let (share, at) = self.failing;
+        // Nothing to fade for an address that never failed: no `powf` on the path of every
+        // race to it.
+        if share == 0.0 {
+            return 0.0;
+        }
         let half_lives =
             now.saturating_duration_since(at).as_secs_f64() / FAILURE_HALF_LIFE.as_secs_f64();
         share * 0.5f64.powf(half_lives)
