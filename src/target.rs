@@ -59,8 +59,14 @@ impl Target {
             return Err(port_zero());
         }
         let unbracketed = unbracketed(host);
-        if let Ok(ip) = unbracketed.parse::<IpAddr>() {
-            return Ok(Target::addrs([SocketAddr::new(ip, port)]));
+        // Only hex digits, dots and colons spell an IP address: a name is not parsed as one.
+        let literal = unbracketed
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+        if literal {
+            if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+                return Ok(Target::addrs([SocketAddr::new(ip, port)]));
+            }
         }
         if let Some((ip, scope)) = unbracketed.split_once('%') {
             if let Ok(ip) = ip.parse::<Ipv6Addr>() {
