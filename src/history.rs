@@ -15,6 +15,7 @@
 //! eighth so that each insert costs O(1) amortised), and every entry expires.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
@@ -297,6 +298,11 @@ impl Entry {
     /// The share of failures at `now`, faded since it last moved.
     fn failing(&self, now: Instant) -> f64 {
         let (share, at) = self.failing;
+        // Nothing to fade for an address that never failed: no `powf` on the path of every
+        // race to it.
+        if share == 0.0 {
+            return 0.0;
+        }
         let half_lives =
             now.saturating_duration_since(at).as_secs_f64() / FAILURE_HALF_LIFE.as_secs_f64();
         share * 0.5f64.powf(half_lives)
@@ -321,9 +327,30 @@ impl Entry {
     }
 }
 
+/// An address as the history's key: the address, hashed in two words, where the derived
+/// `Hash` of a `SocketAddr` writes four to six pieces. A lookup is on every race's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key(SocketAddr);
+
+/// Equal keys hash alike: everything hashed is compared. An IPv6 address's flow label is
+/// compared and not hashed.
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self.0 {
+            SocketAddr::V4(addr) => {
+                state.write_u64(u64::from(addr.ip().to_bits()) << 16 | u64::from(addr.port()));
+            }
+            SocketAddr::V6(addr) => {
+                state.write_u128(addr.ip().to_bits());
+                state.write_u64(u64::from(addr.scope_id()) << 16 | u64::from(addr.port()));
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    entries: HashMap<SocketAddr, Entry>,
+    entries: HashMap<Key, Entry>,
     tick: u64,
     /// Races that could have started the best known address alone.
     learned_races: u64,
@@ -359,11 +386,11 @@ impl History {
         let mut inner = self.lock();
         // A read counts as recent as the latest write.
         let tick = inner.tick;
-        let Some(entry) = inner.entries.get_mut(&addr) else {
+        let Some(entry) = inner.entries.get_mut(&Key(addr)) else {
             return Known::Unknown;
         };
         if entry.written_on_another_network(source) {
-            inner.entries.remove(&addr);
+            inner.entries.remove(&Key(addr));
             return Known::Unknown;
         }
         entry.used = tick;
@@ -405,12 +432,12 @@ impl History {
         for (addr, source, lesson) in lessons {
             inner.tick += 1;
             let tick = inner.tick;
-            if !inner.entries.contains_key(&addr) {
+            if inner.entries.len() >= self.capacity && !inner.entries.contains_key(&Key(addr)) {
                 self.make_room(&mut inner, now);
             }
             let entry = inner
                 .entries
-                .entry(addr)
+                .entry(Key(addr))
                 .or_insert_with(|| Entry::new(source, tick, now));
             if entry.written_on_another_network(source) {
                 // Learned on another network: start over.
@@ -430,12 +457,9 @@ impl History {
         }
     }
 
-    /// Makes room for one more entry: drops expired entries, and if that is not enough,
-    /// the least recently used eighth of the capacity.
+    /// Makes room for one more entry in a full history: drops expired entries, and if that
+    /// is not enough, the least recently used eighth of the capacity.
     fn make_room(&self, inner: &mut Inner, now: Instant) {
-        if inner.entries.len() < self.capacity {
-            return;
-        }
         let stale = |e: &Entry| {
             let old = |at: Instant| now.saturating_duration_since(at) >= HISTORY_TTL;
             let rtt_gone = e.rtt.is_none_or(|(_, at)| old(at));

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use hickory_resolver::proto::rr::Name;
 
+use crate::dns::name;
 use crate::ConnectError;
 
 /// What a race connects to: a host name with a port, or addresses known already.
@@ -59,8 +60,14 @@ impl Target {
             return Err(port_zero());
         }
         let unbracketed = unbracketed(host);
-        if let Ok(ip) = unbracketed.parse::<IpAddr>() {
-            return Ok(Target::addrs([SocketAddr::new(ip, port)]));
+        // Only hex digits, dots and colons spell an IP address: a name is not parsed as one.
+        let literal = unbracketed
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+        if literal {
+            if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+                return Ok(Target::addrs([SocketAddr::new(ip, port)]));
+            }
         }
         if let Some((ip, scope)) = unbracketed.split_once('%') {
             if let Ok(ip) = ip.parse::<Ipv6Addr>() {
@@ -75,32 +82,11 @@ impl Target {
                 ));
             }
         }
-        if host.is_empty() {
-            return Err(ConnectError::invalid_target("empty host"));
-        }
-        if host.trim_end_matches('.').len() > MAX_HOST_LEN {
-            return Err(ConnectError::invalid_target(format!(
-                "host name longer than {MAX_HOST_LEN} bytes"
-            )));
-        }
-        // Not shown: what comes with an `@`, `/` or `?` may be a password or a token.
-        if let Some(c) = host
-            .chars()
-            .find(|c| c.is_whitespace() || c.is_control() || "/:[]@?#%\\".contains(*c))
-        {
-            return Err(ConnectError::invalid_target(format!(
-                "the host contains {c:?}"
-            )));
-        }
-        if host == "." {
-            return Err(ConnectError::invalid_target(
-                "\".\" is the DNS root, not a host name",
-            ));
-        }
-        if host.contains('*') {
-            return Err(ConnectError::invalid_target(format!(
-                "host {host:?} contains '*': a wildcard is not a host name"
-            )));
+        // A plain name (`name::is_plain`: lower-case letters, digits and hyphens) passes
+        // every check here but the one of its last label.
+        let plain = name::is_plain(host);
+        if !plain {
+            check_characters(host)?;
         }
         if ends_in_a_number(host) {
             return Err(ConnectError::invalid_target(format!(
@@ -111,10 +97,12 @@ impl Target {
         }
         // Relaxed, as the resolver's lookup is: `my_host.example` is a name getaddrinfo,
         // Go and hickory itself resolve, though IDNA forbids `_`.
-        if let Err(e) = Name::from_str_relaxed(host) {
-            return Err(ConnectError::invalid_target(format!(
-                "host {host:?} is not a valid name: {e}"
-            )));
+        if !plain {
+            if let Err(e) = Name::from_str_relaxed(host) {
+                return Err(ConnectError::invalid_target(format!(
+                    "host {host:?} is not a valid name: {e}"
+                )));
+            }
         }
         Ok(Target {
             repr: Repr::Host {
@@ -164,16 +152,56 @@ impl Target {
     }
 }
 
+/// The checks of a host name's characters and length [`Target::host`] makes first: not
+/// empty, at most [`MAX_HOST_LEN`] bytes, no character no host name has, not the root,
+/// no wildcard.
+fn check_characters(host: &str) -> Result<(), ConnectError> {
+    if host.is_empty() {
+        return Err(ConnectError::invalid_target("empty host"));
+    }
+    if host.trim_end_matches('.').len() > MAX_HOST_LEN {
+        return Err(ConnectError::invalid_target(format!(
+            "host name longer than {MAX_HOST_LEN} bytes"
+        )));
+    }
+    // Not shown: what comes with an `@`, `/` or `?` may be a password or a token.
+    if let Some(c) = host.chars().find(|&c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '/' | ':' | '[' | ']' | '@' | '?' | '#' | '%' | '\\')
+    }) {
+        return Err(ConnectError::invalid_target(format!(
+            "the host contains {c:?}"
+        )));
+    }
+    if host == "." {
+        return Err(ConnectError::invalid_target(
+            "\".\" is the DNS root, not a host name",
+        ));
+    }
+    if host.contains('*') {
+        return Err(ConnectError::invalid_target(format!(
+            "host {host:?} contains '*': a wildcard is not a host name"
+        )));
+    }
+    Ok(())
+}
+
 /// Whether the last label of `host` is a number: decimal digits, or `0x` and hex digits.
 /// `inet_aton` and the WHATWG URL standard (browsers, curl) parse such a host as an IPv4
 /// address (`127.1`, `2130706433`, `0x7f.1`), while DNS can have no such name.
 fn ends_in_a_number(host: &str) -> bool {
-    let last = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+    // In bytes: a connect by name asks this every time, and `str`'s searches cost more.
+    let mut labels = host.as_bytes();
+    while let [rest @ .., b'.'] = labels {
+        labels = rest;
+    }
+    let last = labels.rsplit(|&b| b == b'.').next().unwrap_or_default();
     let hex = last
-        .strip_prefix("0x")
-        .or_else(|| last.strip_prefix("0X"))
-        .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()));
-    hex || (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+        .strip_prefix(b"0x")
+        .or_else(|| last.strip_prefix(b"0X"))
+        .is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit));
+    hex || (!last.is_empty() && last.iter().all(u8::is_ascii_digit))
 }
 
 /// A port as `host:port` writes it: ASCII digits only, no sign, at most 65535.

@@ -28,23 +28,44 @@
 //!   and failure (all refused), for `ConnieConnector::new().max_addresses(64)
 //!   .max_concurrent(64).history(0)` and the `FuturesUnordered` racer. Instructions per
 //!   address = (count at 64 − count at 16) ÷ 48.
+//! - `by_name`: one connect by name, `http://localhost.lab.test.:PORT/`, with both families
+//!   in the resolver's warm cache: a connie-lab [`DnsServer`] (its tasks on the fixture's
+//!   runtime) serves the name as `127.0.0.1` and `::1`, and an alive listener waits on each
+//!   at one port. Each client has a hickory resolver of its own asking that server, with
+//!   the same options: the lab's ([`DnsServer::resolver_opts`]) with a cache of 64 names
+//!   and every answer kept for an hour. hyper-util's `HttpConnector` resolves with
+//!   hickory's `lookup_ip` (as reqwest's `hickory-dns` resolver does), connie with its own
+//!   `A` and `AAAA` lookups: `ConnieConnector::new().resolver(…)` as a tower `Service` on
+//!   the URI, and its `connect(("localhost.lab.test.", PORT))`. hyper-util passes the host
+//!   to its resolver as the URI writes it, trailing dot included, so both clients look up
+//!   the same fully qualified name and no search list applies. Setup connects three times
+//!   with the same client, each connect asserted, so the caches (and connie's history)
+//!   are warm: connie dials its best known address alone (setup checks it makes one
+//!   attempt), hyper-util `::1` (IPv6 first).
 //!
 //! This bench needs valgrind and the runner, which CI does not install: CI only builds it
 //! (`cargo build --workspace --benches`, `cargo clippy --all-targets`), and `cargo test`
 //! leaves it out (it is the one bench of this crate without `test = true`). Without
 //! `--bench` gungraun runs nothing.
 
+use std::future::{poll_fn, Future};
 use std::hint::black_box;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use connie::ConnieConnector;
-use connie_lab::RefusedHost;
+use connie_lab::{DnsServer, RefusedHost};
 use gungraun::prelude::*;
+use hickory_resolver::lookup_ip::LookupIpIntoIter;
+use hickory_resolver::net::NetError;
+use hickory_resolver::TokioResolver;
 use hyper::Uri;
-use hyper_util::client::legacy::connect::dns::GaiResolver;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
-use std::future::poll_fn;
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tower_service::Service;
@@ -60,7 +81,16 @@ enum Client {
     Connector,
     Ideal,
     RaceSlice,
+    /// hyper-util's `HttpConnector` over hickory's `lookup_ip`, on a URI with a name.
+    HyperByName,
+    /// `ConnieConnector` as a tower `Service`, on the same URI.
+    ServiceByName,
+    /// `ConnieConnector::connect((name, port))`.
+    ConnectByName,
 }
+
+/// The lab name served as `127.0.0.1` and `::1`, fully qualified.
+const NAME: &str = "localhost.lab.test.";
 
 /// Everything a benchmark needs, made in setup and returned by the benchmark, so that
 /// neither its making nor its drop is counted.
@@ -71,8 +101,12 @@ struct Fixture {
     hyper: HttpConnector<GaiResolver>,
     uri: Uri,
     connector: ConnieConnector,
+    /// hyper-util resolving names with hickory (`by_name` only).
+    hyper_by_name: Option<HttpConnector<LookupIp>>,
     _listeners: Vec<TcpListener>,
     _refused: Vec<RefusedHost>,
+    /// The DNS server of `by_name`: its tasks run on `runtime`.
+    _dns: Option<DnsServer>,
 }
 
 impl Fixture {
@@ -92,8 +126,10 @@ impl Fixture {
             hyper: HttpConnector::new(),
             uri,
             connector,
+            hyper_by_name: None,
             _listeners: Vec::new(),
             _refused: Vec::new(),
+            _dns: None,
         }
     }
 
@@ -101,8 +137,9 @@ impl Fixture {
     fn connect(&mut self) -> io::Result<TcpStream> {
         let (addrs, first) = (&self.addrs[..], self.addrs[0]);
         let hyper = &mut self.hyper;
+        let hyper_by_name = self.hyper_by_name.as_mut();
         let uri = &self.uri;
-        let connector = &self.connector;
+        let connector = &mut self.connector;
         let client = self.client;
         self.runtime.block_on(async move {
             match client {
@@ -121,6 +158,22 @@ impl Fixture {
                 },
                 Client::Ideal => ideal(addrs).await,
                 Client::RaceSlice => connie::race_connect(addrs).await.map_err(io::Error::from),
+                Client::HyperByName => {
+                    let hyper = hyper_by_name.expect("a by-name fixture");
+                    poll_fn(|cx| hyper.poll_ready(cx))
+                        .await
+                        .map_err(io::Error::other)?;
+                    let io = hyper.call(uri.clone()).await.map_err(io::Error::other)?;
+                    Ok(io.into_inner())
+                }
+                Client::ServiceByName => {
+                    poll_fn(|cx| connector.poll_ready(cx)).await?;
+                    Ok(connector.call(uri.clone()).await?.into_inner())
+                }
+                Client::ConnectByName => match connector.connect((NAME, first.port())).await {
+                    Ok((stream, _)) => Ok(stream),
+                    Err(e) => Err(e.into()),
+                },
             }
         })
     }
@@ -130,6 +183,40 @@ impl Fixture {
         if let Ok(stream) = self.connect() {
             close(stream);
         }
+    }
+}
+
+/// hyper-util's resolver over hickory's `lookup_ip`, written as reqwest's `hickory-dns`
+/// resolver is: the resolver shared in an `Arc`, the addresses handed on as an iterator.
+#[derive(Clone)]
+struct LookupIp(Arc<TokioResolver>);
+
+/// The addresses of a `lookup_ip`, with port 0 (hyper-util sets the URI's).
+struct SocketAddrs(LookupIpIntoIter);
+
+impl Iterator for SocketAddrs {
+    type Item = SocketAddr;
+
+    fn next(&mut self) -> Option<SocketAddr> {
+        self.0.next().map(|ip| SocketAddr::new(ip, 0))
+    }
+}
+
+impl Service<Name> for LookupIp {
+    type Response = SocketAddrs;
+    type Error = NetError;
+    type Future = Pin<Box<dyn Future<Output = Result<SocketAddrs, NetError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), NetError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolver = Arc::clone(&self.0);
+        Box::pin(async move {
+            let lookup = resolver.lookup_ip(name.as_str()).await?;
+            Ok(SocketAddrs(lookup.into_iter()))
+        })
     }
 }
 
@@ -237,6 +324,69 @@ fn per_address((client, path, n): (Client, Path, usize)) -> Fixture {
     fx
 }
 
+/// Alive listeners on `127.0.0.1` and `::1` at one port: `[::1]:PORT` first, as the
+/// fixture's first address.
+fn dual_stack() -> (Vec<SocketAddr>, Vec<TcpListener>) {
+    for _ in 0..20 {
+        let v4 = listener(IpAddr::V4(Ipv4Addr::LOCALHOST), 0).expect("a listener");
+        let port = v4.local_addr().expect("its address").port();
+        if let Ok(v6) = listener(IpAddr::V6(Ipv6Addr::LOCALHOST), port) {
+            let addrs = vec![
+                SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
+                SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            ];
+            return (addrs, vec![v6, v4]);
+        }
+    }
+    panic!("no port free on both 127.0.0.1 and ::1")
+}
+
+fn by_name(client: Client) -> Fixture {
+    let (addrs, listeners) = dual_stack();
+    let port = addrs[0].port();
+    let mut fx = Fixture::new(client, addrs, ConnieConnector::new());
+    fx._listeners = listeners;
+    fx.uri = format!("http://{NAME}:{port}/").parse().expect("a URI");
+    let (dns, connie, hyper) = fx.runtime.block_on(async {
+        let dns = DnsServer::builder()
+            .host(
+                NAME,
+                [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
+            )
+            .start()
+            .await
+            .expect("the lab DNS server");
+        // The lab resolver has its cache off and the lab's TTLs are 1 s: turn the cache
+        // on and keep every answer for the whole run.
+        let mut opts = DnsServer::resolver_opts();
+        opts.cache_size = 64;
+        opts.positive_min_ttl = Some(Duration::from_secs(3600));
+        opts.negative_min_ttl = Some(Duration::from_secs(3600));
+        let resolver = || dns.try_resolver_with(opts.clone()).expect("a resolver");
+        let (connie, hyper) = (resolver(), resolver());
+        (dns, connie, hyper)
+    });
+    fx._dns = Some(dns);
+    fx.connector = ConnieConnector::new().resolver(connie);
+    fx.hyper_by_name = Some(HttpConnector::new_with_resolver(LookupIp(Arc::new(hyper))));
+    for _ in 0..3 {
+        let stream = fx.connect().expect("a connect by name");
+        let peer = stream.peer_addr().expect("its peer");
+        assert!(fx.addrs.contains(&peer), "connected to {peer}");
+        close(stream);
+    }
+    if !matches!(client, Client::HyperByName) {
+        // From here on connie dials the address its history knows best, alone.
+        let (stream, info) = fx
+            .runtime
+            .block_on(fx.connector.connect((NAME, port)))
+            .expect("a connect by name");
+        assert_eq!(info.attempts().len(), 1, "{info:?}");
+        close(stream);
+    }
+    fx
+}
+
 #[library_benchmark]
 #[bench::tokio_raw(args = (Client::Raw), setup = one_address)]
 #[bench::hyper_util(args = (Client::Hyper), setup = one_address)]
@@ -244,6 +394,9 @@ fn per_address((client, path, n): (Client, Path, usize)) -> Fixture {
 #[bench::connector_connect(args = (Client::Connector), setup = one_address)]
 #[bench::ideal_4(args = (Client::Ideal), setup = four_addresses)]
 #[bench::race_connect_4(args = (Client::RaceSlice), setup = four_addresses)]
+#[bench::hyper_util_by_name(args = (Client::HyperByName), setup = by_name)]
+#[bench::service_by_name(args = (Client::ServiceByName), setup = by_name)]
+#[bench::connector_connect_by_name(args = (Client::ConnectByName), setup = by_name)]
 fn connect(mut fx: Fixture) -> (Fixture, TcpStream) {
     let stream = fx.connect().expect("connected");
     black_box((fx, stream))

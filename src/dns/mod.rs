@@ -11,6 +11,7 @@
 //! all of one host.
 
 mod error;
+pub(crate) mod name;
 mod search;
 
 use std::error::Error;
@@ -81,7 +82,9 @@ pub(crate) const DNS_LINGER: Duration = Duration::from_secs(5);
 /// another runtime, in none, or while a panic unwinds). The task holds nothing but the
 /// lookups, and goes away with its runtime.
 struct Lookups<T: 'static = Answer> {
-    pending: FuturesUnordered<BoxFuture<'static, T>>,
+    /// The lookups still running, one per family at most: each is polled at every wake,
+    /// which two lookups afford more cheaply than a `FuturesUnordered`'s allocations.
+    pending: [Option<BoxFuture<'static, T>>; 2],
     /// The runtime the lookups were started on: their sockets are registered with it.
     runtime: Handle,
 }
@@ -90,20 +93,45 @@ struct Lookups<T: 'static = Answer> {
 /// the search list, for a name that is not fully qualified); `None` when it failed.
 type Named = (Answer, Option<Name>);
 
+impl<T> Lookups<T> {
+    /// `first` and `second`, started on the current runtime; polled in that order.
+    fn new(first: BoxFuture<'static, T>, second: BoxFuture<'static, T>) -> Lookups<T> {
+        Lookups {
+            pending: [Some(first), Some(second)],
+            runtime: Handle::current(),
+        }
+    }
+}
+
 impl<T> Stream for Lookups<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.pending.poll_next_unpin(cx)
+        let mut running = false;
+        for slot in &mut self.pending {
+            if let Some(lookup) = slot {
+                if let Poll::Ready(answer) = lookup.poll_unpin(cx) {
+                    *slot = None;
+                    return Poll::Ready(Some(answer));
+                }
+                running = true;
+            }
+        }
+        if running {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
+        }
     }
 }
 
 impl<T> Drop for Lookups<T> {
     fn drop(&mut self) {
-        if self.pending.is_empty() {
+        if self.pending.iter().all(Option::is_none) {
             return;
         }
-        let mut pending = std::mem::take(&mut self.pending);
+        let mut pending: FuturesUnordered<_> =
+            self.pending.iter_mut().filter_map(Option::take).collect();
         trace!(
             lookups = pending.len(),
             "letting unfinished lookups fill the cache"
@@ -120,33 +148,27 @@ impl<T> Drop for Lookups<T> {
 /// family and `port`). hickory applies its search list to each lookup of a name that is
 /// not fully qualified on its own.
 fn per_family_with<T: 'static>(
-    resolver: &TokioResolver,
-    name: &Name,
+    resolver: &Arc<TokioResolver>,
+    name: Name,
     port: u16,
     then: fn(Family, u16, Result<Lookup, NetError>) -> T,
 ) -> Lookups<T> {
-    let lookups = Lookups {
-        pending: FuturesUnordered::new(),
-        runtime: Handle::current(),
+    let lookup = |family, name| {
+        let resolver = Arc::clone(resolver);
+        async move {
+            let lookup = match family {
+                Family::V4 => resolver.ipv4_lookup(name).await,
+                Family::V6 => resolver.ipv6_lookup(name).await,
+            };
+            then(family, port, lookup)
+        }
+        .boxed()
     };
-    for family in [Family::V6, Family::V4] {
-        let (resolver, name) = (TokioResolver::clone(resolver), name.clone());
-        lookups.pending.push(
-            async move {
-                let lookup = match family {
-                    Family::V4 => resolver.ipv4_lookup(name).await,
-                    Family::V6 => resolver.ipv6_lookup(name).await,
-                };
-                then(family, port, lookup)
-            }
-            .boxed(),
-        );
-    }
-    lookups
+    Lookups::new(lookup(Family::V6, name.clone()), lookup(Family::V4, name))
 }
 
 /// `name`'s `A` and `AAAA` lookups, concurrently, as [`Answer`]s.
-fn per_family(resolver: &TokioResolver, name: &Name, port: u16) -> Lookups {
+fn per_family(resolver: &Arc<TokioResolver>, name: Name, port: u16) -> Lookups {
     per_family_with(resolver, name, port, answer)
 }
 
@@ -196,7 +218,8 @@ enum Backend {
 
 /// A hickory resolver, and its search list when connie built it.
 struct Hickory {
-    resolver: TokioResolver,
+    /// Shared with the lookups, which outlive the borrow they are started from.
+    resolver: Arc<TokioResolver>,
     /// `None` for a resolver built elsewhere: hickory does not show its search list.
     search: Option<SearchList>,
 }
@@ -208,7 +231,7 @@ impl Hickory {
             .with_options(options)
             .build()?;
         Ok(Hickory {
-            resolver,
+            resolver: Arc::new(resolver),
             search: Some(search),
         })
     }
@@ -217,12 +240,12 @@ impl Hickory {
     /// qualified, both from one name of the search list.
     fn lookup(&self, name: Name, port: u16) -> Answers {
         if is_absolute(&name) {
-            return Box::pin(per_family(&self.resolver, &name, port));
+            return Box::pin(per_family(&self.resolver, name, port));
         }
         let Some(search) = &self.search else {
             return Box::pin(SameName::new(per_family_with(
                 &self.resolver,
-                &name,
+                name,
                 port,
                 named,
             )));
@@ -230,7 +253,7 @@ impl Hickory {
         let mut candidates = search.candidates(&name);
         if candidates.len() == 1 {
             let only = candidates.remove(0);
-            return Box::pin(per_family(&self.resolver, &only, port));
+            return Box::pin(per_family(&self.resolver, only, port));
         }
         Box::pin(Search::new(&self.resolver, candidates, port))
     }
@@ -249,7 +272,7 @@ impl Resolver {
     /// A resolver built elsewhere, whose search list connie cannot see.
     pub(crate) fn hickory(resolver: TokioResolver) -> Resolver {
         let hickory = Hickory {
-            resolver,
+            resolver: Arc::new(resolver),
             search: None,
         };
         Resolver {
@@ -307,7 +330,7 @@ impl Resolver {
                 crate::runtime::timers(tokio::time::Instant::now())?;
                 // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as
                 // target validation does, so `my_host.example` is looked up.
-                match Name::from_str_relaxed(host) {
+                match name::parse(host) {
                     Ok(name) => hickory.lookup(name, port),
                     Err(e) => failed(DnsError::new(None, e)),
                 }
@@ -705,16 +728,10 @@ mod tests {
             .boxed()
         };
         let (quick, slow) = (Arc::new(AtomicBool::new(false)), Arc::default());
-        let lookups = Lookups {
-            pending: FuturesUnordered::new(),
-            runtime: Handle::current(),
-        };
-        lookups
-            .pending
-            .push(lookup(Duration::from_secs(1), Arc::clone(&quick)));
-        lookups
-            .pending
-            .push(lookup(Duration::from_secs(6), Arc::clone(&slow)));
+        let lookups = Lookups::new(
+            lookup(Duration::from_secs(1), Arc::clone(&quick)),
+            lookup(Duration::from_secs(6), Arc::clone(&slow)),
+        );
         drop(lookups);
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert!(quick.load(Ordering::SeqCst), "a lookup of 1 s finishes");
@@ -750,18 +767,15 @@ mod tests {
         let started = Builder::new_current_thread().enable_all().build().unwrap();
         let (answer, answered) = oneshot::channel::<()>();
         let (finished, done) = oneshot::channel();
+        let lookup = async move {
+            let _ = answered.await;
+            let _ = finished.send(());
+            Answer::literal(vec![])
+        };
         let lookups = Lookups {
-            pending: FuturesUnordered::new(),
+            pending: [Some(lookup.boxed()), None],
             runtime: started.handle().clone(),
         };
-        lookups.pending.push(
-            async move {
-                let _ = answered.await;
-                let _ = finished.send(());
-                Answer::literal(vec![])
-            }
-            .boxed(),
-        );
 
         let no_time = Builder::new_current_thread().enable_io().build().unwrap();
         let unwound = {
@@ -795,12 +809,7 @@ mod tests {
             }
             .boxed()
         };
-        let lookups = Lookups {
-            pending: FuturesUnordered::new(),
-            runtime: Handle::current(),
-        };
-        lookups.pending.push(at(2, Family::V6));
-        lookups.pending.push(at(1, Family::V4));
+        let lookups = Lookups::new(at(2, Family::V6), at(1, Family::V4));
         let families: Vec<_> = lookups.map(|a| a.family).collect().await;
         assert_eq!(families, [Some(Family::V4), Some(Family::V6)]);
     }

@@ -9,6 +9,7 @@
 //! both families choose.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures_util::stream::{Stream, StreamExt};
@@ -106,7 +107,7 @@ pub(super) fn is_absolute(name: &Name) -> bool {
 /// Any failure moves on, as in hickory's search: a timeout or a server failure as much
 /// as `NXDOMAIN` or no records.
 pub(super) struct Search {
-    resolver: TokioResolver,
+    resolver: Arc<TokioResolver>,
     port: u16,
     /// The candidates not tried yet, in order.
     rest: std::vec::IntoIter<Name>,
@@ -121,12 +122,12 @@ pub(super) struct Search {
 
 impl Search {
     /// Looks `candidates` up in order; there must be at least one.
-    pub(super) fn new(resolver: &TokioResolver, candidates: Vec<Name>, port: u16) -> Search {
+    pub(super) fn new(resolver: &Arc<TokioResolver>, candidates: Vec<Name>, port: u16) -> Search {
         let mut rest = candidates.into_iter();
         let first = rest.next().expect("a name has at least one candidate");
         Search {
-            lookups: per_family(resolver, &first, port),
-            resolver: TokioResolver::clone(resolver),
+            lookups: per_family(resolver, first, port),
+            resolver: Arc::clone(resolver),
             port,
             settled: rest.len() == 0,
             rest,
@@ -166,7 +167,7 @@ impl Stream for Search {
                 .expect("only the last candidate is settled");
             debug!(name = %next, "trying the next name of the search list");
             this.settled = this.rest.len() == 0;
-            this.lookups = per_family(&this.resolver, &next, this.port);
+            this.lookups = per_family(&this.resolver, next, this.port);
         }
     }
 }

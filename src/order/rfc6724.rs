@@ -96,6 +96,8 @@ struct Row {
     prefix: u128,
     /// The prefix's length in bits.
     len: u32,
+    /// The prefix's bits set: `len` ones, then zeros.
+    mask: u128,
     /// How much the addresses under the prefix are preferred as destinations (rule 6).
     precedence: u8,
     /// Which sources suit the addresses under the prefix: those with the same label
@@ -109,6 +111,10 @@ impl Row {
         Row {
             prefix: prefix.to_bits(),
             len,
+            mask: match u128::MAX.checked_shl(128 - len) {
+                Some(mask) => mask,
+                None => 0,
+            },
             precedence,
             label,
         }
@@ -116,8 +122,7 @@ impl Row {
 
     /// `true` if `ip` is under this row's prefix.
     fn contains(&self, ip: Ipv6Addr) -> bool {
-        let mask = u128::MAX.checked_shl(128 - self.len).unwrap_or(0);
-        ip.to_bits() & mask == self.prefix
+        ip.to_bits() & self.mask == self.prefix
     }
 }
 
@@ -150,12 +155,14 @@ fn policy(ip: IpAddr) -> Row {
         IpAddr::V4(v4) => v4.to_ipv6_mapped(),
         IpAddr::V6(v6) => v6,
     };
-    // `::/0` contains every address, so there always is a row.
-    POLICY_TABLE
-        .into_iter()
-        .filter(|row| row.contains(ip))
-        .max_by_key(|row| row.len)
-        .unwrap_or(POLICY_TABLE[1])
+    // `::/0` contains every address; no two rows of one length overlap.
+    let mut longest = &POLICY_TABLE[1];
+    for row in &POLICY_TABLE {
+        if row.len > longest.len && row.contains(ip) {
+            longest = row;
+        }
+    }
+    *longest
 }
 
 /// An address's scope (RFC 6724 §3.1, RFC 4291 §2.7): the part of the network it is
@@ -389,6 +396,17 @@ mod tests {
         ] {
             let row = policy(ip(addr));
             assert_eq!((row.precedence, row.label), (precedence, label), "{addr}");
+        }
+    }
+
+    /// Rows of one length have different prefixes, so no address is under two of them:
+    /// the first row of the greatest length that contains an address is the longest match.
+    #[test]
+    fn rows_of_one_length_do_not_overlap() {
+        for (i, a) in POLICY_TABLE.iter().enumerate() {
+            for b in &POLICY_TABLE[i + 1..] {
+                assert!(a.len != b.len || a.prefix != b.prefix, "{a:?} {b:?}");
+            }
         }
     }
 

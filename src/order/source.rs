@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
@@ -164,7 +165,7 @@ impl Found {
 }
 
 /// The destinations one cached source stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Prefix {
     /// An IPv4 `/24`: its first three bytes.
     V4([u8; 3]),
@@ -176,6 +177,21 @@ enum Prefix {
         /// The destination's scope id.
         scope_id: u32,
     },
+}
+
+/// Hashed in one or two words, where the derived `Hash` writes four or five pieces: a
+/// lookup is on every race's path. An IPv4 prefix and an IPv6 one may hash alike; they
+/// are never equal.
+impl Hash for Prefix {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match *self {
+            Prefix::V4([a, b, c]) => state.write_u32(u32::from_be_bytes([a, b, c, 0])),
+            Prefix::V6 { net, scope_id } => {
+                state.write_u128(net);
+                state.write_u32(scope_id);
+            }
+        }
+    }
 }
 
 impl Prefix {
