@@ -244,15 +244,14 @@ impl fmt::Display for Shown<'_> {
 /// writes none.
 fn written_port(uri: &Uri) -> Option<&str> {
     let authority = uri.authority()?.as_str();
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    // After an IPv6 literal's `]`, if any: its `:`s are no port.
-    let after_host = host_port
-        .rsplit_once(']')
-        .map_or(host_port, |(_, rest)| rest);
-    after_host
-        .rsplit_once(':')
-        .map(|(_, port)| port)
-        .filter(|port| !port.is_empty())
+    // From the end, the first `:` before which comes no `]` (an IPv6 literal's end: its
+    // `:`s are no port) and no `@` (the user info's end). One pass over bytes: three
+    // `rsplit`s of the string cost a connect by name 600 instructions.
+    let last = authority
+        .bytes()
+        .rposition(|b| matches!(b, b':' | b']' | b'@'))?;
+    let port = &authority[last + 1..];
+    (authority.as_bytes()[last] == b':' && !port.is_empty()).then_some(port)
 }
 
 /// A URI as a target, with the port rules of the `Service` (the port given, else 80 for
