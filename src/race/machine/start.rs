@@ -67,7 +67,8 @@ impl<K: Knowledge> Machine<'_, K> {
         let Some(picked) = self.queue.pop(|f| if f == Family::V4 { v4 } else { v6 }) else {
             unreachable!("the schedule was ready");
         };
-        let addr = picked.addr;
+        let address = self.queue.address(picked);
+        let (addr, learned, expected) = (address.addr, address.learned, address.expected);
         if self.runs.is_empty() {
             let explore = || {
                 let explore = self.knowledge.explore();
@@ -76,15 +77,15 @@ impl<K: Knowledge> Machine<'_, K> {
                 }
                 explore
             };
-            self.learning = timing::uses_history(&self.config.schedule, &picked.known, explore);
+            self.learning = timing::uses_history(&self.config.schedule, learned.is_some(), explore);
             self.report.used_history = self.learning;
         }
-        let delays = match Delays::learned(&picked.known) {
-            Some(delays) if self.learning => delays,
+        let (delays, learned) = match learned {
+            Some(delays) if self.learning => (delays, true),
             _ => {
                 // The first unknown address ends the learned part of the race.
                 self.learning = false;
-                Delays::of(&self.config.schedule)
+                (Delays::of(&self.config.schedule), false)
             }
         };
         // A delay too long for the clock never comes: `None`, as for "after a failure".
@@ -100,12 +101,18 @@ impl<K: Knowledge> Machine<'_, K> {
         self.started[family] += 1;
         let idx = self.runs.len();
         debug!(%addr, attempt = idx, ?timeout, "attempt started");
-        self.report.started(addr, now, picked.known.expected());
+        self.report.started(addr, now, expected);
         let timeout_at = timeout.and_then(|t| now.checked_add(t));
         self.timed += usize::from(timeout_at.is_some());
+        if self.runs.len() == self.runs.capacity() {
+            // Room for every address queued, and as many again if more come.
+            let more = (self.queue.len() + 1).max(self.runs.len());
+            self.runs.reserve_exact(more);
+            self.report.attempts.reserve_exact(more);
+        }
         self.runs.push(Run {
             picked,
-            delays,
+            learned,
             timeout_at,
         });
         Action::Start { idx, addr }
