@@ -101,15 +101,16 @@ impl<K: Knowledge> Machine<'_, K> {
         self.started[family] += 1;
         let idx = self.runs.len();
         debug!(%addr, attempt = idx, ?timeout, "attempt started");
-        self.report.started(addr, now, expected);
-        let timeout_at = timeout.and_then(|t| now.checked_add(t));
-        self.timed += usize::from(timeout_at.is_some());
-        if self.runs.len() == self.runs.capacity() {
-            // Room for every address queued, and as many again if more come.
-            let more = (self.queue.len() + 1).max(self.runs.len());
+        if idx == self.runs.capacity() {
+            // Room for this attempt and one to every address queued, or twice as many
+            // attempts as so far.
+            let more = (self.queue.len() + 1).max(idx);
             self.runs.reserve_exact(more);
             self.report.attempts.reserve_exact(more);
         }
+        self.report.started(addr, now, expected);
+        let timeout_at = timeout.and_then(|t| now.checked_add(t));
+        self.timed += usize::from(timeout_at.is_some());
         self.runs.push(Run {
             picked,
             learned,
