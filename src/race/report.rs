@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
@@ -58,17 +59,31 @@ impl Account {
         matches!(self.end, End::Running)
     }
 
-    /// Its public account.
-    fn into_attempt(self) -> Attempt {
+    /// Its public account. `said` is the reason last given for an OS error, with its code:
+    /// the reason of each code is the same, and the attempts of a race mostly fail alike
+    /// (every address refused), so it is put in words once.
+    fn into_attempt(self, said: &mut Option<(i32, Arc<str>)>) -> Attempt {
         let outcome = match self.end {
             End::Running => Outcome::Cancelled,
             End::Connected => Outcome::Connected,
             End::Failed(error) => match error.kind() {
                 io::ErrorKind::TimedOut => Outcome::TimedOut,
-                kind => Outcome::Failed {
-                    kind,
-                    reason: reason(&error).into(),
-                },
+                kind => {
+                    let words = match (error.raw_os_error(), &*said) {
+                        (Some(code), Some((last, words))) if code == *last => words.clone(),
+                        (code, _) => {
+                            let words: Arc<str> = reason(&error).into();
+                            if let Some(code) = code {
+                                *said = Some((code, words.clone()));
+                            }
+                            words
+                        }
+                    };
+                    Outcome::Failed {
+                        kind,
+                        reason: words,
+                    }
+                }
             },
             End::Abandoned => Outcome::Abandoned,
         };
@@ -249,7 +264,11 @@ impl Report {
     pub(crate) fn into_info(self, remote_addr: SocketAddr, now: Instant) -> ConnectInfo {
         let mut report = self;
         let attempts = std::mem::take(&mut report.attempts);
-        let attempts = attempts.into_iter().map(Account::into_attempt).collect();
+        let mut said = None;
+        let attempts = attempts
+            .into_iter()
+            .map(|a| a.into_attempt(&mut said))
+            .collect();
         report.info(remote_addr, now, attempts)
     }
 
@@ -365,6 +384,38 @@ mod tests {
         assert!(!report.transport_up(2, at(7)), "no such attempt");
         let transports: Vec<_> = report.attempts.iter().map(|a| a.transport).collect();
         assert_eq!(transports, [Some(Duration::from_millis(5)), None]);
+    }
+
+    /// Attempts that failed alike share their reason's words; each says its own.
+    #[test]
+    #[cfg(unix)]
+    fn each_failure_keeps_its_reason() {
+        let addr = |n: u8| SocketAddr::from(([192, 0, 2, n], 443));
+        let start = Instant::now();
+        let mut report = Report::new(start);
+        for n in 1..=5 {
+            report.started(addr(n), start, None);
+        }
+        let refused = || io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        report.failed(0, refused(), start);
+        report.failed(1, io::Error::other("bad certificate"), start);
+        report.failed(2, refused(), start);
+        report.failed(3, io::Error::from_raw_os_error(libc::EHOSTUNREACH), start);
+        report.failed(4, refused(), start);
+        let info = report.into_info(addr(6), start);
+        let reasons: Vec<_> = info
+            .attempts
+            .iter()
+            .map(|a| a.outcome().to_string())
+            .collect();
+        let want = [
+            "connection refused",
+            "bad certificate",
+            "connection refused",
+            "no route to host",
+            "connection refused",
+        ];
+        assert_eq!(reasons, want);
     }
 
     /// What each attempt teaches: a failure its kind, unless the process ran short of
