@@ -254,10 +254,12 @@ impl AddrQueue {
         self.pushed += 1;
         let key = self.key(&queued);
         let family = Family::of(&self.address(queued).addr);
-        let at = self
-            .family(family)
-            .queued
-            .partition_point(|q| self.key(q) < key);
+        let queue = &self.family(family).queued;
+        let at = match queue.back() {
+            Some(last) if self.key(last) > key => queue.partition_point(|q| self.key(q) < key),
+            // Behind the last, as addresses that arrive in their order are: no search.
+            _ => queue.len(),
+        };
         self.family_mut(family).queued.insert(at, queued);
     }
 
