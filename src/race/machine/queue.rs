@@ -525,6 +525,15 @@ mod tests {
         assert_eq!(q.dropped(), 7);
     }
 
+    /// A race holds one `Address` per address for as long as it runs, and a `Queued` for
+    /// each in its queue and in each of its attempts: neither grows unnoticed.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_records_of_an_address_stay_small() {
+        assert_eq!(std::mem::size_of::<Address>(), 136);
+        assert_eq!(std::mem::size_of::<Queued>(), 12);
+    }
+
     /// However many records arrive, what is held back is bounded by the cap.
     #[test]
     fn a_hostile_answer_is_bounded() {
