@@ -31,7 +31,9 @@ fn stop<'a, F>(
     running: &mut FuturesUnordered<Attempting<'a, F>>,
     idx: usize,
 ) -> Option<Permit<'a>> {
-    let attempt = Pin::new(running).iter_pin_mut().find(|a| a.idx() == idx)?;
+    let attempt = Pin::new(running)
+        .iter_pin_mut()
+        .find(|a| a.idx() == Some(idx))?;
     attempt.abandon()
 }
 
