@@ -129,9 +129,10 @@ impl AddrQueue {
         self.addrs.reserve_exact(more.min(room));
     }
 
-    /// Whether `addr` was taken or held back before. A race has a few addresses, at most
-    /// `max_addresses` taken and as many held: a scan of them costs less than hashing
-    /// once.
+    /// Whether `addr` was taken or held back before. A race has few addresses (at most
+    /// `max_addresses` taken, and as many held back per family): a scan of them costs no
+    /// more instructions than hashing them, at 64 addresses as at 16, and allocates
+    /// nothing.
     fn seen(&self, addr: SocketAddr) -> bool {
         self.addrs.iter().any(|a| a.addr == addr)
             || self.v4.held.contains(&addr)
