@@ -85,7 +85,8 @@ where
         #[cfg(debug_assertions)]
         let (mut last, mut at_once) = (start, 0usize);
         loop {
-            let wake = {
+            // Whether the race's timer is set for this wait.
+            let timed = {
                 let now = Instant::now();
                 #[cfg(debug_assertions)]
                 {
@@ -126,43 +127,45 @@ where
                                 waiting = None;
                                 granted = None;
                             }
-                            break until.map(Instant::from_std);
+                            // One timer for the whole race, made the first time the race
+                            // has to wake itself (a race of attempts all started at once
+                            // never does), and moved after that.
+                            if let Some(at) = until.map(Instant::from_std) {
+                                match &mut timer {
+                                    Some(timer) => timer.as_mut().reset(at),
+                                    None => timer = Some(Box::pin(sleep_until(at))),
+                                }
+                            }
+                            break until.is_some();
                         }
                         Action::Failed(error) => return Err(error),
                     }
                 }
             };
-            // One timer for the whole race, made the first time the race has to wake
-            // itself (a race of attempts all started at once never does), and moved after
-            // that.
-            if let Some(at) = wake {
-                match &mut timer {
-                    Some(timer) => timer.as_mut().reset(at),
-                    None => timer = Some(Box::pin(sleep_until(at))),
-                }
-            }
-            let event = poll_fn(|cx| {
-                if let Poll::Ready(Some((idx, result))) = running.poll_next_unpin(cx) {
-                    return Poll::Ready(Event::Attempt(idx, result));
-                }
-                if dns_open {
-                    if let Poll::Ready(answer) = answers.poll_next_unpin(cx) {
-                        return Poll::Ready(Event::Dns(answer));
+            // The wait holds what it polls by reference, and copies the rest: the race's
+            // future keeps nothing of this turn of the loop but the wait.
+            let event = {
+                let (running, answers, waiting) = (&mut running, &mut answers, &mut waiting);
+                let mut timer = timer.as_mut().filter(|_| timed);
+                poll_fn(move |cx| {
+                    if let Poll::Ready(Some((idx, result))) = running.poll_next_unpin(cx) {
+                        return Poll::Ready(Event::Attempt(idx, result));
                     }
-                }
-                if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
-                    return Poll::Ready(Event::Permit(permit));
-                }
-                match timer
-                    .as_mut()
-                    .filter(|_| wake.is_some())
-                    .map(|t| t.as_mut().poll(cx))
-                {
-                    Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
-                    _ => Poll::Pending,
-                }
-            })
-            .await;
+                    if dns_open {
+                        if let Poll::Ready(answer) = answers.poll_next_unpin(cx) {
+                            return Poll::Ready(Event::Dns(answer));
+                        }
+                    }
+                    if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
+                        return Poll::Ready(Event::Permit(permit));
+                    }
+                    match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+                        Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
+                        _ => Poll::Pending,
+                    }
+                })
+                .await
+            };
 
             let now = Instant::now().into_std();
             for (idx, at) in progress.take() {
