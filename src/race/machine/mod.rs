@@ -116,8 +116,8 @@ pub(crate) struct Machine<'a, K> {
     runs: Vec<Run>,
     /// Attempts running, per family: `[V4, V6]`.
     running: [usize; 2],
-    /// Attempts started, per family: `[V4, V6]`.
-    started: [usize; 2],
+    /// Whether an attempt of each family has started: `[V4, V6]`.
+    tried: [bool; 2],
     /// Attempts running with a timeout: none, and no attempt need be looked at for one.
     timed: usize,
     dns_open: bool,
@@ -163,7 +163,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             ),
             runs: Vec::new(),
             running: [0; 2],
-            started: [0; 2],
+            tried: [false; 2],
             timed: 0,
             dns_open: true,
             permit: Permit::None,

@@ -31,7 +31,7 @@ impl<K: Knowledge> Machine<'_, K> {
         let max = self.config.max_concurrent;
         let other = family.other();
         let other_may_come = !self.queue.is_answered(other) || self.queue.has(other);
-        let reserve = usize::from(max >= 2 && self.started[slot(other)] == 0 && other_may_come);
+        let reserve = usize::from(max >= 2 && !self.tried[slot(other)] && other_may_come);
         self.running() < max && self.running[slot(family)] < max - reserve
     }
 
@@ -98,7 +98,7 @@ impl<K: Knowledge> Machine<'_, K> {
         let timeout = timing::attempt_timeout(self.config, left, self.queue.len() + 1);
         let family = slot(Family::of(&addr));
         self.running[family] += 1;
-        self.started[family] += 1;
+        self.tried[family] = true;
         let idx = self.runs.len();
         debug!(%addr, attempt = idx, ?timeout, "attempt started");
         if idx == self.runs.capacity() {
