@@ -20,34 +20,45 @@ pin_project! {
     /// dropped with the race's other attempts. Its timeout is the race's: one timer for
     /// every attempt.
     #[must_use = "futures do nothing unless polled"]
-    pub(super) struct Attempting<'a, F> {
-        idx: usize,
-        #[pin]
-        dial: Option<F>,
-        permit: Option<Permit<'a>>,
+    #[project = Projection]
+    pub(super) enum Attempting<'a, F> {
+        Running {
+            #[pin]
+            dial: F,
+            // With the enum's tag, in the room `dial`'s alignment leaves.
+            idx: u32,
+            permit: Option<Permit<'a>>,
+        },
+        Abandoned,
     }
 }
 
 impl<'a, F> Attempting<'a, F> {
     pub(super) fn new(idx: usize, dial: F, permit: Permit<'a>) -> Self {
-        Attempting {
-            idx,
-            dial: Some(dial),
+        Attempting::Running {
+            dial,
+            idx: u32::try_from(idx).expect("fewer than 2³² attempts"),
             permit: Some(permit),
         }
     }
 
-    /// The index of its attempt.
-    pub(super) fn idx(&self) -> usize {
-        self.idx
+    /// The index of its attempt, unless it was abandoned.
+    pub(super) fn idx(&self) -> Option<usize> {
+        match self {
+            Attempting::Running { idx, .. } => Some(*idx as usize),
+            Attempting::Abandoned => None,
+        }
     }
 
     /// Drops the dial now, and returns the permit, for the attempt that starts in its
     /// place; `None` if it was abandoned already.
-    pub(super) fn abandon(self: Pin<&mut Self>) -> Option<Permit<'a>> {
-        let mut this = self.project();
-        this.dial.set(None);
-        this.permit.take()
+    pub(super) fn abandon(mut self: Pin<&mut Self>) -> Option<Permit<'a>> {
+        let permit = match self.as_mut().project() {
+            Projection::Running { permit, .. } => permit.take(),
+            Projection::Abandoned => return None,
+        };
+        self.set(Attempting::Abandoned);
+        permit
     }
 }
 
@@ -58,11 +69,12 @@ where
     type Output = (usize, io::Result<C>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.dial.as_pin_mut() {
-            Some(dial) => dial.poll(cx).map(|result| (*this.idx, result)),
+        match self.project() {
+            Projection::Running { dial, idx, .. } => {
+                dial.poll(cx).map(|result| (*idx as usize, result))
+            }
             // Abandoned: it never completes, and nothing wakes it.
-            None => Poll::Pending,
+            Projection::Abandoned => Poll::Pending,
         }
     }
 }

@@ -31,7 +31,9 @@ fn stop<'a, F>(
     running: &mut FuturesUnordered<Attempting<'a, F>>,
     idx: usize,
 ) -> Option<Permit<'a>> {
-    let attempt = Pin::new(running).iter_pin_mut().find(|a| a.idx() == idx)?;
+    let attempt = Pin::new(running)
+        .iter_pin_mut()
+        .find(|a| a.idx() == Some(idx))?;
     attempt.abandon()
 }
 
@@ -49,150 +51,169 @@ fn stop<'a, F>(
 /// go on meanwhile: a failure that leaves nothing running starts the next attempt at once,
 /// and a running attempt past its abandon delay gives its place to the next address (see
 /// [`AttemptBudget`](crate::AttemptBudget)).
-pub(crate) async fn race<D, K, S>(
-    dialer: &D,
-    config: &Config,
+// An `async fn` would copy its arguments into its future twice (see below).
+#[expect(clippy::manual_async_fn)]
+pub(crate) fn race<'a, D, K, S>(
+    dialer: &'a D,
+    config: &'a Config,
     knowledge: K,
-    budget: &Budget,
-    origin: Origin<'_>,
+    budget: &'a Budget,
+    origin: Origin<'a>,
     mut answers: S,
-) -> Result<(D::Connection, ConnectInfo), ConnectError>
+) -> impl Future<Output = Result<(D::Connection, ConnectInfo), ConnectError>> + 'a
 where
     D: Dial,
-    K: Knowledge,
-    S: Stream<Item = Answer> + Unpin,
+    K: Knowledge + 'a,
+    S: Stream<Item = Answer> + Unpin + 'a,
 {
-    let start = Instant::now();
-    // Its schedule and timeouts run on tokio timers.
-    crate::runtime::timers(start)?;
-    let mut machine = Machine::new(config, knowledge, start.into_std());
-    let progress = Progress::default();
-    let mut running = FuturesUnordered::new();
-    let mut dns_open = true;
-    // This race's place in the budget's line, while the schedule is ready and every
-    // permit is taken; and the permit it got, until its attempt starts.
-    let mut waiting: Option<Wait<'_>> = None;
-    let mut granted: Option<Permit<'_>> = None;
-    let mut timer: Option<Pin<Box<Sleep>>> = None;
+    // An `async` block and not an `async fn`: the block keeps each argument where it
+    // captured it, where an `async fn`'s future holds a second copy of every one.
+    async move {
+        let start = Instant::now();
+        // Its schedule and timeouts run on tokio timers.
+        crate::runtime::timers(start)?;
+        let mut machine = Machine::new(config, knowledge, start.into_std());
+        let progress = Progress::default();
+        let mut running = FuturesUnordered::new();
+        let mut dns_open = true;
+        // This race's place in the budget's line, while the schedule is ready and every
+        // permit is taken; and the permit it got, until its attempt starts.
+        let mut waiting: Option<Wait<'_>> = None;
+        let mut granted: Option<Permit<'_>> = None;
+        let mut timer: Option<Pin<Box<Sleep>>> = None;
+        // A debug build counts the wake-ups at one instant (see `most_actions`).
+        #[cfg(debug_assertions)]
+        let (mut last, mut at_once) = (start, 0usize);
+        loop {
+            // Whether the race's timer is set for this wait.
+            let timed = {
+                let now = Instant::now();
+                #[cfg(debug_assertions)]
+                {
+                    at_once = if now == last { at_once + 1 } else { 0 };
+                    last = now;
+                    debug_assert!(
+                        at_once <= most_actions(config),
+                        "the race spins at one instant: {machine:?}"
+                    );
+                }
+                let mut actions = 0usize;
+                loop {
+                    actions += 1;
+                    debug_assert!(
+                        actions <= most_actions(config),
+                        "the machine does not wait: {machine:?}"
+                    );
+                    match machine.poll(now.into_std()) {
+                        Action::Start { idx, addr } => {
+                            // A race with nothing running takes a permit without waiting.
+                            let permit = granted.take().unwrap_or_else(|| budget.free());
+                            let to = Destination::new(addr, origin, &progress, idx);
+                            running.push(Attempting::new(idx, dialer.dial(to), permit));
+                        }
+                        Action::TryPermit => {
+                            granted = budget.try_take();
+                            machine.permit(granted.is_some());
+                        }
+                        Action::Abandon(idx) => {
+                            granted = stop(&mut running, idx);
+                            machine.permit(granted.is_some());
+                        }
+                        Action::Drop(idx) => drop(stop(&mut running, idx)),
+                        Action::Wait { until, in_line } => {
+                            if in_line {
+                                waiting.get_or_insert_with(|| budget.wait());
+                            } else {
+                                waiting = None;
+                                granted = None;
+                            }
+                            // One timer for the whole race, made the first time the race
+                            // has to wake itself (a race of attempts all started at once
+                            // never does), and moved after that.
+                            if let Some(at) = until.map(Instant::from_std) {
+                                match &mut timer {
+                                    Some(timer) => timer.as_mut().reset(at),
+                                    None => timer = Some(Box::pin(sleep_until(at))),
+                                }
+                            }
+                            break until.is_some();
+                        }
+                        Action::Failed(error) => return Err(error),
+                    }
+                }
+            };
+            // The wait holds what it polls by reference, and copies the rest: the race's
+            // future keeps nothing of this turn of the loop but the wait.
+            let event = {
+                let (running, answers, waiting) = (&mut running, &mut answers, &mut waiting);
+                let mut timer = timer.as_mut().filter(|_| timed);
+                poll_fn(move |cx| {
+                    if let Poll::Ready(Some((idx, result))) = running.poll_next_unpin(cx) {
+                        return Poll::Ready(Event::Attempt(idx, result));
+                    }
+                    if dns_open {
+                        if let Poll::Ready(answer) = answers.poll_next_unpin(cx) {
+                            return Poll::Ready(Event::Dns(answer));
+                        }
+                    }
+                    if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
+                        return Poll::Ready(Event::Permit(permit));
+                    }
+                    match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+                        Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
+                        _ => Poll::Pending,
+                    }
+                })
+                .await
+            };
 
-    // What the machine can ask for at one instant: a start, a permit and an abandonment
-    // per address, and a timeout per running attempt. More is a machine that never waits,
-    // which would spin here inside one poll, where no test's clock could end it.
-    let most_actions = config
+            let now = Instant::now().into_std();
+            for (idx, at) in progress.take() {
+                machine.transport_up(at.into_std(), idx);
+            }
+            match event {
+                Event::Attempt(idx, Ok(conn)) => {
+                    drop(running); // closes every losing socket, including any that also connected
+                    return Ok((conn, machine.won(now, idx)));
+                }
+                Event::Attempt(idx, Err(error)) => machine.failed(now, idx, error),
+                Event::Dns(mut answer) => {
+                    // Answers that are ready together (both families from a cache) join the
+                    // race together, so the first attempt goes to the best of all of them.
+                    loop {
+                        match answer {
+                            Some(answer) => machine.answer(now, answer),
+                            None => {
+                                dns_open = false;
+                                machine.dns_done(now);
+                                break;
+                            }
+                        }
+                        match answers.next().now_or_never() {
+                            Some(next) => answer = next,
+                            None => break,
+                        }
+                    }
+                }
+                Event::Permit(permit) => {
+                    waiting = None;
+                    granted = Some(permit);
+                    machine.permit(true);
+                }
+                Event::Timer => {}
+            }
+        }
+    }
+}
+
+/// What the machine can ask for at one instant: a start, a permit and an abandonment per
+/// address, and a timeout per running attempt; and what can happen at one instant, an
+/// event per action at most. More is a machine that never waits, which would spin the
+/// driver inside one poll, where no test's clock could end it: a debug build fails then.
+fn most_actions(config: &Config) -> usize {
+    config
         .max_addresses
         .saturating_add(config.max_concurrent)
         .saturating_mul(4)
-        .saturating_add(4);
-    // And what can happen at one instant: an event per action, at most.
-    let (mut last, mut at_once) = (start, 0usize);
-    loop {
-        let now = Instant::now();
-        at_once = if now == last { at_once + 1 } else { 0 };
-        last = now;
-        debug_assert!(
-            at_once <= most_actions,
-            "the race spins at one instant: {machine:?}"
-        );
-        let mut actions = 0usize;
-        let wake = loop {
-            actions += 1;
-            debug_assert!(
-                actions <= most_actions,
-                "the machine does not wait: {machine:?}"
-            );
-            match machine.poll(now.into_std()) {
-                Action::Start { idx, addr } => {
-                    // A race with nothing running takes a permit without waiting.
-                    let permit = granted.take().unwrap_or_else(|| budget.free());
-                    let to = Destination::new(addr, origin, &progress, idx);
-                    running.push(Attempting::new(idx, dialer.dial(to), permit));
-                }
-                Action::TryPermit => {
-                    granted = budget.try_take();
-                    machine.permit(granted.is_some());
-                }
-                Action::Abandon(idx) => {
-                    granted = stop(&mut running, idx);
-                    machine.permit(granted.is_some());
-                }
-                Action::Drop(idx) => drop(stop(&mut running, idx)),
-                Action::Wait { until, in_line } => {
-                    if in_line {
-                        waiting.get_or_insert_with(|| budget.wait());
-                    } else {
-                        waiting = None;
-                        granted = None;
-                    }
-                    break until.map(Instant::from_std);
-                }
-                Action::Failed(error) => return Err(error),
-            }
-        };
-        // One timer for the whole race, made the first time the race has to wake itself
-        // (a race of attempts all started at once never does), and moved after that.
-        if let Some(at) = wake {
-            match &mut timer {
-                Some(timer) => timer.as_mut().reset(at),
-                None => timer = Some(Box::pin(sleep_until(at))),
-            }
-        }
-        let event = poll_fn(|cx| {
-            if let Poll::Ready(Some((idx, result))) = running.poll_next_unpin(cx) {
-                return Poll::Ready(Event::Attempt(idx, result));
-            }
-            if dns_open {
-                if let Poll::Ready(answer) = answers.poll_next_unpin(cx) {
-                    return Poll::Ready(Event::Dns(answer));
-                }
-            }
-            if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
-                return Poll::Ready(Event::Permit(permit));
-            }
-            match timer
-                .as_mut()
-                .filter(|_| wake.is_some())
-                .map(|t| t.as_mut().poll(cx))
-            {
-                Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
-                _ => Poll::Pending,
-            }
-        })
-        .await;
-
-        let now = Instant::now().into_std();
-        for (idx, at) in progress.take() {
-            machine.transport_up(at.into_std(), idx);
-        }
-        match event {
-            Event::Attempt(idx, Ok(conn)) => {
-                drop(running); // closes every losing socket, including any that also connected
-                return Ok((conn, machine.won(now, idx)));
-            }
-            Event::Attempt(idx, Err(error)) => machine.failed(now, idx, error),
-            Event::Dns(mut answer) => {
-                // Answers that are ready together (both families from a cache) join the
-                // race together, so the first attempt goes to the best of all of them.
-                loop {
-                    match answer {
-                        Some(answer) => machine.answer(now, answer),
-                        None => {
-                            dns_open = false;
-                            machine.dns_done(now);
-                            break;
-                        }
-                    }
-                    match answers.next().now_or_never() {
-                        Some(next) => answer = next,
-                        None => break,
-                    }
-                }
-            }
-            Event::Permit(permit) => {
-                waiting = None;
-                granted = Some(permit);
-                machine.permit(true);
-            }
-            Event::Timer => {}
-        }
-    }
+        .saturating_add(4)
 }

@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
@@ -18,10 +19,8 @@ use crate::{Attempt, ConnectError, ConnectInfo, Family, Outcome};
 #[derive(Debug)]
 pub(crate) struct Report {
     pub(crate) start: Instant,
-    /// In start order; a running attempt's outcome is [`Outcome::Cancelled`].
-    pub(crate) attempts: Vec<Attempt>,
-    /// Each failed attempt's error with the index of its attempt, in the order they came.
-    errors: Vec<(usize, AttemptError)>,
+    /// In start order.
+    pub(crate) attempts: Vec<Account>,
     pub(crate) dns_errors: Vec<DnsError>,
     pub(crate) refused: Vec<SocketAddr>,
     dns_v4: Option<Duration>,
@@ -30,12 +29,94 @@ pub(crate) struct Report {
     pub(crate) used_history: bool,
 }
 
+/// One attempt as it stands: its [`Attempt`] and, if it failed, its [`AttemptError`],
+/// both made only when the race ends, and only the one the race's result needs.
+#[derive(Debug)]
+pub(crate) struct Account {
+    pub(crate) addr: SocketAddr,
+    pub(crate) started: Duration,
+    /// How long it ran until it ended; for one still running, set when the race ends.
+    duration: Duration,
+    pub(crate) transport: Option<Duration>,
+    expected: Option<Duration>,
+    end: End,
+}
+
+/// How an attempt ended, if it has.
+#[derive(Debug)]
+enum End {
+    /// Still running, or cancelled when its race ended ([`Outcome::Cancelled`]).
+    Running,
+    Connected,
+    /// [`Outcome::TimedOut`] if the error is a timeout, else [`Outcome::Failed`].
+    Failed(io::Error),
+    Abandoned,
+}
+
+impl Account {
+    /// Whether it is still running (cancelled, once its race has ended).
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(self.end, End::Running)
+    }
+
+    /// Its public account. `said` is the reason last given for an OS error, with its code:
+    /// the reason of each code is the same, and the attempts of a race mostly fail alike
+    /// (every address refused), so it is put in words once.
+    fn into_attempt(self, said: &mut Option<(i32, Arc<str>)>) -> Attempt {
+        let outcome = match self.end {
+            End::Running => Outcome::Cancelled,
+            End::Connected => Outcome::Connected,
+            End::Failed(error) => match error.kind() {
+                io::ErrorKind::TimedOut => Outcome::TimedOut,
+                kind => {
+                    let words = match (error.raw_os_error(), &*said) {
+                        (Some(code), Some((last, words))) if code == *last => words.clone(),
+                        (code, _) => {
+                            let words: Arc<str> = reason(&error).into();
+                            if let Some(code) = code {
+                                *said = Some((code, words.clone()));
+                            }
+                            words
+                        }
+                    };
+                    Outcome::Failed {
+                        kind,
+                        reason: words,
+                    }
+                }
+            },
+            End::Abandoned => Outcome::Abandoned,
+        };
+        Attempt {
+            addr: self.addr,
+            started: self.started,
+            duration: self.duration,
+            outcome,
+            expected: self.expected,
+            transport: self.transport,
+        }
+    }
+
+    /// Its error, if it failed or was abandoned; `running` gives a running attempt's.
+    fn into_error(self, running: fn() -> Option<io::Error>) -> Option<AttemptError> {
+        let error = match self.end {
+            End::Failed(error) => error,
+            End::Abandoned => io::Error::new(
+                io::ErrorKind::TimedOut,
+                "abandoned for the next address while the attempt budget was spent",
+            ),
+            End::Running => running()?,
+            End::Connected => return None,
+        };
+        Some(AttemptError::new(self.addr, error))
+    }
+}
+
 impl Report {
     pub(crate) fn new(start: Instant) -> Report {
         Report {
             start,
             attempts: Vec::new(),
-            errors: Vec::new(),
             dns_errors: Vec::new(),
             refused: Vec::new(),
             dns_v4: None,
@@ -55,8 +136,7 @@ impl Report {
         transport: Option<Instant>,
         end: Instant,
     ) -> ConnectInfo {
-        let mut report = Report::new(start);
-        report.attempts = vec![Attempt {
+        let attempts = vec![Attempt {
             addr,
             started: Duration::ZERO,
             duration: end.saturating_duration_since(start),
@@ -64,7 +144,7 @@ impl Report {
             expected: None,
             transport: transport.map(|at| at.saturating_duration_since(start)),
         }];
-        report.into_info(addr, end)
+        Report::new(start).info(addr, end, attempts)
     }
 
     fn since_start(&self, now: Instant) -> Duration {
@@ -89,13 +169,13 @@ impl Report {
 
     /// An attempt to `addr` started at `now`, expected to take `expected` at most.
     pub(crate) fn started(&mut self, addr: SocketAddr, now: Instant, expected: Option<Duration>) {
-        self.attempts.push(Attempt {
+        self.attempts.push(Account {
             addr,
             started: self.since_start(now),
             duration: Duration::ZERO,
-            outcome: Outcome::Cancelled,
-            expected,
             transport: None,
+            expected,
+            end: End::Running,
         });
     }
 
@@ -106,7 +186,7 @@ impl Report {
         let Some(attempt) = self.attempts.get_mut(idx) else {
             return false;
         };
-        if attempt.outcome != Outcome::Cancelled || attempt.transport.is_some() {
+        if !attempt.is_running() || attempt.transport.is_some() {
             return false;
         }
         let transport = since.saturating_sub(attempt.started);
@@ -120,15 +200,7 @@ impl Report {
         let duration = self.ran(idx, now);
         let attempt = &mut self.attempts[idx];
         attempt.duration = duration;
-        attempt.outcome = match error.kind() {
-            io::ErrorKind::TimedOut => Outcome::TimedOut,
-            kind => Outcome::Failed {
-                kind,
-                reason: reason(&error).into(),
-            },
-        };
-        self.errors
-            .push((idx, AttemptError::new(attempt.addr, error)));
+        attempt.end = End::Failed(error);
     }
 
     /// Attempt `idx` was abandoned at `now` for the next address, the budget being spent.
@@ -136,21 +208,15 @@ impl Report {
         let duration = self.ran(idx, now);
         let attempt = &mut self.attempts[idx];
         attempt.duration = duration;
-        attempt.outcome = Outcome::Abandoned;
+        attempt.end = End::Abandoned;
         debug!(addr = %attempt.addr, after = ?attempt.duration, "attempt abandoned for the next address: the budget is spent");
-        let error = io::Error::new(
-            io::ErrorKind::TimedOut,
-            "abandoned for the next address while the attempt budget was spent",
-        );
-        self.errors
-            .push((idx, AttemptError::new(attempt.addr, error)));
     }
 
     /// Attempt `idx` connected at `now`.
     pub(crate) fn connected(&mut self, idx: usize, now: Instant) {
         let duration = self.ran(idx, now);
         let attempt = &mut self.attempts[idx];
-        attempt.outcome = Outcome::Connected;
+        attempt.end = End::Connected;
         attempt.duration = duration;
     }
 
@@ -158,7 +224,7 @@ impl Report {
     pub(crate) fn cancel_running(&mut self, now: Instant) {
         let elapsed = self.since_start(now);
         for a in &mut self.attempts {
-            if a.outcome == Outcome::Cancelled {
+            if a.is_running() {
                 a.duration = elapsed.saturating_sub(a.started);
             }
         }
@@ -172,45 +238,46 @@ impl Report {
         &'a self,
         sources: impl Iterator<Item = Option<IpAddr>> + 'a,
     ) -> impl Iterator<Item = (SocketAddr, Option<IpAddr>, Lesson)> + 'a {
-        let local = |idx: usize| {
-            self.errors
-                .iter()
-                .any(|(i, e)| *i == idx && short_of_resources(e.error()))
-        };
-        self.attempts
-            .iter()
-            .zip(sources)
-            .enumerate()
-            .filter(move |&(idx, _)| !local(idx))
-            .filter_map(|(_, (a, source))| {
-                let lesson = match a.outcome {
-                    // The transport's handshake is the address's round trip; a TLS
-                    // handshake on top is a phase of its own, with the server's time.
-                    Outcome::Connected => match a.transport {
-                        Some(transport) => Lesson::Secured {
-                            transport,
-                            handshake: a.duration.saturating_sub(transport),
-                        },
-                        None => Lesson::Connected(a.duration),
+        self.attempts.iter().zip(sources).filter_map(|(a, source)| {
+            let lesson = match &a.end {
+                // The transport's handshake is the address's round trip; a TLS
+                // handshake on top is a phase of its own, with the server's time.
+                End::Connected => match a.transport {
+                    Some(transport) => Lesson::Secured {
+                        transport,
+                        handshake: a.duration.saturating_sub(transport),
                     },
-                    Outcome::Failed { kind, .. } => Lesson::Failed(kind),
-                    Outcome::TimedOut => Lesson::Failed(io::ErrorKind::TimedOut),
-                    Outcome::Cancelled | Outcome::Abandoned => match a.expected {
-                        Some(expected) if a.duration >= expected => Lesson::Overdue,
-                        _ => return None,
-                    },
-                };
-                Some((a.addr, source, lesson))
-            })
+                    None => Lesson::Connected(a.duration),
+                },
+                End::Failed(error) if short_of_resources(error) => return None,
+                End::Failed(error) => Lesson::Failed(error.kind()),
+                End::Running | End::Abandoned => match a.expected {
+                    Some(expected) if a.duration >= expected => Lesson::Overdue,
+                    _ => return None,
+                },
+            };
+            Some((a.addr, source, lesson))
+        })
     }
 
     /// The account of a race won by `remote_addr` at `now`, with no local address.
     pub(crate) fn into_info(self, remote_addr: SocketAddr, now: Instant) -> ConnectInfo {
+        let mut report = self;
+        let attempts = std::mem::take(&mut report.attempts);
+        let mut said = None;
+        let attempts = attempts
+            .into_iter()
+            .map(|a| a.into_attempt(&mut said))
+            .collect();
+        report.info(remote_addr, now, attempts)
+    }
+
+    fn info(self, remote_addr: SocketAddr, now: Instant, attempts: Vec<Attempt>) -> ConnectInfo {
         ConnectInfo {
             elapsed: self.since_start(now),
             remote_addr,
             local_addr: None,
-            attempts: self.attempts,
+            attempts,
             dns_v4: self.dns_v4,
             dns_v6: self.dns_v6,
             refused: self.refused,
@@ -233,7 +300,7 @@ impl Report {
             ErrorKind::NoAddresses
         };
         let looked_up = self.dns_v4.is_some() || self.dns_v6.is_some();
-        let errors = self.sorted_errors();
+        let errors = self.errors(|| None);
         let error = ConnectError::failed(kind, errors, std::mem::take(&mut self.dns_errors));
         error
             .looked_up(looked_up)
@@ -249,25 +316,25 @@ impl Report {
         left_out: usize,
         max_addresses: usize,
     ) -> ConnectError {
-        for (idx, a) in self.attempts.iter().enumerate() {
-            if a.outcome == Outcome::Cancelled {
-                let error =
-                    io::Error::new(io::ErrorKind::TimedOut, "total connect timeout elapsed");
-                self.errors.push((idx, AttemptError::new(a.addr, error)));
-            }
-        }
-        let errors = self.sorted_errors();
+        let errors = self.errors(|| {
+            Some(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "total connect timeout elapsed",
+            ))
+        });
         let error = ConnectError::timed_out(after, errors, std::mem::take(&mut self.dns_errors));
         error
             .with_refused(std::mem::take(&mut self.refused))
             .with_left_out(left_out, max_addresses)
     }
 
-    /// The attempt errors in the order the attempts started.
-    fn sorted_errors(&mut self) -> Vec<AttemptError> {
-        let mut errors = std::mem::take(&mut self.errors);
-        errors.sort_by_key(|&(idx, _)| idx);
-        errors.into_iter().map(|(_, error)| error).collect()
+    /// The attempt errors in the order the attempts started, `running` giving each
+    /// running attempt's.
+    fn errors(&mut self, running: fn() -> Option<io::Error>) -> Vec<AttemptError> {
+        std::mem::take(&mut self.attempts)
+            .into_iter()
+            .filter_map(|a| a.into_error(running))
+            .collect()
     }
 }
 
@@ -317,6 +384,38 @@ mod tests {
         assert!(!report.transport_up(2, at(7)), "no such attempt");
         let transports: Vec<_> = report.attempts.iter().map(|a| a.transport).collect();
         assert_eq!(transports, [Some(Duration::from_millis(5)), None]);
+    }
+
+    /// Attempts that failed alike share their reason's words; each says its own.
+    #[test]
+    #[cfg(unix)]
+    fn each_failure_keeps_its_reason() {
+        let addr = |n: u8| SocketAddr::from(([192, 0, 2, n], 443));
+        let start = Instant::now();
+        let mut report = Report::new(start);
+        for n in 1..=5 {
+            report.started(addr(n), start, None);
+        }
+        let refused = || io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        report.failed(0, refused(), start);
+        report.failed(1, io::Error::other("bad certificate"), start);
+        report.failed(2, refused(), start);
+        report.failed(3, io::Error::from_raw_os_error(libc::EHOSTUNREACH), start);
+        report.failed(4, refused(), start);
+        let info = report.into_info(addr(6), start);
+        let reasons: Vec<_> = info
+            .attempts
+            .iter()
+            .map(|a| a.outcome().to_string())
+            .collect();
+        let want = [
+            "connection refused",
+            "bad certificate",
+            "connection refused",
+            "no route to host",
+            "connection refused",
+        ];
+        assert_eq!(reasons, want);
     }
 
     /// What each attempt teaches: a failure its kind, unless the process ran short of

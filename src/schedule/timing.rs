@@ -97,14 +97,14 @@ impl Delays {
     }
 }
 
-/// Whether a race whose first address is `first` runs on the learned schedule: the
-/// schedule is [`Schedule::learned`], the history knows that address, and this race does
-/// not `explore` (race every address anyway, once in
+/// Whether a race runs on the learned schedule: the schedule is [`Schedule::learned`],
+/// the history knows its first address (`first_known`: it has [`Delays::learned`]), and
+/// this race does not `explore` (race every address anyway, once in
 /// [`EXPLORE_EVERY`](crate::history::EXPLORE_EVERY)).
 pub(crate) fn uses_history(
     schedule: &Schedule,
-    first: &Known,
+    first_known: bool,
     explore: impl FnOnce() -> bool,
 ) -> bool {
-    schedule.learned && first.expected().is_some() && !explore()
+    schedule.learned && first_known && !explore()
 }

@@ -32,7 +32,7 @@ use crate::dns::Answer;
 use crate::history::Lesson;
 use crate::order::Ranked;
 use crate::schedule::timing::Delays;
-use crate::{ConnectError, ConnectInfo, Family, Outcome};
+use crate::{ConnectError, ConnectInfo, Family};
 
 /// What a race knows of its addresses, and where it tells what it learned: the
 /// connector's address history and the RFC 6724 order (`order::Ranking`), or a table in
@@ -94,13 +94,13 @@ enum Permit {
     Held,
 }
 
-/// One attempt of the race, besides its public account in the report.
+/// One attempt of the race, besides its account in the report.
 #[derive(Debug)]
 struct Run {
-    /// Its address as it left the queue (with the source address the system chose for
-    /// it): queued again if the attempt is abandoned.
+    /// Its address as it left the queue: queued again if the attempt is abandoned.
     picked: Queued,
-    delays: Delays,
+    /// It runs on the learned schedule's delays for its address, not the schedule's.
+    learned: bool,
     /// When it times out; `None` for never.
     timeout_at: Option<Instant>,
 }
@@ -116,8 +116,8 @@ pub(crate) struct Machine<'a, K> {
     runs: Vec<Run>,
     /// Attempts running, per family: `[V4, V6]`.
     running: [usize; 2],
-    /// Attempts started, per family: `[V4, V6]`.
-    started: [usize; 2],
+    /// Whether an attempt of each family has started: `[V4, V6]`.
+    tried: [bool; 2],
     /// Attempts running with a timeout: none, and no attempt need be looked at for one.
     timed: usize,
     dns_open: bool,
@@ -163,7 +163,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             ),
             runs: Vec::new(),
             running: [0; 2],
-            started: [0; 2],
+            tried: [false; 2],
             timed: 0,
             dns_open: true,
             permit: Permit::None,
@@ -190,7 +190,10 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// The addresses queued, in the order they would be attempted if every one could
     /// start now: for a caller that connects by itself.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = SocketAddr> + '_ {
-        std::iter::from_fn(|| self.queue.pop(|_| true).map(|q| q.addr))
+        std::iter::from_fn(|| {
+            let queued = self.queue.pop(|_| true)?;
+            Some(self.queue.address(queued).addr)
+        })
     }
 
     /// How many addresses the address cap left out.
@@ -207,6 +210,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         match answer.result {
             Ok(addrs) => {
                 debug!(family = ?answer.family, count = addrs.len(), "addresses received");
+                self.queue.reserve(addrs.len());
                 if answer.family.is_none() {
                     self.plain = addrs.len() == 1;
                     if self.config.keep_given_order {
@@ -248,7 +252,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         if !self.report.transport_up(idx, at) {
             return;
         }
-        if let (Some(next), Some(delay)) = (self.next_allowed, self.runs[idx].delays.handshake) {
+        if let (Some(next), Some(delay)) = (self.next_allowed, self.delays(idx).handshake) {
             // Past what the clock holds: the next attempt waits for an event.
             self.next_allowed = at.checked_add(delay).map(|t| t.max(next));
         }
@@ -357,7 +361,16 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         self.report
             .attempts
             .get(idx)
-            .is_some_and(|a| a.outcome == Outcome::Cancelled)
+            .is_some_and(|a| a.is_running())
+    }
+
+    /// The delays of attempt `idx`: its address's learned ones, or the schedule's.
+    fn delays(&self, idx: usize) -> Delays {
+        let run = &self.runs[idx];
+        match self.queue.address(run.picked).learned {
+            Some(delays) if run.learned => delays,
+            _ => Delays::of(&self.config.schedule),
+        }
     }
 
     /// Tells the history what this race's attempts taught, as of `now` (every attempt
@@ -367,7 +380,10 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         if self.plain || !self.knowledge.learns() {
             return;
         }
-        let sources = self.runs.iter().map(|run| run.picked.source);
+        let sources = self
+            .runs
+            .iter()
+            .map(|run| self.queue.address(run.picked).source);
         self.knowledge.learn(self.report.lessons(sources), now);
     }
 

@@ -1,11 +1,13 @@
-//! The addresses of a race not yet attempted, in the order they will be attempted, and the
-//! address cap, shared fairly between the families.
+//! The addresses of a race: every address it took, in one table, and those not yet
+//! attempted, in the order they will be attempted; and the address cap, shared fairly
+//! between the families.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
-use crate::history::Known;
 use crate::order::{Rank, Ranked};
+use crate::schedule::timing::Delays;
 use crate::Family;
 
 /// Per-family queues merged on the way out: `first_family_count` addresses of the leading
@@ -21,14 +23,15 @@ use crate::Family;
 /// first family beyond its share are held back (at most `max_addresses` of them) and
 /// admitted once the other family has answered and left room. Anything beyond that is
 /// dropped, so a hostile answer of hundreds of records costs a bounded amount.
+///
+/// Each address taken is kept once, in one table; a [`Queued`] says where.
 #[derive(Debug)]
 pub(super) struct AddrQueue {
+    /// Every address taken (queued, attempted or refused by the policy), in the order
+    /// taken.
+    addrs: Vec<Address>,
     v4: PerFamily,
     v6: PerFamily,
-    /// Every address admitted or held back, for de-duplication: a set, so a race costs
-    /// the same per address at 64 addresses as at 16, and a hostile answer of hundreds of
-    /// records costs no more per record. (It allocates at the first address.)
-    seen: HashSet<SocketAddr>,
     preferred: Option<Family>,
     first_family_count: usize,
     taken: usize,
@@ -36,38 +39,38 @@ pub(super) struct AddrQueue {
     max_addresses: usize,
     dropped: usize,
     /// Addresses pushed so far: the arrival order that breaks ties.
-    pushed: usize,
+    pushed: u32,
     given_order: bool,
 }
 
-/// A queued address, with what the race knows of it.
+/// An address the race took, with what it knows of it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Address {
+    pub(super) addr: SocketAddr,
+    /// The source address the system chose for it, if the race asked.
+    pub(super) source: Option<IpAddr>,
+    /// The learned schedule's delays for it, if the history knows it
+    /// ([`Delays::learned`]).
+    pub(super) learned: Option<Delays>,
+    /// How long a connect to it is expected to take at most, if the history knows it.
+    pub(super) expected: Option<Duration>,
+    rank: Rank,
+}
+
+/// A queued address: where it is among the race's addresses, and its place in its
+/// family's queue.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Queued {
-    pub(super) addr: SocketAddr,
-    pub(super) known: Known,
-    pub(super) source: Option<IpAddr>,
+    idx: u32,
     /// How many attempts to this address the race has abandoned (see
     /// [`AddrQueue::retry`]).
     pub(super) abandoned: u32,
-    rank: Rank,
-    seq: usize,
-}
-
-impl Queued {
-    /// Where it goes in its family's queue: every address once before any again, then by
-    /// rank (unless the given order is kept), then in arrival order.
-    fn key(&self, given_order: bool) -> (u32, Option<Rank>, usize) {
-        (
-            self.abandoned,
-            (!given_order).then_some(self.rank),
-            self.seq,
-        )
-    }
+    seq: u32,
 }
 
 #[derive(Debug, Default)]
 struct PerFamily {
-    /// Sorted by [`Queued::key`].
+    /// Sorted by [`AddrQueue::key`].
     queued: VecDeque<Queued>,
     /// Addresses counted against the cap (queued, attempted or refused by the policy).
     admitted: usize,
@@ -99,9 +102,9 @@ impl AddrQueue {
         max_addresses: usize,
     ) -> Self {
         AddrQueue {
+            addrs: Vec::new(),
             v4: PerFamily::default(),
             v6: PerFamily::default(),
-            seen: HashSet::new(),
             preferred,
             first_family_count,
             taken: 0,
@@ -118,10 +121,28 @@ impl AddrQueue {
     pub(super) fn keep_given_order(&mut self) {
         self.given_order = true;
     }
+
+    /// Makes room for `more` addresses about to be offered, as far as the cap lets them
+    /// in.
+    pub(super) fn reserve(&mut self, more: usize) {
+        let room = self.max_addresses.saturating_sub(self.addrs.len());
+        self.addrs.reserve_exact(more.min(room));
+    }
+
+    /// Whether `addr` was taken or held back before. A race has few addresses (at most
+    /// `max_addresses` taken, and as many held back per family): a scan of them costs no
+    /// more instructions than hashing them, at 64 addresses as at 16, and allocates
+    /// nothing.
+    fn seen(&self, addr: SocketAddr) -> bool {
+        self.addrs.iter().any(|a| a.addr == addr)
+            || self.v4.held.contains(&addr)
+            || self.v6.held.contains(&addr)
+    }
+
     /// Counts `addr` as one of the race's addresses if its family's share allows, holds it
     /// back if only the other family's reservation is in the way, and otherwise drops it.
     pub(super) fn admit(&mut self, addr: SocketAddr) -> Admission {
-        if self.seen.contains(&addr) {
+        if self.seen(addr) {
             return Admission::Duplicate;
         }
         let family = Family::of(&addr);
@@ -139,16 +160,26 @@ impl AddrQueue {
         // family's admitted addresses out.
         if this.admitted < share {
             this.admitted += 1;
-            self.seen.insert(addr);
+            self.take(addr);
             Admission::Taken
         } else if total < max && this.held.len() < max {
             this.held.push(addr);
-            self.seen.insert(addr);
             Admission::Held
         } else {
             self.dropped += 1;
             Admission::Dropped
         }
+    }
+
+    /// Adds `addr` to the race's addresses, not yet ranked nor queued.
+    fn take(&mut self, addr: SocketAddr) {
+        self.addrs.push(Address {
+            addr,
+            source: None,
+            learned: None,
+            expected: None,
+            rank: Ranked::plain().rank,
+        });
     }
 
     /// Marks `family`'s lookup as finished, which ends the reservation kept for it, and
@@ -164,6 +195,9 @@ impl AddrQueue {
         released.truncate(released.len() - over);
         other.admitted += released.len();
         self.dropped += over;
+        for &addr in &released {
+            self.take(addr);
+        }
         released
     }
 
@@ -174,12 +208,21 @@ impl AddrQueue {
 
     /// Queues a taken address for an attempt, in its place by rank.
     pub(super) fn push(&mut self, addr: SocketAddr, ranked: Ranked) {
-        self.insert(Queued {
+        // Taken last, or among the last released.
+        let Some(idx) = self.addrs.iter().rposition(|a| a.addr == addr) else {
+            unreachable!("{addr} was not taken");
+        };
+        self.addrs[idx] = Address {
             addr,
-            known: ranked.known,
             source: ranked.source,
-            abandoned: 0,
+            learned: Delays::learned(&ranked.known),
+            expected: ranked.known.expected(),
             rank: ranked.rank,
+        };
+        let idx = u32::try_from(idx).expect("fewer than 2³² addresses");
+        self.insert(Queued {
+            idx,
+            abandoned: 0,
             seq: 0,
         });
     }
@@ -194,15 +237,31 @@ impl AddrQueue {
         });
     }
 
+    /// The address `queued` names.
+    pub(super) fn address(&self, queued: Queued) -> &Address {
+        &self.addrs[queued.idx as usize]
+    }
+
+    /// Where `queued` goes in its family's queue: every address once before any again,
+    /// then by rank (unless the given order is kept), then in arrival order.
+    fn key(&self, queued: &Queued) -> (u32, Option<Rank>, u32) {
+        let rank = (!self.given_order).then(|| self.address(*queued).rank);
+        (queued.abandoned, rank, queued.seq)
+    }
+
     /// Puts `queued` in its place, as the latest arrival.
     fn insert(&mut self, mut queued: Queued) {
         queued.seq = self.pushed;
         self.pushed += 1;
-        let given_order = self.given_order;
-        let key = queued.key(given_order);
-        let queue = &mut self.family_mut(Family::of(&queued.addr)).queued;
-        let at = queue.partition_point(|q| q.key(given_order) < key);
-        queue.insert(at, queued);
+        let key = self.key(&queued);
+        let family = Family::of(&self.address(queued).addr);
+        let queue = &self.family(family).queued;
+        let at = match queue.back() {
+            Some(last) if self.key(last) > key => queue.partition_point(|q| self.key(q) < key),
+            // Behind the last, as addresses that arrive in their order are: no search.
+            _ => queue.len(),
+        };
+        self.family_mut(family).queued.insert(at, queued);
     }
 
     #[cfg(test)]
@@ -222,7 +281,7 @@ impl AddrQueue {
         let v4_first = match (self.preferred, v4, v6) {
             (_, Some(v4), Some(v6)) if self.given_order => v4.seq < v6.seq,
             (Some(family), _, _) => family == Family::V4,
-            (None, Some(v4), Some(v6)) => v4.rank < v6.rank,
+            (None, Some(&v4), Some(&v6)) => self.address(v4).rank < self.address(v6).rank,
             _ => false,
         };
         if v4_first {
@@ -299,7 +358,12 @@ mod tests {
     }
 
     fn drain(q: &mut AddrQueue) -> Vec<SocketAddr> {
-        std::iter::from_fn(|| q.pop(|_| true).map(|q| q.addr)).collect()
+        std::iter::from_fn(|| pop(q, |_| true)).collect()
+    }
+
+    /// The address [`AddrQueue::pop`] takes out.
+    fn pop(q: &mut AddrQueue, may_start: impl Fn(Family) -> bool) -> Option<SocketAddr> {
+        q.pop(may_start).map(|p| q.address(p).addr)
     }
 
     /// A queue whose families have both answered: no reservation applies.
@@ -352,7 +416,7 @@ mod tests {
         q.admit_and_push(a("1.0.0.1:1"));
         q.admit_and_push(a("1.0.0.2:1"));
         q.admit_and_push(a("1.0.0.3:1"));
-        assert_eq!(q.pop(|_| true).map(|q| q.addr), Some(a("1.0.0.1:1")));
+        assert_eq!(pop(&mut q, |_| true), Some(a("1.0.0.1:1")));
         q.admit_and_push(a("[::1]:1"));
         q.admit_and_push(a("[::2]:1"));
         assert_eq!(
@@ -367,11 +431,8 @@ mod tests {
         for s in ["[::1]:1", "[::2]:1", "1.0.0.1:1"] {
             q.admit_and_push(a(s));
         }
-        assert_eq!(
-            q.pop(|f| f == Family::V4).map(|q| q.addr),
-            Some(a("1.0.0.1:1"))
-        );
-        assert_eq!(q.pop(|f| f == Family::V4).map(|q| q.addr), None);
+        assert_eq!(pop(&mut q, |f| f == Family::V4), Some(a("1.0.0.1:1")));
+        assert_eq!(pop(&mut q, |f| f == Family::V4), None);
         assert_eq!(drain(&mut q), vec![a("[::1]:1"), a("[::2]:1")]);
     }
 
@@ -399,13 +460,15 @@ mod tests {
         q.retry(first);
         q.admit_and_push(v4(3));
         let second = q.pop(|_| true).unwrap();
-        assert_eq!(second.addr, v4(1));
+        assert_eq!(q.address(second).addr, v4(1));
         q.retry(second);
         let mut twice = second;
         twice.abandoned = 1;
         q.retry(twice);
-        let order: Vec<_> = std::iter::from_fn(|| q.pop(|_| true))
-            .map(|q| (q.addr, q.abandoned))
+        let popped: Vec<_> = std::iter::from_fn(|| q.pop(|_| true)).collect();
+        let order: Vec<_> = popped
+            .iter()
+            .map(|&p| (q.address(p).addr, p.abandoned))
             .collect();
         assert_eq!(
             order,
@@ -423,8 +486,8 @@ mod tests {
         q.admit_and_push(v4(0));
         q.admit_and_push(v4(1));
         assert_eq!((q.len(), q.is_empty()), (3, false));
-        assert_eq!(q.pop(|f| f == Family::V4).map(|q| q.addr), Some(v4(0)));
-        assert_eq!(q.pop(|f| f == Family::V4).map(|q| q.addr), Some(v4(1)));
+        assert_eq!(pop(&mut q, |f| f == Family::V4), Some(v4(0)));
+        assert_eq!(pop(&mut q, |f| f == Family::V4), Some(v4(1)));
         assert_eq!((q.len(), q.is_empty()), (1, false));
         drain(&mut q);
         assert_eq!((q.len(), q.is_empty()), (0, true));
@@ -463,6 +526,15 @@ mod tests {
         assert_eq!(q.dropped(), 7);
     }
 
+    /// A race holds one `Address` per address for as long as it runs, and a `Queued` for
+    /// each in its queue and in each of its attempts: neither grows unnoticed.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_records_of_an_address_stay_small() {
+        assert_eq!(std::mem::size_of::<Address>(), 136);
+        assert_eq!(std::mem::size_of::<Queued>(), 12);
+    }
+
     /// However many records arrive, what is held back is bounded by the cap.
     #[test]
     fn a_hostile_answer_is_bounded() {
@@ -472,7 +544,7 @@ mod tests {
         }
         assert_eq!(q.v4.admitted, 8);
         assert_eq!(q.v4.held.len(), 16);
-        assert_eq!(q.seen.len(), 24);
+        assert_eq!(q.addrs.len() + q.v4.held.len() + q.v6.held.len(), 24);
         assert_eq!(q.dropped(), 1000 - 24);
     }
 }

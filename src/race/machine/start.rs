@@ -31,7 +31,7 @@ impl<K: Knowledge> Machine<'_, K> {
         let max = self.config.max_concurrent;
         let other = family.other();
         let other_may_come = !self.queue.is_answered(other) || self.queue.has(other);
-        let reserve = usize::from(max >= 2 && self.started[slot(other)] == 0 && other_may_come);
+        let reserve = usize::from(max >= 2 && !self.tried[slot(other)] && other_may_come);
         self.running() < max && self.running[slot(family)] < max - reserve
     }
 
@@ -67,7 +67,8 @@ impl<K: Knowledge> Machine<'_, K> {
         let Some(picked) = self.queue.pop(|f| if f == Family::V4 { v4 } else { v6 }) else {
             unreachable!("the schedule was ready");
         };
-        let addr = picked.addr;
+        let address = self.queue.address(picked);
+        let (addr, learned, expected) = (address.addr, address.learned, address.expected);
         if self.runs.is_empty() {
             let explore = || {
                 let explore = self.knowledge.explore();
@@ -76,15 +77,15 @@ impl<K: Knowledge> Machine<'_, K> {
                 }
                 explore
             };
-            self.learning = timing::uses_history(&self.config.schedule, &picked.known, explore);
+            self.learning = timing::uses_history(&self.config.schedule, learned.is_some(), explore);
             self.report.used_history = self.learning;
         }
-        let delays = match Delays::learned(&picked.known) {
-            Some(delays) if self.learning => delays,
+        let (delays, learned) = match learned {
+            Some(delays) if self.learning => (delays, true),
             _ => {
                 // The first unknown address ends the learned part of the race.
                 self.learning = false;
-                Delays::of(&self.config.schedule)
+                (Delays::of(&self.config.schedule), false)
             }
         };
         // A delay too long for the clock never comes: `None`, as for "after a failure".
@@ -97,15 +98,22 @@ impl<K: Knowledge> Machine<'_, K> {
         let timeout = timing::attempt_timeout(self.config, left, self.queue.len() + 1);
         let family = slot(Family::of(&addr));
         self.running[family] += 1;
-        self.started[family] += 1;
+        self.tried[family] = true;
         let idx = self.runs.len();
         debug!(%addr, attempt = idx, ?timeout, "attempt started");
-        self.report.started(addr, now, picked.known.expected());
+        if idx == self.runs.capacity() {
+            // Room for this attempt and one to every address queued, or twice as many
+            // attempts as so far.
+            let more = (self.queue.len() + 1).max(idx);
+            self.runs.reserve_exact(more);
+            self.report.attempts.reserve_exact(more);
+        }
+        self.report.started(addr, now, expected);
         let timeout_at = timeout.and_then(|t| now.checked_add(t));
         self.timed += usize::from(timeout_at.is_some());
         self.runs.push(Run {
             picked,
-            delays,
+            learned,
             timeout_at,
         });
         Action::Start { idx, addr }

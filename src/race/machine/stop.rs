@@ -47,12 +47,12 @@ impl<K: Knowledge> Machine<'_, K> {
     /// handshake runs; `None` for never.
     pub(super) fn overdue_at(&self, idx: usize) -> Option<Instant> {
         let a = &self.report.attempts[idx];
-        let run = &self.runs[idx];
+        let delays = self.delays(idx);
         let delay = match a.transport {
-            Some(_) => run.delays.handshake,
-            None => run.delays.next,
+            Some(_) => delays.handshake,
+            None => delays.next,
         };
-        let after = timing::abandon_after(delay, run.picked.abandoned)?;
+        let after = timing::abandon_after(delay, self.runs[idx].picked.abandoned)?;
         let from = a.started + a.transport.unwrap_or_default();
         self.report.start.checked_add(from)?.checked_add(after)
     }

@@ -145,3 +145,12 @@ fn a_hung_race_fails_the_test_instead_of_hanging_it() {
     let net = Net::new().host("10.0.0.1:80", Blackhole);
     net.race(&config(Schedule::race_all()));
 }
+
+/// A race holds a `Run` and an `Account` per attempt for as long as it runs: neither grows
+/// unnoticed.
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn the_records_of_an_attempt_stay_small() {
+    assert_eq!(std::mem::size_of::<super::Run>(), 32);
+    assert_eq!(std::mem::size_of::<crate::race::report::Account>(), 112);
+}
