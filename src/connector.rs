@@ -1,5 +1,6 @@
 //! [`ConnieConnector`] and [`race_connect`]: configuration around the race engine.
 
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -490,7 +491,7 @@ impl<D: Dial> ConnieConnector<D> {
         let (conn, won) = if span.is_disabled() {
             self.dispatch(target, scheme).await?
         } else {
-            self.dispatch(target, scheme).instrument(span).await?
+            Box::pin(self.dispatch(target, scheme).instrument(span)).await?
         };
         // The race ends as it returns: a caller that never asks how it went reads no clock.
         let end = tokio::time::Instant::now().into_std();
@@ -500,38 +501,47 @@ impl<D: Dial> ConnieConnector<D> {
     }
 
     /// Races `target`: one address alone, a list, or a name's addresses as DNS answers.
-    async fn dispatch(
-        &self,
+    ///
+    /// An `async` block, not an `async fn`, which would keep its arguments twice in its
+    /// future (as given, and as the body's locals): every connect carries this future.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn stores its arguments twice"
+    )]
+    fn dispatch<'a>(
+        &'a self,
         target: Target,
-        scheme: Option<&str>,
-    ) -> Result<(D::Connection, Won), ConnectError> {
-        let literal = Origin { host: None, scheme };
-        match target.into_repr() {
-            Repr::Addr(addr) if race::one::applies(&self.config) => {
-                race::one(&self.dialer, &self.config, &self.budget, literal, addr)
+        scheme: Option<&'a str>,
+    ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
+        async move {
+            let literal = Origin { host: None, scheme };
+            match target.into_repr() {
+                Repr::Addr(addr) if race::one::applies(&self.config) => {
+                    race::one(&self.dialer, &self.config, &self.budget, literal, addr)
+                        .await
+                        .map_err(|e| e.with_target(addr.to_string(), None))
+                }
+                Repr::Addr(addr) => self
+                    .race(literal, stream::iter([Answer::literal(vec![addr])]))
                     .await
-                    .map_err(|e| e.with_target(addr.to_string(), None))
-            }
-            Repr::Addr(addr) => self
-                .race(literal, stream::iter([Answer::literal(vec![addr])]))
-                .await
-                .map_err(|e| e.with_target(addr.to_string(), None)),
-            Repr::Addrs(addrs) => {
-                let n = addrs.len();
-                self.race(literal, stream::iter([Answer::literal(addrs)]))
-                    .await
-                    .map_err(|e| e.with_target(format!("{n} addresses"), None))
-            }
-            Repr::Host { host, port } => {
-                let origin = Origin {
-                    host: Some(host.trim_end_matches('.')),
-                    scheme,
-                };
-                let race = match self.resolver.lookup(&host, port) {
-                    Ok(answers) => self.race(origin, answers).await,
-                    Err(e) => Err(e),
-                };
-                race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
+                    .map_err(|e| e.with_target(addr.to_string(), None)),
+                Repr::Addrs(addrs) => {
+                    let n = addrs.len();
+                    self.race(literal, stream::iter([Answer::literal(addrs)]))
+                        .await
+                        .map_err(|e| e.with_target(format!("{n} addresses"), None))
+                }
+                Repr::Host { host, port } => {
+                    let origin = Origin {
+                        host: Some(host.trim_end_matches('.')),
+                        scheme,
+                    };
+                    let race = match self.resolver.lookup(&host, port) {
+                        Ok(answers) => self.race(origin, answers).await,
+                        Err(e) => Err(e),
+                    };
+                    race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
+                }
             }
         }
     }
@@ -603,7 +613,7 @@ pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectE
     let (stream, _) = if span.is_disabled() {
         connector.dispatch(target, None).await?
     } else {
-        connector.dispatch(target, None).instrument(span).await?
+        Box::pin(connector.dispatch(target, None).instrument(span)).await?
     };
     Ok(stream)
 }
@@ -613,7 +623,8 @@ pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectE
 ///
 /// Each connect awaits its race itself, in this span or not: one more `async` layer
 /// around a race of one address would move its future and result once more, which a
-/// connect to one address would pay for nothing.
+/// connect to one address would pay for nothing. In the span, the race is boxed, so that
+/// a connect's future has no room for the span's wrapper when no subscriber wants it.
 fn race_span(target: &Target) -> tracing::Span {
     tracing::debug_span!("race", %target)
 }

@@ -77,71 +77,81 @@ pub(crate) fn applies(config: &Config) -> bool {
 /// Without an attempt timeout it needs no timer; with one it fails with
 /// [`ErrorKind::NoTimeDriver`](crate::ErrorKind::NoTimeDriver) before dialing if the
 /// runtime cannot make timers.
-pub(crate) async fn one<D: Dial>(
-    dialer: &D,
-    config: &Config,
-    budget: &Budget,
-    origin: Origin<'_>,
+///
+/// An `async` block, not an `async fn`: an `async fn` keeps its arguments twice in its
+/// future (as given, and as the body's locals), and every connect to one address carries
+/// this future.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn stores its arguments twice"
+)]
+pub(crate) fn one<'a, D: Dial>(
+    dialer: &'a D,
+    config: &'a Config,
+    budget: &'a Budget,
+    origin: Origin<'a>,
     addr: SocketAddr,
-) -> Result<(D::Connection, Won), ConnectError> {
-    debug_assert!(
-        applies(config),
-        "a configuration for the machine: {config:?}"
-    );
-    let now = tokio::time::Instant::now();
-    // No total timeout: the attempt timeout alone, with the whole race to itself.
-    let timeout = timing::attempt_timeout(config, None, 1);
-    if timeout.is_some() {
-        crate::runtime::timers(now)?;
-    }
-    let start = now.into_std();
-    tracing::debug!(%addr, attempt = 0, ?timeout, "attempt started");
-    // A race's first attempt never waits for the budget.
-    let permit = budget.free();
-    let progress = Progress::default();
-    let result = {
-        let mut dial = pin!(dialer.dial(Destination::new(addr, origin, &progress, 0)));
-        match timeout {
-            // The default: the dial alone, awaited as a plain connect is.
-            None => dial.await,
-            Some(timeout) => {
-                // Boxed: the future of a race without a timeout has no room for it.
-                let mut timer = Box::pin(sleep(timeout));
-                poll_fn(|cx| {
-                    if let Poll::Ready(result) = dial.as_mut().poll(cx) {
-                        return Poll::Ready(result);
-                    }
-                    match timer.as_mut().poll(cx) {
-                        Poll::Ready(()) => Poll::Ready(Err(attempt_timed_out())),
-                        Poll::Pending => Poll::Pending,
-                    }
-                })
-                .await
+) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
+    async move {
+        debug_assert!(
+            applies(config),
+            "a configuration for the machine: {config:?}"
+        );
+        let now = tokio::time::Instant::now();
+        // No total timeout: the attempt timeout alone, with the whole race to itself.
+        let timeout = timing::attempt_timeout(config, None, 1);
+        if timeout.is_some() {
+            crate::runtime::timers(now)?;
+        }
+        let start = now.into_std();
+        tracing::debug!(%addr, attempt = 0, ?timeout, "attempt started");
+        // A race's first attempt never waits for the budget.
+        let permit = budget.free();
+        let progress = Progress::default();
+        let result = {
+            let mut dial = pin!(dialer.dial(Destination::new(addr, origin, &progress, 0)));
+            match timeout {
+                // The default: the dial alone, awaited as a plain connect is.
+                None => dial.await,
+                Some(timeout) => {
+                    // Boxed: the future of a race without a timeout has no room for it.
+                    let mut timer = Box::pin(sleep(timeout));
+                    poll_fn(|cx| {
+                        if let Poll::Ready(result) = dial.as_mut().poll(cx) {
+                            return Poll::Ready(result);
+                        }
+                        match timer.as_mut().poll(cx) {
+                            Poll::Ready(()) => Poll::Ready(Err(attempt_timed_out())),
+                            Poll::Pending => Poll::Pending,
+                        }
+                    })
+                    .await
+                }
             }
-        }
-    };
-    drop(permit);
-    match result {
-        Ok(conn) => {
-            // Only with a subscriber that wants the event is the clock read.
-            let elapsed = || tokio::time::Instant::now().into_std() - start;
-            tracing::debug!(%addr, elapsed = ?elapsed(), "connected");
-            let transport = progress.take().first().map(|&(_, at)| at.into_std());
-            let won = Won::Alone {
-                addr,
-                start,
-                transport,
-            };
-            Ok((conn, won))
-        }
-        Err(error) => {
-            let end = tokio::time::Instant::now().into_std();
-            tracing::trace!(%addr, kind = ?error.kind(), "attempt failed");
-            let mut report = Report::new(start);
-            report.started(addr, start, None);
-            report.failed(0, error, end);
-            // One address is never left out.
-            Err(report.exhausted(0, config.max_addresses))
+        };
+        drop(permit);
+        match result {
+            Ok(conn) => {
+                // Only with a subscriber that wants the event is the clock read.
+                let elapsed = || tokio::time::Instant::now().into_std() - start;
+                tracing::debug!(%addr, elapsed = ?elapsed(), "connected");
+                let transport = progress.take().first().map(|&(_, at)| at.into_std());
+                let won = Won::Alone {
+                    addr,
+                    start,
+                    transport,
+                };
+                Ok((conn, won))
+            }
+            Err(error) => {
+                let end = tokio::time::Instant::now().into_std();
+                tracing::trace!(%addr, kind = ?error.kind(), "attempt failed");
+                let mut report = Report::new(start);
+                report.started(addr, start, None);
+                report.failed(0, error, end);
+                // One address is never left out.
+                Err(report.exhausted(0, config.max_addresses))
+            }
         }
     }
 }
