@@ -148,13 +148,21 @@ const POLICY_TABLE: [Row; 9] = [
     Row::new(Ipv6Addr::new(0x3ffe, 0, 0, 0, 0, 0, 0, 0), 16, 1, 12),
 ];
 
+/// Where IPv4 is in [`POLICY_TABLE`]: `::ffff:0:0/96`, the IPv4-mapped addresses.
+const IPV4_ROW: usize = 2;
+
 /// The policy table's row for `ip`: the one with the longest prefix that contains it. IPv4
-/// is looked up as its IPv4-mapped form.
+/// is looked up as its IPv4-mapped form, whose row is always [`IPV4_ROW`] (no longer
+/// prefix holds any of them; a test checks it), so it is not searched.
 fn policy(ip: IpAddr) -> Row {
-    let ip = match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
-    };
+    match ip {
+        IpAddr::V4(_) => POLICY_TABLE[IPV4_ROW],
+        IpAddr::V6(v6) => longest_row(v6),
+    }
+}
+
+/// The row of [`POLICY_TABLE`] with the longest prefix that contains `ip`.
+fn longest_row(ip: Ipv6Addr) -> Row {
     // `::/0` contains every address; no two rows of one length overlap.
     let mut longest = &POLICY_TABLE[1];
     for row in &POLICY_TABLE {
@@ -212,6 +220,7 @@ fn common_prefix_len(a: Ipv6Addr, b: Ipv6Addr) -> u32 {
 #[cfg(test)]
 mod tests {
     use std::cmp::Ordering;
+    use std::net::Ipv4Addr;
 
     use super::*;
 
@@ -396,6 +405,36 @@ mod tests {
         ] {
             let row = policy(ip(addr));
             assert_eq!((row.precedence, row.label), (precedence, label), "{addr}");
+        }
+    }
+
+    /// Every IPv4 address's row is the IPv4-mapped one, which `policy` returns without a
+    /// search: no longer prefix holds an IPv4-mapped address.
+    #[test]
+    fn ipv4_is_always_its_mapped_row() {
+        for row in POLICY_TABLE {
+            let holds_ipv4 = row.contains(Ipv4Addr::UNSPECIFIED.to_ipv6_mapped())
+                || row.contains(Ipv4Addr::BROADCAST.to_ipv6_mapped());
+            assert!(
+                !holds_ipv4 || row.len <= POLICY_TABLE[IPV4_ROW].len,
+                "{row:?}"
+            );
+        }
+        for v4 in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "169.254.1.2",
+            "10.1.2.3",
+            "198.51.100.1",
+            "255.255.255.255",
+        ] {
+            let v4: Ipv4Addr = v4.parse().expect("an IPv4 address");
+            assert_eq!(
+                longest_row(v4.to_ipv6_mapped()),
+                POLICY_TABLE[IPV4_ROW],
+                "{v4}"
+            );
+            assert_eq!(policy(IpAddr::V4(v4)), POLICY_TABLE[IPV4_ROW], "{v4}");
         }
     }
 
