@@ -1,10 +1,12 @@
-//! [`Attempting`]: one attempt of a race in flight, as small as what it runs.
+//! [`Attempting`]: one attempt of a race in flight, as small as what it runs; and
+//! [`Dials`], the attempts of a race.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use pin_project_lite::pin_project;
 
 use crate::budget::Permit;
@@ -75,6 +77,77 @@ where
             }
             // Abandoned: it never completes, and nothing wakes it.
             Projection::Abandoned => Poll::Pending,
+        }
+    }
+}
+
+pin_project! {
+    /// The attempts of a race in flight: the first in place, the others in a
+    /// `FuturesUnordered` made when one runs beside it. A race that dials one address at a
+    /// time (a known host, one address) allocates nothing for its attempts but their
+    /// sockets.
+    pub(super) struct Dials<'a, F> {
+        // An attempt, or `Abandoned` for no attempt: it never completes.
+        #[pin]
+        first: Attempting<'a, F>,
+        others: Option<FuturesUnordered<Attempting<'a, F>>>,
+    }
+}
+
+impl<'a, F> Dials<'a, F> {
+    pub(super) fn new() -> Self {
+        Dials {
+            first: Attempting::Abandoned,
+            others: None,
+        }
+    }
+
+    /// Runs `attempt` beside the others.
+    pub(super) fn push(self: Pin<&mut Self>, attempt: Attempting<'a, F>) {
+        let mut this = self.project();
+        if this.first.idx().is_none() {
+            this.first.set(attempt);
+        } else {
+            this.others
+                .get_or_insert_with(FuturesUnordered::new)
+                .push(attempt);
+        }
+    }
+
+    /// Drops the dial of attempt `idx`, and returns its permit.
+    pub(super) fn stop(self: Pin<&mut Self>, idx: usize) -> Option<Permit<'a>> {
+        let this = self.project();
+        if this.first.idx() == Some(idx) {
+            return this.first.abandon();
+        }
+        let others = Pin::new(this.others.as_mut()?);
+        others
+            .iter_pin_mut()
+            .find(|a| a.idx() == Some(idx))?
+            .abandon()
+    }
+
+    /// The next attempt to end, with its result. An attempt is dropped as it ends, and
+    /// its permit given back.
+    pub(super) fn poll_next<C>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<(usize, io::Result<C>)>
+    where
+        F: Future<Output = io::Result<C>>,
+    {
+        let mut this = self.project();
+        if let Poll::Ready(ended) = this.first.as_mut().poll(cx) {
+            this.first.set(Attempting::Abandoned);
+            return Poll::Ready(ended);
+        }
+        match this
+            .others
+            .as_mut()
+            .map(|others| others.poll_next_unpin(cx))
+        {
+            Some(Poll::Ready(Some(ended))) => Poll::Ready(ended),
+            _ => Poll::Pending,
         }
     }
 }

@@ -2,14 +2,14 @@
 //! timer, the DNS answers and the budget's permits, and feeds what happens to the machine.
 
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::Poll;
 
-use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
+use futures_util::stream::{Stream, StreamExt};
 use futures_util::FutureExt;
 use tokio::time::{sleep_until, Instant, Sleep};
 
-use super::attempt::Attempting;
+use super::attempt::{Attempting, Dials};
 use super::machine::{Action, Knowledge, Machine};
 use crate::budget::{Budget, Permit, Wait};
 use crate::config::Config;
@@ -24,17 +24,6 @@ enum Event<'a, C> {
     /// The permit this race waited for.
     Permit(Permit<'a>),
     Timer,
-}
-
-/// Drops the dial of attempt `idx` among `running`, and returns its permit.
-fn stop<'a, F>(
-    running: &mut FuturesUnordered<Attempting<'a, F>>,
-    idx: usize,
-) -> Option<Permit<'a>> {
-    let attempt = Pin::new(running)
-        .iter_pin_mut()
-        .find(|a| a.idx() == Some(idx))?;
-    attempt.abandon()
 }
 
 /// Runs one race: dials addresses as `answers` delivers them, on the schedule of `config`,
@@ -74,7 +63,7 @@ where
         crate::runtime::timers(start)?;
         let mut machine = Machine::new(config, knowledge, start.into_std());
         let progress = Progress::default();
-        let mut running = FuturesUnordered::new();
+        let mut running = pin!(Dials::new());
         let mut dns_open = true;
         // This race's place in the budget's line, while the schedule is ready and every
         // permit is taken; and the permit it got, until its attempt starts.
@@ -109,17 +98,18 @@ where
                             // A race with nothing running takes a permit without waiting.
                             let permit = granted.take().unwrap_or_else(|| budget.free());
                             let to = Destination::new(addr, origin, &progress, idx);
-                            running.push(Attempting::new(idx, dialer.dial(to), permit));
+                            let attempt = Attempting::new(idx, dialer.dial(to), permit);
+                            running.as_mut().push(attempt);
                         }
                         Action::TryPermit => {
                             granted = budget.try_take();
                             machine.permit(granted.is_some());
                         }
                         Action::Abandon(idx) => {
-                            granted = stop(&mut running, idx);
+                            granted = running.as_mut().stop(idx);
                             machine.permit(granted.is_some());
                         }
-                        Action::Drop(idx) => drop(stop(&mut running, idx)),
+                        Action::Drop(idx) => drop(running.as_mut().stop(idx)),
                         Action::Wait { until, in_line } => {
                             if in_line {
                                 waiting.get_or_insert_with(|| budget.wait());
@@ -148,7 +138,7 @@ where
                 let (running, answers, waiting) = (&mut running, &mut answers, &mut waiting);
                 let mut timer = timer.as_mut().filter(|_| timed);
                 poll_fn(move |cx| {
-                    if let Poll::Ready(Some((idx, result))) = running.poll_next_unpin(cx) {
+                    if let Poll::Ready((idx, result)) = running.as_mut().poll_next(cx) {
                         return Poll::Ready(Event::Attempt(idx, result));
                     }
                     if dns_open {
@@ -173,7 +163,8 @@ where
             }
             match event {
                 Event::Attempt(idx, Ok(conn)) => {
-                    drop(running); // closes every losing socket, including any that also connected
+                    // Closes every losing socket, including any that also connected.
+                    running.set(Dials::new());
                     return Ok((conn, machine.won(now, idx)));
                 }
                 Event::Attempt(idx, Err(error)) => machine.failed(now, idx, error),
