@@ -6,6 +6,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use http::uri::Scheme;
 use http::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::client::legacy::connect::{Connected, Connection};
@@ -146,14 +147,18 @@ where
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
+        // The URI is taken apart here: the future keeps its target and scheme, not it.
+        let target = if self.schemes.https_only {
+            https_only(&uri).and_then(|()| uri_target(&uri, self.schemes.enforce_http))
+        } else {
+            uri_target(&uri, self.schemes.enforce_http)
+        };
+        let scheme = uri.scheme().cloned();
         let connector = self.clone();
         Connecting {
             inner: Box::pin(async move {
-                if connector.schemes.https_only {
-                    https_only(&uri)?;
-                }
-                let target = uri_target(&uri, connector.schemes.enforce_http)?;
-                let (conn, info) = connector.connect_for(target, uri.scheme_str()).await?;
+                let scheme = scheme.as_ref().map(Scheme::as_str);
+                let (conn, info) = connector.connect_for(target?, scheme).await?;
                 Ok(ConnieStream {
                     io: TokioIo::new(conn),
                     info,
@@ -179,7 +184,7 @@ fn https_only(uri: &Uri) -> Result<(), ConnectError> {
 /// An error shows the URI as its scheme, host and port only ([`Shown`]): never its user
 /// info, path or query, which may hold a password or a token.
 pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, ConnectError> {
-    if enforce_http && uri.scheme() != Some(&http::uri::Scheme::HTTP) {
+    if enforce_http && uri.scheme() != Some(&Scheme::HTTP) {
         return Err(ConnectError::invalid_target(match uri.scheme_str() {
             Some(scheme) => format!(
                 "refusing a {scheme:?} URI over plain TCP: enforce_http is on \
