@@ -161,6 +161,37 @@ fn the_learned_schedule_waits_for_a_known_hosts_handshake() {
     assert_eq!(info.elapsed(), ms(140));
 }
 
+/// Another schedule keeps its own delays for a known host: RFC 8305's 250 ms after the
+/// transport, not the handshake time the history expects (20 ms). `.1` is learned from a
+/// first connect, then found silent after its TCP (up at 20 ms): `.2` starts at 20 + 250 ms.
+#[test]
+fn other_schedules_give_a_known_hosts_handshake_their_own_delay() {
+    let (a, b) = (addr("10.0.0.1:443"), addr("10.0.0.2:443"));
+    let history = History::new(64);
+    let memory = Ranking {
+        history: Some(&history),
+        sources: None,
+    };
+    let net = Net::new()
+        .host(a, tls(20, Handshake::Done(ms(20))))
+        .host(b, tls(30, Handshake::Done(ms(30))));
+    let race = net.with(&config(Schedule::learned())).knowing(memory).run();
+    assert_eq!(race.winner(), a);
+
+    net.set(a, tls(20, Handshake::Silent));
+    let rfc8305 = config(Schedule::rfc8305());
+    let race = net.with(&rfc8305).knowing(memory).run();
+    assert_eq!(race.winner(), b);
+    assert!(!race.info().used_history());
+    assert_eq!(
+        stages(race.info()),
+        vec![
+            (a, ms(0), Some(ms(20)), Outcome::Cancelled),
+            (b, ms(270), Some(ms(30)), Outcome::Connected),
+        ]
+    );
+}
+
 /// A known TLS host costs one TCP connection and one handshake per connect, however long
 /// its handshake takes beyond its round trip: four TLS hosts (RTT r, 2r, 3r, 4r), each
 /// handshake one round trip (TLS 1.3) or two (TLS 1.2) plus the server's time. After the
