@@ -135,6 +135,34 @@ fn held_back_addresses_use_the_room_the_other_family_left() {
     assert_eq!(race.dials(), (0..16).map(v4).collect::<Vec<_>>());
 }
 
+/// An address held back over its family's share, and given again, is one address: the
+/// first family's 10 records repeat their last, 8 are dialed at once and the 2 held back
+/// join when the other family answers with nothing, each dialed once.
+#[test]
+fn a_held_back_address_given_twice_is_dialed_once() {
+    for (first, of) in [
+        (Family::V4, v4 as fn(usize) -> SocketAddr),
+        (Family::V6, v6),
+    ] {
+        let net = Net::new().hosts((0..10).map(|i| (of(i), Refused(ms(1)))));
+        let records: Vec<SocketAddr> = (0..10).chain([9, 8]).map(of).collect();
+        let dns = Dns::new()
+            .answer(ms(0), first, records)
+            .answer(ms(10), first.other(), vec![]);
+        let race = net.race_dns(&config(Schedule::race_all()), dns);
+        assert_eq!(
+            race.error().kind(),
+            ErrorKind::AllAttemptsFailed,
+            "{first:?}"
+        );
+        assert_eq!(
+            race.dials(),
+            (0..10).map(of).collect::<Vec<_>>(),
+            "{first:?}"
+        );
+    }
+}
+
 /// A hostile answer of hundreds of records in each family, the refused `AAAA` flood first:
 /// each family gets half the cap, so the alive `A` among the first of its family is still
 /// reached, and no more than the cap is ever dialed.
