@@ -261,6 +261,17 @@ fn durations(info: &crate::ConnectInfo) -> Vec<Duration> {
     info.attempts().iter().map(|a| a.duration()).collect()
 }
 
+/// What two races that failed alike must agree on: the error's kind and message, each
+/// attempt's address, error kind and message, and the failed lookups.
+fn error_seen(e: &ConnectError) -> String {
+    let attempts: Vec<_> = e
+        .attempts()
+        .iter()
+        .map(|a| (a.addr(), a.error().kind(), a.error().to_string()))
+        .collect();
+    format!("{:?} {e} {attempts:?} {:?}", e.kind(), e.dns_errors())
+}
+
 /// (address, start offset) of every attempt.
 fn starts(info: &crate::ConnectInfo) -> Vec<(SocketAddr, Duration)> {
     info.attempts()

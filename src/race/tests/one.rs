@@ -4,8 +4,8 @@
 use super::*;
 use crate::race::one::{applies, one, Won};
 
-/// What a test compares of a result: on success the full account, on failure the kind,
-/// the message, and each attempt's address, kind and message.
+/// What a test compares of a result: on success the full account, on failure what
+/// [`error_seen`] shows.
 fn seen<C>(result: Result<(C, Won), ConnectError>) -> String {
     match result {
         // The race ends as it returns, as the connector reads it.
@@ -13,14 +13,7 @@ fn seen<C>(result: Result<(C, Won), ConnectError>) -> String {
             let end = tokio::time::Instant::now().into_std();
             format!("{:?}", won.into_info(end, None, None))
         }
-        Err(e) => {
-            let attempts: Vec<_> = e
-                .attempts()
-                .iter()
-                .map(|a| (a.addr(), a.error().kind(), a.error().to_string()))
-                .collect();
-            format!("{:?} {e} {attempts:?} {}", e.kind(), e.dns_errors().len())
-        }
+        Err(e) => error_seen(&e),
     }
 }
 

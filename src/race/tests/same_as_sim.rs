@@ -106,19 +106,12 @@ fn between_milliseconds(race: &sim::Race) -> bool {
     })
 }
 
-/// What the two races must agree on: the account of a won race, or the error's kind,
-/// message and attempts; and when the race ended.
+/// What the two races must agree on: the account of a won race, or what [`error_seen`]
+/// shows of its error; and when the race ended.
 fn seen(result: Result<ConnectInfo, ConnectError>) -> String {
     match result {
         Ok(info) => format!("{info:?}"),
-        Err(e) => {
-            let attempts: Vec<_> = e
-                .attempts()
-                .iter()
-                .map(|a| (a.addr(), a.error().kind(), a.error().to_string()))
-                .collect();
-            format!("{:?} {e} {attempts:?} {:?}", e.kind(), e.dns_errors())
-        }
+        Err(e) => error_seen(&e),
     }
 }
 
