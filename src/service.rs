@@ -148,11 +148,12 @@ where
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         // The URI is taken apart here: the future keeps its target and scheme, not it.
-        let target = if self.schemes.https_only {
-            https_only(&uri).and_then(|()| uri_target(&uri, self.schemes.enforce_http))
+        let allowed = if self.schemes.https_only {
+            https_only(&uri)
         } else {
-            uri_target(&uri, self.schemes.enforce_http)
+            Ok(())
         };
+        let target = allowed.and_then(|()| uri_target(&uri, self.schemes.enforce_http));
         let scheme = uri.scheme().cloned();
         let connector = self.clone();
         Connecting {

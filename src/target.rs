@@ -347,12 +347,6 @@ impl IntoTarget for Target {
     }
 }
 
-impl IntoTarget for &Target {
-    fn into_target(self) -> Result<Target, ConnectError> {
-        self.clone().checked()
-    }
-}
-
 impl IntoTarget for &str {
     fn into_target(self) -> Result<Target, ConnectError> {
         self.parse()
@@ -474,6 +468,7 @@ macro_rules! by_reference {
 }
 
 by_reference!(
+    Target,
     SocketAddr,
     SocketAddrV4,
     SocketAddrV6,
