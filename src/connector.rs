@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use futures_util::stream::{self, Stream};
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
-use hickory_resolver::TokioResolver;
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
@@ -14,7 +13,7 @@ use crate::budget::{AttemptBudget, Budget, BudgetUse};
 use crate::config::Config;
 use crate::dial::Origin;
 use crate::dns::Answer;
-use crate::dns::Resolver;
+use crate::dns::{Resolve, Resolver};
 use crate::history::{History, DEFAULT_HISTORY_CAPACITY};
 use crate::order::Ranking;
 use crate::policy::Policy;
@@ -209,11 +208,24 @@ impl<D> ConnieConnector<D> {
         self
     }
 
-    /// Resolves names with this hickory resolver instead of the system configuration: for
-    /// custom name servers, options or caching, or a resolver shared with other code.
+    /// Resolves names with `resolver`: any [`Resolve`](crate::Resolve), as hyper-util's
+    /// `HttpConnector::new_with_resolver` takes any resolver service.
     ///
-    /// connie calls its `ipv4_lookup` and `ipv6_lookup` concurrently; `/etc/hosts` is
-    /// consulted as the resolver's options say.
+    /// - A hickory [`TokioResolver`](hickory_resolver::TokioResolver), for custom name
+    ///   servers, options or caching, or a resolver shared with other code. connie calls its
+    ///   `ipv4_lookup` and `ipv6_lookup` concurrently; `/etc/hosts` is consulted as the
+    ///   resolver's options say.
+    /// - [`StaticResolver`](crate::StaticResolver): fixed addresses for some names, for
+    ///   tests and overrides, with any other resolver as its fallback.
+    /// - [`ServiceResolver`](crate::ServiceResolver) (feature `hyper`): a resolver of
+    ///   hyper-util's, any `tower_service::Service<Name>` (`GaiResolver`, service
+    ///   discovery, DNS over HTTPS).
+    /// - [`GetAddrInfo`](crate::GetAddrInfo), as [`getaddrinfo`](Self::getaddrinfo) sets.
+    /// - A resolver of your own: each family joins the race as its answer arrives.
+    ///
+    /// Whatever the resolver, the race applies the [address
+    /// policy](Self::address_policy), the address cap, its order and the address history
+    /// to its addresses, and dials the target's port on each.
     ///
     /// hickory does not show a built resolver's search list, so for a name that is not
     /// fully qualified (no final dot) hickory applies it to each family's lookup on its
@@ -223,24 +235,23 @@ impl<D> ConnieConnector<D> {
     /// only if they are of that name. That is the first name in the search list's order
     /// with an address in either family, unless a lookup of an earlier name answers after
     /// one of a later name. With a search list, [`resolver_config`](Self::resolver_config)
-    /// has connie apply it itself, and always chooses that first name.
-    ///
-    /// A lookup still running when its race ends (the race was won on the other family's
+    /// has connie apply it itself, and always chooses that first name. A hickory lookup
+    /// still running when its race ends (the race was won on the other family's
     /// addresses, or timed out) is left to finish in the background, for at most 5 s, so
     /// its answer reaches the resolver's cache; RFC 8305 likewise keeps processing answers
     /// after a winner.
     ///
-    /// Default is the process's system resolver, built from the system configuration on
-    /// first use and shared by every connector made with [`new`](ConnieConnector::new)
-    /// (and by [`race_connect`]), so they share one cache; connie applies its search list
-    /// as [`resolver_config`](Self::resolver_config) says. If the configuration cannot be
-    /// loaded, the operating system's resolver (`getaddrinfo`) is used and a `tracing`
-    /// warning says so.
+    /// Default is [`SystemResolver`](crate::SystemResolver): hickory, built from the
+    /// system configuration on first use and shared by every connector made with
+    /// [`new`](ConnieConnector::new) (and by [`race_connect`]), so they share one cache;
+    /// connie applies its search list as [`resolver_config`](Self::resolver_config) says.
+    /// If the configuration cannot be loaded, the operating system's resolver
+    /// (`getaddrinfo`) is used and a `tracing` warning says so.
     ///
     /// Replaces [`resolver_config`](Self::resolver_config) and
     /// [`getaddrinfo`](Self::getaddrinfo).
-    pub fn resolver(mut self, resolver: TokioResolver) -> Self {
-        self.resolver = Resolver::hickory(resolver);
+    pub fn resolver(mut self, resolver: impl Resolve) -> Self {
+        self.resolver = Resolver::new(resolver);
         self
     }
 
@@ -292,8 +303,8 @@ impl<D> ConnieConnector<D> {
         self
     }
 
-    /// Resolves names with the operating system's resolver, `getaddrinfo`, instead of
-    /// hickory: for names only NSS knows (`/etc/nsswitch.conf`: systemd-resolved, mDNS,
+    /// Resolves names with the operating system's resolver, `getaddrinfo`
+    /// ([`GetAddrInfo`](crate::GetAddrInfo)), instead of hickory: for names only NSS knows (`/etc/nsswitch.conf`: systemd-resolved, mDNS,
     /// LDAP, `/etc/hosts` in the order it gives), or when `/etc/gai.conf` should order the
     /// addresses.
     ///
@@ -317,7 +328,7 @@ impl<D> ConnieConnector<D> {
     /// Replaces [`resolver`](Self::resolver) and [`resolver_config`](Self::resolver_config).
     /// Default is hickory with the system configuration.
     pub fn getaddrinfo(mut self) -> Self {
-        self.resolver = Resolver::getaddrinfo();
+        self.resolver = Resolver::new(crate::GetAddrInfo);
         self
     }
 

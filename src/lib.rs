@@ -81,7 +81,7 @@
 //! | `HttpConnector` | connie | difference |
 //! |---|---|---|
 //! | `new()` | [`ConnieConnector::new()`] | races every address at once, then dials a known host's best address alone; `TCP_NODELAY` on |
-//! | `new_with_resolver(r)` | [`ConnieConnector::resolver`] (a hickory resolver), or [`ConnieConnector::resolver_config`] (its configuration) | `A` and `AAAA` looked up concurrently |
+//! | `new_with_resolver(r)` | [`ConnieConnector::resolver`]: any [`Resolve`], hyper-util's resolvers through [`ServiceResolver`], a hickory resolver, or [`ConnieConnector::resolver_config`] (hickory's configuration) | hyper-util's resolver answers both families at once; connie's own look `A` and `AAAA` up concurrently. A race dials the target's port, where hyper-util keeps a resolver's non-zero port for a URI without one |
 //! | `enforce_http(b)` | [`ConnieConnector::enforce_http`] | same meaning and default (`true`) |
 //! | `set_connect_timeout(t)` | [`total_timeout`](ConnieConnector::total_timeout)`(t)` + [`partial_deadlines`](ConnieConnector::partial_deadlines)`(true)`, or [`attempt_timeout`](ConnieConnector::attempt_timeout) | hyper-util splits `t` evenly between a host's addresses and leaves DNS out; connie's total timeout includes DNS, and partial deadlines give each attempt at least 2 s (as Go does). `attempt_timeout` bounds each attempt alone |
 //! | `set_happy_eyeballs_timeout(d)` | [`Schedule::rfc8305`]`().attempt_delay(d)` | hyper-util tries one family's addresses one by one and starts the other family after `d` (300 ms by default); connie's default, [`Schedule::learned`], starts every address at once (a known host's best address alone), and `rfc8305` staggers every address (either family) by `d`. `None` (no fallback) is closest to [`Schedule::sequential`] |
@@ -138,6 +138,31 @@
 //! keeps `getaddrinfo`'s order; only the address history (measured addresses first) and
 //! RFC 6724's rule 1 (no route last) reorder it. Each call applies the search list on its
 //! own, so the two families of a name without a final dot can come from two names.
+//!
+//! # Any resolver
+//!
+//! [`ConnieConnector::resolver`] takes any [`Resolve`]: for a name, a stream of
+//! [`Answers`], each saying which family's lookup it completes, so that each family joins
+//! the race as it answers. A hickory `TokioResolver`, [`SystemResolver`] (the default),
+//! [`GetAddrInfo`], [`StaticResolver`] (fixed names, for tests and overrides, with a
+//! fallback) and, with the `hyper` feature, [`ServiceResolver`] (any of hyper-util's
+//! resolvers: a `tower_service::Service<Name>` such as `GaiResolver`) are resolvers; so is
+//! a type of your own. The address policy, the cap, the order and the history apply to
+//! every resolver's addresses, and a race dials the target's port on each.
+//!
+//! ```
+//! use std::net::IpAddr;
+//! use connie::{ConnieConnector, StaticResolver, SystemResolver};
+//!
+//! // Pin one name, resolve every other as usual.
+//! let pinned: IpAddr = "192.0.2.10".parse().unwrap();
+//! let connector = ConnieConnector::new().resolver(
+//!     StaticResolver::new()
+//!         .host("api.example.com", [pinned])
+//!         .fallback(SystemResolver::new()),
+//! );
+//! # drop(connector);
+//! ```
 //!
 //! # Address policy
 //!
@@ -225,7 +250,12 @@ pub use crate::connector::{
     DEFAULT_MAX_CONCURRENT,
 };
 pub use crate::dial::{Destination, Dial};
-pub use crate::dns::DnsError;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use crate::dns::ServiceResolver;
+pub use crate::dns::{
+    Answer, Answers, DnsError, GetAddrInfo, Resolve, StaticResolver, SystemResolver,
+};
 pub use crate::error::{AttemptError, ConnectError, ErrorKind};
 pub use crate::history::DEFAULT_HISTORY_CAPACITY;
 pub use crate::info::{Attempt, ConnectInfo, Outcome};

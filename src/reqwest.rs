@@ -7,12 +7,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use futures_util::stream;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tracing::Instrument;
 
-use crate::dns::Answer;
-use crate::dns::Answers;
+use crate::dns::{Answer, Answers};
 use crate::order::Ranking;
 use crate::race::list;
 use crate::ConnieConnector;
@@ -100,7 +98,7 @@ where
                 let (answers, shown): (Result<Answers, _>, _) = match ip_literal(&host) {
                     Some(ip) => {
                         let addrs = vec![SocketAddr::new(ip, 0)];
-                        (Ok(Box::pin(stream::iter([Answer::literal(addrs)]))), None)
+                        (Ok(Answers::ready(Answer::literal(addrs))), None)
                     }
                     None => (resolver.lookup(&host, 0), Some(host.clone())),
                 };

@@ -19,8 +19,8 @@ use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
 use tracing::debug;
 
-use super::Answer;
-use super::{per_family, Lookups, Named};
+use super::hickory::{per_family, Named};
+use super::{Answer, Lookups};
 
 /// What a hickory resolver does with a name that is not fully qualified: its
 /// configuration's search list and domain, and its options' `ndots` (resolv.conf's
@@ -108,7 +108,6 @@ pub(super) fn is_absolute(name: &Name) -> bool {
 /// as `NXDOMAIN` or no records.
 pub(super) struct Search {
     resolver: Arc<TokioResolver>,
-    port: u16,
     /// The candidates not tried yet, in order.
     rest: std::vec::IntoIter<Name>,
     /// The lookups of the candidate being tried.
@@ -122,13 +121,12 @@ pub(super) struct Search {
 
 impl Search {
     /// Looks `candidates` up in order; there must be at least one.
-    pub(super) fn new(resolver: &Arc<TokioResolver>, candidates: Vec<Name>, port: u16) -> Search {
+    pub(super) fn new(resolver: &Arc<TokioResolver>, candidates: Vec<Name>) -> Search {
         let mut rest = candidates.into_iter();
         let first = rest.next().expect("a name has at least one candidate");
         Search {
-            lookups: per_family(resolver, first, port),
+            lookups: per_family(resolver, first),
             resolver: Arc::clone(resolver),
-            port,
             settled: rest.len() == 0,
             rest,
             held: None,
@@ -167,7 +165,7 @@ impl Stream for Search {
                 .expect("only the last candidate is settled");
             debug!(name = %next, "trying the next name of the search list");
             this.settled = this.rest.len() == 0;
-            this.lookups = per_family(&this.resolver, next, this.port);
+            this.lookups = per_family(&this.resolver, next);
         }
     }
 }

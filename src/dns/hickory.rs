@@ -1,0 +1,248 @@
+//! hickory-resolver behind [`Resolve`]: `A` and `AAAA` looked up concurrently, and the
+//! system's resolver, built once per process.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use futures_util::FutureExt;
+use hickory_resolver::config::{ResolverConfig, ResolverOpts};
+use hickory_resolver::lookup::Lookup;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::NetError;
+use hickory_resolver::proto::rr::Name;
+use hickory_resolver::TokioResolver;
+use tracing::warn;
+
+use super::search::{is_absolute, SameName, Search, SearchList};
+use super::{name, Answer, Answers, GetAddrInfo, Lookups, Resolve};
+use crate::Family;
+
+/// One family's answer, and the name hickory answered for (the lookup's query: a name of
+/// the search list, for a name that is not fully qualified); `None` when it failed.
+pub(super) type Named = (Answer, Option<Name>);
+
+/// `name`'s `A` and `AAAA` lookups, concurrently, each finished by `then` (with the
+/// family). hickory applies its search list to each lookup of a name that is not fully
+/// qualified on its own.
+fn per_family_with<T: 'static>(
+    resolver: &Arc<TokioResolver>,
+    name: Name,
+    then: fn(Family, Result<Lookup, NetError>) -> T,
+) -> Lookups<T> {
+    let lookup = |family, name| {
+        let resolver = Arc::clone(resolver);
+        async move {
+            let lookup = match family {
+                Family::V4 => resolver.ipv4_lookup(name).await,
+                Family::V6 => resolver.ipv6_lookup(name).await,
+            };
+            then(family, lookup)
+        }
+        .boxed()
+    };
+    Lookups::new(lookup(Family::V6, name.clone()), lookup(Family::V4, name))
+}
+
+/// `name`'s `A` and `AAAA` lookups, concurrently, as [`Answer`]s.
+pub(super) fn per_family(resolver: &Arc<TokioResolver>, name: Name) -> Lookups {
+    per_family_with(resolver, name, answer)
+}
+
+/// `family`'s answer: the addresses of that family in `lookup` (port 0: the race sets
+/// the target's).
+fn answer(family: Family, lookup: Result<Lookup, NetError>) -> Answer {
+    match lookup {
+        Ok(lookup) => Answer::new(
+            Some(family),
+            lookup
+                .answers()
+                .iter()
+                .filter_map(|record| record.data.ip_addr())
+                .filter(|ip| ip.is_ipv4() == (family == Family::V4))
+                .map(|ip| (ip, 0).into()),
+        ),
+        Err(e) => Answer::failed(Some(family), e),
+    }
+}
+
+/// [`answer`], and the name that answered.
+fn named(family: Family, lookup: Result<Lookup, NetError>) -> Named {
+    let name = lookup.as_ref().ok().map(|l| l.query().name().clone());
+    (answer(family, lookup), name)
+}
+
+/// A hickory resolver, and its search list when connie built it.
+pub(super) struct Hickory {
+    /// Shared with the lookups, which outlive the borrow they are started from.
+    resolver: Arc<TokioResolver>,
+    /// `None` for a resolver built elsewhere: hickory does not show its search list.
+    search: Option<SearchList>,
+}
+
+impl Hickory {
+    /// A resolver built elsewhere, whose search list connie cannot see.
+    pub(super) fn built(resolver: TokioResolver) -> Hickory {
+        Hickory {
+            resolver: Arc::new(resolver),
+            search: None,
+        }
+    }
+
+    /// A resolver built from `config` and `options`, whose search list connie applies.
+    pub(super) fn build(
+        config: ResolverConfig,
+        options: ResolverOpts,
+    ) -> Result<Hickory, NetError> {
+        let search = SearchList::new(&config, &options);
+        let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(options)
+            .build()?;
+        Ok(Hickory {
+            resolver: Arc::new(resolver),
+            search: Some(search),
+        })
+    }
+
+    /// Looks `name` up: both families at once, and for a name that is not fully
+    /// qualified, both from one name of the search list.
+    fn lookup(&self, name: Name) -> Answers {
+        if is_absolute(&name) {
+            return Answers::timed(per_family(&self.resolver, name));
+        }
+        let Some(search) = &self.search else {
+            let lookups = per_family_with(&self.resolver, name, named);
+            return Answers::timed(SameName::new(lookups));
+        };
+        let mut candidates = search.candidates(&name);
+        if candidates.len() == 1 {
+            let only = candidates.remove(0);
+            return Answers::timed(per_family(&self.resolver, only));
+        }
+        Answers::timed(Search::new(&self.resolver, candidates))
+    }
+}
+
+impl Resolve for Hickory {
+    fn resolve(&self, host: &str) -> Answers {
+        // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as target
+        // validation does, so `my_host.example` is looked up.
+        match name::parse(host) {
+            Ok(name) => self.lookup(name),
+            Err(e) => Answers::ready(Answer::failed(None, e)),
+        }
+    }
+}
+
+/// `A` and `AAAA` looked up concurrently, each answer given as it arrives (hickory's own
+/// `lookup_ip` waits for both).
+///
+/// hickory does not show a built resolver's search list, so for a name that is not fully
+/// qualified each family follows the list on its own, and the race takes only the
+/// addresses of the first name that answers with any; see
+/// [`ConnieConnector::resolver`](crate::ConnieConnector::resolver). Lookups still running
+/// when the race ends go on for at most 5 s, so that their answers reach the resolver's
+/// cache.
+///
+/// Given to [`ConnieConnector::resolver`](crate::ConnieConnector::resolver), the resolver
+/// is shared by every lookup as it is; resolved through this trait directly, each lookup
+/// works on a clone of it.
+impl Resolve for TokioResolver {
+    fn resolve(&self, name: &str) -> Answers {
+        Hickory::built(self.clone()).resolve(name)
+    }
+}
+
+/// A hickory configuration that could not be built into a resolver: every lookup fails
+/// with hickory's error, once for both families.
+pub(super) struct Unbuilt(pub(super) NetError);
+
+impl Resolve for Unbuilt {
+    fn resolve(&self, _: &str) -> Answers {
+        Answers::ready(Answer::failed(None, self.0.clone()))
+    }
+}
+
+/// connie's default resolver: hickory, built from the system's configuration
+/// (`/etc/resolv.conf` and `/etc/hosts` on Unix, the registry on Windows) at the first
+/// lookup, once per process, so that every connector that uses it shares one cache.
+///
+/// A name that is not fully qualified goes through the configuration's search list, both
+/// families from one of the names it stands for, as `getaddrinfo` chooses. If the
+/// configuration cannot be loaded, it resolves with the operating system's `getaddrinfo`
+/// ([`GetAddrInfo`]) instead and says so once with a `tracing` warning.
+///
+/// It needs no tokio runtime to be made; its lookups, as hickory's, need tokio's time
+/// driver.
+#[derive(Clone)]
+pub struct SystemResolver {
+    backend: Arc<OnceLock<Backend>>,
+}
+
+enum Backend {
+    Hickory(Box<Hickory>),
+    /// The system configuration could not be loaded.
+    GetAddrInfo,
+}
+
+impl SystemResolver {
+    /// The process's system resolver. Every one is the same: one configuration, one cache.
+    pub fn new() -> SystemResolver {
+        static SYSTEM: OnceLock<Arc<OnceLock<Backend>>> = OnceLock::new();
+        SystemResolver {
+            backend: Arc::clone(SYSTEM.get_or_init(Arc::default)),
+        }
+    }
+
+    fn backend(&self) -> &Backend {
+        self.backend.get_or_init(|| {
+            // Reading the configuration fails with a `NetError` on Linux and a
+            // `ProtoError` elsewhere: either is only logged.
+            let system = match hickory_resolver::system_conf::read_system_conf() {
+                Ok((config, options)) => Hickory::build(config, options).map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            };
+            match system {
+                Ok(hickory) => Backend::Hickory(Box::new(hickory)),
+                Err(error) => {
+                    warn!(%error, "cannot load the system DNS configuration; using the system resolver (getaddrinfo) instead");
+                    Backend::GetAddrInfo
+                }
+            }
+        })
+    }
+
+    /// Whether this is the same resolver as `other`.
+    #[cfg(test)]
+    pub(super) fn same(&self, other: &SystemResolver) -> bool {
+        Arc::ptr_eq(&self.backend, &other.backend)
+    }
+}
+
+impl Default for SystemResolver {
+    /// [`SystemResolver::new`].
+    fn default() -> SystemResolver {
+        SystemResolver::new()
+    }
+}
+
+impl Resolve for SystemResolver {
+    fn resolve(&self, name: &str) -> Answers {
+        match self.backend() {
+            Backend::Hickory(hickory) => hickory.resolve(name),
+            Backend::GetAddrInfo => GetAddrInfo.resolve(name),
+        }
+    }
+}
+
+impl fmt::Debug for SystemResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match self.backend.get() {
+            None => "not loaded yet",
+            Some(Backend::Hickory(_)) => "hickory",
+            Some(Backend::GetAddrInfo) => "getaddrinfo",
+        };
+        f.debug_struct("SystemResolver")
+            .field("backend", &backend)
+            .finish()
+    }
+}

@@ -1,0 +1,216 @@
+//! The resolver seam: [`Resolve`], and the [`Answers`] a resolver gives a race.
+
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::stream::{self, Stream, StreamExt};
+
+use super::DnsError;
+use crate::Family;
+
+/// A name resolver for connie: for a host name, a stream of [`Answer`]s, each saying which
+/// family's lookup it completes.
+///
+/// A race takes each answer the moment the stream yields it: a resolver that looks `A` and
+/// `AAAA` up on their own and yields each answer as it arrives lets a slow `AAAA` hold up
+/// nothing. One that has both families at once yields one answer for both
+/// ([`Answer::new`] with no family). Whatever the resolver, the race applies its address
+/// policy, its address cap, its order and the address history to the addresses.
+///
+/// connie ships five:
+/// - a hickory [`TokioResolver`](hickory_resolver::TokioResolver), both families
+///   concurrently;
+/// - [`SystemResolver`](crate::SystemResolver), the default: hickory from the system's
+///   configuration, built once per process;
+/// - [`GetAddrInfo`](crate::GetAddrInfo): the operating system's `getaddrinfo`, one call
+///   per family;
+/// - [`StaticResolver`](crate::StaticResolver): a fixed map of names, for tests and
+///   overrides, with an optional fallback;
+/// - [`ServiceResolver`](crate::ServiceResolver) (feature `hyper`): any
+///   `tower_service::Service<Name>` of hyper-util's, such as its `GaiResolver`, as
+///   `HttpConnector::new_with_resolver` takes one.
+///
+/// # The addresses' port
+///
+/// A race dials the target's port on every address (an IPv6 address keeps its scope): the
+/// port of an address in an answer is not used, as with reqwest's `ClientBuilder::resolve`.
+///
+/// # Examples
+///
+/// A resolver that answers every name with one address, as a test might:
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddr};
+/// use connie::{Answer, Answers, Family, Resolve};
+///
+/// struct Loopback;
+///
+/// impl Resolve for Loopback {
+///     fn resolve(&self, _name: &str) -> Answers {
+///         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+///         Answers::ready(Answer::new(Some(Family::V4), [addr]))
+///     }
+/// }
+///
+/// let connector = connie::ConnieConnector::new().resolver(Loopback);
+/// # drop(connector);
+/// ```
+pub trait Resolve: Send + Sync + 'static {
+    /// Looks `name` up: a host name as the target spells it (never an IP literal, which
+    /// needs no DNS), fully qualified if it ends with a dot.
+    ///
+    /// The stream is dropped when the race ends, lookups still running or not: a resolver
+    /// whose unfinished lookups should go on (to fill a cache) spawns them.
+    fn resolve(&self, name: &str) -> Answers;
+}
+
+impl<R: Resolve + ?Sized> Resolve for Arc<R> {
+    fn resolve(&self, name: &str) -> Answers {
+        (**self).resolve(name)
+    }
+}
+
+impl<R: Resolve + ?Sized> Resolve for Box<R> {
+    fn resolve(&self, name: &str) -> Answers {
+        (**self).resolve(name)
+    }
+}
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+/// One lookup's answer: the addresses of a family, or why there are none.
+#[derive(Debug)]
+pub struct Answer {
+    /// The family this answer completes; `None` for both at once, or for the literal
+    /// addresses of a target that needs no DNS.
+    pub(crate) family: Option<Family>,
+    pub(crate) result: Result<Vec<SocketAddr>, DnsError>,
+    /// The resolver sorted these addresses already (`getaddrinfo`: RFC 6724 with
+    /// `/etc/gai.conf`): the race keeps that order, and ranks them by RFC 6724's rule 1 and
+    /// the history only.
+    pub(crate) sorted: bool,
+}
+
+impl Answer {
+    /// The addresses `family`'s lookup found (`None`: both families' lookups, at once).
+    ///
+    /// Addresses of the other family are kept; an answer with no address is a lookup that
+    /// found none.
+    pub fn new(family: Option<Family>, addrs: impl IntoIterator<Item = SocketAddr>) -> Answer {
+        Answer {
+            family,
+            result: Ok(addrs.into_iter().collect()),
+            sorted: false,
+        }
+    }
+
+    /// `family`'s lookup failed with `error` (`None`: both families failed at once, or the
+    /// name could not be looked up at all). The error is the [`DnsError`]'s source.
+    pub fn failed(family: Option<Family>, error: impl Into<BoxError>) -> Answer {
+        Answer {
+            family,
+            result: Err(DnsError::new(family, error)),
+            sorted: false,
+        }
+    }
+
+    /// Says whether the resolver sorted the addresses already (as `getaddrinfo` does, by
+    /// RFC 6724 and `/etc/gai.conf`): the race then keeps their order, moving only an
+    /// address with no route to the end, and those the address history knows first.
+    ///
+    /// Default is `false`: the race sorts them by RFC 6724's rules.
+    pub fn sorted(mut self, sorted: bool) -> Answer {
+        self.sorted = sorted;
+        self
+    }
+
+    /// The family whose lookup this answer completes; `None` for both.
+    pub fn family(&self) -> Option<Family> {
+        self.family
+    }
+
+    /// The addresses found, or the lookup's error.
+    pub fn result(&self) -> Result<&[SocketAddr], &DnsError> {
+        self.result.as_deref()
+    }
+
+    /// The literal addresses of a target that needs no DNS.
+    pub(crate) fn literal(addrs: Vec<SocketAddr>) -> Answer {
+        Answer::new(None, addrs)
+    }
+}
+
+/// The answers of one lookup, in the order they arrive: a [`Stream`] of [`Answer`]s, as
+/// [`Resolve::resolve`] returns them.
+#[must_use = "streams do nothing unless polled"]
+pub struct Answers {
+    inner: Pin<Box<dyn Stream<Item = Answer> + Send>>,
+    /// The port set on every address; `None` leaves them as the resolver gave them.
+    pub(crate) port: Option<u16>,
+    /// The resolver's lookups run on tokio timers (hickory's do), so a race without a time
+    /// driver must fail before polling them.
+    pub(crate) needs_timers: bool,
+}
+
+impl Answers {
+    /// The answers `stream` yields, each as it arrives.
+    pub fn new(stream: impl Stream<Item = Answer> + Send + 'static) -> Answers {
+        Answers {
+            inner: Box::pin(stream),
+            port: None,
+            needs_timers: false,
+        }
+    }
+
+    /// The one answer `lookup` gives.
+    pub fn from_future(lookup: impl Future<Output = Answer> + Send + 'static) -> Answers {
+        Answers::new(stream::once(lookup))
+    }
+
+    /// One answer, there already.
+    pub fn ready(answer: Answer) -> Answers {
+        Answers::new(stream::iter([answer]))
+    }
+
+    /// Answers whose lookups run on tokio timers.
+    pub(crate) fn timed(stream: impl Stream<Item = Answer> + Send + 'static) -> Answers {
+        Answers {
+            needs_timers: true,
+            ..Answers::new(stream)
+        }
+    }
+}
+
+impl Stream for Answers {
+    type Item = Answer;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
+        let mut answer = match self.inner.poll_next_unpin(cx) {
+            Poll::Ready(Some(answer)) => answer,
+            other => return other,
+        };
+        if let (Some(port), Ok(addrs)) = (self.port, &mut answer.result) {
+            for addr in addrs {
+                addr.set_port(port);
+            }
+        }
+        Poll::Ready(Some(answer))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl fmt::Debug for Answers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answers")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
