@@ -7,7 +7,8 @@
 //! 1. resolves `A` and `AAAA` **concurrently** (hickory-resolver), and feeds each answer into
 //!    the race the moment it arrives, so a slow `AAAA` never holds up an IPv4 connection;
 //! 2. sorts the addresses: RFC 6724 destination address selection, with what the
-//!    connector's **address history** has measured (see [`ConnieConnector::history`]);
+//!    connector's **address history** has measured (see
+//!    [the order of the addresses](#the-order-of-the-addresses));
 //! 3. starts non-blocking connection attempts on a [`Schedule`]: every address at once until
 //!    the history knows the host, then its best known address alone, racing the rest only
 //!    if that one is late ([`Schedule::learned`], the default); every address at once, every
@@ -105,6 +106,36 @@
 //! [`ConnectInfo`] on a pooled hyper connection describes the race that opened the
 //! connection, not the request: every response on a reused connection carries the same one.
 //!
+//! # The order of the addresses
+//!
+//! Each race sorts each family's addresses, and sorts addresses that DNS delivers late
+//! into those still waiting:
+//!
+//! 1. an address with no route goes last (RFC 6724 rule 1). connie finds the source
+//!    address the system would use for a destination with a UDP `connect()`, which sends
+//!    nothing, and keeps it for 5 s per IPv4 `/24` or IPv6 `/64`; a lookup that failed for
+//!    lack of descriptors, buffers or memory is not kept;
+//! 2. then what the connector's address history ([`ConnieConnector::history`]) knows:
+//!    addresses with a fresh handshake time first, fastest first counting their recent
+//!    failures; then the addresses it knows nothing about; then those that failed, with no
+//!    time measured, within the last 30 s;
+//! 3. then RFC 6724's other rules with its default policy table: matching scope, matching
+//!    label, higher precedence (global IPv6 before IPv4, IPv4 before a ULA), smaller scope,
+//!    longest matching prefix (IPv6 only, as Go does); otherwise DNS order.
+//!
+//! The families are then interleaved, starting with the family of the best address
+//! ([`Schedule::preferred_family`] sets one). RFC 8305 puts measured round-trip times
+//! after precedence; connie puts them before it, so that a measured 20 ms IPv4 address is
+//! not made to wait a full attempt delay behind a measured 300 ms IPv6 one on every
+//! connect. Addresses given as a list are sorted too, unless
+//! [`keep_given_order`](ConnieConnector::keep_given_order) is set; with
+//! [`getaddrinfo`](ConnieConnector::getaddrinfo), each family keeps the system's order but
+//! for rule 1 and the history.
+//!
+//! [`Schedule::learned`] uses the history to start a known host's best address alone;
+//! [`ConnectInfo::used_history`] tells whether a race did, and each [`Attempt`] its
+//! measured [`handshake`](Attempt::handshake) and [`expected`](Attempt::expected) time.
+//!
 //! # Name resolution, `localhost` and `/etc/hosts`
 //!
 //! By default, names are resolved with hickory-resolver, not `getaddrinfo`. The resolver
@@ -170,8 +201,9 @@
 //! # Logging
 //!
 //! Each race runs in a `race` [`tracing`] span; attempts emit `debug` events when they
-//! start and win, and `trace` events when they fail. Errors that are returned are not
-//! logged.
+//! start and win, and `trace` events when they fail, or wait for a place in the
+//! [attempt budget](ConnieConnector::attempt_budget) and get one. Errors that are returned
+//! are not logged.
 //!
 //! # Features
 //!
@@ -179,7 +211,10 @@
 //!   hyper-util's legacy `Client`.
 //! - `rustls`: `RustlsDialer` and `ConnieConnector::rustls`, TLS raced with TCP (above); on
 //!   hyper-util's `Client`, TLS for `https`/`wss` and plain TCP for `http`/`ws`, HTTP/2 when
-//!   ALPN chose `h2`. Bring a `rustls::ClientConfig` with a crypto provider.
+//!   ALPN chose `h2` (with hyper-util's `http2` feature; without it, its `Client` panics on
+//!   such a connection, so leave `h2` out of the ALPN protocols). Bring a
+//!   `rustls::ClientConfig` with a crypto provider (rustls's `ring` feature, or its
+//!   default, aws-lc-rs).
 //! - `reqwest`: [`ConnieConnector`] is a `reqwest::dns::Resolve`, for reqwest's
 //!   `ClientBuilder::dns_resolver`: a reqwest client gets connie's parallel `A`/`AAAA`
 //!   lookups, its [address policy](ConnieConnector::address_policy) (the SSRF guard), its
