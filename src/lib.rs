@@ -61,47 +61,11 @@
 //! # Coming from hyper-util's `HttpConnector`
 //!
 //! [`ConnieConnector`] is a drop-in `Service<Uri>` for hyper-util's `Client`, and every
-//! `HttpConnector` setter has an equivalent. Socket options live on the [`TcpDialer`],
-//! reached with [`ConnieConnector::tcp`]:
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use connie::{ConnieConnector, Schedule};
-//!
-//! // let mut http = HttpConnector::new();
-//! // http.set_keepalive(Some(Duration::from_secs(60)));
-//! // http.set_connect_timeout(Some(Duration::from_secs(10)));
-//! // http.set_happy_eyeballs_timeout(Some(Duration::from_millis(300)));
-//! let connector = ConnieConnector::new()
-//!     .tcp(|tcp| tcp.keepalive(Some(Duration::from_secs(60))))
-//!     .total_timeout(Some(Duration::from_secs(10)))
-//!     .partial_deadlines(true)
-//!     .schedule(Schedule::rfc8305().attempt_delay(Duration::from_millis(300)));
-//! ```
-//!
-//! | `HttpConnector` | connie | difference |
-//! |---|---|---|
-//! | `new()` | [`ConnieConnector::new()`] | races every address at once, then dials a known host's best address alone; `TCP_NODELAY` on |
-//! | `new_with_resolver(r)` | [`ConnieConnector::resolver`] (a hickory resolver), or [`ConnieConnector::resolver_config`] (its configuration) | `A` and `AAAA` looked up concurrently |
-//! | `enforce_http(b)` | [`ConnieConnector::enforce_http`] | same meaning and default (`true`) |
-//! | `set_connect_timeout(t)` | [`total_timeout`](ConnieConnector::total_timeout)`(t)` + [`partial_deadlines`](ConnieConnector::partial_deadlines)`(true)`, or [`attempt_timeout`](ConnieConnector::attempt_timeout) | hyper-util splits `t` evenly between a host's addresses and leaves DNS out; connie's total timeout includes DNS, and partial deadlines give each attempt at least 2 s (as Go does). `attempt_timeout` bounds each attempt alone |
-//! | `set_happy_eyeballs_timeout(d)` | [`Schedule::rfc8305`]`().attempt_delay(d)` | hyper-util tries one family's addresses one by one and starts the other family after `d` (300 ms by default); connie's default, [`Schedule::learned`], starts every address at once (a known host's best address alone), and `rfc8305` staggers every address (either family) by `d`. `None` (no fallback) is closest to [`Schedule::sequential`] |
-//! | `set_nodelay(b)` | [`TcpDialer::nodelay`] | default `true` in connie, `false` in hyper-util |
-//! | `set_keepalive(t)` | [`TcpDialer::keepalive`] | |
-//! | `set_keepalive_interval(t)` | [`TcpDialer::keepalive_interval`] | |
-//! | `set_keepalive_retries(n)` | [`TcpDialer::keepalive_retries`] | |
-//! | `set_send_buffer_size(n)` | [`TcpDialer::send_buffer_size`] | |
-//! | `set_recv_buffer_size(n)` | [`TcpDialer::recv_buffer_size`] | |
-//! | `set_reuse_address(b)` | [`TcpDialer::reuse_address`] | |
-//! | `set_local_address(ip)` | [`TcpDialer::local_address`] | connie also sets `IP_BIND_ADDRESS_NO_PORT` (Linux): no port is reserved before `connect()` |
-//! | `set_local_addresses(v4, v6)` | [`TcpDialer::local_address_v4`], [`TcpDialer::local_address_v6`] | |
-//! | `set_interface(name)` | `TcpDialer::interface` (Linux, Android, Fuchsia), `TcpDialer::interface_index` (macOS, iOS, illumos, Solaris, Linux) | on macOS connie takes the interface's index rather than its name |
-//! | `set_mark(m)` | `TcpDialer::mark` (Linux, Android, Fuchsia) | |
-//! | `set_tcp_user_timeout(t)` | `TcpDialer::user_timeout` (Linux, Android, Fuchsia) | hyper-util ignores a failure to set it; connie fails that attempt |
-//! | `HttpInfo` in responses | `HttpInfo` **and** [`ConnectInfo`] | |
-//!
-//! An option the system refuses (`SO_MARK` without `CAP_NET_ADMIN`, say) fails that
-//! attempt with an error naming the option, listed in [`ConnectError::attempts`].
+//! `HttpConnector` setter has an equivalent: socket options on the [`TcpDialer`], reached
+//! with [`ConnieConnector::tcp`], the timeouts on the connector, the Happy Eyeballs delay
+//! on the [`Schedule`]. The README's section "Coming from `HttpConnector`" has the table,
+//! setter by setter, with what differs (the README is on the
+//! [crate's page](https://docs.rs/crate/connie/latest)).
 //!
 //! [`ConnectInfo`] on a pooled hyper connection describes the race that opened the
 //! connection, not the request: every response on a reused connection carries the same one.
