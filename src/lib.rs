@@ -7,7 +7,8 @@
 //! 1. resolves `A` and `AAAA` **concurrently** (hickory-resolver), and feeds each answer into
 //!    the race the moment it arrives, so a slow `AAAA` never holds up an IPv4 connection;
 //! 2. sorts the addresses: RFC 6724 destination address selection, with what the
-//!    connector's **address history** has measured (see [`ConnieConnector::history`]);
+//!    connector's **address history** has measured (see
+//!    [the order of the addresses](#the-order-of-the-addresses));
 //! 3. starts non-blocking connection attempts on a [`Schedule`]: every address at once until
 //!    the history knows the host, then its best known address alone, racing the rest only
 //!    if that one is late ([`Schedule::learned`], the default); every address at once, every
@@ -60,50 +61,44 @@
 //! # Coming from hyper-util's `HttpConnector`
 //!
 //! [`ConnieConnector`] is a drop-in `Service<Uri>` for hyper-util's `Client`, and every
-//! `HttpConnector` setter has an equivalent. Socket options live on the [`TcpDialer`],
-//! reached with [`ConnieConnector::tcp`]:
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use connie::{ConnieConnector, Schedule};
-//!
-//! // let mut http = HttpConnector::new();
-//! // http.set_keepalive(Some(Duration::from_secs(60)));
-//! // http.set_connect_timeout(Some(Duration::from_secs(10)));
-//! // http.set_happy_eyeballs_timeout(Some(Duration::from_millis(300)));
-//! let connector = ConnieConnector::new()
-//!     .tcp(|tcp| tcp.keepalive(Some(Duration::from_secs(60))))
-//!     .total_timeout(Some(Duration::from_secs(10)))
-//!     .partial_deadlines(true)
-//!     .schedule(Schedule::rfc8305().attempt_delay(Duration::from_millis(300)));
-//! ```
-//!
-//! | `HttpConnector` | connie | difference |
-//! |---|---|---|
-//! | `new()` | [`ConnieConnector::new()`] | races every address at once, then dials a known host's best address alone; `TCP_NODELAY` on |
-//! | `new_with_resolver(r)` | [`ConnieConnector::resolver`]: any [`Resolve`], hyper-util's resolvers through [`ServiceResolver`], a hickory resolver, or [`ConnieConnector::resolver_config`] (hickory's configuration) | hyper-util's resolver answers both families at once; connie's own look `A` and `AAAA` up concurrently. A race dials the target's port, where hyper-util keeps a resolver's non-zero port for a URI without one |
-//! | `enforce_http(b)` | [`ConnieConnector::enforce_http`] | same meaning and default (`true`) |
-//! | `set_connect_timeout(t)` | [`total_timeout`](ConnieConnector::total_timeout)`(t)` + [`partial_deadlines`](ConnieConnector::partial_deadlines)`(true)`, or [`attempt_timeout`](ConnieConnector::attempt_timeout) | hyper-util splits `t` evenly between a host's addresses and leaves DNS out; connie's total timeout includes DNS, and partial deadlines give each attempt at least 2 s (as Go does). `attempt_timeout` bounds each attempt alone |
-//! | `set_happy_eyeballs_timeout(d)` | [`Schedule::rfc8305`]`().attempt_delay(d)` | hyper-util tries one family's addresses one by one and starts the other family after `d` (300 ms by default); connie's default, [`Schedule::learned`], starts every address at once (a known host's best address alone), and `rfc8305` staggers every address (either family) by `d`. `None` (no fallback) is closest to [`Schedule::sequential`] |
-//! | `set_nodelay(b)` | [`TcpDialer::nodelay`] | default `true` in connie, `false` in hyper-util |
-//! | `set_keepalive(t)` | [`TcpDialer::keepalive`] | |
-//! | `set_keepalive_interval(t)` | [`TcpDialer::keepalive_interval`] | |
-//! | `set_keepalive_retries(n)` | [`TcpDialer::keepalive_retries`] | |
-//! | `set_send_buffer_size(n)` | [`TcpDialer::send_buffer_size`] | |
-//! | `set_recv_buffer_size(n)` | [`TcpDialer::recv_buffer_size`] | |
-//! | `set_reuse_address(b)` | [`TcpDialer::reuse_address`] | |
-//! | `set_local_address(ip)` | [`TcpDialer::local_address`] | connie also sets `IP_BIND_ADDRESS_NO_PORT` (Linux): no port is reserved before `connect()` |
-//! | `set_local_addresses(v4, v6)` | [`TcpDialer::local_address_v4`], [`TcpDialer::local_address_v6`] | |
-//! | `set_interface(name)` | `TcpDialer::interface` (Linux, Android, Fuchsia), `TcpDialer::interface_index` (macOS, iOS, illumos, Solaris, Linux) | on macOS connie takes the interface's index rather than its name |
-//! | `set_mark(m)` | `TcpDialer::mark` (Linux, Android, Fuchsia) | |
-//! | `set_tcp_user_timeout(t)` | `TcpDialer::user_timeout` (Linux, Android, Fuchsia) | hyper-util ignores a failure to set it; connie fails that attempt |
-//! | `HttpInfo` in responses | `HttpInfo` **and** [`ConnectInfo`] | |
-//!
-//! An option the system refuses (`SO_MARK` without `CAP_NET_ADMIN`, say) fails that
-//! attempt with an error naming the option, listed in [`ConnectError::attempts`].
+//! `HttpConnector` setter has an equivalent: socket options on the [`TcpDialer`], reached
+//! with [`ConnieConnector::tcp`], the timeouts on the connector, the Happy Eyeballs delay
+//! on the [`Schedule`]. The README's section "Coming from `HttpConnector`" has the table,
+//! setter by setter, with what differs (the README is on the
+//! [crate's page](https://docs.rs/crate/connie/latest)).
 //!
 //! [`ConnectInfo`] on a pooled hyper connection describes the race that opened the
 //! connection, not the request: every response on a reused connection carries the same one.
+//!
+//! # The order of the addresses
+//!
+//! Each race sorts each family's addresses, and sorts addresses that DNS delivers late
+//! into those still waiting:
+//!
+//! 1. an address with no route goes last (RFC 6724 rule 1). connie finds the source
+//!    address the system would use for a destination with a UDP `connect()`, which sends
+//!    nothing, and keeps it for 5 s per IPv4 `/24` or IPv6 `/64`; a lookup that failed for
+//!    lack of descriptors, buffers or memory is not kept;
+//! 2. then what the connector's address history ([`ConnieConnector::history`]) knows:
+//!    addresses with a fresh handshake time first, fastest first counting their recent
+//!    failures; then the addresses it knows nothing about; then those that failed, with no
+//!    time measured, within the last 30 s;
+//! 3. then RFC 6724's other rules with its default policy table: matching scope, matching
+//!    label, higher precedence (global IPv6 before IPv4, IPv4 before a ULA), smaller scope,
+//!    longest matching prefix (IPv6 only, as Go does); otherwise DNS order.
+//!
+//! The families are then interleaved, starting with the family of the best address
+//! ([`Schedule::preferred_family`] sets one). RFC 8305 puts measured round-trip times
+//! after precedence; connie puts them before it, so that a measured 20 ms IPv4 address is
+//! not made to wait a full attempt delay behind a measured 300 ms IPv6 one on every
+//! connect. Addresses given as a list are sorted too, unless
+//! [`keep_given_order`](ConnieConnector::keep_given_order) is set; with
+//! [`getaddrinfo`](ConnieConnector::getaddrinfo), each family keeps the system's order but
+//! for rule 1 and the history.
+//!
+//! [`Schedule::learned`] uses the history to start a known host's best address alone;
+//! [`ConnectInfo::used_history`] tells whether a race did, and each [`Attempt`] its
+//! measured [`handshake`](Attempt::handshake) and [`expected`](Attempt::expected) time.
 //!
 //! # Name resolution, `localhost` and `/etc/hosts`
 //!
@@ -195,8 +190,9 @@
 //! # Logging
 //!
 //! Each race runs in a `race` [`tracing`] span; attempts emit `debug` events when they
-//! start and win, and `trace` events when they fail. Errors that are returned are not
-//! logged.
+//! start and win, and `trace` events when they fail, or wait for a place in the
+//! [attempt budget](ConnieConnector::attempt_budget) and get one. Errors that are returned
+//! are not logged.
 //!
 //! # Features
 //!
@@ -204,7 +200,10 @@
 //!   hyper-util's legacy `Client`.
 //! - `rustls`: `RustlsDialer` and `ConnieConnector::rustls`, TLS raced with TCP (above); on
 //!   hyper-util's `Client`, TLS for `https`/`wss` and plain TCP for `http`/`ws`, HTTP/2 when
-//!   ALPN chose `h2`. Bring a `rustls::ClientConfig` with a crypto provider.
+//!   ALPN chose `h2` (with hyper-util's `http2` feature; without it, its `Client` panics on
+//!   such a connection, so leave `h2` out of the ALPN protocols). Bring a
+//!   `rustls::ClientConfig` with a crypto provider (rustls's `ring` feature, or its
+//!   default, aws-lc-rs).
 //! - `reqwest`: [`ConnieConnector`] is a `reqwest::dns::Resolve`, for reqwest's
 //!   `ClientBuilder::dns_resolver`: a reqwest client gets connie's parallel `A`/`AAAA`
 //!   lookups, its [address policy](ConnieConnector::address_policy) (the SSRF guard), its

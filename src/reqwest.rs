@@ -71,11 +71,13 @@ use crate::ConnieConnector;
 /// What it does not give: reqwest's own connector (hyper-util's `HttpConnector`) still
 /// connects. It groups the list by family and tries the first address's family one address
 /// at a time, then the other family (one at a time too) when the first has failed or
-/// 300 ms later; nothing is raced. So connie's order decides which family goes first and
-/// the order within each family, but none of the schedule's delays, connie's attempt and
-/// total timeouts (for connecting), the concurrency cap, the [`Dial`](crate::Dial)er and
-/// its socket options, nor [`ConnectInfo`](crate::ConnectInfo) apply; for those use
-/// connie with hyper-util's client (feature `hyper`).
+/// 300 ms later; nothing is raced, so a blackholed address holds the request up until
+/// reqwest's connect timeout (without one, until the kernel gives up). connie's order
+/// decides which family goes first and the order within each family, but none of the
+/// schedule's delays, connie's attempt and total timeouts (for connecting), the
+/// concurrency cap, the [`Dial`](crate::Dial)er and its socket options, nor
+/// [`ConnectInfo`](crate::ConnectInfo) apply; for those use connie with hyper-util's
+/// client (feature `hyper`).
 ///
 /// What the policy cannot see: a URL whose host is an IP literal (`http://127.0.0.1/`,
 /// also as a redirect's target) never reaches a resolver, nor does a name given to
