@@ -253,7 +253,7 @@ pub use crate::dial::{Destination, Dial};
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use crate::dns::ServiceResolver;
 pub use crate::dns::{
-    Answer, Answers, DnsError, GetAddrInfo, Resolve, StaticResolver, SystemResolver,
+    Answer, Answers, DnsError, GetAddrInfo, Query, Resolve, StaticResolver, SystemResolver,
 };
 pub use crate::error::{AttemptError, ConnectError, ErrorKind};
 pub use crate::history::DEFAULT_HISTORY_CAPACITY;

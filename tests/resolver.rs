@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use connie::{
-    Answer, Answers, ConnieConnector, Family, Outcome, PublicOnly, Resolve, Schedule,
+    Answer, Answers, ConnieConnector, Family, Outcome, PublicOnly, Query, Resolve, Schedule,
     ServiceResolver, StaticResolver,
 };
 use connie_lab::Lab;
@@ -185,7 +185,7 @@ async fn each_family_of_a_custom_resolver_joins_as_it_answers() {
     struct HalfDead(IpAddr);
 
     impl Resolve for HalfDead {
-        fn resolve(&self, _name: &str) -> Answers {
+        fn resolve(&self, _query: &Query<'_>) -> Answers {
             let v4 = Answer::new(Some(Family::V4), [SocketAddr::new(self.0, 0)]);
             let never = async { pending::<Answer>().await };
             Answers::new(stream::select(

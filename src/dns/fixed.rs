@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use super::{Answer, Answers, Resolve};
+use super::{Answer, Answers, Query, Resolve};
 
 /// A resolver that answers from a fixed map of names: for tests that must not touch DNS,
 /// and for overrides, as reqwest's `ClientBuilder::resolve` offers.
@@ -65,7 +65,8 @@ fn key(name: &str) -> String {
 }
 
 impl Resolve for StaticResolver {
-    fn resolve(&self, name: &str) -> Answers {
+    fn resolve(&self, query: &Query<'_>) -> Answers {
+        let name = query.name();
         let found = if name.bytes().any(|b| b.is_ascii_uppercase()) || name.ends_with('.') {
             self.names.get(&key(name))
         } else {
@@ -73,7 +74,7 @@ impl Resolve for StaticResolver {
         };
         match (found, &self.fallback) {
             (Some(addrs), _) => Answers::ready(Answer::new(None, addrs.iter().copied())),
-            (None, Some(fallback)) => fallback.resolve(name),
+            (None, Some(fallback)) => fallback.resolve(query),
             (None, None) => Answers::ready(Answer::failed(None, NotInMap)),
         }
     }
@@ -107,7 +108,7 @@ mod tests {
     use super::*;
 
     async fn answers(resolver: &StaticResolver, name: &str) -> Vec<Answer> {
-        resolver.resolve(name).collect().await
+        resolver.resolve(&Query::new(name)).collect().await
     }
 
     fn ip(s: &str) -> IpAddr {

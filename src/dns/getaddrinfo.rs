@@ -8,7 +8,7 @@ use std::{fmt, io};
 use dns_lookup::{AddrFamily, AddrInfoHints, LookupError, LookupErrorKind, SockType};
 use futures_util::stream::FuturesUnordered;
 
-use super::{Answer, Answers, DnsError, Resolve};
+use super::{Answer, Answers, DnsError, Query, Resolve};
 use crate::Family;
 
 /// The operating system's resolver, `getaddrinfo`, one call per family, each on a tokio
@@ -27,8 +27,8 @@ use crate::Family;
 pub struct GetAddrInfo;
 
 impl Resolve for GetAddrInfo {
-    fn resolve(&self, name: &str) -> Answers {
-        per_family(getaddrinfo, name)
+    fn resolve(&self, query: &Query<'_>) -> Answers {
+        per_family(getaddrinfo, query.name())
     }
 }
 

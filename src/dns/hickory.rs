@@ -14,7 +14,7 @@ use hickory_resolver::TokioResolver;
 use tracing::warn;
 
 use super::search::{is_absolute, SameName, Search, SearchList};
-use super::{name, Answer, Answers, GetAddrInfo, Lookups, Resolve};
+use super::{name, Answer, Answers, GetAddrInfo, Lookups, Query, Resolve};
 use crate::Family;
 
 /// One family's answer, and the name hickory answered for (the lookup's query: a name of
@@ -123,10 +123,10 @@ impl Hickory {
 }
 
 impl Resolve for Hickory {
-    fn resolve(&self, host: &str) -> Answers {
+    fn resolve(&self, query: &Query<'_>) -> Answers {
         // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as target
         // validation does, so `my_host.example` is looked up.
-        match name::parse(host) {
+        match name::parse(query.name()) {
             Ok(name) => self.lookup(name),
             Err(e) => Answers::ready(Answer::failed(None, e)),
         }
@@ -147,8 +147,8 @@ impl Resolve for Hickory {
 /// is shared by every lookup as it is; resolved through this trait directly, each lookup
 /// works on a clone of it.
 impl Resolve for TokioResolver {
-    fn resolve(&self, name: &str) -> Answers {
-        Hickory::built(self.clone()).resolve(name)
+    fn resolve(&self, query: &Query<'_>) -> Answers {
+        Hickory::built(self.clone()).resolve(query)
     }
 }
 
@@ -157,7 +157,7 @@ impl Resolve for TokioResolver {
 pub(super) struct Unbuilt(pub(super) NetError);
 
 impl Resolve for Unbuilt {
-    fn resolve(&self, _: &str) -> Answers {
+    fn resolve(&self, _: &Query<'_>) -> Answers {
         Answers::ready(Answer::failed(None, self.0.clone()))
     }
 }
@@ -226,10 +226,10 @@ impl Default for SystemResolver {
 }
 
 impl Resolve for SystemResolver {
-    fn resolve(&self, name: &str) -> Answers {
+    fn resolve(&self, query: &Query<'_>) -> Answers {
         match self.backend() {
-            Backend::Hickory(hickory) => hickory.resolve(name),
-            Backend::GetAddrInfo => GetAddrInfo.resolve(name),
+            Backend::Hickory(hickory) => hickory.resolve(query),
+            Backend::GetAddrInfo => GetAddrInfo.resolve(query),
         }
     }
 }

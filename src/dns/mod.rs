@@ -41,7 +41,7 @@ pub use self::getaddrinfo::GetAddrInfo;
 pub(crate) use self::getaddrinfo::NoRecords;
 pub use self::hickory::SystemResolver;
 use self::hickory::{Hickory, Unbuilt};
-pub use self::resolve::{Answer, Answers, Resolve};
+pub use self::resolve::{Answer, Answers, Query, Resolve};
 #[cfg(feature = "hyper")]
 pub use self::tower::ServiceResolver;
 use crate::ConnectError;
@@ -192,7 +192,7 @@ impl Resolver {
     /// resolver's lookups run on tokio timers (hickory's do) and the runtime cannot make
     /// them. `getaddrinfo` needs none.
     pub(crate) fn lookup(&self, host: &str, port: u16) -> Result<Answers, ConnectError> {
-        let mut answers = self.resolve.resolve(host);
+        let mut answers = self.resolve.resolve(&Query::new(host));
         if answers.needs_timers {
             crate::runtime::timers(tokio::time::Instant::now())?;
         }

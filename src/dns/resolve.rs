@@ -46,12 +46,12 @@ use crate::Family;
 ///
 /// ```
 /// use std::net::{Ipv4Addr, SocketAddr};
-/// use connie::{Answer, Answers, Family, Resolve};
+/// use connie::{Answer, Answers, Family, Query, Resolve};
 ///
 /// struct Loopback;
 ///
 /// impl Resolve for Loopback {
-///     fn resolve(&self, _name: &str) -> Answers {
+///     fn resolve(&self, _query: &Query<'_>) -> Answers {
 ///         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
 ///         Answers::ready(Answer::new(Some(Family::V4), [addr]))
 ///     }
@@ -61,23 +61,45 @@ use crate::Family;
 /// # drop(connector);
 /// ```
 pub trait Resolve: Send + Sync + 'static {
-    /// Looks `name` up: a host name as the target spells it (never an IP literal, which
-    /// needs no DNS), fully qualified if it ends with a dot.
+    /// Looks up what `query` asks for.
     ///
     /// The stream is dropped when the race ends, lookups still running or not: a resolver
     /// whose unfinished lookups should go on (to fill a cache) spawns them.
-    fn resolve(&self, name: &str) -> Answers;
+    fn resolve(&self, query: &Query<'_>) -> Answers;
 }
 
 impl<R: Resolve + ?Sized> Resolve for Arc<R> {
-    fn resolve(&self, name: &str) -> Answers {
-        (**self).resolve(name)
+    fn resolve(&self, query: &Query<'_>) -> Answers {
+        (**self).resolve(query)
     }
 }
 
 impl<R: Resolve + ?Sized> Resolve for Box<R> {
-    fn resolve(&self, name: &str) -> Answers {
-        (**self).resolve(name)
+    fn resolve(&self, query: &Query<'_>) -> Answers {
+        (**self).resolve(query)
+    }
+}
+
+/// What a race asks a [`Resolve`]r: the name to look up.
+///
+/// A struct rather than a bare name, so that what a race can ask grows without changing
+/// the trait.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    name: &'a str,
+}
+
+impl<'a> Query<'a> {
+    /// A query for `name`'s addresses, as a race makes one: for a resolver that hands the
+    /// query on, or a test.
+    pub fn new(name: &'a str) -> Query<'a> {
+        Query { name }
+    }
+
+    /// The host name, as the target spells it (never an IP literal, which needs no DNS),
+    /// fully qualified if it ends with a dot.
+    pub fn name(&self) -> &'a str {
+        self.name
     }
 }
 

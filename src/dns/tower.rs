@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use hyper_util::client::legacy::connect::dns::Name;
 use tower_service::Service;
 
-use super::{Answer, Answers, Resolve};
+use super::{Answer, Answers, Query, Resolve};
 
 /// A resolver as hyper-util's `HttpConnector::new_with_resolver` takes one: any
 /// `tower_service::Service<Name>` whose response is an iterator of `SocketAddr`s, such as
@@ -49,9 +49,9 @@ where
     S::Error: Into<Box<dyn Error + Send + Sync>>,
     A: Iterator<Item = SocketAddr>,
 {
-    fn resolve(&self, name: &str) -> Answers {
+    fn resolve(&self, query: &Query<'_>) -> Answers {
         let mut service = self.service.clone();
-        let name = name.parse::<Name>();
+        let name = query.name().parse::<Name>();
         Answers::from_future(async move {
             let name = match name {
                 Ok(name) => name,
