@@ -102,6 +102,7 @@ impl ConnieConnector {
     ///
     /// This does not need a tokio runtime; the resolver is built on the first lookup.
     pub fn new() -> ConnieConnector {
+        crate::metrics::describe();
         ConnieConnector {
             config: Arc::new(Config {
                 schedule: Schedule::learned(),

@@ -185,6 +185,11 @@
 //!   lookups, its [address policy](ConnieConnector::address_policy) (the SSRF guard), its
 //!   address cap and its order, but not the race: reqwest still connects by itself (see
 //!   the `Resolve` impl on [`ConnieConnector`] for what applies and what does not).
+//! - `metrics`: connect metrics through the [`metrics`](https://docs.rs/metrics/0.24)
+//!   facade, for whatever exporter the program installs: races, attempts and DNS lookups
+//!   by outcome and duration, the attempt budget and the address history as gauges. The
+//!   [`connie::metrics`](metrics/index.html) module lists every metric in one table, with
+//!   its type, unit and labels.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // One `unsafe` block in the crate: `IP_BIND_ADDRESS_NO_PORT`, which socket2 does not wrap
@@ -205,6 +210,11 @@ mod dns;
 mod error;
 mod history;
 mod info;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod metrics;
 mod order;
 mod policy;
 mod race;

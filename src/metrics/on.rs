@@ -1,0 +1,371 @@
+//! With the `metrics` feature: the names, the labels and every record, through the
+//! `metrics` facade.
+//!
+//! Each record asks the facade for the recorder at the time (a thread's local one, the
+//! global one, or none), so a recorder installed after a connector was made sees its
+//! races. Every key that can be is a `static`, hashed at compile time: a record with no
+//! per-address label allocates nothing.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ::metrics::{with_recorder, Key, Label, Level, Metadata, Unit};
+use tokio::time::Instant;
+
+use super::{AttemptEnd, Tally};
+use crate::{ConnectError, DnsError, ErrorKind, Family};
+
+const RACES: &str = "connie.races";
+const RACE_DURATION: &str = "connie.race.duration";
+const RACES_USED_HISTORY: &str = "connie.races.used_history";
+const ATTEMPTS: &str = "connie.attempts";
+const ATTEMPT_DURATION: &str = "connie.attempt.duration";
+const DNS_LOOKUP_DURATION: &str = "dns.lookup.duration";
+const BUDGET_IN_FLIGHT: &str = "connie.budget.in_flight";
+const BUDGET_WAITING: &str = "connie.budget.waiting";
+const BUDGET_LIMIT: &str = "connie.budget.limit";
+const HISTORY_SIZE: &str = "connie.history.size";
+
+/// What connie's records say of themselves to a recorder that filters.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Whether attempts carry `network.peer.address` and `network.peer.port`.
+static PEER_ADDRESS: AtomicBool = AtomicBool::new(false);
+
+/// A `static` key: its name, and labels given as literals.
+macro_rules! key {
+    ($name:expr $(, $label:literal => $value:literal)*) => {{
+        const N: usize = {
+            let labels: &[&str] = &[$($label),*];
+            labels.len()
+        };
+        static LABELS: [Label; N] = [$(Label::from_static_parts($label, $value)),*];
+        static KEY: Key = Key::from_static_parts($name, &LABELS);
+        &KEY
+    }};
+}
+
+/// Sets whether the attempt metrics (`connie.attempts`, `connie.attempt.duration`) carry
+/// the address dialed, as `network.peer.address` (the IP) and `network.peer.port`, for
+/// every connector of the process.
+///
+/// One series per address dialed: worth it for a client of a few hosts whose addresses
+/// an operator wants to tell apart, and a memory leak in the exporter for a client of
+/// many (a crawler, a webhook sender). It is the process's, not a connector's, so that
+/// each metric has one set of labels; set it once, before the first connect.
+///
+/// Default is `false`.
+///
+/// # Examples
+///
+/// ```
+/// connie::metrics::label_peer_address(true);
+/// ```
+pub fn label_peer_address(on: bool) {
+    PEER_ADDRESS.store(on, Ordering::Relaxed);
+}
+
+/// Tells the recorder installed now each metric's unit and meaning.
+pub(crate) fn describe() {
+    use ::metrics::{describe_counter, describe_gauge, describe_histogram};
+
+    describe_counter!(RACES, Unit::Count, "Races ended, by how they ended.");
+    describe_histogram!(
+        RACE_DURATION,
+        Unit::Seconds,
+        "How long each race took, from its start (before DNS) to its end."
+    );
+    describe_counter!(
+        RACES_USED_HISTORY,
+        Unit::Count,
+        "Races that started their best known address alone."
+    );
+    describe_counter!(
+        ATTEMPTS,
+        Unit::Count,
+        "Connection attempts ended, by how they ended."
+    );
+    describe_histogram!(
+        ATTEMPT_DURATION,
+        Unit::Seconds,
+        "How long each connection attempt ran until it ended."
+    );
+    describe_histogram!(
+        DNS_LOOKUP_DURATION,
+        Unit::Seconds,
+        "How long each family's lookup took, from the race's start to its answer."
+    );
+    describe_gauge!(
+        BUDGET_IN_FLIGHT,
+        Unit::Count,
+        "Attempts in flight, over every attempt budget of the process."
+    );
+    describe_gauge!(
+        BUDGET_WAITING,
+        Unit::Count,
+        "Attempts waiting for a place in an attempt budget."
+    );
+    describe_gauge!(
+        BUDGET_LIMIT,
+        Unit::Count,
+        "The limits of the attempt budgets in use, added up."
+    );
+    describe_gauge!(
+        HISTORY_SIZE,
+        Unit::Count,
+        "Addresses the address histories hold."
+    );
+}
+
+fn count(key: &Key) {
+    with_recorder(|r| r.register_counter(key, &METADATA).increment(1));
+}
+
+fn time(key: &Key, duration: Duration) {
+    with_recorder(|r| {
+        r.register_histogram(key, &METADATA)
+            .record(duration.as_secs_f64())
+    });
+}
+
+fn change(key: &Key, by: f64) {
+    with_recorder(|r| r.register_gauge(key, &METADATA).increment(by));
+}
+
+/// How a race ended.
+#[derive(Debug, Clone, Copy)]
+enum RaceEnd {
+    Connected,
+    Failed(ErrorKind),
+    Cancelled,
+}
+
+/// The keys of `connie.races` and `connie.race.duration` for a race that ended so.
+fn race_keys(end: RaceEnd) -> [&'static Key; 2] {
+    macro_rules! keys {
+        ($($label:literal => $value:literal),*) => {
+            [key!(RACES $(, $label => $value)*), key!(RACE_DURATION $(, $label => $value)*)]
+        };
+    }
+    macro_rules! failed {
+        ($outcome:literal, $error:literal) => {
+            keys!("connie.outcome" => $outcome, "error.type" => $error)
+        };
+    }
+    match end {
+        RaceEnd::Connected => keys!("connie.outcome" => "connected"),
+        RaceEnd::Cancelled => keys!("connie.outcome" => "cancelled"),
+        RaceEnd::Failed(kind) => match kind {
+            ErrorKind::AllAttemptsFailed => failed!("failed", "AllAttemptsFailed"),
+            ErrorKind::Dns => failed!("failed", "Dns"),
+            ErrorKind::NoAddresses => failed!("failed", "NoAddresses"),
+            ErrorKind::NoTimeDriver => failed!("failed", "NoTimeDriver"),
+            ErrorKind::InvalidTarget => failed!("failed", "InvalidTarget"),
+            ErrorKind::TimedOut => failed!("timed_out", "TimedOut"),
+            ErrorKind::RefusedByPolicy => failed!("refused_by_policy", "RefusedByPolicy"),
+        },
+    }
+}
+
+/// One race's metrics, from its start to its end: a race dropped before it ended is
+/// recorded as `cancelled` when this is dropped.
+#[derive(Debug)]
+pub(crate) struct Race {
+    start: Instant,
+    ended: bool,
+}
+
+impl Race {
+    /// A race that started at `start`.
+    pub(crate) fn start(start: Instant) -> Race {
+        Race {
+            start,
+            ended: false,
+        }
+    }
+
+    /// The race ended now, so; its start was `used_history`.
+    fn ended(&mut self, end: RaceEnd, used_history: bool) -> Duration {
+        self.ended = true;
+        let elapsed = Instant::now().saturating_duration_since(self.start);
+        let [races, duration] = race_keys(end);
+        count(races);
+        time(duration, elapsed);
+        if used_history {
+            count(key!(RACES_USED_HISTORY));
+        }
+        elapsed
+    }
+
+    /// The race connected; it `used_history` or not. Its attempts were recorded as each
+    /// ended.
+    pub(crate) fn won(&mut self, used_history: bool) {
+        self.ended(RaceEnd::Connected, used_history);
+    }
+
+    /// The race of one address, dialed alone, connected to `addr`: the attempt ends with
+    /// it.
+    pub(crate) fn won_alone(&mut self, addr: SocketAddr) {
+        let elapsed = self.ended(RaceEnd::Connected, false);
+        attempt_ended(AttemptEnd::Connected, elapsed, addr);
+    }
+
+    /// The race failed with `error`; it `used_history` or not.
+    pub(crate) fn failed(&mut self, error: &ConnectError, used_history: bool) {
+        self.ended(RaceEnd::Failed(error.kind()), used_history);
+    }
+}
+
+impl Drop for Race {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.ended(RaceEnd::Cancelled, false);
+        }
+    }
+}
+
+/// An attempt to `addr` ended so after `duration`.
+pub(crate) fn attempt_ended(end: AttemptEnd, duration: Duration, addr: SocketAddr) {
+    macro_rules! keys {
+        ($outcome:literal) => {
+            [
+                key!(ATTEMPTS, "connie.outcome" => $outcome),
+                key!(ATTEMPT_DURATION, "connie.outcome" => $outcome),
+            ]
+        };
+    }
+    let [attempts, attempt_duration] = match end {
+        AttemptEnd::Connected => keys!("connected"),
+        AttemptEnd::Failed(_) => keys!("failed"),
+        AttemptEnd::TimedOut => keys!("timed_out"),
+        AttemptEnd::Cancelled => keys!("cancelled"),
+        AttemptEnd::Abandoned => keys!("abandoned"),
+    };
+    let mut extra = Vec::new();
+    if let AttemptEnd::Failed(kind) = end {
+        extra.push(Label::new("error.type", format!("{kind:?}")));
+    }
+    if PEER_ADDRESS.load(Ordering::Relaxed) {
+        extra.push(Label::new("network.peer.address", addr.ip().to_string()));
+        extra.push(Label::new("network.peer.port", addr.port().to_string()));
+    }
+    if extra.is_empty() {
+        count(attempts);
+        time(attempt_duration, duration);
+    } else {
+        count(&attempts.with_extra_labels(extra.clone()));
+        time(&attempt_duration.with_extra_labels(extra), duration);
+    }
+}
+
+/// An answer of `family` (none for literal addresses) reached the race `elapsed` after it
+/// started, with `error` if its lookup failed.
+pub(crate) fn dns_answered(family: Option<Family>, error: Option<&DnsError>, elapsed: Duration) {
+    let Some(family) = family else { return };
+    let class = error.map(|e| match e.summary().as_str() {
+        "timed out" => "timeout",
+        "no such name" => "host_not_found",
+        "no records" => "no_records",
+        _ => "_OTHER",
+    });
+    macro_rules! by_error {
+        ($rtype:literal) => {
+            match class {
+                None => key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype),
+                Some("timeout") => {
+                    key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype, "error.type" => "timeout")
+                }
+                Some("host_not_found") => {
+                    key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype, "error.type" => "host_not_found")
+                }
+                Some("no_records") => {
+                    key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype, "error.type" => "no_records")
+                }
+                Some(_) => {
+                    key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype, "error.type" => "_OTHER")
+                }
+            }
+        };
+    }
+    let key = match family {
+        Family::V4 => by_error!("A"),
+        Family::V6 => by_error!("AAAA"),
+    };
+    time(key, elapsed);
+}
+
+/// `by` more attempts in flight in an attempt budget (fewer if negative).
+pub(crate) fn in_flight(by: i32) {
+    change(key!(BUDGET_IN_FLIGHT), f64::from(by));
+}
+
+/// `by` more attempts waiting for a place in an attempt budget (fewer if negative).
+pub(crate) fn waiting(by: i32) {
+    change(key!(BUDGET_WAITING), f64::from(by));
+}
+
+/// One budget's or history's part of a gauge that adds them all up: what it added, taken
+/// back when it is dropped.
+#[derive(Debug)]
+pub(crate) struct Part {
+    key: &'static Key,
+    added: AtomicUsize,
+}
+
+impl Part {
+    /// A part of `tally` that adds nothing yet.
+    pub(crate) fn new(tally: Tally) -> Part {
+        let key = match tally {
+            Tally::BudgetLimit => key!(BUDGET_LIMIT),
+            Tally::HistorySize => key!(HISTORY_SIZE),
+        };
+        Part {
+            key,
+            added: AtomicUsize::new(0),
+        }
+    }
+
+    /// Makes this part `n`.
+    pub(crate) fn set(&self, n: usize) {
+        let was = self.added.swap(n, Ordering::Relaxed);
+        if was != n {
+            change(self.key, n as f64 - was as f64);
+        }
+    }
+}
+
+impl Drop for Part {
+    fn drop(&mut self) {
+        let added = *self.added.get_mut();
+        if added != 0 {
+            change(self.key, -(added as f64));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A race's `error.type` is its kind's name as `Debug` writes it, as the docs say.
+    #[test]
+    fn a_race_error_type_is_its_kinds_name() {
+        let kinds = [
+            ErrorKind::AllAttemptsFailed,
+            ErrorKind::Dns,
+            ErrorKind::NoAddresses,
+            ErrorKind::NoTimeDriver,
+            ErrorKind::InvalidTarget,
+            ErrorKind::TimedOut,
+            ErrorKind::RefusedByPolicy,
+        ];
+        for kind in kinds {
+            for key in race_keys(RaceEnd::Failed(kind)) {
+                let error = key.labels().find(|l| l.key() == "error.type");
+                assert_eq!(error.map(Label::value), Some(&*format!("{kind:?}")));
+            }
+        }
+    }
+}
