@@ -169,9 +169,12 @@
 //!
 //! # Logging
 //!
-//! Each race runs in a `race` [`tracing`] span; attempts emit `debug` events when they
-//! start and win, and `trace` events when they fail. Errors that are returned are not
-//! logged.
+//! Each race runs in a `race` [`tracing`] span naming its `target` and `schedule`, into
+//! which the race writes its `winner` (none if it failed) and its number of `attempts` as
+//! it ends: with `tracing-opentelemetry`, one span per connect. Attempts emit `debug`
+//! events when they start and win, and `trace` events when they fail. Errors that are
+//! returned are not logged. The span and its fields are made only for a subscriber that
+//! wants them.
 //!
 //! # Features
 //!
