@@ -186,10 +186,10 @@ impl Race {
         }
     }
 
-    /// The race ended now, so; its start was `used_history`.
-    fn ended(&mut self, end: RaceEnd, used_history: bool) -> Duration {
+    /// The race ended at `now`, so; its start was `used_history`.
+    fn ended_at(&mut self, now: Instant, end: RaceEnd, used_history: bool) -> Duration {
         self.ended = true;
-        let elapsed = Instant::now().saturating_duration_since(self.start);
+        let elapsed = now.saturating_duration_since(self.start);
         let [races, duration] = race_keys(end);
         count(races);
         time(duration, elapsed);
@@ -202,26 +202,35 @@ impl Race {
     /// The race connected; it `used_history` or not. Its attempts were recorded as each
     /// ended.
     pub(crate) fn won(&mut self, used_history: bool) {
-        self.ended(RaceEnd::Connected, used_history);
+        self.ended_at(Instant::now(), RaceEnd::Connected, used_history);
     }
 
     /// The race of one address, dialed alone, connected to `addr`: the attempt ends with
     /// it.
     pub(crate) fn won_alone(&mut self, addr: SocketAddr) {
-        let elapsed = self.ended(RaceEnd::Connected, false);
+        let elapsed = self.ended_at(Instant::now(), RaceEnd::Connected, false);
         attempt_ended(AttemptEnd::Connected, elapsed, addr);
     }
 
     /// The race failed with `error`; it `used_history` or not.
     pub(crate) fn failed(&mut self, error: &ConnectError, used_history: bool) {
-        self.ended(RaceEnd::Failed(error.kind()), used_history);
+        let end = RaceEnd::Failed(error.kind());
+        self.ended_at(Instant::now(), end, used_history);
     }
 }
 
 impl Drop for Race {
+    /// A race dropped before it ended is `cancelled`. Its time is tokio's (paused in
+    /// tests) on a runtime, and the system's elsewhere: with tokio's `test-util` feature,
+    /// tokio's clock panics in a thread's destructors, where a race held in a
+    /// thread-local may be dropped. Nothing here panics.
     fn drop(&mut self) {
         if !self.ended {
-            self.ended(RaceEnd::Cancelled, false);
+            let now = match tokio::runtime::Handle::try_current() {
+                Ok(_) => Instant::now(),
+                Err(_) => Instant::from_std(std::time::Instant::now()),
+            };
+            self.ended_at(now, RaceEnd::Cancelled, false);
         }
     }
 }
