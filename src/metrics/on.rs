@@ -6,11 +6,12 @@
 //! races. Every key that can be is a `static`, hashed at compile time: a record with no
 //! per-address label allocates nothing.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ::metrics::{with_recorder, Key, Label, Level, Metadata, Unit};
+use ::metrics::{with_recorder, Key, Label, Level, Metadata, Recorder, Unit};
 use tokio::time::Instant;
 
 use super::{AttemptEnd, Tally};
@@ -34,9 +35,9 @@ static METADATA: Metadata<'static> =
 /// Whether attempts carry `network.peer.address` and `network.peer.port`.
 static PEER_ADDRESS: AtomicBool = AtomicBool::new(false);
 
-/// A `static` key: its name, and labels given as literals.
+/// A `static` key: its name, and its labels as `&'static str`s.
 macro_rules! key {
-    ($name:expr $(, $label:literal => $value:literal)*) => {{
+    ($name:expr $(, $label:literal => $value:expr)*) => {{
         const N: usize = {
             let labels: &[&str] = &[$($label),*];
             labels.len()
@@ -119,15 +120,15 @@ pub(crate) fn describe() {
     );
 }
 
-fn count(key: &Key) {
-    with_recorder(|r| r.register_counter(key, &METADATA).increment(1));
+// What one event records goes to one recorder, looked up once.
+
+fn count(r: &dyn Recorder, key: &Key) {
+    r.register_counter(key, &METADATA).increment(1);
 }
 
-fn time(key: &Key, duration: Duration) {
-    with_recorder(|r| {
-        r.register_histogram(key, &METADATA)
-            .record(duration.as_secs_f64())
-    });
+fn time(r: &dyn Recorder, key: &Key, duration: Duration) {
+    r.register_histogram(key, &METADATA)
+        .record(duration.as_secs_f64());
 }
 
 fn change(key: &Key, by: f64) {
@@ -186,15 +187,21 @@ impl Race {
         }
     }
 
-    /// The race ended at `now`, so; its start was `used_history`.
-    fn ended_at(&mut self, now: Instant, end: RaceEnd, used_history: bool) -> Duration {
+    /// The race ended at `now`, so, into `r`; its start was `used_history`.
+    fn ended_at(
+        &mut self,
+        r: &dyn Recorder,
+        now: Instant,
+        end: RaceEnd,
+        used_history: bool,
+    ) -> Duration {
         self.ended = true;
         let elapsed = now.saturating_duration_since(self.start);
         let [races, duration] = race_keys(end);
-        count(races);
-        time(duration, elapsed);
+        count(r, races);
+        time(r, duration, elapsed);
         if used_history {
-            count(key!(RACES_USED_HISTORY));
+            count(r, key!(RACES_USED_HISTORY));
         }
         elapsed
     }
@@ -202,20 +209,24 @@ impl Race {
     /// The race connected; it `used_history` or not. Its attempts were recorded as each
     /// ended.
     pub(crate) fn won(&mut self, used_history: bool) {
-        self.ended_at(Instant::now(), RaceEnd::Connected, used_history);
+        let now = Instant::now();
+        with_recorder(|r| self.ended_at(r, now, RaceEnd::Connected, used_history));
     }
 
     /// The race of one address, dialed alone, connected to `addr`: the attempt ends with
     /// it.
     pub(crate) fn won_alone(&mut self, addr: SocketAddr) {
-        let elapsed = self.ended_at(Instant::now(), RaceEnd::Connected, false);
-        attempt_ended(AttemptEnd::Connected, elapsed, addr);
+        let now = Instant::now();
+        with_recorder(|r| {
+            let elapsed = self.ended_at(r, now, RaceEnd::Connected, false);
+            record_attempt(r, AttemptEnd::Connected, elapsed, addr);
+        });
     }
 
     /// The race failed with `error`; it `used_history` or not.
     pub(crate) fn failed(&mut self, error: &ConnectError, used_history: bool) {
-        let end = RaceEnd::Failed(error.kind());
-        self.ended_at(Instant::now(), end, used_history);
+        let (now, end) = (Instant::now(), RaceEnd::Failed(error.kind()));
+        with_recorder(|r| self.ended_at(r, now, end, used_history));
     }
 }
 
@@ -230,30 +241,71 @@ impl Drop for Race {
                 Ok(_) => Instant::now(),
                 Err(_) => Instant::from_std(std::time::Instant::now()),
             };
-            self.ended_at(now, RaceEnd::Cancelled, false);
+            with_recorder(|r| self.ended_at(r, now, RaceEnd::Cancelled, false));
         }
     }
 }
 
 /// An attempt to `addr` ended so after `duration`.
 pub(crate) fn attempt_ended(end: AttemptEnd, duration: Duration, addr: SocketAddr) {
+    with_recorder(|r| record_attempt(r, end, duration, addr));
+}
+
+/// The keys of `connie.attempts` and `connie.attempt.duration` for an attempt that
+/// ended so; and for a failure of a kind a connect seldom meets, that kind, for its
+/// `error.type` to be made on the spot (the keys have none then).
+fn attempt_keys(end: AttemptEnd) -> ([&'static Key; 2], Option<io::ErrorKind>) {
     macro_rules! keys {
-        ($outcome:literal) => {
-            [
-                key!(ATTEMPTS, "connie.outcome" => $outcome),
-                key!(ATTEMPT_DURATION, "connie.outcome" => $outcome),
-            ]
+        ($($label:literal => $value:expr),*) => {
+            [key!(ATTEMPTS $(, $label => $value)*), key!(ATTEMPT_DURATION $(, $label => $value)*)]
         };
     }
-    let [attempts, attempt_duration] = match end {
-        AttemptEnd::Connected => keys!("connected"),
-        AttemptEnd::Failed(_) => keys!("failed"),
-        AttemptEnd::TimedOut => keys!("timed_out"),
-        AttemptEnd::Cancelled => keys!("cancelled"),
-        AttemptEnd::Abandoned => keys!("abandoned"),
-    };
+    // The kinds a connect, a socket option or a TLS handshake fails with.
+    macro_rules! failed {
+        ($kind:expr, $($name:ident),*) => {
+            match $kind {
+                $(io::ErrorKind::$name => {
+                    (keys!("connie.outcome" => "failed", "error.type" => stringify!($name)), None)
+                })*
+                other => (keys!("connie.outcome" => "failed"), Some(other)),
+            }
+        };
+    }
+    match end {
+        AttemptEnd::Connected => (keys!("connie.outcome" => "connected"), None),
+        AttemptEnd::TimedOut => (keys!("connie.outcome" => "timed_out"), None),
+        AttemptEnd::Cancelled => (keys!("connie.outcome" => "cancelled"), None),
+        AttemptEnd::Abandoned => (keys!("connie.outcome" => "abandoned"), None),
+        AttemptEnd::Failed(kind) => failed!(
+            kind,
+            ConnectionRefused,
+            ConnectionReset,
+            ConnectionAborted,
+            HostUnreachable,
+            NetworkUnreachable,
+            NetworkDown,
+            AddrNotAvailable,
+            AddrInUse,
+            PermissionDenied,
+            NotConnected,
+            BrokenPipe,
+            UnexpectedEof,
+            InvalidData,
+            InvalidInput,
+            Unsupported,
+            OutOfMemory,
+            Interrupted,
+            Other
+        ),
+    }
+}
+
+/// An attempt to `addr` ended so after `duration`, recorded into `r`. With no label made
+/// on the spot, its keys are `static`: nothing is allocated.
+fn record_attempt(r: &dyn Recorder, end: AttemptEnd, duration: Duration, addr: SocketAddr) {
+    let ([attempts, attempt_duration], unusual) = attempt_keys(end);
     let mut extra = Vec::new();
-    if let AttemptEnd::Failed(kind) = end {
+    if let Some(kind) = unusual {
         extra.push(Label::new("error.type", format!("{kind:?}")));
     }
     if PEER_ADDRESS.load(Ordering::Relaxed) {
@@ -261,11 +313,11 @@ pub(crate) fn attempt_ended(end: AttemptEnd, duration: Duration, addr: SocketAdd
         extra.push(Label::new("network.peer.port", addr.port().to_string()));
     }
     if extra.is_empty() {
-        count(attempts);
-        time(attempt_duration, duration);
+        count(r, attempts);
+        time(r, attempt_duration, duration);
     } else {
-        count(&attempts.with_extra_labels(extra.clone()));
-        time(&attempt_duration.with_extra_labels(extra), duration);
+        count(r, &attempts.with_extra_labels(extra.clone()));
+        time(r, &attempt_duration.with_extra_labels(extra), duration);
     }
 }
 
@@ -302,7 +354,7 @@ pub(crate) fn dns_answered(family: Option<Family>, error: Option<&DnsError>, ela
         Family::V4 => by_error!("A"),
         Family::V6 => by_error!("AAAA"),
     };
-    time(key, elapsed);
+    with_recorder(|r| time(r, key, elapsed));
 }
 
 /// `by` more attempts in flight in an attempt budget (fewer if negative).
@@ -357,6 +409,25 @@ impl Drop for Part {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An attempt's `error.type` is its kind's name as `Debug` writes it, in a `static`
+    /// key for the kinds a connect meets, made on the spot for the others.
+    #[test]
+    fn an_attempt_error_type_is_its_kinds_name() {
+        use io::ErrorKind::*;
+        let common = [ConnectionRefused, HostUnreachable, InvalidData, Other];
+        for kind in common.into_iter().chain([NotFound, StorageFull]) {
+            let ([attempts, duration], unusual) = attempt_keys(AttemptEnd::Failed(kind));
+            let error = |key: &Key| {
+                let label = key.labels().find(|l| l.key() == "error.type");
+                label.map(|l| l.value().to_owned())
+            };
+            assert_eq!(error(attempts), error(duration));
+            let made = unusual.map(|k| format!("{k:?}"));
+            assert_eq!(unusual.is_none(), common.contains(&kind), "{kind:?}");
+            assert_eq!(error(attempts).or(made), Some(format!("{kind:?}")));
+        }
+    }
 
     /// A race's `error.type` is its kind's name as `Debug` writes it, as the docs say.
     #[test]
