@@ -141,3 +141,18 @@ pub(crate) enum Tally {
     /// `connie.history.size`.
     HistorySize,
 }
+
+#[cfg(test)]
+mod tests {
+    /// Without the feature, a race's tally and a gauge's part hold nothing and have no
+    /// `Drop`: a race's future and a budget or history carry nothing of them.
+    #[test]
+    #[cfg(not(feature = "metrics"))]
+    fn off_there_is_nothing() {
+        use std::mem::{needs_drop, size_of};
+
+        use super::{Part, Race};
+        assert_eq!((size_of::<Race>(), size_of::<Part>()), (0, 0));
+        assert!(!needs_drop::<Race>() && !needs_drop::<Part>());
+    }
+}

@@ -410,6 +410,98 @@ impl Drop for Part {
 mod tests {
     use super::*;
 
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    /// Each call records what the docs say, and nothing else: with exact durations on a
+    /// paused clock.
+    #[test]
+    fn each_call_records_what_the_docs_say() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let addr = SocketAddr::from(([192, 0, 2, 1], 443));
+        let ms = Duration::from_millis;
+        ::metrics::with_local_recorder(&recorder, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut won = Race::start(Instant::now());
+                tokio::time::advance(ms(30)).await;
+                won.won(true);
+                drop(won);
+                let cancelled = Race::start(Instant::now());
+                tokio::time::advance(ms(5)).await;
+                drop(cancelled);
+                let mut alone = Race::start(Instant::now());
+                tokio::time::advance(ms(2)).await;
+                alone.won_alone(addr);
+                let refused = AttemptEnd::Failed(io::ErrorKind::ConnectionRefused);
+                attempt_ended(refused, ms(7), addr);
+                attempt_ended(AttemptEnd::Abandoned, ms(100), addr);
+                let timeout = io::Error::from(io::ErrorKind::TimedOut);
+                let error = DnsError::new(Some(Family::V4), timeout);
+                dns_answered(Some(Family::V4), Some(&error), ms(4));
+                dns_answered(Some(Family::V6), None, ms(3));
+                dns_answered(None, None, ms(1));
+                in_flight(1);
+                in_flight(1);
+                in_flight(-1);
+                waiting(1);
+                let kept = Part::new(Tally::HistorySize);
+                kept.set(3);
+                kept.set(5);
+                let dropped = Part::new(Tally::HistorySize);
+                dropped.set(2);
+                drop(dropped);
+                // Given back as it is dropped.
+                Part::new(Tally::BudgetLimit).set(64);
+                std::mem::forget(kept);
+            });
+        });
+        let mut got: Vec<String> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let mut labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                labels.sort();
+                let value = match value {
+                    DebugValue::Counter(n) => n.to_string(),
+                    DebugValue::Gauge(v) => v.to_string(),
+                    DebugValue::Histogram(v) => format!("{v:?}"),
+                };
+                format!("{} {} {value}", key.name(), labels.join(","))
+            })
+            .collect();
+        got.sort();
+        let want = [
+            "connie.attempt.duration connie.outcome=abandoned [0.1]",
+            "connie.attempt.duration connie.outcome=connected [0.002]",
+            "connie.attempt.duration connie.outcome=failed,error.type=ConnectionRefused [0.007]",
+            "connie.attempts connie.outcome=abandoned 1",
+            "connie.attempts connie.outcome=connected 1",
+            "connie.attempts connie.outcome=failed,error.type=ConnectionRefused 1",
+            "connie.budget.in_flight  1",
+            "connie.budget.limit  0",
+            "connie.budget.waiting  1",
+            "connie.history.size  5",
+            "connie.race.duration connie.outcome=cancelled [0.005]",
+            "connie.race.duration connie.outcome=connected [0.03, 0.002]",
+            "connie.races connie.outcome=cancelled 1",
+            "connie.races connie.outcome=connected 2",
+            "connie.races.used_history  1",
+            "dns.lookup.duration dns.question.type=A,error.type=timeout [0.004]",
+            "dns.lookup.duration dns.question.type=AAAA [0.003]",
+        ];
+        assert_eq!(got, want);
+    }
+
     /// An attempt's `error.type` is its kind's name as `Debug` writes it, in a `static`
     /// key for the kinds a connect meets, made on the spot for the others.
     #[test]
