@@ -101,6 +101,7 @@ impl ConnieConnector {
     ///
     /// This does not need a tokio runtime; the resolver is built on the first lookup.
     pub fn new() -> ConnieConnector {
+        crate::metrics::describe();
         ConnieConnector {
             config: Arc::new(Config {
                 schedule: Schedule::learned(),
@@ -498,11 +499,13 @@ impl<D: Dial> ConnieConnector<D> {
         target: Target,
         scheme: Option<&str>,
     ) -> Result<(D::Connection, ConnectInfo), ConnectError> {
-        let span = race_span(&target);
+        let span = race::span(&target, &self.config);
         let (conn, won) = if span.is_disabled() {
             self.dispatch(target, scheme).await?
         } else {
-            Box::pin(self.dispatch(target, scheme).instrument(span)).await?
+            let result = Box::pin(self.dispatch(target, scheme).instrument(span.clone())).await;
+            race::ended(&span, &result);
+            result?
         };
         // The race ends as it returns: a caller that never asks how it went reads no clock.
         let end = tokio::time::Instant::now().into_std();
@@ -618,26 +621,17 @@ impl<D: Dial> ConnieConnector<D> {
 /// Dropping the future drops every attempt in flight and closes their sockets.
 pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectError> {
     let target = target.into_target()?;
-    let span = race_span(&target);
     let connector = process_connector();
+    let span = race::span(&target, &connector.config);
     // As `connect` races, without the account it makes (`Won` is dropped as it is).
     let (stream, _) = if span.is_disabled() {
         connector.dispatch(target, None).await?
     } else {
-        Box::pin(connector.dispatch(target, None).instrument(span)).await?
+        let result = Box::pin(connector.dispatch(target, None).instrument(span.clone())).await;
+        race::ended(&span, &result);
+        result?
     };
     Ok(stream)
-}
-
-/// The span a race of `target` runs in, entered only if enabled: entered at every poll,
-/// a span costs a third of a connect's own work with no subscriber to see it.
-///
-/// Each connect awaits its race itself, in this span or not: one more `async` layer
-/// around a race of one address would move its future and result once more, which a
-/// connect to one address would pay for nothing. In the span, the race is boxed, so that
-/// a connect's future has no room for the span's wrapper when no subscriber wants it.
-fn race_span(target: &Target) -> tracing::Span {
-    tracing::debug_span!("race", %target)
 }
 
 /// How the attempt budget of [`race_connect`]'s connector is used right now, as

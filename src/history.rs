@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use std::time::Instant;
 
+use crate::metrics::{self, Tally};
 use crate::schedule::{MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY};
 
 /// Default number of addresses a connector's history holds: 4,096.
@@ -361,6 +362,8 @@ struct Inner {
 pub(crate) struct History {
     capacity: usize,
     inner: Mutex<Inner>,
+    /// Its part of `connie.history.size`, set under the lock as its size changes.
+    metric: metrics::Part,
 }
 
 impl History {
@@ -369,6 +372,7 @@ impl History {
         History {
             capacity: capacity.max(1),
             inner: Mutex::default(),
+            metric: metrics::Part::new(Tally::HistorySize),
         }
     }
 
@@ -391,6 +395,7 @@ impl History {
         };
         if entry.written_on_another_network(source) {
             inner.entries.remove(&Key(addr));
+            self.metric.set(inner.entries.len());
             return Known::Unknown;
         }
         entry.used = tick;
@@ -455,6 +460,7 @@ impl History {
                 Lesson::Overdue => entry.failed(io::ErrorKind::TimedOut, now, tick),
             }
         }
+        self.metric.set(inner.entries.len());
     }
 
     /// Makes room for one more entry in a full history: drops expired entries, and if that
@@ -483,6 +489,7 @@ impl History {
         let mut inner = self.lock();
         inner.entries.clear();
         inner.learned_races = 0;
+        self.metric.set(0);
     }
 
     /// How many addresses it holds.

@@ -189,10 +189,13 @@
 //!
 //! # Logging
 //!
-//! Each race runs in a `race` [`tracing`] span; attempts emit `debug` events when they
-//! start and win, and `trace` events when they fail, or wait for a place in the
-//! [attempt budget](ConnieConnector::attempt_budget) and get one. Errors that are returned
-//! are not logged.
+//! Each race runs in a `race` [`tracing`] span naming its `target` and `schedule`, into
+//! which the race writes its `winner` (none if it failed) and its number of `attempts` as
+//! it ends: with `tracing-opentelemetry`, one span per connect. Attempts emit `debug`
+//! events when they start and win, and `trace` events when they fail, or wait for a place
+//! in the [attempt budget](ConnieConnector::attempt_budget) and get one. Errors that are
+//! returned are not logged. The span and its fields are made only for a subscriber that
+//! wants them.
 //!
 //! # Features
 //!
@@ -209,6 +212,11 @@
 //!   lookups, its [address policy](ConnieConnector::address_policy) (the SSRF guard), its
 //!   address cap and its order, but not the race: reqwest still connects by itself (see
 //!   the `Resolve` impl on [`ConnieConnector`] for what applies and what does not).
+//! - `metrics`: connect metrics through the [`metrics`](https://docs.rs/metrics/0.24)
+//!   facade, for whatever exporter the program installs: races, attempts and DNS lookups
+//!   by outcome and duration, the attempt budget and the address history as gauges. The
+//!   [`connie::metrics`](metrics/index.html) module lists every metric in one table, with
+//!   its type, unit and labels.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // One `unsafe` block in the crate: `IP_BIND_ADDRESS_NO_PORT`, which socket2 does not wrap
@@ -229,6 +237,11 @@ mod dns;
 mod error;
 mod history;
 mod info;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod metrics;
 mod order;
 mod policy;
 mod race;

@@ -43,6 +43,19 @@
 //!   are warm: connie dials its best known address alone (setup checks it makes one
 //!   attempt), hyper-util `::1` (IPv6 first).
 //!
+//! - `*_recorded` (with `--features metrics`, which turns connie's `metrics` feature on):
+//!   `race_connect_addr`, `connector_connect`, `race_connect_4` and
+//!   `connector_connect_by_name` again, with a recorder installed in setup before the
+//!   warm-up: `metrics-util`'s registry of atomic counters, gauges and histogram buckets,
+//!   the core of what an exporter keeps (it describes nothing, and nothing reads it). The
+//!   rows without the suffix run in the same build with no recorder installed, so each pair
+//!   is the feature's cost with and without one; without the feature connie compiles none
+//!   of it.
+//!
+//! ```text
+//! cargo bench -p connie-eval --features metrics --bench instructions -- "*race_connect*"
+//! ```
+//!
 //! This bench needs valgrind and the runner, which CI does not install: CI only builds it
 //! (`cargo build --workspace --benches`, `cargo clippy --all-targets`), and `cargo test`
 //! leaves it out (it is the one bench of this crate without `test = true`). Without
@@ -419,4 +432,83 @@ fn race(mut fx: Fixture) -> (Fixture, io::Result<TcpStream>) {
 library_benchmark_group!(name = one_and_four, benchmarks = connect);
 library_benchmark_group!(name = per_address_group, benchmarks = race);
 
+/// A recorder that keeps every metric in `metrics-util`'s registry, as an exporter does
+/// between two scrapes.
+#[cfg(feature = "metrics")]
+mod recorder {
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+    use metrics_util::registry::{AtomicStorage, Registry};
+
+    struct Registered(Registry<Key, AtomicStorage>);
+
+    impl Recorder for Registered {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            self.0
+                .get_or_create_counter(key, |c| Counter::from_arc(c.clone()))
+        }
+
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            self.0
+                .get_or_create_gauge(key, |g| Gauge::from_arc(g.clone()))
+        }
+
+        fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+            self.0
+                .get_or_create_histogram(key, |h| Histogram::from_arc(h.clone()))
+        }
+    }
+
+    /// Installs it as the process's recorder (each benchmark is a process of its own).
+    pub(super) fn install() {
+        metrics::set_global_recorder(Registered(Registry::atomic())).expect("the only recorder");
+    }
+}
+
+#[cfg(feature = "metrics")]
+fn one_address_recorded(client: Client) -> Fixture {
+    recorder::install();
+    one_address(client)
+}
+
+#[cfg(feature = "metrics")]
+fn four_addresses_recorded(client: Client) -> Fixture {
+    recorder::install();
+    four_addresses(client)
+}
+
+#[cfg(feature = "metrics")]
+fn by_name_recorded(client: Client) -> Fixture {
+    recorder::install();
+    by_name(client)
+}
+
+#[cfg(feature = "metrics")]
+#[library_benchmark]
+#[bench::race_connect_addr_recorded(args = (Client::RaceAddr), setup = one_address_recorded)]
+#[bench::connector_connect_recorded(args = (Client::Connector), setup = one_address_recorded)]
+#[bench::race_connect_4_recorded(args = (Client::RaceSlice), setup = four_addresses_recorded)]
+#[bench::connector_connect_by_name_recorded(args = (Client::ConnectByName), setup = by_name_recorded)]
+fn connect_recorded(mut fx: Fixture) -> (Fixture, TcpStream) {
+    let stream = fx.connect().expect("connected");
+    black_box((fx, stream))
+}
+
+#[cfg(feature = "metrics")]
+library_benchmark_group!(name = recorded_group, benchmarks = connect_recorded);
+
+#[cfg(not(feature = "metrics"))]
 main!(library_benchmark_groups = one_and_four, per_address_group);
+#[cfg(feature = "metrics")]
+main!(
+    library_benchmark_groups = one_and_four,
+    per_address_group,
+    recorded_group
+);

@@ -28,6 +28,7 @@ use std::task::{Context, Poll, Waker};
 use tracing::debug;
 
 use self::queue::{Line, Ticket};
+use crate::metrics::{self, Tally};
 
 /// [`AttemptBudget::FileLimit`] allows one attempt in flight per this many descriptors of
 /// the soft file limit.
@@ -190,6 +191,8 @@ pub(crate) struct Budget {
     /// The limit (`None`: unbounded), resolved when the first permit is taken.
     limit: OnceLock<Option<usize>>,
     line: Line,
+    /// Its limit's part of `connie.budget.limit`, once resolved.
+    metric: metrics::Part,
 }
 
 impl fmt::Debug for Budget {
@@ -210,12 +213,17 @@ impl Budget {
             sizing,
             limit: OnceLock::new(),
             line: Line::new(),
+            metric: metrics::Part::new(Tally::BudgetLimit),
         }
     }
 
     /// The limit, resolving it on first use; `None` when unbounded.
     fn limit(&self) -> Option<usize> {
-        *self.limit.get_or_init(|| self.sizing.resolve())
+        *self.limit.get_or_init(|| {
+            let limit = self.sizing.resolve();
+            self.metric.set(limit.unwrap_or(0));
+            limit
+        })
     }
 
     /// A permit for a race that has no attempt running: never waits, never fails, and may

@@ -49,6 +49,8 @@ use std::task::Waker;
 use futures_util::task::AtomicWaker;
 use tracing::trace;
 
+use crate::metrics;
+
 /// A [`Node`] waits for a place.
 const WAITING: u8 = 0;
 /// A [`Node`] was handed a place: the count in `in_flight` is its own.
@@ -189,6 +191,7 @@ impl Line {
         match taken {
             Ok(before) => {
                 self.record(before + 1);
+                metrics::in_flight(1);
                 true
             }
             Err(_) => false,
@@ -199,6 +202,7 @@ impl Line {
     pub(super) fn add(&self) {
         let before = self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.record(before + 1);
+        metrics::in_flight(1);
     }
 
     /// Counts one more attempt in flight if fewer than `limit` are and nobody waits (a
@@ -223,6 +227,7 @@ impl Line {
         });
         node.waker.register(waker);
         queue.nodes.push_back(Arc::clone(&node));
+        metrics::waiting(1);
         trace!(
             in_flight = self.in_flight.load(Ordering::Relaxed),
             waiting = ahead + 1,
@@ -237,6 +242,7 @@ impl Line {
     #[must_use = "a waiter must be granted the place"]
     pub(super) fn release(&self) -> bool {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        metrics::in_flight(-1);
         self.waiting.load(Ordering::SeqCst) > 0
     }
 
@@ -252,6 +258,7 @@ impl Line {
             }
             node.state.store(GRANTED, Ordering::Release);
             let waiting = self.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
+            metrics::waiting(-1);
             trace!(
                 in_flight = self.in_flight.load(Ordering::Relaxed),
                 waiting,
@@ -275,6 +282,7 @@ impl Line {
         }
         node.state.store(CANCELLED, Ordering::Relaxed);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
+        metrics::waiting(-1);
         queue.cancelled_one();
         false
     }

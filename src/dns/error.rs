@@ -79,6 +79,18 @@ impl DnsError {
         )
     }
 
+    /// Whether the name has no address of the family asked for (hickory's "no records",
+    /// or `getaddrinfo`'s), where a name server did not say the name does not exist.
+    pub(crate) fn is_no_records(&self) -> bool {
+        use hickory_resolver::net::{DnsError as Semantic, NetError};
+
+        let hickory = matches!(
+            self.error.downcast_ref::<NetError>(),
+            Some(NetError::Dns(Semantic::NoRecordsFound(_)))
+        );
+        self.error.is::<super::NoRecords>() || (hickory && !self.is_no_such_name())
+    }
+
     /// What went wrong in a few words, when connie can tell: `no such name`, `timed out`…;
     /// `None` for any other error, whose own message the error chain prints.
     fn class(&self) -> Option<String> {
@@ -90,11 +102,10 @@ impl DnsError {
         if self.is_no_such_name() {
             return Some("no such name".to_owned());
         }
-        if self.error.is::<super::NoRecords>() {
+        if self.is_no_records() {
             return Some("no records".to_owned());
         }
         match self.error.downcast_ref::<NetError>()? {
-            NetError::Dns(Semantic::NoRecordsFound(_)) => Some("no records".to_owned()),
             NetError::Dns(Semantic::ResponseCode(code)) => Some(format!(
                 "the name server answered {}",
                 code.to_str().to_lowercase()

@@ -15,6 +15,7 @@ use crate::budget::{Budget, Permit, Wait};
 use crate::config::Config;
 use crate::dial::{Destination, Origin, Progress};
 use crate::dns::Answer;
+use crate::metrics;
 use crate::{ConnectError, ConnectInfo, Dial};
 
 /// What woke the race.
@@ -59,8 +60,10 @@ where
     // captured it, where an `async fn`'s future holds a second copy of every one.
     async move {
         let start = Instant::now();
+        // Records the race as it returns, or as `cancelled` if its caller drops it.
+        let mut tally = metrics::Race::start(start);
         // Its schedule and timeouts run on tokio timers.
-        crate::runtime::timers(start)?;
+        crate::runtime::timers(start).inspect_err(|e| tally.failed(e, false))?;
         let mut machine = Machine::new(config, knowledge, start.into_std());
         let progress = Progress::default();
         let mut running = pin!(Dials::new());
@@ -128,7 +131,10 @@ where
                             }
                             break until.is_some();
                         }
-                        Action::Failed(error) => return Err(error),
+                        Action::Failed(error) => {
+                            tally.failed(&error, machine.used_history());
+                            return Err(error);
+                        }
                     }
                 }
             };
@@ -165,7 +171,9 @@ where
                 Event::Attempt(idx, Ok(conn)) => {
                     // Closes every losing socket, including any that also connected.
                     running.set(Dials::new());
-                    return Ok((conn, machine.won(now, idx)));
+                    let info = machine.won(now, idx);
+                    tally.won(info.used_history);
+                    return Ok((conn, info));
                 }
                 Event::Attempt(idx, Err(error)) => machine.failed(now, idx, error),
                 Event::Dns(mut answer) => {
@@ -173,7 +181,12 @@ where
                     // race together, so the first attempt goes to the best of all of them.
                     loop {
                         match answer {
-                            Some(answer) => machine.answer(now, answer),
+                            Some(answer) => {
+                                let error = answer.result.as_ref().err();
+                                let elapsed = now.saturating_duration_since(start.into_std());
+                                metrics::dns_answered(answer.family, error, elapsed);
+                                machine.answer(now, answer);
+                            }
                             None => {
                                 dns_open = false;
                                 machine.dns_done(now);

@@ -14,6 +14,7 @@ use tracing::debug;
 use super::machine::{Knowledge, Machine};
 use crate::config::Config;
 use crate::dns::Answer;
+use crate::metrics;
 use crate::ConnectError;
 /// Waits for every answer of `answers` (for at most the plan's total timeout), then returns
 /// their addresses in the order a race would attempt them once both families had answered:
@@ -50,7 +51,10 @@ where
     }
     let every_answer = async {
         while let Some(answer) = answers.next().await {
-            machine.answer(Instant::now().into_std(), answer);
+            let now = Instant::now();
+            let error = answer.result.as_ref().err();
+            metrics::dns_answered(answer.family, error, now.duration_since(start));
+            machine.answer(now.into_std(), answer);
         }
     };
     let timed_out = match deadline {

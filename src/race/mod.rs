@@ -6,7 +6,8 @@
 //! - [`driver`](mod@driver): the machine on tokio, generic over the [`Dial`](crate::Dial) seam and the
 //!   stream of DNS answers;
 //! - [`one`](mod@one): one address, dialed as the machine would, without it;
-//! - [`list`]: the machine's order without dialing, for a client that connects by itself.
+//! - [`list`]: the machine's order without dialing, for a client that connects by itself;
+//! - [`span`](mod@span): what a race's `tracing` span says of its end.
 //!
 //! The machine's rules are tested on a paused clock against a simulated network (see
 //! `tests/mod.rs`).
@@ -19,11 +20,13 @@ pub(crate) mod list;
 pub(crate) mod machine;
 pub(crate) mod one;
 mod report;
+mod span;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use self::driver::race;
 pub(crate) use self::one::{one, Won};
+pub(crate) use self::span::{ended, span};
 
 /// The machine, its account and the rules of time it asks are sans-IO: no runtime, no
 /// socket, no resolver in the code of any of their files (their docs may name them).

@@ -19,6 +19,7 @@ use super::report::{attempt_timed_out, Report};
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::dial::{Destination, Origin, Progress};
+use crate::metrics;
 use crate::schedule::timing;
 use crate::{ConnectError, ConnectInfo, Dial};
 
@@ -98,10 +99,12 @@ pub(crate) fn one<'a, D: Dial>(
             "a configuration for the machine: {config:?}"
         );
         let now = tokio::time::Instant::now();
+        // Records the race as it returns, or as `cancelled` if its caller drops it.
+        let mut tally = metrics::Race::start(now);
         // No total timeout: the attempt timeout alone, with the whole race to itself.
         let timeout = timing::attempt_timeout(config, None, 1);
         if timeout.is_some() {
-            crate::runtime::timers(now)?;
+            crate::runtime::timers(now).inspect_err(|e| tally.failed(e, false))?;
         }
         let start = now.into_std();
         tracing::debug!(%addr, attempt = 0, ?timeout, "attempt started");
@@ -135,6 +138,7 @@ pub(crate) fn one<'a, D: Dial>(
                 // Only with a subscriber that wants the event is the clock read.
                 let elapsed = || tokio::time::Instant::now().into_std() - start;
                 tracing::debug!(%addr, elapsed = ?elapsed(), "connected");
+                tally.won_alone(addr);
                 let transport = progress.take().first().map(|&(_, at)| at.into_std());
                 let won = Won::Alone {
                     addr,
@@ -150,7 +154,9 @@ pub(crate) fn one<'a, D: Dial>(
                 report.started(addr, start, None);
                 report.failed(0, error, end);
                 // One address is never left out.
-                Err(report.exhausted(0, config.max_addresses))
+                let error = report.exhausted(0, config.max_addresses);
+                tally.failed(&error, false);
+                Err(error)
             }
         }
     }

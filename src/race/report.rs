@@ -13,6 +13,7 @@ use tracing::{debug, trace};
 use crate::dns::DnsError;
 use crate::error::{reason, short_of_resources, AttemptError, ErrorKind};
 use crate::history::Lesson;
+use crate::metrics::{self, AttemptEnd};
 use crate::{Attempt, ConnectError, ConnectInfo, Family, Outcome};
 
 /// What a race has done so far.
@@ -199,6 +200,7 @@ impl Report {
     pub(crate) fn failed(&mut self, idx: usize, error: io::Error, now: Instant) {
         let duration = self.ran(idx, now);
         let attempt = &mut self.attempts[idx];
+        metrics::attempt_ended(AttemptEnd::failed(&error), duration, attempt.addr);
         attempt.duration = duration;
         attempt.end = End::Failed(error);
     }
@@ -207,6 +209,7 @@ impl Report {
     pub(crate) fn abandoned(&mut self, idx: usize, now: Instant) {
         let duration = self.ran(idx, now);
         let attempt = &mut self.attempts[idx];
+        metrics::attempt_ended(AttemptEnd::Abandoned, duration, attempt.addr);
         attempt.duration = duration;
         attempt.end = End::Abandoned;
         debug!(addr = %attempt.addr, after = ?attempt.duration, "attempt abandoned for the next address: the budget is spent");
@@ -216,16 +219,19 @@ impl Report {
     pub(crate) fn connected(&mut self, idx: usize, now: Instant) {
         let duration = self.ran(idx, now);
         let attempt = &mut self.attempts[idx];
+        metrics::attempt_ended(AttemptEnd::Connected, duration, attempt.addr);
         attempt.end = End::Connected;
         attempt.duration = duration;
     }
 
-    /// Marks every attempt still running as cancelled, as of `now`.
+    /// Marks every attempt still running as cancelled, as of `now`: once, as the race
+    /// ends.
     pub(crate) fn cancel_running(&mut self, now: Instant) {
         let elapsed = self.since_start(now);
         for a in &mut self.attempts {
             if a.is_running() {
                 a.duration = elapsed.saturating_sub(a.started);
+                metrics::attempt_ended(AttemptEnd::Cancelled, a.duration, a.addr);
             }
         }
     }

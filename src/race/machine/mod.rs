@@ -196,6 +196,11 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         })
     }
 
+    /// Whether the race started its best known address alone, as the history said.
+    pub(crate) fn used_history(&self) -> bool {
+        self.report.used_history
+    }
+
     /// How many addresses the address cap left out.
     pub(crate) fn left_out(&self) -> usize {
         self.queue.dropped()
