@@ -223,10 +223,6 @@ impl Stream for Answers {
         }
         Poll::Ready(Some(answer))
     }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
-    }
 }
 
 impl fmt::Debug for Answers {
@@ -234,5 +230,58 @@ impl fmt::Debug for Answers {
         f.debug_struct("Answers")
             .field("port", &self.port)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    /// An answer says its family, its addresses or its error, and whether it is sorted;
+    /// `Answers` sets the race's port on each address and keeps an IPv6 scope.
+    #[tokio::test]
+    async fn answers_carry_their_family_and_take_the_races_port() {
+        let scoped: SocketAddr = "[fe80::1%2]:0".parse().unwrap();
+        let v6 = Answer::new(Some(Family::V6), [scoped]).sorted(true);
+        assert_eq!(v6.family(), Some(Family::V6));
+        assert!(v6.sorted);
+        let failed = Answer::failed(Some(Family::V4), "refused");
+        assert_eq!(failed.family(), Some(Family::V4));
+        assert_eq!(failed.result().unwrap_err().to_string(), "A lookup failed");
+
+        let mut answers = Answers::new(stream::iter([v6, failed]));
+        answers.port = Some(443);
+        let got: Vec<Answer> = answers.collect().await;
+        let addr = got[0].result().unwrap()[0];
+        assert_eq!(addr, "[fe80::1%2]:443".parse::<SocketAddr>().unwrap());
+        assert!(got[1].result().is_err());
+    }
+
+    /// Every public resolver and `Answers` say what they are in `Debug`, and show no
+    /// internals that change per lookup.
+    #[test]
+    fn resolvers_and_answers_say_what_they_are() {
+        let answers = Answers::ready(Answer::new(None, []));
+        assert_eq!(format!("{answers:?}"), "Answers { port: None, .. }");
+        let resolver =
+            crate::StaticResolver::new().host("a.example", ["192.0.2.1".parse().unwrap()]);
+        assert_eq!(
+            format!("{resolver:?}"),
+            r#"StaticResolver { names: {"a.example": [192.0.2.1:0]}, fallback: false }"#
+        );
+        assert!(
+            format!("{:?}", crate::SystemResolver::new()).starts_with("SystemResolver { backend: ")
+        );
+        #[cfg(feature = "hyper")]
+        {
+            use hyper_util::client::legacy::connect::dns::GaiResolver;
+            let gai = crate::ServiceResolver::new(GaiResolver::new());
+            assert_eq!(
+                format!("{gai:?}"),
+                r#"ServiceResolver { service: "hyper_util::client::legacy::connect::dns::GaiResolver" }"#
+            );
+        }
     }
 }
