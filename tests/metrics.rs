@@ -401,3 +401,55 @@ fn attempts_name_their_peer_only_when_asked() {
     let race = of(&series, "connie.races", &[]).next().expect("the race");
     assert!(race.1.labels().all(|l| !l.key().starts_with("network.")));
 }
+
+/// Races that fail are counted `failed`, with their `ErrorKind` as `error.type`, never
+/// `cancelled`: one address alone and a name's two addresses, both refused, and a name
+/// that does not exist, whose lookups say so per family.
+#[test]
+fn failed_races_are_counted_with_their_kind() {
+    let ((), series) = recorded(|| async {
+        let lab = Lab::builder()
+            .refused(ip("127.0.6.31"))
+            .refused(ip("127.0.6.32"))
+            .build()
+            .await
+            .unwrap();
+        let dns = lab.dns("www").start().await.unwrap();
+        let connector = ConnieConnector::new().resolver(dns.resolver());
+        let alone = connector.connect(lab.addrs()[0]).await.unwrap_err();
+        assert_eq!(alone.attempts().len(), 1);
+        let both = connector
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap_err();
+        assert_eq!(both.attempts().len(), 2);
+        let missing = connector
+            .connect(("missing.lab.test.", lab.port()))
+            .await
+            .unwrap_err();
+        assert!(missing.is_dns(), "{missing:?}");
+    });
+    let failed = |kind| [("connie.outcome", "failed"), ("error.type", kind)];
+    assert_eq!(
+        count(&series, "connie.races", &failed("AllAttemptsFailed")),
+        2
+    );
+    assert_eq!(count(&series, "connie.races", &failed("Dns")), 1);
+    assert_eq!(count(&series, "connie.races", &[]), 3, "none cancelled");
+    let refused = [
+        ("connie.outcome", "failed"),
+        ("error.type", "ConnectionRefused"),
+    ];
+    assert_eq!(count(&series, "connie.attempts", &refused), 3);
+    for rtype in ["A", "AAAA"] {
+        let not_found = [
+            ("dns.question.type", rtype),
+            ("error.type", "host_not_found"),
+        ];
+        assert_eq!(
+            samples(&series, "dns.lookup.duration", &not_found).len(),
+            1,
+            "{rtype}"
+        );
+    }
+}
