@@ -213,9 +213,9 @@ impl<D> ConnieConnector<D> {
     /// `HttpConnector::new_with_resolver` takes any resolver service.
     ///
     /// - A hickory [`TokioResolver`](hickory_resolver::TokioResolver), for custom name
-    ///   servers, options or caching, or a resolver shared with other code. connie calls its
-    ///   `ipv4_lookup` and `ipv6_lookup` concurrently; `/etc/hosts` is consulted as the
-    ///   resolver's options say.
+    ///   servers, options or caching, or a resolver shared with other code. connie calls
+    ///   its `ipv4_lookup` and `ipv6_lookup` concurrently; `/etc/hosts` is consulted as
+    ///   the resolver's options say.
     /// - [`StaticResolver`](crate::StaticResolver): fixed addresses for some names, for
     ///   tests and overrides, with any other resolver as its fallback.
     /// - [`ServiceResolver`](crate::ServiceResolver) (feature `hyper`): a resolver of
@@ -305,9 +305,9 @@ impl<D> ConnieConnector<D> {
     }
 
     /// Resolves names with the operating system's resolver, `getaddrinfo`
-    /// ([`GetAddrInfo`](crate::GetAddrInfo)), instead of hickory: for names only NSS knows (`/etc/nsswitch.conf`: systemd-resolved, mDNS,
-    /// LDAP, `/etc/hosts` in the order it gives), or when `/etc/gai.conf` should order the
-    /// addresses.
+    /// ([`GetAddrInfo`](crate::GetAddrInfo)), instead of hickory: for names only NSS knows
+    /// (`/etc/nsswitch.conf`: systemd-resolved, mDNS, LDAP, `/etc/hosts` in the order it
+    /// gives), or when `/etc/gai.conf` should order the addresses.
     ///
     /// connie makes two calls, one for IPv4 (`AF_INET`) and one for IPv6 (`AF_INET6`), each
     /// on a tokio blocking thread, and each family joins the race as soon as its own call
