@@ -105,12 +105,16 @@ mod on;
 #[cfg(feature = "metrics")]
 pub use self::on::label_peer_address;
 #[cfg(feature = "metrics")]
-pub(crate) use self::on::{attempt_ended, describe, dns_answered, in_flight, waiting, Part, Race};
+pub(crate) use self::on::{
+    attempt_ended, attempt_failed, describe, dns_answered, in_flight, waiting, Part, Race,
+};
 
 #[cfg(not(feature = "metrics"))]
 mod off;
 #[cfg(not(feature = "metrics"))]
-pub(crate) use self::off::{attempt_ended, describe, dns_answered, in_flight, waiting, Part, Race};
+pub(crate) use self::off::{
+    attempt_ended, attempt_failed, describe, dns_answered, in_flight, waiting, Part, Race,
+};
 
 /// How an attempt ended, for its metrics: its [`Outcome`](crate::Outcome), with a
 /// failure's kind only.
@@ -122,16 +126,6 @@ pub(crate) enum AttemptEnd {
     TimedOut,
     Cancelled,
     Abandoned,
-}
-
-impl AttemptEnd {
-    /// An attempt that failed with `error`: a timeout is [`TimedOut`](Self::TimedOut).
-    pub(crate) fn failed(error: &io::Error) -> AttemptEnd {
-        match error.kind() {
-            io::ErrorKind::TimedOut => AttemptEnd::TimedOut,
-            kind => AttemptEnd::Failed(kind),
-        }
-    }
 }
 
 /// A gauge that adds up one [`Part`] of each budget or history in the process.

@@ -2,8 +2,9 @@
 //! `#[inline]` function of values the caller has at hand, and [`Race`] and [`Part`] hold
 //! nothing and have no `Drop`, so the optimiser leaves no trace of them.
 
+use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant as StdInstant};
 
 use tokio::time::Instant;
 
@@ -18,9 +19,13 @@ pub(crate) fn describe() {}
 #[inline(always)]
 pub(crate) fn attempt_ended(_: AttemptEnd, _: Duration, _: SocketAddr) {}
 
+/// Nothing to record: the error's kind is not read.
+#[inline(always)]
+pub(crate) fn attempt_failed(_: &io::Error, _: Duration, _: SocketAddr) {}
+
 /// Nothing to record.
 #[inline(always)]
-pub(crate) fn dns_answered(_: Option<Family>, _: Option<&DnsError>, _: Duration) {}
+pub(crate) fn dns_answered(_: Option<Family>, _: Option<&DnsError>, _: StdInstant, _: StdInstant) {}
 
 /// Nothing to record.
 #[inline(always)]

@@ -251,6 +251,17 @@ pub(crate) fn attempt_ended(end: AttemptEnd, duration: Duration, addr: SocketAdd
     with_recorder(|r| record_attempt(r, end, duration, addr));
 }
 
+/// An attempt to `addr` failed with `error` after `duration`: a timeout is
+/// [`AttemptEnd::TimedOut`]. The error's kind is read here, not by the caller, so that
+/// without the feature it is not read at all (`io::Error::kind` is not inlined).
+pub(crate) fn attempt_failed(error: &io::Error, duration: Duration, addr: SocketAddr) {
+    let end = match error.kind() {
+        io::ErrorKind::TimedOut => AttemptEnd::TimedOut,
+        kind => AttemptEnd::Failed(kind),
+    };
+    attempt_ended(end, duration, addr);
+}
+
 /// The keys of `connie.attempts` and `connie.attempt.duration` for an attempt that
 /// ended so; and for a failure of a kind a connect seldom meets, that kind, for its
 /// `error.type` to be made on the spot (the keys have none then).
@@ -321,9 +332,15 @@ fn record_attempt(r: &dyn Recorder, end: AttemptEnd, duration: Duration, addr: S
     }
 }
 
-/// An answer of `family` (none for literal addresses) reached the race `elapsed` after it
-/// started, with `error` if its lookup failed.
-pub(crate) fn dns_answered(family: Option<Family>, error: Option<&DnsError>, elapsed: Duration) {
+/// An answer of `family` (none for literal addresses) reached at `now` the race that
+/// started at `start`, with `error` if its lookup failed. The time between is taken here,
+/// not by the caller, so that without the feature the clock's arithmetic is not done.
+pub(crate) fn dns_answered(
+    family: Option<Family>,
+    error: Option<&DnsError>,
+    start: std::time::Instant,
+    now: std::time::Instant,
+) {
     let Some(family) = family else { return };
     let class = error.map(|e| {
         if e.is_timeout() {
@@ -359,7 +376,7 @@ pub(crate) fn dns_answered(family: Option<Family>, error: Option<&DnsError>, ela
         Family::V4 => by_error!("A"),
         Family::V6 => by_error!("AAAA"),
     };
-    with_recorder(|r| time(r, key, elapsed));
+    with_recorder(|r| time(r, key, now.saturating_duration_since(start)));
 }
 
 /// `by` more attempts in flight in an attempt budget (fewer if negative).
@@ -442,14 +459,15 @@ mod tests {
                 let mut alone = Race::start(Instant::now());
                 tokio::time::advance(ms(2)).await;
                 alone.won_alone(addr);
-                let refused = AttemptEnd::Failed(io::ErrorKind::ConnectionRefused);
-                attempt_ended(refused, ms(7), addr);
+                let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+                attempt_failed(&refused, ms(7), addr);
                 attempt_ended(AttemptEnd::Abandoned, ms(100), addr);
                 let timeout = io::Error::from(io::ErrorKind::TimedOut);
                 let error = DnsError::new(Some(Family::V4), timeout);
-                dns_answered(Some(Family::V4), Some(&error), ms(4));
-                dns_answered(Some(Family::V6), None, ms(3));
-                dns_answered(None, None, ms(1));
+                let t0 = std::time::Instant::now();
+                dns_answered(Some(Family::V4), Some(&error), t0, t0 + ms(4));
+                dns_answered(Some(Family::V6), None, t0, t0 + ms(3));
+                dns_answered(None, None, t0, t0 + ms(1));
                 in_flight(1);
                 in_flight(1);
                 in_flight(-1);

@@ -183,8 +183,7 @@ where
                         match answer {
                             Some(answer) => {
                                 let error = answer.result.as_ref().err();
-                                let elapsed = now.saturating_duration_since(start.into_std());
-                                metrics::dns_answered(answer.family, error, elapsed);
+                                metrics::dns_answered(answer.family, error, start.into_std(), now);
                                 machine.answer(now, answer);
                             }
                             None => {

@@ -53,8 +53,9 @@ where
         while let Some(answer) = answers.next().await {
             let now = Instant::now();
             let error = answer.result.as_ref().err();
-            metrics::dns_answered(answer.family, error, now.duration_since(start));
-            machine.answer(now.into_std(), answer);
+            let now = now.into_std();
+            metrics::dns_answered(answer.family, error, start.into_std(), now);
+            machine.answer(now, answer);
         }
     };
     let timed_out = match deadline {

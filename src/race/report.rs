@@ -200,7 +200,7 @@ impl Report {
     pub(crate) fn failed(&mut self, idx: usize, error: io::Error, now: Instant) {
         let duration = self.ran(idx, now);
         let attempt = &mut self.attempts[idx];
-        metrics::attempt_ended(AttemptEnd::failed(&error), duration, attempt.addr);
+        metrics::attempt_failed(&error, duration, attempt.addr);
         attempt.duration = duration;
         attempt.end = End::Failed(error);
     }
