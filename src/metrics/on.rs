@@ -461,6 +461,8 @@ mod tests {
                 alone.won_alone(addr);
                 let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
                 attempt_failed(&refused, ms(7), addr);
+                let overdue = io::Error::from(io::ErrorKind::TimedOut);
+                attempt_failed(&overdue, ms(9), addr);
                 attempt_ended(AttemptEnd::Abandoned, ms(100), addr);
                 let timeout = io::Error::from(io::ErrorKind::TimedOut);
                 let error = DnsError::new(Some(Family::V4), timeout);
@@ -507,9 +509,11 @@ mod tests {
             "connie.attempt.duration connie.outcome=abandoned [0.1]",
             "connie.attempt.duration connie.outcome=connected [0.002]",
             "connie.attempt.duration connie.outcome=failed,error.type=ConnectionRefused [0.007]",
+            "connie.attempt.duration connie.outcome=timed_out [0.009]",
             "connie.attempts connie.outcome=abandoned 1",
             "connie.attempts connie.outcome=connected 1",
             "connie.attempts connie.outcome=failed,error.type=ConnectionRefused 1",
+            "connie.attempts connie.outcome=timed_out 1",
             "connie.budget.in_flight  1",
             "connie.budget.limit  0",
             "connie.budget.waiting  1",
