@@ -342,35 +342,21 @@ pub(crate) fn dns_answered(
     now: std::time::Instant,
 ) {
     let Some(family) = family else { return };
-    let class = error.map(|e| {
-        if e.is_timeout() {
-            "timeout"
-        } else if e.is_no_such_name() {
-            "host_not_found"
-        } else if e.is_no_records() {
-            "no_records"
-        } else {
-            "_OTHER"
-        }
-    });
     macro_rules! by_error {
-        ($rtype:literal) => {
-            match class {
-                None => key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype),
-                Some("timeout") => {
-                    key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype, "error.type" => "timeout")
-                }
-                Some("host_not_found") => {
-                    key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype, "error.type" => "host_not_found")
-                }
-                Some("no_records") => {
-                    key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype, "error.type" => "no_records")
-                }
-                Some(_) => {
-                    key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype, "error.type" => "_OTHER")
-                }
+        ($rtype:literal) => {{
+            macro_rules! failed {
+                ($error:literal) => {
+                    key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype, "error.type" => $error)
+                };
             }
-        };
+            match error {
+                None => key!(DNS_LOOKUP_DURATION, "dns.question.type" => $rtype),
+                Some(e) if e.is_timeout() => failed!("timeout"),
+                Some(e) if e.is_no_such_name() => failed!("host_not_found"),
+                Some(e) if e.is_no_records() => failed!("no_records"),
+                Some(_) => failed!("_OTHER"),
+            }
+        }};
     }
     let key = match family {
         Family::V4 => by_error!("A"),
