@@ -46,13 +46,13 @@ impl Race {
     }
 
     #[inline(always)]
-    pub(crate) fn won(&mut self, _: bool) {}
+    pub(crate) fn won(&mut self, _: Instant, _: bool) {}
 
     #[inline(always)]
     pub(crate) fn won_alone(&mut self, _: SocketAddr) {}
 
     #[inline(always)]
-    pub(crate) fn failed(&mut self, _: &ConnectError, _: bool) {}
+    pub(crate) fn failed(&mut self, _: Instant, _: &ConnectError, _: bool) {}
 }
 
 /// A part of a gauge: none.

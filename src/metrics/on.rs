@@ -206,10 +206,9 @@ impl Race {
         elapsed
     }
 
-    /// The race connected; it `used_history` or not. Its attempts were recorded as each
-    /// ended.
-    pub(crate) fn won(&mut self, used_history: bool) {
-        let now = Instant::now();
+    /// The race connected at `now` (the time of its account); it `used_history` or not.
+    /// Its attempts were recorded as each ended.
+    pub(crate) fn won(&mut self, now: Instant, used_history: bool) {
         with_recorder(|r| self.ended_at(r, now, RaceEnd::Connected, used_history));
     }
 
@@ -223,9 +222,9 @@ impl Race {
         });
     }
 
-    /// The race failed with `error`; it `used_history` or not.
-    pub(crate) fn failed(&mut self, error: &ConnectError, used_history: bool) {
-        let (now, end) = (Instant::now(), RaceEnd::Failed(error.kind()));
+    /// The race failed at `now` with `error`; it `used_history` or not.
+    pub(crate) fn failed(&mut self, now: Instant, error: &ConnectError, used_history: bool) {
+        let end = RaceEnd::Failed(error.kind());
         with_recorder(|r| self.ended_at(r, now, end, used_history));
     }
 }
@@ -437,7 +436,7 @@ mod tests {
             runtime.block_on(async {
                 let mut won = Race::start(Instant::now());
                 tokio::time::advance(ms(30)).await;
-                won.won(true);
+                won.won(Instant::now(), true);
                 drop(won);
                 let cancelled = Race::start(Instant::now());
                 tokio::time::advance(ms(5)).await;

@@ -63,7 +63,7 @@ where
         // Records the race as it returns, or as `cancelled` if its caller drops it.
         let mut tally = metrics::Race::start(start);
         // Its schedule and timeouts run on tokio timers.
-        crate::runtime::timers(start).inspect_err(|e| tally.failed(e, false))?;
+        crate::runtime::timers(start).inspect_err(|e| tally.failed(start, e, false))?;
         let mut machine = Machine::new(config, knowledge, start.into_std());
         let progress = Progress::default();
         let mut running = pin!(Dials::new());
@@ -132,7 +132,7 @@ where
                             break until.is_some();
                         }
                         Action::Failed(error) => {
-                            tally.failed(&error, machine.used_history());
+                            tally.failed(now, &error, machine.used_history());
                             return Err(error);
                         }
                     }
@@ -172,7 +172,7 @@ where
                     // Closes every losing socket, including any that also connected.
                     running.set(Dials::new());
                     let info = machine.won(now, idx);
-                    tally.won(info.used_history);
+                    tally.won(Instant::from_std(now), info.used_history);
                     return Ok((conn, info));
                 }
                 Event::Attempt(idx, Err(error)) => machine.failed(now, idx, error),

@@ -104,7 +104,7 @@ pub(crate) fn one<'a, D: Dial>(
         // No total timeout: the attempt timeout alone, with the whole race to itself.
         let timeout = timing::attempt_timeout(config, None, 1);
         if timeout.is_some() {
-            crate::runtime::timers(now).inspect_err(|e| tally.failed(e, false))?;
+            crate::runtime::timers(now).inspect_err(|e| tally.failed(now, e, false))?;
         }
         let start = now.into_std();
         tracing::debug!(%addr, attempt = 0, ?timeout, "attempt started");
@@ -155,7 +155,7 @@ pub(crate) fn one<'a, D: Dial>(
                 report.failed(0, error, end);
                 // One address is never left out.
                 let error = report.exhausted(0, config.max_addresses);
-                tally.failed(&error, false);
+                tally.failed(tokio::time::Instant::from_std(end), &error, false);
                 Err(error)
             }
         }
