@@ -12,7 +12,7 @@ use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 use hickory_server::Server;
 
-use super::handler::DelayingHandler;
+use super::handler::{DelayingHandler, QueryCounts};
 use super::{DnsServer, RecordType};
 
 /// TTL of every record the server hands out (also the SOA minimum, i.e. the negative TTL).
@@ -100,9 +100,11 @@ impl DnsServerBuilder {
         let udp_addr = udp.local_addr()?;
         let tcp_addr = tcp.local_addr()?;
 
+        let counts = QueryCounts::default();
         let mut server = Server::new(DelayingHandler {
             catalog,
             delays: self.delays,
+            counts: counts.clone(),
         });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
@@ -113,6 +115,7 @@ impl DnsServerBuilder {
             tcp_addr,
             origin,
             server,
+            counts,
         })
     }
 

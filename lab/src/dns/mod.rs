@@ -39,6 +39,7 @@ use hickory_server::Server;
 
 pub use self::builder::DnsServerBuilder;
 use self::handler::DelayingHandler;
+pub(crate) use self::handler::QueryCounts;
 
 /// DNS record type, as used by [`DnsServerBuilder::delay`] (re-exported from `hickory-proto`).
 pub use hickory_server::proto::rr::RecordType;
@@ -57,6 +58,7 @@ pub struct DnsServer {
     origin: Name,
     /// Owns the listener tasks (in a `JoinSet`): dropping it aborts them.
     server: Server<DelayingHandler>,
+    pub(crate) counts: QueryCounts,
 }
 
 impl fmt::Debug for DnsServer {
@@ -96,6 +98,12 @@ impl DnsServer {
     /// The zone origin, fully qualified (e.g. `lab.test.`).
     pub fn origin(&self) -> &Name {
         &self.origin
+    }
+
+    /// How many queries of `rtype` the server has received, answered or not yet (for a
+    /// test that counts the queries a client sends, such as no `AAAA` without IPv6).
+    pub fn queries(&self, rtype: RecordType) -> usize {
+        self.counts.of(rtype)
     }
 
     /// A hickory `ResolverConfig` that only asks this server (UDP + TCP entries).

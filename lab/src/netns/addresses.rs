@@ -34,12 +34,21 @@ pub(super) fn check_host(ip: IpAddr) -> io::Result<()> {
     }
 }
 
-/// Addresses and routes: the client reaches the host ranges through its TUN device, the
-/// server holds the hosts on `lo` and reaches the client ranges through its TUN device.
+/// Which families the client has a default route of, into its TUN device.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct DefaultRoutes {
+    pub(super) v4: bool,
+    pub(super) v6: bool,
+}
+
+/// Addresses and routes: the client reaches the host ranges (and, with `default_routes`,
+/// everything of those families) through its TUN device, the server holds the hosts on
+/// `lo` and reaches the client ranges through its TUN device.
 pub(super) fn configure(
     client: &Namespace,
     server: &Namespace,
     hosts: &[(IpAddr, HostSpec)],
+    default_routes: DefaultRoutes,
 ) -> io::Result<()> {
     let (v4, v6) = (CLIENT_V4.to_string(), CLIENT_V6.to_string());
     client.ip(&["addr", "add", &format!("{v4}/32"), "dev", TUN_NAME])?;
@@ -54,6 +63,12 @@ pub(super) fn configure(
     client.ip(&["link", "set", TUN_NAME, "up"])?;
     client.ip(&["route", "add", "192.0.2.0/24", "dev", TUN_NAME, "src", &v4])?;
     client.ip(&["route", "add", "2001:db8::/32", "dev", TUN_NAME, "src", &v6])?;
+    if default_routes.v4 {
+        client.ip(&["route", "add", "default", "dev", TUN_NAME, "src", &v4])?;
+    }
+    if default_routes.v6 {
+        client.ip(&["-6", "route", "add", "default", "dev", TUN_NAME, "src", &v6])?;
+    }
 
     server.ip(&["link", "set", TUN_NAME, "up"])?;
     let dns = (IpAddr::V4(DNS_V4), HostSpec::Blackholed);

@@ -25,7 +25,10 @@
 //!   [`NetLabBuilder::name`] in the zone `lab.test.`;
 //! - the client: [`CLIENT_V4`] and [`CLIENT_V6`].
 //!
-//! Neither namespace has a default route, so no packet can leave the machine.
+//! Neither namespace has a default route, so no packet can leave the machine. A client
+//! may be given an IPv4 or IPv6 default route ([`NetLabBuilder::ipv4_default_route`]),
+//! to have that family's connectivity as a host on a network has: it leads into the delay
+//! line, which drops what is not for a lab host.
 //!
 //! Clients run on a thread inside the client namespace ([`NetLab::run_client`]); the
 //! servers on a thread inside the server namespace. The lab needs Linux, root,
@@ -81,10 +84,11 @@ use std::time::Duration;
 use hickory_resolver::config::ResolverConfig;
 use hickory_resolver::TokioResolver;
 
-use self::addresses::{check_host, configure};
+use self::addresses::{check_host, configure, DefaultRoutes};
 pub use self::addresses::{CLIENT_V4, CLIENT_V6, DNS_V4};
 use self::delay_line::{lock, Mode, Rule, SharedRules, SharedSyns};
 use self::sys::{Namespace, NsThread};
+use crate::dns::QueryCounts;
 use crate::tls::LabTls;
 use crate::{dns, DnsServer, DnsServerBuilder, RecordType, TlsHost};
 
@@ -164,6 +168,7 @@ pub struct NetLabBuilder {
     hosts: Vec<(IpAddr, HostSpec)>,
     port: u16,
     dns: DnsServerBuilder,
+    default_routes: DefaultRoutes,
 }
 
 impl NetLabBuilder {
@@ -204,6 +209,22 @@ impl NetLabBuilder {
     /// in this order, from the lab DNS server.
     pub fn name(mut self, name: &str, addrs: impl IntoIterator<Item = IpAddr>) -> Self {
         self.dns = self.dns.host(name, addrs);
+        self
+    }
+
+    /// Gives the client an IPv4 default route, into the lab: the client then has IPv4
+    /// connectivity as a host on a network has (a UDP socket connects to any IPv4
+    /// address), and a packet to an address that is not the lab's is dropped by the delay
+    /// line. Default is no default route: the client reaches the lab's ranges only.
+    pub fn ipv4_default_route(mut self) -> Self {
+        self.default_routes.v4 = true;
+        self
+    }
+
+    /// Gives the client an IPv6 default route, into the lab; see
+    /// [`ipv4_default_route`](Self::ipv4_default_route).
+    pub fn ipv6_default_route(mut self) -> Self {
+        self.default_routes.v6 = true;
         self
     }
 
@@ -256,7 +277,7 @@ impl NetLabBuilder {
         line.run(move || async move {
             delay_line::start(&client_path, &server_path, line_rules, line_syns)
         })??;
-        configure(&client_ns, &server_ns, &self.hosts)?;
+        configure(&client_ns, &server_ns, &self.hosts, self.default_routes)?;
 
         let server = NsThread::spawn("connie-netlab-server", Some(server_ns.path()))?;
         let (port, dns) = (self.port, self.dns);
@@ -280,6 +301,7 @@ impl NetLabBuilder {
             hosts: self.hosts,
             tls,
             dns: (started.dns_udp, started.dns_tcp),
+            dns_queries: started.dns_queries,
             rules,
             syns,
         })
@@ -308,6 +330,7 @@ pub struct NetLab {
     hosts: Vec<(IpAddr, HostSpec)>,
     tls: Option<LabTls>,
     dns: (SocketAddr, SocketAddr),
+    dns_queries: QueryCounts,
     rules: SharedRules,
     syns: SharedSyns,
 }
@@ -319,6 +342,7 @@ impl NetLab {
             hosts: Vec::new(),
             port: DEFAULT_PORT,
             dns: DnsServer::builder(),
+            default_routes: DefaultRoutes::default(),
         }
     }
 
@@ -397,6 +421,11 @@ impl NetLab {
     pub fn attempts_to(&self, ip: IpAddr) -> usize {
         let syns = lock(&self.syns);
         syns.flows.iter().filter(|(_, dst)| dst.ip() == ip).count()
+    }
+
+    /// Queries of record type `rtype` the lab DNS server received.
+    pub fn dns_queries(&self, rtype: RecordType) -> usize {
+        self.dns_queries.of(rtype)
     }
 
     /// Sets the SYN and attempt counters back to zero.

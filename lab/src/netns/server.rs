@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use rustls::ServerConfig;
 
+use crate::dns::QueryCounts;
 use crate::{AliveHost, DnsServerBuilder, TlsHost};
 
 /// Addresses of the started DNS server, and the TLS hosts.
 pub(crate) struct Started {
     pub(crate) dns_udp: SocketAddr,
     pub(crate) dns_tcp: SocketAddr,
+    pub(crate) dns_queries: QueryCounts,
     pub(crate) tls: Vec<(IpAddr, TlsHost)>,
 }
 
@@ -49,6 +51,7 @@ pub(crate) async fn start(
     let started = Started {
         dns_udp: server.udp_addr(),
         dns_tcp: server.tcp_addr(),
+        dns_queries: server.counts.clone(),
         tls: tls_hosts,
     };
     // Keep the hosts and the server for as long as the thread runs.
