@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::policy::Policy;
-use crate::Schedule;
+use crate::{Connectivity, IpFamily, Schedule};
 
 /// Everything a race needs to know about how to run, set on the connector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,4 +20,8 @@ pub(crate) struct Config {
     /// Addresses given as a list are attempted in the order given: no sorting, no
     /// interleaving of the families.
     pub(crate) keep_given_order: bool,
+    /// The families looked up and dialed.
+    pub(crate) ip_family: IpFamily,
+    /// How the families this host can reach are told.
+    pub(crate) connectivity: Connectivity,
 }

@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use crate::budget::{AttemptBudget, Budget, BudgetUse};
 use crate::config::Config;
+use crate::connectivity::Reach;
 use crate::dial::Origin;
 use crate::dns::Answer;
 use crate::dns::{Resolve, Resolver};
@@ -20,7 +21,8 @@ use crate::policy::Policy;
 use crate::race::{self, race, Won};
 use crate::target::Repr;
 use crate::{
-    AddressPolicy, ConnectError, ConnectInfo, Dial, IntoTarget, Schedule, Target, TcpDialer,
+    AddressPolicy, ConnectError, ConnectInfo, Connectivity, Dial, IntoTarget, IpFamily, Schedule,
+    Target, TcpDialer,
 };
 
 /// Default cap on attempts running at once in one race: 16.
@@ -81,6 +83,8 @@ pub struct ConnieConnector<D = TcpDialer> {
     pub(crate) history: Option<Arc<History>>,
     /// The attempts in flight across every race; shared by every clone.
     pub(crate) budget: Arc<Budget>,
+    /// The families this host can reach, as last probed; shared by every clone.
+    pub(crate) reach: Arc<Reach>,
     dialer: D,
     /// The URIs the `Service<Uri>` refuses.
     #[cfg(feature = "hyper")]
@@ -112,10 +116,13 @@ impl ConnieConnector {
                 max_addresses: DEFAULT_MAX_ADDRESSES,
                 policy: None,
                 keep_given_order: false,
+                ip_family: IpFamily::Both,
+                connectivity: Connectivity::Probe,
             }),
             resolver: Resolver::system(),
             history: Some(Arc::new(History::new(DEFAULT_HISTORY_CAPACITY))),
             budget: Arc::new(Budget::new(AttemptBudget::default())),
+            reach: Arc::new(Reach::new()),
             dialer: TcpDialer::new(),
             #[cfg(feature = "hyper")]
             schemes: crate::service::Schemes::default(),
@@ -207,6 +214,44 @@ impl<D> ConnieConnector<D> {
     pub fn address_policy(mut self, policy: impl AddressPolicy) -> Self {
         self.config_mut().policy = Some(Policy(Arc::new(policy)));
         self
+    }
+
+    /// Sets the address families to look up and dial: both, or IPv4 or IPv6 only.
+    ///
+    /// A family left out is never queried, and its addresses are never dialed, whether a
+    /// resolver gives them or the target is one (a race with no address left fails with
+    /// [`ErrorKind::NoAddresses`](crate::ErrorKind::NoAddresses), which names the setting).
+    ///
+    /// ```
+    /// use connie::{ConnieConnector, IpFamily};
+    ///
+    /// // A network whose IPv6 is broken in a way no route shows.
+    /// let connector = ConnieConnector::new().ip_family(IpFamily::V4Only);
+    /// # drop(connector);
+    /// ```
+    ///
+    /// Default is [`IpFamily::Both`]: each family this host can reach (see
+    /// [`connectivity`](Self::connectivity)).
+    pub fn ip_family(mut self, families: IpFamily) -> Self {
+        self.config_mut().ip_family = families;
+        self
+    }
+
+    /// Sets how the connector tells which families this host can reach, to look names up
+    /// only in those (Happy Eyeballs v3): with [`Connectivity::Probe`], a host without an
+    /// IPv6 route sends no `AAAA` query and waits for no IPv6 answer, and an IPv6-only
+    /// host sends no `A` query. [`Connectivity::Assume`] looks both up whatever the
+    /// routes. Only a name's lookups are concerned: literal addresses are dialed as given.
+    ///
+    /// Default is [`Connectivity::Probe`].
+    pub fn connectivity(mut self, connectivity: Connectivity) -> Self {
+        self.config_mut().connectivity = connectivity;
+        self
+    }
+
+    /// The families a race to a name looks up.
+    pub(crate) fn families(&self) -> IpFamily {
+        crate::connectivity::families(self.config.ip_family, self.config.connectivity, &self.reach)
     }
 
     /// Resolves names with `resolver`: any [`Resolve`](crate::Resolve), as hyper-util's
@@ -428,6 +473,7 @@ impl<D> ConnieConnector<D> {
             resolver: self.resolver,
             history: self.history,
             budget: self.budget,
+            reach: self.reach,
             dialer,
             #[cfg(feature = "hyper")]
             schemes: self.schemes,
@@ -550,7 +596,7 @@ impl<D: Dial> ConnieConnector<D> {
                         host: Some(host.trim_end_matches('.')),
                         scheme,
                     };
-                    let race = match self.resolver.lookup(&host, port) {
+                    let race = match self.resolver.lookup(&host, port, self.families()) {
                         Ok(answers) => self.race(origin, answers).await,
                         Err(e) => Err(e),
                     };
@@ -695,6 +741,8 @@ mod tests {
             max_addresses: 16,
             policy: None,
             keep_given_order: false,
+            ip_family: IpFamily::Both,
+            connectivity: Connectivity::Probe,
         };
         for c in [ConnieConnector::new(), ConnieConnector::default()] {
             assert_eq!(*c.config, documented);
@@ -866,5 +914,61 @@ mod tests {
         assert!(used.peak() >= 1, "{used:?}");
         assert_eq!(used.limit(), process_connector().budget_use().limit());
         drop(permit);
+    }
+
+    /// The connectivity probe decides the queries: a host that reaches IPv4 only sends
+    /// no `AAAA` query (and waits for no IPv6 answer), one that reaches IPv6 only no `A`
+    /// query; `Assume`, or a probe that finds both or neither, asks both. Against a real
+    /// DNS server that counts what it receives; the probe's answers are the test's.
+    #[tokio::test(start_paused = true)]
+    async fn the_probe_decides_the_queries() {
+        use std::net::{IpAddr, SocketAddr};
+
+        use connie_lab::{HostKind, Lab, RecordType};
+
+        use crate::Family;
+
+        fn ip(s: &str) -> IpAddr {
+            s.parse().unwrap()
+        }
+        // A global source for a family with a route; `ENETUNREACH` for one without.
+        let reaches = |v4: bool, v6: bool| {
+            Reach::with_probe(Box::new(move |dst: SocketAddr| match dst {
+                SocketAddr::V4(_) if v4 => Ok(ip("192.0.2.2")),
+                SocketAddr::V6(_) if v6 => Ok(ip("2001:db8::2")),
+                _ => Err(std::io::ErrorKind::NetworkUnreachable.into()),
+            }))
+        };
+        let lab = Lab::builder()
+            .host(HostKind::Alive, ip("::1"))
+            .host(HostKind::Alive, ip("127.0.0.2"))
+            .build()
+            .await
+            .unwrap();
+        let cases = [
+            ((true, false), Connectivity::Probe, (1, 0), Some(Family::V4)),
+            ((false, true), Connectivity::Probe, (0, 1), Some(Family::V6)),
+            ((true, true), Connectivity::Probe, (1, 1), None),
+            ((false, false), Connectivity::Probe, (1, 1), None),
+            ((true, false), Connectivity::Assume, (1, 1), None),
+        ];
+        for ((v4, v6), connectivity, (a, aaaa), family) in cases {
+            let dns = lab.dns("www").start().await.unwrap();
+            let mut connector = ConnieConnector::new()
+                .resolver(dns.resolver())
+                .connectivity(connectivity);
+            connector.reach = Arc::new(reaches(v4, v6));
+            let (_stream, info) = connector
+                .connect(("www.lab.test.", lab.port()))
+                .await
+                .unwrap();
+            let case = format!("v4 {v4}, v6 {v6}, {connectivity:?}");
+            assert_eq!(dns.queries(RecordType::A), a, "{case}");
+            assert_eq!(dns.queries(RecordType::AAAA), aaaa, "{case}");
+            if let Some(family) = family {
+                assert_eq!(Family::of(&info.remote_addr()), family, "{case}");
+                assert_eq!(info.elapsed(), Duration::ZERO, "{case}: nothing waited for");
+            }
+        }
     }
 }

@@ -134,6 +134,24 @@
 //! RFC 6724's rule 1 (no route last) reorder it. Each call applies the search list on its
 //! own, so the two families of a name without a final dot can come from two names.
 //!
+//! # The families looked up
+//!
+//! A name is looked up in the families this host can reach, as Happy Eyeballs v3
+//! (draft-ietf-happy-happyeyeballs-v3) has it: a host with an IPv4 route and no IPv6 route
+//! (a container without IPv6) sends no `AAAA` query and waits for no IPv6 answer, and an
+//! IPv6-only host sends no `A` query. Each family is probed with a
+//! UDP `connect()` to a global address, which sends nothing: it has connectivity if the
+//! kernel gives it a source address that is neither loopback nor link-local. The answer is
+//! kept for 5 s, per connector. A host that reaches neither family (loopback only) looks
+//! both up, since its names may be local.
+//!
+//! [`ConnieConnector::connectivity`] with [`Connectivity::Assume`] looks both families up
+//! whatever the routes (a proxy or a tunnel that the routing table does not show), and
+//! [`ConnieConnector::ip_family`] chooses one family: the other is never looked up, and
+//! its addresses are never dialed, from a resolver or a literal target. A [`Resolve`]r is
+//! told the families wanted ([`Query::wants`]); addresses it gives of a family this host
+//! seems not to reach are still raced (they fail at once if it does not).
+//!
 //! # Any resolver
 //!
 //! [`ConnieConnector::resolver`] takes any [`Resolve`]: for a name, a stream of
@@ -231,6 +249,7 @@
 
 mod budget;
 mod config;
+mod connectivity;
 mod connector;
 mod dial;
 mod dns;
@@ -257,6 +276,7 @@ mod tcp;
 mod tls;
 
 pub use crate::budget::{AttemptBudget, BudgetUse};
+pub use crate::connectivity::{Connectivity, IpFamily};
 pub use crate::connector::{
     race_connect, race_connect_budget_use, ConnieConnector, DEFAULT_MAX_ADDRESSES,
     DEFAULT_MAX_CONCURRENT,

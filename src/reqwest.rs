@@ -91,6 +91,7 @@ where
     fn resolve(&self, name: Name) -> Resolving {
         let config = Arc::clone(&self.config);
         let resolver = self.resolver.clone();
+        let families = self.families();
         let host = name.as_str().to_owned();
         let span = tracing::debug_span!("resolve", %host);
         Box::pin(
@@ -102,7 +103,7 @@ where
                         let addrs = vec![SocketAddr::new(ip, 0)];
                         (Ok(Answers::ready(Answer::literal(addrs))), None)
                     }
-                    None => (resolver.lookup(&host, 0), Some(host.clone())),
+                    None => (resolver.lookup(&host, 0, families), Some(host.clone())),
                 };
                 let addrs = match answers {
                     Ok(answers) => list::addresses(&config, Ranking::sorted(), answers).await,

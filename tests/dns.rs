@@ -14,7 +14,9 @@ use connie::hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use connie::hickory_resolver::net::runtime::TokioRuntimeProvider;
 use connie::hickory_resolver::proto::rr::Name;
 use connie::hickory_resolver::TokioResolver;
-use connie::{ConnectError, ConnieConnector, ErrorKind, Family, PublicOnly, Schedule};
+use connie::{
+    ConnectError, Connectivity, ConnieConnector, ErrorKind, Family, IpFamily, PublicOnly, Schedule,
+};
 use connie_lab::{DnsServer, HostKind, Lab, RecordType};
 use support::{bounded, ip, ms, open_fds};
 use tokio::net::TcpStream;
@@ -35,9 +37,13 @@ async fn setup(hosts: &[(HostKind, &str)], aaaa_delay: Option<Duration>) -> (Lab
     (lab, dns.start().await.unwrap())
 }
 
+/// A connector asking `dns`. It looks both families up whatever this host's routes
+/// reach (`Connectivity::Assume`): the lab is on loopback, and the probe has tests of its
+/// own (`tests/netns.rs`).
 fn connector(dns: &DnsServer, schedule: Schedule) -> ConnieConnector {
     ConnieConnector::new()
         .resolver(dns.resolver())
+        .connectivity(Connectivity::Assume)
         .schedule(schedule)
 }
 
@@ -560,6 +566,7 @@ fn searching(dns: &DnsServer, ndots: usize) -> ConnieConnector {
     let (config, opts) = with_search_list(dns, ndots);
     ConnieConnector::new()
         .resolver_config(config, opts)
+        .connectivity(Connectivity::Assume)
         .schedule(Schedule::race_all())
 }
 
@@ -605,6 +612,31 @@ async fn a_name_under_a_search_list_is_one_host() {
         assert_eq!(
             (info.dns_v4(), info.dns_v6()),
             (Some(ms(100)), Some(ms(100)))
+        );
+    })
+    .await
+}
+
+/// With one family looked up, a name of the search list without an address of it is
+/// passed by: `svc.corp.test.` has only an `A` record, and an IPv6-only connector goes on
+/// to `svc.test.`'s `AAAA`, sending no `A` query at all.
+#[tokio::test(start_paused = true)]
+async fn one_family_passes_a_name_without_it_under_a_search_list() {
+    bounded(async {
+        let lab = Lab::builder().alive(ip("::1")).build().await.unwrap();
+        let hosts = [("svc.corp", "127.0.0.2"), ("svc", "::1")];
+        let dns = search_zone(&hosts, None).await;
+        let (_s, info) = searching(&dns, 1)
+            .ip_family(IpFamily::V6Only)
+            .connect(("svc", lab.port()))
+            .await
+            .unwrap();
+        assert_eq!(info.remote_addr().ip(), ip("::1"));
+        assert_eq!(dns.queries(RecordType::A), 0);
+        assert_eq!(
+            dns.queries(RecordType::AAAA),
+            2,
+            "svc.corp.test., then svc.test."
         );
     })
     .await

@@ -407,3 +407,62 @@ fn an_rtt_over_the_maximum_is_rejected() {
         }
     }
 }
+
+/// Happy Eyeballs v3's connectivity rule, with real routes: a client whose only default
+/// route is IPv4 sends no `AAAA` query and connects over IPv4 at once; one whose only
+/// default route is IPv6 sends no `A` query. With both default routes, or neither (the
+/// lab's own ranges only: nothing says which family is missing), both are asked, and so
+/// they are with `Connectivity::Assume` whatever the routes. Counted at the lab's DNS
+/// server; each case in a lab of its own, so the connector's probe runs in it.
+#[test]
+fn a_family_without_a_default_route_is_not_looked_up() {
+    use connie::{Connectivity, Family};
+    use connie_lab::RecordType;
+
+    if let Err(reason) = netns::available() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let (v4, v6) = (ip("192.0.2.1"), ip("2001:db8::1"));
+    let cases = [
+        ((true, false), Connectivity::Probe, (1, 0), Some(Family::V4)),
+        ((false, true), Connectivity::Probe, (0, 1), Some(Family::V6)),
+        ((true, true), Connectivity::Probe, (1, 1), None),
+        ((false, false), Connectivity::Probe, (1, 1), None),
+        ((true, false), Connectivity::Assume, (1, 1), None),
+    ];
+    for ((route_v4, route_v6), connectivity, (a, aaaa), family) in cases {
+        let mut builder = NetLab::builder()
+            .alive(v4, Duration::from_millis(10))
+            .alive(v6, Duration::from_millis(10))
+            .name("www", [v6, v4]);
+        if route_v4 {
+            builder = builder.ipv4_default_route();
+        }
+        if route_v6 {
+            builder = builder.ipv6_default_route();
+        }
+        let lab = builder
+            .start()
+            .expect("the lab starts where it is available");
+        let env = lab.client_env("www.lab.test.");
+        let remote = lab
+            .run_client(move || {
+                bounded(async move {
+                    let connector = ConnieConnector::new()
+                        .resolver(env.resolver())
+                        .connectivity(connectivity);
+                    let (stream, _info) = connector.connect((env.name(), env.port())).await?;
+                    stream.peer_addr()
+                })
+            })
+            .expect("the client thread runs")
+            .expect("connects");
+        let case = format!("routes v4 {route_v4}, v6 {route_v6}, {connectivity:?}");
+        assert_eq!(lab.dns_queries(RecordType::A), a, "{case}");
+        assert_eq!(lab.dns_queries(RecordType::AAAA), aaaa, "{case}");
+        if let Some(family) = family {
+            assert_eq!(Family::of(&remote), family, "{case}");
+        }
+    }
+}

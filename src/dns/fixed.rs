@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::{Answer, Answers, Query, Resolve};
+use crate::Family;
 
 /// A resolver that answers from a fixed map of names: for tests that must not touch DNS,
 /// and for overrides, as reqwest's `ClientBuilder::resolve` offers.
@@ -73,7 +74,10 @@ impl Resolve for StaticResolver {
             self.names.get(name)
         };
         match (found, &self.fallback) {
-            (Some(addrs), _) => Answers::ready(Answer::new(None, addrs.iter().copied())),
+            (Some(addrs), _) => {
+                let wanted = addrs.iter().filter(|a| query.wants(Family::of(a)));
+                Answers::ready(Answer::new(None, wanted.copied()))
+            }
             (None, Some(fallback)) => fallback.resolve(query),
             (None, None) => Answers::ready(Answer::failed(None, NotInMap)),
         }

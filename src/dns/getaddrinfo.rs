@@ -9,7 +9,7 @@ use dns_lookup::{AddrFamily, AddrInfoHints, LookupError, LookupErrorKind, SockTy
 use futures_util::stream::FuturesUnordered;
 
 use super::{Answer, Answers, DnsError, Query, Resolve};
-use crate::Family;
+use crate::{Family, IpFamily};
 
 /// The operating system's resolver, `getaddrinfo`, one call per family, each on a tokio
 /// blocking thread, each answer given as it returns.
@@ -28,21 +28,24 @@ pub struct GetAddrInfo;
 
 impl Resolve for GetAddrInfo {
     fn resolve(&self, query: &Query<'_>) -> Answers {
-        per_family(getaddrinfo, query.name())
+        per_family(getaddrinfo, query.name(), query.families())
     }
 }
 
-/// One lookup per family, `lookup(host, family)`, each on a tokio blocking thread, yielded
-/// as each returns.
+/// One lookup per family of `families`, `lookup(host, family)`, each on a tokio blocking
+/// thread, yielded as each returns.
 ///
 /// A blocking call cannot be cancelled: dropped before they return, the lookups' threads
 /// run on until the calls return, and their answers are dropped. Dropping never blocks.
-fn per_family<F>(lookup: F, host: &str) -> Answers
+fn per_family<F>(lookup: F, host: &str, families: IpFamily) -> Answers
 where
     F: Fn(&str, Family) -> Result<Vec<SocketAddr>, DnsError> + Copy + Send + 'static,
 {
     let pending = FuturesUnordered::new();
-    for family in [Family::V6, Family::V4] {
+    for family in [Family::V6, Family::V4]
+        .into_iter()
+        .filter(|&f| families.allows(f))
+    {
         let host = host.to_owned();
         pending.push(async move {
             // Spawned on first poll, not here: the stream may be made outside a runtime.
@@ -152,7 +155,7 @@ mod tests {
     async fn by_family(resolver: &Resolver, host: &str) -> (Found, Found) {
         let (mut v4, mut v6) = (None, None);
         for answer in resolver
-            .lookup(host, 8080)
+            .lookup(host, 8080, IpFamily::Both)
             .unwrap()
             .collect::<Vec<_>>()
             .await
@@ -246,7 +249,7 @@ mod tests {
             Ok(vec![SocketAddr::from(([127, 0, 0, 1], 0))])
         }
 
-        let mut answers = per_family(lookup, "stuck.example");
+        let mut answers = per_family(lookup, "stuck.example", IpFamily::Both);
         answers.port = Some(80);
         let first = answers.next().await.expect("the A answer");
         assert_eq!(first.family, Some(Family::V4));

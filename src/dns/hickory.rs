@@ -15,37 +15,38 @@ use tracing::warn;
 
 use super::search::{is_absolute, SameName, Search, SearchList};
 use super::{name, Answer, Answers, GetAddrInfo, Lookups, Query, Resolve};
-use crate::Family;
+use crate::{Family, IpFamily};
 
 /// One family's answer, and the name hickory answered for (the lookup's query: a name of
 /// the search list, for a name that is not fully qualified); `None` when it failed.
 pub(super) type Named = (Answer, Option<Name>);
 
-/// `name`'s `A` and `AAAA` lookups, concurrently, each finished by `then` (with the
-/// family). hickory applies its search list to each lookup of a name that is not fully
-/// qualified on its own.
+/// `name`'s `A` and `AAAA` lookups of `families`, concurrently, each finished by `then`
+/// (with the family). hickory applies its search list to each lookup of a name that is
+/// not fully qualified on its own.
 fn per_family_with<T: 'static>(
     resolver: &Arc<TokioResolver>,
     name: Name,
+    families: IpFamily,
     then: fn(Family, Result<Lookup, NetError>) -> T,
 ) -> Lookups<T> {
     let lookup = |family, name| {
         let resolver = Arc::clone(resolver);
-        async move {
+        let lookup = async move {
             let lookup = match family {
                 Family::V4 => resolver.ipv4_lookup(name).await,
                 Family::V6 => resolver.ipv6_lookup(name).await,
             };
             then(family, lookup)
-        }
-        .boxed()
+        };
+        families.allows(family).then(|| lookup.boxed())
     };
     Lookups::new(lookup(Family::V6, name.clone()), lookup(Family::V4, name))
 }
 
-/// `name`'s `A` and `AAAA` lookups, concurrently, as [`Answer`]s.
-pub(super) fn per_family(resolver: &Arc<TokioResolver>, name: Name) -> Lookups {
-    per_family_with(resolver, name, answer)
+/// `name`'s `A` and `AAAA` lookups of `families`, concurrently, as [`Answer`]s.
+pub(super) fn per_family(resolver: &Arc<TokioResolver>, name: Name, families: IpFamily) -> Lookups {
+    per_family_with(resolver, name, families, answer)
 }
 
 /// `family`'s answer: the addresses of that family in `lookup` (port 0: the race sets
@@ -103,22 +104,22 @@ impl Hickory {
         })
     }
 
-    /// Looks `name` up: both families at once, and for a name that is not fully
-    /// qualified, both from one name of the search list.
-    fn lookup(&self, name: Name) -> Answers {
+    /// Looks `name` up: the families of `families` at once, and for a name that is not
+    /// fully qualified, all from one name of the search list.
+    fn lookup(&self, name: Name, families: IpFamily) -> Answers {
         if is_absolute(&name) {
-            return Answers::timed(per_family(&self.resolver, name));
+            return Answers::timed(per_family(&self.resolver, name, families));
         }
         let Some(search) = &self.search else {
-            let lookups = per_family_with(&self.resolver, name, named);
+            let lookups = per_family_with(&self.resolver, name, families, named);
             return Answers::timed(SameName::new(lookups));
         };
         let mut candidates = search.candidates(&name);
         if candidates.len() == 1 {
             let only = candidates.remove(0);
-            return Answers::timed(per_family(&self.resolver, only));
+            return Answers::timed(per_family(&self.resolver, only, families));
         }
-        Answers::timed(Search::new(&self.resolver, candidates))
+        Answers::timed(Search::new(&self.resolver, candidates, families))
     }
 }
 
@@ -127,7 +128,7 @@ impl Resolve for Hickory {
         // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as target
         // validation does, so `my_host.example` is looked up.
         match name::parse(query.name()) {
-            Ok(name) => self.lookup(name),
+            Ok(name) => self.lookup(name, query.families()),
             Err(e) => Answers::ready(Answer::failed(None, e)),
         }
     }

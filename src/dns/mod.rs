@@ -44,7 +44,7 @@ use self::hickory::{Hickory, Unbuilt};
 pub use self::resolve::{Answer, Answers, Query, Resolve};
 #[cfg(feature = "hyper")]
 pub use self::tower::ServiceResolver;
-use crate::ConnectError;
+use crate::{ConnectError, IpFamily};
 
 /// How long a lookup still running when its race ends may go on, so that its answer
 /// reaches the resolver's cache (RFC 8305 keeps processing answers after a winner). A
@@ -72,10 +72,13 @@ pub(super) struct Lookups<T: 'static = Answer> {
 }
 
 impl<T> Lookups<T> {
-    /// `first` and `second`, polled in that order.
-    pub(super) fn new(first: BoxFuture<'static, T>, second: BoxFuture<'static, T>) -> Lookups<T> {
+    /// `first` and `second`, those given, polled in that order.
+    pub(super) fn new(
+        first: Option<BoxFuture<'static, T>>,
+        second: Option<BoxFuture<'static, T>>,
+    ) -> Lookups<T> {
         Lookups {
-            pending: [Some(first), Some(second)],
+            pending: [first, second],
             runtime: None,
         }
     }
@@ -184,15 +187,22 @@ impl Resolver {
         }
     }
 
-    /// Looks `host` up, for a race to `port`.
+    /// Looks `host`'s addresses of `families` up, for a race to `port`.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::NoTimeDriver`](crate::ErrorKind::NoTimeDriver) before any query if the
     /// resolver's lookups run on tokio timers (hickory's do) and the runtime cannot make
     /// them. `getaddrinfo` needs none.
-    pub(crate) fn lookup(&self, host: &str, port: u16) -> Result<Answers, ConnectError> {
-        let mut answers = self.resolve.resolve(&Query::new(host));
+    pub(crate) fn lookup(
+        &self,
+        host: &str,
+        port: u16,
+        families: IpFamily,
+    ) -> Result<Answers, ConnectError> {
+        let mut answers = self
+            .resolve
+            .resolve(&Query::new(host).with_families(families));
         if answers.needs_timers {
             crate::runtime::timers(tokio::time::Instant::now())?;
         }
@@ -257,7 +267,11 @@ mod tests {
         use hickory_resolver::net::NetError;
 
         let unbuilt = Resolver::of(Unbuilt(NetError::from("no TLS roots")), "unbuilt");
-        let answers: Vec<Answer> = unbuilt.lookup("example.com", 80).unwrap().collect().await;
+        let answers: Vec<Answer> = unbuilt
+            .lookup("example.com", 80, IpFamily::Both)
+            .unwrap()
+            .collect()
+            .await;
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].family, None);
         let error = answers[0].result.as_ref().unwrap_err();
@@ -292,7 +306,11 @@ mod tests {
     /// only, with the port. `localhost` is answered without a query (RFC 6761).
     #[tokio::test]
     async fn hickory_answers_each_family_with_its_own_addresses() {
-        let mut answers: Vec<Answer> = offline().lookup("localhost", 8080).unwrap().collect().await;
+        let mut answers: Vec<Answer> = offline()
+            .lookup("localhost", 8080, IpFamily::Both)
+            .unwrap()
+            .collect()
+            .await;
         assert_eq!(answers.len(), 2);
         answers.sort_by_key(|a| a.family.map(|f| f == Family::V6));
         assert_eq!(answers[0].family, Some(Family::V4));
@@ -303,7 +321,11 @@ mod tests {
         assert_eq!(answers[1].result.as_ref().unwrap(), &vec![v6]);
 
         // `.invalid` never resolves: each family's lookup fails, with its family.
-        let answers: Vec<Answer> = offline().lookup("x.invalid", 80).unwrap().collect().await;
+        let answers: Vec<Answer> = offline()
+            .lookup("x.invalid", 80, IpFamily::Both)
+            .unwrap()
+            .collect()
+            .await;
         let mut failed: Vec<_> = answers
             .iter()
             .map(|a| (a.family, a.result.as_ref().unwrap_err().family()))
@@ -317,7 +339,11 @@ mod tests {
     #[tokio::test]
     async fn an_unparsable_name_is_one_failed_answer() {
         let long = format!("{}.example", "a".repeat(64));
-        let answers: Vec<Answer> = offline().lookup(&long, 80).unwrap().collect().await;
+        let answers: Vec<Answer> = offline()
+            .lookup(&long, 80, IpFamily::Both)
+            .unwrap()
+            .collect()
+            .await;
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].family, None);
         assert!(answers[0].result.is_err());
@@ -340,8 +366,8 @@ mod tests {
         };
         let (quick, slow) = (Arc::new(AtomicBool::new(false)), Arc::default());
         let mut lookups = Lookups::new(
-            lookup(Duration::from_secs(1), Arc::clone(&quick)),
-            lookup(Duration::from_secs(6), Arc::clone(&slow)),
+            Some(lookup(Duration::from_secs(1), Arc::clone(&quick))),
+            Some(lookup(Duration::from_secs(6), Arc::clone(&slow))),
         );
         assert!(lookups.next().now_or_never().is_none(), "both are running");
         drop(lookups);
@@ -351,8 +377,8 @@ mod tests {
 
         let unpolled = Arc::new(AtomicBool::new(false));
         drop(Lookups::new(
-            lookup(Duration::from_secs(1), Arc::clone(&unpolled)),
-            lookup(Duration::from_secs(1), Arc::clone(&unpolled)),
+            Some(lookup(Duration::from_secs(1), Arc::clone(&unpolled))),
+            Some(lookup(Duration::from_secs(1), Arc::clone(&unpolled))),
         ));
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert!(!unpolled.load(Ordering::SeqCst), "never polled, never run");
@@ -367,11 +393,13 @@ mod tests {
             .build()
             .unwrap();
         let _inside = runtime.enter();
-        let Err(e) = offline().lookup("localhost", 80) else {
+        let Err(e) = offline().lookup("localhost", 80, IpFamily::Both) else {
             panic!("a hickory lookup started without a time driver");
         };
         assert_eq!(e.kind(), crate::ErrorKind::NoTimeDriver, "{e:?}");
-        assert!(Resolver::new(GetAddrInfo).lookup("localhost", 80).is_ok());
+        assert!(Resolver::new(GetAddrInfo)
+            .lookup("localhost", 80, IpFamily::Both)
+            .is_ok());
     }
 
     /// Dropped while a panic unwinds, inside a runtime without a time driver, `Lookups`
@@ -428,7 +456,7 @@ mod tests {
             }
             .boxed()
         };
-        let lookups = Lookups::new(at(2, Family::V6), at(1, Family::V4));
+        let lookups = Lookups::new(Some(at(2, Family::V6)), Some(at(1, Family::V4)));
         let families: Vec<_> = lookups.map(|a| a.family).collect().await;
         assert_eq!(families, [Some(Family::V4), Some(Family::V6)]);
     }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use futures_util::stream::{self, Stream, StreamExt};
 
 use super::DnsError;
-use crate::Family;
+use crate::{Family, IpFamily};
 
 /// A name resolver for connie: for a host name, a stream of [`Answer`]s, each saying which
 /// family's lookup it completes.
@@ -80,20 +80,44 @@ impl<R: Resolve + ?Sized> Resolve for Box<R> {
     }
 }
 
-/// What a race asks a [`Resolve`]r: the name to look up.
+/// What a race asks a [`Resolve`]r: the name to look up, and the address families it
+/// wants.
 ///
 /// A struct rather than a bare name, so that what a race can ask grows without changing
 /// the trait.
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {
     name: &'a str,
+    families: IpFamily,
 }
 
 impl<'a> Query<'a> {
-    /// A query for `name`'s addresses, as a race makes one: for a resolver that hands the
-    /// query on, or a test.
+    /// A query for `name`'s addresses of both families, as a race makes one: for a
+    /// resolver that hands the query on, or a test.
     pub fn new(name: &'a str) -> Query<'a> {
-        Query { name }
+        Query {
+            name,
+            families: IpFamily::Both,
+        }
+    }
+
+    /// The same query, for `families` only.
+    pub fn with_families(self, families: IpFamily) -> Query<'a> {
+        Query { families, ..self }
+    }
+
+    /// The families the race wants (see [`wants`](Self::wants)).
+    pub fn families(&self) -> IpFamily {
+        self.families
+    }
+
+    /// Whether the race wants addresses of `family`: its connector's
+    /// [`ip_family`](crate::ConnieConnector::ip_family), and the families this host can
+    /// reach ([`Connectivity`](crate::Connectivity)). A resolver looks up only the
+    /// families wanted; addresses of another family that it gives anyway are raced if
+    /// this host can reach them (a connector's `ip_family` drops them).
+    pub fn wants(&self, family: Family) -> bool {
+        self.families.allows(family)
     }
 
     /// The host name, as the target spells it (never an IP literal, which needs no DNS),

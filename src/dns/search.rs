@@ -21,6 +21,7 @@ use tracing::debug;
 
 use super::hickory::{per_family, Named};
 use super::{Answer, Lookups};
+use crate::IpFamily;
 
 /// What a hickory resolver does with a name that is not fully qualified: its
 /// configuration's search list and domain, and its options' `ndots` (resolv.conf's
@@ -93,14 +94,14 @@ pub(super) fn is_absolute(name: &Name) -> bool {
                 .is_some_and(|label| label.len() == 56)
 }
 
-/// The lookups of a name with more than one candidate name: both families of one
-/// candidate at a time, concurrently.
+/// The lookups of a name with more than one candidate name: the families asked (both,
+/// unless the race wants one) of one candidate at a time, concurrently.
 ///
 /// A candidate's answer with addresses goes out the moment it arrives: the candidate has
 /// an address, so it is the host. The other family is then looked up for that candidate
 /// only, and its answer goes out too, addresses or error. A failed answer (an error, or no
-/// address) waits for the other family's: if that fails too, neither goes out and both
-/// families look the next candidate up. The last candidate's answers go out as they come,
+/// address) waits for the other family's: if that fails too, or only one family is asked,
+/// neither goes out and the next candidate is looked up. The last candidate's answers go out as they come,
 /// errors included, so a name found nowhere fails with the errors of the last name tried,
 /// as hickory's own search does.
 ///
@@ -110,6 +111,8 @@ pub(super) struct Search {
     resolver: Arc<TokioResolver>,
     /// The candidates not tried yet, in order.
     rest: std::vec::IntoIter<Name>,
+    /// The families looked up for each candidate.
+    families: IpFamily,
     /// The lookups of the candidate being tried.
     lookups: Lookups,
     /// The candidate being tried is the host (it has an address, or it is the last): its
@@ -120,12 +123,17 @@ pub(super) struct Search {
 }
 
 impl Search {
-    /// Looks `candidates` up in order; there must be at least one.
-    pub(super) fn new(resolver: &Arc<TokioResolver>, candidates: Vec<Name>) -> Search {
+    /// Looks `candidates` up in order, for `families`; there must be at least one.
+    pub(super) fn new(
+        resolver: &Arc<TokioResolver>,
+        candidates: Vec<Name>,
+        families: IpFamily,
+    ) -> Search {
         let mut rest = candidates.into_iter();
         let first = rest.next().expect("a name has at least one candidate");
         Search {
-            lookups: per_family(resolver, first),
+            lookups: per_family(resolver, first, families),
+            families,
             resolver: Arc::clone(resolver),
             settled: rest.len() == 0,
             rest,
@@ -146,18 +154,20 @@ impl Stream for Search {
                 }
                 return this.lookups.poll_next_unpin(cx);
             }
-            // A candidate's lookups never run out unsettled: its second failure moves on.
-            let Some(answer) = ready!(this.lookups.poll_next_unpin(cx)) else {
-                return Poll::Ready(this.held.take());
+            let all_failed = match ready!(this.lookups.poll_next_unpin(cx)) {
+                Some(answer) if answer.result.as_ref().is_ok_and(|a| !a.is_empty()) => {
+                    this.settled = true;
+                    return Poll::Ready(Some(answer));
+                }
+                // A first failure waits for the other family's answer.
+                Some(answer) => this.held.replace(answer).is_some(),
+                // The candidate's lookups are over: one family was asked, and failed.
+                None => true,
             };
-            if answer.result.as_ref().is_ok_and(|addrs| !addrs.is_empty()) {
-                this.settled = true;
-                return Poll::Ready(Some(answer));
-            }
-            if this.held.replace(answer).is_none() {
+            if !all_failed {
                 continue;
             }
-            // Both families failed: the next candidate, both families at once.
+            // Every family asked failed: the next candidate, its families at once.
             this.held = None;
             let next = this
                 .rest
@@ -165,7 +175,7 @@ impl Stream for Search {
                 .expect("only the last candidate is settled");
             debug!(name = %next, "trying the next name of the search list");
             this.settled = this.rest.len() == 0;
-            this.lookups = per_family(&this.resolver, next);
+            this.lookups = per_family(&this.resolver, next, this.families);
         }
     }
 }

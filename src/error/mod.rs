@@ -12,6 +12,7 @@ use words::out_of_files;
 pub(crate) use words::{reason, short_of_resources};
 
 use crate::dns::DnsError;
+use crate::IpFamily;
 
 /// Why a race produced no connection.
 ///
@@ -54,6 +55,10 @@ struct Inner {
     /// Addresses `max_addresses` left out, and its value.
     left_out: usize,
     max_addresses: usize,
+    /// Addresses of a family the connector's `ip_family` leaves out, never dialed, and
+    /// its value.
+    skipped: usize,
+    ip_family: IpFamily,
     dns: Vec<DnsError>,
     timeout: Option<Duration>,
     /// A name was looked up and its lookups answered (with no address, for
@@ -111,6 +116,8 @@ impl ConnectError {
                 refused: Vec::new(),
                 left_out: 0,
                 max_addresses: 0,
+                skipped: 0,
+                ip_family: IpFamily::Both,
                 dns: Vec::new(),
                 timeout: None,
                 looked_up: false,
@@ -166,6 +173,13 @@ impl ConnectError {
     pub(crate) fn with_left_out(mut self, left_out: usize, max_addresses: usize) -> Self {
         self.inner.left_out = left_out;
         self.inner.max_addresses = max_addresses;
+        self
+    }
+
+    /// Records that `ip_family` left `skipped` addresses of the other family out.
+    pub(crate) fn with_skipped(mut self, skipped: usize, ip_family: IpFamily) -> Self {
+        self.inner.skipped = skipped;
+        self.inner.ip_family = ip_family;
         self
     }
 
@@ -290,6 +304,10 @@ impl fmt::Debug for ConnectError {
         if inner.left_out > 0 {
             d.field("left_out", &inner.left_out);
         }
+        if inner.skipped > 0 {
+            d.field("skipped", &inner.skipped);
+            d.field("ip_family", &inner.ip_family);
+        }
         d.field("dns", &inner.dns).finish()
     }
 }
@@ -330,9 +348,10 @@ impl fmt::Display for ConnectError {
             ErrorKind::NoAddresses => {
                 self.write_failed(f)?;
                 match host {
-                    Some(host) => write!(f, "{host} has no addresses"),
-                    None => f.write_str("no addresses to connect to"),
+                    Some(host) => write!(f, "{host} has no addresses")?,
+                    None => f.write_str("no addresses to connect to")?,
                 }
+                self.write_skipped(f)
             }
             ErrorKind::RefusedByPolicy => {
                 self.write_failed(f)?;
@@ -381,7 +400,22 @@ impl ConnectError {
         if refused > 0 {
             write!(f, "; {} refused by the address policy", Addresses(refused))?;
         }
+        self.write_skipped(f)?;
         self.write_left_out(f)
+    }
+
+    /// `; 2 addresses skipped by ip_family (V4Only)`, if it skipped any.
+    fn write_skipped(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        if inner.skipped == 0 {
+            return Ok(());
+        }
+        write!(
+            f,
+            "; {} skipped by ip_family ({:?})",
+            Addresses(inner.skipped),
+            inner.ip_family
+        )
     }
 
     /// `; 184 left out by max_addresses (16)`, if the cap left any out.

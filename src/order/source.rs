@@ -224,7 +224,7 @@ impl Prefix {
 /// send from (`EADDRNOTAVAIL`), the family disabled (`EAFNOSUPPORT`), a link-local address
 /// without its scope id (`EINVAL`), a broadcast one (`EACCES`); or, for this moment only,
 /// a lack of resources ([`short_of_resources`]).
-fn kernel_source(dst: SocketAddr) -> io::Result<IpAddr> {
+pub(crate) fn kernel_source(dst: SocketAddr) -> io::Result<IpAddr> {
     let dst = with_a_port(dst);
     let unspecified = match dst {
         SocketAddr::V4(_) => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::dial::{Destination, Origin, Progress};
 use crate::metrics;
 use crate::schedule::timing;
-use crate::{ConnectError, ConnectInfo, Dial};
+use crate::{ConnectError, ConnectInfo, Dial, IpFamily};
 
 /// How a race was won, before anyone asks for the [`ConnectInfo`]: a caller that never
 /// asks (`race_connect`) builds none and reads no local address.
@@ -66,10 +66,10 @@ impl Won {
 }
 
 /// Whether [`one`] makes the machine's decision for a single address under `config`:
-/// with an address policy (which may refuse it) or a total timeout (its own error and
-/// partial deadlines) the machine runs.
+/// with an address policy or one address family (either may refuse it) or a total
+/// timeout (its own error and partial deadlines) the machine runs.
 pub(crate) fn applies(config: &Config) -> bool {
-    config.policy.is_none() && config.total_timeout.is_none()
+    config.policy.is_none() && config.total_timeout.is_none() && config.ip_family == IpFamily::Both
 }
 
 /// Dials `addr`, alone, with the attempt timeout and a permit of `budget`. Only for a

@@ -24,6 +24,8 @@ pub(crate) struct Report {
     pub(crate) attempts: Vec<Account>,
     pub(crate) dns_errors: Vec<DnsError>,
     pub(crate) refused: Vec<SocketAddr>,
+    /// Addresses of a family the connector's `ip_family` leaves out.
+    pub(crate) skipped: usize,
     dns_v4: Option<Duration>,
     dns_v6: Option<Duration>,
     /// The race started its best known address alone, as the history said.
@@ -120,6 +122,7 @@ impl Report {
             attempts: Vec::new(),
             dns_errors: Vec::new(),
             refused: Vec::new(),
+            skipped: 0,
             dns_v4: None,
             dns_v6: None,
             used_history: false,

@@ -25,9 +25,15 @@ impl<K: Knowledge> Machine<'_, K> {
         self.answered(Family::V6, now);
     }
 
-    /// Queues `addr` for an attempt, unless it is a duplicate, over the address cap, or
-    /// refused by the address policy (then it is never dialed).
+    /// Queues `addr` for an attempt, unless it is of a family the connector leaves out, a
+    /// duplicate, over the address cap, or refused by the address policy (then it is never
+    /// dialed).
     pub(super) fn admit(&mut self, addr: SocketAddr, now: Instant) {
+        if !self.config.ip_family.allows(Family::of(&addr)) {
+            trace!(%addr, ip_family = ?self.config.ip_family, "address skipped: not of ip_family");
+            self.report.skipped += 1;
+            return;
+        }
         match self.queue.admit(addr) {
             Admission::Taken => self.enqueue(addr, now),
             Admission::Held => trace!(%addr, "address held back for the other family"),

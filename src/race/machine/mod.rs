@@ -151,16 +151,23 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// A race that starts at `start`.
     pub(crate) fn new(config: &'a Config, knowledge: K, start: Instant) -> Self {
         let s = &config.schedule;
+        let mut queue = AddrQueue::new(
+            s.preferred_family,
+            s.first_family_count,
+            config.max_addresses,
+        );
+        // A family the connector leaves out has nothing to wait for.
+        for family in [Family::V4, Family::V6] {
+            if !config.ip_family.allows(family) {
+                queue.answered(family);
+            }
+        }
         Machine {
             config,
             knowledge,
             report: Report::new(start),
             deadline: config.total_timeout.and_then(|t| start.checked_add(t)),
-            queue: AddrQueue::new(
-                s.preferred_family,
-                s.first_family_count,
-                config.max_addresses,
-            ),
+            queue,
             runs: Vec::new(),
             running: [0; 2],
             tried: [false; 2],
@@ -396,15 +403,18 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// instead of racing, found none).
     pub(crate) fn exhausted(&mut self) -> ConnectError {
         let left_out = self.queue.dropped();
-        self.report.exhausted(left_out, self.config.max_addresses)
+        let error = self.report.exhausted(left_out, self.config.max_addresses);
+        error.with_skipped(self.report.skipped, self.config.ip_family)
     }
 
     /// The error of a race whose total timeout elapsed.
     pub(crate) fn timed_out(&mut self) -> ConnectError {
         let after = self.config.total_timeout.unwrap_or_default();
         let left_out = self.queue.dropped();
-        self.report
-            .timed_out(after, left_out, self.config.max_addresses)
+        let error = self
+            .report
+            .timed_out(after, left_out, self.config.max_addresses);
+        error.with_skipped(self.report.skipped, self.config.ip_family)
     }
 }
 

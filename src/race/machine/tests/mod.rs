@@ -114,6 +114,8 @@ pub(crate) fn config(schedule: Schedule) -> Config {
         max_addresses: 16,
         policy: None,
         keep_given_order: false,
+        ip_family: crate::IpFamily::Both,
+        connectivity: crate::Connectivity::Assume,
     }
 }
 

@@ -1,0 +1,326 @@
+//! Which address families a connector looks up: the ones it is told to use
+//! ([`IpFamily`]), and of those, the ones this host can reach ([`Connectivity`]).
+//!
+//! Happy Eyeballs v3 (draft-ietf-happy-happyeyeballs-v3, §4) sends an `AAAA` query only
+//! with IPv6 connectivity and an `A` query only with IPv4 connectivity. A container
+//! without IPv6, or an IPv6-only subnet, then spends nothing on the family it cannot
+//! use: no query, no answer to wait for, no attempt bound to fail.
+//!
+//! Connectivity is probed as the source address of a destination is found (see
+//! `order::source`): a UDP socket `connect()`ed to a global address of the family has a
+//! route and a source address, or fails, and sends no packet. A family has connectivity
+//! if the kernel gives it a source that is neither loopback, link-local nor unspecified.
+//! The answer is kept for [`PROBE_TTL`], per connector (its clones share it): the probe
+//! runs in the network namespace of the thread that connects.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::debug;
+
+use crate::error::short_of_resources;
+use crate::order::source::kernel_source;
+use crate::Family;
+
+/// The address families a connector looks up and dials.
+///
+/// Set with [`ConnieConnector::ip_family`](crate::ConnieConnector::ip_family). A family
+/// left out is never queried, and its addresses (a literal target's, or a resolver's that
+/// answers both families at once) are never dialed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum IpFamily {
+    /// IPv4 and IPv6, as far as this host can reach each (see [`Connectivity`]).
+    #[default]
+    Both,
+    /// IPv4 only: `A` lookups and IPv4 addresses.
+    V4Only,
+    /// IPv6 only: `AAAA` lookups and IPv6 addresses.
+    V6Only,
+}
+
+impl IpFamily {
+    /// Whether `family` is one of these.
+    pub fn allows(self, family: Family) -> bool {
+        match self {
+            IpFamily::Both => true,
+            IpFamily::V4Only => family == Family::V4,
+            IpFamily::V6Only => family == Family::V6,
+        }
+    }
+}
+
+/// How a connector tells which families this host can reach, to look up only those.
+///
+/// Set with
+/// [`ConnieConnector::connectivity`](crate::ConnieConnector::connectivity).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Connectivity {
+    /// Ask the kernel whether each family has a route and a source address to a global
+    /// destination (no packet is sent), every 5 seconds at most. A family without
+    /// one is not looked up, as long as the other family has one: with neither (a
+    /// machine with loopback only), both are looked up, since the names may be local.
+    #[default]
+    Probe,
+    /// Take both families as reachable, and look both up: for a host whose routing
+    /// table does not tell (a proxy, a tunnel that routes everything, a test bench).
+    Assume,
+}
+
+/// How long a probe's answer stands before the kernel is asked again: a network change
+/// (a VPN coming up, an interface losing its IPv6 address) is followed within seconds.
+pub(crate) const PROBE_TTL: Duration = Duration::from_secs(5);
+
+/// Global addresses the probes `connect()` a UDP socket to, without sending to them:
+/// `a.root-servers.net`, whose addresses have not changed in decades and which any
+/// default route covers.
+const PROBE_V4: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 41, 0, 4)), 53);
+const PROBE_V6: SocketAddr = SocketAddr::new(
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x503, 0xba3e, 0, 0, 0, 0x2, 0x30)),
+    53,
+);
+
+/// The families a race to a host name looks up, with `ip_family` and `connectivity` set
+/// on its connector, whose probes `reach` keeps.
+pub(crate) fn families(ip_family: IpFamily, connectivity: Connectivity, reach: &Reach) -> IpFamily {
+    match (ip_family, connectivity) {
+        (IpFamily::Both, Connectivity::Probe) => reach.families(),
+        (families, _) => families,
+    }
+}
+
+/// A way to probe a family: the kernel, or a test's function.
+type Probe = dyn Fn(SocketAddr) -> std::io::Result<IpAddr> + Send + Sync;
+
+/// This host's reach, probed and kept for [`PROBE_TTL`].
+pub(crate) struct Reach {
+    probe: Box<Probe>,
+    /// What the last probe found, and until when it stands: `0` before the first probe,
+    /// else `(expiry in milliseconds since `epoch`) << 2 | families` (see [`code`]), so
+    /// that a race reads it in one atomic load.
+    found: AtomicU64,
+    epoch: Instant,
+}
+
+impl Reach {
+    /// A reach probed by asking the kernel, nothing probed yet.
+    pub(crate) fn new() -> Reach {
+        Reach::with_probe(Box::new(kernel_source))
+    }
+
+    /// A reach probed by `probe` instead of the kernel: for tests.
+    pub(crate) fn with_probe(probe: Box<Probe>) -> Reach {
+        Reach {
+            probe,
+            found: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The families this host can reach: both, unless exactly one has connectivity.
+    pub(crate) fn families(&self) -> IpFamily {
+        let now = Instant::now();
+        let ms = self.ms(now);
+        let found = self.found.load(Ordering::Relaxed);
+        if let Some(families) = decode(found).filter(|_| ms < found >> 2) {
+            return families;
+        }
+        let (v4, v6) = (self.reaches(PROBE_V4), self.reaches(PROBE_V6));
+        let families = match (v4, v6) {
+            (Some(true), Some(false)) => IpFamily::V4Only,
+            (Some(false), Some(true)) => IpFamily::V6Only,
+            _ => IpFamily::Both,
+        };
+        debug!(?v4, ?v6, ?families, "connectivity probed");
+        // A probe cut short by a lack of resources says nothing: asked again next time.
+        if v4.is_some() && v6.is_some() {
+            let until = self.ms(now + PROBE_TTL);
+            self.found
+                .store(until << 2 | code(families), Ordering::Relaxed);
+        }
+        families
+    }
+
+    /// Milliseconds from `epoch` to `at`, at least 1.
+    fn ms(&self, at: Instant) -> u64 {
+        let ms = at.saturating_duration_since(self.epoch).as_millis();
+        u64::try_from(ms).unwrap_or(u64::MAX >> 2).max(1)
+    }
+
+    /// Whether the kernel has a usable source to `probe`: `None` if it could not say for
+    /// want of resources.
+    fn reaches(&self, probe: SocketAddr) -> Option<bool> {
+        match (self.probe)(probe) {
+            Ok(source) => Some(usable(source)),
+            Err(error) if short_of_resources(&error) => None,
+            Err(_) => Some(false),
+        }
+    }
+}
+
+impl std::fmt::Debug for Reach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reach")
+            .field("found", &decode(self.found.load(Ordering::Relaxed)))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A source address that reaches beyond this host and its link.
+fn usable(source: IpAddr) -> bool {
+    match source {
+        IpAddr::V4(ip) => !(ip.is_unspecified() || ip.is_loopback() || ip.is_link_local()),
+        IpAddr::V6(ip) => !(ip.is_unspecified() || ip.is_loopback() || ip.is_unicast_link_local()),
+    }
+}
+
+fn code(families: IpFamily) -> u64 {
+    match families {
+        IpFamily::Both => 1,
+        IpFamily::V4Only => 2,
+        IpFamily::V6Only => 3,
+    }
+}
+
+fn decode(found: u64) -> Option<IpFamily> {
+    match found & 3 {
+        1 => Some(IpFamily::Both),
+        2 => Some(IpFamily::V4Only),
+        3 => Some(IpFamily::V6Only),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{Arc, Mutex};
+
+    use tokio::time::advance;
+
+    use super::*;
+
+    /// A reach whose probes answer from `sources` (`V4`, `V6`), and how many probes ran.
+    fn reach(sources: Arc<Mutex<[io::Result<IpAddr>; 2]>>) -> (Reach, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let probe = move |dst: SocketAddr| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            let sources = sources.lock().unwrap();
+            let answer = &sources[usize::from(dst.is_ipv6())];
+            match answer {
+                Ok(ip) => Ok(*ip),
+                Err(e) => Err(match e.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::from(e.kind()),
+                }),
+            }
+        };
+        (Reach::with_probe(Box::new(probe)), calls)
+    }
+
+    fn ip(s: &str) -> io::Result<IpAddr> {
+        Ok(s.parse().unwrap())
+    }
+
+    fn unreachable() -> io::Result<IpAddr> {
+        Err(io::Error::from(io::ErrorKind::NetworkUnreachable))
+    }
+
+    fn families(v4: io::Result<IpAddr>, v6: io::Result<IpAddr>) -> IpFamily {
+        reach(Arc::new(Mutex::new([v4, v6]))).0.families()
+    }
+
+    /// One family is left out only when the other has connectivity.
+    #[tokio::test(start_paused = true)]
+    async fn a_family_is_left_out_only_for_the_other() {
+        let (v4, v6) = (|| ip("192.0.2.2"), || ip("2001:db8::2"));
+        assert_eq!(families(v4(), v6()), IpFamily::Both);
+        assert_eq!(families(v4(), unreachable()), IpFamily::V4Only);
+        assert_eq!(families(unreachable(), v6()), IpFamily::V6Only);
+        // No route for either: a loopback-only host still looks both up.
+        assert_eq!(families(unreachable(), unreachable()), IpFamily::Both);
+    }
+
+    /// A loopback, link-local or unspecified source is no connectivity.
+    #[tokio::test(start_paused = true)]
+    async fn a_source_on_this_host_or_link_is_no_connectivity() {
+        let v4 = || ip("192.0.2.2");
+        for v6 in ["::1", "fe80::1", "::"] {
+            assert_eq!(families(v4(), ip(v6)), IpFamily::V4Only, "{v6}");
+        }
+        let v6 = || ip("2001:db8::2");
+        for v4 in ["127.0.0.1", "169.254.1.1", "0.0.0.0"] {
+            assert_eq!(families(ip(v4), v6()), IpFamily::V6Only, "{v4}");
+        }
+        // A unique local IPv6 address or a private IPv4 one routes beyond the link.
+        assert_eq!(families(ip("10.0.0.2"), ip("fd00::2")), IpFamily::Both);
+    }
+
+    /// The answer stands for `PROBE_TTL`, then the kernel is asked again and a change
+    /// is seen.
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_stands_for_its_ttl() {
+        let sources = Arc::new(Mutex::new([ip("192.0.2.2"), unreachable()]));
+        let (reach, calls) = reach(Arc::clone(&sources));
+        assert_eq!(reach.families(), IpFamily::V4Only);
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        sources.lock().unwrap()[1] = ip("2001:db8::2");
+        advance(PROBE_TTL - Duration::from_millis(1)).await;
+        assert_eq!(reach.families(), IpFamily::V4Only);
+        assert_eq!(calls.load(Ordering::Relaxed), 2, "kept");
+        advance(Duration::from_millis(1)).await;
+        assert_eq!(reach.families(), IpFamily::Both);
+        assert_eq!(calls.load(Ordering::Relaxed), 4, "asked again");
+    }
+
+    /// A probe short of descriptors says nothing: both families, and no answer kept.
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_short_of_resources_is_not_kept() {
+        let emfile = || Err(io::Error::from_raw_os_error(24));
+        let sources = Arc::new(Mutex::new([ip("192.0.2.2"), emfile()]));
+        let (reach, calls) = reach(Arc::clone(&sources));
+        assert_eq!(reach.families(), IpFamily::Both);
+        sources.lock().unwrap()[1] = unreachable();
+        assert_eq!(reach.families(), IpFamily::V4Only);
+        assert_eq!(calls.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn a_family_setting_allows_its_families() {
+        use Family::{V4, V6};
+        let allowed = |f: IpFamily| [V4, V6].map(|x| f.allows(x));
+        assert_eq!(allowed(IpFamily::Both), [true, true]);
+        assert_eq!(allowed(IpFamily::V4Only), [true, false]);
+        assert_eq!(allowed(IpFamily::V6Only), [false, true]);
+    }
+
+    /// The setting wins over the probe: a family chosen is looked up whatever the
+    /// routes; `Assume` never probes.
+    #[test]
+    fn a_chosen_family_or_assume_is_not_probed() {
+        let sources = Arc::new(Mutex::new([unreachable(), unreachable()]));
+        let (reach, calls) = reach(sources);
+        for f in [IpFamily::V4Only, IpFamily::V6Only] {
+            assert_eq!(super::families(f, Connectivity::Probe, &reach), f);
+        }
+        assert_eq!(
+            super::families(IpFamily::Both, Connectivity::Assume, &reach),
+            IpFamily::Both
+        );
+        assert_eq!(calls.load(Ordering::Relaxed), 0);
+    }
+
+    /// On this host the kernel answers both probes without error or panic, and a
+    /// source it gives for a global destination is usable.
+    #[test]
+    fn the_kernel_probes() {
+        for probe in [PROBE_V4, PROBE_V6] {
+            if let Ok(source) = kernel_source(probe) {
+                assert!(usable(source), "{probe} from {source}");
+            }
+        }
+    }
+}
