@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ pub struct DnsServerBuilder {
     origin: String,
     hosts: Vec<(String, Vec<IpAddr>)>,
     delays: HashMap<RecordType, Duration>,
+    /// The NAT64 prefix (`/96`) `ipv4only.arpa.` is answered under, if any.
+    pref64: Option<Ipv6Addr>,
 }
 
 impl Default for DnsServerBuilder {
@@ -38,6 +40,7 @@ impl Default for DnsServerBuilder {
             origin: "lab.test.".to_owned(),
             hosts: Vec::new(),
             delays: HashMap::new(),
+            pref64: None,
         }
     }
 }
@@ -59,6 +62,14 @@ impl DnsServerBuilder {
     pub fn host(mut self, name: &str, addrs: impl IntoIterator<Item = IpAddr>) -> Self {
         self.hosts
             .push((name.to_owned(), addrs.into_iter().collect()));
+        self
+    }
+
+    /// Serves `ipv4only.arpa.` as a DNS64 server with the NAT64 prefix `prefix` (its first
+    /// 96 bits) does: `AAAA` records of `192.0.0.170` and `192.0.0.171` under it (RFC
+    /// 7050), for a client's prefix discovery. The server synthesises no other record.
+    pub fn ipv4only_arpa(mut self, prefix: Ipv6Addr) -> Self {
+        self.pref64 = Some(prefix);
         self
     }
 
@@ -174,8 +185,49 @@ impl DnsServerBuilder {
 
         let mut catalog = Catalog::new();
         catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+        if let Some(prefix) = self.pref64 {
+            let (name, zone) = ipv4only_arpa(prefix)?;
+            catalog.upsert(LowerName::new(&name), vec![Arc::new(zone)]);
+        }
         Ok(catalog)
     }
+}
+
+/// The zone `ipv4only.arpa.` of a DNS64 server with the NAT64 prefix `prefix` (`/96`):
+/// its two well-known IPv4 addresses, as `AAAA` records under the prefix.
+fn ipv4only_arpa(
+    prefix: Ipv6Addr,
+) -> io::Result<(Name, InMemoryZoneHandler<TokioRuntimeProvider>)> {
+    let name = Name::from_ascii("ipv4only.arpa.")
+        .map_err(|e| invalid_input(format!("ipv4only.arpa.: {e}")))?;
+    let mut zone = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+        name.clone(),
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+    );
+    let soa = SOA::new(
+        relative("ns", &name)?,
+        relative("hostmaster", &name)?,
+        SERIAL,
+        3_600,
+        600,
+        86_400,
+        TTL,
+    );
+    upsert(
+        &mut zone,
+        Record::from_rdata(name.clone(), TTL, RData::SOA(soa)),
+    )?;
+    for last in [170, 171] {
+        let mut bytes = prefix.octets();
+        bytes[12..].copy_from_slice(&[192, 0, 0, last]);
+        let aaaa = IpAddr::V6(Ipv6Addr::from(bytes));
+        upsert(
+            &mut zone,
+            Record::from_rdata(name.clone(), TTL, RData::from(aaaa)),
+        )?;
+    }
+    Ok((name, zone))
 }
 
 fn relative(label: &str, origin: &Name) -> io::Result<Name> {

@@ -21,14 +21,15 @@
 //!
 //! - hosts: `192.0.2.0/24` and `2001:db8::/32` (outside `2001:db8:ffff::/48`), on the
 //!   server side, all listening on one [`port`](NetLab::port);
-//! - the lab DNS server: [`DNS_V4`] (`192.0.2.53`), no delay, serving the names given to
+//! - the lab DNS server: [`DNS_V4`] (`192.0.2.53`; [`DNS_V6`], `2001:db8::53`, for a
+//!   client without IPv4), no delay, serving the names given to
 //!   [`NetLabBuilder::name`] in the zone `lab.test.`;
 //! - the client: [`CLIENT_V4`] and [`CLIENT_V6`].
 //!
 //! Neither namespace has a default route, so no packet can leave the machine. A client
 //! may be given an IPv4 or IPv6 default route ([`NetLabBuilder::ipv4_default_route`]),
 //! to have that family's connectivity as a host on a network has: it leads into the delay
-//! line, which drops what is not for a lab host.
+//! line, and the server side drops what is not for a lab host.
 //!
 //! Clients run on a thread inside the client namespace ([`NetLab::run_client`]); the
 //! servers on a thread inside the server namespace. The lab needs Linux, root,
@@ -84,8 +85,8 @@ use std::time::Duration;
 use hickory_resolver::config::ResolverConfig;
 use hickory_resolver::TokioResolver;
 
-use self::addresses::{check_host, configure, DefaultRoutes};
-pub use self::addresses::{CLIENT_V4, CLIENT_V6, DNS_V4};
+use self::addresses::{check_host, configure, ClientNet};
+pub use self::addresses::{CLIENT_V4, CLIENT_V6, DNS_V4, DNS_V6};
 use self::delay_line::{lock, Mode, Rule, SharedRules, SharedSyns};
 use self::sys::{Namespace, NsThread};
 use crate::dns::QueryCounts;
@@ -168,7 +169,7 @@ pub struct NetLabBuilder {
     hosts: Vec<(IpAddr, HostSpec)>,
     port: u16,
     dns: DnsServerBuilder,
-    default_routes: DefaultRoutes,
+    net: ClientNet,
 }
 
 impl NetLabBuilder {
@@ -214,17 +215,35 @@ impl NetLabBuilder {
 
     /// Gives the client an IPv4 default route, into the lab: the client then has IPv4
     /// connectivity as a host on a network has (a UDP socket connects to any IPv4
-    /// address), and a packet to an address that is not the lab's is dropped by the delay
-    /// line. Default is no default route: the client reaches the lab's ranges only.
+    /// address), and a packet to an address that is not the lab's is dropped on the server
+    /// side. Default is no default route: the client reaches the lab's ranges only.
     pub fn ipv4_default_route(mut self) -> Self {
-        self.default_routes.v4 = true;
+        self.net.default_v4 = true;
         self
     }
 
     /// Gives the client an IPv6 default route, into the lab; see
     /// [`ipv4_default_route`](Self::ipv4_default_route).
     pub fn ipv6_default_route(mut self) -> Self {
-        self.default_routes.v6 = true;
+        self.net.default_v6 = true;
+        self
+    }
+
+    /// Gives the client no IPv4 at all, neither an address nor a route: the lab's IPv4
+    /// hosts are out of its reach, and the lab DNS server listens on [`DNS_V6`] instead
+    /// of [`DNS_V4`]. With [`ipv6_default_route`](Self::ipv6_default_route), a host on an
+    /// IPv6-only network; with [`ipv4only_arpa`](Self::ipv4only_arpa) too, one behind
+    /// NAT64, whose IPv4 hosts are lab hosts at their addresses under the prefix.
+    pub fn ipv6_only_client(mut self) -> Self {
+        self.net.ipv6_only = true;
+        self
+    }
+
+    /// Serves `ipv4only.arpa.` as a DNS64 server with the NAT64 prefix `prefix` (`/96`)
+    /// does: `AAAA` records of `192.0.0.170` and `192.0.0.171` under it (RFC 7050), for a
+    /// client's prefix discovery.
+    pub fn ipv4only_arpa(mut self, prefix: std::net::Ipv6Addr) -> Self {
+        self.dns = self.dns.ipv4only_arpa(prefix);
         self
     }
 
@@ -277,13 +296,13 @@ impl NetLabBuilder {
         line.run(move || async move {
             delay_line::start(&client_path, &server_path, line_rules, line_syns)
         })??;
-        configure(&client_ns, &server_ns, &self.hosts, self.default_routes)?;
+        configure(&client_ns, &server_ns, &self.hosts, self.net)?;
 
         let server = NsThread::spawn("connie-netlab-server", Some(server_ns.path()))?;
         let (port, dns) = (self.port, self.dns);
         let tls_hosts = tls.as_ref().map(|tls| (tls_ips, tls.trusted()));
-        let started = server
-            .run(move || server::start(alive, tls_hosts, port, dns, IpAddr::V4(DNS_V4)))??;
+        let dns_ip = self.net.dns();
+        let started = server.run(move || server::start(alive, tls_hosts, port, dns, dns_ip))??;
         let client = NsThread::spawn("connie-netlab-client", Some(client_ns.path()))?;
         tracing::debug!(
             client = client_ns.name(),
@@ -342,7 +361,7 @@ impl NetLab {
             hosts: Vec::new(),
             port: DEFAULT_PORT,
             dns: DnsServer::builder(),
-            default_routes: DefaultRoutes::default(),
+            net: ClientNet::default(),
         }
     }
 
