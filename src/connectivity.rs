@@ -15,12 +15,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::debug;
 
 use crate::error::short_of_resources;
+use crate::nat64::Pref64;
 use crate::order::source::kernel_source;
 use crate::Family;
 
@@ -93,13 +95,17 @@ pub(crate) fn families(ip_family: IpFamily, connectivity: Connectivity, reach: &
 /// A way to probe a family: the kernel, or a test's function.
 type Probe = dyn Fn(SocketAddr) -> std::io::Result<IpAddr> + Send + Sync;
 
-/// This host's reach, probed and kept for [`PROBE_TTL`].
+/// This host's reach, probed and kept for [`PROBE_TTL`]; and the NAT64 prefix found
+/// while it reaches IPv6 only.
 pub(crate) struct Reach {
     probe: Box<Probe>,
     /// What the last probe found, and until when it stands: `0` before the first probe,
     /// else `(expiry in milliseconds since `epoch`) << 2 | families` (see [`code`]), so
     /// that a race reads it in one atomic load.
     found: AtomicU64,
+    /// The NAT64 prefix found (or that there is none), and until when that stands, in
+    /// milliseconds since `epoch`.
+    pref64: Mutex<Option<(u64, Option<Pref64>)>>,
     epoch: Instant,
 }
 
@@ -114,8 +120,32 @@ impl Reach {
         Reach {
             probe,
             found: AtomicU64::new(0),
+            pref64: Mutex::new(None),
             epoch: Instant::now(),
         }
+    }
+
+    /// Whether this host may lack IPv4 connectivity: never probed, or IPv6 only when last
+    /// probed. One atomic load, for the path of every IPv4 literal.
+    pub(crate) fn may_lack_ipv4(&self) -> bool {
+        let found = self.found.load(Ordering::Relaxed);
+        found == 0 || decode(found) == Some(IpFamily::V6Only)
+    }
+
+    /// The NAT64 prefix last found, if that is recent enough to stand (`Some(None)`: there
+    /// is none); `None` when it is to be found.
+    pub(crate) fn pref64(&self) -> Option<Option<Pref64>> {
+        let now = self.ms(Instant::now());
+        let known = *self.pref64.lock().unwrap_or_else(PoisonError::into_inner);
+        known
+            .filter(|&(until, _)| now < until)
+            .map(|(_, pref64)| pref64)
+    }
+
+    /// Records what a NAT64 prefix discovery found, for [`PROBE_TTL`].
+    pub(crate) fn found_pref64(&self, pref64: Option<Pref64>) {
+        let until = self.ms(Instant::now() + PROBE_TTL);
+        *self.pref64.lock().unwrap_or_else(PoisonError::into_inner) = Some((until, pref64));
     }
 
     /// The families this host can reach: both, unless exactly one has connectivity.

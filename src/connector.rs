@@ -1,6 +1,7 @@
 //! [`ConnieConnector`] and [`race_connect`]: configuration around the race engine.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use crate::dial::Origin;
 use crate::dns::Answer;
 use crate::dns::{Resolve, Resolver};
 use crate::history::{History, DEFAULT_HISTORY_CAPACITY};
+use crate::nat64::Pref64;
 use crate::order::Ranking;
 use crate::policy::Policy;
 use crate::race::{self, race, Won};
@@ -208,7 +210,10 @@ impl<D> ConnieConnector<D> {
     /// `Fn(SocketAddr) -> bool`. Refused addresses are never dialed and are reported in the
     /// error and in [`ConnectInfo::refused_by_policy`].
     ///
-    /// The policy applies to IP literals as much as to DNS answers.
+    /// The policy applies to IP literals as much as to DNS answers. On a host that reaches
+    /// IPv4 through NAT64 (see [the families looked up](crate#the-families-looked-up)),
+    /// an address under the network's prefix must pass as the IPv4 address it stands for
+    /// too.
     ///
     /// Default is no policy: every address may be dialed.
     pub fn address_policy(mut self, policy: impl AddressPolicy) -> Self {
@@ -576,18 +581,28 @@ impl<D: Dial> ConnieConnector<D> {
         async move {
             let literal = Origin { host: None, scheme };
             match target.into_repr() {
-                Repr::Addr(addr) if race::one::applies(&self.config) => {
+                Repr::Addr(addr)
+                    if race::one::applies(&self.config) && !self.may_need_nat64(addr) =>
+                {
                     race::one(&self.dialer, &self.config, &self.budget, literal, addr)
                         .await
                         .map_err(|e| e.with_target(addr.to_string(), None))
                 }
-                Repr::Addr(addr) => self
-                    .race(literal, stream::iter([Answer::literal(vec![addr])]))
-                    .await
-                    .map_err(|e| e.with_target(addr.to_string(), None)),
+                Repr::Addr(addr) => {
+                    let nat64 = self.nat64_for(addr).await;
+                    let answers = stream::iter([Answer::literal(vec![addr])]);
+                    self.race(literal, answers, nat64.as_ref())
+                        .await
+                        .map_err(|e| e.with_target(addr.to_string(), None))
+                }
                 Repr::Addrs(addrs) => {
                     let n = addrs.len();
-                    self.race(literal, stream::iter([Answer::literal(addrs)]))
+                    let nat64 = match addrs.iter().find(|a| self.may_need_nat64(**a)) {
+                        Some(&addr) => self.nat64_for(addr).await,
+                        None => None,
+                    };
+                    let answers = stream::iter([Answer::literal(addrs)]);
+                    self.race(literal, answers, nat64.as_ref())
                         .await
                         .map_err(|e| e.with_target(format!("{n} addresses"), None))
                 }
@@ -596,8 +611,18 @@ impl<D: Dial> ConnieConnector<D> {
                         host: Some(host.trim_end_matches('.')),
                         scheme,
                     };
-                    let race = match self.resolver.lookup(&host, port, self.families()) {
-                        Ok(answers) => self.race(origin, answers).await,
+                    let mut families = self.families();
+                    // An IPv6-only host behind NAT64 looks `A` up too, and dials each
+                    // IPv4 address under the prefix.
+                    let nat64 = match families {
+                        IpFamily::V6Only => self.nat64().await,
+                        _ => None,
+                    };
+                    if nat64.is_some() {
+                        families = IpFamily::Both;
+                    }
+                    let race = match self.resolver.lookup(&host, port, families) {
+                        Ok(answers) => self.race(origin, answers, nat64.as_ref()).await,
                         Err(e) => Err(e),
                     };
                     race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
@@ -606,21 +631,63 @@ impl<D: Dial> ConnieConnector<D> {
         }
     }
 
-    /// Runs the race engine on `answers`.
+    /// Whether a race to `addr` may have to reach it through NAT64: an IPv4 address, on a
+    /// host that probes its connectivity and may lack IPv4 (one atomic load).
+    fn may_need_nat64(&self, addr: SocketAddr) -> bool {
+        addr.is_ipv4() && self.probes_nat64() && self.reach.may_lack_ipv4()
+    }
+
+    /// Whether this connector reaches IPv4 through NAT64 when the probe finds IPv6 only:
+    /// it probes its connectivity, and may use IPv6.
+    fn probes_nat64(&self) -> bool {
+        self.config.connectivity == Connectivity::Probe && self.config.ip_family != IpFamily::V4Only
+    }
+
+    /// [`nat64`](Self::nat64), for a race to the IPv4 literal `addr` (none for a local
+    /// address, which no NAT64 stands for).
+    async fn nat64_for(&self, addr: SocketAddr) -> Option<Pref64> {
+        match self.may_need_nat64(addr) {
+            true => self.nat64().await.filter(|p| p.synthesize(addr) != addr),
+            false => None,
+        }
+    }
+
+    /// The NAT64 prefix to reach IPv4 addresses through, if this host reaches IPv6 only
+    /// (as probed) and its network has one: found with the connector's resolver (RFC
+    /// 7050), and kept as long as the probe's answer.
+    async fn nat64(&self) -> Option<Pref64> {
+        if !self.probes_nat64() || self.reach.families() != IpFamily::V6Only {
+            return None;
+        }
+        if let Some(known) = self.reach.pref64() {
+            return known;
+        }
+        // Boxed: a race that never looks it up carries no room for it.
+        let found = Box::pin(crate::nat64::discover(&self.resolver)).await;
+        self.reach.found_pref64(found);
+        found
+    }
+
+    /// Runs the race engine on `answers`, through `nat64` if given.
     async fn race<S>(
         &self,
         origin: Origin<'_>,
         answers: S,
+        nat64: Option<&Pref64>,
     ) -> Result<(D::Connection, Won), ConnectError>
     where
         S: Stream<Item = Answer> + Unpin,
     {
+        let ranking = Ranking {
+            nat64,
+            ..self.ranking()
+        };
         // The engine's future is a kilobyte: boxed, a race of one address (`race::one`)
         // carries no room for it.
         let (conn, info) = Box::pin(race(
             &self.dialer,
             &self.config,
-            self.ranking(),
+            ranking,
             &self.budget,
             origin,
             answers,
@@ -918,7 +985,8 @@ mod tests {
 
     /// The connectivity probe decides the queries: a host that reaches IPv4 only sends
     /// no `AAAA` query (and waits for no IPv6 answer), one that reaches IPv6 only no `A`
-    /// query; `Assume`, or a probe that finds both or neither, asks both. Against a real
+    /// query (its second `AAAA` query looks for a NAT64 prefix, `ipv4only.arpa.`, and
+    /// finds none); `Assume`, or a probe that finds both or neither, asks both. Against a real
     /// DNS server that counts what it receives; the probe's answers are the test's.
     #[tokio::test(start_paused = true)]
     async fn the_probe_decides_the_queries() {
@@ -947,7 +1015,7 @@ mod tests {
             .unwrap();
         let cases = [
             ((true, false), Connectivity::Probe, (1, 0), Some(Family::V4)),
-            ((false, true), Connectivity::Probe, (0, 1), Some(Family::V6)),
+            ((false, true), Connectivity::Probe, (0, 2), Some(Family::V6)),
             ((true, true), Connectivity::Probe, (1, 1), None),
             ((false, false), Connectivity::Probe, (1, 1), None),
             ((true, false), Connectivity::Assume, (1, 1), None),

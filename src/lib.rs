@@ -145,6 +145,15 @@
 //! kept for 5 s, per connector. A host that reaches neither family (loopback only) looks
 //! both up, since its names may be local.
 //!
+//! On a host that reaches IPv6 only, connie looks for a NAT64 prefix as RFC 7050 says (an
+//! `AAAA` lookup of `ipv4only.arpa.`, which a DNS64 server answers under its prefix) and
+//! keeps it with the probe's answer. With one, IPv4 is reached through it: a name is
+//! looked up in both families and its IPv4 addresses are dialed at their IPv6 form under
+//! the prefix (RFC 6052), and so are IPv4 literals (not `0.0.0.0/8`, loopback, link-local
+//! or broadcast ones). The [address policy](ConnieConnector::address_policy) judges any
+//! address under the prefix by the IPv4 address it stands for too, so [`PublicOnly`]
+//! refuses a DNS64 answer that stands for `10.0.0.1`.
+//!
 //! [`ConnieConnector::connectivity`] with [`Connectivity::Assume`] looks both families up
 //! whatever the routes (a proxy or a tunnel that the routing table does not show), and
 //! [`ConnieConnector::ip_family`] chooses one family: the other is never looked up, and
@@ -261,6 +270,7 @@ mod info;
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 mod metrics;
+mod nat64;
 mod order;
 mod policy;
 mod race;

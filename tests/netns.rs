@@ -410,7 +410,8 @@ fn an_rtt_over_the_maximum_is_rejected() {
 
 /// Happy Eyeballs v3's connectivity rule, with real routes: a client whose only default
 /// route is IPv4 sends no `AAAA` query and connects over IPv4 at once; one whose only
-/// default route is IPv6 sends no `A` query. With both default routes, or neither (the
+/// default route is IPv6 sends no `A` query (its second `AAAA` query is for
+/// `ipv4only.arpa.`: it looks for a NAT64 prefix, and finds none). With both default routes, or neither (the
 /// lab's own ranges only: nothing says which family is missing), both are asked, and so
 /// they are with `Connectivity::Assume` whatever the routes. Counted at the lab's DNS
 /// server; each case in a lab of its own, so the connector's probe runs in it.
@@ -426,7 +427,7 @@ fn a_family_without_a_default_route_is_not_looked_up() {
     let (v4, v6) = (ip("192.0.2.1"), ip("2001:db8::1"));
     let cases = [
         ((true, false), Connectivity::Probe, (1, 0), Some(Family::V4)),
-        ((false, true), Connectivity::Probe, (0, 1), Some(Family::V6)),
+        ((false, true), Connectivity::Probe, (0, 2), Some(Family::V6)),
         ((true, true), Connectivity::Probe, (1, 1), None),
         ((false, false), Connectivity::Probe, (1, 1), None),
         ((true, false), Connectivity::Assume, (1, 1), None),
@@ -465,4 +466,102 @@ fn a_family_without_a_default_route_is_not_looked_up() {
             assert_eq!(Family::of(&remote), family, "{case}");
         }
     }
+}
+
+/// NAT64 (Happy Eyeballs v3): a client with no IPv4 at all, whose DNS64 server answers
+/// `ipv4only.arpa.` under `2001:db8:64::/96`, finds that prefix and reaches an IPv4-only
+/// name and an IPv4 literal through it, each in one round trip once the prefix is known.
+/// The lab's host `2001:db8:64::c000:201` stands for `192.0.2.1`, as a NAT64 makes it
+/// reachable.
+#[test]
+fn an_ipv6_only_client_reaches_ipv4_through_nat64() {
+    use connie_lab::RecordType;
+
+    if let Err(reason) = netns::available() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let rtt = Duration::from_millis(20);
+    let behind_nat64 = ip("2001:db8:64::c000:201");
+    let lab = NetLab::builder()
+        .alive(behind_nat64, rtt)
+        .name("v4only", [ip("192.0.2.1")])
+        .ipv6_only_client()
+        .ipv6_default_route()
+        .ipv4only_arpa("2001:db8:64::".parse().unwrap())
+        .start()
+        .expect("the lab starts where it is available");
+    let env = lab.client_env("v4only.lab.test.");
+    let port = lab.port();
+    let (by_name, literal) = lab
+        .run_client(move || {
+            bounded(async move {
+                let connector = ConnieConnector::new().resolver(env.resolver());
+                let (_, by_name) = connector.connect((env.name(), port)).await?;
+                let (_, literal) = connector.connect(("192.0.2.1", port)).await?;
+                Ok((by_name, literal))
+            })
+        })
+        .expect("the client thread runs")
+        .expect("both connect");
+    let reached = SocketAddr::new(behind_nat64, port);
+    assert_eq!(by_name.remote_addr(), reached);
+    assert_eq!(literal.remote_addr(), reached);
+    assert_eq!(by_name.attempts().len(), 1);
+    assert_eq!(literal.attempts().len(), 1);
+    // The A lookup of the name: the client has no IPv4, yet asks, since it can reach IPv4
+    // through the prefix.
+    assert_eq!(lab.dns_queries(RecordType::A), 1);
+    assert!(
+        literal.elapsed() < rtt + TOLERANCE,
+        "{:?}: the literal is dialed under the known prefix at once",
+        literal.elapsed()
+    );
+    println!(
+        "NAT64, RTT {rtt:?}: by name {:?} (prefix discovery and lookups included), \
+         literal {:?}",
+        by_name.elapsed(),
+        literal.elapsed()
+    );
+}
+
+/// The same IPv6-only client without DNS64 finds no prefix: an IPv4-only name has no
+/// address it can use (its `AAAA` lookup finds no record), and is not asked for one (no
+/// `A` query).
+#[test]
+fn an_ipv6_only_client_without_nat64_sends_no_a_query() {
+    use connie::ErrorKind;
+    use connie_lab::RecordType;
+
+    if let Err(reason) = netns::available() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let lab = NetLab::builder()
+        .alive(ip("2001:db8::1"), Duration::from_millis(10))
+        .name("v4only", [ip("192.0.2.1")])
+        .ipv6_only_client()
+        .ipv6_default_route()
+        .start()
+        .expect("the lab starts where it is available");
+    let env = lab.client_env("v4only.lab.test.");
+    let kind = lab
+        .run_client(move || async move {
+            let connector = ConnieConnector::new().resolver(env.resolver());
+            let result = bounded(async {
+                connector
+                    .connect((env.name(), env.port()))
+                    .await
+                    .map_err(io::Error::other)
+            })
+            .await;
+            result.map(|_| ()).map_err(|e| {
+                e.get_ref()
+                    .and_then(|e| e.downcast_ref::<connie::ConnectError>())
+                    .map(|e| e.kind())
+            })
+        })
+        .expect("the client thread runs");
+    assert_eq!(kind, Err(Some(ErrorKind::Dns)));
+    assert_eq!(lab.dns_queries(RecordType::A), 0);
 }

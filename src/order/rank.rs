@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::rfc6724;
 use super::source::Sources;
 use crate::history::{History, Known};
+use crate::nat64::Pref64;
 
 /// Where an address ranks in its race: smaller goes first; equal ranks keep the order
 /// the addresses arrived in (DNS order).
@@ -74,11 +75,13 @@ impl Ranked {
 
 /// What a race orders its addresses by: the connector's history, and the source-address
 /// lookups RFC 6724 needs. Either may be absent: without sources nothing is sorted by
-/// RFC 6724 (DNS order), without a history nothing is known.
+/// RFC 6724 (DNS order), without a history nothing is known. With it, the NAT64 prefix of
+/// a host that reaches IPv6 only.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Ranking<'a> {
     pub(crate) history: Option<&'a History>,
     pub(crate) sources: Option<&'a Sources>,
+    pub(crate) nat64: Option<&'a Pref64>,
 }
 
 impl Ranking<'_> {
@@ -88,6 +91,7 @@ impl Ranking<'_> {
         Ranking {
             history: None,
             sources: Some(Sources::global()),
+            nat64: None,
         }
     }
 
@@ -134,6 +138,10 @@ impl crate::race::machine::Knowledge for Ranking<'_> {
 
     fn learns(&self) -> bool {
         self.history.is_some()
+    }
+
+    fn nat64(&self) -> Option<&Pref64> {
+        self.nat64
     }
 
     fn learn(

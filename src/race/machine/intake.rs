@@ -29,6 +29,10 @@ impl<K: Knowledge> Machine<'_, K> {
     /// duplicate, over the address cap, or refused by the address policy (then it is never
     /// dialed).
     pub(super) fn admit(&mut self, addr: SocketAddr, now: Instant) {
+        let addr = match self.knowledge.nat64() {
+            Some(pref64) => pref64.synthesize(addr),
+            None => addr,
+        };
         if !self.config.ip_family.allows(Family::of(&addr)) {
             trace!(%addr, ip_family = ?self.config.ip_family, "address skipped: not of ip_family");
             self.report.skipped += 1;
@@ -43,13 +47,15 @@ impl<K: Knowledge> Machine<'_, K> {
         }
     }
 
-    /// Queues a taken address in its place by rank, unless the address policy refuses it.
+    /// Queues a taken address in its place by rank, unless the address policy refuses it,
+    /// or the IPv4 address it stands for under the NAT64 prefix.
     pub(super) fn enqueue(&mut self, addr: SocketAddr, now: Instant) {
+        let embedded = || self.knowledge.nat64().and_then(|p| p.extract_addr(addr));
         if self
             .config
             .policy
             .as_ref()
-            .is_some_and(|p| !p.0.allows(addr))
+            .is_some_and(|p| !p.0.allows(addr) || embedded().is_some_and(|v4| !p.0.allows(v4)))
         {
             debug!(%addr, "address refused by policy");
             self.report.refused.push(addr);

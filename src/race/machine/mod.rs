@@ -30,6 +30,7 @@ use super::report::{attempt_timed_out, Report};
 use crate::config::Config;
 use crate::dns::Answer;
 use crate::history::Lesson;
+use crate::nat64::Pref64;
 use crate::order::Ranked;
 use crate::schedule::timing::Delays;
 use crate::{ConnectError, ConnectInfo, Family};
@@ -47,6 +48,13 @@ pub(crate) trait Knowledge {
 
     /// Whether anything is learned: [`learn`](Self::learn) is called only if so.
     fn learns(&self) -> bool;
+
+    /// The NAT64 prefix to reach IPv4 addresses through, on a host that reaches IPv6
+    /// only: every IPv4 address the race takes is dialed at its IPv6 form under it, and
+    /// the address policy judges the IPv4 address any address under it stands for.
+    fn nat64(&self) -> Option<&Pref64> {
+        None
+    }
 
     /// Records what a finished race taught: `(address, its source address, lesson)`.
     fn learn(

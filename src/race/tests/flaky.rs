@@ -39,6 +39,7 @@ async fn series(connects: usize, state: impl Fn(usize) -> State) -> Figures {
     let memory = || Ranking {
         history: Some(&history),
         sources: None,
+        nat64: None,
     };
     let learned = plan(Schedule::learned());
     let (mut time, mut oracle, mut syns) = (Duration::ZERO, Duration::ZERO, 0);

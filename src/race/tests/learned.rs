@@ -45,6 +45,7 @@ async fn connect(
     let memory = Ranking {
         history: Some(history),
         sources: None,
+        nat64: None,
     };
     let answers = dns(vec![
         (ms(0), Family::V4, Ok(addrs.to_vec())),

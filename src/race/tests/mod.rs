@@ -340,6 +340,7 @@ async fn answers_ready_together_join_the_race_together() {
     let memory = Ranking {
         history: None,
         sources: Some(sources),
+        nat64: None,
     };
     let net = Net::new(&[
         ("[fd00::1]:80", Host::Up(ms(10))),

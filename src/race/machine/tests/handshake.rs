@@ -137,6 +137,7 @@ fn the_learned_schedule_waits_for_a_known_hosts_handshake() {
     let memory = Ranking {
         history: Some(&history),
         sources: None,
+        nat64: None,
     };
     let learned = config(Schedule::learned());
     let net = Net::new()
@@ -171,6 +172,7 @@ fn other_schedules_give_a_known_hosts_handshake_their_own_delay() {
     let memory = Ranking {
         history: Some(&history),
         sources: None,
+        nat64: None,
     };
     let net = Net::new()
         .host(a, tls(20, Handshake::Done(ms(20))))
@@ -214,6 +216,7 @@ fn a_known_tls_host_costs_one_connection_per_connect() {
                 let memory = Ranking {
                     history: Some(&history),
                     sources: None,
+                    nat64: None,
                 };
                 let oracle = ms(rtt + round_trips * rtt + server);
                 let learned = config(Schedule::learned());

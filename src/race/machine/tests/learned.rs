@@ -51,6 +51,7 @@ fn connect(net: &Net, history: &History, schedule: Schedule, addrs: &[SocketAddr
     let memory = Ranking {
         history: Some(history),
         sources: None,
+        nat64: None,
     };
     let dns =
         Dns::new()
@@ -167,6 +168,7 @@ fn the_first_unknown_address_ends_the_learned_part() {
     let memory = Ranking {
         history: Some(&history),
         sources: None,
+        nat64: None,
     };
     let race = net.with(&config(Schedule::learned())).knowing(memory).run();
     let info = race.info();
@@ -269,6 +271,7 @@ fn connect_info_reports_handshakes_and_expectations() {
     let memory = Ranking {
         history: Some(&history),
         sources: None,
+        nat64: None,
     };
     let dns = Dns::new().answer(ms(0), Family::V4, all_twelve());
     let c = config(Schedule::learned());

@@ -13,6 +13,7 @@
 //! - [`learned`]: the learned schedule, over a series of races sharing a history;
 //! - [`order`]: the order of the addresses (RFC 6724, the resolver's, the given one);
 //! - [`policy`]: the address policy;
+//! - [`families`]: the families dialed (`ip_family`, NAT64);
 //! - [`budget`] and [`abandon`]: the attempt budget, and abandoning an overdue attempt
 //!   while it is spent;
 //! - [`props`]: invariants over random networks, under each schedule.
@@ -39,6 +40,7 @@ mod abandon;
 mod budget;
 mod caps;
 mod failures;
+mod families;
 mod handshake;
 mod learned;
 mod order;

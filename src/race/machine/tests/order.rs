@@ -25,6 +25,7 @@ fn sorted_by_rfc_6724() -> Ranking<'static> {
     Ranking {
         history: None,
         sources: Some(global_sources()),
+        nat64: None,
     }
 }
 
@@ -66,6 +67,7 @@ fn a_list_can_keep_its_order() {
     let memory = Ranking {
         history: Some(&history),
         sources: Some(global_sources()),
+        nat64: None,
     };
     let given = net.addrs();
     // A preferred family does not reorder a kept list either.
@@ -114,6 +116,7 @@ fn an_address_without_a_route_goes_last() {
     let memory = Ranking {
         history: None,
         sources: Some(sources),
+        nat64: None,
     };
     let net = Net::new()
         .host("192.0.2.1:80", Refused(ms(1)))

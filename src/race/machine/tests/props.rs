@@ -116,6 +116,7 @@ fn run_with(
     let memory = Ranking {
         history: Some(&history),
         sources: None,
+        nat64: None,
     };
     let setup = net.with(&c).knowing(memory);
     let race = match dns_delays {
