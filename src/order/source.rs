@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tracing::trace;
 
 use crate::error::short_of_resources;
+use crate::hash::Keyed;
 
 /// How long a source found for a prefix is used before the kernel is asked again.
 ///
@@ -61,7 +62,8 @@ pub(crate) struct Sources {
     /// Finds a source when the cache has none.
     lookup: Box<Lookup>,
     /// Each prefix's source and when it was found; at most [`MAX_PREFIXES`] of them.
-    cache: Mutex<HashMap<Prefix, Found>>,
+    /// Keyed: the destinations come from DNS.
+    cache: Mutex<HashMap<Prefix, Found, Keyed>>,
 }
 
 impl Sources {
@@ -90,7 +92,7 @@ impl Sources {
     fn with_lookup(lookup: Box<Lookup>) -> Self {
         Sources {
             lookup,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::default()),
         }
     }
 
@@ -125,7 +127,7 @@ impl Sources {
 
     /// The cache, locked. Nothing panics while holding it, so a poisoned lock guards a
     /// whole map and is used as it is.
-    fn cache(&self) -> MutexGuard<'_, HashMap<Prefix, Found>> {
+    fn cache(&self) -> MutexGuard<'_, HashMap<Prefix, Found, Keyed>> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -141,7 +143,7 @@ impl fmt::Debug for Sources {
 /// Makes room for one more prefix in a full `cache`: drops the expired prefixes and, if
 /// that frees less than a quarter of it, every prefix. A cache full of fresh prefixes is
 /// then emptied once per [`MAX_PREFIXES`] new ones, not searched for expired ones at each.
-fn evict(cache: &mut HashMap<Prefix, Found>, now: Instant) {
+fn evict(cache: &mut HashMap<Prefix, Found, Keyed>, now: Instant) {
     cache.retain(|_, found| found.fresh(now));
     if cache.len() > MAX_PREFIXES - MAX_PREFIXES / 4 {
         cache.clear();
