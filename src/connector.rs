@@ -508,10 +508,10 @@ impl<D: Dial> ConnieConnector<D> {
             result?
         };
         // The race ends as it returns: a caller that never asks how it went reads no clock.
-        let end = tokio::time::Instant::now().into_std();
+        let info = won.into_info();
         let local_addr = self.dialer.local_addr(&conn);
         let alpn = self.dialer.alpn(&conn);
-        Ok((conn, won.into_info(end, local_addr, alpn)))
+        Ok((conn, info.with_connection(local_addr, alpn)))
     }
 
     /// Races `target`: one address alone, a list, or a name's addresses as DNS answers.

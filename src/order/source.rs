@@ -96,15 +96,21 @@ impl Sources {
         }
     }
 
-    /// The source address the system would use to reach `dst`; `None` if it has none
-    /// (no route, no such family, or any other error).
-    ///
-    /// From the cache if `dst`'s prefix was asked about less than [`SOURCE_TTL`] ago.
-    /// Otherwise the kernel is asked, with no lock held, in three non-blocking system calls,
-    /// and its answer is cached unless it was a lack of resources.
+    /// [`source_at`](Self::source_at) the current time.
+    #[cfg(test)]
     pub(crate) fn source(&self, dst: SocketAddr) -> Option<IpAddr> {
+        self.source_at(dst, Instant::now())
+    }
+
+    /// The source address the system would use to reach `dst`, at `now` (the race's time,
+    /// so that ranking an address reads no clock of its own); `None` if it has none (no
+    /// route, no such family, or any other error).
+    ///
+    /// From the cache if `dst`'s prefix was asked about less than [`SOURCE_TTL`] before
+    /// `now`. Otherwise the kernel is asked, with no lock held, in three non-blocking system
+    /// calls, and its answer is cached, found at `now`, unless it was a lack of resources.
+    pub(crate) fn source_at(&self, dst: SocketAddr, now: Instant) -> Option<IpAddr> {
         let prefix = Prefix::of(dst);
-        let now = Instant::now();
         let cached = self.cache().get(&prefix).copied();
         if let Some(found) = cached.filter(|found| found.fresh(now)) {
             return found.source;
