@@ -545,12 +545,12 @@ impl<D: Dial> ConnieConnector<D> {
                         .await
                         .map_err(|e| e.with_target(format!("{n} addresses"), None))
                 }
-                Repr::Host { host, port } => {
+                Repr::Host { host, port, plain } => {
                     let origin = Origin {
                         host: Some(host.trim_end_matches('.')),
                         scheme,
                     };
-                    let race = match self.resolver.lookup(&host, port) {
+                    let race = match self.resolver.lookup(&host, plain, port) {
                         Ok(answers) => self.race(origin, answers).await,
                         Err(e) => Err(e),
                     };

@@ -102,7 +102,7 @@ where
                         let addrs = vec![SocketAddr::new(ip, 0)];
                         (Ok(Answers::ready(Answer::literal(addrs))), None)
                     }
-                    None => (resolver.lookup(&host, 0), Some(host.clone())),
+                    None => (resolver.lookup(&host, false, 0), Some(host.clone())),
                 };
                 let addrs = match answers {
                     Ok(answers) => list::addresses(&config, Ranking::sorted(), answers).await,

@@ -152,7 +152,7 @@ mod tests {
     async fn by_family(resolver: &Resolver, host: &str) -> (Found, Found) {
         let (mut v4, mut v6) = (None, None);
         for answer in resolver
-            .lookup(host, 8080)
+            .lookup(host, false, 8080)
             .unwrap()
             .collect::<Vec<_>>()
             .await

@@ -184,15 +184,21 @@ impl Resolver {
         }
     }
 
-    /// Looks `host` up, for a race to `port`.
+    /// Looks `host` up, for a race to `port`; `plain` if `host` is known to be a plain name
+    /// (see [`Query::checked`]).
     ///
     /// # Errors
     ///
     /// [`ErrorKind::NoTimeDriver`](crate::ErrorKind::NoTimeDriver) before any query if the
     /// resolver's lookups run on tokio timers (hickory's do) and the runtime cannot make
     /// them. `getaddrinfo` needs none.
-    pub(crate) fn lookup(&self, host: &str, port: u16) -> Result<Answers, ConnectError> {
-        let mut answers = self.resolve.resolve(&Query::new(host));
+    pub(crate) fn lookup(
+        &self,
+        host: &str,
+        plain: bool,
+        port: u16,
+    ) -> Result<Answers, ConnectError> {
+        let mut answers = self.resolve.resolve(&Query::checked(host, plain));
         if answers.needs_timers {
             crate::runtime::timers(tokio::time::Instant::now())?;
         }
@@ -257,7 +263,11 @@ mod tests {
         use hickory_resolver::net::NetError;
 
         let unbuilt = Resolver::of(Unbuilt(NetError::from("no TLS roots")), "unbuilt");
-        let answers: Vec<Answer> = unbuilt.lookup("example.com", 80).unwrap().collect().await;
+        let answers: Vec<Answer> = unbuilt
+            .lookup("example.com", false, 80)
+            .unwrap()
+            .collect()
+            .await;
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].family, None);
         let error = answers[0].result.as_ref().unwrap_err();
@@ -292,7 +302,11 @@ mod tests {
     /// only, with the port. `localhost` is answered without a query (RFC 6761).
     #[tokio::test]
     async fn hickory_answers_each_family_with_its_own_addresses() {
-        let mut answers: Vec<Answer> = offline().lookup("localhost", 8080).unwrap().collect().await;
+        let mut answers: Vec<Answer> = offline()
+            .lookup("localhost", false, 8080)
+            .unwrap()
+            .collect()
+            .await;
         assert_eq!(answers.len(), 2);
         answers.sort_by_key(|a| a.family.map(|f| f == Family::V6));
         assert_eq!(answers[0].family, Some(Family::V4));
@@ -303,7 +317,11 @@ mod tests {
         assert_eq!(answers[1].result.as_ref().unwrap(), &vec![v6]);
 
         // `.invalid` never resolves: each family's lookup fails, with its family.
-        let answers: Vec<Answer> = offline().lookup("x.invalid", 80).unwrap().collect().await;
+        let answers: Vec<Answer> = offline()
+            .lookup("x.invalid", false, 80)
+            .unwrap()
+            .collect()
+            .await;
         let mut failed: Vec<_> = answers
             .iter()
             .map(|a| (a.family, a.result.as_ref().unwrap_err().family()))
@@ -317,7 +335,7 @@ mod tests {
     #[tokio::test]
     async fn an_unparsable_name_is_one_failed_answer() {
         let long = format!("{}.example", "a".repeat(64));
-        let answers: Vec<Answer> = offline().lookup(&long, 80).unwrap().collect().await;
+        let answers: Vec<Answer> = offline().lookup(&long, false, 80).unwrap().collect().await;
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].family, None);
         assert!(answers[0].result.is_err());
@@ -367,11 +385,13 @@ mod tests {
             .build()
             .unwrap();
         let _inside = runtime.enter();
-        let Err(e) = offline().lookup("localhost", 80) else {
+        let Err(e) = offline().lookup("localhost", false, 80) else {
             panic!("a hickory lookup started without a time driver");
         };
         assert_eq!(e.kind(), crate::ErrorKind::NoTimeDriver, "{e:?}");
-        assert!(Resolver::new(GetAddrInfo).lookup("localhost", 80).is_ok());
+        assert!(Resolver::new(GetAddrInfo)
+            .lookup("localhost", false, 80)
+            .is_ok());
     }
 
     /// Dropped while a panic unwinds, inside a runtime without a time driver, `Lookups`

@@ -87,13 +87,27 @@ impl<R: Resolve + ?Sized> Resolve for Box<R> {
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {
     name: &'a str,
+    /// Whether `name` is known to be plain ([`name::is_plain`](super::name::is_plain)):
+    /// a race's target checked it already.
+    plain: bool,
 }
 
 impl<'a> Query<'a> {
     /// A query for `name`'s addresses, as a race makes one: for a resolver that hands the
     /// query on, or a test.
     pub fn new(name: &'a str) -> Query<'a> {
-        Query { name }
+        Query { name, plain: false }
+    }
+
+    /// A query for `name`, which its target found plain ([`Target::host`](crate::Target::host)
+    /// checks every name), or not known to be if `plain` is false.
+    pub(crate) fn checked(name: &'a str, plain: bool) -> Query<'a> {
+        Query { name, plain }
+    }
+
+    /// Whether the name is known to be plain, so that parsing it need not check again.
+    pub(crate) fn plain(&self) -> bool {
+        self.plain
     }
 
     /// The host name, as the target spells it (never an IP literal, which needs no DNS),
