@@ -559,10 +559,10 @@ impl<D: Dial> ConnieConnector<D> {
             result?
         };
         // The race ends as it returns: a caller that never asks how it went reads no clock.
-        let end = tokio::time::Instant::now().into_std();
+        let info = won.into_info();
         let local_addr = self.dialer.local_addr(&conn);
         let alpn = self.dialer.alpn(&conn);
-        Ok((conn, won.into_info(end, local_addr, alpn)))
+        Ok((conn, info.with_connection(local_addr, alpn)))
     }
 
     /// Races `target`: one address alone, a list, or a name's addresses as DNS answers.
@@ -606,7 +606,7 @@ impl<D: Dial> ConnieConnector<D> {
                         .await
                         .map_err(|e| e.with_target(format!("{n} addresses"), None))
                 }
-                Repr::Host { host, port } => {
+                Repr::Host { host, port, plain } => {
                     let origin = Origin {
                         host: Some(host.trim_end_matches('.')),
                         scheme,
@@ -621,7 +621,7 @@ impl<D: Dial> ConnieConnector<D> {
                     if nat64.is_some() {
                         families = IpFamily::Both;
                     }
-                    let race = match self.resolver.lookup(&host, port, families) {
+                    let race = match self.resolver.lookup(&host, plain, port, families) {
                         Ok(answers) => self.race(origin, answers, nat64.as_ref()).await,
                         Err(e) => Err(e),
                     };

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use std::time::Instant;
 
+use crate::hash::Keyed;
 use crate::metrics::{self, Tally};
 use crate::schedule::{MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY};
 
@@ -351,7 +352,8 @@ impl Hash for Key {
 
 #[derive(Debug, Default)]
 struct Inner {
-    entries: HashMap<Key, Entry>,
+    /// Keyed: the addresses come from DNS.
+    entries: HashMap<Key, Entry, Keyed>,
     tick: u64,
     /// Races that could have started the best known address alone.
     learned_races: u64,

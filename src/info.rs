@@ -76,6 +76,20 @@ impl ConnectInfo {
     pub fn alpn(&self) -> Option<&[u8]> {
         self.alpn.as_deref()
     }
+
+    /// The account with the winning connection's local address and ALPN protocol, as its
+    /// dialer tells them.
+    pub(crate) fn with_connection(
+        self,
+        local_addr: Option<SocketAddr>,
+        alpn: Option<Vec<u8>>,
+    ) -> ConnectInfo {
+        ConnectInfo {
+            local_addr,
+            alpn,
+            ..self
+        }
+    }
 }
 
 /// One connection attempt of a race.

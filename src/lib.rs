@@ -263,6 +263,7 @@ mod connector;
 mod dial;
 mod dns;
 mod error;
+mod hash;
 mod history;
 mod info;
 #[cfg(feature = "metrics")]

@@ -33,7 +33,9 @@ const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(1);
 /// fails or takes over [`DISCOVERY_TIMEOUT`], or the runtime has no timers.
 pub(crate) async fn discover(resolver: &Resolver) -> Option<Pref64> {
     crate::runtime::timers(tokio::time::Instant::now()).ok()?;
-    let mut answers = resolver.lookup(IPV4ONLY_ARPA, 0, IpFamily::V6Only).ok()?;
+    let mut answers = resolver
+        .lookup(IPV4ONLY_ARPA, false, 0, IpFamily::V6Only)
+        .ok()?;
     let every_address = async {
         let mut ips = Vec::new();
         while let Some(answer) = answers.next().await {

@@ -103,7 +103,10 @@ where
                         let addrs = vec![SocketAddr::new(ip, 0)];
                         (Ok(Answers::ready(Answer::literal(addrs))), None)
                     }
-                    None => (resolver.lookup(&host, 0, families), Some(host.clone())),
+                    None => (
+                        resolver.lookup(&host, false, 0, families),
+                        Some(host.clone()),
+                    ),
                 };
                 let addrs = match answers {
                     Ok(answers) => list::addresses(&config, Ranking::sorted(), answers).await,

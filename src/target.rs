@@ -32,6 +32,8 @@ pub(crate) enum Repr {
     Host {
         host: String,
         port: u16,
+        /// Whether `host` is plain ([`name::is_plain`]), as the lookup asks again.
+        plain: bool,
     },
 }
 
@@ -108,6 +110,7 @@ impl Target {
             repr: Repr::Host {
                 host: host.to_owned(),
                 port,
+                plain,
             },
         })
     }
@@ -236,7 +239,7 @@ pub(crate) fn unbracketed(host: &str) -> &str {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Host { host, port } => write!(f, "{host}:{port}"),
+            Repr::Host { host, port, .. } => write!(f, "{host}:{port}"),
             Repr::Addr(addr) => write!(f, "{addr}"),
             Repr::Addrs(addrs) => {
                 f.write_str("[")?;

@@ -155,7 +155,7 @@ mod tests {
     async fn by_family(resolver: &Resolver, host: &str) -> (Found, Found) {
         let (mut v4, mut v6) = (None, None);
         for answer in resolver
-            .lookup(host, 8080, IpFamily::Both)
+            .lookup(host, false, 8080, IpFamily::Both)
             .unwrap()
             .collect::<Vec<_>>()
             .await

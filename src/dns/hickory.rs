@@ -127,7 +127,7 @@ impl Resolve for Hickory {
     fn resolve(&self, query: &Query<'_>) -> Answers {
         // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as target
         // validation does, so `my_host.example` is looked up.
-        match name::parse(query.name()) {
+        match name::parse(query.name(), query.plain()) {
             Ok(name) => self.lookup(name, query.families()),
             Err(e) => Answers::ready(Answer::failed(None, e)),
         }

@@ -187,7 +187,8 @@ impl Resolver {
         }
     }
 
-    /// Looks `host`'s addresses of `families` up, for a race to `port`.
+    /// Looks `host`'s addresses of `families` up, for a race to `port`; `plain` if `host`
+    /// is known to be a plain name (see [`Query::checked`]).
     ///
     /// # Errors
     ///
@@ -197,12 +198,12 @@ impl Resolver {
     pub(crate) fn lookup(
         &self,
         host: &str,
+        plain: bool,
         port: u16,
         families: IpFamily,
     ) -> Result<Answers, ConnectError> {
-        let mut answers = self
-            .resolve
-            .resolve(&Query::new(host).with_families(families));
+        let query = Query::checked(host, plain).with_families(families);
+        let mut answers = self.resolve.resolve(&query);
         if answers.needs_timers {
             crate::runtime::timers(tokio::time::Instant::now())?;
         }
@@ -268,7 +269,7 @@ mod tests {
 
         let unbuilt = Resolver::of(Unbuilt(NetError::from("no TLS roots")), "unbuilt");
         let answers: Vec<Answer> = unbuilt
-            .lookup("example.com", 80, IpFamily::Both)
+            .lookup("example.com", false, 80, IpFamily::Both)
             .unwrap()
             .collect()
             .await;
@@ -307,7 +308,7 @@ mod tests {
     #[tokio::test]
     async fn hickory_answers_each_family_with_its_own_addresses() {
         let mut answers: Vec<Answer> = offline()
-            .lookup("localhost", 8080, IpFamily::Both)
+            .lookup("localhost", false, 8080, IpFamily::Both)
             .unwrap()
             .collect()
             .await;
@@ -322,7 +323,7 @@ mod tests {
 
         // `.invalid` never resolves: each family's lookup fails, with its family.
         let answers: Vec<Answer> = offline()
-            .lookup("x.invalid", 80, IpFamily::Both)
+            .lookup("x.invalid", false, 80, IpFamily::Both)
             .unwrap()
             .collect()
             .await;
@@ -340,7 +341,7 @@ mod tests {
     async fn an_unparsable_name_is_one_failed_answer() {
         let long = format!("{}.example", "a".repeat(64));
         let answers: Vec<Answer> = offline()
-            .lookup(&long, 80, IpFamily::Both)
+            .lookup(&long, false, 80, IpFamily::Both)
             .unwrap()
             .collect()
             .await;
@@ -393,12 +394,12 @@ mod tests {
             .build()
             .unwrap();
         let _inside = runtime.enter();
-        let Err(e) = offline().lookup("localhost", 80, IpFamily::Both) else {
+        let Err(e) = offline().lookup("localhost", false, 80, IpFamily::Both) else {
             panic!("a hickory lookup started without a time driver");
         };
         assert_eq!(e.kind(), crate::ErrorKind::NoTimeDriver, "{e:?}");
         assert!(Resolver::new(GetAddrInfo)
-            .lookup("localhost", 80, IpFamily::Both)
+            .lookup("localhost", false, 80, IpFamily::Both)
             .is_ok());
     }
 

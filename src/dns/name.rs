@@ -14,9 +14,9 @@ use hickory_resolver::proto::ProtoError;
 /// The longest label DNS can carry (RFC 1035 §2.3.4).
 const MAX_LABEL_LEN: usize = 63;
 
-/// `host` as [`Name::from_str_relaxed`] parses it.
-pub(crate) fn parse(host: &str) -> Result<Name, ProtoError> {
-    if !is_plain(host) {
+/// `host` as [`Name::from_str_relaxed`] parses it; `plain` if [`is_plain`] said so already.
+pub(crate) fn parse(host: &str, plain: bool) -> Result<Name, ProtoError> {
+    if !(plain || is_plain(host)) {
         return Name::from_str_relaxed(host);
     }
     let mut name = Name::new();
@@ -42,20 +42,41 @@ pub(crate) fn is_plain(host: &str) -> bool {
     if labels.is_empty() || labels.len() > 253 {
         return false;
     }
-    // Where the label being read starts.
+    // One pass, a table lookup a byte; each label is checked as its dot is reached.
     let mut start = 0;
     for (i, &b) in labels.iter().enumerate() {
-        match b {
-            b'a'..=b'z' | b'0'..=b'9' => {}
-            b'-' if i > start => {}
-            b'.' if (1..=MAX_LABEL_LEN).contains(&(i - start)) && !is_idna(&labels[start..i]) => {
-                start = i + 1;
+        if !PLAIN_OR_DOT[usize::from(b)] {
+            return false;
+        }
+        if b == b'.' {
+            if !is_plain_label(&labels[start..i]) {
+                return false;
             }
-            _ => return false,
+            start = i + 1;
         }
     }
-    (1..=MAX_LABEL_LEN).contains(&(labels.len() - start)) && !is_idna(&labels[start..])
+    is_plain_label(&labels[start..])
 }
+
+/// Whether a label of plain bytes is plain: 1 to 63 bytes, not starting with a hyphen nor
+/// with IDNA's `xn--`.
+fn is_plain_label(label: &[u8]) -> bool {
+    match label {
+        [] | [b'-', ..] => false,
+        _ => label.len() <= MAX_LABEL_LEN && !is_idna(label),
+    }
+}
+
+/// The bytes of a plain name: lower-case ASCII letters, digits, hyphens and dots.
+static PLAIN_OR_DOT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < table.len() {
+        table[b] = matches!(b as u8, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.');
+        b += 1;
+    }
+    table
+};
 
 /// Whether `label` is IDNA's ASCII form of a name (`xn--` and its Punycode).
 fn is_idna(label: &[u8]) -> bool {
@@ -108,7 +129,7 @@ mod tests {
             "a\\.b",
         ];
         for host in names {
-            let ours = parse(host);
+            let ours = parse(host, is_plain(host));
             let hickorys = Name::from_str_relaxed(host);
             match (&ours, &hickorys) {
                 (Ok(a), Ok(b)) => {

@@ -89,6 +89,9 @@ impl<R: Resolve + ?Sized> Resolve for Box<R> {
 pub struct Query<'a> {
     name: &'a str,
     families: IpFamily,
+    /// Whether `name` is known to be plain ([`name::is_plain`](super::name::is_plain)):
+    /// a race's target checked it already.
+    plain: bool,
 }
 
 impl<'a> Query<'a> {
@@ -97,8 +100,24 @@ impl<'a> Query<'a> {
     pub fn new(name: &'a str) -> Query<'a> {
         Query {
             name,
+            plain: false,
             families: IpFamily::Both,
         }
+    }
+
+    /// A query for `name`, which its target found plain ([`Target::host`](crate::Target::host)
+    /// checks every name), or not known to be if `plain` is false.
+    pub(crate) fn checked(name: &'a str, plain: bool) -> Query<'a> {
+        Query {
+            name,
+            plain,
+            families: IpFamily::Both,
+        }
+    }
+
+    /// Whether the name is known to be plain, so that parsing it need not check again.
+    pub(crate) fn plain(&self) -> bool {
+        self.plain
     }
 
     /// The same query, for `families` only.

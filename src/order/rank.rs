@@ -100,7 +100,7 @@ impl Ranking<'_> {
     pub(crate) fn rank(&self, addr: SocketAddr, rfc6724: bool, now: Instant) -> Ranked {
         let (source, key) = match self.sources {
             Some(sources) => {
-                let source = sources.source(addr);
+                let source = sources.source_at(addr, tokio::time::Instant::from_std(now));
                 (source, Some(rfc6724::key(addr.ip(), source)))
             }
             None => (None, None),

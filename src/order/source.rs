@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tracing::trace;
 
 use crate::error::short_of_resources;
+use crate::hash::Keyed;
 
 /// How long a source found for a prefix is used before the kernel is asked again.
 ///
@@ -61,7 +62,8 @@ pub(crate) struct Sources {
     /// Finds a source when the cache has none.
     lookup: Box<Lookup>,
     /// Each prefix's source and when it was found; at most [`MAX_PREFIXES`] of them.
-    cache: Mutex<HashMap<Prefix, Found>>,
+    /// Keyed: the destinations come from DNS.
+    cache: Mutex<HashMap<Prefix, Found, Keyed>>,
 }
 
 impl Sources {
@@ -90,19 +92,25 @@ impl Sources {
     fn with_lookup(lookup: Box<Lookup>) -> Self {
         Sources {
             lookup,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::default()),
         }
     }
 
-    /// The source address the system would use to reach `dst`; `None` if it has none
-    /// (no route, no such family, or any other error).
-    ///
-    /// From the cache if `dst`'s prefix was asked about less than [`SOURCE_TTL`] ago.
-    /// Otherwise the kernel is asked, with no lock held, in three non-blocking system calls,
-    /// and its answer is cached unless it was a lack of resources.
+    /// [`source_at`](Self::source_at) the current time.
+    #[cfg(test)]
     pub(crate) fn source(&self, dst: SocketAddr) -> Option<IpAddr> {
+        self.source_at(dst, Instant::now())
+    }
+
+    /// The source address the system would use to reach `dst`, at `now` (the race's time,
+    /// so that ranking an address reads no clock of its own); `None` if it has none (no
+    /// route, no such family, or any other error).
+    ///
+    /// From the cache if `dst`'s prefix was asked about less than [`SOURCE_TTL`] before
+    /// `now`. Otherwise the kernel is asked, with no lock held, in three non-blocking system
+    /// calls, and its answer is cached, found at `now`, unless it was a lack of resources.
+    pub(crate) fn source_at(&self, dst: SocketAddr, now: Instant) -> Option<IpAddr> {
         let prefix = Prefix::of(dst);
-        let now = Instant::now();
         let cached = self.cache().get(&prefix).copied();
         if let Some(found) = cached.filter(|found| found.fresh(now)) {
             return found.source;
@@ -125,7 +133,7 @@ impl Sources {
 
     /// The cache, locked. Nothing panics while holding it, so a poisoned lock guards a
     /// whole map and is used as it is.
-    fn cache(&self) -> MutexGuard<'_, HashMap<Prefix, Found>> {
+    fn cache(&self) -> MutexGuard<'_, HashMap<Prefix, Found, Keyed>> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -141,7 +149,7 @@ impl fmt::Debug for Sources {
 /// Makes room for one more prefix in a full `cache`: drops the expired prefixes and, if
 /// that frees less than a quarter of it, every prefix. A cache full of fresh prefixes is
 /// then emptied once per [`MAX_PREFIXES`] new ones, not searched for expired ones at each.
-fn evict(cache: &mut HashMap<Prefix, Found>, now: Instant) {
+fn evict(cache: &mut HashMap<Prefix, Found, Keyed>, now: Instant) {
     cache.retain(|_, found| found.fresh(now));
     if cache.len() > MAX_PREFIXES - MAX_PREFIXES / 4 {
         cache.clear();

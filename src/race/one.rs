@@ -41,26 +41,20 @@ pub(crate) enum Won {
 }
 
 impl Won {
-    /// The full account of a race that returned at `end` (the time the race's own account
-    /// has already), with the winner's local address and ALPN protocol.
-    pub(crate) fn into_info(
-        self,
-        end: Instant,
-        local_addr: Option<SocketAddr>,
-        alpn: Option<Vec<u8>>,
-    ) -> ConnectInfo {
-        let info = match self {
+    /// The account of a race that returns now: one won alone ends now, and only it reads
+    /// the clock; a raced race's account has its end already. Without the winner's local
+    /// address and ALPN protocol, which [`ConnectInfo::with_connection`] adds.
+    pub(crate) fn into_info(self) -> ConnectInfo {
+        match self {
             Won::Raced(info) => *info,
             Won::Alone {
                 addr,
                 start,
                 transport,
-            } => Report::alone(addr, start, transport, end),
-        };
-        ConnectInfo {
-            local_addr,
-            alpn,
-            ..info
+            } => {
+                let end = tokio::time::Instant::now().into_std();
+                Report::alone(addr, start, transport, end)
+            }
         }
     }
 }

@@ -9,10 +9,7 @@ use crate::race::one::{applies, one, Won};
 fn seen<C>(result: Result<(C, Won), ConnectError>) -> String {
     match result {
         // The race ends as it returns, as the connector reads it.
-        Ok((_, won)) => {
-            let end = tokio::time::Instant::now().into_std();
-            format!("{:?}", won.into_info(end, None, None))
-        }
+        Ok((_, won)) => format!("{:?}", won.into_info()),
         Err(e) => error_seen(&e),
     }
 }
@@ -104,7 +101,9 @@ fn the_local_address_and_alpn_join_the_account() {
         remote, start, None, start,
     )));
     for won in [alone, raced] {
-        let info = won.into_info(start, Some(local), Some(b"h2".to_vec()));
+        let info = won
+            .into_info()
+            .with_connection(Some(local), Some(b"h2".to_vec()));
         assert_eq!(info.local_addr(), Some(local));
         assert_eq!(info.alpn(), Some(&b"h2"[..]));
     }
