@@ -588,21 +588,16 @@ impl<D: Dial> ConnieConnector<D> {
                         .await
                         .map_err(|e| e.with_target(addr.to_string(), None))
                 }
-                Repr::Addr(addr) => {
-                    let nat64 = self.nat64_for(addr).await;
-                    let answers = stream::iter([Answer::literal(vec![addr])]);
-                    self.race(literal, answers, nat64.as_ref())
-                        .await
-                        .map_err(|e| e.with_target(addr.to_string(), None))
-                }
+                // Each arm awaits one future: a local kept across two awaits would be
+                // kept apart from every arm's, and make this future, which every connect
+                // carries, larger.
+                Repr::Addr(addr) => self
+                    .race_addrs(literal, vec![addr])
+                    .await
+                    .map_err(|e| e.with_target(addr.to_string(), None)),
                 Repr::Addrs(addrs) => {
                     let n = addrs.len();
-                    let nat64 = match addrs.iter().find(|a| self.may_need_nat64(**a)) {
-                        Some(&addr) => self.nat64_for(addr).await,
-                        None => None,
-                    };
-                    let answers = stream::iter([Answer::literal(addrs)]);
-                    self.race(literal, answers, nat64.as_ref())
+                    self.race_addrs(literal, addrs)
                         .await
                         .map_err(|e| e.with_target(format!("{n} addresses"), None))
                 }
@@ -611,24 +606,48 @@ impl<D: Dial> ConnieConnector<D> {
                         host: Some(host.trim_end_matches('.')),
                         scheme,
                     };
-                    let mut families = self.families();
-                    // An IPv6-only host behind NAT64 looks `A` up too, and dials each
-                    // IPv4 address under the prefix.
-                    let nat64 = match families {
-                        IpFamily::V6Only => self.nat64().await,
-                        _ => None,
-                    };
-                    if nat64.is_some() {
-                        families = IpFamily::Both;
-                    }
-                    let race = match self.resolver.lookup(&host, plain, port, families) {
-                        Ok(answers) => self.race(origin, answers, nat64.as_ref()).await,
-                        Err(e) => Err(e),
-                    };
-                    race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
+                    self.race_name(origin, &host, plain, port)
+                        .await
+                        .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
                 }
             }
         }
+    }
+
+    /// Races literal addresses, IPv4 ones through NAT64 if this host needs it.
+    async fn race_addrs(
+        &self,
+        origin: Origin<'_>,
+        addrs: Vec<SocketAddr>,
+    ) -> Result<(D::Connection, Won), ConnectError> {
+        let nat64 = match addrs.iter().find(|a| self.may_need_nat64(**a)) {
+            Some(&addr) => self.nat64_for(addr).await,
+            None => None,
+        };
+        let answers = stream::iter([Answer::literal(addrs)]);
+        self.race(origin, answers, nat64.as_ref()).await
+    }
+
+    /// Races `host`'s addresses, looked up in the families this host reaches; an
+    /// IPv6-only host behind NAT64 looks `A` up too, and dials each IPv4 address under
+    /// the prefix.
+    async fn race_name(
+        &self,
+        origin: Origin<'_>,
+        host: &str,
+        plain: bool,
+        port: u16,
+    ) -> Result<(D::Connection, Won), ConnectError> {
+        let mut families = self.families();
+        let nat64 = match families {
+            IpFamily::V6Only => self.nat64().await,
+            _ => None,
+        };
+        if nat64.is_some() {
+            families = IpFamily::Both;
+        }
+        let answers = self.resolver.lookup(host, plain, port, families)?;
+        self.race(origin, answers, nat64.as_ref()).await
     }
 
     /// Whether a race to `addr` may have to reach it through NAT64: an IPv4 address, on a
