@@ -615,39 +615,55 @@ impl<D: Dial> ConnieConnector<D> {
     }
 
     /// Races literal addresses, IPv4 ones through NAT64 if this host needs it.
-    async fn race_addrs(
-        &self,
-        origin: Origin<'_>,
+    ///
+    /// An `async` block, not an `async fn`, which would keep its arguments twice.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn stores its arguments twice"
+    )]
+    fn race_addrs<'a>(
+        &'a self,
+        origin: Origin<'a>,
         addrs: Vec<SocketAddr>,
-    ) -> Result<(D::Connection, Won), ConnectError> {
-        let nat64 = match addrs.iter().find(|a| self.may_need_nat64(**a)) {
-            Some(&addr) => self.nat64_for(addr).await,
-            None => None,
-        };
-        let answers = stream::iter([Answer::literal(addrs)]);
-        self.race(origin, answers, nat64.as_ref()).await
+    ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
+        async move {
+            let nat64 = match addrs.iter().find(|a| self.may_need_nat64(**a)) {
+                Some(&addr) => self.nat64_for(addr).await,
+                None => None,
+            };
+            let answers = stream::iter([Answer::literal(addrs)]);
+            self.race(origin, answers, nat64.as_ref()).await
+        }
     }
 
     /// Races `host`'s addresses, looked up in the families this host reaches; an
     /// IPv6-only host behind NAT64 looks `A` up too, and dials each IPv4 address under
     /// the prefix.
-    async fn race_name(
-        &self,
-        origin: Origin<'_>,
-        host: &str,
+    ///
+    /// An `async` block, not an `async fn`, which would keep its arguments twice.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn stores its arguments twice"
+    )]
+    fn race_name<'a>(
+        &'a self,
+        origin: Origin<'a>,
+        host: &'a str,
         plain: bool,
         port: u16,
-    ) -> Result<(D::Connection, Won), ConnectError> {
-        let mut families = self.families();
-        let nat64 = match families {
-            IpFamily::V6Only => self.nat64().await,
-            _ => None,
-        };
-        if nat64.is_some() {
-            families = IpFamily::Both;
+    ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
+        async move {
+            let mut families = self.families();
+            let nat64 = match families {
+                IpFamily::V6Only => self.nat64().await,
+                _ => None,
+            };
+            if nat64.is_some() {
+                families = IpFamily::Both;
+            }
+            let answers = self.resolver.lookup(host, plain, port, families)?;
+            self.race(origin, answers, nat64.as_ref()).await
         }
-        let answers = self.resolver.lookup(host, plain, port, families)?;
-        self.race(origin, answers, nat64.as_ref()).await
     }
 
     /// Whether a race to `addr` may have to reach it through NAT64: an IPv4 address, on a

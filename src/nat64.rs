@@ -60,8 +60,9 @@ const LENGTHS: [u8; 6] = [96, 64, 56, 48, 40, 32];
 pub(crate) struct Pref64 {
     /// The prefix's bytes, the rest zero.
     prefix: [u8; 16],
-    /// In bytes: 4, 5, 6, 7, 8 or 12.
-    len: usize,
+    /// In bytes: 4, 5, 6, 7, 8 or 12 (a byte, so that a race's future holding the prefix
+    /// grows by 18 bytes, not 32).
+    len: u8,
 }
 
 impl Pref64 {
@@ -71,9 +72,10 @@ impl Pref64 {
         if !LENGTHS.contains(&len) {
             return None;
         }
-        let len = usize::from(len / 8);
+        let len = len / 8;
         let mut prefix = [0; 16];
-        prefix[..len].copy_from_slice(&ip.octets()[..len]);
+        let n = usize::from(len);
+        prefix[..n].copy_from_slice(&ip.octets()[..n]);
         Some(Pref64 { prefix, len })
     }
 
@@ -104,7 +106,8 @@ impl Pref64 {
     /// The IPv4 address `ip` embeds, if it is under this prefix.
     pub(crate) fn extract(&self, ip: Ipv6Addr) -> Option<Ipv4Addr> {
         let bytes = ip.octets();
-        if bytes[..self.len] != self.prefix[..self.len] {
+        let n = usize::from(self.len);
+        if bytes[..n] != self.prefix[..n] {
             return None;
         }
         let mut v4 = [0; 4];
@@ -138,7 +141,7 @@ impl Pref64 {
     /// Where an IPv4 address's four bytes go: from the end of the prefix on, skipping
     /// byte 8.
     fn places(&self) -> impl Iterator<Item = usize> {
-        (self.len..16).filter(|&at| at != 8).take(4)
+        (usize::from(self.len)..16).filter(|&at| at != 8).take(4)
     }
 }
 
