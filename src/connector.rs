@@ -1074,4 +1074,52 @@ mod tests {
             }
         }
     }
+
+    /// On a host that reaches IPv6 only, the NAT64 prefix is found through the
+    /// connector's own resolver (`ipv4only.arpa.`, RFC 7050), and `PublicOnly` judges
+    /// every address under it by the IPv4 address it stands for: a DNS64 answer for
+    /// `10.0.0.1`, and an `A` answer of `10.0.0.2` the race puts under the prefix, are
+    /// both refused, though the prefix is global. Nothing is dialed.
+    #[tokio::test(start_paused = true)]
+    async fn public_only_judges_the_ipv4_address_under_the_discovered_prefix() {
+        use std::net::{IpAddr, SocketAddr};
+
+        use connie_lab::{DnsServer, RecordType};
+
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let dns = DnsServer::builder()
+            .ipv4only_arpa("2600:1f00:64::".parse().unwrap())
+            .host("dns64", [ip("2600:1f00:64::a00:1")])
+            .host("private", [ip("10.0.0.2")])
+            .start()
+            .await
+            .unwrap();
+        let mut connector = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .address_policy(crate::PublicOnly);
+        connector.reach = Arc::new(Reach::with_probe(Box::new(|dst: SocketAddr| match dst {
+            SocketAddr::V6(_) => Ok("2001:db8::2".parse().unwrap()),
+            SocketAddr::V4(_) => Err(std::io::ErrorKind::NetworkUnreachable.into()),
+        })));
+        for (name, refused) in [
+            ("dns64.lab.test.", "[2600:1f00:64::a00:1]:443"),
+            ("private.lab.test.", "[2600:1f00:64::a00:2]:443"),
+        ] {
+            let err = connector.connect((name, 443)).await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::RefusedByPolicy, "{name}");
+            let want: SocketAddr = refused.parse().unwrap();
+            assert_eq!(err.refused_by_policy(), [want], "{name}");
+        }
+        // The prefix was looked up once, and kept.
+        assert_eq!(
+            dns.queries(RecordType::AAAA),
+            3,
+            "ipv4only.arpa., then each name"
+        );
+        assert_eq!(
+            dns.queries(RecordType::A),
+            2,
+            "each name's, through the prefix"
+        );
+    }
 }
