@@ -152,7 +152,8 @@
 //! the prefix (RFC 6052), and so are IPv4 literals (not `0.0.0.0/8`, loopback, link-local
 //! or broadcast ones). The [address policy](ConnieConnector::address_policy) judges any
 //! address under the prefix by the IPv4 address it stands for too, so [`PublicOnly`]
-//! refuses a DNS64 answer that stands for `10.0.0.1`.
+//! refuses a DNS64 answer that stands for `10.0.0.1`; and ranks and remembers it as that
+//! IPv4 address, so that RFC 6724 puts it after IPv6 addresses that need no translation.
 //!
 //! [`ConnieConnector::connectivity`] with [`Connectivity::Assume`] looks both families up
 //! whatever the routes (a proxy or a tunnel that the routing table does not show), and

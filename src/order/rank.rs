@@ -97,17 +97,22 @@ impl Ranking<'_> {
 
     /// Ranks `addr` as of `now`; by RFC 6724's rules after the first only if `rfc6724`
     /// (not for addresses the resolver sorted already).
+    ///
+    /// An address under the NAT64 prefix is ranked and known as the IPv4 address it
+    /// stands for (Happy Eyeballs v3): by RFC 6724, after the IPv6 addresses that need no
+    /// translation.
     pub(crate) fn rank(&self, addr: SocketAddr, rfc6724: bool, now: Instant) -> Ranked {
+        let known_as = self.known_as(addr);
         let (source, key) = match self.sources {
             Some(sources) => {
                 let source = sources.source_at(addr, tokio::time::Instant::from_std(now));
-                (source, Some(rfc6724::key(addr.ip(), source)))
+                (source, Some(rfc6724::key(known_as.ip(), source)))
             }
             None => (None, None),
         };
         let known = self
             .history
-            .map_or(Known::Unknown, |h| h.known(addr, source, now));
+            .map_or(Known::Unknown, |h| h.known(known_as, source, now));
         let standing = match known {
             Known::Fresh { .. } => Standing::Fresh,
             Known::Unknown => Standing::Unknown,
@@ -123,6 +128,17 @@ impl Ranking<'_> {
             },
             known,
             source,
+        }
+    }
+}
+
+impl Ranking<'_> {
+    /// The address `addr` is ranked and remembered as: the IPv4 address it stands for
+    /// under the NAT64 prefix, if it is under it.
+    fn known_as(&self, addr: SocketAddr) -> SocketAddr {
+        match self.nat64 {
+            Some(pref64) => pref64.extract_addr(addr).unwrap_or(addr),
+            None => addr,
         }
     }
 }
@@ -150,6 +166,8 @@ impl crate::race::machine::Knowledge for Ranking<'_> {
         now: Instant,
     ) {
         if let Some(history) = self.history {
+            let lessons =
+                lessons.map(|(addr, source, lesson)| (self.known_as(addr), source, lesson));
             history.learn(lessons, now);
         }
     }

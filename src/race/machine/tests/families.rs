@@ -99,3 +99,44 @@ fn nat64_leaves_loopback_as_it_is() {
     let race = net.with(&c).list(["127.0.0.1:80"]).knowing(knowing).run();
     assert_eq!(race.winner(), addr("127.0.0.1:80"));
 }
+
+/// Under a NAT64 prefix, an IPv4 address's IPv6 form is ranked as the IPv4 address it
+/// stands for: after a native IPv6 address, though it shares more of its prefix with the
+/// source (RFC 6724's last rule, which would put it first as an IPv6 address); and the
+/// history knows it by its IPv4 address.
+#[test]
+fn nat64_ranks_and_remembers_by_the_ipv4_address() {
+    use crate::history::History;
+    use crate::order::source::Sources;
+
+    let pref64 = Pref64::new("2001:db8:64::".parse().unwrap(), 96).unwrap();
+    let native = "[2a00::1]:443";
+    let translated = "[2001:db8:64::c000:201]:443"; // 192.0.2.1
+    let net = Net::new()
+        .host(native, Up(ms(10)))
+        .host(translated, Up(ms(10)));
+    let sources = Sources::fixed(|dst| dst.is_ipv6().then(|| "2001:db8::2".parse().unwrap()));
+    let history = History::new(16);
+    let knowing = Ranking {
+        history: Some(&history),
+        sources: Some(&sources),
+        nat64: Some(&pref64),
+    };
+    let c = config(Schedule::sequential());
+    let dns = Dns::new()
+        .answer(ms(0), Family::V4, addrs(&["192.0.2.1:443"]))
+        .answer(ms(0), Family::V6, addrs(&[native]));
+    let race = net.with(&c).dns(dns).knowing(knowing).run();
+    assert_eq!(race.dials(), addrs(&[native]), "native IPv6 first");
+    // The race to the translated address teaches the history about 192.0.2.1.
+    let dns = Dns::new().answer(ms(0), Family::V4, addrs(&["192.0.2.1:443"]));
+    let race = net.with(&c).dns(dns).knowing(knowing).run();
+    assert_eq!(race.winner(), addr(translated));
+    let now = net.now();
+    let known = |a: &str| history.known(addr(a), Some("2001:db8::2".parse().unwrap()), now);
+    assert!(matches!(
+        known("192.0.2.1:443"),
+        crate::history::Known::Fresh { .. }
+    ));
+    assert!(matches!(known(translated), crate::history::Known::Unknown));
+}
