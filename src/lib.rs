@@ -242,6 +242,7 @@ mod info;
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 mod metrics;
+mod nanos;
 mod order;
 mod policy;
 mod race;

@@ -45,6 +45,7 @@ fn the_machine_imports_no_io() {
             include_str!("../schedule/timing.rs"),
         ),
         ("../config.rs", include_str!("../config.rs")),
+        ("../nanos.rs", include_str!("../nanos.rs")),
     ];
     let io = [
         "tokio",

@@ -372,7 +372,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// The delays of attempt `idx`: its address's learned ones, or the schedule's.
     fn delays(&self, idx: usize) -> Delays {
         let run = &self.runs[idx];
-        match self.queue.address(run.picked).learned {
+        match self.queue.address(run.picked).learned() {
             Some(delays) if run.learned => delays,
             _ => Delays::of(&self.config.schedule),
         }

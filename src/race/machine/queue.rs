@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::nanos::Nanos;
 use crate::order::{Rank, Ranked};
 use crate::schedule::timing::Delays;
 use crate::Family;
@@ -43,18 +44,34 @@ pub(super) struct AddrQueue {
     given_order: bool,
 }
 
-/// An address the race took, with what it knows of it.
+/// An address the race took, with what it knows of it, its times in [`Nanos`].
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Address {
     pub(super) addr: SocketAddr,
     /// The source address the system chose for it, if the race asked.
     pub(super) source: Option<IpAddr>,
+    /// The learned schedule's delays for it (the next attempt's, the handshake's), if
+    /// `known`.
+    learned: [Option<Nanos>; 2],
+    /// The history knows it: it has [`Delays::learned`].
+    known: bool,
+    /// How long a connect to it is expected to take at most, if the history knows it.
+    expected: Option<Nanos>,
+    rank: Rank,
+}
+
+impl Address {
     /// The learned schedule's delays for it, if the history knows it
     /// ([`Delays::learned`]).
-    pub(super) learned: Option<Delays>,
+    pub(super) fn learned(&self) -> Option<Delays> {
+        let [next, handshake] = self.learned.map(|t| t.map(Nanos::get));
+        self.known.then_some(Delays { next, handshake })
+    }
+
     /// How long a connect to it is expected to take at most, if the history knows it.
-    pub(super) expected: Option<Duration>,
-    rank: Rank,
+    pub(super) fn expected(&self) -> Option<Duration> {
+        self.expected.map(Nanos::get)
+    }
 }
 
 /// A queued address: where it is among the race's addresses, and its place in its
@@ -176,7 +193,8 @@ impl AddrQueue {
         self.addrs.push(Address {
             addr,
             source: None,
-            learned: None,
+            learned: [None; 2],
+            known: false,
             expected: None,
             rank: Ranked::plain().rank,
         });
@@ -212,11 +230,14 @@ impl AddrQueue {
         let Some(idx) = self.addrs.iter().rposition(|a| a.addr == addr) else {
             unreachable!("{addr} was not taken");
         };
+        let learned = Delays::learned(&ranked.known);
+        let compact = |t: Option<Duration>| t.map(Nanos::new);
         self.addrs[idx] = Address {
             addr,
             source: ranked.source,
-            learned: Delays::learned(&ranked.known),
-            expected: ranked.known.expected(),
+            learned: learned.map_or([None; 2], |d| [d.next, d.handshake].map(compact)),
+            known: learned.is_some(),
+            expected: compact(ranked.known.expected()),
             rank: ranked.rank,
         };
         let idx = u32::try_from(idx).expect("fewer than 2³² addresses");
@@ -531,7 +552,7 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn the_records_of_an_address_stay_small() {
-        assert_eq!(std::mem::size_of::<Address>(), 136);
+        assert_eq!(std::mem::size_of::<Address>(), 104);
         assert_eq!(std::mem::size_of::<Queued>(), 12);
     }
 

@@ -68,7 +68,7 @@ impl<K: Knowledge> Machine<'_, K> {
             unreachable!("the schedule was ready");
         };
         let address = self.queue.address(picked);
-        let (addr, learned, expected) = (address.addr, address.learned, address.expected);
+        let (addr, learned, expected) = (address.addr, address.learned(), address.expected());
         if self.runs.is_empty() {
             let explore = || {
                 let explore = self.knowledge.explore();
