@@ -4,7 +4,9 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use futures_util::future::Either;
 use futures_util::stream::{self, Stream};
+use futures_util::TryFutureExt;
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use tokio::net::TcpStream;
 use tracing::Instrument;
@@ -494,69 +496,100 @@ impl<D: Dial> ConnieConnector<D> {
     }
 
     /// [`connect`](Self::connect) for a URI of `scheme`, which the dialer is told.
-    pub(crate) async fn connect_for(
-        &self,
+    ///
+    /// The race's future is made here: the one returned holds it and nothing of `target`
+    /// beside it.
+    pub(crate) fn connect_for<'a>(
+        &'a self,
         target: Target,
-        scheme: Option<&str>,
-    ) -> Result<(D::Connection, ConnectInfo), ConnectError> {
+        scheme: Option<&'a str>,
+    ) -> impl Future<Output = Result<(D::Connection, ConnectInfo), ConnectError>> + 'a {
+        self.traced(target, scheme).map_ok(move |(conn, won)| {
+            // The race ends as it returns: a caller that never asks how it went reads no
+            // clock.
+            let end = tokio::time::Instant::now().into_std();
+            let local_addr = self.dialer.local_addr(&conn);
+            let alpn = self.dialer.alpn(&conn);
+            (conn, won.into_info(end, local_addr, alpn))
+        })
+    }
+
+    /// [`dispatch`](Self::dispatch) in the race's `tracing` span, if a subscriber wants
+    /// it: then boxed, the span with it, and the span told how the race ended.
+    fn traced<'a>(
+        &'a self,
+        target: Target,
+        scheme: Option<&'a str>,
+    ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
         let span = race::span(&target, &self.config);
-        let (conn, won) = if span.is_disabled() {
-            self.dispatch(target, scheme).await?
+        if span.is_disabled() {
+            Either::Left(self.dispatch(target, scheme))
         } else {
-            let result = Box::pin(self.dispatch(target, scheme).instrument(span.clone())).await;
-            race::ended(&span, &result);
-            result?
-        };
-        // The race ends as it returns: a caller that never asks how it went reads no clock.
-        let end = tokio::time::Instant::now().into_std();
-        let local_addr = self.dialer.local_addr(&conn);
-        let alpn = self.dialer.alpn(&conn);
-        Ok((conn, won.into_info(end, local_addr, alpn)))
+            let race = self.dispatch(target, scheme).instrument(span.clone());
+            Either::Right(Box::pin(async move {
+                let result = race.await;
+                race::ended(&span, &result);
+                result
+            }))
+        }
     }
 
     /// Races `target`: one address alone, a list, or a name's addresses as DNS answers.
     ///
-    /// An `async` block, not an `async fn`, which would keep its arguments twice in its
-    /// future (as given, and as the body's locals): every connect carries this future.
-    #[expect(
-        clippy::manual_async_fn,
-        reason = "an async fn stores its arguments twice"
-    )]
+    /// Each way is a future of its own, made here: the one returned holds the way taken,
+    /// and nothing of `target` but what its error names.
     fn dispatch<'a>(
         &'a self,
         target: Target,
         scheme: Option<&'a str>,
     ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
-        async move {
-            let literal = Origin { host: None, scheme };
-            match target.into_repr() {
-                Repr::Addr(addr) if race::one::applies(&self.config) => {
-                    race::one(&self.dialer, &self.config, &self.budget, literal, addr)
-                        .await
-                        .map_err(|e| e.with_target(addr.to_string(), None))
-                }
-                Repr::Addr(addr) => self
-                    .race(literal, stream::iter([Answer::literal(vec![addr])]))
-                    .await
-                    .map_err(|e| e.with_target(addr.to_string(), None)),
-                Repr::Addrs(addrs) => {
-                    let n = addrs.len();
-                    self.race(literal, stream::iter([Answer::literal(addrs)]))
-                        .await
-                        .map_err(|e| e.with_target(format!("{n} addresses"), None))
-                }
-                Repr::Host { host, port } => {
-                    let origin = Origin {
-                        host: Some(host.trim_end_matches('.')),
-                        scheme,
-                    };
-                    let race = match self.resolver.lookup(&host, port) {
-                        Ok(answers) => self.race(origin, answers).await,
-                        Err(e) => Err(e),
-                    };
-                    race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
-                }
+        let literal = Origin { host: None, scheme };
+        let (addrs, one) = match target.into_repr() {
+            Repr::Addr(addr) if race::one::applies(&self.config) => {
+                let race = race::one(&self.dialer, &self.config, &self.budget, literal, addr);
+                return Either::Left(race.map_err(move |e| e.with_target(addr.to_string(), None)));
             }
+            Repr::Addr(addr) => (vec![addr], Some(addr)),
+            Repr::Addrs(addrs) => (addrs, None),
+            Repr::Host { host, port } => {
+                return Either::Right(Either::Right(self.by_name(host, port, scheme)));
+            }
+        };
+        let n = addrs.len();
+        let race = self.race(literal, stream::iter([Answer::literal(addrs)]));
+        Either::Right(Either::Left(race.map_err(move |e| {
+            let target = match one {
+                Some(addr) => addr.to_string(),
+                None => format!("{n} addresses"),
+            };
+            e.with_target(target, None)
+        })))
+    }
+
+    /// Races the addresses of `host`, as DNS answers them.
+    ///
+    /// An `async` block, not an `async fn`, which would keep its arguments twice in its
+    /// future (as given, and as the body's locals).
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn stores its arguments twice"
+    )]
+    fn by_name<'a>(
+        &'a self,
+        host: String,
+        port: u16,
+        scheme: Option<&'a str>,
+    ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
+        async move {
+            let origin = Origin {
+                host: Some(host.trim_end_matches('.')),
+                scheme,
+            };
+            let race = match self.resolver.lookup(&host, port) {
+                Ok(answers) => self.race(origin, answers).await,
+                Err(e) => Err(e),
+            };
+            race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
         }
     }
 
@@ -621,16 +654,8 @@ impl<D: Dial> ConnieConnector<D> {
 /// Dropping the future drops every attempt in flight and closes their sockets.
 pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectError> {
     let target = target.into_target()?;
-    let connector = process_connector();
-    let span = race::span(&target, &connector.config);
     // As `connect` races, without the account it makes (`Won` is dropped as it is).
-    let (stream, _) = if span.is_disabled() {
-        connector.dispatch(target, None).await?
-    } else {
-        let result = Box::pin(connector.dispatch(target, None).instrument(span.clone())).await;
-        race::ended(&span, &result);
-        result?
-    };
+    let (stream, _) = process_connector().traced(target, None).await?;
     Ok(stream)
 }
 
