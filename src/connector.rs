@@ -499,6 +499,8 @@ impl<D: Dial> ConnieConnector<D> {
     ///
     /// The race's future is made here: the one returned holds it and nothing of `target`
     /// beside it.
+    // Inlined: the race's future is made where its caller keeps it, not copied out.
+    #[inline(always)]
     pub(crate) fn connect_for<'a>(
         &'a self,
         target: Target,
@@ -516,6 +518,8 @@ impl<D: Dial> ConnieConnector<D> {
 
     /// [`dispatch`](Self::dispatch) in the race's `tracing` span, if a subscriber wants
     /// it: then boxed, the span with it, and the span told how the race ended.
+    // Inlined: the race's future is made where its caller keeps it, not copied out.
+    #[inline(always)]
     fn traced<'a>(
         &'a self,
         target: Target,
@@ -538,6 +542,8 @@ impl<D: Dial> ConnieConnector<D> {
     ///
     /// Each way is a future of its own, made here: the one returned holds the way taken,
     /// and nothing of `target` but what its error names.
+    // Inlined: the race's future is made where its caller keeps it, not copied out.
+    #[inline(always)]
     fn dispatch<'a>(
         &'a self,
         target: Target,
@@ -574,6 +580,8 @@ impl<D: Dial> ConnieConnector<D> {
         clippy::manual_async_fn,
         reason = "an async fn stores its arguments twice"
     )]
+    // Inlined: the race's future is made where its caller keeps it, not copied out.
+    #[inline(always)]
     fn by_name<'a>(
         &'a self,
         host: String,
