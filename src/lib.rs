@@ -246,6 +246,7 @@ mod nanos;
 mod order;
 mod policy;
 mod race;
+mod rare;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 mod runtime;

@@ -46,6 +46,7 @@ fn the_machine_imports_no_io() {
         ),
         ("../config.rs", include_str!("../config.rs")),
         ("../nanos.rs", include_str!("../nanos.rs")),
+        ("../rare.rs", include_str!("../rare.rs")),
     ];
     let io = [
         "tokio",

@@ -15,6 +15,7 @@ use crate::error::{reason, short_of_resources, AttemptError, ErrorKind};
 use crate::history::Lesson;
 use crate::metrics::{self, AttemptEnd};
 use crate::nanos::Nanos;
+use crate::rare::Rare;
 use crate::{Attempt, ConnectError, ConnectInfo, Family, Outcome};
 
 /// What a race has done so far. Of each attempt's address it keeps only `R`, what its
@@ -25,8 +26,8 @@ pub(crate) struct Report<R> {
     pub(crate) start: Instant,
     /// In start order.
     pub(crate) attempts: Vec<Account<R>>,
-    pub(crate) dns_errors: Vec<DnsError>,
-    pub(crate) refused: Vec<SocketAddr>,
+    pub(crate) dns_errors: Rare<DnsError>,
+    pub(crate) refused: Rare<SocketAddr>,
     dns_v4: Option<Nanos>,
     dns_v6: Option<Nanos>,
     /// The race started its best known address alone, as the history said.
@@ -182,8 +183,8 @@ impl<R> Report<R> {
         Report {
             start,
             attempts: Vec::new(),
-            dns_errors: Vec::new(),
-            refused: Vec::new(),
+            dns_errors: Rare::new(),
+            refused: Rare::new(),
             dns_v4: None,
             dns_v6: None,
             used_history: false,
@@ -332,7 +333,12 @@ impl<R> Report<R> {
         report.info(remote_addr, now, attempts)
     }
 
-    fn info(self, remote_addr: SocketAddr, now: Instant, attempts: Vec<Attempt>) -> ConnectInfo {
+    fn info(
+        mut self,
+        remote_addr: SocketAddr,
+        now: Instant,
+        attempts: Vec<Attempt>,
+    ) -> ConnectInfo {
         ConnectInfo {
             elapsed: self.since_start(now),
             remote_addr,
@@ -340,7 +346,7 @@ impl<R> Report<R> {
             attempts,
             dns_v4: self.dns_v4.map(Nanos::get),
             dns_v6: self.dns_v6.map(Nanos::get),
-            refused: self.refused,
+            refused: self.refused.take(),
             used_history: self.used_history,
             alpn: None,
         }
@@ -366,10 +372,10 @@ impl<R> Report<R> {
         };
         let looked_up = self.dns_v4.is_some() || self.dns_v6.is_some();
         let errors = self.errors(|| None, dialed);
-        let error = ConnectError::failed(kind, errors, std::mem::take(&mut self.dns_errors));
+        let error = ConnectError::failed(kind, errors, self.dns_errors.take());
         error
             .looked_up(looked_up)
-            .with_refused(std::mem::take(&mut self.refused))
+            .with_refused(self.refused.take())
             .with_left_out(left_out, max_addresses)
     }
 
@@ -390,9 +396,9 @@ impl<R> Report<R> {
             ))
         };
         let errors = self.errors(running, dialed);
-        let error = ConnectError::timed_out(after, errors, std::mem::take(&mut self.dns_errors));
+        let error = ConnectError::timed_out(after, errors, self.dns_errors.take());
         error
-            .with_refused(std::mem::take(&mut self.refused))
+            .with_refused(self.refused.take())
             .with_left_out(left_out, max_addresses)
     }
 

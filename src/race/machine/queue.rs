@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::nanos::Nanos;
 use crate::order::{Rank, Ranked};
+use crate::rare::Rare;
 use crate::schedule::timing::Delays;
 use crate::Family;
 
@@ -92,7 +93,7 @@ struct PerFamily {
     /// Addresses counted against the cap (queued, attempted or refused by the policy).
     admitted: usize,
     /// Addresses over this family's share while the other family has not answered.
-    held: Vec<SocketAddr>,
+    held: Rare<SocketAddr>,
     /// The family's lookup has finished (or there is none to wait for).
     answered: bool,
 }
@@ -208,7 +209,7 @@ impl AddrQueue {
         let total = self.v4.admitted + self.v6.admitted;
         let room = self.max_addresses.saturating_sub(total);
         let other = self.family_mut(family.other());
-        let mut released = std::mem::take(&mut other.held);
+        let mut released = other.held.take();
         let over = released.len().saturating_sub(room);
         released.truncate(released.len() - over);
         other.admitted += released.len();
@@ -552,7 +553,7 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn the_records_of_an_address_stay_small() {
-        assert_eq!(std::mem::size_of::<Address>(), 104);
+        assert_eq!(std::mem::size_of::<Address>(), 96);
         assert_eq!(std::mem::size_of::<Queued>(), 12);
     }
 
