@@ -1,8 +1,8 @@
 //! [`Rare`]: a list that most races leave empty, in 8 bytes until it holds something.
 
 /// A list that is empty in most races (the addresses the policy refused, the failed
-/// lookups, the addresses held back for the other family): a pointer, with no room for
-/// a `Vec` until the first item comes.
+/// lookups, the addresses held back for the other family, the transports reported up): a
+/// pointer, with no room for a `Vec` until the first item comes.
 #[derive(Debug)]
 #[expect(
     clippy::box_collection,
