@@ -116,16 +116,16 @@ pub(crate) struct Machine<'a, K> {
     deadline: Option<Instant>,
     queue: AddrQueue,
     /// Attempts running, per family: `[V4, V6]`.
-    running: [usize; 2],
+    running: [u32; 2],
     /// Whether an attempt of each family has started: `[V4, V6]`.
     tried: [bool; 2],
     /// Attempts running with a timeout: none, and no attempt need be looked at for one.
-    timed: usize,
+    timed: u32,
     dns_open: bool,
     permit: Permit,
     /// The attempt abandoned for the next start, whose address is queued again once that
     /// has left the queue.
-    abandoned: Option<usize>,
+    abandoned: Option<u32>,
     /// When the next attempt may start; `None` until an attempt fails (sequential).
     next_allowed: Option<Instant>,
     /// Set when the first attempt has to wait for the preferred family's answer: until
@@ -196,7 +196,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
 
     /// Attempts running now.
     fn running(&self) -> usize {
-        self.running.iter().sum()
+        (self.running[0] + self.running[1]) as usize
     }
 
     /// The addresses queued, in the order they would be attempted if every one could

@@ -35,11 +35,11 @@ pub(super) struct AddrQueue {
     v4: PerFamily,
     v6: PerFamily,
     preferred: Option<Family>,
-    first_family_count: usize,
-    taken: usize,
+    first_family_count: u32,
+    taken: u32,
     last: Option<Family>,
-    max_addresses: usize,
-    dropped: usize,
+    max_addresses: u32,
+    dropped: u32,
     /// Addresses pushed so far: the arrival order that breaks ties.
     pushed: u32,
     given_order: bool,
@@ -91,7 +91,7 @@ struct PerFamily {
     /// Sorted by [`AddrQueue::key`].
     queued: VecDeque<Queued>,
     /// Addresses counted against the cap (queued, attempted or refused by the policy).
-    admitted: usize,
+    admitted: u32,
     /// Addresses over this family's share while the other family has not answered.
     held: Rare<SocketAddr>,
     /// The family's lookup has finished (or there is none to wait for).
@@ -124,10 +124,10 @@ impl AddrQueue {
             v4: PerFamily::default(),
             v6: PerFamily::default(),
             preferred,
-            first_family_count,
+            first_family_count: small(first_family_count),
             taken: 0,
             last: None,
-            max_addresses,
+            max_addresses: small(max_addresses),
             dropped: 0,
             pushed: 0,
             given_order: false,
@@ -143,7 +143,7 @@ impl AddrQueue {
     /// Makes room for `more` addresses about to be offered, as far as the cap lets them
     /// in.
     pub(super) fn reserve(&mut self, more: usize) {
-        let room = self.max_addresses.saturating_sub(self.addrs.len());
+        let room = (self.max_addresses as usize).saturating_sub(self.addrs.len());
         self.addrs.reserve_exact(more.min(room));
     }
 
@@ -180,7 +180,7 @@ impl AddrQueue {
             this.admitted += 1;
             self.take(addr);
             Admission::Taken
-        } else if total < max && this.held.len() < max {
+        } else if total < max && this.held.len() < max as usize {
             this.held.push(addr);
             Admission::Held
         } else {
@@ -207,13 +207,14 @@ impl AddrQueue {
     pub(super) fn answered(&mut self, family: Family) -> Vec<SocketAddr> {
         self.family_mut(family).answered = true;
         let total = self.v4.admitted + self.v6.admitted;
-        let room = self.max_addresses.saturating_sub(total);
+        let room = self.max_addresses.saturating_sub(total) as usize;
         let other = self.family_mut(family.other());
         let mut released = other.held.take();
         let over = released.len().saturating_sub(room);
         released.truncate(released.len() - over);
-        other.admitted += released.len();
-        self.dropped += over;
+        // Both at most `max_addresses`, held back or over.
+        other.admitted += released.len() as u32;
+        self.dropped += over as u32;
         for &addr in &released {
             self.take(addr);
         }
@@ -325,7 +326,7 @@ impl AddrQueue {
             .into_iter()
             .find(|&f| self.has(f) && may_start(f))?;
         let queued = self.family_mut(family).queued.pop_front()?;
-        self.taken += 1;
+        self.taken = self.taken.saturating_add(1);
         self.last = Some(family);
         Some(queued)
     }
@@ -345,7 +346,7 @@ impl AddrQueue {
 
     /// How many addresses were turned away by `max_addresses`.
     pub(super) fn dropped(&self) -> usize {
-        self.dropped
+        self.dropped as usize
     }
 
     fn family(&self, family: Family) -> &PerFamily {
@@ -361,6 +362,12 @@ impl AddrQueue {
             Family::V6 => &mut self.v6,
         }
     }
+}
+
+/// A count from the configuration in 4 bytes: a race never counts past 2³² addresses, so
+/// a larger one is as good as 2³² − 1.
+fn small(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

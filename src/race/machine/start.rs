@@ -33,7 +33,7 @@ impl<K: Knowledge> Machine<'_, K> {
         let other = family.other();
         let other_may_come = !self.queue.is_answered(other) || self.queue.has(other);
         let reserve = usize::from(max >= 2 && !self.tried[slot(other)] && other_may_come);
-        self.running() < max && self.running[slot(family)] < max - reserve
+        self.running() < max && (self.running[slot(family)] as usize) < max - reserve
     }
 
     /// Whether an address is queued whose attempt the concurrency cap would let start.
@@ -92,7 +92,8 @@ impl<K: Knowledge> Machine<'_, K> {
         // A delay too long for the clock never comes: `None`, as for "after a failure".
         self.next_allowed = delays.next.and_then(|d| now.checked_add(d));
         if let Some(abandoned) = self.abandoned.take() {
-            self.queue.retry(self.report.attempts[abandoned].run.picked);
+            self.queue
+                .retry(self.report.attempts[abandoned as usize].run.picked);
         }
         let left = self.deadline.map(|d| d.saturating_duration_since(now));
         // This attempt's address has left the queue already.
@@ -112,7 +113,7 @@ impl<K: Knowledge> Machine<'_, K> {
         let timeout_at = timeout
             .and_then(|t| now.checked_add(t))
             .and_then(|at| Nanos::exact(at.duration_since(start)));
-        self.timed += usize::from(timeout_at.is_some());
+        self.timed += u32::from(timeout_at.is_some());
         let run = Run {
             picked,
             learned,

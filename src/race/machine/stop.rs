@@ -90,6 +90,6 @@ impl<K: Knowledge> Machine<'_, K> {
             .addr;
         self.report.abandoned(idx, addr, now);
         self.stopped(idx);
-        self.abandoned = Some(idx);
+        self.abandoned = Some(u32::try_from(idx).expect("fewer than 2³² attempts"));
     }
 }
