@@ -610,8 +610,8 @@ impl<D: Dial> ConnieConnector<D> {
     where
         S: Stream<Item = Answer> + Unpin,
     {
-        // The engine's future is a kilobyte: boxed, a race of one address (`race::one`)
-        // carries no room for it.
+        // The engine's future is several hundred bytes: boxed, a race of one address
+        // (`race::one`) carries no room for it.
         let (conn, info) = Box::pin(race(
             &self.dialer,
             &self.config,
