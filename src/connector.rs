@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use futures_util::future::Either;
 use futures_util::stream::{self, Stream};
+use futures_util::TryFutureExt;
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use tokio::net::TcpStream;
 use tracing::Instrument;
@@ -545,73 +547,80 @@ impl<D: Dial> ConnieConnector<D> {
     }
 
     /// [`connect`](Self::connect) for a URI of `scheme`, which the dialer is told.
-    pub(crate) async fn connect_for(
-        &self,
+    ///
+    /// The race's future is made here: the one returned holds it and nothing of `target`
+    /// beside it.
+    // Inlined: the race's future is made where its caller keeps it, not copied out.
+    #[inline(always)]
+    pub(crate) fn connect_for<'a>(
+        &'a self,
         target: Target,
-        scheme: Option<&str>,
-    ) -> Result<(D::Connection, ConnectInfo), ConnectError> {
+        scheme: Option<&'a str>,
+    ) -> impl Future<Output = Result<(D::Connection, ConnectInfo), ConnectError>> + 'a {
+        self.traced(target, scheme).map_ok(move |(conn, won)| {
+            // The race ends as it returns: a caller that never asks how it went reads no
+            // clock.
+            let info = won.into_info();
+            let local_addr = self.dialer.local_addr(&conn);
+            let alpn = self.dialer.alpn(&conn);
+            (conn, info.with_connection(local_addr, alpn))
+        })
+    }
+
+    /// [`dispatch`](Self::dispatch) in the race's `tracing` span, if a subscriber wants
+    /// it: then boxed, the span with it, and the span told how the race ended.
+    // Inlined: the race's future is made where its caller keeps it, not copied out.
+    #[inline(always)]
+    fn traced<'a>(
+        &'a self,
+        target: Target,
+        scheme: Option<&'a str>,
+    ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
         let span = race::span(&target, &self.config);
-        let (conn, won) = if span.is_disabled() {
-            self.dispatch(target, scheme).await?
+        if span.is_disabled() {
+            Either::Left(self.dispatch(target, scheme))
         } else {
-            let result = Box::pin(self.dispatch(target, scheme).instrument(span.clone())).await;
-            race::ended(&span, &result);
-            result?
-        };
-        // The race ends as it returns: a caller that never asks how it went reads no clock.
-        let info = won.into_info();
-        let local_addr = self.dialer.local_addr(&conn);
-        let alpn = self.dialer.alpn(&conn);
-        Ok((conn, info.with_connection(local_addr, alpn)))
+            let race = self.dispatch(target, scheme).instrument(span.clone());
+            Either::Right(Box::pin(async move {
+                let result = race.await;
+                race::ended(&span, &result);
+                result
+            }))
+        }
     }
 
     /// Races `target`: one address alone, a list, or a name's addresses as DNS answers.
     ///
-    /// An `async` block, not an `async fn`, which would keep its arguments twice in its
-    /// future (as given, and as the body's locals): every connect carries this future.
-    #[expect(
-        clippy::manual_async_fn,
-        reason = "an async fn stores its arguments twice"
-    )]
+    /// Each way is a future of its own, made here: the one returned holds the way taken,
+    /// and nothing of `target` but what its error names.
+    // Inlined: the race's future is made where its caller keeps it, not copied out.
+    #[inline(always)]
     fn dispatch<'a>(
         &'a self,
         target: Target,
         scheme: Option<&'a str>,
     ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
-        async move {
-            let literal = Origin { host: None, scheme };
-            match target.into_repr() {
-                Repr::Addr(addr)
-                    if race::one::applies(&self.config) && !self.may_need_nat64(addr) =>
-                {
-                    race::one(&self.dialer, &self.config, &self.budget, literal, addr)
-                        .await
-                        .map_err(|e| e.with_target(addr.to_string(), None))
-                }
-                // Each arm awaits one future: a local kept across two awaits would be
-                // kept apart from every arm's, and make this future, which every connect
-                // carries, larger.
-                Repr::Addr(addr) => self
-                    .race_addrs(literal, vec![addr])
-                    .await
-                    .map_err(|e| e.with_target(addr.to_string(), None)),
-                Repr::Addrs(addrs) => {
-                    let n = addrs.len();
-                    self.race_addrs(literal, addrs)
-                        .await
-                        .map_err(|e| e.with_target(format!("{n} addresses"), None))
-                }
-                Repr::Host { host, port, plain } => {
-                    let origin = Origin {
-                        host: Some(host.trim_end_matches('.')),
-                        scheme,
-                    };
-                    self.race_name(origin, &host, plain, port)
-                        .await
-                        .map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
-                }
+        let literal = Origin { host: None, scheme };
+        let (addrs, one) = match target.into_repr() {
+            Repr::Addr(addr) if race::one::applies(&self.config) && !self.may_need_nat64(addr) => {
+                let race = race::one(&self.dialer, &self.config, &self.budget, literal, addr);
+                return Either::Left(race.map_err(move |e| e.with_target(addr.to_string(), None)));
             }
-        }
+            Repr::Addr(addr) => (vec![addr], Some(addr)),
+            Repr::Addrs(addrs) => (addrs, None),
+            Repr::Host { host, port, plain } => {
+                return Either::Right(Either::Right(self.by_name(host, port, plain, scheme)));
+            }
+        };
+        let n = addrs.len();
+        let race = self.race_addrs(literal, addrs);
+        Either::Right(Either::Left(race.map_err(move |e| {
+            let target = match one {
+                Some(addr) => addr.to_string(),
+                None => format!("{n} addresses"),
+            };
+            e.with_target(target, None)
+        })))
     }
 
     /// Races literal addresses, IPv4 ones through NAT64 if this host needs it.
@@ -633,6 +642,34 @@ impl<D: Dial> ConnieConnector<D> {
             };
             let answers = stream::iter([Answer::literal(addrs)]);
             self.race(origin, answers, nat64.as_ref()).await
+        }
+    }
+
+    /// Races the addresses of `host`, as DNS answers them.
+    ///
+    /// An `async` block, not an `async fn`, which would keep its arguments twice in its
+    /// future (as given, and as the body's locals).
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn stores its arguments twice"
+    )]
+    // Inlined: the race's future is made where its caller keeps it, not copied out.
+    #[inline(always)]
+    fn by_name<'a>(
+        &'a self,
+        host: String,
+        port: u16,
+        plain: bool,
+        scheme: Option<&'a str>,
+    ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
+        async move {
+            let origin = Origin {
+                host: Some(host.trim_end_matches('.')),
+                scheme,
+            };
+            // One await: what the lookup and the race keep lives in their own future.
+            let race = self.race_name(origin, &host, plain, port).await;
+            race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
         }
     }
 
@@ -717,8 +754,8 @@ impl<D: Dial> ConnieConnector<D> {
             nat64,
             ..self.ranking()
         };
-        // The engine's future is a kilobyte: boxed, a race of one address (`race::one`)
-        // carries no room for it.
+        // The engine's future is several hundred bytes: boxed, a race of one address
+        // (`race::one`) carries no room for it.
         let (conn, info) = Box::pin(race(
             &self.dialer,
             &self.config,
@@ -769,16 +806,8 @@ impl<D: Dial> ConnieConnector<D> {
 /// Dropping the future drops every attempt in flight and closes their sockets.
 pub async fn race_connect(target: impl IntoTarget) -> Result<TcpStream, ConnectError> {
     let target = target.into_target()?;
-    let connector = process_connector();
-    let span = race::span(&target, &connector.config);
     // As `connect` races, without the account it makes (`Won` is dropped as it is).
-    let (stream, _) = if span.is_disabled() {
-        connector.dispatch(target, None).await?
-    } else {
-        let result = Box::pin(connector.dispatch(target, None).instrument(span.clone())).await;
-        race::ended(&span, &result);
-        result?
-    };
+    let (stream, _) = process_connector().traced(target, None).await?;
     Ok(stream)
 }
 

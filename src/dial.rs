@@ -10,6 +10,8 @@ use std::sync::Mutex;
 
 use tokio::time::Instant;
 
+use crate::rare::Rare;
+
 /// Opens one connection to one address: the thing a race runs many of at once.
 ///
 /// The race engine knows nothing of sockets; it calls [`dial`](Self::dial) once per
@@ -174,12 +176,13 @@ pub(crate) struct Origin<'a> {
 }
 
 /// Where a race's attempts report that their transport is up: the race reads it after
-/// polling them, so a report needs no wake-up of its own.
+/// polling them, so a report needs no wake-up of its own. Every race's future holds one,
+/// and only a dialer with a handshake of its own (TLS) reports.
 #[derive(Debug, Default)]
 pub(crate) struct Progress {
     /// Set with every report, so the race looks at `reports` only when there are some.
     fresh: AtomicBool,
-    reports: Mutex<Vec<(usize, Instant)>>,
+    reports: Mutex<Rare<(usize, Instant)>>,
 }
 
 impl Progress {
@@ -196,6 +199,9 @@ impl Progress {
         if !self.fresh.swap(false, Ordering::Acquire) {
             return Vec::new();
         }
-        std::mem::take(&mut *self.reports.lock().unwrap_or_else(|e| e.into_inner()))
+        self.reports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 }

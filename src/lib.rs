@@ -272,10 +272,12 @@ mod info;
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 mod metrics;
+mod nanos;
 mod nat64;
 mod order;
 mod policy;
 mod race;
+mod rare;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 mod runtime;

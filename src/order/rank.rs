@@ -1,13 +1,13 @@
 //! Where one address ranks in its race, from RFC 6724 and the address history.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use std::time::Instant;
 
 use super::rfc6724;
 use super::source::Sources;
 use crate::history::{History, Known};
+use crate::nanos::Nanos;
 use crate::nat64::Pref64;
 
 /// Where an address ranks in its race: smaller goes first; equal ranks keep the order
@@ -36,7 +36,7 @@ pub(crate) struct Rank {
     /// A fresh address's [`Known::rank_time`]: its smoothed connect time (TCP, and TLS if
     /// it was measured) over the share of its recent attempts that succeeded; zero
     /// otherwise.
-    srtt: Duration,
+    srtt: Nanos,
     /// `None` when the race does not sort by RFC 6724.
     rfc6724: Option<rfc6724::Key>,
 }
@@ -64,7 +64,7 @@ impl Ranked {
             rank: Rank {
                 unusable: false,
                 standing: Standing::Unknown,
-                srtt: Duration::ZERO,
+                srtt: Nanos::ZERO,
                 rfc6724: None,
             },
             known: Known::Unknown,
@@ -118,7 +118,7 @@ impl Ranking<'_> {
             Known::Unknown => Standing::Unknown,
             Known::Failed => Standing::Failed,
         };
-        let srtt = known.rank_time().unwrap_or_default();
+        let srtt = Nanos::new(known.rank_time().unwrap_or_default());
         Ranked {
             rank: Rank {
                 unusable: key.is_some_and(|k| !k.usable()),

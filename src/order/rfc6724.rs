@@ -42,8 +42,9 @@ pub(crate) struct Key {
     /// Rule 8: the destination's scope, smaller first.
     scope: Scope,
     /// Rule 9: how many leading bits, at most 64, an IPv6 destination shares with its
-    /// source, more first; 0 for IPv4 or without a source.
-    common_prefix: Reverse<u32>,
+    /// source, more first; 0 for IPv4 or without a source. A byte: a race keeps a key per
+    /// address.
+    common_prefix: Reverse<u8>,
     /// Rule 1: the destination has no source, so it cannot be reached.
     no_source: bool,
 }
@@ -79,6 +80,8 @@ pub(crate) fn key(dst: IpAddr, src: Option<IpAddr>) -> Key {
         (IpAddr::V6(dst), Some(IpAddr::V6(src))) => common_prefix_len(dst, src),
         _ => 0,
     };
+    // At most 64.
+    let common_prefix = u8::try_from(common_prefix).unwrap_or(u8::MAX);
     Key {
         scope_differs: src.is_none_or(|src| scope(src) != dst_scope),
         label_differs: src.is_none_or(|src| policy(src).label != row.label),

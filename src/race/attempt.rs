@@ -6,16 +6,14 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use pin_project_lite::pin_project;
 
 use crate::budget::Permit;
 
 pin_project! {
     /// A dial, the index of its attempt, and its permit of the connector's budget, given
-    /// back when the future is dropped: at once when the attempt ends (a
-    /// `FuturesUnordered` drops a future as soon as it is ready), or when its race drops
-    /// it.
+    /// back when the future is dropped: at once when the attempt ends ([`Dials`] drops an
+    /// attempt as soon as it is ready), or when its race drops it.
     ///
     /// [`abandon`](Self::abandon) drops the dial in place (closing its socket, as a
     /// loser's) and hands the permit to the race; what is left never completes and is
@@ -82,15 +80,17 @@ where
 }
 
 pin_project! {
-    /// The attempts of a race in flight: the first in place, the others in a
-    /// `FuturesUnordered` made when one runs beside it. A race that dials one address at a
-    /// time (a known host, one address) allocates nothing for its attempts but their
-    /// sockets.
+    /// The attempts of a race in flight: the first in place, the others each in a box of
+    /// its own when they run beside it, all polled with the race's waker. A race that
+    /// dials one address at a time (a known host, one address) allocates nothing for its
+    /// attempts but their sockets; one that races n addresses, a box per attempt beside
+    /// the first and a list of them.
     pub(super) struct Dials<'a, F> {
         // An attempt, or `Abandoned` for no attempt: it never completes.
         #[pin]
         first: Attempting<'a, F>,
-        others: Option<FuturesUnordered<Attempting<'a, F>>>,
+        // In start order; an attempt leaves as it ends or is abandoned.
+        others: Vec<Pin<Box<Attempting<'a, F>>>>,
     }
 }
 
@@ -98,7 +98,7 @@ impl<'a, F> Dials<'a, F> {
     pub(super) fn new() -> Self {
         Dials {
             first: Attempting::Abandoned,
-            others: None,
+            others: Vec::new(),
         }
     }
 
@@ -108,9 +108,7 @@ impl<'a, F> Dials<'a, F> {
         if this.first.idx().is_none() {
             this.first.set(attempt);
         } else {
-            this.others
-                .get_or_insert_with(FuturesUnordered::new)
-                .push(attempt);
+            this.others.push(Box::pin(attempt));
         }
     }
 
@@ -120,15 +118,13 @@ impl<'a, F> Dials<'a, F> {
         if this.first.idx() == Some(idx) {
             return this.first.abandon();
         }
-        let others = Pin::new(this.others.as_mut()?);
-        others
-            .iter_pin_mut()
-            .find(|a| a.idx() == Some(idx))?
-            .abandon()
+        let at = this.others.iter().position(|a| a.idx() == Some(idx))?;
+        this.others.remove(at).as_mut().abandon()
     }
 
-    /// The next attempt to end, with its result. An attempt is dropped as it ends, and
-    /// its permit given back.
+    /// The next attempt to end, with its result: of those that have, the one in place,
+    /// else the earliest started. An attempt is dropped as it ends, and its permit given
+    /// back.
     pub(super) fn poll_next<C>(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -141,13 +137,12 @@ impl<'a, F> Dials<'a, F> {
             this.first.set(Attempting::Abandoned);
             return Poll::Ready(ended);
         }
-        match this
-            .others
-            .as_mut()
-            .map(|others| others.poll_next_unpin(cx))
-        {
-            Some(Poll::Ready(Some(ended))) => Poll::Ready(ended),
-            _ => Poll::Pending,
+        for at in 0..this.others.len() {
+            if let Poll::Ready(ended) = this.others[at].as_mut().poll(cx) {
+                drop(this.others.remove(at));
+                return Poll::Ready(ended);
+            }
         }
+        Poll::Pending
     }
 }

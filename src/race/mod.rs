@@ -45,6 +45,8 @@ fn the_machine_imports_no_io() {
             include_str!("../schedule/timing.rs"),
         ),
         ("../config.rs", include_str!("../config.rs")),
+        ("../nanos.rs", include_str!("../nanos.rs")),
+        ("../rare.rs", include_str!("../rare.rs")),
     ];
     let io = [
         "tokio",

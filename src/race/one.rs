@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use tokio::time::sleep;
 
-use super::report::{attempt_timed_out, Report};
+use super::report::{attempt_timed_out, Dialed, Report};
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::dial::{Destination, Origin, Progress};
@@ -145,10 +145,10 @@ pub(crate) fn one<'a, D: Dial>(
                 let end = tokio::time::Instant::now().into_std();
                 tracing::trace!(%addr, kind = ?error.kind(), "attempt failed");
                 let mut report = Report::new(start);
-                report.started(addr, start, None);
-                report.failed(0, error, end);
+                report.started((), start);
+                report.failed(0, addr, error, end);
                 // One address is never left out.
-                let error = report.exhausted(0, config.max_addresses);
+                let error = report.exhausted(0, config.max_addresses, |_| Dialed::of(addr));
                 tally.failed(tokio::time::Instant::from_std(end), &error, false);
                 Err(error)
             }

@@ -51,7 +51,7 @@ mod tests {
     use tracing::{Event, Metadata, Subscriber};
 
     use super::*;
-    use crate::race::report::Report;
+    use crate::race::report::{Dialed, Report};
     use crate::{ConnieConnector, IntoTarget, Schedule};
 
     /// Writes down every span field, as `name=value`.
@@ -112,10 +112,11 @@ mod tests {
         let target = "target=www.example:443".to_owned();
 
         let mut report = Report::new(start);
-        report.started(addr(1), start, None);
-        report.started(addr(2), start, None);
-        report.connected(1, start);
-        let raced = Won::Raced(Box::new(report.into_info(addr(2), start)));
+        report.started(addr(1), start);
+        report.started(addr(2), start);
+        report.connected(1, addr(2), start);
+        let dialed = |&a: &SocketAddr| Dialed::of(a);
+        let raced = Won::Raced(Box::new(report.into_info(addr(2), start, dialed)));
         let want = [&*target, &schedule, "winner=192.0.2.2:443", "attempts=2"];
         assert_eq!(fields(&Ok(((), raced))), want);
 
@@ -129,11 +130,11 @@ mod tests {
 
         let mut report = Report::new(start);
         for n in 1..=3 {
-            report.started(addr(n), start, None);
+            report.started(addr(n), start);
             let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-            report.failed(usize::from(n) - 1, refused, start);
+            report.failed(usize::from(n) - 1, addr(n), refused, start);
         }
-        let failed = report.exhausted(0, 16);
+        let failed = report.exhausted(0, 16, dialed);
         assert_eq!(fields(&Err(failed)), [&*target, &schedule, "attempts=3"]);
     }
 }

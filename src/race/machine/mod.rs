@@ -26,10 +26,11 @@ mod stop;
 pub(super) mod tests;
 
 use self::queue::{AddrQueue, Queued};
-use super::report::{attempt_timed_out, Report};
+use super::report::{attempt_timed_out, Dialed, Report};
 use crate::config::Config;
 use crate::dns::Answer;
 use crate::history::Lesson;
+use crate::nanos::Nanos;
 use crate::nat64::Pref64;
 use crate::order::Ranked;
 use crate::schedule::timing::Delays;
@@ -102,37 +103,37 @@ enum Permit {
     Held,
 }
 
-/// One attempt of the race, besides its account in the report.
+/// What the machine keeps of an attempt, with its account in the report.
 #[derive(Debug)]
 struct Run {
     /// Its address as it left the queue: queued again if the attempt is abandoned.
     picked: Queued,
     /// It runs on the learned schedule's delays for its address, not the schedule's.
     learned: bool,
-    /// When it times out; `None` for never.
-    timeout_at: Option<Instant>,
+    /// When it times out, since the race's start; `None` for never (or for a time the
+    /// clock cannot hold, or more than 584 years away).
+    timeout_at: Option<Nanos>,
 }
 
 /// One race: its addresses, its attempts, and what it is waiting for.
 pub(crate) struct Machine<'a, K> {
     config: &'a Config,
     knowledge: K,
-    report: Report,
+    /// Its attempts, in start order.
+    report: Report<Run>,
     deadline: Option<Instant>,
     queue: AddrQueue,
-    /// In start order, beside `report.attempts`.
-    runs: Vec<Run>,
     /// Attempts running, per family: `[V4, V6]`.
-    running: [usize; 2],
+    running: [u32; 2],
     /// Whether an attempt of each family has started: `[V4, V6]`.
     tried: [bool; 2],
     /// Attempts running with a timeout: none, and no attempt need be looked at for one.
-    timed: usize,
+    timed: u32,
     dns_open: bool,
     permit: Permit,
     /// The attempt abandoned for the next start, whose address is queued again once that
     /// has left the queue.
-    abandoned: Option<usize>,
+    abandoned: Option<u32>,
     /// When the next attempt may start; `None` until an attempt fails (sequential).
     next_allowed: Option<Instant>,
     /// Set when the first attempt has to wait for the preferred family's answer: until
@@ -146,6 +147,18 @@ pub(crate) struct Machine<'a, K> {
     plain: bool,
     /// The resolver sorts its answers itself (see [`Answer::sorted`]).
     resolver_sorted: bool,
+}
+
+/// What the race knows of an attempt's address, for its report.
+fn dialed(queue: &AddrQueue) -> impl Fn(&Run) -> Dialed + '_ {
+    |run| {
+        let address = queue.address(run.picked);
+        Dialed {
+            addr: address.addr,
+            source: address.source,
+            expected: address.expected(),
+        }
+    }
 }
 
 fn slot(family: Family) -> usize {
@@ -176,7 +189,6 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             report: Report::new(start),
             deadline: config.total_timeout.and_then(|t| start.checked_add(t)),
             queue,
-            runs: Vec::new(),
             running: [0; 2],
             tried: [false; 2],
             timed: 0,
@@ -199,7 +211,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
 
     /// Attempts running now.
     fn running(&self) -> usize {
-        self.running.iter().sum()
+        (self.running[0] + self.running[1]) as usize
     }
 
     /// The addresses queued, in the order they would be attempted if every one could
@@ -269,7 +281,10 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// is given (draft-ietf-happy-happyeyeballs-v3: wait for the security handshake before
     /// racing more). A failure of the handshake still starts the next attempt at once.
     pub(crate) fn transport_up(&mut self, at: Instant, idx: usize) {
-        if !self.report.transport_up(idx, at) {
+        let Some(addr) = self.addr(idx) else {
+            return;
+        };
+        if !self.report.transport_up(idx, addr, at) {
             return;
         }
         if let (Some(next), Some(delay)) = (self.next_allowed, self.delays(idx).handshake) {
@@ -284,8 +299,12 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         if !self.is_running(idx) {
             return;
         }
-        trace!(addr = %self.report.attempts[idx].addr, kind = ?error.kind(), "attempt failed");
-        self.report.failed(idx, error, now);
+        let addr = self
+            .queue
+            .address(self.report.attempts[idx].run.picked)
+            .addr;
+        trace!(%addr, kind = ?error.kind(), "attempt failed");
+        self.report.failed(idx, addr, error, now);
         self.stopped(idx);
         self.next_allowed = Some(self.next_allowed.map_or(now, |t| t.min(now)));
     }
@@ -293,11 +312,14 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// Attempt `idx` connected at `now`: the race is won. What every attempt taught goes
     /// to the history, and the account of the race comes back (with no local address).
     pub(crate) fn won(mut self, now: Instant, idx: usize) -> ConnectInfo {
-        let addr = self.report.attempts[idx].addr;
+        let addr = self
+            .queue
+            .address(self.report.attempts[idx].run.picked)
+            .addr;
         debug!(%addr, elapsed = ?now.saturating_duration_since(self.report.start), "connected");
-        self.report.connected(idx, now);
+        self.report.connected(idx, addr, now);
         self.learn(now);
-        self.report.into_info(addr, now)
+        self.report.into_info(addr, now, dialed(&self.queue))
     }
 
     /// The attempt budget's reply to [`Action::TryPermit`], or a permit from its line:
@@ -311,7 +333,10 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// What to do next, at `now`.
     pub(crate) fn poll(&mut self, now: Instant) -> Action {
         if self.deadline.is_some_and(|d| now >= d) {
-            debug!(attempts = self.runs.len(), "total timeout elapsed");
+            debug!(
+                attempts = self.report.attempts.len(),
+                "total timeout elapsed"
+            );
             self.learn(now);
             return Action::Failed(self.timed_out());
         }
@@ -384,10 +409,16 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             .is_some_and(|a| a.is_running())
     }
 
+    /// The address of attempt `idx`, if there is one.
+    fn addr(&self, idx: usize) -> Option<SocketAddr> {
+        let run = &self.report.attempts.get(idx)?.run;
+        Some(self.queue.address(run.picked).addr)
+    }
+
     /// The delays of attempt `idx`: its address's learned ones, or the schedule's.
     fn delays(&self, idx: usize) -> Delays {
-        let run = &self.runs[idx];
-        match self.queue.address(run.picked).learned {
+        let run = &self.report.attempts[idx].run;
+        match self.queue.address(run.picked).learned() {
             Some(delays) if run.learned => delays,
             _ => Delays::of(&self.config.schedule),
         }
@@ -396,40 +427,39 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// Tells the history what this race's attempts taught, as of `now` (every attempt
     /// still running counted as cancelled then).
     fn learn(&mut self, now: Instant) {
-        self.report.cancel_running(now);
+        self.report.cancel_running(now, dialed(&self.queue));
         if self.plain || !self.knowledge.learns() {
             return;
         }
-        let sources = self
-            .runs
-            .iter()
-            .map(|run| self.queue.address(run.picked).source);
-        self.knowledge.learn(self.report.lessons(sources), now);
+        let lessons = self.report.lessons(dialed(&self.queue));
+        self.knowledge.learn(lessons, now);
     }
 
     /// The error of a race that ran out of addresses (or, for a caller that lists them
     /// instead of racing, found none).
     pub(crate) fn exhausted(&mut self) -> ConnectError {
         let left_out = self.queue.dropped();
-        let error = self.report.exhausted(left_out, self.config.max_addresses);
-        error.with_skipped(self.report.skipped, self.config.ip_family)
+        let max = self.config.max_addresses;
+        let error = self.report.exhausted(left_out, max, dialed(&self.queue));
+        error.with_skipped(self.report.skipped as usize, self.config.ip_family)
     }
 
     /// The error of a race whose total timeout elapsed.
     pub(crate) fn timed_out(&mut self) -> ConnectError {
         let after = self.config.total_timeout.unwrap_or_default();
         let left_out = self.queue.dropped();
+        let max = self.config.max_addresses;
         let error = self
             .report
-            .timed_out(after, left_out, self.config.max_addresses);
-        error.with_skipped(self.report.skipped, self.config.ip_family)
+            .timed_out(after, left_out, max, dialed(&self.queue));
+        error.with_skipped(self.report.skipped as usize, self.config.ip_family)
     }
 }
 
 impl<K> std::fmt::Debug for Machine<'_, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Machine")
-            .field("attempts", &self.runs.len())
+            .field("attempts", &self.report.attempts.len())
             .field("running", &self.running)
             .field("queued", &self.queue.len())
             .finish_non_exhaustive()

@@ -6,7 +6,9 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::nanos::Nanos;
 use crate::order::{Rank, Ranked};
+use crate::rare::Rare;
 use crate::schedule::timing::Delays;
 use crate::Family;
 
@@ -33,28 +35,44 @@ pub(super) struct AddrQueue {
     v4: PerFamily,
     v6: PerFamily,
     preferred: Option<Family>,
-    first_family_count: usize,
-    taken: usize,
+    first_family_count: u32,
+    taken: u32,
     last: Option<Family>,
-    max_addresses: usize,
-    dropped: usize,
+    max_addresses: u32,
+    dropped: u32,
     /// Addresses pushed so far: the arrival order that breaks ties.
     pushed: u32,
     given_order: bool,
 }
 
-/// An address the race took, with what it knows of it.
+/// An address the race took, with what it knows of it, its times in [`Nanos`].
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Address {
     pub(super) addr: SocketAddr,
     /// The source address the system chose for it, if the race asked.
     pub(super) source: Option<IpAddr>,
+    /// The learned schedule's delays for it (the next attempt's, the handshake's), if
+    /// `known`.
+    learned: [Option<Nanos>; 2],
+    /// The history knows it: it has [`Delays::learned`].
+    known: bool,
+    /// How long a connect to it is expected to take at most, if the history knows it.
+    expected: Option<Nanos>,
+    rank: Rank,
+}
+
+impl Address {
     /// The learned schedule's delays for it, if the history knows it
     /// ([`Delays::learned`]).
-    pub(super) learned: Option<Delays>,
+    pub(super) fn learned(&self) -> Option<Delays> {
+        let [next, handshake] = self.learned.map(|t| t.map(Nanos::get));
+        self.known.then_some(Delays { next, handshake })
+    }
+
     /// How long a connect to it is expected to take at most, if the history knows it.
-    pub(super) expected: Option<Duration>,
-    rank: Rank,
+    pub(super) fn expected(&self) -> Option<Duration> {
+        self.expected.map(Nanos::get)
+    }
 }
 
 /// A queued address: where it is among the race's addresses, and its place in its
@@ -73,9 +91,9 @@ struct PerFamily {
     /// Sorted by [`AddrQueue::key`].
     queued: VecDeque<Queued>,
     /// Addresses counted against the cap (queued, attempted or refused by the policy).
-    admitted: usize,
+    admitted: u32,
     /// Addresses over this family's share while the other family has not answered.
-    held: Vec<SocketAddr>,
+    held: Rare<SocketAddr>,
     /// The family's lookup has finished (or there is none to wait for).
     answered: bool,
 }
@@ -106,10 +124,10 @@ impl AddrQueue {
             v4: PerFamily::default(),
             v6: PerFamily::default(),
             preferred,
-            first_family_count,
+            first_family_count: small(first_family_count),
             taken: 0,
             last: None,
-            max_addresses,
+            max_addresses: small(max_addresses),
             dropped: 0,
             pushed: 0,
             given_order: false,
@@ -125,7 +143,7 @@ impl AddrQueue {
     /// Makes room for `more` addresses about to be offered, as far as the cap lets them
     /// in.
     pub(super) fn reserve(&mut self, more: usize) {
-        let room = self.max_addresses.saturating_sub(self.addrs.len());
+        let room = (self.max_addresses as usize).saturating_sub(self.addrs.len());
         self.addrs.reserve_exact(more.min(room));
     }
 
@@ -162,7 +180,7 @@ impl AddrQueue {
             this.admitted += 1;
             self.take(addr);
             Admission::Taken
-        } else if total < max && this.held.len() < max {
+        } else if total < max && this.held.len() < max as usize {
             this.held.push(addr);
             Admission::Held
         } else {
@@ -176,7 +194,8 @@ impl AddrQueue {
         self.addrs.push(Address {
             addr,
             source: None,
-            learned: None,
+            learned: [None; 2],
+            known: false,
             expected: None,
             rank: Ranked::plain().rank,
         });
@@ -188,13 +207,14 @@ impl AddrQueue {
     pub(super) fn answered(&mut self, family: Family) -> Vec<SocketAddr> {
         self.family_mut(family).answered = true;
         let total = self.v4.admitted + self.v6.admitted;
-        let room = self.max_addresses.saturating_sub(total);
+        let room = self.max_addresses.saturating_sub(total) as usize;
         let other = self.family_mut(family.other());
-        let mut released = std::mem::take(&mut other.held);
+        let mut released = other.held.take();
         let over = released.len().saturating_sub(room);
         released.truncate(released.len() - over);
-        other.admitted += released.len();
-        self.dropped += over;
+        // Both at most `max_addresses`, held back or over.
+        other.admitted += released.len() as u32;
+        self.dropped += over as u32;
         for &addr in &released {
             self.take(addr);
         }
@@ -212,11 +232,14 @@ impl AddrQueue {
         let Some(idx) = self.addrs.iter().rposition(|a| a.addr == addr) else {
             unreachable!("{addr} was not taken");
         };
+        let learned = Delays::learned(&ranked.known);
+        let compact = |t: Option<Duration>| t.map(Nanos::new);
         self.addrs[idx] = Address {
             addr,
             source: ranked.source,
-            learned: Delays::learned(&ranked.known),
-            expected: ranked.known.expected(),
+            learned: learned.map_or([None; 2], |d| [d.next, d.handshake].map(compact)),
+            known: learned.is_some(),
+            expected: compact(ranked.known.expected()),
             rank: ranked.rank,
         };
         let idx = u32::try_from(idx).expect("fewer than 2³² addresses");
@@ -303,7 +326,7 @@ impl AddrQueue {
             .into_iter()
             .find(|&f| self.has(f) && may_start(f))?;
         let queued = self.family_mut(family).queued.pop_front()?;
-        self.taken += 1;
+        self.taken = self.taken.saturating_add(1);
         self.last = Some(family);
         Some(queued)
     }
@@ -323,7 +346,7 @@ impl AddrQueue {
 
     /// How many addresses were turned away by `max_addresses`.
     pub(super) fn dropped(&self) -> usize {
-        self.dropped
+        self.dropped as usize
     }
 
     fn family(&self, family: Family) -> &PerFamily {
@@ -339,6 +362,12 @@ impl AddrQueue {
             Family::V6 => &mut self.v6,
         }
     }
+}
+
+/// A count from the configuration in 4 bytes: a race never counts past 2³² addresses, so
+/// a larger one is as good as 2³² − 1.
+fn small(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -531,7 +560,7 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn the_records_of_an_address_stay_small() {
-        assert_eq!(std::mem::size_of::<Address>(), 136);
+        assert_eq!(std::mem::size_of::<Address>(), 96);
         assert_eq!(std::mem::size_of::<Queued>(), 12);
     }
 

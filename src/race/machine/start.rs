@@ -6,6 +6,7 @@ use std::time::Instant;
 use tracing::debug;
 
 use super::{slot, Action, Knowledge, Machine, Permit, Run};
+use crate::nanos::Nanos;
 use crate::schedule::timing::{self, Delays};
 use crate::Family;
 
@@ -14,7 +15,7 @@ impl<K: Knowledge> Machine<'_, K> {
     /// only the other family has answered so far.
     pub(super) fn gated(&self, now: Instant) -> bool {
         let preferred = self.preferred();
-        self.runs.is_empty()
+        self.report.attempts.is_empty()
             && !self.queue.is_answered(preferred)
             && !self.queue.has(preferred)
             && self
@@ -32,7 +33,7 @@ impl<K: Knowledge> Machine<'_, K> {
         let other = family.other();
         let other_may_come = !self.queue.is_answered(other) || self.queue.has(other);
         let reserve = usize::from(max >= 2 && !self.tried[slot(other)] && other_may_come);
-        self.running() < max && self.running[slot(family)] < max - reserve
+        self.running() < max && (self.running[slot(family)] as usize) < max - reserve
     }
 
     /// Whether an address is queued whose attempt the concurrency cap would let start.
@@ -68,8 +69,8 @@ impl<K: Knowledge> Machine<'_, K> {
             unreachable!("the schedule was ready");
         };
         let address = self.queue.address(picked);
-        let (addr, learned, expected) = (address.addr, address.learned, address.expected);
-        if self.runs.is_empty() {
+        let (addr, learned) = (address.addr, address.learned());
+        if self.report.attempts.is_empty() {
             let explore = || {
                 let explore = self.knowledge.explore();
                 if explore {
@@ -91,7 +92,8 @@ impl<K: Knowledge> Machine<'_, K> {
         // A delay too long for the clock never comes: `None`, as for "after a failure".
         self.next_allowed = delays.next.and_then(|d| now.checked_add(d));
         if let Some(abandoned) = self.abandoned.take() {
-            self.queue.retry(self.runs[abandoned].picked);
+            self.queue
+                .retry(self.report.attempts[abandoned as usize].run.picked);
         }
         let left = self.deadline.map(|d| d.saturating_duration_since(now));
         // This attempt's address has left the queue already.
@@ -99,23 +101,25 @@ impl<K: Knowledge> Machine<'_, K> {
         let family = slot(Family::of(&addr));
         self.running[family] += 1;
         self.tried[family] = true;
-        let idx = self.runs.len();
+        let idx = self.report.attempts.len();
         debug!(%addr, attempt = idx, ?timeout, "attempt started");
-        if idx == self.runs.capacity() {
+        if idx == self.report.attempts.capacity() {
             // Room for this attempt and one to every address queued, or twice as many
             // attempts as so far.
             let more = (self.queue.len() + 1).max(idx);
-            self.runs.reserve_exact(more);
             self.report.attempts.reserve_exact(more);
         }
-        self.report.started(addr, now, expected);
-        let timeout_at = timeout.and_then(|t| now.checked_add(t));
-        self.timed += usize::from(timeout_at.is_some());
-        self.runs.push(Run {
+        let start = self.report.start;
+        let timeout_at = timeout
+            .and_then(|t| now.checked_add(t))
+            .and_then(|at| Nanos::exact(at.duration_since(start)));
+        self.timed += u32::from(timeout_at.is_some());
+        let run = Run {
             picked,
             learned,
             timeout_at,
-        });
+        };
+        self.report.started(run, now);
         Action::Start { idx, addr }
     }
 }

@@ -10,24 +10,28 @@ use crate::Family;
 impl<K: Knowledge> Machine<'_, K> {
     /// Marks attempt `idx` as no longer running.
     pub(super) fn stopped(&mut self, idx: usize) {
-        self.running[slot(Family::of(&self.report.attempts[idx].addr))] -= 1;
-        if self.runs[idx].timeout_at.is_some() {
+        let run = &self.report.attempts[idx].run;
+        let addr = self.queue.address(run.picked).addr;
+        if run.timeout_at.is_some() {
             self.timed -= 1;
         }
+        self.running[slot(Family::of(&addr))] -= 1;
     }
 
     /// The running attempts that have a timeout, with when each times out, in start
     /// order: none to look at while no attempt has one.
     fn timeouts(&self) -> impl Iterator<Item = (Instant, usize)> + '_ {
-        let runs = if self.timed == 0 {
+        let attempts = if self.timed == 0 {
             &[][..]
         } else {
-            &self.runs[..]
+            &self.report.attempts[..]
         };
-        runs.iter()
+        let start = self.report.start;
+        attempts
+            .iter()
             .enumerate()
-            .filter(|&(idx, _)| self.is_running(idx))
-            .filter_map(|(idx, run)| Some((run.timeout_at?, idx)))
+            .filter(|(_, a)| a.is_running())
+            .filter_map(move |(idx, a)| Some((start.checked_add(a.run.timeout_at?.get())?, idx)))
     }
 
     /// The first running attempt, in start order, whose timeout has come, if any.
@@ -48,18 +52,18 @@ impl<K: Knowledge> Machine<'_, K> {
     pub(super) fn overdue_at(&self, idx: usize) -> Option<Instant> {
         let a = &self.report.attempts[idx];
         let delays = self.delays(idx);
-        let delay = match a.transport {
+        let delay = match a.transport() {
             Some(_) => delays.handshake,
             None => delays.next,
         };
-        let after = timing::abandon_after(delay, self.runs[idx].picked.abandoned)?;
-        let from = a.started + a.transport.unwrap_or_default();
+        let after = timing::abandon_after(delay, a.run.picked.abandoned)?;
+        let from = a.started() + a.transport().unwrap_or_default();
         self.report.start.checked_add(from)?.checked_add(after)
     }
 
     /// The running attempts with when each may be abandoned.
     pub(super) fn abandonable(&self) -> impl Iterator<Item = (Instant, usize)> + '_ {
-        (0..self.runs.len())
+        (0..self.report.attempts.len())
             .filter(|&idx| self.is_running(idx))
             .filter_map(|idx| Some((self.overdue_at(idx)?, idx)))
     }
@@ -80,8 +84,12 @@ impl<K: Knowledge> Machine<'_, K> {
     /// Abandons running attempt `idx` at `now`: its place goes to the next address, and
     /// its address is queued again once that has left the queue.
     pub(super) fn abandon(&mut self, idx: usize, now: Instant) {
-        self.report.abandoned(idx, now);
+        let addr = self
+            .queue
+            .address(self.report.attempts[idx].run.picked)
+            .addr;
+        self.report.abandoned(idx, addr, now);
         self.stopped(idx);
-        self.abandoned = Some(idx);
+        self.abandoned = Some(u32::try_from(idx).expect("fewer than 2³² attempts"));
     }
 }

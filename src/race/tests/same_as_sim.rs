@@ -5,7 +5,7 @@
 //!
 //! Two kinds of race are left out, where the two part on purpose. When two attempts end
 //! (or report a transport up) at one instant, the driver hears them in an order of its
-//! own (its `FuturesUnordered`'s), and the simulation in start order. And the driver's
+//! own (the attempt it keeps in place first), and the simulation in start order. And the driver's
 //! timer counts whole milliseconds, where the machine may ask to wake at any instant (a
 //! partial deadline's share, a learned delay): the simulation wakes it then.
 
