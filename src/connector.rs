@@ -735,7 +735,7 @@ impl<D: Dial> ConnieConnector<D> {
             return known;
         }
         // Boxed: a race that never looks it up carries no room for it.
-        let found = Box::pin(crate::nat64::discover(&self.resolver)).await;
+        let found = Box::pin(self.resolver.nat64_prefix()).await;
         self.reach.found_pref64(found);
         found
     }

@@ -8,13 +8,6 @@
 //! client makes them itself (Happy Eyeballs v3, §4.4 and §7).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::time::Duration;
-
-use futures_util::StreamExt;
-use tracing::debug;
-
-use crate::dns::Resolver;
-use crate::IpFamily;
 
 /// The name a DNS64 server answers with the well-known addresses under its prefix
 /// (RFC 7050, §2).
@@ -22,34 +15,6 @@ pub(crate) const IPV4ONLY_ARPA: &str = "ipv4only.arpa.";
 
 /// The two IPv4 addresses `ipv4only.arpa.` has (RFC 7050, §2.2).
 const WELL_KNOWN: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)];
-
-/// The longest a discovery waits for `ipv4only.arpa.`'s answer, which a DNS64 server
-/// gives at once: a resolver that does not answer delays a race this long, once per
-/// [`PROBE_TTL`](crate::connectivity::PROBE_TTL), on a host that reaches IPv6 only.
-const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Finds the network's NAT64 prefix by looking `ipv4only.arpa.` up with `resolver`
-/// (RFC 7050): `None` if the answer holds no well-known address (no DNS64), the lookup
-/// fails or takes over [`DISCOVERY_TIMEOUT`], or the runtime has no timers.
-pub(crate) async fn discover(resolver: &Resolver) -> Option<Pref64> {
-    crate::runtime::timers(tokio::time::Instant::now()).ok()?;
-    let mut answers = resolver
-        .lookup(IPV4ONLY_ARPA, false, 0, IpFamily::V6Only)
-        .ok()?;
-    let every_address = async {
-        let mut ips = Vec::new();
-        while let Some(answer) = answers.next().await {
-            ips.extend(answer.result.into_iter().flatten().map(|a| a.ip()));
-        }
-        ips
-    };
-    let ips = tokio::time::timeout(DISCOVERY_TIMEOUT, every_address)
-        .await
-        .unwrap_or_default();
-    let pref64 = Pref64::discover(ips);
-    debug!(?pref64, "NAT64 prefix discovery");
-    pref64
-}
 
 /// The prefix lengths RFC 6052 allows, longest (the most common, `/96`) first.
 const LENGTHS: [u8; 6] = [96, 64, 56, 48, 40, 32];

@@ -44,6 +44,7 @@ use self::hickory::{Hickory, Unbuilt};
 pub use self::resolve::{Answer, Answers, Query, Resolve};
 #[cfg(feature = "hyper")]
 pub use self::tower::ServiceResolver;
+use crate::nat64::{Pref64, IPV4ONLY_ARPA};
 use crate::{ConnectError, IpFamily};
 
 /// How long a lookup still running when its race ends may go on, so that its answer
@@ -209,6 +210,37 @@ impl Resolver {
         }
         answers.port = Some(port);
         Ok(answers)
+    }
+}
+
+/// The longest a NAT64 prefix discovery waits for `ipv4only.arpa.`'s answer, which a
+/// DNS64 server gives at once: a resolver that does not answer delays a race this long,
+/// once per [`PROBE_TTL`](crate::connectivity::PROBE_TTL), on a host that reaches IPv6
+/// only.
+const NAT64_DISCOVERY_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Resolver {
+    /// Finds the network's NAT64 prefix by looking `ipv4only.arpa.` up (RFC 7050):
+    /// `None` if the answer holds no well-known address (no DNS64), the lookup fails or
+    /// takes over [`NAT64_DISCOVERY_TIMEOUT`], or the runtime has no timers.
+    pub(crate) async fn nat64_prefix(&self) -> Option<Pref64> {
+        crate::runtime::timers(tokio::time::Instant::now()).ok()?;
+        let mut answers = self
+            .lookup(IPV4ONLY_ARPA, false, 0, IpFamily::V6Only)
+            .ok()?;
+        let every_address = async {
+            let mut ips = Vec::new();
+            while let Some(answer) = answers.next().await {
+                ips.extend(answer.result.into_iter().flatten().map(|a| a.ip()));
+            }
+            ips
+        };
+        let ips = tokio::time::timeout(NAT64_DISCOVERY_TIMEOUT, every_address)
+            .await
+            .unwrap_or_default();
+        let pref64 = Pref64::discover(ips);
+        tracing::debug!(?pref64, "NAT64 prefix discovery");
+        pref64
     }
 }
 

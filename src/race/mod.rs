@@ -47,6 +47,11 @@ fn the_machine_imports_no_io() {
         ("../config.rs", include_str!("../config.rs")),
         ("../nanos.rs", include_str!("../nanos.rs")),
         ("../rare.rs", include_str!("../rare.rs")),
+        ("../nat64.rs", include_str!("../nat64.rs")),
+        (
+            "../connectivity/mod.rs",
+            include_str!("../connectivity/mod.rs"),
+        ),
     ];
     let io = [
         "tokio",
