@@ -140,26 +140,7 @@ impl DnsServerBuilder {
     /// Builds the zone (SOA at the origin plus the A/AAAA records) into a catalog.
     fn catalog(&self) -> io::Result<Catalog> {
         let origin = self.origin_name()?;
-        let mut zone = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
-            origin.clone(),
-            ZoneType::Primary,
-            AxfrPolicy::Deny,
-        );
-
-        let soa = SOA::new(
-            relative("ns", &origin)?,
-            relative("hostmaster", &origin)?,
-            SERIAL,
-            3_600,
-            600,
-            86_400,
-            TTL,
-        );
-        upsert(
-            &mut zone,
-            Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)),
-        )?;
-
+        let mut zone = zone(&origin)?;
         for (name, addrs) in &self.hosts {
             let fqdn = Name::from_ascii(name)
                 .and_then(|n| {
@@ -200,24 +181,7 @@ fn ipv4only_arpa(
 ) -> io::Result<(Name, InMemoryZoneHandler<TokioRuntimeProvider>)> {
     let name = Name::from_ascii("ipv4only.arpa.")
         .map_err(|e| invalid_input(format!("ipv4only.arpa.: {e}")))?;
-    let mut zone = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
-        name.clone(),
-        ZoneType::Primary,
-        AxfrPolicy::Deny,
-    );
-    let soa = SOA::new(
-        relative("ns", &name)?,
-        relative("hostmaster", &name)?,
-        SERIAL,
-        3_600,
-        600,
-        86_400,
-        TTL,
-    );
-    upsert(
-        &mut zone,
-        Record::from_rdata(name.clone(), TTL, RData::SOA(soa)),
-    )?;
+    let mut zone = zone(&name)?;
     for last in [170, 171] {
         let mut bytes = prefix.octets();
         bytes[12..].copy_from_slice(&[192, 0, 0, last]);
@@ -228,6 +192,29 @@ fn ipv4only_arpa(
         )?;
     }
     Ok((name, zone))
+}
+
+/// An empty primary zone at `origin`, with its SOA record.
+fn zone(origin: &Name) -> io::Result<InMemoryZoneHandler<TokioRuntimeProvider>> {
+    let mut zone = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+        origin.clone(),
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+    );
+    let soa = SOA::new(
+        relative("ns", origin)?,
+        relative("hostmaster", origin)?,
+        SERIAL,
+        3_600,
+        600,
+        86_400,
+        TTL,
+    );
+    upsert(
+        &mut zone,
+        Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)),
+    )?;
+    Ok(zone)
 }
 
 fn relative(label: &str, origin: &Name) -> io::Result<Name> {
