@@ -32,7 +32,8 @@ pub enum IpFamily {
     Both,
     /// IPv4 only: `A` lookups and IPv4 addresses.
     V4Only,
-    /// IPv6 only: `AAAA` lookups and IPv6 addresses.
+    /// IPv6 only: `AAAA` lookups and IPv6 addresses; on a host that reaches IPv6 only,
+    /// IPv4 addresses too, dialed through the network's NAT64 prefix (IPv6 addresses).
     V6Only,
 }
 
