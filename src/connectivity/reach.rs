@@ -240,6 +240,41 @@ mod tests {
         assert_eq!(calls.load(Ordering::Relaxed), 4, "asked again");
     }
 
+    /// An IPv4 literal's path asks for the probe only before the first, or while the last
+    /// found IPv6 only; whatever it found is kept, both families as much as one.
+    #[tokio::test(start_paused = true)]
+    async fn an_ipv4_literal_asks_only_before_a_probe_or_on_ipv6_only() {
+        let (v4, v6) = (|| ip("192.0.2.2"), || ip("2001:db8::2"));
+        let cases = [
+            ([v4(), v6()], false),
+            ([v4(), unreachable()], false),
+            ([unreachable(), v6()], true),
+            ([unreachable(), unreachable()], false),
+        ];
+        for (sources, lacks) in cases {
+            let (reach, calls) = reach(Arc::new(Mutex::new(sources)));
+            assert!(reach.may_lack_ipv4(), "never probed");
+            let families = reach.families();
+            assert_eq!(reach.may_lack_ipv4(), lacks, "{families:?}");
+            assert_eq!(reach.families(), families);
+            assert_eq!(calls.load(Ordering::Relaxed), 2, "{families:?}: kept");
+        }
+    }
+
+    /// A NAT64 prefix found (or found missing) stands as the probe's answer does.
+    #[tokio::test(start_paused = true)]
+    async fn a_nat64_prefix_stands_for_the_ttl() {
+        let (reach, _) = reach(Arc::new(Mutex::new([unreachable(), unreachable()])));
+        assert_eq!(reach.pref64(), None, "to be found");
+        let pref64 = Pref64::new("64:ff9b::".parse().unwrap(), 96);
+        reach.found_pref64(pref64);
+        assert_eq!(reach.pref64(), Some(pref64));
+        advance(PROBE_TTL - Duration::from_millis(1)).await;
+        assert_eq!(reach.pref64(), Some(pref64));
+        advance(Duration::from_millis(1)).await;
+        assert_eq!(reach.pref64(), None, "to be found again");
+    }
+
     /// A probe short of descriptors says nothing: both families, and no answer kept.
     #[tokio::test(start_paused = true)]
     async fn a_probe_short_of_resources_is_not_kept() {
