@@ -636,9 +636,10 @@ impl<D: Dial> ConnieConnector<D> {
         addrs: Vec<SocketAddr>,
     ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
         async move {
-            let nat64 = match addrs.iter().find(|a| self.may_need_nat64(**a)) {
-                Some(&addr) => self.nat64_for(addr).await,
-                None => None,
+            // The machine dials a local address as it is, under a prefix too.
+            let nat64 = match addrs.iter().any(|a| self.may_need_nat64(*a)) {
+                true => self.nat64().await,
+                false => None,
             };
             let answers = stream::iter([Answer::literal(addrs)]);
             self.race(origin, answers, nat64.as_ref()).await
@@ -713,15 +714,6 @@ impl<D: Dial> ConnieConnector<D> {
     /// it probes its connectivity, and may use IPv6.
     fn probes_nat64(&self) -> bool {
         self.config.connectivity == Connectivity::Probe && self.config.ip_family != IpFamily::V4Only
-    }
-
-    /// [`nat64`](Self::nat64), for a race to the IPv4 literal `addr` (none for a local
-    /// address, which no NAT64 stands for).
-    async fn nat64_for(&self, addr: SocketAddr) -> Option<Pref64> {
-        match self.may_need_nat64(addr) {
-            true => self.nat64().await.filter(|p| p.synthesize(addr) != addr),
-            false => None,
-        }
     }
 
     /// The NAT64 prefix to reach IPv4 addresses through, if this host reaches IPv6 only
@@ -1139,6 +1131,19 @@ mod tests {
             let want: SocketAddr = refused.parse().unwrap();
             assert_eq!(err.refused_by_policy(), [want], "{name}");
         }
+        // A list of IPv4 literals goes under the prefix too, whatever comes first: the
+        // loopback address as it is, the other in its IPv6 form.
+        let list: [SocketAddr; 2] = [
+            "127.0.0.1:443".parse().unwrap(),
+            "10.0.0.3:443".parse().unwrap(),
+        ];
+        let err = connector.connect(&list[..]).await.unwrap_err();
+        let mut refused = err.refused_by_policy().to_vec();
+        refused.sort();
+        let want: Vec<SocketAddr> = ["127.0.0.1:443", "[2600:1f00:64::a00:3]:443"]
+            .map(|a| a.parse().unwrap())
+            .into();
+        assert_eq!(refused, want);
         // The prefix was looked up once, and kept.
         assert_eq!(
             dns.queries(RecordType::AAAA),
