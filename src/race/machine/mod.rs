@@ -299,10 +299,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         if !self.is_running(idx) {
             return;
         }
-        let addr = self
-            .queue
-            .address(self.report.attempts[idx].run.picked)
-            .addr;
+        let addr = self.addr(idx).expect("a started attempt");
         trace!(%addr, kind = ?error.kind(), "attempt failed");
         self.report.failed(idx, addr, error, now);
         self.stopped(idx);
@@ -312,10 +309,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// Attempt `idx` connected at `now`: the race is won. What every attempt taught goes
     /// to the history, and the account of the race comes back (with no local address).
     pub(crate) fn won(mut self, now: Instant, idx: usize) -> ConnectInfo {
-        let addr = self
-            .queue
-            .address(self.report.attempts[idx].run.picked)
-            .addr;
+        let addr = self.addr(idx).expect("a started attempt");
         debug!(%addr, elapsed = ?now.saturating_duration_since(self.report.start), "connected");
         self.report.connected(idx, addr, now);
         self.learn(now);

@@ -10,9 +10,8 @@ use crate::Family;
 impl<K: Knowledge> Machine<'_, K> {
     /// Marks attempt `idx` as no longer running.
     pub(super) fn stopped(&mut self, idx: usize) {
-        let run = &self.report.attempts[idx].run;
-        let addr = self.queue.address(run.picked).addr;
-        if run.timeout_at.is_some() {
+        let addr = self.addr(idx).expect("a started attempt");
+        if self.report.attempts[idx].run.timeout_at.is_some() {
             self.timed -= 1;
         }
         self.running[slot(Family::of(&addr))] -= 1;
