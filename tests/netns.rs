@@ -17,10 +17,20 @@ use connie_lab::netns::{self, HostSpec, Measurement, NetLab, Scenario};
 /// lab, the delay line's timer granularity, a loaded 2-core machine).
 const TOLERANCE: Duration = Duration::from_millis(60);
 
+/// Whether the lab can run here; if not, prints why (`skipped: <reason>`).
+fn available() -> bool {
+    match netns::available() {
+        Ok(()) => true,
+        Err(reason) => {
+            println!("skipped: {reason}");
+            false
+        }
+    }
+}
+
 /// `Some(lab)` for `scenario`, or `None` after printing why the lab cannot run here.
 fn lab(scenario: Scenario) -> Option<NetLab> {
-    if let Err(reason) = netns::available() {
-        println!("skipped: {reason}");
+    if !available() {
         return None;
     }
     Some(
@@ -292,8 +302,7 @@ fn twelve_records_race_all_finds_the_10_ms_host() {
 
 #[test]
 fn refused_host_resets_after_one_rtt_and_the_failure_is_measured() {
-    if let Err(reason) = netns::available() {
-        println!("skipped: {reason}");
+    if !available() {
         return;
     }
     let rtt = Duration::from_millis(60);
@@ -420,8 +429,7 @@ fn a_family_without_a_default_route_is_not_looked_up() {
     use connie::{Connectivity, Family};
     use connie_lab::RecordType;
 
-    if let Err(reason) = netns::available() {
-        println!("skipped: {reason}");
+    if !available() {
         return;
     }
     let (v4, v6) = (ip("192.0.2.1"), ip("2001:db8::1"));
@@ -477,8 +485,7 @@ fn a_family_without_a_default_route_is_not_looked_up() {
 fn an_ipv6_only_client_reaches_ipv4_through_nat64() {
     use connie_lab::RecordType;
 
-    if let Err(reason) = netns::available() {
-        println!("skipped: {reason}");
+    if !available() {
         return;
     }
     let rtt = Duration::from_millis(20);
@@ -533,8 +540,7 @@ fn an_ipv6_only_client_without_nat64_sends_no_a_query() {
     use connie::ErrorKind;
     use connie_lab::RecordType;
 
-    if let Err(reason) = netns::available() {
-        println!("skipped: {reason}");
+    if !available() {
         return;
     }
     let lab = NetLab::builder()
