@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use connie::{ConnectInfo, ConnieConnector, Schedule, RFC8305_ATTEMPT_DELAY};
+use connie::{ConnectInfo, ConnieConnector, Schedule};
 use connie_lab::Lab;
 
 /// How long tokio's sequential connect is given before we call it hung.
@@ -120,7 +120,7 @@ async fn lab() -> Result<ExitCode, Box<dyn Error>> {
             attempt_timeout: None,
             doing: format!(
                 "resolving {name} and starting one more address every {}",
-                ms(RFC8305_ATTEMPT_DELAY)
+                ms(Schedule::RFC8305_ATTEMPT_DELAY)
             ),
         },
         Racer {

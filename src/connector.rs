@@ -18,7 +18,7 @@ use crate::connectivity::Reach;
 use crate::dial::Origin;
 use crate::dns::Answer;
 use crate::dns::{Resolve, Resolver};
-use crate::history::{History, DEFAULT_HISTORY_CAPACITY};
+use crate::history::History;
 use crate::nat64::Pref64;
 use crate::order::Ranking;
 use crate::policy::Policy;
@@ -29,20 +29,6 @@ use crate::{
     Target, TcpDialer,
 };
 
-/// Default cap on attempts running at once in one race: 16.
-///
-/// When the cap is reached, the next attempt waits for a running one to fail or time out.
-/// While one family has not had an attempt yet, one slot stays free for it, so attempts
-/// hanging on one family's blackholed addresses cannot shut the other family out.
-pub const DEFAULT_MAX_CONCURRENT: usize = 16;
-/// Default cap on the addresses one race takes: 16.
-///
-/// Further addresses are ignored, so a hostile DNS answer cannot open hundreds of sockets.
-/// The cap is shared fairly: until a family has answered, half of it stays reserved for
-/// that family, and the first family's addresses over its half are held back (at most the
-/// cap's worth) and join the race if the other family leaves room. So however many
-/// records one family brings, the other family's addresses are still attempted.
-pub const DEFAULT_MAX_ADDRESSES: usize = 16;
 /// Connects by racing every address of a target; cheap to clone.
 ///
 /// The configuration lives behind an [`Arc`], so clones share it and a clone per request
@@ -102,10 +88,34 @@ impl Default for ConnieConnector {
 }
 
 impl ConnieConnector {
+    /// Default cap on attempts running at once in one race: 16.
+    ///
+    /// When the cap is reached, the next attempt waits for a running one to fail or time
+    /// out. While one family has not had an attempt yet, one slot stays free for it, so
+    /// attempts hanging on one family's blackholed addresses cannot shut the other family
+    /// out.
+    pub const DEFAULT_MAX_CONCURRENT: usize = 16;
+
+    /// Default cap on the addresses one race takes: 16.
+    ///
+    /// Further addresses are ignored, so a hostile DNS answer cannot open hundreds of
+    /// sockets. The cap is shared fairly: until a family has answered, half of it stays
+    /// reserved for that family, and the first family's addresses over its half are held
+    /// back (at most the cap's worth) and join the race if the other family leaves room.
+    /// So however many records one family brings, the other family's addresses are still
+    /// attempted.
+    pub const DEFAULT_MAX_ADDRESSES: usize = 16;
+
+    /// Default number of addresses the history holds: 4,096.
+    ///
+    /// An entry is about 100 bytes, so a full history is about 400 KiB. When it is full,
+    /// the least recently used eighth is forgotten.
+    pub const DEFAULT_HISTORY_CAPACITY: usize = 4096;
+
     /// A connector with the defaults: [`Schedule::learned`], an address history of
-    /// [`DEFAULT_HISTORY_CAPACITY`] addresses, the [`TcpDialer`] defaults,
-    /// [`DEFAULT_MAX_CONCURRENT`], [`DEFAULT_MAX_ADDRESSES`], no timeouts, and the system's
-    /// DNS configuration (loaded on first use, `/etc/hosts` honoured).
+    /// [`Self::DEFAULT_HISTORY_CAPACITY`] addresses, the [`TcpDialer`] defaults,
+    /// [`Self::DEFAULT_MAX_CONCURRENT`], [`Self::DEFAULT_MAX_ADDRESSES`], no timeouts, and
+    /// the system's DNS configuration (loaded on first use, `/etc/hosts` honoured).
     ///
     /// This does not need a tokio runtime; the resolver is built on the first lookup.
     pub fn new() -> ConnieConnector {
@@ -116,15 +126,17 @@ impl ConnieConnector {
                 attempt_timeout: None,
                 total_timeout: None,
                 partial_deadlines: false,
-                max_concurrent: DEFAULT_MAX_CONCURRENT,
-                max_addresses: DEFAULT_MAX_ADDRESSES,
+                max_concurrent: ConnieConnector::DEFAULT_MAX_CONCURRENT,
+                max_addresses: ConnieConnector::DEFAULT_MAX_ADDRESSES,
                 policy: None,
                 keep_given_order: false,
                 ip_family: IpFamily::Both,
                 connectivity: Connectivity::Probe,
             }),
             resolver: Resolver::system(),
-            history: Some(Arc::new(History::new(DEFAULT_HISTORY_CAPACITY))),
+            history: Some(Arc::new(History::new(
+                ConnieConnector::DEFAULT_HISTORY_CAPACITY,
+            ))),
             budget: Arc::new(Budget::new(AttemptBudget::default())),
             reach: Arc::new(Reach::new()),
             dialer: TcpDialer::new(),
@@ -188,9 +200,9 @@ impl<D> ConnieConnector<D> {
     /// Sets how many attempts may run at once; values below 1 are raised to 1.
     ///
     /// With 2 or more, one slot is kept for a family that has no attempt yet (see
-    /// [`DEFAULT_MAX_CONCURRENT`]).
+    /// [`Self::DEFAULT_MAX_CONCURRENT`]).
     ///
-    /// Default is [`DEFAULT_MAX_CONCURRENT`] (16).
+    /// Default is [`Self::DEFAULT_MAX_CONCURRENT`] (16).
     pub fn max_concurrent(mut self, max: usize) -> Self {
         self.config_mut().max_concurrent = max.max(1);
         self
@@ -199,9 +211,10 @@ impl<D> ConnieConnector<D> {
     /// Sets how many addresses one race takes (duplicates count once); values below 1 are
     /// raised to 1.
     ///
-    /// With 2 or more, each family is sure of half of them (see [`DEFAULT_MAX_ADDRESSES`]).
+    /// With 2 or more, each family is sure of half of them (see
+    /// [`Self::DEFAULT_MAX_ADDRESSES`]).
     ///
-    /// Default is [`DEFAULT_MAX_ADDRESSES`] (16).
+    /// Default is [`Self::DEFAULT_MAX_ADDRESSES`] (16).
     pub fn max_addresses(mut self, max: usize) -> Self {
         self.config_mut().max_addresses = max.max(1);
         self
@@ -261,19 +274,19 @@ impl<D> ConnieConnector<D> {
         crate::connectivity::families(self.config.ip_family, self.config.connectivity, &self.reach)
     }
 
-    /// Resolves names with `resolver`: any [`Resolve`](crate::Resolve), as hyper-util's
+    /// Resolves names with `resolver`: any [`Resolve`](crate::dns::Resolve), as hyper-util's
     /// `HttpConnector::new_with_resolver` takes any resolver service.
     ///
     /// - A hickory [`TokioResolver`](hickory_resolver::TokioResolver), for custom name
     ///   servers, options or caching, or a resolver shared with other code. connie calls
     ///   its `ipv4_lookup` and `ipv6_lookup` concurrently; `/etc/hosts` is consulted as
     ///   the resolver's options say.
-    /// - [`StaticResolver`](crate::StaticResolver): fixed addresses for some names, for
+    /// - [`StaticResolver`](crate::dns::StaticResolver): fixed addresses for some names, for
     ///   tests and overrides, with any other resolver as its fallback.
-    /// - [`ServiceResolver`](crate::ServiceResolver) (feature `hyper`): a resolver of
+    /// - [`ServiceResolver`](crate::dns::ServiceResolver) (feature `hyper`): a resolver of
     ///   hyper-util's, any `tower_service::Service<Name>` (`GaiResolver`, service
     ///   discovery, DNS over HTTPS).
-    /// - [`GetAddrInfo`](crate::GetAddrInfo), as [`getaddrinfo`](Self::getaddrinfo) sets.
+    /// - [`GetAddrInfo`](crate::dns::GetAddrInfo), as [`getaddrinfo`](Self::getaddrinfo) sets.
     /// - A resolver of your own: each family joins the race as its answer arrives.
     ///
     /// Whatever the resolver, the race applies the [address
@@ -294,7 +307,7 @@ impl<D> ConnieConnector<D> {
     /// its answer reaches the resolver's cache; RFC 8305 likewise keeps processing answers
     /// after a winner.
     ///
-    /// Default is [`SystemResolver`](crate::SystemResolver): hickory, built from the
+    /// Default is [`SystemResolver`](crate::dns::SystemResolver): hickory, built from the
     /// system configuration on first use and shared by every connector made with
     /// [`new`](ConnieConnector::new) (and by [`race_connect`]), so they share one cache;
     /// connie applies its search list as [`resolver_config`](Self::resolver_config) says.
@@ -357,7 +370,7 @@ impl<D> ConnieConnector<D> {
     }
 
     /// Resolves names with the operating system's resolver, `getaddrinfo`
-    /// ([`GetAddrInfo`](crate::GetAddrInfo)), instead of hickory: for names only NSS knows
+    /// ([`GetAddrInfo`](crate::dns::GetAddrInfo)), instead of hickory: for names only NSS knows
     /// (`/etc/nsswitch.conf`: systemd-resolved, mDNS, LDAP, `/etc/hosts` in the order it
     /// gives), or when `/etc/gai.conf` should order the addresses.
     ///
@@ -367,7 +380,7 @@ impl<D> ConnieConnector<D> {
     /// `/etc/gai.conf` on glibc) instead of connie's RFC 6724 sort; the address history
     /// still puts measured addresses first (see [`history`](Self::history)). A family
     /// without addresses (the `AAAA` of an IPv4-only name) is that family's
-    /// [`DnsError`](crate::DnsError), "no records", as with hickory. Each call applies
+    /// [`DnsError`](crate::dns::DnsError), "no records", as with hickory. Each call applies
     /// `/etc/resolv.conf`'s search list on its own (glibc's does), so with a search list
     /// the two families of a name that is not fully qualified can come from different
     /// names; hickory, as connie uses it by default, takes both from one.
@@ -381,7 +394,7 @@ impl<D> ConnieConnector<D> {
     /// Replaces [`resolver`](Self::resolver) and [`resolver_config`](Self::resolver_config).
     /// Default is hickory with the system configuration.
     pub fn getaddrinfo(mut self) -> Self {
-        self.resolver = Resolver::new(crate::GetAddrInfo);
+        self.resolver = Resolver::new(crate::dns::GetAddrInfo);
         self
     }
 
@@ -402,7 +415,7 @@ impl<D> ConnieConnector<D> {
     /// forgotten, so it never holds more than `capacity` addresses (an entry is about
     /// 100 bytes). This makes a new, empty history: clones made before keep the old one.
     ///
-    /// Default is [`DEFAULT_HISTORY_CAPACITY`] (4,096 addresses).
+    /// Default is [`Self::DEFAULT_HISTORY_CAPACITY`] (4,096 addresses).
     pub fn history(mut self, capacity: usize) -> Self {
         self.history = (capacity > 0).then(|| Arc::new(History::new(capacity)));
         self
@@ -838,8 +851,9 @@ mod tests {
     /// `DEFAULT_*` constants themselves would pass whatever the constants said.
     #[test]
     fn defaults_are_the_documented_numbers() {
-        assert_eq!(DEFAULT_MAX_CONCURRENT, 16);
-        assert_eq!(DEFAULT_MAX_ADDRESSES, 16);
+        assert_eq!(ConnieConnector::DEFAULT_MAX_CONCURRENT, 16);
+        assert_eq!(ConnieConnector::DEFAULT_MAX_ADDRESSES, 16);
+        assert_eq!(ConnieConnector::DEFAULT_HISTORY_CAPACITY, 4096);
         // `partial_deadlines`: "at least 2 s"; `resolver`: lookups linger "at most 5 s".
         assert_eq!(
             crate::schedule::timing::MIN_PARTIAL_DEADLINE,
@@ -973,7 +987,10 @@ mod tests {
         assert!(Arc::ptr_eq(&a.config, &b.config));
         let c = b.clone().max_concurrent(0);
         assert_eq!(c.config.max_concurrent, 1);
-        assert_eq!(a.config.max_concurrent, DEFAULT_MAX_CONCURRENT);
+        assert_eq!(
+            a.config.max_concurrent,
+            ConnieConnector::DEFAULT_MAX_CONCURRENT
+        );
     }
 
     /// Clones share one history, also across setters and `with_dialer`; `history(n)` makes

@@ -25,13 +25,7 @@ use std::time::Instant;
 
 use crate::hash::Keyed;
 use crate::metrics::{self, Tally};
-use crate::schedule::{MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY};
-
-/// Default number of addresses a connector's history holds: 4,096.
-///
-/// An entry is about 100 bytes, so a full history is about 400 KiB. When it is full, the
-/// least recently used eighth is forgotten.
-pub const DEFAULT_HISTORY_CAPACITY: usize = 4096;
+use crate::Schedule;
 
 /// How long a measured handshake time stays fresh: 10 minutes since the last connection
 /// to that address. After that the address counts as unknown again, and the next race to
@@ -110,7 +104,7 @@ impl Rtt {
     /// RFC 6298's retransmission timeout with G the 1 ms resolution of tokio's timer, and
     /// at least a quarter of the time itself: a steady RTT drives rttvar towards 0, and a
     /// real path's jitter of a few milliseconds must not start a race of everything. At
-    /// least [`MIN_ATTEMPT_DELAY`] and at most `max`.
+    /// least [`Schedule::MIN_ATTEMPT_DELAY`] and at most `max`.
     fn expected(self, max: Duration) -> Duration {
         let margin = self
             .rttvar
@@ -119,7 +113,7 @@ impl Rtt {
             .max(CLOCK_GRANULARITY);
         self.srtt
             .saturating_add(margin)
-            .clamp(MIN_ATTEMPT_DELAY, max)
+            .clamp(Schedule::MIN_ATTEMPT_DELAY, max)
     }
 }
 
@@ -157,23 +151,27 @@ impl Known {
     /// max(G, 4·rttvar, srtt/4), RFC 6298's retransmission timeout with G the 1 ms
     /// resolution of tokio's timer, and at least a quarter of the time itself (a steady
     /// RTT drives rttvar towards 0, and a few milliseconds of jitter must not start a race
-    /// of everything); at least [`MIN_ATTEMPT_DELAY`] and at most
-    /// [`RFC8305_ATTEMPT_DELAY`]. `None` unless fresh.
+    /// of everything); at least [`Schedule::MIN_ATTEMPT_DELAY`] and at most
+    /// [`Schedule::RFC8305_ATTEMPT_DELAY`]. `None` unless fresh.
     pub(crate) fn expected_transport(&self) -> Option<Duration> {
         match *self {
-            Known::Fresh { transport, .. } => Some(transport.expected(RFC8305_ATTEMPT_DELAY)),
+            Known::Fresh { transport, .. } => {
+                Some(transport.expected(Schedule::RFC8305_ATTEMPT_DELAY))
+            }
             Known::Unknown | Known::Failed => None,
         }
     }
 
     /// How long the handshake on top of the transport (TLS) is expected to take at most
-    /// once the transport is up, by the same rule, but at most [`MAX_ATTEMPT_DELAY`]: it
-    /// takes one round trip or two (TLS 1.3, 1.2) plus the server's work, so a 200 ms
-    /// path needs more than the transport's bound. `None` unless fresh with a handshake
+    /// once the transport is up, by the same rule, but at most
+    /// [`Schedule::MAX_ATTEMPT_DELAY`]: it takes one round trip or two (TLS 1.3, 1.2) plus
+    /// the server's work, so a 200 ms path needs more than the transport's bound. `None` unless fresh with a handshake
     /// measured.
     pub(crate) fn expected_handshake(&self) -> Option<Duration> {
         match *self {
-            Known::Fresh { handshake, .. } => handshake.map(|h| h.expected(MAX_ATTEMPT_DELAY)),
+            Known::Fresh { handshake, .. } => {
+                handshake.map(|h| h.expected(Schedule::MAX_ATTEMPT_DELAY))
+            }
             Known::Unknown | Known::Failed => None,
         }
     }
@@ -510,6 +508,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ConnieConnector;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -542,7 +541,6 @@ mod tests {
 
     #[test]
     fn constants_are_the_documented_numbers() {
-        assert_eq!(DEFAULT_HISTORY_CAPACITY, 4096);
         assert_eq!(HISTORY_TTL, Duration::from_secs(600));
         assert_eq!(FAILURE_COOL_DOWN, Duration::from_secs(30));
         assert_eq!(EXPLORE_EVERY, 100);
@@ -629,12 +627,12 @@ mod tests {
         assert_eq!(
             fresh(2, 0).expected_transport(),
             Some(ms(10)),
-            "G = 1 ms, floored at MIN_ATTEMPT_DELAY"
+            "G = 1 ms, floored at Schedule::MIN_ATTEMPT_DELAY"
         );
         assert_eq!(
             fresh(1, 0).expected(),
             Some(ms(10)),
-            "floored at MIN_ATTEMPT_DELAY"
+            "floored at Schedule::MIN_ATTEMPT_DELAY"
         );
         assert_eq!(
             fresh(200, 40).expected(),
@@ -825,7 +823,7 @@ mod tests {
     /// what it evicts is the least recently used.
     #[test]
     fn the_bound_holds_under_100_000_distinct_addresses() {
-        let h = History::new(DEFAULT_HISTORY_CAPACITY);
+        let h = History::new(ConnieConnector::DEFAULT_HISTORY_CAPACITY);
         let now = tokio::time::Instant::now().into_std();
         connected(&h, a(0), 20, now);
         for i in 1..100_000 {
@@ -838,12 +836,12 @@ mod tests {
                 );
             }
             assert!(
-                h.len() <= DEFAULT_HISTORY_CAPACITY,
+                h.len() <= ConnieConnector::DEFAULT_HISTORY_CAPACITY,
                 "{} entries at {i}",
                 h.len()
             );
         }
-        assert!(h.len() > DEFAULT_HISTORY_CAPACITY / 2);
+        assert!(h.len() > ConnieConnector::DEFAULT_HISTORY_CAPACITY / 2);
         assert_eq!(
             h.known(a(1), SRC, now),
             Known::Unknown,

@@ -41,10 +41,10 @@
 //! - The next attempt starts when the schedule's attempt delay has elapsed since the
 //!   previous one started, **or** an attempt fails, whichever comes first. A delay never
 //!   cancels an attempt already running.
-//! - At most [`DEFAULT_MAX_CONCURRENT`] attempts run at once and at most
-//!   [`DEFAULT_MAX_ADDRESSES`] addresses are taken per race (both configurable). Both caps
-//!   are shared fairly between the families: a flood of one family's records, or its
-//!   attempts hanging, never shuts out the other family.
+//! - At most [`ConnieConnector::DEFAULT_MAX_CONCURRENT`] attempts run at once and at most
+//!   [`ConnieConnector::DEFAULT_MAX_ADDRESSES`] addresses are taken per race (both
+//!   configurable). Both caps are shared fairly between the families: a flood of one
+//!   family's records, or its attempts hanging, never shuts out the other family.
 //! - Across races, every attempt but a race's first (or one while the race has none
 //!   running) takes a place in the connector's **attempt budget**, or waits for one, first
 //!   come, first served ([`ConnieConnector::attempt_budget`]; by default a quarter of the
@@ -158,24 +158,26 @@
 //! [`ConnieConnector::connectivity`] with [`Connectivity::Assume`] looks both families up
 //! whatever the routes (a proxy or a tunnel that the routing table does not show), and
 //! [`ConnieConnector::ip_family`] chooses one family: the other is never looked up, and
-//! its addresses are never dialed, from a resolver or a literal target. A [`Resolve`]r is
-//! told the families wanted ([`Query::wants`]); addresses it gives of a family this host
-//! seems not to reach are still raced (they fail at once if it does not).
+//! its addresses are never dialed, from a resolver or a literal target. A resolver is told
+//! the families wanted ([`Query::wants`](dns::Query::wants)); addresses it gives of a
+//! family this host seems not to reach are still raced (they fail at once if it does not).
 //!
 //! # Any resolver
 //!
-//! [`ConnieConnector::resolver`] takes any [`Resolve`]: for a name, a stream of
-//! [`Answers`], each saying which family's lookup it completes, so that each family joins
-//! the race as it answers. A hickory `TokioResolver`, [`SystemResolver`] (the default),
-//! [`GetAddrInfo`], [`StaticResolver`] (fixed names, for tests and overrides, with a
-//! fallback) and, with the `hyper` feature, [`ServiceResolver`] (any of hyper-util's
-//! resolvers: a `tower_service::Service<Name>` such as `GaiResolver`) are resolvers; so is
-//! a type of your own. The address policy, the cap, the order and the history apply to
+//! [`ConnieConnector::resolver`] takes any [`dns::Resolve`]: for a name, a stream of
+//! [`Answers`](dns::Answers), each saying which family's lookup it completes, so that each
+//! family joins the race as it answers. A hickory `TokioResolver`,
+//! [`SystemResolver`](dns::SystemResolver) (the default), [`GetAddrInfo`](dns::GetAddrInfo),
+//! [`StaticResolver`](dns::StaticResolver) (fixed names, for tests and overrides, with a
+//! fallback) and, with the `hyper` feature, [`ServiceResolver`](dns::ServiceResolver) (any
+//! of hyper-util's resolvers: a `tower_service::Service<Name>` such as `GaiResolver`) are
+//! resolvers; so is a type of your own; the [`dns`] module has them all. The address policy, the cap, the order and the history apply to
 //! every resolver's addresses, and a race dials the target's port on each.
 //!
 //! ```
 //! use std::net::IpAddr;
-//! use connie::{ConnieConnector, StaticResolver, SystemResolver};
+//! use connie::dns::{StaticResolver, SystemResolver};
+//! use connie::ConnieConnector;
 //!
 //! // Pin one name, resolve every other as usual.
 //! let pinned: IpAddr = "192.0.2.10".parse().unwrap();
@@ -262,7 +264,7 @@ mod config;
 mod connectivity;
 mod connector;
 mod dial;
-mod dns;
+pub mod dns;
 mod error;
 mod hash;
 mod history;
@@ -291,25 +293,12 @@ mod tls;
 
 pub use crate::budget::{AttemptBudget, BudgetUse};
 pub use crate::connectivity::{Connectivity, IpFamily};
-pub use crate::connector::{
-    race_connect, race_connect_budget_use, ConnieConnector, DEFAULT_MAX_ADDRESSES,
-    DEFAULT_MAX_CONCURRENT,
-};
+pub use crate::connector::{race_connect, race_connect_budget_use, ConnieConnector};
 pub use crate::dial::{Destination, Dial};
-#[cfg(feature = "hyper")]
-#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-pub use crate::dns::ServiceResolver;
-pub use crate::dns::{
-    Answer, Answers, DnsError, GetAddrInfo, Query, Resolve, StaticResolver, SystemResolver,
-};
 pub use crate::error::{AttemptError, ConnectError, ErrorKind};
-pub use crate::history::DEFAULT_HISTORY_CAPACITY;
 pub use crate::info::{Attempt, ConnectInfo, Outcome};
 pub use crate::policy::{is_public, AddressPolicy, PublicOnly};
-pub use crate::schedule::{
-    Family, Schedule, MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY, RFC8305_ATTEMPT_DELAY,
-    RFC8305_RESOLUTION_DELAY,
-};
+pub use crate::schedule::{Family, Schedule};
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use crate::service::{Connecting, ConnieStream};

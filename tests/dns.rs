@@ -416,11 +416,14 @@ async fn hundreds_of_refused_a_records_cannot_shut_out_a_late_aaaa() {
         assert_eq!(info.remote_addr().ip(), ip("::1"));
         assert_eq!(info.elapsed(), ms(10));
         assert!(
-            info.attempts().len() <= connie::DEFAULT_MAX_ADDRESSES,
+            info.attempts().len() <= connie::ConnieConnector::DEFAULT_MAX_ADDRESSES,
             "{info:?}"
         );
         let early = info.attempts().iter().filter(|a| a.started().is_zero());
-        assert_eq!(early.count(), connie::DEFAULT_MAX_ADDRESSES / 2);
+        assert_eq!(
+            early.count(),
+            connie::ConnieConnector::DEFAULT_MAX_ADDRESSES / 2
+        );
     })
     .await
 }

@@ -10,9 +10,8 @@ mod support;
 
 use std::net::SocketAddr;
 
-use connie::{
-    Answer, Answers, Connectivity, ConnieConnector, ErrorKind, Family, IpFamily, Query, Resolve,
-};
+use connie::dns::{Answer, Answers, Query, Resolve};
+use connie::{Connectivity, ConnieConnector, ErrorKind, Family, IpFamily};
 use connie_lab::{DnsServer, HostKind, Lab, RecordType};
 use support::{bounded, ip};
 
@@ -157,7 +156,7 @@ async fn the_static_resolver_answers_the_families_asked() {
     bounded(async {
         let (lab, _dns) = dual_stack().await;
         let resolver =
-            connie::StaticResolver::new().host("www.example", [ip("::1"), ip("127.0.0.2")]);
+            connie::dns::StaticResolver::new().host("www.example", [ip("::1"), ip("127.0.0.2")]);
         let (_stream, info) = connector(IpFamily::V4Only)
             .resolver(resolver)
             .connect(("www.example", lab.port()))

@@ -1,4 +1,4 @@
-//! The resolver seam, `connie::Resolve`, with real sockets on loopback: hyper-util's
+//! The resolver seam, `connie::dns::Resolve`, with real sockets on loopback: hyper-util's
 //! `GaiResolver` and a `tower_service::Service<Name>` of the test's own through
 //! `ServiceResolver`, `StaticResolver` with and without a fallback, and a `Resolve` of the
 //! test's own whose families answer apart. The address policy, the cap and the history
@@ -18,10 +18,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use connie::{
-    Answer, Answers, ConnieConnector, Family, Outcome, PublicOnly, Query, Resolve, Schedule,
-    ServiceResolver, StaticResolver,
-};
+use connie::dns::{Answer, Answers, Query, Resolve, ServiceResolver, StaticResolver};
+use connie::{ConnieConnector, Family, Outcome, PublicOnly, Schedule};
 use connie_lab::Lab;
 use futures_util::stream;
 use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};

@@ -22,7 +22,8 @@ use crate::Family;
 ///
 /// ```
 /// use std::net::{IpAddr, Ipv4Addr};
-/// use connie::{ConnieConnector, StaticResolver, SystemResolver};
+/// use connie::dns::{StaticResolver, SystemResolver};
+/// use connie::ConnieConnector;
 ///
 /// let api: IpAddr = Ipv4Addr::new(192, 0, 2, 10).into();
 /// let resolver = StaticResolver::new()

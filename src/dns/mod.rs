@@ -1,14 +1,23 @@
-//! Name resolution: the resolver seam ([`Resolve`]) and connie's resolvers.
+//! Name resolution: the [`Resolve`] trait a race takes its addresses from, and the
+//! resolvers connie brings.
 //!
-//! A race takes a stream of [`Answer`]s and starts on whichever arrives first. hickory's
-//! `lookup_ip` joins both families and returns only when both have answered, so a slow
-//! `AAAA` would hold up a connection to an `A` address: connie's hickory resolver runs
-//! `A` and `AAAA` as separate futures in one stream ([`hickory`]). The same goes for
-//! `getaddrinfo`: one call per family, each on a blocking thread ([`getaddrinfo`]).
+//! [`ConnieConnector::resolver`](crate::ConnieConnector::resolver) takes any [`Resolve`]:
+//! - [`SystemResolver`], the default: hickory-resolver with the system's configuration,
+//!   one cache for the process;
+//! - [`GetAddrInfo`]: the system's `getaddrinfo`, one call per family on a blocking thread;
+//! - [`StaticResolver`]: fixed names, for tests and overrides, with a fallback;
+//! - [`ServiceResolver`] (feature `hyper`): any of hyper-util's resolvers, a
+//!   `tower_service::Service<Name>` such as `GaiResolver`;
+//! - a hickory `TokioResolver`, or a type of your own.
 //!
-//! A name that is not fully qualified is looked up under each name of the search list in
-//! turn ([`search`]), both families of one name at a time, so that a race's addresses are
-//! all of one host.
+//! A race takes a stream of [`Answers`] and starts on whichever family answers first: a
+//! slow `AAAA` never holds up a connection to an `A` address.
+
+// hickory's `lookup_ip` joins both families and returns only when both have answered, so
+// connie's hickory resolver runs `A` and `AAAA` as separate futures in one stream
+// (`hickory`); `getaddrinfo` makes one call per family. A name that is not fully
+// qualified is looked up under each name of the search list in turn (`search`), both
+// families of one name at a time, so that a race's addresses are all of one host.
 
 mod error;
 mod fixed;

@@ -25,13 +25,13 @@ use crate::{Family, IpFamily};
 /// connie ships five:
 /// - a hickory [`TokioResolver`](hickory_resolver::TokioResolver), both families
 ///   concurrently;
-/// - [`SystemResolver`](crate::SystemResolver), the default: hickory from the system's
+/// - [`SystemResolver`](crate::dns::SystemResolver), the default: hickory from the system's
 ///   configuration, built once per process;
-/// - [`GetAddrInfo`](crate::GetAddrInfo): the operating system's `getaddrinfo`, one call
+/// - [`GetAddrInfo`](crate::dns::GetAddrInfo): the operating system's `getaddrinfo`, one call
 ///   per family;
-/// - [`StaticResolver`](crate::StaticResolver): a fixed map of names, for tests and
+/// - [`StaticResolver`](crate::dns::StaticResolver): a fixed map of names, for tests and
 ///   overrides, with an optional fallback;
-/// - [`ServiceResolver`](crate::ServiceResolver) (feature `hyper`): any
+/// - [`ServiceResolver`](crate::dns::ServiceResolver) (feature `hyper`): any
 ///   `tower_service::Service<Name>` of hyper-util's, such as its `GaiResolver`, as
 ///   `HttpConnector::new_with_resolver` takes one.
 ///
@@ -46,7 +46,8 @@ use crate::{Family, IpFamily};
 ///
 /// ```
 /// use std::net::{Ipv4Addr, SocketAddr};
-/// use connie::{Answer, Answers, Family, Query, Resolve};
+/// use connie::dns::{Answer, Answers, Query, Resolve};
+/// use connie::Family;
 ///
 /// struct Loopback;
 ///
@@ -309,18 +310,17 @@ mod tests {
         let answers = Answers::ready(Answer::new(None, []));
         assert_eq!(format!("{answers:?}"), "Answers { port: None, .. }");
         let resolver =
-            crate::StaticResolver::new().host("a.example", ["192.0.2.1".parse().unwrap()]);
+            crate::dns::StaticResolver::new().host("a.example", ["192.0.2.1".parse().unwrap()]);
         assert_eq!(
             format!("{resolver:?}"),
             r#"StaticResolver { names: {"a.example": [192.0.2.1:0]}, fallback: false }"#
         );
-        assert!(
-            format!("{:?}", crate::SystemResolver::new()).starts_with("SystemResolver { backend: ")
-        );
+        assert!(format!("{:?}", crate::dns::SystemResolver::new())
+            .starts_with("SystemResolver { backend: "));
         #[cfg(feature = "hyper")]
         {
             use hyper_util::client::legacy::connect::dns::GaiResolver;
-            let gai = crate::ServiceResolver::new(GaiResolver::new());
+            let gai = crate::dns::ServiceResolver::new(GaiResolver::new());
             assert_eq!(
                 format!("{gai:?}"),
                 r#"ServiceResolver { service: "hyper_util::client::legacy::connect::dns::GaiResolver" }"#

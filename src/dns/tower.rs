@@ -25,7 +25,8 @@ use super::{Answer, Answers, Query, Resolve};
 ///
 /// ```
 /// use hyper_util::client::legacy::connect::dns::GaiResolver;
-/// use connie::{ConnieConnector, ServiceResolver};
+/// use connie::dns::ServiceResolver;
+/// use connie::ConnieConnector;
 ///
 /// let connector = ConnieConnector::new().resolver(ServiceResolver::new(GaiResolver::new()));
 /// # drop(connector);

@@ -64,7 +64,7 @@
 //!   counted.
 //! - A name looked up records one `dns.lookup.duration` per family; IP literals none, and
 //!   neither does a resolver that answers both families at once
-//!   ([`ServiceResolver`](crate::ServiceResolver), [`StaticResolver`](crate::StaticResolver)).
+//!   ([`ServiceResolver`](crate::dns::ServiceResolver), [`StaticResolver`](crate::dns::StaticResolver)).
 //!   A resolver that applies a search list answers for the name it settled on, so the time
 //!   includes the names tried before it.
 //! - The gauges add up every connector of the process (its clones share one budget and

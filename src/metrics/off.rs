@@ -9,7 +9,8 @@ use std::time::{Duration, Instant as StdInstant};
 use tokio::time::Instant;
 
 use super::{AttemptEnd, Tally};
-use crate::{ConnectError, DnsError, Family};
+use crate::dns::DnsError;
+use crate::{ConnectError, Family};
 
 /// Nothing to describe.
 #[inline(always)]

@@ -15,7 +15,8 @@ use ::metrics::{with_recorder, Key, Label, Level, Metadata, Recorder, Unit};
 use tokio::time::Instant;
 
 use super::{AttemptEnd, Tally};
-use crate::{ConnectError, DnsError, ErrorKind, Family};
+use crate::dns::DnsError;
+use crate::{ConnectError, ErrorKind, Family};
 
 const RACES: &str = "connie.races";
 const RACE_DURATION: &str = "connie.race.duration";

@@ -32,15 +32,6 @@ impl Family {
     }
 }
 
-/// RFC 8305's recommended Connection Attempt Delay, used by [`Schedule::rfc8305`].
-pub const RFC8305_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
-/// The smallest non-zero attempt delay; shorter ones are raised to it (RFC 8305 §8).
-pub const MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(10);
-/// The largest attempt delay; longer ones are lowered to it (RFC 8305 §8).
-pub const MAX_ATTEMPT_DELAY: Duration = Duration::from_secs(2);
-/// RFC 8305's recommended Resolution Delay, used by [`Schedule::rfc8305`].
-pub const RFC8305_RESOLUTION_DELAY: Duration = Duration::from_millis(50);
-
 /// When each connection attempt of a race starts.
 ///
 /// A race keeps a list of addresses not yet attempted. Each family's addresses are sorted
@@ -57,10 +48,10 @@ pub const RFC8305_RESOLUTION_DELAY: Duration = Duration::from_millis(50);
 ///
 /// | preset | attempt delay | resolution delay | use |
 /// |---|---|---|---|
-/// | [`learned`](Self::learned) (default) | a known address's expected handshake time; else 0 | 0 | fastest connect, and one SYN per connect to a known host |
-/// | [`race_all`](Self::race_all) | 0: every address at once | 0 | fastest connect; one SYN per address, every time |
-/// | [`rfc8305`](Self::rfc8305) | 250 ms | 50 ms | Happy Eyeballs v2: few extra SYNs |
-/// | [`sequential`](Self::sequential) | until the previous attempt fails | 0 | what most clients do; for comparison |
+/// | [`Self::learned`] (default) | a known address's expected handshake time; else 0 | 0 | fastest connect, and one SYN per connect to a known host |
+/// | [`Self::race_all`] | 0: every address at once | 0 | fastest connect; one SYN per address, every time |
+/// | [`Self::rfc8305`] | 250 ms | 50 ms | Happy Eyeballs v2: few extra SYNs |
+/// | [`Self::sequential`] | until the previous attempt fails | 0 | what most clients do; for comparison |
 ///
 /// The concurrency cap and timeouts live on the
 /// [`ConnieConnector`](crate::ConnieConnector), since they apply to every schedule.
@@ -72,14 +63,14 @@ pub const RFC8305_RESOLUTION_DELAY: Duration = Duration::from_millis(50);
 /// completes; a handshake that fails is the attempt's error and starts the next attempt at
 /// once. While an attempt's TCP is up and its handshake runs, its delay starts again:
 /// **no new attempt starts before the moment its TCP connected plus the delay its
-/// handshake is given**: the attempt delay again (250 ms for [`rfc8305`](Self::rfc8305)),
-/// or under [`learned`](Self::learned) a known address's expected TLS handshake time, which
+/// handshake is given**: the attempt delay again (250 ms for [`Self::rfc8305`]),
+/// or under [`Self::learned`] a known address's expected TLS handshake time, which
 /// the address history learns as a phase of its own. A TCP connect that took about one
 /// round trip within its delay thus leaves TLS its round trips and the server's work
 /// before a second address is tried; a host that accepts TCP and then never answers costs
 /// the two delays, not a hang. This follows
 /// draft-ietf-happy-happyeyeballs-v3, which has a client wait for the security
-/// handshake before it cancels the other attempts. [`race_all`](Self::race_all) (delay 0)
+/// handshake before it cancels the other attempts. [`Self::race_all`] (delay 0)
 /// is unchanged: every address starts at once anyway. The dialer tells the race that its
 /// TCP is up with [`Destination::transport_connected`](crate::Destination::transport_connected);
 /// the address history learns the TCP time (the round trip) and the TLS time after it
@@ -107,7 +98,18 @@ impl Default for Schedule {
 }
 
 impl Schedule {
-    /// connie's default: race every address, as [`race_all`](Self::race_all) does, until
+    /// RFC 8305's recommended Connection Attempt Delay, used by [`Schedule::rfc8305`]:
+    /// 250 ms.
+    pub const RFC8305_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+    /// RFC 8305's recommended Resolution Delay, used by [`Schedule::rfc8305`]: 50 ms.
+    pub const RFC8305_RESOLUTION_DELAY: Duration = Duration::from_millis(50);
+    /// The smallest non-zero attempt delay, 10 ms: shorter ones are raised to it (RFC 8305
+    /// §8).
+    pub const MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(10);
+    /// The largest attempt delay, 2 s: longer ones are lowered to it (RFC 8305 §8).
+    pub const MAX_ATTEMPT_DELAY: Duration = Duration::from_secs(2);
+
+    /// connie's default: race every address, as [`Self::race_all`] does, until
     /// the connector's address history knows better; then start the best known address
     /// alone.
     ///
@@ -118,11 +120,11 @@ impl Schedule {
     /// - if it has not connected when its **expected handshake time** has passed, the next
     ///   address starts: srtt + max(1 ms, 4·rttvar, srtt/4) (RFC 6298's retransmission
     ///   timeout over its smoothed handshake time, with at least a quarter of it to spare
-    ///   for jitter), at least [`MIN_ATTEMPT_DELAY`] and at most
-    ///   [`RFC8305_ATTEMPT_DELAY`]; if it fails, the next starts at once;
+    ///   for jitter), at least [`Self::MIN_ATTEMPT_DELAY`] and at most
+    ///   [`Self::RFC8305_ATTEMPT_DELAY`]; if it fails, the next starts at once;
     /// - with TLS, once its TCP is up, its TLS handshake gets its own expected time by
-    ///   the same rule, from its own smoothed time (at most [`MAX_ATTEMPT_DELAY`], since a
-    ///   TLS 1.2 handshake over a 200 ms path takes 400 ms and more), before the next
+    ///   the same rule, from its own smoothed time (at most [`Self::MAX_ATTEMPT_DELAY`],
+    ///   since a TLS 1.2 handshake over a 200 ms path takes 400 ms and more), before the next
     ///   address starts: so a known TLS host costs one connection per connect, whatever
     ///   its handshake takes beyond the round trip;
     /// - the next address, if it is known too, is given its own expected time in turn;
@@ -168,7 +170,7 @@ impl Schedule {
     ///
     /// A connection is ready as soon as the fastest reachable address completes its
     /// handshake, at the cost of one SYN per address, on every connect.
-    /// [`learned`](Self::learned) is the same on a first connect.
+    /// [`Self::learned`] is the same on a first connect.
     pub const fn race_all() -> Schedule {
         Schedule {
             attempt_delay: Some(Duration::ZERO),
@@ -185,8 +187,8 @@ impl Schedule {
     /// [RFC 8305]: https://www.rfc-editor.org/rfc/rfc8305
     pub const fn rfc8305() -> Schedule {
         Schedule {
-            attempt_delay: Some(RFC8305_ATTEMPT_DELAY),
-            resolution_delay: RFC8305_RESOLUTION_DELAY,
+            attempt_delay: Some(Schedule::RFC8305_ATTEMPT_DELAY),
+            resolution_delay: Schedule::RFC8305_RESOLUTION_DELAY,
             first_family_count: 1,
             preferred_family: None,
             learned: false,
@@ -212,16 +214,17 @@ impl Schedule {
     /// may start, if no attempt has failed in between.
     ///
     /// `Duration::ZERO` starts every attempt at once. Any other value is clamped to
-    /// [`MIN_ATTEMPT_DELAY`]..=[`MAX_ATTEMPT_DELAY`] (10 ms..=2 s), as RFC 8305 §8 requires.
+    /// [`Self::MIN_ATTEMPT_DELAY`]..=[`Self::MAX_ATTEMPT_DELAY`] (10 ms..=2 s), as RFC 8305
+    /// §8 requires.
     ///
-    /// Default is `0` for [`race_all`](Self::race_all), 250 ms for
-    /// [`rfc8305`](Self::rfc8305), and "until the previous attempt fails" for
-    /// [`sequential`](Self::sequential).
+    /// Default is `0` for [`Self::race_all`], 250 ms for
+    /// [`Self::rfc8305`], and "until the previous attempt fails" for
+    /// [`Self::sequential`].
     pub fn attempt_delay(mut self, delay: Duration) -> Schedule {
         self.attempt_delay = Some(if delay.is_zero() {
             delay
         } else {
-            delay.clamp(MIN_ATTEMPT_DELAY, MAX_ATTEMPT_DELAY)
+            delay.clamp(Schedule::MIN_ATTEMPT_DELAY, Schedule::MAX_ATTEMPT_DELAY)
         });
         self
     }
@@ -232,8 +235,8 @@ impl Schedule {
     /// The wait ends early when `AAAA` arrives or fails. It only ever delays the first
     /// attempt of a race; `AAAA` addresses that arrive later join the running race.
     ///
-    /// Default is `0` for [`race_all`](Self::race_all) and
-    /// [`sequential`](Self::sequential), 50 ms for [`rfc8305`](Self::rfc8305).
+    /// Default is `0` for [`Self::race_all`] and
+    /// [`Self::sequential`], 50 ms for [`Self::rfc8305`].
     pub fn resolution_delay(mut self, delay: Duration) -> Schedule {
         self.resolution_delay = delay;
         self
@@ -268,10 +271,13 @@ mod tests {
     /// The presets and constants as the docs and RFC 8305 give them, written out.
     #[test]
     fn presets_are_the_documented_numbers() {
-        assert_eq!(RFC8305_ATTEMPT_DELAY, Duration::from_millis(250));
-        assert_eq!(RFC8305_RESOLUTION_DELAY, Duration::from_millis(50));
-        assert_eq!(MIN_ATTEMPT_DELAY, Duration::from_millis(10));
-        assert_eq!(MAX_ATTEMPT_DELAY, Duration::from_secs(2));
+        assert_eq!(Schedule::RFC8305_ATTEMPT_DELAY, Duration::from_millis(250));
+        assert_eq!(
+            Schedule::RFC8305_RESOLUTION_DELAY,
+            Duration::from_millis(50)
+        );
+        assert_eq!(Schedule::MIN_ATTEMPT_DELAY, Duration::from_millis(10));
+        assert_eq!(Schedule::MAX_ATTEMPT_DELAY, Duration::from_secs(2));
         let preset = |attempt_delay, resolution_delay| Schedule {
             attempt_delay,
             resolution_delay,
@@ -331,22 +337,22 @@ mod tests {
             s.clone()
                 .attempt_delay(Duration::from_millis(1))
                 .attempt_delay,
-            Some(MIN_ATTEMPT_DELAY)
+            Some(Schedule::MIN_ATTEMPT_DELAY)
         );
         assert_eq!(
             s.clone()
                 .attempt_delay(Duration::from_secs(9))
                 .attempt_delay,
-            Some(MAX_ATTEMPT_DELAY)
+            Some(Schedule::MAX_ATTEMPT_DELAY)
         );
         assert_eq!(
             s.clone().attempt_delay(Duration::ZERO).attempt_delay,
             Some(Duration::ZERO)
         );
-        assert_eq!(s.attempt_delay, Some(RFC8305_ATTEMPT_DELAY));
+        assert_eq!(s.attempt_delay, Some(Schedule::RFC8305_ATTEMPT_DELAY));
         assert_eq!(Schedule::sequential().attempt_delay, None);
         // Exactly at the bounds, kept as they are.
-        for bound in [MIN_ATTEMPT_DELAY, MAX_ATTEMPT_DELAY] {
+        for bound in [Schedule::MIN_ATTEMPT_DELAY, Schedule::MAX_ATTEMPT_DELAY] {
             assert_eq!(s.clone().attempt_delay(bound).attempt_delay, Some(bound));
         }
         for (given, set) in [(0, 1), (1, 1), (2, 2)] {

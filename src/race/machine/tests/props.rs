@@ -14,7 +14,7 @@ use crate::order::Ranking;
 
 const TOTAL: Duration = Duration::from_secs(60);
 const ATTEMPT: Duration = Duration::from_secs(1);
-const RFC8305_DELAY: Duration = crate::RFC8305_ATTEMPT_DELAY;
+const RFC8305_DELAY: Duration = crate::Schedule::RFC8305_ATTEMPT_DELAY;
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
