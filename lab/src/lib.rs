@@ -31,7 +31,9 @@
 //!   certificate of [`Lab::tls_identity`] ([`HostKind::Tls`]) or one signed by a CA nobody
 //!   trusts ([`HostKind::BadTls`]).
 //! - [`DnsServer`]: an authoritative DNS server on loopback (UDP and TCP) serving names over
-//!   those addresses, with optional per-record-type delays ("`AAAA` answers 200 ms late").
+//!   those addresses, and [`Https`] records (RFC 9460: aliases, service endpoints with
+//!   their port, ALPN, address hints and ECH configuration), with optional per-record-type
+//!   delays ("`AAAA` answers 200 ms late").
 //! - [`open_fds`]: how many file descriptors the process has open, to check that a client
 //!   closes what it opens.
 //! - `netns` (feature `netns`, Linux, root): the same kinds of hosts in a network
@@ -96,7 +98,7 @@ pub mod netns;
 mod testing;
 mod tls;
 
-pub use self::dns::{DnsServer, DnsServerBuilder, RecordType};
+pub use self::dns::{DnsServer, DnsServerBuilder, Https, RecordType};
 pub use self::fds::open_fds;
 pub use self::host::{
     AliveHost, BlackholedHost, HostKind, RefusedHost, ResetHost, SilentHost, TlsHost,

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_server::proto::rr::{rdata::SOA, LowerName, Name, RData, Record};
+use hickory_server::proto::ProtoError;
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 use hickory_server::Server;
 
 use super::handler::{DelayingHandler, QueryCounts};
-use super::{DnsServer, RecordType};
+use super::{DnsServer, Https, RecordType};
 
 /// TTL of every record the server hands out (also the SOA minimum, i.e. the negative TTL).
 const TTL: u32 = 1;
@@ -29,6 +30,7 @@ const TCP_RESPONSE_BUFFER: usize = 32;
 pub struct DnsServerBuilder {
     origin: String,
     hosts: Vec<(String, Vec<IpAddr>)>,
+    https: Vec<(String, Https)>,
     delays: HashMap<RecordType, Duration>,
     /// The NAT64 prefix (`/96`) `ipv4only.arpa.` is answered under, if any.
     pref64: Option<Ipv6Addr>,
@@ -39,6 +41,7 @@ impl Default for DnsServerBuilder {
         Self {
             origin: "lab.test.".to_owned(),
             hosts: Vec::new(),
+            https: Vec::new(),
             delays: HashMap::new(),
             pref64: None,
         }
@@ -62,6 +65,17 @@ impl DnsServerBuilder {
     pub fn host(mut self, name: &str, addrs: impl IntoIterator<Item = IpAddr>) -> Self {
         self.hosts
             .push((name.to_owned(), addrs.into_iter().collect()));
+        self
+    }
+
+    /// Serves an HTTPS record (RFC 9460) for `name`, relative to the origin or absolute;
+    /// calling it again for the same name adds a record to its set.
+    ///
+    /// The server answers `HTTPS` queries with the records alone: it adds no address
+    /// record of a target name (hickory-server fills no additional section), so a client
+    /// looks targets up itself, as it must of any server that does not.
+    pub fn https(mut self, name: &str, record: Https) -> Self {
+        self.https.push((name.to_owned(), record));
         self
     }
 
@@ -142,26 +156,29 @@ impl DnsServerBuilder {
         let origin = self.origin_name()?;
         let mut zone = zone(&origin)?;
         for (name, addrs) in &self.hosts {
-            let fqdn = Name::from_ascii(name)
-                .and_then(|n| {
-                    if n.is_fqdn() {
-                        Ok(n)
-                    } else {
-                        n.append_domain(&origin)
-                    }
-                })
-                .map_err(|e| invalid_input(format!("bad host name {name:?}: {e}")))?;
-            if !origin.zone_of(&fqdn) {
-                return Err(invalid_input(format!(
-                    "host name {fqdn} is outside the zone {origin}"
-                )));
-            }
+            let fqdn = in_zone(name, &origin)?;
             for &addr in addrs {
                 upsert(
                     &mut zone,
                     Record::from_rdata(fqdn.clone(), TTL, RData::from(addr)),
                 )?;
             }
+        }
+
+        for (name, record) in &self.https {
+            let fqdn = in_zone(name, &origin)?;
+            if let Some(fault) = record.fault() {
+                return Err(invalid_input(format!("HTTPS record of {fqdn}: {fault}")));
+            }
+            let target = match record.target.as_str() {
+                "." => Name::root(),
+                target => absolute(target, &origin)
+                    .map_err(|e| invalid_input(format!("bad target name {target:?}: {e}")))?,
+            };
+            upsert(
+                &mut zone,
+                Record::from_rdata(fqdn, TTL, record.rdata(target)),
+            )?;
         }
 
         let mut catalog = Catalog::new();
@@ -171,6 +188,28 @@ impl DnsServerBuilder {
             catalog.upsert(LowerName::new(&name), vec![Arc::new(zone)]);
         }
         Ok(catalog)
+    }
+}
+
+/// `name` made absolute under `origin` (unless it ends with a dot), which must hold it.
+fn in_zone(name: &str, origin: &Name) -> io::Result<Name> {
+    let fqdn = absolute(name, origin)
+        .map_err(|e| invalid_input(format!("bad host name {name:?}: {e}")))?;
+    if !origin.zone_of(&fqdn) {
+        return Err(invalid_input(format!(
+            "host name {fqdn} is outside the zone {origin}"
+        )));
+    }
+    Ok(fqdn)
+}
+
+/// `name`, under `origin` unless it ends with a dot.
+fn absolute(name: &str, origin: &Name) -> Result<Name, ProtoError> {
+    let name = Name::from_ascii(name)?;
+    if name.is_fqdn() {
+        Ok(name)
+    } else {
+        name.append_domain(origin)
     }
 }
 
@@ -218,8 +257,7 @@ fn zone(origin: &Name) -> io::Result<InMemoryZoneHandler<TokioRuntimeProvider>> 
 }
 
 fn relative(label: &str, origin: &Name) -> io::Result<Name> {
-    Name::from_ascii(label)
-        .and_then(|n| n.append_domain(origin))
+    absolute(label, origin)
         .map_err(|e| invalid_input(format!("cannot build {label}.{origin}: {e}")))
 }
 

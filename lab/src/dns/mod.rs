@@ -1,7 +1,8 @@
 //! An in-process authoritative DNS server for tests, built on `hickory-server`.
 //!
-//! [`DnsServer`] serves A/AAAA records for a single zone on loopback, over UDP and TCP
-//! (each on its own ephemeral port), optionally delaying answers per record type. Names
+//! [`DnsServer`] serves A, AAAA and HTTPS records ([`Https`]) for a single zone on
+//! loopback, over UDP and TCP (each on its own ephemeral port), optionally delaying answers
+//! per record type. Names
 //! inside the zone that were not given answer `NXDOMAIN`; a name that exists but has no
 //! record of the asked type answers `NOERROR` with an empty answer section (NODATA).
 //!
@@ -22,6 +23,7 @@
 
 mod builder;
 mod handler;
+mod https;
 #[cfg(test)]
 mod tests;
 
@@ -40,6 +42,7 @@ use hickory_server::Server;
 pub use self::builder::DnsServerBuilder;
 use self::handler::DelayingHandler;
 pub(crate) use self::handler::QueryCounts;
+pub use self::https::Https;
 
 /// DNS record type, as used by [`DnsServerBuilder::delay`] (re-exported from `hickory-proto`).
 pub use hickory_server::proto::rr::RecordType;

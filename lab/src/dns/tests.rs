@@ -6,6 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use hickory_resolver::net::NetError;
+use hickory_resolver::proto::rr::rdata::svcb::{
+    Alpn, EchConfigList, IpHint, SvcParamKey, SvcParamValue, SVCB,
+};
+use hickory_resolver::proto::rr::rdata::{A, AAAA};
 use hickory_resolver::proto::rr::RData as ResolverRData;
 use tokio::time::Instant;
 
@@ -280,4 +284,166 @@ async fn dead_server_error() {
         took < RESOLVER_TIMEOUT + Duration::from_millis(500),
         "took {took:?}"
     );
+}
+
+/// The HTTPS records of `name`, lowest priority first.
+async fn https_of(r: &TokioResolver, name: &str) -> Vec<SVCB> {
+    let lookup = r.lookup(name, RecordType::HTTPS).await.unwrap();
+    let mut records: Vec<SVCB> = lookup
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            ResolverRData::HTTPS(https) => Some(https.0.clone()),
+            _ => None,
+        })
+        .collect();
+    records.sort_by_key(|r| r.svc_priority);
+    records
+}
+
+fn name(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+#[tokio::test]
+async fn https_records_are_served_with_their_parameters_in_key_order() {
+    let ech = [0xfe, 0x0d, 0, 1, 2];
+    let server = DnsServer::builder()
+        .host("svc", [IpAddr::V4(V4)])
+        .https(
+            "www",
+            // Given out of order: the wire format wants the keys ascending.
+            Https::service(2, "svc")
+                .ech(ech)
+                .port(8443)
+                .alpn(["h2", "http/1.1"])
+                .ipv6_hint([V6])
+                .ipv4_hint([V4B]),
+        )
+        .https("www", Https::service(1, ".").alpn(["h2"]).no_default_alpn())
+        .https(
+            "www",
+            Https::service(3, "elsewhere.example.").port(1).port(2),
+        )
+        .https("alias", Https::alias("www"))
+        .https("gone", Https::alias("."))
+        .start()
+        .await
+        .unwrap();
+    let r = server.resolver();
+
+    let alpn =
+        |ids: &[&str]| SvcParamValue::Alpn(Alpn(ids.iter().map(|s| (*s).to_owned()).collect()));
+    let expected = [
+        SVCB::new(
+            1,
+            Name::root(),
+            vec![
+                (SvcParamKey::Alpn, alpn(&["h2"])),
+                (SvcParamKey::NoDefaultAlpn, SvcParamValue::NoDefaultAlpn),
+            ],
+        ),
+        SVCB::new(
+            2,
+            name("svc.lab.test."),
+            vec![
+                (SvcParamKey::Alpn, alpn(&["h2", "http/1.1"])),
+                (SvcParamKey::Port, SvcParamValue::Port(8443)),
+                (
+                    SvcParamKey::Ipv4Hint,
+                    SvcParamValue::Ipv4Hint(IpHint(vec![A(V4B)])),
+                ),
+                (
+                    SvcParamKey::EchConfigList,
+                    SvcParamValue::EchConfigList(EchConfigList(ech.to_vec())),
+                ),
+                (
+                    SvcParamKey::Ipv6Hint,
+                    SvcParamValue::Ipv6Hint(IpHint(vec![AAAA(V6)])),
+                ),
+            ],
+        ),
+        // A parameter set twice keeps its last value.
+        SVCB::new(
+            3,
+            name("elsewhere.example."),
+            vec![(SvcParamKey::Port, SvcParamValue::Port(2))],
+        ),
+    ];
+    assert_eq!(https_of(&r, "www.lab.test.").await, expected);
+    assert_eq!(
+        https_of(&r, "alias.lab.test.").await,
+        [SVCB::new(0, name("www.lab.test."), vec![])]
+    );
+    assert_eq!(
+        https_of(&r, "gone.lab.test.").await,
+        [SVCB::new(0, Name::root(), vec![])]
+    );
+    // No additional records: the target's address is a lookup of its own.
+    let lookup = r.lookup("www.lab.test.", RecordType::HTTPS).await.unwrap();
+    assert_eq!(lookup.answers().len(), 3);
+    assert_eq!(v4s(&r.ipv4_lookup("svc.lab.test.").await.unwrap()), [V4]);
+    // A name with addresses and no HTTPS record: NODATA.
+    let err = r
+        .lookup("svc.lab.test.", RecordType::HTTPS)
+        .await
+        .unwrap_err();
+    assert!(is_nodata(&err), "{err}");
+}
+
+#[tokio::test]
+async fn an_https_record_that_cannot_be_served_is_refused() {
+    let too_long = "x".repeat(64);
+    for (why, record) in [
+        ("priority 0 is an alias", Https::service(0, "svc")),
+        ("an alias takes no parameters", Https::alias("svc").port(1)),
+        ("a label over 63 bytes", Https::service(1, &too_long)),
+    ] {
+        let err = DnsServer::builder()
+            .https("www", record)
+            .start()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{why}");
+    }
+    let err = DnsServer::builder()
+        .https("www.elsewhere.example.", Https::service(1, "."))
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "outside the zone");
+}
+
+/// An HTTPS answer is delayed as any other type, to the exact time on a paused clock, and
+/// holds up neither `A` nor `AAAA`.
+#[tokio::test(start_paused = true)]
+async fn an_https_answer_is_delayed_alone() {
+    let server = DnsServer::builder()
+        .host("www", [IpAddr::V4(V4), IpAddr::V6(V6)])
+        .https("www", Https::service(1, "."))
+        .delay(RecordType::HTTPS, Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let r = server.resolver();
+    let start = Instant::now();
+    let https = async {
+        let records = https_of(&r, "www.lab.test.").await;
+        (records.len(), start.elapsed())
+    };
+    let ((a, a_took), (aaaa, aaaa_took)) = async {
+        let (both, https) = tokio::join!(both_timed(&r, "www.lab.test."), https);
+        assert_eq!(https.0, 1);
+        assert!(
+            https.1 >= Duration::from_millis(300) && https.1 < Duration::from_millis(310),
+            "HTTPS {:?}",
+            https.1
+        );
+        both
+    }
+    .await;
+    assert_eq!(v4s(&a.unwrap()), [V4]);
+    assert_eq!(v6s(&aaaa.unwrap()), [V6]);
+    assert!(a_took < Duration::from_millis(10), "A {a_took:?}");
+    assert!(aaaa_took < Duration::from_millis(10), "AAAA {aaaa_took:?}");
 }
