@@ -6,6 +6,8 @@
 //! it and no test sees another's. Every host is loopback (`127.0.6.0/24` for this file);
 //! every name is answered by an in-process hickory-server.
 
+#[path = "support/recorder.rs"]
+mod recorder;
 mod support;
 
 use std::collections::BTreeSet;
@@ -14,20 +16,15 @@ use std::time::Duration;
 
 use connie::{AttemptBudget, ConnieConnector, Outcome, Schedule};
 use connie_lab::Lab;
-use metrics::{Key, Unit};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use metrics_util::MetricKind;
+use metrics::Unit;
 
+use recorder::{Kind, Recorder, Series, Value};
 use support::{bounded, ip, ms};
-
-/// One recorded series: its kind, key, unit, description and value.
-type Series = (MetricKind, Key, Option<Unit>, Option<String>, DebugValue);
 
 /// Runs `test` on a current-thread runtime with a paused clock, recording into a recorder
 /// of its own; returns its output and every series recorded.
 fn recorded<F: Future>(test: impl FnOnce() -> F) -> (F::Output, Vec<Series>) {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
+    let recorder = Recorder::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -40,23 +37,14 @@ fn recorded<F: Future>(test: impl FnOnce() -> F) -> (F::Output, Vec<Series>) {
         drop(runtime);
         output
     });
-    let series = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, unit, description, value)| {
-            let (kind, key) = key.into_parts();
-            (kind, key, unit, description.map(|d| d.to_string()), value)
-        })
-        .collect();
-    (output, series)
+    (output, recorder.snapshot())
 }
 
 /// A metric of the docs' table.
 #[derive(Debug)]
 struct Documented {
     name: String,
-    kind: MetricKind,
+    kind: Kind,
     unit: Unit,
     labels: BTreeSet<String>,
 }
@@ -71,9 +59,9 @@ fn documented() -> Vec<Documented> {
             let cells: Vec<&str> = row.split(" | ").collect();
             let name = cells[0].trim_end_matches('`').to_owned();
             let kind = match cells[1] {
-                "counter" => MetricKind::Counter,
-                "gauge" => MetricKind::Gauge,
-                "histogram" => MetricKind::Histogram,
+                "counter" => Kind::Counter,
+                "gauge" => Kind::Gauge,
+                "histogram" => Kind::Histogram,
                 other => panic!("{name}: no such type {other:?}"),
             };
             // OpenTelemetry's units: seconds, or `{thing}`, a count of things.
@@ -118,7 +106,7 @@ fn of<'a>(
 fn count(series: &[Series], name: &str, labels: &[(&str, &str)]) -> u64 {
     of(series, name, labels)
         .map(|(.., value)| match value {
-            DebugValue::Counter(n) => *n,
+            Value::Counter(n) => *n,
             other => panic!("{name} is no counter: {other:?}"),
         })
         .sum()
@@ -128,7 +116,7 @@ fn count(series: &[Series], name: &str, labels: &[(&str, &str)]) -> u64 {
 fn samples(series: &[Series], name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
     let mut samples: Vec<f64> = of(series, name, labels)
         .flat_map(|(.., value)| match value {
-            DebugValue::Histogram(samples) => samples.iter().map(|s| s.into_inner()),
+            Value::Histogram(samples) => samples.iter().copied(),
             other => panic!("{name} is no histogram: {other:?}"),
         })
         .collect();
@@ -140,7 +128,7 @@ fn samples(series: &[Series], name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
 fn gauge(series: &[Series], name: &str) -> f64 {
     let values: Vec<f64> = of(series, name, &[])
         .map(|(.., value)| match value {
-            DebugValue::Gauge(value) => value.into_inner(),
+            Value::Gauge(value) => *value,
             other => panic!("{name} is no gauge: {other:?}"),
         })
         .collect();

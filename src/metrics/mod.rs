@@ -76,23 +76,17 @@
 //! # Examples
 //!
 //! Install a recorder before the first connect: an exporter's (with
-//! `metrics-exporter-prometheus`, `PrometheusBuilder::new().install()?`), or, as here,
-//! `metrics-util`'s debugging recorder (`metrics-util = { version = "0.20", features =
-//! ["debugging"] }`), which keeps every value for the program to read:
+//! `metrics-exporter-prometheus`, `PrometheusBuilder::new().install()?`), or any
+//! [`metrics::Recorder`]:
 //!
 //! ```no_run
-//! # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
-//! use metrics_util::debugging::DebuggingRecorder;
-//!
-//! let recorder = DebuggingRecorder::new();
-//! let snapshotter = recorder.snapshotter();
-//! recorder.install()?;
+//! # async fn doc(
+//! #     recorder: impl metrics::Recorder + Sync + 'static,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! metrics::set_global_recorder(recorder)?;
 //!
 //! let connector = connie::ConnieConnector::new();
 //! let (stream, info) = connector.connect("example.com:443").await?;
-//! for (key, unit, _, value) in snapshotter.snapshot().into_vec() {
-//!     println!("{} ({unit:?}): {value:?}", key.key());
-//! }
 //! # Ok(()) }
 //! ```
 
@@ -102,6 +96,12 @@ use std::io;
 // nothing, without it. The race code calls them either way.
 #[cfg(feature = "metrics")]
 mod on;
+// The integration tests' recorder, for `on.rs`'s unit tests: they use part of it, and its
+// items are `pub` for the tests' crates.
+#[cfg(all(test, feature = "metrics"))]
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../tests/support/recorder.rs"]
+mod recorder;
 #[cfg(feature = "metrics")]
 pub use self::on::label_peer_address;
 #[cfg(feature = "metrics")]

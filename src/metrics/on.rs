@@ -418,14 +418,13 @@ impl Drop for Part {
 mod tests {
     use super::*;
 
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use crate::metrics::recorder::{Recorder, Value};
 
     /// Each call records what the docs say, and nothing else: with exact durations on a
     /// paused clock.
     #[test]
     fn each_call_records_what_the_docs_say() {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
+        let recorder = Recorder::default();
         let addr = SocketAddr::from(([192, 0, 2, 1], 443));
         let ms = Duration::from_millis;
         ::metrics::with_local_recorder(&recorder, || {
@@ -471,21 +470,19 @@ mod tests {
                 std::mem::forget(kept);
             });
         });
-        let mut got: Vec<String> = snapshotter
+        let mut got: Vec<String> = recorder
             .snapshot()
-            .into_vec()
             .into_iter()
-            .map(|(key, _, _, value)| {
-                let key = key.key();
+            .map(|(_, key, _, _, value)| {
                 let mut labels: Vec<String> = key
                     .labels()
                     .map(|l| format!("{}={}", l.key(), l.value()))
                     .collect();
                 labels.sort();
                 let value = match value {
-                    DebugValue::Counter(n) => n.to_string(),
-                    DebugValue::Gauge(v) => v.to_string(),
-                    DebugValue::Histogram(v) => format!("{v:?}"),
+                    Value::Counter(n) => n.to_string(),
+                    Value::Gauge(v) => v.to_string(),
+                    Value::Histogram(v) => format!("{v:?}"),
                 };
                 format!("{} {} {value}", key.name(), labels.join(","))
             })
