@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::dns::https::HttpsQuery;
 use crate::policy::Policy;
 use crate::{Connectivity, IpFamily, Schedule};
 
@@ -24,4 +25,6 @@ pub(crate) struct Config {
     pub(crate) ip_family: IpFamily,
     /// How the families this host can reach are told.
     pub(crate) connectivity: Connectivity,
+    /// A race to a name asks for its HTTPS records too, if set.
+    pub(crate) https: Option<HttpsQuery>,
 }

@@ -16,6 +16,7 @@ use crate::budget::{AttemptBudget, Budget, BudgetUse};
 use crate::config::Config;
 use crate::connectivity::Reach;
 use crate::dial::Origin;
+use crate::dns::https::HttpsQuery;
 use crate::dns::Answer;
 use crate::dns::{Resolve, Resolver};
 use crate::history::History;
@@ -132,6 +133,7 @@ impl ConnieConnector {
                 keep_given_order: false,
                 ip_family: IpFamily::Both,
                 connectivity: Connectivity::Probe,
+                https: None,
             }),
             resolver: Resolver::system(),
             history: Some(Arc::new(History::new(
@@ -269,12 +271,40 @@ impl<D> ConnieConnector<D> {
         self
     }
 
+    /// Sets whether a race to a name looks up its HTTPS records (RFC 9460) beside `AAAA`
+    /// and `A`, as Happy Eyeballs v3 has HTTP clients do, and uses what they say:
+    ///
+    /// - an alias (AliasMode) is followed, at most 4 in a row;
+    /// - each service endpoint's addresses are raced before the name's own `A` and `AAAA`
+    ///   addresses, endpoints in the order of their priority (ties shuffled), each
+    ///   endpoint's addresses by the usual order (RFC 6724 and the address history);
+    /// - an endpoint's port is dialed instead of the target's (0 and the ports the Fetch
+    ///   standard blocks, such as 25, are ignored);
+    /// - its address hints are raced as soon as the records answer, and replaced by its
+    ///   target's own `AAAA` and `A` answers when they come; a target other than the name
+    ///   is looked up in parallel with the attempts already running;
+    /// - an endpoint that speaks only QUIC (`h3`) is skipped, and so is a set the records
+    ///   make unusable (an unknown mandatory key).
+    ///
+    /// The first attempt waits for the records as it waits for the preferred family: up
+    /// to the schedule's resolution delay ([`Schedule::rfc8305`]'s 50 ms; `learned` and
+    /// `race_all` wait for nothing). [`ConnectInfo::endpoint`] tells which endpoint won.
+    /// Only hickory resolvers look HTTPS records up (the default, and a `TokioResolver`),
+    /// for a name of two labels or more; a name without a final dot is asked as given,
+    /// fully qualified.
+    ///
+    /// Default is `false`.
+    pub fn https_records(mut self, on: bool) -> Self {
+        self.config_mut().https = on.then(HttpsQuery::default);
+        self
+    }
+
     /// The families a race to a name looks up.
     pub(crate) fn families(&self) -> IpFamily {
         crate::connectivity::families(self.config.ip_family, self.config.connectivity, &self.reach)
     }
 
-    /// Resolves names with `resolver`: any [`Resolve`](crate::dns::Resolve), as hyper-util's
+    /// Resolves names with `resolver`: any [`Resolve`], as hyper-util's
     /// `HttpConnector::new_with_resolver` takes any resolver service.
     ///
     /// - A hickory [`TokioResolver`](hickory_resolver::TokioResolver), for custom name
@@ -712,7 +742,8 @@ impl<D: Dial> ConnieConnector<D> {
             if nat64.is_some() {
                 families = IpFamily::Both;
             }
-            let answers = self.resolver.lookup(host, plain, port, families)?;
+            let https = self.config.https.as_ref();
+            let answers = self.resolver.lookup(host, plain, port, families, https)?;
             self.race(origin, answers, nat64.as_ref()).await
         }
     }
@@ -880,6 +911,7 @@ mod tests {
             keep_given_order: false,
             ip_family: IpFamily::Both,
             connectivity: Connectivity::Probe,
+            https: None,
         };
         for c in [ConnieConnector::new(), ConnieConnector::default()] {
             assert_eq!(*c.config, documented);
@@ -951,6 +983,11 @@ mod tests {
                 (set, set)
             );
         }
+        assert_eq!(
+            plan(base.clone().https_records(true)),
+            changed(|p| p.https = Some(HttpsQuery::default()))
+        );
+        assert_eq!(plan(base.clone().https_records(false)), plan(base.clone()));
         let guarded = base.clone().address_policy(crate::PublicOnly);
         let policy = guarded.config.policy.as_ref().expect("a policy");
         assert!(!policy.0.allows("127.0.0.1:80".parse().unwrap()));

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::dns::ServiceEndpoint;
+
 /// What happened during a race that connected: the winner, every attempt, DNS timings.
 ///
 /// Returned by [`ConnieConnector::connect`](crate::ConnieConnector::connect), and with the
@@ -23,6 +25,8 @@ pub struct ConnectInfo {
     pub(crate) elapsed: Duration,
     pub(crate) used_history: bool,
     pub(crate) alpn: Option<Vec<u8>>,
+    /// The HTTPS record's endpoint the winning address served, if it came from one.
+    pub(crate) endpoint: Option<Arc<ServiceEndpoint>>,
 }
 
 impl ConnectInfo {
@@ -40,6 +44,14 @@ impl ConnectInfo {
     /// Every attempt started, in the order they started, with its outcome.
     pub fn attempts(&self) -> &[Attempt] {
         &self.attempts
+    }
+
+    /// The service endpoint of the name's HTTPS records that the winning address came
+    /// from ([`ConnieConnector::https_records`](crate::ConnieConnector::https_records)):
+    /// its priority, target, port and protocols. `None` when it came from the name's own
+    /// `A` or `AAAA` records, or none were asked for.
+    pub fn endpoint(&self) -> Option<&ServiceEndpoint> {
+        self.endpoint.as_deref()
     }
 
     /// When the `A` lookup answered (successfully or not), if one was made.

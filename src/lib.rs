@@ -162,6 +162,16 @@
 //! the families wanted ([`Query::wants`](dns::Query::wants)); addresses it gives of a
 //! family this host seems not to reach are still raced (they fail at once if it does not).
 //!
+//! # HTTPS records
+//!
+//! With [`ConnieConnector::https_records`], a race to a name looks its HTTPS records (RFC
+//! 9460) up beside `AAAA` and `A`, as Happy Eyeballs v3 has HTTP clients do. An alias is
+//! followed; each service endpoint's addresses are raced before the name's own, endpoints
+//! by priority, each on its own port; an endpoint's address hints start attempts as soon
+//! as the records answer, before `A` and `AAAA` do, and its target's own answers replace
+//! them. [`ConnectInfo::endpoint`] tells which endpoint won. Choosing endpoints by the
+//! ALPN protocols a TLS configuration offers, and ECH, are not done yet.
+//!
 //! # Any resolver
 //!
 //! [`ConnieConnector::resolver`] takes any [`dns::Resolve`]: for a name, a stream of
@@ -171,8 +181,9 @@
 //! [`StaticResolver`](dns::StaticResolver) (fixed names, for tests and overrides, with a
 //! fallback) and, with the `hyper` feature, [`ServiceResolver`](dns::ServiceResolver) (any
 //! of hyper-util's resolvers: a `tower_service::Service<Name>` such as `GaiResolver`) are
-//! resolvers; so is a type of your own; the [`dns`] module has them all. The address policy, the cap, the order and the history apply to
-//! every resolver's addresses, and a race dials the target's port on each.
+//! resolvers; so is a type of your own; the [`dns`] module has them all. The address
+//! policy, the cap, the order and the history apply to every resolver's addresses, and a
+//! race dials the target's port on each.
 //!
 //! ```
 //! use std::net::IpAddr;

@@ -104,7 +104,7 @@ where
                         (Ok(Answers::ready(Answer::literal(addrs))), None)
                     }
                     None => (
-                        resolver.lookup(&host, false, 0, families),
+                        resolver.lookup(&host, false, 0, families, None),
                         Some(host.clone()),
                     ),
                 };

@@ -57,6 +57,7 @@ where
                 family: Some(family),
                 result,
                 sorted: true,
+                https: None,
             }
         });
     }
@@ -155,7 +156,7 @@ mod tests {
     async fn by_family(resolver: &Resolver, host: &str) -> (Found, Found) {
         let (mut v4, mut v6) = (None, None);
         for answer in resolver
-            .lookup(host, false, 8080, IpFamily::Both)
+            .lookup(host, false, 8080, IpFamily::Both, None)
             .unwrap()
             .collect::<Vec<_>>()
             .await

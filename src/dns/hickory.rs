@@ -13,6 +13,7 @@ use hickory_resolver::proto::rr::Name;
 use hickory_resolver::TokioResolver;
 use tracing::warn;
 
+use super::https::{https_name, HttpsQuery, WithHttps};
 use super::search::{is_absolute, SameName, Search, SearchList};
 use super::{name, Answer, Answers, GetAddrInfo, Lookups, Query, Resolve};
 use crate::{Family, IpFamily};
@@ -104,9 +105,26 @@ impl Hickory {
         })
     }
 
-    /// Looks `name` up: the families of `families` at once, and for a name that is not
-    /// fully qualified, all from one name of the search list.
-    fn lookup(&self, name: Name, families: IpFamily) -> Answers {
+    /// Looks `name` up, and its HTTPS records if `https` asks for them (see
+    /// [`https_name`]).
+    fn lookup(&self, name: Name, families: IpFamily, https: Option<&HttpsQuery>) -> Answers {
+        let https = https.and_then(|query| Some((query, https_name(&name)?)));
+        let Some((query, https_name)) = https else {
+            return self.plain(name, families);
+        };
+        let plain = self.plain(name, families);
+        Answers::timed(WithHttps::new(
+            plain,
+            &self.resolver,
+            https_name,
+            query,
+            families,
+        ))
+    }
+
+    /// Looks `name`'s addresses up: the families of `families` at once, and for a name
+    /// that is not fully qualified, all from one name of the search list.
+    fn plain(&self, name: Name, families: IpFamily) -> Answers {
         if is_absolute(&name) {
             return Answers::timed(per_family(&self.resolver, name, families));
         }
@@ -128,7 +146,7 @@ impl Resolve for Hickory {
         // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as target
         // validation does, so `my_host.example` is looked up.
         match name::parse(query.name(), query.plain()) {
-            Ok(name) => self.lookup(name, query.families()),
+            Ok(name) => self.lookup(name, query.families(), query.https()),
             Err(e) => Answers::ready(Answer::failed(None, e)),
         }
     }

@@ -11,7 +11,9 @@
 //! - a hickory `TokioResolver`, or a type of your own.
 //!
 //! A race takes a stream of [`Answers`] and starts on whichever family answers first: a
-//! slow `AAAA` never holds up a connection to an `A` address.
+//! slow `AAAA` never holds up a connection to an `A` address. With
+//! [`https_records`](crate::ConnieConnector::https_records), hickory's resolvers look the
+//! name's HTTPS records up too; [`ServiceEndpoint`] is what one of them says.
 
 // hickory's `lookup_ip` joins both families and returns only when both have answered, so
 // connie's hickory resolver runs `A` and `AAAA` as separate futures in one stream
@@ -23,9 +25,11 @@ mod error;
 mod fixed;
 mod getaddrinfo;
 mod hickory;
+pub(crate) mod https;
 pub(crate) mod name;
 mod resolve;
 mod search;
+mod svcb;
 #[cfg(feature = "hyper")]
 mod tower;
 
@@ -50,7 +54,9 @@ pub use self::getaddrinfo::GetAddrInfo;
 pub(crate) use self::getaddrinfo::NoRecords;
 pub use self::hickory::SystemResolver;
 use self::hickory::{Hickory, Unbuilt};
+use self::https::HttpsQuery;
 pub use self::resolve::{Answer, Answers, Query, Resolve};
+pub use self::svcb::ServiceEndpoint;
 #[cfg(feature = "hyper")]
 pub use self::tower::ServiceResolver;
 use crate::nat64::{Pref64, IPV4ONLY_ARPA};
@@ -197,8 +203,9 @@ impl Resolver {
         }
     }
 
-    /// Looks `host`'s addresses of `families` up, for a race to `port`; `plain` if `host`
-    /// is known to be a plain name (see [`Query::checked`]).
+    /// Looks `host`'s addresses of `families` up, for a race to `port`, and its HTTPS
+    /// records if `https` asks for them; `plain` if `host` is known to be a plain name (see
+    /// [`Query::checked`]).
     ///
     /// # Errors
     ///
@@ -211,8 +218,11 @@ impl Resolver {
         plain: bool,
         port: u16,
         families: IpFamily,
+        https: Option<&HttpsQuery>,
     ) -> Result<Answers, ConnectError> {
-        let query = Query::checked(host, plain).with_families(families);
+        let query = Query::checked(host, plain)
+            .with_families(families)
+            .with_https(https);
         let mut answers = self.resolve.resolve(&query);
         if answers.needs_timers {
             crate::runtime::timers(tokio::time::Instant::now())?;
@@ -235,7 +245,7 @@ impl Resolver {
     pub(crate) async fn nat64_prefix(&self) -> Option<Pref64> {
         crate::runtime::timers(tokio::time::Instant::now()).ok()?;
         let mut answers = self
-            .lookup(IPV4ONLY_ARPA, false, 0, IpFamily::V6Only)
+            .lookup(IPV4ONLY_ARPA, false, 0, IpFamily::V6Only, None)
             .ok()?;
         let every_address = async {
             let mut ips = Vec::new();
@@ -310,7 +320,7 @@ mod tests {
 
         let unbuilt = Resolver::of(Unbuilt(NetError::from("no TLS roots")), "unbuilt");
         let answers: Vec<Answer> = unbuilt
-            .lookup("example.com", false, 80, IpFamily::Both)
+            .lookup("example.com", false, 80, IpFamily::Both, None)
             .unwrap()
             .collect()
             .await;
@@ -349,7 +359,7 @@ mod tests {
     #[tokio::test]
     async fn hickory_answers_each_family_with_its_own_addresses() {
         let mut answers: Vec<Answer> = offline()
-            .lookup("localhost", false, 8080, IpFamily::Both)
+            .lookup("localhost", false, 8080, IpFamily::Both, None)
             .unwrap()
             .collect()
             .await;
@@ -364,7 +374,7 @@ mod tests {
 
         // `.invalid` never resolves: each family's lookup fails, with its family.
         let answers: Vec<Answer> = offline()
-            .lookup("x.invalid", false, 80, IpFamily::Both)
+            .lookup("x.invalid", false, 80, IpFamily::Both, None)
             .unwrap()
             .collect()
             .await;
@@ -382,7 +392,7 @@ mod tests {
     async fn an_unparsable_name_is_one_failed_answer() {
         let long = format!("{}.example", "a".repeat(64));
         let answers: Vec<Answer> = offline()
-            .lookup(&long, false, 80, IpFamily::Both)
+            .lookup(&long, false, 80, IpFamily::Both, None)
             .unwrap()
             .collect()
             .await;
@@ -435,12 +445,12 @@ mod tests {
             .build()
             .unwrap();
         let _inside = runtime.enter();
-        let Err(e) = offline().lookup("localhost", false, 80, IpFamily::Both) else {
+        let Err(e) = offline().lookup("localhost", false, 80, IpFamily::Both, None) else {
             panic!("a hickory lookup started without a time driver");
         };
         assert_eq!(e.kind(), crate::ErrorKind::NoTimeDriver, "{e:?}");
         assert!(Resolver::new(GetAddrInfo)
-            .lookup("localhost", false, 80, IpFamily::Both)
+            .lookup("localhost", false, 80, IpFamily::Both, None)
             .is_ok());
     }
 
@@ -494,6 +504,7 @@ mod tests {
                     family: Some(family),
                     result: Ok(vec![]),
                     sorted: false,
+                    https: None,
                 }
             }
             .boxed()

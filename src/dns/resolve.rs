@@ -10,6 +10,8 @@ use std::task::{Context, Poll};
 
 use futures_util::stream::{self, Stream, StreamExt};
 
+use super::https::{HttpsPart, HttpsQuery};
+use super::svcb::ServiceEndpoint;
 use super::DnsError;
 use crate::{Family, IpFamily};
 
@@ -93,6 +95,8 @@ pub struct Query<'a> {
     /// Whether `name` is known to be plain ([`name::is_plain`](super::name::is_plain)):
     /// a race's target checked it already.
     plain: bool,
+    /// The race asks for the name's HTTPS records too (hickory's resolvers look them up).
+    https: Option<&'a HttpsQuery>,
 }
 
 impl<'a> Query<'a> {
@@ -103,6 +107,7 @@ impl<'a> Query<'a> {
             name,
             plain: false,
             families: IpFamily::Both,
+            https: None,
         }
     }
 
@@ -113,12 +118,23 @@ impl<'a> Query<'a> {
             name,
             plain,
             families: IpFamily::Both,
+            https: None,
         }
     }
 
     /// Whether the name is known to be plain, so that parsing it need not check again.
     pub(crate) fn plain(&self) -> bool {
         self.plain
+    }
+
+    /// The same query, asking for HTTPS records as `https` says, if given.
+    pub(crate) fn with_https(self, https: Option<&'a HttpsQuery>) -> Query<'a> {
+        Query { https, ..self }
+    }
+
+    /// What the race asks of the name's HTTPS records, if it asks for them.
+    pub(crate) fn https(&self) -> Option<&'a HttpsQuery> {
+        self.https
     }
 
     /// The same query, for `families` only.
@@ -160,6 +176,9 @@ pub struct Answer {
     /// `/etc/gai.conf`): the race keeps that order, and ranks them by RFC 6724's rule 1 and
     /// the history only.
     pub(crate) sorted: bool,
+    /// Part of the race's HTTPS query, if it is: the addresses of a service endpoint, or a
+    /// word on the query itself.
+    pub(crate) https: Option<HttpsPart>,
 }
 
 impl Answer {
@@ -172,6 +191,7 @@ impl Answer {
             family,
             result: Ok(addrs.into_iter().collect()),
             sorted: false,
+            https: None,
         }
     }
 
@@ -182,6 +202,7 @@ impl Answer {
             family,
             result: Err(DnsError::new(family, error)),
             sorted: false,
+            https: None,
         }
     }
 
@@ -203,6 +224,30 @@ impl Answer {
     /// The addresses found, or the lookup's error.
     pub fn result(&self) -> Result<&[SocketAddr], &DnsError> {
         self.result.as_deref()
+    }
+
+    /// A word on the race's HTTPS query.
+    pub(crate) fn https(part: HttpsPart) -> Answer {
+        Answer {
+            https: Some(part),
+            ..Answer::new(None, [])
+        }
+    }
+
+    /// `family`'s addresses of `endpoint`: its hints, or its target's.
+    pub(crate) fn of_endpoint(
+        family: Family,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        endpoint: &Arc<ServiceEndpoint>,
+        hint: bool,
+    ) -> Answer {
+        Answer {
+            https: Some(HttpsPart::Endpoint {
+                endpoint: Arc::clone(endpoint),
+                hint,
+            }),
+            ..Answer::new(Some(family), addrs)
+        }
     }
 
     /// The literal addresses of a target that needs no DNS.
@@ -261,6 +306,11 @@ impl Stream for Answers {
             other => return other,
         };
         if let (Some(port), Ok(addrs)) = (self.port, &mut answer.result) {
+            // An HTTPS record's endpoint may name its own port.
+            let port = match &answer.https {
+                Some(HttpsPart::Endpoint { endpoint, .. }) => endpoint.port.unwrap_or(port),
+                _ => port,
+            };
             for addr in addrs {
                 addr.set_port(port);
             }

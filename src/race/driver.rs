@@ -182,8 +182,12 @@ where
                     loop {
                         match answer {
                             Some(answer) => {
-                                let error = answer.result.as_ref().err();
-                                metrics::dns_answered(answer.family, error, start.into_std(), now);
+                                // The metrics count the name's own lookups.
+                                if answer.https.is_none() {
+                                    let error = answer.result.as_ref().err();
+                                    let start = start.into_std();
+                                    metrics::dns_answered(answer.family, error, start, now);
+                                }
                                 machine.answer(now, answer);
                             }
                             None => {

@@ -352,6 +352,7 @@ impl<R> Report<R> {
             refused: self.refused.take(),
             used_history: self.used_history,
             alpn: None,
+            endpoint: None,
         }
     }
 

@@ -28,7 +28,6 @@ pub(super) mod tests;
 use self::queue::{AddrQueue, Queued};
 use super::report::{attempt_timed_out, Dialed, Report};
 use crate::config::Config;
-use crate::dns::Answer;
 use crate::history::Lesson;
 use crate::nanos::Nanos;
 use crate::nat64::Pref64;
@@ -145,8 +144,12 @@ pub(crate) struct Machine<'a, K> {
     learning: bool,
     /// One literal address: nothing to choose between, nothing to rank or learn.
     plain: bool,
-    /// The resolver sorts its answers itself (see [`Answer::sorted`]).
+    /// The resolver sorts its answers itself (see
+    /// [`Answer::sorted`](crate::dns::Answer::sorted)).
     resolver_sorted: bool,
+    /// The race's HTTPS records are asked for and have not answered: the first attempt
+    /// waits for them, up to the resolution delay.
+    https_pending: bool,
 }
 
 /// What the race knows of an attempt's address, for its report.
@@ -200,6 +203,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             learning: false,
             plain: false,
             resolver_sorted: false,
+            https_pending: false,
         }
     }
 
@@ -234,41 +238,6 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     }
 
     // ----- Inputs -----
-
-    /// A DNS answer arrived (or the literal addresses of a target that needs none).
-    pub(crate) fn answer(&mut self, now: Instant, answer: Answer) {
-        self.resolver_sorted |= answer.sorted;
-        self.report.looked_up(answer.family, now);
-        match answer.result {
-            Ok(addrs) => {
-                debug!(family = ?answer.family, count = addrs.len(), "addresses received");
-                self.queue.reserve(addrs.len());
-                if answer.family.is_none() {
-                    self.plain = addrs.len() == 1;
-                    if self.config.keep_given_order {
-                        self.queue.keep_given_order();
-                    }
-                }
-                for addr in addrs {
-                    self.admit(addr, now);
-                }
-            }
-            Err(error) => {
-                // The error itself goes back to the caller, so only its family is logged.
-                debug!(family = ?answer.family, "lookup failed");
-                self.report.dns_errors.push(error);
-            }
-        }
-        match answer.family {
-            Some(family) => self.answered(family, now),
-            None => self.answered_all(now),
-        }
-        let preferred = self.preferred();
-        if answer.family == Some(preferred.other()) && self.resolution_gate.is_none() {
-            let delay = self.config.schedule.resolution_delay;
-            self.resolution_gate = Some(now.checked_add(delay));
-        }
-    }
 
     /// DNS is over: no answer will come.
     pub(crate) fn dns_done(&mut self, now: Instant) {
@@ -313,7 +282,13 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         debug!(%addr, elapsed = ?now.saturating_duration_since(self.report.start), "connected");
         self.report.connected(idx, addr, now);
         self.learn(now);
-        self.report.into_info(addr, now, dialed(&self.queue))
+        let endpoint = {
+            let run = &self.report.attempts[idx].run;
+            self.queue.endpoint(self.queue.address(run.picked)).cloned()
+        };
+        let mut info = self.report.into_info(addr, now, dialed(&self.queue));
+        info.endpoint = endpoint;
+        info
     }
 
     /// The attempt budget's reply to [`Action::TryPermit`], or a permit from its line:

@@ -4,8 +4,10 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::dns::ServiceEndpoint;
 use crate::nanos::Nanos;
 use crate::order::{Rank, Ranked};
 use crate::rare::Rare;
@@ -43,6 +45,25 @@ pub(super) struct AddrQueue {
     /// Addresses pushed so far: the arrival order that breaks ties.
     pushed: u32,
     given_order: bool,
+    /// The HTTPS records' endpoints the addresses serve, each once (few races have any).
+    endpoints: Rare<Arc<ServiceEndpoint>>,
+}
+
+/// How an address came to the race: in a plain answer (`A`, `AAAA`, a literal), or as an
+/// HTTPS record's service endpoint, whose place among the endpoints goes before its rank.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Via {
+    pub(crate) endpoint: Option<Arc<ServiceEndpoint>>,
+    /// One of the endpoint's hints, which its target's own answer replaces.
+    pub(crate) hint: bool,
+}
+
+impl Via {
+    /// Where addresses that came this way go: an endpoint's in its order, plain ones
+    /// after every endpoint's (RFC 9460 §3).
+    fn group(&self) -> u16 {
+        self.endpoint.as_ref().map_or(u16::MAX, |e| e.order)
+    }
 }
 
 /// An address the race took, with what it knows of it, its times in [`Nanos`].
@@ -59,7 +80,17 @@ pub(super) struct Address {
     /// How long a connect to it is expected to take at most, if the history knows it.
     expected: Option<Nanos>,
     rank: Rank,
+    /// The service endpoint it serves, if it came from HTTPS records: its index among the
+    /// queue's [`endpoints`](AddrQueue::endpoints), or [`NO_ENDPOINT`].
+    endpoint: u16,
+    /// [`Via::group`].
+    group: u16,
+    /// One of its endpoint's hints, not (yet) in its target's answer.
+    hint: bool,
 }
+
+/// [`Address::endpoint`] of an address that came from a plain answer.
+const NO_ENDPOINT: u16 = u16::MAX;
 
 impl Address {
     /// The learned schedule's delays for it, if the history knows it
@@ -131,6 +162,7 @@ impl AddrQueue {
             dropped: 0,
             pushed: 0,
             given_order: false,
+            endpoints: Rare::new(),
         }
     }
 
@@ -198,6 +230,9 @@ impl AddrQueue {
             known: false,
             expected: None,
             rank: Ranked::plain().rank,
+            endpoint: NO_ENDPOINT,
+            group: u16::MAX,
+            hint: false,
         });
     }
 
@@ -226,8 +261,9 @@ impl AddrQueue {
         self.family(family).answered
     }
 
-    /// Queues a taken address for an attempt, in its place by rank.
-    pub(super) fn push(&mut self, addr: SocketAddr, ranked: Ranked) {
+    /// Queues a taken address for an attempt, in its place by rank (after its endpoint's
+    /// place, if it came `via` one).
+    pub(super) fn push(&mut self, addr: SocketAddr, ranked: Ranked, via: Via) {
         // Taken last, or among the last released.
         let Some(idx) = self.addrs.iter().rposition(|a| a.addr == addr) else {
             unreachable!("{addr} was not taken");
@@ -241,6 +277,9 @@ impl AddrQueue {
             known: learned.is_some(),
             expected: compact(ranked.known.expected()),
             rank: ranked.rank,
+            group: via.group(),
+            hint: via.hint,
+            endpoint: self.endpoint_index(via.endpoint),
         };
         let idx = u32::try_from(idx).expect("fewer than 2³² addresses");
         self.insert(Queued {
@@ -266,10 +305,98 @@ impl AddrQueue {
     }
 
     /// Where `queued` goes in its family's queue: every address once before any again,
-    /// then by rank (unless the given order is kept), then in arrival order.
-    fn key(&self, queued: &Queued) -> (u32, Option<Rank>, u32) {
-        let rank = (!self.given_order).then(|| self.address(*queued).rank);
-        (queued.abandoned, rank, queued.seq)
+    /// then by its endpoint's place (HTTPS records), then by rank (unless the given order
+    /// is kept), then in arrival order.
+    fn key(&self, queued: &Queued) -> (u32, u16, Option<Rank>, u32) {
+        let address = self.address(*queued);
+        let rank = (!self.given_order).then_some(address.rank);
+        (queued.abandoned, address.group, rank, queued.seq)
+    }
+
+    /// The index of `endpoint` among the queue's endpoints, added if new.
+    fn endpoint_index(&mut self, endpoint: Option<Arc<ServiceEndpoint>>) -> u16 {
+        let Some(endpoint) = endpoint else {
+            return NO_ENDPOINT;
+        };
+        let known = self.endpoints.as_slice();
+        if let Some(at) = known.iter().position(|e| Arc::ptr_eq(e, &endpoint)) {
+            return at as u16;
+        }
+        // A race uses a few endpoints (`dns::https::MAX_ENDPOINTS`), far fewer than this.
+        let at = u16::try_from(known.len()).unwrap_or(NO_ENDPOINT - 1);
+        self.endpoints.push(endpoint);
+        at
+    }
+
+    /// The service endpoint `address` serves, if it came from HTTPS records.
+    pub(super) fn endpoint(&self, address: &Address) -> Option<&Arc<ServiceEndpoint>> {
+        self.endpoints.as_slice().get(usize::from(address.endpoint))
+    }
+
+    /// Whether `address` serves `endpoint`.
+    fn serves(&self, address: &Address, endpoint: &Arc<ServiceEndpoint>) -> bool {
+        self.endpoint(address)
+            .is_some_and(|e| Arc::ptr_eq(e, endpoint))
+    }
+
+    /// Takes `addr`, which the race has already, as an address of `via`'s endpoint too:
+    /// a queued address moves up to a better-placed endpoint, and a hint its target's
+    /// answer holds is a hint no longer. Whether it moved up.
+    pub(super) fn also_via(&mut self, addr: SocketAddr, via: &Via) -> bool {
+        let Some(endpoint) = &via.endpoint else {
+            return false;
+        };
+        let Some(idx) = self.addrs.iter().position(|a| a.addr == addr) else {
+            // Held back for the other family: it joins as a plain address.
+            return false;
+        };
+        if self.serves(&self.addrs[idx], endpoint) {
+            self.addrs[idx].hint &= via.hint;
+            return false;
+        }
+        if via.group() >= self.addrs[idx].group {
+            return false;
+        }
+        let family = Family::of(&addr);
+        let queue = &self.family(family).queued;
+        let Some(at) = queue.iter().position(|q| q.idx as usize == idx) else {
+            // Attempted already: it stays as it was dialed.
+            return false;
+        };
+        let index = self.endpoint_index(via.endpoint.clone());
+        let address = &mut self.addrs[idx];
+        address.endpoint = index;
+        address.group = via.group();
+        address.hint = via.hint;
+        let queued = self.family_mut(family).queued.remove(at);
+        if let Some(queued) = queued {
+            self.insert(queued);
+        }
+        true
+    }
+
+    /// Drops the queued hints of `endpoint` of `family` that its target's answer, `kept`,
+    /// does not hold: that answer replaces them (HEv3). Hints attempted already stay.
+    pub(super) fn drop_hints(
+        &mut self,
+        endpoint: &Arc<ServiceEndpoint>,
+        family: Family,
+        kept: &[SocketAddr],
+    ) {
+        let stale: Vec<u32> = self
+            .family(family)
+            .queued
+            .iter()
+            .map(|q| q.idx)
+            .filter(|&idx| {
+                let address = &self.addrs[idx as usize];
+                address.hint && self.serves(address, endpoint) && !kept.contains(&address.addr)
+            })
+            .collect();
+        if !stale.is_empty() {
+            let queued = &mut self.family_mut(family).queued;
+            queued.retain(|q| !stale.contains(&q.idx));
+        }
     }
 
     /// Puts `queued` in its place, as the latest arrival.
@@ -291,7 +418,7 @@ impl AddrQueue {
     fn admit_and_push(&mut self, addr: SocketAddr) -> Admission {
         let admission = self.admit(addr);
         if admission == Admission::Taken {
-            self.push(addr, Ranked::plain());
+            self.push(addr, Ranked::plain(), Via::default());
         }
         admission
     }
@@ -304,7 +431,10 @@ impl AddrQueue {
         let v4_first = match (self.preferred, v4, v6) {
             (_, Some(v4), Some(v6)) if self.given_order => v4.seq < v6.seq,
             (Some(family), _, _) => family == Family::V4,
-            (None, Some(&v4), Some(&v6)) => self.address(v4).rank < self.address(v6).rank,
+            (None, Some(&v4), Some(&v6)) => {
+                let (v4, v6) = (self.address(v4), self.address(v6));
+                (v4.group, v4.rank) < (v6.group, v6.rank)
+            }
             _ => false,
         };
         if v4_first {

@@ -12,12 +12,14 @@ use crate::Family;
 
 impl<K: Knowledge> Machine<'_, K> {
     /// The first attempt waits (up to the Resolution Delay) for the preferred family when
-    /// only the other family has answered so far.
+    /// only the other family has answered so far, and for the HTTPS records while they
+    /// are asked for and have not answered (HEv3).
     pub(super) fn gated(&self, now: Instant) -> bool {
         let preferred = self.preferred();
+        let waiting =
+            self.https_pending || !self.queue.is_answered(preferred) && !self.queue.has(preferred);
         self.report.attempts.is_empty()
-            && !self.queue.is_answered(preferred)
-            && !self.queue.has(preferred)
+            && waiting
             && self
                 .resolution_gate
                 .is_some_and(|until| until.is_none_or(|until| now < until))

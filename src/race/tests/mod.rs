@@ -251,6 +251,7 @@ fn dns(answers: Vec<SimAnswer>) -> impl Stream<Item = Answer> + Unpin {
                 family: Some(family),
                 result: result.map_err(|e| DnsError::new(Some(family), e)),
                 sorted: false,
+                https: None,
             }
         }),
     )

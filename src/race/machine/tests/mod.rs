@@ -14,6 +14,8 @@
 //! - [`order`]: the order of the addresses (RFC 6724, the resolver's, the given one);
 //! - [`policy`]: the address policy;
 //! - [`families`]: the families dialed (`ip_family`, NAT64);
+//! - [`https`]: HTTPS records' endpoints, their hints and priorities, and the wait for
+//!   them;
 //! - [`budget`] and [`abandon`]: the attempt budget, and abandoning an overdue attempt
 //!   while it is spent;
 //! - [`props`]: invariants over random networks, under each schedule.
@@ -42,6 +44,7 @@ mod caps;
 mod failures;
 mod families;
 mod handshake;
+mod https;
 mod learned;
 mod order;
 mod policy;
@@ -118,6 +121,7 @@ pub(crate) fn config(schedule: Schedule) -> Config {
         keep_given_order: false,
         ip_family: crate::IpFamily::Both,
         connectivity: crate::Connectivity::Assume,
+        https: None,
     }
 }
 

@@ -46,12 +46,13 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use self::run::DnsEvent;
 use crate::config::Config;
-use crate::dns::Answer;
-use crate::dns::DnsError;
+use crate::dns::https::HttpsPart;
+use crate::dns::{Answer, DnsError, ServiceEndpoint};
 use crate::order::Ranking;
 use crate::race::machine::Knowledge;
 use crate::{ConnectError, ConnectInfo, Family};
@@ -248,6 +249,8 @@ struct DnsAnswer {
     family: Family,
     records: Records,
     sorted: bool,
+    /// Part of the race's HTTPS query; the family is ignored for a word on the query.
+    https: Option<HttpsPart>,
 }
 
 #[derive(Debug, Clone)]
@@ -272,7 +275,47 @@ impl Dns {
             family,
             records,
             sorted: false,
+            https: None,
         });
+        self
+    }
+
+    /// The race asks for HTTPS records: it says so first, at the race's start, as
+    /// `dns::https::WithHttps` does.
+    pub(in crate::race) fn https_asked(self) -> Dns {
+        self.https(Duration::ZERO, HttpsPart::Asked, Family::V6, Vec::new())
+    }
+
+    /// The HTTPS records answer at `at`.
+    pub(in crate::race) fn https_answered(self, at: Duration) -> Dns {
+        self.https(at, HttpsPart::Answered, Family::V6, Vec::new())
+    }
+
+    /// `family`'s addresses of `endpoint` at `at`: its hints, or its target's.
+    pub(in crate::race) fn endpoint(
+        self,
+        at: Duration,
+        family: Family,
+        addrs: Vec<SocketAddr>,
+        endpoint: &Arc<ServiceEndpoint>,
+        hint: bool,
+    ) -> Dns {
+        let part = HttpsPart::Endpoint {
+            endpoint: Arc::clone(endpoint),
+            hint,
+        };
+        self.https(at, part, family, addrs)
+    }
+
+    fn https(
+        mut self,
+        at: Duration,
+        part: HttpsPart,
+        family: Family,
+        addrs: Vec<SocketAddr>,
+    ) -> Dns {
+        self = self.push(at, family, Records::These(addrs));
+        self.answers.last_mut().expect("just pushed").https = Some(part);
         self
     }
 
@@ -485,10 +528,12 @@ impl<'n, K: Knowledge> Setup<'n, K> {
                 Records::These(addrs) => Ok(addrs.clone()),
                 Records::Fails(why) => Err(DnsError::new(Some(a.family), *why)),
             };
+            let word = matches!(a.https, Some(HttpsPart::Asked | HttpsPart::Answered));
             let answer = Answer {
-                family: Some(a.family),
+                family: (!word).then_some(a.family),
                 result,
                 sorted: a.sorted,
+                https: a.https.clone(),
             };
             let at = start + a.at;
             match events.last_mut() {

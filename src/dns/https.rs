@@ -1,0 +1,267 @@
+//! A race's HTTPS query (RFC 9460, as Happy Eyeballs v3 uses it), beside its `A` and
+//! `AAAA` lookups: the records, their aliases followed, and the addresses of each service
+//! endpoint (its hints at once, its target's lookups as they answer), as [`Answer`]s that
+//! say which endpoint they reach.
+//!
+//! The stream says first that an HTTPS answer is coming ([`HttpsPart::Asked`]), so that
+//! the race may wait for it (up to its resolution delay), and when it came
+//! ([`HttpsPart::Answered`], whatever it held, failures included).
+
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, SelectAll, Stream, StreamExt};
+use futures_util::FutureExt;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::TokioResolver;
+use tracing::debug;
+
+use super::hickory::per_family;
+use super::svcb::{self, Client, Service, ServiceEndpoint};
+use super::Answer;
+use crate::hash::Keyed;
+use crate::{Family, IpFamily};
+
+/// How many aliases (AliasMode records) a race follows before it gives up on HTTPS
+/// records and connects to the name's own addresses (RFC 9460 §3.1 asks for a limit).
+pub(crate) const MAX_ALIASES: usize = 4;
+
+/// How many service endpoints of a name a race uses, the best first: each may need two
+/// lookups of its own, which a hostile answer of hundreds of records must not multiply.
+pub(crate) const MAX_ENDPOINTS: usize = 8;
+
+/// What an [`Answer`] of the HTTPS part of a race is.
+#[derive(Debug, Clone)]
+pub(crate) enum HttpsPart {
+    /// The race's HTTPS records were asked for: their answer is coming.
+    Asked,
+    /// They answered (records or none) or failed: the race waits for them no longer.
+    Answered,
+    /// Addresses of `endpoint`: its hints (which its target's own answer replaces) or its
+    /// target's addresses. Their port is the endpoint's, if it names one.
+    Endpoint {
+        endpoint: Arc<ServiceEndpoint>,
+        hint: bool,
+    },
+}
+
+/// What a race asks of HTTPS records: what its client can make of an endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct HttpsQuery {
+    /// The protocols its TLS configuration offers; `None` without TLS.
+    pub(crate) alpn: Option<Arc<[Vec<u8>]>>,
+    /// Whether it offers ECH.
+    pub(crate) ech: bool,
+}
+
+/// The name whose HTTPS records a race asks for, if it asks: the name as given, fully
+/// qualified, for a name of two labels or more that is not `localhost`'s. A name that goes
+/// through the search list is a host's name as given, or none: a single label is left to
+/// the search list alone.
+pub(super) fn https_name(name: &Name) -> Option<Name> {
+    if name.num_labels() < 2 || name.is_localhost() {
+        return None;
+    }
+    let mut name = name.clone();
+    name.set_fqdn(true);
+    Some(name)
+}
+
+/// The plain answers of a race (`A` and `AAAA` of the name), and its HTTPS part beside
+/// them.
+pub(super) struct WithHttps<S> {
+    plain: Option<S>,
+    /// Whether [`HttpsPart::Asked`] went out.
+    asked: bool,
+    /// The HTTPS records, their aliases followed: the name that holds them, and what
+    /// they say.
+    records: Option<BoxFuture<'static, (Name, Service)>>,
+    /// Answers to give before polling anything again.
+    ready: VecDeque<Answer>,
+    /// The lookups of the endpoints' targets.
+    targets: SelectAll<BoxStream<'static, Answer>>,
+    resolver: Arc<TokioResolver>,
+    families: IpFamily,
+}
+
+impl<S> WithHttps<S> {
+    /// `plain`, and the HTTPS records of `name` looked up on `resolver` for `query`.
+    pub(super) fn new(
+        plain: S,
+        resolver: &Arc<TokioResolver>,
+        name: Name,
+        query: &HttpsQuery,
+        families: IpFamily,
+    ) -> WithHttps<S> {
+        let records = {
+            let resolver = Arc::clone(resolver);
+            let query = query.clone();
+            async move { records(&resolver, name, &query).await }.boxed()
+        };
+        WithHttps {
+            plain: Some(plain),
+            asked: false,
+            records: Some(records),
+            ready: VecDeque::new(),
+            targets: SelectAll::new(),
+            resolver: Arc::clone(resolver),
+            families,
+        }
+    }
+
+    /// The records of `owner` arrived: the answer that says so, each endpoint's hints,
+    /// and the lookups of their targets, one per target name.
+    fn arrived(&mut self, owner: Name, service: Service) {
+        self.ready.push_back(Answer::https(HttpsPart::Answered));
+        let Service::Endpoints(endpoints) = service else {
+            return;
+        };
+        let endpoints: Vec<(Arc<ServiceEndpoint>, Option<Name>)> = endpoints
+            .into_iter()
+            .map(|e| (Arc::new(e.service), e.target))
+            .collect();
+        for (endpoint, _) in &endpoints {
+            for (family, hints) in [
+                (
+                    Family::V6,
+                    endpoint
+                        .ipv6_hints
+                        .iter()
+                        .map(|&ip| IpAddr::V6(ip))
+                        .collect(),
+                ),
+                (
+                    Family::V4,
+                    endpoint
+                        .ipv4_hints
+                        .iter()
+                        .map(|&ip| IpAddr::V4(ip))
+                        .collect(),
+                ),
+            ] {
+                let hints: Vec<IpAddr> = hints;
+                if !hints.is_empty() && self.families.allows(family) {
+                    let addrs = hints.into_iter().map(|ip| SocketAddr::new(ip, 0));
+                    self.ready
+                        .push_back(Answer::of_endpoint(family, addrs, endpoint, true));
+                }
+            }
+        }
+        let mut targets: Vec<(Name, Vec<Arc<ServiceEndpoint>>)> = Vec::new();
+        for (endpoint, target) in endpoints {
+            let target = target.unwrap_or_else(|| owner.clone());
+            match targets.iter_mut().find(|(name, _)| *name == target) {
+                Some((_, of)) => of.push(endpoint),
+                None => targets.push((target, vec![endpoint])),
+            }
+        }
+        for (target, endpoints) in targets {
+            let lookups = per_family(&self.resolver, target, self.families);
+            let answers = lookups.flat_map(move |answer| {
+                let tagged: Vec<Answer> = match answer.result {
+                    Ok(addrs) => endpoints
+                        .iter()
+                        .map(|e| {
+                            let family = answer.family.unwrap_or(Family::V6);
+                            Answer::of_endpoint(family, addrs.iter().copied(), e, false)
+                        })
+                        .collect(),
+                    Err(error) => {
+                        debug!(%error, "an endpoint's lookup failed");
+                        Vec::new()
+                    }
+                };
+                futures_util::stream::iter(tagged)
+            });
+            self.targets.push(answers.boxed());
+        }
+    }
+}
+
+impl<S: Stream<Item = Answer> + Unpin> Stream for WithHttps<S> {
+    type Item = Answer;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
+        let this = &mut *self;
+        if !this.asked {
+            this.asked = true;
+            return Poll::Ready(Some(Answer::https(HttpsPart::Asked)));
+        }
+        loop {
+            if let Some(answer) = this.ready.pop_front() {
+                return Poll::Ready(Some(answer));
+            }
+            if let Some(plain) = &mut this.plain {
+                match plain.poll_next_unpin(cx) {
+                    Poll::Ready(Some(answer)) => return Poll::Ready(Some(answer)),
+                    Poll::Ready(None) => this.plain = None,
+                    Poll::Pending => {}
+                }
+            }
+            if let Some(records) = &mut this.records {
+                if let Poll::Ready((owner, service)) = records.poll_unpin(cx) {
+                    this.records = None;
+                    this.arrived(owner, service);
+                    continue;
+                }
+            }
+            if !this.targets.is_empty() {
+                if let Poll::Ready(Some(answer)) = this.targets.poll_next_unpin(cx) {
+                    return Poll::Ready(Some(answer));
+                }
+            }
+            let done = this.plain.is_none() && this.records.is_none() && this.targets.is_empty();
+            return if done {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            };
+        }
+    }
+}
+
+/// The HTTPS records of `name`, its aliases followed (at most [`MAX_ALIASES`]): the name
+/// that holds them, and what they say. A failed lookup says nothing
+/// ([`Service::Plain`]).
+async fn records(resolver: &TokioResolver, mut name: Name, query: &HttpsQuery) -> (Name, Service) {
+    let client = Client {
+        alpn: query.alpn.as_deref(),
+        ech: query.ech,
+    };
+    let keyed = Keyed::default();
+    for _ in 0..=MAX_ALIASES {
+        let lookup = match resolver.lookup(name.clone(), RecordType::HTTPS).await {
+            Ok(lookup) => lookup,
+            Err(error) => {
+                debug!(%name, %error, "no HTTPS records");
+                return (name, Service::Plain);
+            }
+        };
+        let records = lookup
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::HTTPS(https) => Some(&https.0),
+                _ => None,
+            });
+        match svcb::read(records, client, |i| keyed.hash_one(i)) {
+            Service::Alias(target) => {
+                debug!(%name, %target, "HTTPS alias");
+                name = target;
+            }
+            mut service => {
+                if let Service::Endpoints(endpoints) = &mut service {
+                    endpoints.truncate(MAX_ENDPOINTS);
+                }
+                return (name, service);
+            }
+        }
+    }
+    debug!(%name, "too many HTTPS aliases");
+    (name, Service::Plain)
+}

@@ -1,0 +1,204 @@
+//! HTTPS records (RFC 9460) in a race, behind real DNS: an in-process hickory-server on
+//! loopback serves each case's records, and the lab's hosts (`127.0.9.0/24`) answer on
+//! loopback. `ConnieConnector::https_records(true)` looks the records up beside `A` and
+//! `AAAA`.
+//!
+//! Paused clock (current-thread runtime): the server's delays are tokio sleeps, so every
+//! time asserted is exact and no test waits in real time.
+
+mod support;
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use connie::{Connectivity, ConnieConnector, Schedule};
+use connie_lab::{DnsServerBuilder, Https, Lab, RecordType};
+use support::{bounded, ip, ms};
+
+fn v4(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 9, last)
+}
+
+/// A connector asking the lab's DNS server, with HTTPS records on, whatever this host's
+/// routes reach.
+fn connector(dns: &connie_lab::DnsServer, schedule: Schedule) -> ConnieConnector {
+    ConnieConnector::new()
+        .resolver(dns.resolver())
+        .connectivity(Connectivity::Assume)
+        .schedule(schedule)
+        .https_records(true)
+}
+
+/// A port nothing listens on, on the lab's addresses: the target's own port, which the
+/// records move the race off.
+const UNUSED_PORT: u16 = 9;
+
+/// The goal of issue 24: with hints in the HTTPS answer and `A`/`AAAA` 200 ms late, the
+/// first attempt starts at the HTTPS answer, not at 200 ms.
+#[tokio::test(start_paused = true)]
+async fn hints_start_the_race_before_the_addresses_answer() {
+    bounded(async {
+        let lab = Lab::builder().alive(ip("127.0.9.1")).build().await.unwrap();
+        let dns = DnsServerBuilder::default()
+            .host("www", [ip("127.0.9.1")])
+            .https("www", Https::service(1, ".").ipv4_hint([v4(1)]))
+            .delay(RecordType::A, ms(200))
+            .delay(RecordType::AAAA, ms(200))
+            .start()
+            .await
+            .unwrap();
+        // `rfc8305` waits its resolution delay for `AAAA`, as it would without records.
+        for (schedule, at) in [(Schedule::race_all(), ms(0)), (Schedule::rfc8305(), ms(50))] {
+            let (_stream, info) = connector(&dns, schedule.clone())
+                .connect(("www.lab.test.", lab.port()))
+                .await
+                .unwrap();
+            assert_eq!(
+                info.remote_addr(),
+                SocketAddr::new(ip("127.0.9.1"), lab.port())
+            );
+            assert_eq!(info.attempts()[0].started(), at, "{schedule:?}");
+            assert_eq!(info.elapsed(), at, "{schedule:?}");
+            let endpoint = info.endpoint().expect("the record's endpoint");
+            assert_eq!(endpoint.priority(), 1);
+            assert_eq!(endpoint.target(), None);
+        }
+    })
+    .await
+}
+
+/// The endpoint's port is dialed, not the target's.
+#[tokio::test(start_paused = true)]
+async fn the_records_port_is_dialed() {
+    bounded(async {
+        let lab = Lab::builder().alive(ip("127.0.9.2")).build().await.unwrap();
+        let dns = DnsServerBuilder::default()
+            .host("www", [ip("127.0.9.2")])
+            .https("www", Https::service(1, ".").port(lab.port()))
+            .start()
+            .await
+            .unwrap();
+        let (_stream, info) = connector(&dns, Schedule::race_all())
+            .connect(("www.lab.test.", UNUSED_PORT))
+            .await
+            .unwrap();
+        assert_eq!(
+            info.remote_addr(),
+            SocketAddr::new(ip("127.0.9.2"), lab.port())
+        );
+        assert_eq!(info.endpoint().and_then(|e| e.port()), Some(lab.port()));
+
+        // Without the records, the target's own port, where nothing listens.
+        let err = connector(&dns, Schedule::race_all())
+            .https_records(false)
+            .connect(("www.lab.test.", UNUSED_PORT))
+            .await
+            .unwrap_err();
+        assert!(err
+            .attempts()
+            .iter()
+            .all(|a| a.addr().port() == UNUSED_PORT));
+    })
+    .await
+}
+
+/// An alias is followed to the name that holds the records, and a target other than the
+/// name is looked up on its own.
+#[tokio::test(start_paused = true)]
+async fn an_alias_is_followed_and_its_target_looked_up() {
+    bounded(async {
+        let lab = Lab::builder().alive(ip("127.0.9.3")).build().await.unwrap();
+        let dns = DnsServerBuilder::default()
+            .host("www", [ip("127.0.9.4")])
+            .host("backend", [ip("127.0.9.3")])
+            .https("www", Https::alias("svc"))
+            .https("svc", Https::service(1, "backend").port(lab.port()))
+            .start()
+            .await
+            .unwrap();
+        let (_stream, info) = connector(&dns, Schedule::rfc8305())
+            .connect(("www.lab.test.", UNUSED_PORT))
+            .await
+            .unwrap();
+        assert_eq!(
+            info.remote_addr(),
+            SocketAddr::new(ip("127.0.9.3"), lab.port())
+        );
+        let endpoint = info.endpoint().expect("the record's endpoint");
+        assert_eq!(endpoint.target(), Some("backend.lab.test."));
+        assert_eq!(dns.queries(RecordType::HTTPS), 2);
+    })
+    .await
+}
+
+/// Endpoints are tried by priority, lowest first; an endpoint that speaks only QUIC is
+/// skipped. The name has no address of its own, and each endpoint's hint comes with the
+/// records, so the order is the records' alone.
+#[tokio::test(start_paused = true)]
+async fn endpoints_are_tried_by_priority() {
+    bounded(async {
+        let lab = Lab::builder()
+            .refused(ip("127.0.9.5"))
+            .alive(ip("127.0.9.6"))
+            .alive(ip("127.0.9.8"))
+            .build()
+            .await
+            .unwrap();
+        let endpoint = |priority, target, last| {
+            Https::service(priority, target)
+                .port(lab.port())
+                .ipv4_hint([v4(last)])
+        };
+        let dns = DnsServerBuilder::default()
+            .host("first", [ip("127.0.9.5")])
+            .host("second", [ip("127.0.9.6")])
+            .host("quic", [ip("127.0.9.8")])
+            .https("www", endpoint(3, "second", 6))
+            .https("www", endpoint(2, "first", 5))
+            .https("www", endpoint(1, "quic", 8).alpn(["h3"]).no_default_alpn())
+            .start()
+            .await
+            .unwrap();
+        let (_stream, info) = connector(&dns, Schedule::sequential())
+            .connect(("www.lab.test.", UNUSED_PORT))
+            .await
+            .unwrap();
+        let dialed: Vec<_> = info.attempts().iter().map(|a| a.addr().ip()).collect();
+        assert_eq!(dialed, [ip("127.0.9.5"), ip("127.0.9.6")]);
+        let endpoint = info.endpoint().expect("the record's endpoint");
+        assert_eq!(
+            (endpoint.priority(), endpoint.target()),
+            (3, Some("second.lab.test."))
+        );
+        assert_eq!(endpoint.alpn().collect::<Vec<_>>(), [&b"http/1.1"[..]]);
+    })
+    .await
+}
+
+/// A late HTTPS answer holds the first attempt up to the resolution delay, no longer; a
+/// schedule without one waits for nothing.
+#[tokio::test(start_paused = true)]
+async fn a_late_https_answer_holds_up_only_the_resolution_delay() {
+    bounded(async {
+        let lab = Lab::builder().alive(ip("127.0.9.9")).build().await.unwrap();
+        let dns = DnsServerBuilder::default()
+            .host("www", [ip("127.0.9.9")])
+            .https("www", Https::service(1, "."))
+            .delay(RecordType::HTTPS, ms(300))
+            .start()
+            .await
+            .unwrap();
+        let name = ("www.lab.test.", lab.port());
+        let (_stream, info) = connector(&dns, Schedule::rfc8305())
+            .connect(name)
+            .await
+            .unwrap();
+        assert_eq!(info.attempts()[0].started(), ms(50));
+        assert!(info.endpoint().is_none());
+        let (_stream, info) = connector(&dns, Schedule::race_all())
+            .connect(name)
+            .await
+            .unwrap();
+        assert_eq!(info.attempts()[0].started(), ms(0));
+    })
+    .await
+}
