@@ -25,6 +25,9 @@ pub(crate) struct Config {
     pub(crate) ip_family: IpFamily,
     /// How the families this host can reach are told.
     pub(crate) connectivity: Connectivity,
-    /// A race to a name asks for its HTTPS records too, if set.
-    pub(crate) https: Option<HttpsQuery>,
+    /// Whether a race to a name asks for its HTTPS records too; `None` for the default:
+    /// for `https` and `wss` URIs through a TLS dialer (`https.alpn` is set).
+    pub(crate) https_records: Option<bool>,
+    /// What a race that asks for HTTPS records can make of their endpoints.
+    pub(crate) https: HttpsQuery,
 }

@@ -133,7 +133,8 @@ impl ConnieConnector {
                 keep_given_order: false,
                 ip_family: IpFamily::Both,
                 connectivity: Connectivity::Probe,
-                https: None,
+                https_records: None,
+                https: HttpsQuery::default(),
             }),
             resolver: Resolver::system(),
             history: Some(Arc::new(History::new(
@@ -149,7 +150,7 @@ impl ConnieConnector {
 }
 
 impl<D> ConnieConnector<D> {
-    fn config_mut(&mut self) -> &mut Config {
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
         Arc::make_mut(&mut self.config)
     }
 
@@ -286,6 +287,10 @@ impl<D> ConnieConnector<D> {
     /// - an endpoint that speaks only QUIC (`h3`) is skipped, and so is a set the records
     ///   make unusable (an unknown mandatory key).
     ///
+    /// With TLS ([`rustls`](Self::rustls)), an endpoint whose protocols (its `alpn`, and
+    /// `http/1.1` unless it says `no-default-alpn`) include none the `ClientConfig` offers
+    /// is skipped, and an attempt to one offers only the protocols it speaks.
+    ///
     /// The first attempt waits for the records as it waits for the preferred family: up
     /// to the schedule's resolution delay ([`Schedule::rfc8305`]'s 50 ms; `learned` and
     /// `race_all` wait for nothing). [`ConnectInfo::endpoint`] tells which endpoint won.
@@ -293,10 +298,23 @@ impl<D> ConnieConnector<D> {
     /// for a name of two labels or more; a name without a final dot is asked as given,
     /// fully qualified.
     ///
-    /// Default is `false`.
+    /// Default is on for `https` and `wss` URIs through the `Service<Uri>` of a connector
+    /// made by [`rustls`](Self::rustls), and off otherwise.
     pub fn https_records(mut self, on: bool) -> Self {
-        self.config_mut().https = on.then(HttpsQuery::default);
+        self.config_mut().https_records = Some(on);
         self
+    }
+
+    /// Whether a race to a name from `origin` asks for its HTTPS records, and with what.
+    pub(crate) fn https_query(&self, origin: Origin<'_>) -> Option<&HttpsQuery> {
+        let on = match self.config.https_records {
+            Some(on) => on,
+            None => {
+                let secure = origin.scheme.and_then(crate::target::is_secure_scheme);
+                self.config.https.alpn.is_some() && secure == Some(true)
+            }
+        };
+        on.then_some(&self.config.https)
     }
 
     /// The families a race to a name looks up.
@@ -742,7 +760,7 @@ impl<D: Dial> ConnieConnector<D> {
             if nat64.is_some() {
                 families = IpFamily::Both;
             }
-            let https = self.config.https.as_ref();
+            let https = self.https_query(origin);
             let answers = self.resolver.lookup(host, plain, port, families, https)?;
             self.race(origin, answers, nat64.as_ref()).await
         }
@@ -911,7 +929,8 @@ mod tests {
             keep_given_order: false,
             ip_family: IpFamily::Both,
             connectivity: Connectivity::Probe,
-            https: None,
+            https_records: None,
+            https: HttpsQuery::default(),
         };
         for c in [ConnieConnector::new(), ConnieConnector::default()] {
             assert_eq!(*c.config, documented);
@@ -985,9 +1004,12 @@ mod tests {
         }
         assert_eq!(
             plan(base.clone().https_records(true)),
-            changed(|p| p.https = Some(HttpsQuery::default()))
+            changed(|p| p.https_records = Some(true))
         );
-        assert_eq!(plan(base.clone().https_records(false)), plan(base.clone()));
+        assert_eq!(
+            plan(base.clone().https_records(false)),
+            changed(|p| p.https_records = Some(false))
+        );
         let guarded = base.clone().address_policy(crate::PublicOnly);
         let policy = guarded.config.policy.as_ref().expect("a policy");
         assert!(!policy.0.allows("127.0.0.1:80".parse().unwrap()));

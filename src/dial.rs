@@ -6,10 +6,11 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
 
+use crate::dns::ServiceEndpoint;
 use crate::rare::Rare;
 
 /// Opens one connection to one address: the thing a race runs many of at once.
@@ -86,12 +87,14 @@ where
 ///
 /// Made by the race for each attempt, or from a bare address
 /// (`Destination::from(addr)`) to call a dialer directly.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Destination<'a> {
     addr: SocketAddr,
     origin: Origin<'a>,
     /// Where this attempt reports its progress, and its index in the race.
     progress: Option<(&'a Progress, usize)>,
+    /// The HTTPS record's endpoint the address serves, if it came from one.
+    endpoint: Option<Arc<ServiceEndpoint>>,
 }
 
 impl<'a> Destination<'a> {
@@ -119,6 +122,14 @@ impl<'a> Destination<'a> {
         self.origin.scheme
     }
 
+    /// The service endpoint of the name's HTTPS records that this address serves, if it
+    /// came from one ([`ConnieConnector::https_records`](crate::ConnieConnector::https_records)):
+    /// a TLS dialer offers only the protocols of its ALPN set that it speaks, as
+    /// [`RustlsDialer`](crate::RustlsDialer) does.
+    pub fn endpoint(&self) -> Option<&ServiceEndpoint> {
+        self.endpoint.as_deref()
+    }
+
     /// Tells the race that this attempt's transport (its TCP connection) is up, and a
     /// handshake on top of it (TLS) is now running. Call it once, when that happens.
     ///
@@ -133,17 +144,20 @@ impl<'a> Destination<'a> {
         }
     }
 
-    /// A destination for attempt `idx` of a race, reporting to `progress`.
+    /// A destination for attempt `idx` of a race, reporting to `progress`, at an address
+    /// that serves `endpoint` if it came from an HTTPS record.
     pub(crate) fn new(
         addr: SocketAddr,
         origin: Origin<'a>,
         progress: &'a Progress,
         idx: usize,
+        endpoint: Option<Arc<ServiceEndpoint>>,
     ) -> Self {
         Destination {
             addr,
             origin,
             progress: Some((progress, idx)),
+            endpoint,
         }
     }
 }
@@ -154,6 +168,7 @@ impl From<SocketAddr> for Destination<'_> {
             addr,
             origin: Origin::default(),
             progress: None,
+            endpoint: None,
         }
     }
 }

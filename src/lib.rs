@@ -169,8 +169,11 @@
 //! followed; each service endpoint's addresses are raced before the name's own, endpoints
 //! by priority, each on its own port; an endpoint's address hints start attempts as soon
 //! as the records answer, before `A` and `AAAA` do, and its target's own answers replace
-//! them. [`ConnectInfo::endpoint`] tells which endpoint won. Choosing endpoints by the
-//! ALPN protocols a TLS configuration offers, and ECH, are not done yet.
+//! them. With TLS, endpoints are chosen by the ALPN protocols the `ClientConfig` offers,
+//! and an attempt offers only those its endpoint speaks. [`ConnectInfo::endpoint`] tells
+//! which endpoint won. The records are asked for by default for `https` and `wss` URIs
+//! through the `Service<Uri>` of a [`rustls`](ConnieConnector::rustls) connector. ECH is
+//! not done yet.
 //!
 //! # Any resolver
 //!

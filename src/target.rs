@@ -217,7 +217,6 @@ pub(crate) fn parse_port(port: &str) -> Option<u16> {
 
 /// Whether a URI `scheme` is one of the web's secure ones (`https`, `wss`: `Some(true)`),
 /// plain ones (`http`, `ws`: `Some(false)`), or neither (`None`); case-insensitive.
-#[cfg(any(feature = "hyper", feature = "rustls"))]
 pub(crate) fn is_secure_scheme(scheme: &str) -> Option<bool> {
     let is = |name: &str| scheme.eq_ignore_ascii_case(name);
     if is("https") || is("wss") {

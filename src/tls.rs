@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::dns::ServiceEndpoint;
 use crate::target::is_secure_scheme;
 use crate::{ConnieConnector, Destination, Dial, TcpDialer};
 
@@ -40,6 +41,10 @@ use crate::{ConnieConnector, Destination, Dial, TcpDialer};
 /// scheme is `http` or `ws` ([`Destination::scheme`], set by the `Service<Uri>`) gets
 /// plain TCP; every other one, and every [`connect`](ConnieConnector::connect), gets TLS.
 ///
+/// An attempt to an address of an HTTPS record's endpoint ([`Destination::endpoint`])
+/// offers the `ClientConfig`'s ALPN protocols that the endpoint speaks, in the
+/// configuration's order (all of them if it speaks none of them).
+///
 /// A losing attempt is closed with a reset, as [`TcpDialer`]'s are, whether it is still in
 /// its TCP or its TLS handshake, so losers leave no `TIME_WAIT` behind.
 ///
@@ -49,6 +54,9 @@ use crate::{ConnieConnector, Destination, Dial, TcpDialer};
 pub struct RustlsDialer {
     tcp: TcpDialer,
     config: Arc<ClientConfig>,
+    /// `config` with fewer ALPN protocols, for HTTPS records' endpoints that speak fewer:
+    /// made once for each set.
+    narrowed: Arc<Mutex<Vec<Arc<ClientConfig>>>>,
 }
 
 impl RustlsDialer {
@@ -57,7 +65,33 @@ impl RustlsDialer {
         RustlsDialer {
             tcp,
             config: config.into(),
+            narrowed: Arc::default(),
         }
+    }
+
+    /// The configuration for an attempt to an address of `endpoint`: the ALPN protocols
+    /// of `config` that the endpoint speaks, in `config`'s order. All of them when it
+    /// speaks them all, or none (HTTPS records with such an endpoint are read with this
+    /// configuration's protocols, which skip it, unless the dialer came later).
+    fn config_for(&self, endpoint: Option<&ServiceEndpoint>) -> Arc<ClientConfig> {
+        let offered = &self.config.alpn_protocols;
+        let Some(endpoint) = endpoint else {
+            return Arc::clone(&self.config);
+        };
+        let speaks = |id: &&Vec<u8>| endpoint.alpn().any(|e| e == id.as_slice());
+        let common: Vec<Vec<u8>> = offered.iter().filter(speaks).cloned().collect();
+        if common.is_empty() || common.len() == offered.len() {
+            return Arc::clone(&self.config);
+        }
+        let mut narrowed = self.narrowed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(config) = narrowed.iter().find(|c| c.alpn_protocols == common) {
+            return Arc::clone(config);
+        }
+        let mut config = ClientConfig::clone(&self.config);
+        config.alpn_protocols = common;
+        let config = Arc::new(config);
+        narrowed.push(Arc::clone(&config));
+        config
     }
 
     /// The TCP dialer under the TLS.
@@ -86,20 +120,19 @@ impl Dial for RustlsDialer {
     fn dial(&self, to: Destination<'_>) -> impl Future<Output = io::Result<MaybeTlsStream>> + Send {
         // A bad name fails the attempt before its SYN.
         let name = (!is_plain(to.scheme())).then(|| server_name(&to));
-        let tcp = self.tcp.dial(to);
+        let config = name.is_some().then(|| self.config_for(to.endpoint()));
+        let tcp = self.tcp.dial(to.clone());
         async move {
             let name = name.transpose()?;
             let stream = tcp.await?;
-            let Some(name) = name else {
+            let (Some(name), Some(config)) = (name, config) else {
                 return Ok(MaybeTlsStream::Tcp(stream));
             };
             to.transport_connected();
             // Until the handshake is done, dropping the attempt (it lost) resets the
             // connection, as `TcpDialer` does for a connect in progress: no `TIME_WAIT`.
             SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
-            let tls = TlsConnector::from(self.config.clone())
-                .connect(name, stream)
-                .await?;
+            let tls = TlsConnector::from(config).connect(name, stream).await?;
             SockRef::from(tls.get_ref().0).set_linger(None)?;
             Ok(MaybeTlsStream::Tls(Box::new(tls)))
         }
@@ -149,7 +182,9 @@ impl ConnieConnector<TcpDialer> {
     /// For hyper-util's `Client`, the connector then does TLS for `https` and `wss` URIs
     /// and plain TCP for `http` and `ws` ([`enforce_http`](Self::enforce_http) is turned
     /// off; [`https_only`](Self::https_only) refuses the plain ones), and a server that
-    /// chose `h2` through ALPN gets HTTP/2. Configure the `TcpDialer` first: `.tcp(…)`
+    /// chose `h2` through ALPN gets HTTP/2. An `https` or `wss` URI's race looks the
+    /// name's HTTPS records up too, endpoints chosen by `config`'s ALPN protocols (see
+    /// [`https_records`](Self::https_records)). Configure the `TcpDialer` first: `.tcp(…)`
     /// then `.rustls(config)`.
     ///
     /// ```no_run
@@ -164,9 +199,11 @@ impl ConnieConnector<TcpDialer> {
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     pub fn rustls(self, config: impl Into<Arc<ClientConfig>>) -> ConnieConnector<RustlsDialer> {
         let tcp = self.dialer().clone();
-        // For the `Service<Uri>`, which exists with the `hyper` feature: `https` is taken.
-        #[cfg_attr(not(feature = "hyper"), allow(unused_mut))]
+        let config = config.into();
         let mut this = self;
+        // HTTPS records' endpoints are chosen by the protocols this configuration offers.
+        this.config_mut().https.alpn = Some(config.alpn_protocols.clone().into());
+        // For the `Service<Uri>`, which exists with the `hyper` feature: `https` is taken.
         #[cfg(feature = "hyper")]
         {
             this.schemes.enforce_http = false;
@@ -290,7 +327,7 @@ mod tests {
     fn name_of(host: Option<&str>) -> io::Result<String> {
         let progress = Progress::default();
         let origin = Origin { host, scheme: None };
-        let to = Destination::new("192.0.2.1:443".parse().unwrap(), origin, &progress, 0);
+        let to = Destination::new("192.0.2.1:443".parse().unwrap(), origin, &progress, 0, None);
         server_name(&to).map(|n| n.to_str().into_owned())
     }
 
@@ -345,5 +382,83 @@ mod tests {
             debug.starts_with("RustlsDialer { tcp: TcpDialer"),
             "{debug}"
         );
+    }
+
+    fn config(alpn: &[&[u8]]) -> ClientConfig {
+        let mut config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|id| id.to_vec()).collect();
+        config
+    }
+
+    fn endpoint(alpn: &[&[u8]]) -> ServiceEndpoint {
+        ServiceEndpoint {
+            priority: 1,
+            target: None,
+            port: None,
+            alpn: alpn.iter().map(|id| id.to_vec()).collect(),
+            ipv4_hints: Vec::new(),
+            ipv6_hints: Vec::new(),
+            ech: None,
+            order: 0,
+        }
+    }
+
+    /// An attempt to an HTTPS record's endpoint offers the configuration's protocols that
+    /// the endpoint speaks, in the configuration's order; the configuration as it is when
+    /// it speaks them all, none, or there is no endpoint; one narrowed configuration per
+    /// set of protocols.
+    #[test]
+    fn an_endpoint_narrows_the_protocols_offered() {
+        let dialer = RustlsDialer::new(TcpDialer::new(), config(&[b"h2", b"http/1.1"]));
+        let offered = |e: Option<&ServiceEndpoint>| dialer.config_for(e).alpn_protocols.clone();
+        let same =
+            |e: Option<&ServiceEndpoint>| Arc::ptr_eq(&dialer.config_for(e), dialer.config());
+        assert!(same(None));
+        assert!(same(Some(&endpoint(&[b"http/1.1", b"h2"]))));
+        assert!(same(Some(&endpoint(&[b"spdy/3"]))));
+        assert_eq!(
+            offered(Some(&endpoint(&[b"h3", b"http/1.1"]))),
+            [b"http/1.1"]
+        );
+        assert_eq!(offered(Some(&endpoint(&[b"h2"]))), [b"h2"]);
+        let h2 = endpoint(&[b"h3", b"h2"]);
+        assert!(Arc::ptr_eq(
+            &dialer.config_for(Some(&h2)),
+            &dialer.config_for(Some(&h2))
+        ));
+        assert_eq!(dialer.narrowed.lock().unwrap().len(), 2);
+        // A configuration offering nothing offers nothing to any endpoint.
+        let silent = RustlsDialer::new(TcpDialer::new(), config(&[]));
+        assert!(silent.config_for(Some(&h2)).alpn_protocols.is_empty());
+    }
+
+    /// `rustls` records the protocols its configuration offers, so that HTTPS records are
+    /// read for them, and turns the records on for `https` and `wss` URIs only.
+    #[test]
+    fn rustls_reads_https_records_for_its_protocols() {
+        let connector = ConnieConnector::new().rustls(config(&[b"h2"]));
+        let offered = connector.config.https.alpn.as_deref();
+        assert_eq!(offered, Some(&[b"h2".to_vec()][..]));
+        let origin = |scheme| crate::dial::Origin {
+            host: Some("example.com"),
+            scheme,
+        };
+        assert!(connector.https_query(origin(Some("https"))).is_some());
+        assert!(connector.https_query(origin(Some("WSS"))).is_some());
+        assert!(connector.https_query(origin(Some("http"))).is_none());
+        assert!(connector.https_query(origin(None)).is_none());
+        let off = connector.clone().https_records(false);
+        assert!(off.https_query(origin(Some("https"))).is_none());
+        let on = connector.https_records(true);
+        assert!(on.https_query(origin(None)).is_some());
+        // A plain connector asks only when told to.
+        let tcp = ConnieConnector::new();
+        assert!(tcp.https_query(origin(Some("https"))).is_none());
+        assert!(tcp.https_records(true).https_query(origin(None)).is_some());
     }
 }

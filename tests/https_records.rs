@@ -202,3 +202,60 @@ async fn a_late_https_answer_holds_up_only_the_resolution_delay() {
     })
     .await
 }
+
+/// Through the `Service<Uri>` of a connector made by `rustls`, an `https` URI asks for
+/// HTTPS records by default; an attempt to an endpoint offers only the protocols it speaks.
+#[cfg(all(feature = "rustls", feature = "hyper"))]
+mod tls {
+    use hyper::Uri;
+    use tower_service::Service;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn https_uris_through_rustls_use_the_records_and_their_protocols() {
+        bounded(async {
+            let lab = Lab::builder().tls(ip("127.0.9.20")).build().await.unwrap();
+            // The endpoint speaks `h3` and, by default, `http/1.1`: over TCP, `http/1.1`.
+            let dns = DnsServerBuilder::default()
+                .host("www", [ip("127.0.9.20")])
+                .https("www", Https::service(1, ".").port(lab.port()).alpn(["h3"]))
+                .start()
+                .await
+                .unwrap();
+            let identity = lab.tls_identity().expect("a TLS lab");
+            let config = identity.client_config(&[b"h2", b"http/1.1"]);
+            let mut connector = ConnieConnector::new()
+                .resolver(dns.resolver())
+                .connectivity(Connectivity::Assume)
+                .rustls(config);
+            let uri: Uri = format!("https://www.lab.test:{UNUSED_PORT}/")
+                .parse()
+                .unwrap();
+            let stream = connector.call(uri).await.unwrap();
+            let info = stream.info();
+            let tls_host = SocketAddr::new(ip("127.0.9.20"), lab.port());
+            assert_eq!(info.remote_addr(), tls_host);
+            // The server prefers `h2`; the attempt offered `http/1.1` alone.
+            assert_eq!(info.alpn(), Some(&b"http/1.1"[..]));
+            assert!(info.endpoint().is_some());
+
+            // `connect` asks for no records unless told to: the target's own port.
+            let err = connector
+                .connect(("www.lab.test", UNUSED_PORT))
+                .await
+                .unwrap_err();
+            assert!(err
+                .attempts()
+                .iter()
+                .all(|a| a.addr().port() == UNUSED_PORT));
+            let (_stream, info) = connector
+                .https_records(true)
+                .connect(("www.lab.test", UNUSED_PORT))
+                .await
+                .unwrap();
+            assert_eq!(info.remote_addr(), tls_host);
+        })
+        .await
+    }
+}

@@ -97,10 +97,14 @@ where
                         "the machine does not wait: {machine:?}"
                     );
                     match machine.poll(now.into_std()) {
-                        Action::Start { idx, addr } => {
+                        Action::Start {
+                            idx,
+                            addr,
+                            endpoint,
+                        } => {
                             // A race with nothing running takes a permit without waiting.
                             let permit = granted.take().unwrap_or_else(|| budget.free());
-                            let to = Destination::new(addr, origin, &progress, idx);
+                            let to = Destination::new(addr, origin, &progress, idx, endpoint);
                             let attempt = Attempting::new(idx, dialer.dial(to), permit);
                             running.as_mut().push(attempt);
                         }

@@ -106,7 +106,7 @@ pub(crate) fn one<'a, D: Dial>(
         let permit = budget.free();
         let progress = Progress::default();
         let result = {
-            let mut dial = pin!(dialer.dial(Destination::new(addr, origin, &progress, 0)));
+            let mut dial = pin!(dialer.dial(Destination::new(addr, origin, &progress, 0, None)));
             match timeout {
                 // The default: the dial alone, awaited as a plain connect is.
                 None => dial.await,

@@ -14,6 +14,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{debug, trace};
@@ -28,6 +29,7 @@ pub(super) mod tests;
 use self::queue::{AddrQueue, Queued};
 use super::report::{attempt_timed_out, Dialed, Report};
 use crate::config::Config;
+use crate::dns::ServiceEndpoint;
 use crate::history::Lesson;
 use crate::nanos::Nanos;
 use crate::nat64::Pref64;
@@ -67,9 +69,14 @@ pub(crate) trait Knowledge {
 /// What the driver does next.
 #[derive(Debug)]
 pub(crate) enum Action {
-    /// Start attempt `idx` to `addr`. It holds the permit the driver was granted for it,
-    /// if any ([`permit`](Machine::permit)), else one taken without waiting.
-    Start { idx: usize, addr: SocketAddr },
+    /// Start attempt `idx` to `addr`, which serves `endpoint` if it came from an HTTPS
+    /// record. It holds the permit the driver was granted for it, if any
+    /// ([`permit`](Machine::permit)), else one taken without waiting.
+    Start {
+        idx: usize,
+        addr: SocketAddr,
+        endpoint: Option<Arc<ServiceEndpoint>>,
+    },
     /// Ask the attempt budget for a permit without waiting, and tell
     /// [`permit`](Machine::permit) whether one came.
     TryPermit,

@@ -72,6 +72,7 @@ impl<K: Knowledge> Machine<'_, K> {
         };
         let address = self.queue.address(picked);
         let (addr, learned) = (address.addr, address.learned());
+        let endpoint = self.queue.endpoint(address).cloned();
         if self.report.attempts.is_empty() {
             let explore = || {
                 let explore = self.knowledge.explore();
@@ -122,6 +123,10 @@ impl<K: Knowledge> Machine<'_, K> {
             timeout_at,
         };
         self.report.started(run, now);
-        Action::Start { idx, addr }
+        Action::Start {
+            idx,
+            addr,
+            endpoint,
+        }
     }
 }

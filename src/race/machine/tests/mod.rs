@@ -121,7 +121,8 @@ pub(crate) fn config(schedule: Schedule) -> Config {
         keep_given_order: false,
         ip_family: crate::IpFamily::Both,
         connectivity: crate::Connectivity::Assume,
-        https: None,
+        https_records: None,
+        https: Default::default(),
     }
 }
 

@@ -191,7 +191,7 @@ impl Sim<'_> {
     fn act<K: Knowledge>(&mut self, machine: &mut Machine<'_, K>) -> Option<Drive> {
         loop {
             match machine.poll(self.now) {
-                Action::Start { idx, addr } => {
+                Action::Start { idx, addr, .. } => {
                     self.budget.start();
                     self.dial(idx, addr);
                 }
