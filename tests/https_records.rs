@@ -130,6 +130,47 @@ async fn an_alias_is_followed_and_its_target_looked_up() {
     .await
 }
 
+/// A target's lookups run in parallel with the attempts already running: the name's own
+/// address hangs (blackholed), and the endpoint's target, known only when the records
+/// answer 100 ms late, connects then.
+#[tokio::test(start_paused = true)]
+async fn a_target_is_looked_up_while_attempts_run() {
+    bounded(async {
+        let lab = Lab::builder()
+            .blackholed(ip("127.0.9.30"))
+            .alive(ip("127.0.9.31"))
+            .build()
+            .await
+            .unwrap();
+        let dns = DnsServerBuilder::default()
+            .host("www", [ip("127.0.9.30")])
+            .host("backend", [ip("127.0.9.31")])
+            .https("www", Https::service(1, "backend"))
+            .delay(RecordType::HTTPS, ms(100))
+            .start()
+            .await
+            .unwrap();
+        let (_stream, info) = connector(&dns, Schedule::race_all())
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap();
+        let starts: Vec<_> = info
+            .attempts()
+            .iter()
+            .map(|a| (a.addr().ip(), a.started(), a.outcome().clone()))
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                (ip("127.0.9.30"), ms(0), connie::Outcome::Cancelled),
+                (ip("127.0.9.31"), ms(100), connie::Outcome::Connected)
+            ]
+        );
+        assert_eq!(info.elapsed(), ms(100));
+    })
+    .await
+}
+
 /// Endpoints are tried by priority, lowest first; an endpoint that speaks only QUIC is
 /// skipped. The name has no address of its own, and each endpoint's hint comes with the
 /// records, so the order is the records' alone.
