@@ -131,8 +131,9 @@ async fn an_alias_is_followed_and_its_target_looked_up() {
 }
 
 /// A target's lookups run in parallel with the attempts already running: the name's own
-/// address hangs (blackholed), and the endpoint's target, known only when the records
-/// answer 100 ms late, connects then.
+/// address hangs (blackholed) from 100 ms, when `A` and `AAAA` answer; the records come
+/// at 110 ms, naming another target, whose `A` (100 ms late, as every `A`) comes at
+/// 210 ms and connects then. A target's lookups are not given up as late records are.
 #[tokio::test(start_paused = true)]
 async fn a_target_is_looked_up_while_attempts_run() {
     bounded(async {
@@ -146,7 +147,9 @@ async fn a_target_is_looked_up_while_attempts_run() {
             .host("www", [ip("127.0.9.30")])
             .host("backend", [ip("127.0.9.31")])
             .https("www", Https::service(1, "backend"))
-            .delay(RecordType::HTTPS, ms(100))
+            .delay(RecordType::A, ms(100))
+            .delay(RecordType::AAAA, ms(100))
+            .delay(RecordType::HTTPS, ms(110))
             .start()
             .await
             .unwrap();
@@ -162,11 +165,11 @@ async fn a_target_is_looked_up_while_attempts_run() {
         assert_eq!(
             starts,
             [
-                (ip("127.0.9.30"), ms(0), connie::Outcome::Cancelled),
-                (ip("127.0.9.31"), ms(100), connie::Outcome::Connected)
+                (ip("127.0.9.30"), ms(100), connie::Outcome::Cancelled),
+                (ip("127.0.9.31"), ms(210), connie::Outcome::Connected)
             ]
         );
-        assert_eq!(info.elapsed(), ms(100));
+        assert_eq!(info.elapsed(), ms(210));
     })
     .await
 }
@@ -215,8 +218,9 @@ async fn endpoints_are_tried_by_priority() {
     .await
 }
 
-/// A late HTTPS answer holds the first attempt up to the resolution delay, no longer; a
-/// schedule without one waits for nothing.
+/// A late HTTPS answer holds the first attempt up only until it is given up (5 ms after
+/// `A` and `AAAA` here), within the resolution delay; a schedule without one waits for
+/// nothing.
 #[tokio::test(start_paused = true)]
 async fn a_late_https_answer_holds_up_only_the_resolution_delay() {
     bounded(async {
@@ -233,7 +237,7 @@ async fn a_late_https_answer_holds_up_only_the_resolution_delay() {
             .connect(name)
             .await
             .unwrap();
-        assert_eq!(info.attempts()[0].started(), ms(50));
+        assert_eq!(info.attempts()[0].started(), ms(5));
         assert!(info.endpoint().is_none());
         let (_stream, info) = connector(&dns, Schedule::race_all())
             .connect(name)
@@ -299,4 +303,60 @@ mod tls {
         })
         .await
     }
+}
+
+/// Records that come long after `A` and `AAAA` are given up: a fifth of the time those
+/// took, at least 5 ms and at most 50 ms. A race whose every address is refused does not
+/// wait for a silent HTTPS answer.
+#[tokio::test(start_paused = true)]
+async fn late_records_are_given_up_soon_after_the_addresses() {
+    bounded(async {
+        let lab = Lab::builder()
+            .refused(ip("127.0.9.40"))
+            .alive(ip("127.0.9.41"))
+            .build()
+            .await
+            .unwrap();
+        // A silent HTTPS answer, immediate addresses: the race fails 5 ms in.
+        let dns = DnsServerBuilder::default()
+            .host("www", [ip("127.0.9.40")])
+            .https("www", Https::service(1, ".").port(lab.port()))
+            .delay(RecordType::HTTPS, std::time::Duration::from_secs(10))
+            .start()
+            .await
+            .unwrap();
+        let start = tokio::time::Instant::now();
+        let err = connector(&dns, Schedule::race_all())
+            .connect(("www.lab.test.", lab.port()))
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), ms(5));
+        assert_eq!(err.attempts().len(), 1);
+
+        // Addresses at 100 ms: the records have until 120 ms. The name's own address is
+        // refused on the target's port; the endpoint's is the lab's port.
+        for (https_at, first_at, port) in [(115, 115, lab.port()), (130, 120, UNUSED_PORT)] {
+            let dns = DnsServerBuilder::default()
+                .host("www", [ip("127.0.9.41")])
+                .https("www", Https::service(1, ".").port(lab.port()))
+                .delay(RecordType::A, ms(100))
+                .delay(RecordType::AAAA, ms(100))
+                .delay(RecordType::HTTPS, ms(https_at))
+                .start()
+                .await
+                .unwrap();
+            let start = tokio::time::Instant::now();
+            let result = connector(&dns, Schedule::rfc8305())
+                .connect(("www.lab.test.", UNUSED_PORT))
+                .await;
+            // A loopback connect, refused or not, takes no time on the paused clock.
+            assert_eq!(start.elapsed(), ms(first_at), "HTTPS at {https_at} ms");
+            let first = match &result {
+                Ok((_, info)) => info.attempts()[0].addr(),
+                Err(err) => err.attempts()[0].addr(),
+            };
+            assert_eq!(first.port(), port, "HTTPS at {https_at} ms");
+        }
+    })
+    .await
 }

@@ -112,9 +112,12 @@ impl Hickory {
         let Some((query, https_name)) = https else {
             return self.plain(name, families);
         };
+        // An absolute name is looked up as it is: its answers are the name's own.
+        let plain_is_name = is_absolute(&name);
         let plain = self.plain(name, families);
         Answers::timed(WithHttps::new(
             plain,
+            plain_is_name,
             &self.resolver,
             https_name,
             query,

@@ -5,20 +5,25 @@
 //!
 //! The stream says first that an HTTPS answer is coming ([`HttpsPart::Asked`]), so that
 //! the race may wait for it (up to its resolution delay), and when it came
-//! ([`HttpsPart::Answered`], whatever it held, failures included).
+//! ([`HttpsPart::Answered`], whatever it held, failures included) or was given up (a
+//! fifth of the time `A` and `AAAA` took after them, 5 to 50 ms). An endpoint of the name
+//! itself (target `.`) is served by the name's own answers, with no lookup of its own.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::{BoxStream, SelectAll, Stream, StreamExt};
 use futures_util::FutureExt;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::TokioResolver;
+use tokio::time::{sleep_until, Instant, Sleep};
 use tracing::debug;
 
 use super::hickory::per_family;
@@ -34,6 +39,16 @@ pub(crate) const MAX_ALIASES: usize = 4;
 /// How many service endpoints of a name a race uses, the best first: each may need two
 /// lookups of its own, which a hostile answer of hundreds of records must not multiply.
 pub(crate) const MAX_ENDPOINTS: usize = 8;
+
+/// How long the HTTPS records may still take once the name's `A` and `AAAA` lookups are
+/// over, as a share of the time those took (a fifth), at least [`EXTRA_TIME_MIN`] and at
+/// most [`EXTRA_TIME_MAX`]. Past it the records are given up for this race: a network
+/// that drops HTTPS queries, or a slow authority, must not hold a race up for the
+/// resolver's timeout (15 s by default) when its addresses are known, least of all one
+/// whose every address failed. Chromium gives HTTPS records the same most, 50 ms.
+const EXTRA_TIME_DIVISOR: u32 = 5;
+const EXTRA_TIME_MIN: Duration = Duration::from_millis(5);
+pub(crate) const EXTRA_TIME_MAX: Duration = Duration::from_millis(50);
 
 /// What an [`Answer`] of the HTTPS part of a race is.
 #[derive(Debug, Clone)]
@@ -78,21 +93,36 @@ pub(super) struct WithHttps<S> {
     plain: Option<S>,
     /// Whether [`HttpsPart::Asked`] went out.
     asked: bool,
+    /// The name whose records are asked for.
+    name: Name,
+    /// The plain lookups are of `name` itself (not of a name of the search list), so an
+    /// endpoint of `name` (target `.`) is served by their addresses.
+    plain_is_name: bool,
     /// The HTTPS records, their aliases followed: the name that holds them, and what
     /// they say.
     records: Option<BoxFuture<'static, (Name, Service)>>,
     /// Answers to give before polling anything again.
     ready: VecDeque<Answer>,
-    /// The lookups of the endpoints' targets.
+    /// The addresses of each plain answer so far, for endpoints of `name` that come later.
+    plain_addrs: Vec<(Family, Vec<SocketAddr>)>,
+    /// The endpoints of `name` itself, which its plain answers serve as they come.
+    own: Vec<Arc<ServiceEndpoint>>,
+    /// The lookups of the endpoints' other targets.
     targets: SelectAll<BoxStream<'static, Answer>>,
     resolver: Arc<TokioResolver>,
     families: IpFamily,
+    /// When the lookups started, on the first poll.
+    start: Option<Instant>,
+    /// When the records are given up, once the plain lookups are over.
+    cutoff: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> WithHttps<S> {
-    /// `plain`, and the HTTPS records of `name` looked up on `resolver` for `query`.
+    /// `plain`, the lookups of `name` (of that very name if `plain_is_name`), and the
+    /// HTTPS records of `name` looked up on `resolver` for `query`.
     pub(super) fn new(
         plain: S,
+        plain_is_name: bool,
         resolver: &Arc<TokioResolver>,
         name: Name,
         query: &HttpsQuery,
@@ -100,86 +130,129 @@ impl<S> WithHttps<S> {
     ) -> WithHttps<S> {
         let records = {
             let resolver = Arc::clone(resolver);
-            let query = query.clone();
+            let (name, query) = (name.clone(), query.clone());
             async move { records(&resolver, name, &query).await }.boxed()
         };
         WithHttps {
             plain: Some(plain),
             asked: false,
+            name,
+            plain_is_name,
             records: Some(records),
             ready: VecDeque::new(),
+            plain_addrs: Vec::new(),
+            own: Vec::new(),
             targets: SelectAll::new(),
             resolver: Arc::clone(resolver),
             families,
+            start: None,
+            cutoff: None,
         }
     }
 
+    /// A plain answer goes out: its addresses serve the endpoints of the name itself too.
+    fn plain_answer(&mut self, answer: &Answer) {
+        let (Some(family), Ok(addrs)) = (answer.family, &answer.result) else {
+            return;
+        };
+        if !self.plain_is_name || addrs.is_empty() {
+            return;
+        }
+        for endpoint in &self.own {
+            let addrs = addrs.iter().copied();
+            self.ready
+                .push_back(Answer::of_endpoint(family, addrs, endpoint, false));
+        }
+        if self.records.is_some() {
+            self.plain_addrs.push((family, addrs.clone()));
+        }
+    }
+
+    /// The plain lookups are over: the records get their extra time from now.
+    fn plain_done(&mut self) {
+        self.plain = None;
+        if self.records.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let took = now.saturating_duration_since(self.start.unwrap_or(now));
+        let extra = (took / EXTRA_TIME_DIVISOR).clamp(EXTRA_TIME_MIN, EXTRA_TIME_MAX);
+        self.cutoff = Some(Box::pin(sleep_until(now + extra)));
+    }
+
+    /// The records took too long: the race goes on without them.
+    fn give_up(&mut self) {
+        debug!("HTTPS records given up: too late after A and AAAA");
+        self.records = None;
+        self.plain_addrs = Vec::new();
+        self.ready.push_back(Answer::https(HttpsPart::Answered));
+    }
+
     /// The records of `owner` arrived: the answer that says so, each endpoint's hints,
-    /// and the lookups of their targets, one per target name.
+    /// and its addresses: the plain answers' for an endpoint of the name itself, and the
+    /// lookups of the other targets, one per target name.
     fn arrived(&mut self, owner: Name, service: Service) {
         self.ready.push_back(Answer::https(HttpsPart::Answered));
+        let plain_addrs = std::mem::take(&mut self.plain_addrs);
         let Service::Endpoints(endpoints) = service else {
             return;
         };
-        let endpoints: Vec<(Arc<ServiceEndpoint>, Option<Name>)> = endpoints
-            .into_iter()
-            .map(|e| (Arc::new(e.service), e.target))
-            .collect();
-        for (endpoint, _) in &endpoints {
-            for (family, hints) in [
-                (
-                    Family::V6,
-                    endpoint
-                        .ipv6_hints
-                        .iter()
-                        .map(|&ip| IpAddr::V6(ip))
-                        .collect(),
-                ),
-                (
-                    Family::V4,
-                    endpoint
-                        .ipv4_hints
-                        .iter()
-                        .map(|&ip| IpAddr::V4(ip))
-                        .collect(),
-                ),
-            ] {
-                let hints: Vec<IpAddr> = hints;
-                if !hints.is_empty() && self.families.allows(family) {
-                    let addrs = hints.into_iter().map(|ip| SocketAddr::new(ip, 0));
-                    self.ready
-                        .push_back(Answer::of_endpoint(family, addrs, endpoint, true));
-                }
-            }
-        }
         let mut targets: Vec<(Name, Vec<Arc<ServiceEndpoint>>)> = Vec::new();
-        for (endpoint, target) in endpoints {
-            let target = target.unwrap_or_else(|| owner.clone());
+        for endpoint in endpoints {
+            let target = endpoint.target.unwrap_or_else(|| owner.clone());
+            let endpoint = Arc::new(endpoint.service);
+            self.hints(&endpoint);
+            if self.plain_is_name && target == self.name {
+                for (family, addrs) in &plain_addrs {
+                    let addrs = addrs.iter().copied();
+                    self.ready
+                        .push_back(Answer::of_endpoint(*family, addrs, &endpoint, false));
+                }
+                self.own.push(endpoint);
+                continue;
+            }
             match targets.iter_mut().find(|(name, _)| *name == target) {
                 Some((_, of)) => of.push(endpoint),
                 None => targets.push((target, vec![endpoint])),
             }
         }
         for (target, endpoints) in targets {
-            let lookups = per_family(&self.resolver, target, self.families);
-            let answers = lookups.flat_map(move |answer| {
-                let tagged: Vec<Answer> = match answer.result {
-                    Ok(addrs) => endpoints
-                        .iter()
-                        .map(|e| {
-                            let family = answer.family.unwrap_or(Family::V6);
-                            Answer::of_endpoint(family, addrs.iter().copied(), e, false)
-                        })
-                        .collect(),
-                    Err(error) => {
-                        debug!(%error, "an endpoint's lookup failed");
-                        Vec::new()
-                    }
-                };
-                futures_util::stream::iter(tagged)
-            });
-            self.targets.push(answers.boxed());
+            self.look_up(target, endpoints);
         }
+    }
+
+    /// `endpoint`'s hints of the families wanted, as answers.
+    fn hints(&mut self, endpoint: &Arc<ServiceEndpoint>) {
+        let v6 = endpoint.ipv6_hints.iter().map(|&ip| IpAddr::V6(ip));
+        let v4 = endpoint.ipv4_hints.iter().map(|&ip| IpAddr::V4(ip));
+        for (family, hints) in [(Family::V6, v6.collect()), (Family::V4, v4.collect())] {
+            let hints: Vec<IpAddr> = hints;
+            if !hints.is_empty() && self.families.allows(family) {
+                let addrs = hints.into_iter().map(|ip| SocketAddr::new(ip, 0));
+                self.ready
+                    .push_back(Answer::of_endpoint(family, addrs, endpoint, true));
+            }
+        }
+    }
+
+    /// Looks `target` up, its answers serving each of `endpoints`.
+    fn look_up(&mut self, target: Name, endpoints: Vec<Arc<ServiceEndpoint>>) {
+        let lookups = per_family(&self.resolver, target, self.families);
+        let answers = lookups.flat_map(move |answer| {
+            let tagged: Vec<Answer> = match (answer.family, answer.result) {
+                (Some(family), Ok(addrs)) => endpoints
+                    .iter()
+                    .map(|e| Answer::of_endpoint(family, addrs.iter().copied(), e, false))
+                    .collect(),
+                (_, Ok(_)) => Vec::new(),
+                (_, Err(error)) => {
+                    debug!(%error, "an endpoint's lookup failed");
+                    Vec::new()
+                }
+            };
+            futures_util::stream::iter(tagged)
+        });
+        self.targets.push(answers.boxed());
     }
 }
 
@@ -190,6 +263,7 @@ impl<S: Stream<Item = Answer> + Unpin> Stream for WithHttps<S> {
         let this = &mut *self;
         if !this.asked {
             this.asked = true;
+            this.start = Some(Instant::now());
             return Poll::Ready(Some(Answer::https(HttpsPart::Asked)));
         }
         loop {
@@ -198,15 +272,24 @@ impl<S: Stream<Item = Answer> + Unpin> Stream for WithHttps<S> {
             }
             if let Some(plain) = &mut this.plain {
                 match plain.poll_next_unpin(cx) {
-                    Poll::Ready(Some(answer)) => return Poll::Ready(Some(answer)),
-                    Poll::Ready(None) => this.plain = None,
+                    Poll::Ready(Some(answer)) => {
+                        this.plain_answer(&answer);
+                        return Poll::Ready(Some(answer));
+                    }
+                    Poll::Ready(None) => this.plain_done(),
                     Poll::Pending => {}
                 }
             }
             if let Some(records) = &mut this.records {
                 if let Poll::Ready((owner, service)) = records.poll_unpin(cx) {
                     this.records = None;
+                    this.cutoff = None;
                     this.arrived(owner, service);
+                    continue;
+                }
+                if let Some(Poll::Ready(())) = this.cutoff.as_mut().map(|c| c.as_mut().poll(cx)) {
+                    this.cutoff = None;
+                    this.give_up();
                     continue;
                 }
             }
