@@ -242,7 +242,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         match answer.result {
             Ok(addrs) => {
                 debug!(family = ?answer.family, count = addrs.len(), "addresses received");
-                self.queue.reserve(addrs.len());
+                self.queue.reserve(addrs.len(), answer.family);
                 if answer.family.is_none() {
                     self.plain = addrs.len() == 1;
                     if self.config.keep_given_order {

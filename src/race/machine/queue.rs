@@ -140,9 +140,13 @@ impl AddrQueue {
         self.given_order = true;
     }
 
-    /// Makes room for `more` addresses about to be offered, as far as the cap lets them
-    /// in.
-    pub(super) fn reserve(&mut self, more: usize) {
+    /// Makes room for `more` addresses about to be offered, of `family` (`None`: of
+    /// either), as far as the cap lets them in; and while the other family's answer is
+    /// due, room for as many again: it is seldom much longer, and growing the table for
+    /// it would copy the first.
+    pub(super) fn reserve(&mut self, more: usize, family: Option<Family>) {
+        let due = family.is_some_and(|f| !self.family(f.other()).answered);
+        let more = if due { more.saturating_mul(2) } else { more };
         let room = (self.max_addresses as usize).saturating_sub(self.addrs.len());
         self.addrs.reserve_exact(more.min(room));
     }
