@@ -18,9 +18,9 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::ConnectError;
 
-/// Checks that the current runtime can make timers: makes one due at `now` and drops it
+/// Checks that the current runtime can make timers: makes one due now and drops it
 /// unpolled, which registers nothing with the time driver; unless this thread found timers
-/// on this runtime the last time it checked.
+/// on this runtime the last time it checked (then it reads no clock either).
 ///
 /// Catching the panic is the only way tokio offers to find out, and it is seen by the
 /// process's panic hook (the default hook prints it, with tokio's message); under
@@ -34,12 +34,12 @@ use crate::ConnectError;
 /// # Panics
 ///
 /// Outside a tokio runtime, with tokio's own message, as tokio's sockets and timers do.
-pub(crate) fn timers(now: Instant) -> Result<(), ConnectError> {
+pub(crate) fn timers() -> Result<(), ConnectError> {
     let id = Handle::try_current().ok().map(|runtime| runtime.id());
     if id.is_some() && TIMED.get() == id {
         return Ok(());
     }
-    match panic::catch_unwind(|| drop(sleep_until(now))) {
+    match panic::catch_unwind(|| drop(sleep_until(Instant::now()))) {
         Ok(()) => {
             TIMED.set(id);
             Ok(())
@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn a_runtime_with_time_has_timers() {
-        on_runtime(true, || timers(Instant::now())).unwrap();
+        on_runtime(true, timers).unwrap();
     }
 
     /// What a thread remembers of one runtime says nothing of the next: one without the
@@ -92,20 +92,20 @@ mod tests {
     #[test]
     fn each_runtime_is_checked() {
         on_runtime(true, || {
-            timers(Instant::now()).unwrap();
-            timers(Instant::now()).unwrap();
+            timers().unwrap();
+            timers().unwrap();
         });
-        let e = on_runtime(false, || timers(Instant::now())).unwrap_err();
+        let e = on_runtime(false, timers).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NoTimeDriver);
-        on_runtime(true, || timers(Instant::now())).unwrap();
-        let e = on_runtime(false, || timers(Instant::now())).unwrap_err();
+        on_runtime(true, timers).unwrap();
+        let e = on_runtime(false, timers).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NoTimeDriver);
     }
 
     /// Without the time driver: the error, with tokio's message, and no panic.
     #[test]
     fn a_runtime_without_time_is_an_error() {
-        let e = on_runtime(false, || timers(Instant::now())).unwrap_err();
+        let e = on_runtime(false, timers).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NoTimeDriver);
         let debug = format!("{e:?}");
         assert!(debug.contains("timers are disabled"), "{debug}");
@@ -114,7 +114,7 @@ mod tests {
     /// Outside any runtime tokio's own panic goes on: not a missing time driver.
     #[test]
     fn outside_a_runtime_it_panics_as_tokio_does() {
-        let panic = panic::catch_unwind(|| timers(Instant::now())).unwrap_err();
+        let panic = panic::catch_unwind(timers).unwrap_err();
         let message = message(&*panic);
         assert!(message.contains("Tokio 1.x runtime"), "{message}");
     }
