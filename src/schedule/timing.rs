@@ -37,6 +37,7 @@ pub(crate) fn abandon_after(delay: Option<Duration>, abandoned: u32) -> Option<D
 /// The timeout of an attempt that starts with `left` of the total timeout to go (`None`:
 /// no total timeout) and `addresses` addresses still to try, its own included: the
 /// per-attempt timeout, shortened to the partial deadline when that is on.
+#[inline]
 pub(crate) fn attempt_timeout(
     config: &Config,
     left: Option<Duration>,
