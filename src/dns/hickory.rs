@@ -121,7 +121,7 @@ impl Hickory {
     /// fully qualified, all from one name of the search list.
     fn lookup(&self, name: Name, families: IpFamily) -> Answers {
         if is_absolute(&name) {
-            return Answers::timed(per_family(&self.resolver, name, families));
+            return Answers::lookups(per_family(&self.resolver, name, families));
         }
         let Some(search) = &self.search else {
             let lookups = per_family_with(&self.resolver, name, families, named);
@@ -130,7 +130,7 @@ impl Hickory {
         let mut candidates = search.candidates(&name);
         if candidates.len() == 1 {
             let only = candidates.remove(0);
-            return Answers::timed(per_family(&self.resolver, only, families));
+            return Answers::lookups(per_family(&self.resolver, only, families));
         }
         Answers::timed(Search::new(&self.resolver, candidates, families))
     }
