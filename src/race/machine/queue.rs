@@ -210,6 +210,11 @@ impl AddrQueue {
     /// counted as [`Taken`](Admission::Taken). The rest of them are dropped.
     pub(super) fn answered(&mut self, family: Family) -> Vec<SocketAddr> {
         self.family_mut(family).answered = true;
+        // Most often none are held: nothing to count. (Each lookup's end and DNS's end
+        // come here, four times a race by name.)
+        if self.family(family.other()).held.is_empty() {
+            return Vec::new();
+        }
         let total = self.v4.admitted + self.v6.admitted;
         let room = self.max_addresses.saturating_sub(total) as usize;
         let other = self.family_mut(family.other());
