@@ -91,8 +91,15 @@ impl Delays {
         } else {
             (1.0 - failing).clamp(0.0, 1.0)
         };
+        // An address that has not failed lately waits its whole expected time: no
+        // round trip through floating point for it.
+        let next = if succeeding == 1.0 {
+            transport
+        } else {
+            transport.mul_f64(succeeding)
+        };
         Some(Delays {
-            next: Some(transport.mul_f64(succeeding)),
+            next: Some(next),
             handshake: known.expected_handshake().or(Some(transport)),
         })
     }
