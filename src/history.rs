@@ -209,6 +209,11 @@ impl Known {
     pub(crate) fn rank_time(&self) -> Option<Duration> {
         let srtt = self.srtt()?;
         let failing = self.failing().clamp(0.0, MAX_FAILING);
+        // An address that has not failed lately: its time as it is, no round trip through
+        // floating point (which gives it back unchanged).
+        if failing == 0.0 {
+            return Some(srtt);
+        }
         let secs = srtt.as_secs_f64() / (1.0 - failing);
         Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
     }
