@@ -112,14 +112,16 @@ impl Rtt {
     /// real path's jitter of a few milliseconds must not start a race of everything. At
     /// least [`MIN_ATTEMPT_DELAY`] and at most `max`.
     fn expected(self, max: Duration) -> Duration {
-        let margin = self
-            .rttvar
+        // In nanoseconds: each `Duration` operation carries between seconds and
+        // nanoseconds, and the result is clamped to `max` (seconds) wherever a sum
+        // saturates, 584 years or `Duration::MAX`.
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let (srtt, rttvar) = (nanos(self.srtt), nanos(self.rttvar));
+        let margin = rttvar
             .saturating_mul(4)
-            .max(self.srtt / 4)
-            .max(CLOCK_GRANULARITY);
-        self.srtt
-            .saturating_add(margin)
-            .clamp(MIN_ATTEMPT_DELAY, max)
+            .max(srtt / 4)
+            .max(nanos(CLOCK_GRANULARITY));
+        Duration::from_nanos(srtt.saturating_add(margin)).clamp(MIN_ATTEMPT_DELAY, max)
     }
 }
 
