@@ -210,6 +210,7 @@ impl Progress {
     }
 
     /// The reports since the last call, oldest first.
+    #[inline]
     pub(crate) fn take(&self) -> Vec<(usize, Instant)> {
         if !self.fresh.swap(false, Ordering::Acquire) {
             return Vec::new();

@@ -106,14 +106,16 @@ impl Rtt {
     /// real path's jitter of a few milliseconds must not start a race of everything. At
     /// least [`Schedule::MIN_ATTEMPT_DELAY`] and at most `max`.
     fn expected(self, max: Duration) -> Duration {
-        let margin = self
-            .rttvar
+        // In nanoseconds: each `Duration` operation carries between seconds and
+        // nanoseconds, and the result is clamped to `max` (seconds) wherever a sum
+        // saturates, 584 years or `Duration::MAX`.
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let (srtt, rttvar) = (nanos(self.srtt), nanos(self.rttvar));
+        let margin = rttvar
             .saturating_mul(4)
-            .max(self.srtt / 4)
-            .max(CLOCK_GRANULARITY);
-        self.srtt
-            .saturating_add(margin)
-            .clamp(Schedule::MIN_ATTEMPT_DELAY, max)
+            .max(srtt / 4)
+            .max(nanos(CLOCK_GRANULARITY));
+        Duration::from_nanos(srtt.saturating_add(margin)).clamp(Schedule::MIN_ATTEMPT_DELAY, max)
     }
 }
 
@@ -207,6 +209,11 @@ impl Known {
     pub(crate) fn rank_time(&self) -> Option<Duration> {
         let srtt = self.srtt()?;
         let failing = self.failing().clamp(0.0, MAX_FAILING);
+        // An address that has not failed lately: its time as it is, no round trip through
+        // floating point (which gives it back unchanged).
+        if failing == 0.0 {
+            return Some(srtt);
+        }
         let secs = srtt.as_secs_f64() / (1.0 - failing);
         Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
     }

@@ -6,17 +6,21 @@
 //! a timer is made, and has no way to ask first (tokio-rs/tokio#8361 asks for one). So a
 //! race that may need a timer makes one before it dials or looks anything up, and turns
 //! that panic into a [`ConnectError`] of kind [`NoTimeDriver`](crate::ErrorKind::NoTimeDriver).
+//! Each thread remembers the last runtime it found timers on, so that a warm race asks
+//! only for the runtime's id.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic;
 
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, Id};
 use tokio::time::{sleep_until, Instant};
 
 use crate::ConnectError;
 
-/// Checks that the current runtime can make timers: makes one due at `now` and drops it
-/// unpolled, which registers nothing with the time driver.
+/// Checks that the current runtime can make timers: makes one due now and drops it
+/// unpolled, which registers nothing with the time driver; unless this thread found timers
+/// on this runtime the last time it checked (then it reads no clock either).
 ///
 /// Catching the panic is the only way tokio offers to find out, and it is seen by the
 /// process's panic hook (the default hook prints it, with tokio's message); under
@@ -30,12 +34,26 @@ use crate::ConnectError;
 /// # Panics
 ///
 /// Outside a tokio runtime, with tokio's own message, as tokio's sockets and timers do.
-pub(crate) fn timers(now: Instant) -> Result<(), ConnectError> {
-    match panic::catch_unwind(|| drop(sleep_until(now))) {
-        Ok(()) => Ok(()),
+pub(crate) fn timers() -> Result<(), ConnectError> {
+    let id = Handle::try_current().ok().map(|runtime| runtime.id());
+    if id.is_some() && TIMED.get() == id {
+        return Ok(());
+    }
+    match panic::catch_unwind(|| drop(sleep_until(Instant::now()))) {
+        Ok(()) => {
+            TIMED.set(id);
+            Ok(())
+        }
         Err(panic) if Handle::try_current().is_err() => panic::resume_unwind(panic),
         Err(panic) => Err(ConnectError::no_time_driver(message(&*panic))),
     }
+}
+
+thread_local! {
+    /// The runtime this thread last found timers on. A runtime has its time driver for
+    /// its whole life, and tokio draws ids from a process-wide counter (64 bits where the
+    /// platform has 64-bit atomics), so an id is not seen again for another runtime.
+    static TIMED: Cell<Option<Id>> = const { Cell::new(None) };
 }
 
 /// The message a panic was raised with.
@@ -66,13 +84,28 @@ mod tests {
 
     #[test]
     fn a_runtime_with_time_has_timers() {
-        on_runtime(true, || timers(Instant::now())).unwrap();
+        on_runtime(true, timers).unwrap();
+    }
+
+    /// What a thread remembers of one runtime says nothing of the next: one without the
+    /// time driver is still an error after one with it, and one with it after that.
+    #[test]
+    fn each_runtime_is_checked() {
+        on_runtime(true, || {
+            timers().unwrap();
+            timers().unwrap();
+        });
+        let e = on_runtime(false, timers).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NoTimeDriver);
+        on_runtime(true, timers).unwrap();
+        let e = on_runtime(false, timers).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NoTimeDriver);
     }
 
     /// Without the time driver: the error, with tokio's message, and no panic.
     #[test]
     fn a_runtime_without_time_is_an_error() {
-        let e = on_runtime(false, || timers(Instant::now())).unwrap_err();
+        let e = on_runtime(false, timers).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NoTimeDriver);
         let debug = format!("{e:?}");
         assert!(debug.contains("timers are disabled"), "{debug}");
@@ -81,7 +114,7 @@ mod tests {
     /// Outside any runtime tokio's own panic goes on: not a missing time driver.
     #[test]
     fn outside_a_runtime_it_panics_as_tokio_does() {
-        let panic = panic::catch_unwind(|| timers(Instant::now())).unwrap_err();
+        let panic = panic::catch_unwind(timers).unwrap_err();
         let message = message(&*panic);
         assert!(message.contains("Tokio 1.x runtime"), "{message}");
     }

@@ -194,12 +194,17 @@ pub(crate) fn uri_target(uri: &Uri, enforce_http: bool) -> Result<Target, Connec
             None => format!("URI {} has no scheme (enforce_http is on)", Shown(uri)),
         }));
     }
-    let host = uri
-        .host()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| ConnectError::invalid_target(format!("URI {} has no host", Shown(uri))))?;
+    let (host, written) = uri
+        .authority()
+        .map_or(("", None), |a| host_and_port(a.as_str()));
+    if host.is_empty() {
+        return Err(ConnectError::invalid_target(format!(
+            "URI {} has no host",
+            Shown(uri)
+        )));
+    }
     // Not `port_u16`, which reads `:+80` as 80, and `:-80` as no port at all (so 80).
-    let port = match (written_port(uri), uri.scheme_str()) {
+    let port = match (written, uri.scheme_str()) {
         (Some(port), _) => parse_port(port).ok_or_else(|| {
             ConnectError::invalid_target(format!(
                 "URI {} has an invalid port (expected 1 to 65535, in ASCII digits)",
@@ -249,15 +254,33 @@ impl fmt::Display for Shown<'_> {
 /// The port as `uri` writes it (after the host's `:`), if it writes one; `http://host:/`
 /// writes none.
 fn written_port(uri: &Uri) -> Option<&str> {
-    let authority = uri.authority()?.as_str();
-    // From the end, the first `:` before which comes no `]` (an IPv6 literal's end: its
-    // `:`s are no port) and no `@` (the user info's end). One pass over bytes: three
-    // `rsplit`s of the string cost a connect by name 600 instructions.
-    let last = authority
-        .bytes()
-        .rposition(|b| matches!(b, b':' | b']' | b'@'))?;
-    let port = &authority[last + 1..];
-    (authority.as_bytes()[last] == b':' && !port.is_empty()).then_some(port)
+    host_and_port(uri.authority()?.as_str()).1
+}
+
+/// The host of an `authority` as [`Uri::host`] reads it (an IPv6 literal in its
+/// brackets), and its port as written, if it writes one.
+///
+/// The port is after the first `:` from the end before which comes no `]` (an IPv6
+/// literal's end: its `:`s are no port) and no `@` (the user info's end); the host runs
+/// from the last `@` to that `:`. (An authority that `http` parsed has one `:` at most
+/// outside brackets and the user info, so `Uri::host`'s first `:` is this one.) Two
+/// searches of bytes from the end, where `Uri::host` and a search for the port cost a
+/// connect by name 500 instructions.
+fn host_and_port(authority: &str) -> (&str, Option<&str>) {
+    let bytes = authority.as_bytes();
+    let mark = bytes.iter().rposition(|b| matches!(b, b':' | b']' | b'@'));
+    let (end, port) = match mark {
+        Some(i) if bytes[i] == b':' => (i, Some(&authority[i + 1..]).filter(|p| !p.is_empty())),
+        _ => (bytes.len(), None),
+    };
+    let start = match mark {
+        Some(i) if bytes[i] == b'@' => i + 1,
+        _ => bytes[..end]
+            .iter()
+            .rposition(|&b| b == b'@')
+            .map_or(0, |i| i + 1),
+    };
+    (&authority[start..end], port)
 }
 
 /// A URI as a target, with the port rules of the `Service` (the port given, else 80 for
@@ -390,6 +413,33 @@ mod tests {
 
     fn target(uri: &str) -> Result<String, ConnectError> {
         uri_target(&uri.parse().unwrap(), false).map(|t| t.to_string())
+    }
+
+    /// The host is `Uri::host`'s, and the port the one after the host's `:`, if any.
+    #[test]
+    fn host_and_port_read_as_http_does() {
+        let uris = [
+            ("http://example.com/", "example.com", None),
+            ("http://example.com:8080/", "example.com", Some("8080")),
+            ("http://example.com:/", "example.com", None),
+            ("http://a.example.:99999/", "a.example.", Some("99999")),
+            ("http://[::1]/", "[::1]", None),
+            ("http://[::1]:80/", "[::1]", Some("80")),
+            ("http://[fe80::1%252]:80/", "[fe80::1%252]", Some("80")),
+            ("http://user@host/", "host", None),
+            ("http://user:pass@host/", "host", None),
+            ("http://user:pass@host:81/", "host", Some("81")),
+            ("http://us@er:pa@ss@[::1]:82/", "[::1]", Some("82")),
+            ("http://user@:80/", "", Some("80")),
+            ("http://:80/", "", Some("80")),
+            ("http://127.0.0.1:1/", "127.0.0.1", Some("1")),
+        ];
+        for (uri, host, port) in uris {
+            let parsed: Uri = uri.parse().unwrap();
+            let authority = parsed.authority().unwrap().as_str();
+            assert_eq!(host_and_port(authority), (host, port), "{uri}");
+            assert_eq!(parsed.host(), Some(host), "{uri}");
+        }
     }
 
     /// Through `Service::call`, a `ConnieStream` reads, writes (vectored too) and shuts

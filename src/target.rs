@@ -62,16 +62,21 @@ impl Target {
             return Err(port_zero());
         }
         let unbracketed = unbracketed(host);
-        // Only hex digits, dots and colons spell an IP address: a name is not parsed as one.
-        let literal = unbracketed
+        // Only hex digits, dots and colons spell an IP address: a name is not parsed as one,
+        // and only such a start makes a scoped IPv6 address before a `%`. Where the first
+        // other byte is tells both, most names at their first byte.
+        let other = unbracketed
             .bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
-        if literal {
+            .position(|b| !(b.is_ascii_hexdigit() || b == b'.' || b == b':'));
+        if other.is_none() {
             if let Ok(ip) = unbracketed.parse::<IpAddr>() {
                 return Ok(Target::addrs([SocketAddr::new(ip, port)]));
             }
         }
-        if let Some((ip, scope)) = unbracketed.split_once('%') {
+        let scoped = other
+            .filter(|&at| unbracketed.as_bytes()[at] == b'%')
+            .map(|at| (&unbracketed[..at], &unbracketed[at + 1..]));
+        if let Some((ip, scope)) = scoped {
             if let Ok(ip) = ip.parse::<Ipv6Addr>() {
                 let Ok(scope) = scope.parse::<u32>() else {
                     return Err(ConnectError::invalid_target(format!(

@@ -57,6 +57,7 @@ impl Reach {
 
     /// Whether this host may lack IPv4 connectivity: never probed, or IPv6 only when last
     /// probed. One atomic load, for the path of every IPv4 literal.
+    #[inline]
     pub(crate) fn may_lack_ipv4(&self) -> bool {
         let found = self.found.load(Ordering::Relaxed);
         found == 0 || decode(found) == Some(IpFamily::V6Only)

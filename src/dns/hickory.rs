@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -31,18 +31,31 @@ fn per_family_with<T: 'static>(
     families: IpFamily,
     then: fn(Family, Result<Lookup, NetError>) -> T,
 ) -> Lookups<T> {
-    let lookup = |family, name| {
+    // A lookup's future, hickory's inside it, is hundreds of bytes: it is made only for a
+    // family looked up, and boxed where it is made, so that it is copied once, into its
+    // box, and the name cloned only for a second family.
+    let lookup = |family, name| -> BoxFuture<'static, T> {
         let resolver = Arc::clone(resolver);
-        let lookup = async move {
+        Box::pin(async move {
             let lookup = match family {
                 Family::V4 => resolver.ipv4_lookup(name).await,
                 Family::V6 => resolver.ipv6_lookup(name).await,
             };
             then(family, lookup)
-        };
-        families.allows(family).then(|| lookup.boxed())
+        })
     };
-    Lookups::new(lookup(Family::V6, name.clone()), lookup(Family::V4, name))
+    let v6 = families.allows(Family::V6);
+    let v4 = families.allows(Family::V4);
+    let (v6, v4) = match (v6, v4) {
+        (true, true) => (
+            Some(lookup(Family::V6, name.clone())),
+            Some(lookup(Family::V4, name)),
+        ),
+        (true, false) => (Some(lookup(Family::V6, name)), None),
+        (false, true) => (None, Some(lookup(Family::V4, name))),
+        (false, false) => (None, None),
+    };
+    Lookups::new(v6, v4)
 }
 
 /// `name`'s `A` and `AAAA` lookups of `families`, concurrently, as [`Answer`]s.
@@ -129,7 +142,7 @@ impl Hickory {
     /// that is not fully qualified, all from one name of the search list.
     fn plain(&self, name: Name, families: IpFamily) -> Answers {
         if is_absolute(&name) {
-            return Answers::timed(per_family(&self.resolver, name, families));
+            return Answers::lookups(per_family(&self.resolver, name, families));
         }
         let Some(search) = &self.search else {
             let lookups = per_family_with(&self.resolver, name, families, named);
@@ -138,7 +151,7 @@ impl Hickory {
         let mut candidates = search.candidates(&name);
         if candidates.len() == 1 {
             let only = candidates.remove(0);
-            return Answers::timed(per_family(&self.resolver, only, families));
+            return Answers::lookups(per_family(&self.resolver, only, families));
         }
         Answers::timed(Search::new(&self.resolver, candidates, families))
     }

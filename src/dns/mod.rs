@@ -225,7 +225,7 @@ impl Resolver {
             .with_https(https);
         let mut answers = self.resolve.resolve(&query);
         if answers.needs_timers {
-            crate::runtime::timers(tokio::time::Instant::now())?;
+            crate::runtime::timers()?;
         }
         answers.port = Some(port);
         Ok(answers)
@@ -243,7 +243,7 @@ impl Resolver {
     /// `None` if the answer holds no well-known address (no DNS64), the lookup fails or
     /// takes over [`NAT64_DISCOVERY_TIMEOUT`], or the runtime has no timers.
     pub(crate) async fn nat64_prefix(&self) -> Option<Pref64> {
-        crate::runtime::timers(tokio::time::Instant::now()).ok()?;
+        crate::runtime::timers().ok()?;
         let mut answers = self
             .lookup(IPV4ONLY_ARPA, false, 0, IpFamily::V6Only, None)
             .ok()?;

@@ -6,9 +6,11 @@
 //! so that `my_host.example` is a name. That parser walks the name one character at a time
 //! and runs IDNA on each label. For a name that IDNA leaves as it is, every label lower-case
 //! ASCII letters, digits and hyphens ([`is_plain`]), both parsers make the labels as
-//! written: [`parse`] appends them as they are, and leaves the rest to hickory.
+//! written: [`parse`] reads them as they are, in one go, from their wire form, and leaves
+//! the rest to hickory.
 
 use hickory_resolver::proto::rr::Name;
+use hickory_resolver::proto::serialize::binary::BinDecodable;
 use hickory_resolver::proto::ProtoError;
 
 /// The longest label DNS can carry (RFC 1035 §2.3.4).
@@ -19,11 +21,25 @@ pub(crate) fn parse(host: &str, plain: bool) -> Result<Name, ProtoError> {
     if !(plain || is_plain(host)) {
         return Name::from_str_relaxed(host);
     }
-    let mut name = Name::new();
     let labels = host.strip_suffix('.').unwrap_or(host);
-    for label in labels.as_bytes().split(|&b| b == b'.') {
-        name = name.append_label(label)?;
+    // The wire form (RFC 1035 §3.1), each label after its length, then the root's 0:
+    // hickory reads it into one name, where appending label by label moves the name at
+    // each. The name is copied one byte in, and each dot, read from the end, becomes the
+    // length of the label after it. A plain name's 253 bytes at most make 255 at most.
+    debug_assert!(is_plain(host), "{host:?}");
+    let end = labels.len() + 1;
+    let mut wire = [0u8; 255];
+    wire[1..end].copy_from_slice(labels.as_bytes());
+    let mut label = 0u8;
+    for b in wire[1..end].iter_mut().rev() {
+        if *b == b'.' {
+            (*b, label) = (label, 0);
+        } else {
+            label += 1;
+        }
     }
+    wire[0] = label;
+    let mut name = Name::from_bytes(&wire[..=end])?;
     name.set_fqdn(labels.len() < host.len());
     Ok(name)
 }

@@ -12,7 +12,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 
 use super::https::{HttpsPart, HttpsQuery};
 use super::svcb::ServiceEndpoint;
-use super::DnsError;
+use super::{DnsError, Lookups};
 use crate::{Family, IpFamily};
 
 /// A name resolver for connie: for a host name, a stream of [`Answer`]s, each saying which
@@ -260,7 +260,7 @@ impl Answer {
 /// [`Resolve::resolve`] returns them.
 #[must_use = "streams do nothing unless polled"]
 pub struct Answers {
-    inner: Pin<Box<dyn Stream<Item = Answer> + Send>>,
+    inner: Source,
     /// The port set on every address; `None` leaves them as the resolver gave them.
     pub(crate) port: Option<u16>,
     /// The resolver's lookups run on tokio timers (hickory's do), so a race without a time
@@ -268,13 +268,30 @@ pub struct Answers {
     pub(crate) needs_timers: bool,
 }
 
+/// Where the answers come from.
+enum Source {
+    Boxed(Pin<Box<dyn Stream<Item = Answer> + Send>>),
+    /// hickory's `A` and `AAAA` lookups of one name, the most common source, held in
+    /// place: no box of their own.
+    Lookups(Lookups),
+}
+
 impl Answers {
     /// The answers `stream` yields, each as it arrives.
     pub fn new(stream: impl Stream<Item = Answer> + Send + 'static) -> Answers {
         Answers {
-            inner: Box::pin(stream),
+            inner: Source::Boxed(Box::pin(stream)),
             port: None,
             needs_timers: false,
+        }
+    }
+
+    /// The answers of hickory's `lookups`, which run on tokio timers.
+    pub(crate) fn lookups(lookups: Lookups) -> Answers {
+        Answers {
+            inner: Source::Lookups(lookups),
+            port: None,
+            needs_timers: true,
         }
     }
 
@@ -301,7 +318,11 @@ impl Stream for Answers {
     type Item = Answer;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
-        let mut answer = match self.inner.poll_next_unpin(cx) {
+        let next = match &mut self.inner {
+            Source::Boxed(stream) => stream.poll_next_unpin(cx),
+            Source::Lookups(lookups) => lookups.poll_next_unpin(cx),
+        };
+        let mut answer = match next {
             Poll::Ready(Some(answer)) => answer,
             other => return other,
         };

@@ -127,7 +127,7 @@ impl Sources {
         if cache.len() >= MAX_PREFIXES && !cache.contains_key(&prefix) {
             evict(&mut cache, now);
         }
-        cache.insert(prefix, Found { source, at: now });
+        cache.insert(prefix, Found::new(source, now));
         source
     }
 
@@ -156,19 +156,28 @@ fn evict(cache: &mut HashMap<Prefix, Found, Keyed>, now: Instant) {
     }
 }
 
-/// A source the lookup found, and when.
+/// A source the lookup found, and until when it stands.
 #[derive(Clone, Copy, Debug)]
 struct Found {
     /// The source; `None` if there was none.
     source: Option<IpAddr>,
-    /// When it was found.
-    at: Instant,
+    /// [`SOURCE_TTL`] after it was found; `None` past what the clock holds.
+    until: Option<Instant>,
 }
 
 impl Found {
-    /// `true` if found less than [`SOURCE_TTL`] before `now`.
+    /// `source`, found at `at`.
+    fn new(source: Option<IpAddr>, at: Instant) -> Found {
+        Found {
+            source,
+            until: at.checked_add(SOURCE_TTL),
+        }
+    }
+
+    /// `true` if found less than [`SOURCE_TTL`] before `now`: one comparison of
+    /// instants, where the time since it was found would be a subtraction on every race.
     fn fresh(&self, now: Instant) -> bool {
-        now.duration_since(self.at) < SOURCE_TTL
+        self.until.is_none_or(|until| now < until)
     }
 }
 

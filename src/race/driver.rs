@@ -63,7 +63,7 @@ where
         // Records the race as it returns, or as `cancelled` if its caller drops it.
         let mut tally = metrics::Race::start(start);
         // Its schedule and timeouts run on tokio timers.
-        crate::runtime::timers(start).inspect_err(|e| tally.failed(start, e, false))?;
+        crate::runtime::timers().inspect_err(|e| tally.failed(start, e, false))?;
         let mut machine = Machine::new(config, knowledge, start.into_std());
         let progress = Progress::default();
         let mut running = pin!(Dials::new());

@@ -47,7 +47,7 @@ where
     let mut machine = Machine::new(config, knowledge, start.into_std());
     let deadline = machine.deadline().map(Instant::from_std);
     if deadline.is_some() {
-        crate::runtime::timers(start)?;
+        crate::runtime::timers()?;
     }
     let every_answer = async {
         while let Some(answer) = answers.next().await {

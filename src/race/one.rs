@@ -98,7 +98,7 @@ pub(crate) fn one<'a, D: Dial>(
         // No total timeout: the attempt timeout alone, with the whole race to itself.
         let timeout = timing::attempt_timeout(config, None, 1);
         if timeout.is_some() {
-            crate::runtime::timers(now).inspect_err(|e| tally.failed(now, e, false))?;
+            crate::runtime::timers().inspect_err(|e| tally.failed(now, e, false))?;
         }
         let start = now.into_std();
         tracing::debug!(%addr, attempt = 0, ?timeout, "attempt started");

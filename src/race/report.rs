@@ -273,9 +273,11 @@ impl<R> Report<R> {
     /// Marks every attempt still running as cancelled, as of `now`: once, as the race
     /// ends. `dialed` tells each attempt's address.
     pub(crate) fn cancel_running(&mut self, now: Instant, dialed: impl Fn(&R) -> Dialed) {
-        let elapsed = self.since_start(now);
+        // Computed for a running attempt only: a race that is won most often has none left.
+        let start = self.start;
         for a in &mut self.attempts {
             if a.is_running() {
+                let elapsed = now.saturating_duration_since(start);
                 let duration = elapsed.saturating_sub(a.started());
                 a.duration = Nanos::new(duration);
                 metrics::attempt_ended(AttemptEnd::Cancelled, duration, dialed(&a.run).addr);

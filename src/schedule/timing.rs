@@ -37,6 +37,7 @@ pub(crate) fn abandon_after(delay: Option<Duration>, abandoned: u32) -> Option<D
 /// The timeout of an attempt that starts with `left` of the total timeout to go (`None`:
 /// no total timeout) and `addresses` addresses still to try, its own included: the
 /// per-attempt timeout, shortened to the partial deadline when that is on.
+#[inline]
 pub(crate) fn attempt_timeout(
     config: &Config,
     left: Option<Duration>,
@@ -90,8 +91,15 @@ impl Delays {
         } else {
             (1.0 - failing).clamp(0.0, 1.0)
         };
+        // An address that has not failed lately waits its whole expected time: no
+        // round trip through floating point for it.
+        let next = if succeeding == 1.0 {
+            transport
+        } else {
+            transport.mul_f64(succeeding)
+        };
         Some(Delays {
-            next: Some(transport.mul_f64(succeeding)),
+            next: Some(next),
             handshake: known.expected_handshake().or(Some(transport)),
         })
     }

@@ -72,7 +72,7 @@ impl<K: Knowledge> Machine<'_, K> {
             let kept: Vec<SocketAddr> = addrs.iter().map(|&addr| self.dialed(addr)).collect();
             self.queue.drop_hints(&endpoint, family, &kept);
         }
-        self.queue.reserve(addrs.len());
+        self.queue.reserve(addrs.len(), None);
         for addr in addrs {
             let via = Via {
                 endpoint: Some(Arc::clone(&endpoint)),
@@ -95,7 +95,7 @@ impl<K: Knowledge> Machine<'_, K> {
         match result {
             Ok(addrs) => {
                 debug!(?family, count = addrs.len(), "addresses received");
-                self.queue.reserve(addrs.len());
+                self.queue.reserve(addrs.len(), family);
                 if family.is_none() {
                     self.plain = addrs.len() == 1;
                     if self.config.keep_given_order {

@@ -172,9 +172,13 @@ impl AddrQueue {
         self.given_order = true;
     }
 
-    /// Makes room for `more` addresses about to be offered, as far as the cap lets them
-    /// in.
-    pub(super) fn reserve(&mut self, more: usize) {
+    /// Makes room for `more` addresses about to be offered, of `family` (`None`: of
+    /// either), as far as the cap lets them in; and while the other family's answer is
+    /// due, room for as many again: it is seldom much longer, and growing the table for
+    /// it would copy the first.
+    pub(super) fn reserve(&mut self, more: usize, family: Option<Family>) {
+        let due = family.is_some_and(|f| !self.family(f.other()).answered);
+        let more = if due { more.saturating_mul(2) } else { more };
         let room = (self.max_addresses as usize).saturating_sub(self.addrs.len());
         self.addrs.reserve_exact(more.min(room));
     }
@@ -241,6 +245,11 @@ impl AddrQueue {
     /// counted as [`Taken`](Admission::Taken). The rest of them are dropped.
     pub(super) fn answered(&mut self, family: Family) -> Vec<SocketAddr> {
         self.family_mut(family).answered = true;
+        // Most often none are held: nothing to count. (Each lookup's end and DNS's end
+        // come here, four times a race by name.)
+        if self.family(family.other()).held.is_empty() {
+            return Vec::new();
+        }
         let total = self.v4.admitted + self.v6.admitted;
         let room = self.max_addresses.saturating_sub(total) as usize;
         let other = self.family_mut(family.other());
