@@ -177,8 +177,9 @@ pub struct Answer {
     /// the history only.
     pub(crate) sorted: bool,
     /// Part of the race's HTTPS query, if it is: the addresses of a service endpoint, or a
-    /// word on the query itself.
-    pub(crate) https: Option<HttpsPart>,
+    /// word on the query itself. Boxed: most races have none, and an answer is moved
+    /// several times on its way into the race.
+    pub(crate) https: Option<Box<HttpsPart>>,
 }
 
 impl Answer {
@@ -229,7 +230,7 @@ impl Answer {
     /// A word on the race's HTTPS query.
     pub(crate) fn https(part: HttpsPart) -> Answer {
         Answer {
-            https: Some(part),
+            https: Some(Box::new(part)),
             ..Answer::new(None, [])
         }
     }
@@ -242,10 +243,10 @@ impl Answer {
         hint: bool,
     ) -> Answer {
         Answer {
-            https: Some(HttpsPart::Endpoint {
+            https: Some(Box::new(HttpsPart::Endpoint {
                 endpoint: Arc::clone(endpoint),
                 hint,
-            }),
+            })),
             ..Answer::new(Some(family), addrs)
         }
     }
@@ -328,7 +329,7 @@ impl Stream for Answers {
         };
         if let (Some(port), Ok(addrs)) = (self.port, &mut answer.result) {
             // An HTTPS record's endpoint may name its own port.
-            let port = match &answer.https {
+            let port = match answer.https.as_deref() {
                 Some(HttpsPart::Endpoint { endpoint, .. }) => endpoint.port.unwrap_or(port),
                 _ => port,
             };

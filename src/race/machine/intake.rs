@@ -23,7 +23,7 @@ impl<K: Knowledge> Machine<'_, K> {
             sorted,
             https,
         } = answer;
-        match https {
+        match https.map(|part| *part) {
             None => self.plain_answer(now, family, result, sorted),
             // A word on the query, which brings no address.
             Some(HttpsPart::Asked) => {

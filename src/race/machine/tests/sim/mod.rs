@@ -533,7 +533,7 @@ impl<'n, K: Knowledge> Setup<'n, K> {
                 family: (!word).then_some(a.family),
                 result,
                 sorted: a.sorted,
-                https: a.https.clone(),
+                https: a.https.clone().map(Box::new),
             };
             let at = start + a.at;
             match events.last_mut() {
