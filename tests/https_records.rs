@@ -174,6 +174,49 @@ async fn a_target_is_looked_up_while_attempts_run() {
     .await
 }
 
+/// An endpoint of the name itself (target `.`) takes the name's own answers, with no
+/// lookup of its own, when the name is looked up as it is: given absolute, or the search
+/// list's only candidate. A resolver built elsewhere, whose search list connie cannot see,
+/// looks the target up again.
+#[tokio::test(start_paused = true)]
+async fn the_names_own_answers_serve_its_endpoint() {
+    bounded(async {
+        let lab = Lab::builder()
+            .alive(ip("127.0.9.50"))
+            .build()
+            .await
+            .unwrap();
+        for (name, built_elsewhere, a_queries) in [
+            ("www.lab.test.", false, 1),
+            ("www.lab.test", false, 1),
+            ("www.lab.test", true, 2),
+        ] {
+            let dns = DnsServerBuilder::default()
+                .host("www", [ip("127.0.9.50")])
+                .https("www", Https::service(1, ".").port(lab.port()))
+                .start()
+                .await
+                .unwrap();
+            let connector = connector(&dns, Schedule::race_all());
+            let connector = match built_elsewhere {
+                true => connector,
+                false => connector.resolver_config(
+                    dns.resolver_config(),
+                    connie_lab::DnsServer::resolver_opts(),
+                ),
+            };
+            let (_stream, info) = connector.connect((name, UNUSED_PORT)).await.unwrap();
+            assert!(info.endpoint().is_some(), "{name}");
+            assert_eq!(
+                dns.queries(RecordType::A),
+                a_queries,
+                "{name}, {built_elsewhere}"
+            );
+        }
+    })
+    .await
+}
+
 /// Endpoints are tried by priority, lowest first; an endpoint that speaks only QUIC is
 /// skipped. The name has no address of its own, and each endpoint's hint comes with the
 /// records, so the order is the records' alone.

@@ -125,8 +125,13 @@ impl Hickory {
         let Some((query, https_name)) = https else {
             return self.plain(name, families);
         };
-        // An absolute name is looked up as it is: its answers are the name's own.
-        let plain_is_name = is_absolute(&name);
+        // A name looked up as it is (absolute, or the search list's only candidate): its
+        // answers are the very name's whose records are asked for.
+        let plain_is_name = match &self.search {
+            _ if is_absolute(&name) => true,
+            Some(search) => search.candidates(&name) == [https_name.clone()],
+            None => false,
+        };
         let plain = self.plain(name, families);
         Answers::timed(WithHttps::new(
             plain,
