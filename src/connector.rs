@@ -668,8 +668,8 @@ impl<D: Dial> ConnieConnector<D> {
         let literal = Origin { host: None, scheme };
         let (addrs, one) = match target.into_repr() {
             Repr::Addr(addr) if race::one::applies(&self.config) && !self.may_need_nat64(addr) => {
-                let race = race::one(&self.dialer, &self.config, &self.budget, literal, addr);
-                return Either::Left(race.map_err(move |e| e.with_target(addr.to_string(), None)));
+                let race = race::one_to(&self.dialer, &self.config, &self.budget, literal, addr);
+                return Either::Left(race);
             }
             Repr::Addr(addr) => (vec![addr], Some(addr)),
             Repr::Addrs(addrs) => (addrs, None),

@@ -218,6 +218,7 @@ impl Budget {
     }
 
     /// The limit, resolving it on first use; `None` when unbounded.
+    #[inline]
     fn limit(&self) -> Option<usize> {
         *self.limit.get_or_init(|| {
             let limit = self.sizing.resolve();
@@ -228,6 +229,8 @@ impl Budget {
 
     /// A permit for a race that has no attempt running: never waits, never fails, and may
     /// take the attempts in flight over the limit.
+    // Inlined: every race's first attempt takes one, a connect to one address no other.
+    #[inline]
     pub(crate) fn free(&self) -> Permit<'_> {
         self.limit();
         self.line.add();
@@ -277,6 +280,7 @@ impl Budget {
     }
 
     /// A permit's drop: its place to the first waiter, if any.
+    #[inline]
     fn release(&self) {
         if self.line.release() {
             // Someone waits, so a permit was taken and the limit is known and finite.
@@ -296,6 +300,7 @@ pub(crate) struct Permit<'a> {
 }
 
 impl Drop for Permit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.budget.release();
     }

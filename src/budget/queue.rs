@@ -175,6 +175,7 @@ impl Line {
 
     /// Notes `in_flight` attempts in flight for the peak; the load first keeps the cache
     /// line shared when the peak does not move.
+    #[inline]
     fn record(&self, in_flight: usize) {
         if in_flight > self.peak.load(Ordering::Relaxed) {
             self.peak.fetch_max(in_flight, Ordering::Relaxed);
@@ -199,6 +200,7 @@ impl Line {
     }
 
     /// Counts one more attempt in flight, whatever the limit and whoever waits.
+    #[inline]
     pub(super) fn add(&self) {
         let before = self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.record(before + 1);
@@ -240,6 +242,7 @@ impl Line {
     /// Counts one attempt fewer in flight: decrement, then look for waiters (see "Lost
     /// wake-ups"). `true` when someone waits: the caller then [`grant`](Self::grant)s.
     #[must_use = "a waiter must be granted the place"]
+    #[inline]
     pub(super) fn release(&self) -> bool {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         metrics::in_flight(-1);

@@ -25,7 +25,7 @@ mod span;
 mod tests;
 
 pub(crate) use self::driver::race;
-pub(crate) use self::one::{one, Won};
+pub(crate) use self::one::{one_to, Won};
 pub(crate) use self::span::{ended, span};
 
 /// The machine, its account and the rules of time it asks are sans-IO: no runtime, no

@@ -59,7 +59,7 @@ impl Won {
     }
 }
 
-/// Whether [`one`] makes the machine's decision for a single address under `config`:
+/// Whether [`one_to`] makes the machine's decision for a single address under `config`:
 /// with an address policy or one address family (either may refuse it) or a total
 /// timeout (its own error and partial deadlines) the machine runs.
 pub(crate) fn applies(config: &Config) -> bool {
@@ -67,7 +67,35 @@ pub(crate) fn applies(config: &Config) -> bool {
 }
 
 /// Dials `addr`, alone, with the attempt timeout and a permit of `budget`. Only for a
-/// configuration that [`applies`].
+/// configuration that [`applies`]. Its error names no target, as the machine's does.
+#[cfg(test)]
+pub(crate) fn one<'a, D: Dial>(
+    dialer: &'a D,
+    config: &'a Config,
+    budget: &'a Budget,
+    origin: Origin<'a>,
+    addr: SocketAddr,
+) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
+    race(dialer, config, budget, origin, addr, false)
+}
+
+/// Dials `addr`, alone, with the attempt timeout and a permit of `budget`, its error
+/// naming `addr` as the target, as a connect's does. Only for a configuration that
+/// [`applies`].
+///
+/// The error is named here, not by an adapter around this future: a connect to one
+/// address polls and moves its result through no more layers than it needs.
+pub(crate) fn one_to<'a, D: Dial>(
+    dialer: &'a D,
+    config: &'a Config,
+    budget: &'a Budget,
+    origin: Origin<'a>,
+    addr: SocketAddr,
+) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
+    race(dialer, config, budget, origin, addr, true)
+}
+
+/// The race of `one` and `one_to`, its error naming `addr` if `named`.
 ///
 /// Without an attempt timeout it needs no timer; with one it fails with
 /// [`ErrorKind::NoTimeDriver`](crate::ErrorKind::NoTimeDriver) before dialing if the
@@ -80,12 +108,15 @@ pub(crate) fn applies(config: &Config) -> bool {
     clippy::manual_async_fn,
     reason = "an async fn stores its arguments twice"
 )]
-pub(crate) fn one<'a, D: Dial>(
+// Inlined: the race's future is made where its caller keeps it, not copied out.
+#[inline(always)]
+fn race<'a, D: Dial>(
     dialer: &'a D,
     config: &'a Config,
     budget: &'a Budget,
     origin: Origin<'a>,
     addr: SocketAddr,
+    named: bool,
 ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a {
     async move {
         debug_assert!(
@@ -98,7 +129,9 @@ pub(crate) fn one<'a, D: Dial>(
         // No total timeout: the attempt timeout alone, with the whole race to itself.
         let timeout = timing::attempt_timeout(config, None, 1);
         if timeout.is_some() {
-            crate::runtime::timers().inspect_err(|e| tally.failed(now, e, false))?;
+            crate::runtime::timers()
+                .inspect_err(|e| tally.failed(now, e, false))
+                .map_err(|e| name(e, addr, named))?;
         }
         let start = now.into_std();
         tracing::debug!(%addr, attempt = 0, ?timeout, "attempt started");
@@ -150,8 +183,16 @@ pub(crate) fn one<'a, D: Dial>(
                 // One address is never left out.
                 let error = report.exhausted(0, config.max_addresses, |_| Dialed::of(addr));
                 tally.failed(tokio::time::Instant::from_std(end), &error, false);
-                Err(error)
+                Err(name(error, addr, named))
             }
         }
+    }
+}
+
+/// `error`, naming `addr` as its target if `named`.
+fn name(error: ConnectError, addr: SocketAddr, named: bool) -> ConnectError {
+    match named {
+        true => error.with_target(addr.to_string(), None),
+        false => error,
     }
 }
