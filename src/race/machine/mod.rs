@@ -388,6 +388,14 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             until.is_none_or(|at| at > now),
             "the race wakes at {until:?}, not after now ({now:?}), and nothing happens"
         );
+        // Something is still to come: an answer, an attempt's end, a permit from the line,
+        // or the wake-up. A race waiting for none of them would hang its driver for good.
+        // It reads the counts themselves, not `running()`, so that a wrong sum there cannot
+        // hide a hang.
+        debug_assert!(
+            self.dns_open || self.running != [0; 2] || in_line || until.is_some(),
+            "the race waits for nothing that can happen"
+        );
         Action::Wait { until, in_line }
     }
 
