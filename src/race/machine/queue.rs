@@ -564,6 +564,17 @@ mod tests {
         assert_eq!(std::mem::size_of::<Queued>(), 12);
     }
 
+    /// An answer makes room for its addresses as far as the cap lets them in: 3, then 16
+    /// for a hostile answer of 1000 records.
+    #[test]
+    fn room_is_made_for_an_answer_up_to_the_cap() {
+        let mut q = AddrQueue::new(Some(Family::V6), 1, 16);
+        q.reserve(3);
+        assert_eq!(q.addrs.capacity(), 3);
+        q.reserve(1000);
+        assert_eq!(q.addrs.capacity(), 16);
+    }
+
     /// However many records arrive, what is held back is bounded by the cap.
     #[test]
     fn a_hostile_answer_is_bounded() {
