@@ -152,10 +152,6 @@ impl crate::race::machine::Knowledge for Ranking<'_> {
         self.history.is_some_and(History::explore)
     }
 
-    fn learns(&self) -> bool {
-        self.history.is_some()
-    }
-
     fn nat64(&self) -> Option<&Pref64> {
         self.nat64
     }

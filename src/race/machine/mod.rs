@@ -47,9 +47,6 @@ pub(crate) trait Knowledge {
     /// address instead (asked once per such race).
     fn explore(&self) -> bool;
 
-    /// Whether anything is learned: [`learn`](Self::learn) is called only if so.
-    fn learns(&self) -> bool;
-
     /// The NAT64 prefix to reach IPv4 addresses through, on a host that reaches IPv6
     /// only: every IPv4 address the race takes is dialed at its IPv6 form under it, and
     /// the address policy judges the IPv4 address any address under it stands for.
@@ -430,7 +427,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// still running counted as cancelled then).
     fn learn(&mut self, now: Instant) {
         self.report.cancel_running(now, dialed(&self.queue));
-        if self.plain || !self.knowledge.learns() {
+        if self.plain {
             return;
         }
         let lessons = self.report.lessons(dialed(&self.queue));
