@@ -168,3 +168,20 @@ impl crate::race::machine::Knowledge for Ranking<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caller that lists the addresses instead of racing them (reqwest) has them sorted
+    /// by RFC 6724, with the system's source addresses, and teaches no history.
+    #[test]
+    fn sorted_is_rfc6724_alone() {
+        let ranking = Ranking::sorted();
+        assert!(ranking.history.is_none());
+        assert!(ranking
+            .sources
+            .is_some_and(|s| std::ptr::eq(s, Sources::global())));
+        assert!(ranking.nat64.is_none());
+    }
+}
