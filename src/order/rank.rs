@@ -152,10 +152,6 @@ impl crate::race::machine::Knowledge for Ranking<'_> {
         self.history.is_some_and(History::explore)
     }
 
-    fn learns(&self) -> bool {
-        self.history.is_some()
-    }
-
     fn nat64(&self) -> Option<&Pref64> {
         self.nat64
     }
@@ -170,5 +166,22 @@ impl crate::race::machine::Knowledge for Ranking<'_> {
                 lessons.map(|(addr, source, lesson)| (self.known_as(addr), source, lesson));
             history.learn(lessons, now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caller that lists the addresses instead of racing them (reqwest) has them sorted
+    /// by RFC 6724, with the system's source addresses, and teaches no history.
+    #[test]
+    fn sorted_is_rfc6724_alone() {
+        let ranking = Ranking::sorted();
+        assert!(ranking.history.is_none());
+        assert!(ranking
+            .sources
+            .is_some_and(|s| std::ptr::eq(s, Sources::global())));
+        assert!(ranking.nat64.is_none());
     }
 }

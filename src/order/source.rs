@@ -446,6 +446,29 @@ mod tests {
         assert_eq!(calls(&count), 4);
     }
 
+    /// The hand-written `Hash` tells prefixes apart by each of their parts (one that
+    /// hashed none would put every prefix in one bucket of the cache), and a prefix's
+    /// addresses alike.
+    #[test]
+    fn a_prefix_hashes_by_each_of_its_parts() {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+
+        let hash =
+            |s: &str| BuildHasherDefault::<DefaultHasher>::default().hash_one(Prefix::of(addr(s)));
+        let apart = [
+            "198.51.100.1:443",
+            "198.51.101.1:443",
+            "[2001:db8:1:2::1]:443",
+            "[2001:db8:1:3::1]:443",
+            "[fe80::1%2]:443",
+            "[fe80::1%3]:443",
+        ];
+        let hashes: std::collections::HashSet<u64> = apart.iter().map(|s| hash(s)).collect();
+        assert_eq!(hashes.len(), apart.len());
+        assert_eq!(hash("198.51.100.1:443"), hash("198.51.100.2:80"));
+        assert_eq!(hash("[fe80::1%2]:443"), hash("[fe80::2%2]:80"));
+    }
+
     /// IPv4-mapped addresses share a /64, not a prefix: each IPv4 /24 is its own.
     #[tokio::test(start_paused = true)]
     async fn one_lookup_per_ipv4_mapped_24() {

@@ -48,9 +48,6 @@ pub(crate) trait Knowledge {
     /// address instead (asked once per such race).
     fn explore(&self) -> bool;
 
-    /// Whether anything is learned: [`learn`](Self::learn) is called only if so.
-    fn learns(&self) -> bool;
-
     /// The NAT64 prefix to reach IPv4 addresses through, on a host that reaches IPv6
     /// only: every IPv4 address the race takes is dialed at its IPv6 form under it, and
     /// the address policy judges the IPv4 address any address under it stands for.
@@ -370,6 +367,14 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             until.is_none_or(|at| at > now),
             "the race wakes at {until:?}, not after now ({now:?}), and nothing happens"
         );
+        // Something is still to come: an answer, an attempt's end, a permit from the line,
+        // or the wake-up. A race waiting for none of them would hang its driver for good.
+        // It reads the counts themselves, not `running()`, so that a wrong sum there cannot
+        // hide a hang.
+        debug_assert!(
+            self.dns_open || self.running != [0; 2] || in_line || until.is_some(),
+            "the race waits for nothing that can happen"
+        );
         Action::Wait { until, in_line }
     }
 
@@ -404,7 +409,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
     /// still running counted as cancelled then).
     fn learn(&mut self, now: Instant) {
         self.report.cancel_running(now, dialed(&self.queue));
-        if self.plain || !self.knowledge.learns() {
+        if self.plain {
             return;
         }
         let lessons = self.report.lessons(dialed(&self.queue));

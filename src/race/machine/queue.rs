@@ -703,6 +703,26 @@ mod tests {
         assert_eq!(std::mem::size_of::<Queued>(), 12);
     }
 
+    /// An answer makes room for its addresses as far as the cap lets them in: 3, then 16
+    /// for a hostile answer of 1000 records; and a family's answer, while the other's is
+    /// due, as much again for it.
+    #[test]
+    fn room_is_made_for_an_answer_up_to_the_cap() {
+        let mut q = AddrQueue::new(Some(Family::V6), 1, 16);
+        q.reserve(3, None);
+        assert_eq!(q.addrs.capacity(), 3);
+        q.reserve(1000, None);
+        assert_eq!(q.addrs.capacity(), 16);
+
+        let mut q = AddrQueue::new(Some(Family::V6), 1, 16);
+        q.reserve(3, Some(Family::V4));
+        assert_eq!(q.addrs.capacity(), 6);
+        let mut q = AddrQueue::new(Some(Family::V6), 1, 16);
+        q.answered(Family::V6);
+        q.reserve(3, Some(Family::V4));
+        assert_eq!(q.addrs.capacity(), 3);
+    }
+
     /// However many records arrive, what is held back is bounded by the cap.
     #[test]
     fn a_hostile_answer_is_bounded() {

@@ -56,6 +56,12 @@ impl<K: Knowledge> Machine<'_, K> {
             None => delays.next,
         };
         let after = timing::abandon_after(delay, a.run.picked.abandoned)?;
+        // Abandoned sooner, attempts under a spent budget would go round the addresses
+        // for good, none given the time to connect.
+        debug_assert!(
+            after >= timing::MIN_ABANDON_DELAY,
+            "an attempt abandoned after {after:?}"
+        );
         let from = a.started() + a.transport().unwrap_or_default();
         self.report.start.checked_add(from)?.checked_add(after)
     }

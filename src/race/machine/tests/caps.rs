@@ -182,3 +182,16 @@ fn hundreds_of_records_stay_within_the_caps() {
     assert_eq!(dialed(&race, Family::V4), 8);
     assert!(race.info().attempts().len() <= 16);
 }
+
+/// A caller that lists the addresses instead of racing them (`race/list.rs`) drains them
+/// in the order they would be attempted, and hears how many the cap left out: 3 of 5.
+#[test]
+fn a_listing_hears_how_many_the_cap_left_out() {
+    let mut c = config(Schedule::rfc8305());
+    c.max_addresses = 2;
+    let start = Instant::now();
+    let mut machine = literal(&c, start, (0..5).map(v4).collect());
+    machine.dns_done(start);
+    assert_eq!(machine.drain().collect::<Vec<_>>(), vec![v4(0), v4(1)]);
+    assert_eq!(machine.left_out(), 3);
+}

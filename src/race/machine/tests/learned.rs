@@ -359,3 +359,33 @@ fn running_out_of_descriptors_teaches_nothing() {
     let c = learned(&net, &history);
     assert_eq!(c, expect(1, ms(10), 4, true));
 }
+
+/// A race that fails says whether it used the history, as one that is won does (the
+/// driver's metrics count both): the known 10 ms host starts alone and refuses, then the
+/// other refuses too, and the race fails having used the history; `race_all`, failing the
+/// same way, did not.
+#[test]
+fn a_failed_race_says_whether_it_used_the_history() {
+    let history = History::new(64);
+    let net = Net::new()
+        .host(twelve(0), Up(ms(10)))
+        .host(twelve(1), Up(ms(20)));
+    let hosts = net.addrs();
+    assert_eq!(
+        connect(&net, &history, Schedule::learned(), &hosts).to,
+        twelve(0)
+    );
+    net.set(twelve(0), Refused(ms(1)));
+    net.set(twelve(1), Refused(ms(1)));
+    for (schedule, used_history) in [(Schedule::learned(), true), (Schedule::race_all(), false)] {
+        let memory = Ranking {
+            history: Some(&history),
+            sources: None,
+            nat64: None,
+        };
+        let c = config(schedule);
+        let race = net.with(&c).knowing(memory).run();
+        assert_eq!(race.error().kind(), ErrorKind::AllAttemptsFailed);
+        assert_eq!(race.used_history, used_history, "{race:?}");
+    }
+}

@@ -27,7 +27,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use proptest::prelude::{any, prop, ProptestConfig, Strategy};
 
@@ -35,7 +35,10 @@ use proptest::prelude::{any, prop, ProptestConfig, Strategy};
 use self::sim::Host::OutOfFiles;
 use self::sim::Host::{Blackhole, GivesUp, Refused, Tls, Up};
 use self::sim::{Budget, Dns, Handshake, Net, Step};
+use super::{Action, Machine};
 use crate::config::Config;
+use crate::dns::Answer;
+use crate::order::Ranking;
 use crate::{ConnectInfo, ErrorKind, Family, Outcome, Schedule};
 
 mod abandon;
@@ -126,6 +129,14 @@ pub(crate) fn config(schedule: Schedule) -> Config {
     }
 }
 
+/// A machine on `c` that started at `start` and heard `addrs` as literal addresses then,
+/// with no history and no RFC 6724 sort: for a test that calls it by hand.
+fn literal(c: &Config, start: Instant, addrs: Vec<SocketAddr>) -> Machine<'_, Ranking<'static>> {
+    let mut machine = Machine::new(c, Ranking::default(), start);
+    machine.answer(start, Answer::literal(addrs));
+    machine
+}
+
 /// (address, start offset) of every attempt.
 fn starts(info: &ConnectInfo) -> Vec<(SocketAddr, Duration)> {
     info.attempts()
@@ -165,4 +176,29 @@ fn the_records_of_an_attempt_stay_small() {
         std::mem::size_of::<crate::race::report::Account<super::Run>>(),
         64
     );
+}
+
+/// The driver's debug checks show the machine by its counts: its attempts, those running
+/// per family (`[V4, V6]`), and the addresses still queued.
+#[test]
+fn a_machine_shows_its_counts() {
+    let c = config(Schedule::race_all());
+    let start = Instant::now();
+    let mut machine = literal(&c, start, vec![v4(0), v6(0), v4(1)]);
+    assert!(matches!(machine.poll(start), Action::Start { .. }));
+    assert_eq!(
+        format!("{machine:?}"),
+        "Machine { attempts: 1, running: [0, 1], queued: 2, .. }"
+    );
+}
+
+/// A race makes room for its attempts' records once, at its first start: one for each of
+/// its addresses (3), not the 4 a `Vec` grows to by itself.
+#[test]
+fn a_race_makes_room_for_an_attempt_to_each_address() {
+    let c = config(Schedule::race_all());
+    let start = Instant::now();
+    let mut machine = literal(&c, start, vec![v4(0), v4(1), v4(2)]);
+    assert!(matches!(machine.poll(start), Action::Start { .. }));
+    assert_eq!(machine.report.attempts.capacity(), 3);
 }

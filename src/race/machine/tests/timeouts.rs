@@ -136,3 +136,23 @@ fn a_total_timeout_of_duration_max_is_no_deadline() {
     let never = net.with(&c).list(["10.0.0.1:80"]);
     assert!(never.hangs(), "a blackhole with no deadline waits");
 }
+
+/// The machine counts the running attempts that have a timeout (a race with none looks
+/// at no attempt for one): the count follows them as they start, fail and time out.
+#[test]
+fn the_count_of_timed_attempts_follows_the_attempts() {
+    let mut c = config(Schedule::race_all());
+    c.attempt_timeout = Some(ms(100));
+    let start = Instant::now();
+    let mut machine = literal(&c, start, vec![v4(0), v4(1)]);
+    machine.dns_done(start);
+    assert!(matches!(machine.poll(start), Action::Start { idx: 0, .. }));
+    assert!(matches!(machine.poll(start), Action::TryPermit));
+    machine.permit(true);
+    assert!(matches!(machine.poll(start), Action::Start { idx: 1, .. }));
+    assert_eq!(machine.timed, 2);
+    machine.failed(start + ms(1), 0, io::ErrorKind::ConnectionRefused.into());
+    assert_eq!(machine.timed, 1);
+    assert!(matches!(machine.poll(start + ms(100)), Action::Drop(1)));
+    assert_eq!(machine.timed, 0);
+}

@@ -397,6 +397,9 @@ pub(in crate::race) struct Race {
     pub(in crate::race) log: Vec<(Duration, Step)>,
     /// The most permits of its budget in flight at once, other races' included.
     pub(in crate::race) peak: usize,
+    /// Whether the race started its best known address alone, as the machine tells the
+    /// driver's metrics at its end, won or failed.
+    pub(in crate::race) used_history: bool,
 }
 
 impl fmt::Debug for Race {

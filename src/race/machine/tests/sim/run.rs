@@ -38,6 +38,7 @@ pub(super) fn simulate<K: Knowledge>(
     let mut machine = Machine::new(config, knowledge, start);
     let end = sim.drive(&mut machine);
     net.now.set(sim.now);
+    let used_history = machine.used_history();
     let result = match end {
         Drive::Won(idx) => Ok(machine.won(sim.now, idx)),
         Drive::Failed(error) => Err(error),
@@ -53,6 +54,7 @@ pub(super) fn simulate<K: Knowledge>(
         took: sim.now - start,
         log: sim.log,
         peak: sim.budget.peak,
+        used_history,
     })
 }
 
