@@ -112,6 +112,11 @@ impl<'a, F> Dials<'a, F> {
         }
     }
 
+    /// Whether no attempt runs.
+    pub(super) fn is_empty(&self) -> bool {
+        self.first.idx().is_none() && self.others.is_empty()
+    }
+
     /// Drops the dial of attempt `idx`, and returns its permit.
     pub(super) fn stop(self: Pin<&mut Self>, idx: usize) -> Option<Permit<'a>> {
         let this = self.project();

@@ -118,6 +118,13 @@ where
                         }
                         Action::Drop(idx) => drop(running.as_mut().stop(idx)),
                         Action::Wait { until, in_line } => {
+                            // Something is still to come: an answer, an attempt's end, a
+                            // permit from the line, or the timer. Waiting for none of them
+                            // would hang the race for good.
+                            debug_assert!(
+                                dns_open || !running.is_empty() || in_line || until.is_some(),
+                                "the race waits for nothing that can happen: {machine:?}"
+                            );
                             if in_line {
                                 waiting.get_or_insert_with(|| budget.wait());
                             } else {
