@@ -10,8 +10,8 @@ mod support;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use connie::{Connectivity, ConnieConnector, Schedule};
-use connie_lab::{DnsServerBuilder, Https, Lab, RecordType};
+use connie::{ConnectInfo, Connectivity, ConnieConnector, Schedule};
+use connie_lab::{DnsServer, DnsServerBuilder, Https, Lab, RecordType};
 use support::{bounded, ip, ms};
 
 fn v4(last: u8) -> Ipv4Addr {
@@ -20,12 +20,21 @@ fn v4(last: u8) -> Ipv4Addr {
 
 /// A connector asking the lab's DNS server, with HTTPS records on, whatever this host's
 /// routes reach.
-fn connector(dns: &connie_lab::DnsServer, schedule: Schedule) -> ConnieConnector {
+fn connector(dns: &DnsServer, schedule: Schedule) -> ConnieConnector {
     ConnieConnector::new()
         .resolver(dns.resolver())
         .connectivity(Connectivity::Assume)
         .schedule(schedule)
         .https_records(true)
+}
+
+/// The account of a race to `www.lab.test.` on `port`, which connects.
+async fn connected(dns: &DnsServer, schedule: Schedule, port: u16) -> ConnectInfo {
+    let (_stream, info) = connector(dns, schedule)
+        .connect(("www.lab.test.", port))
+        .await
+        .unwrap();
+    info
 }
 
 /// A port nothing listens on, on the lab's addresses: the target's own port, which the
@@ -77,10 +86,7 @@ async fn the_records_port_is_dialed() {
             .start()
             .await
             .unwrap();
-        let (_stream, info) = connector(&dns, Schedule::race_all())
-            .connect(("www.lab.test.", UNUSED_PORT))
-            .await
-            .unwrap();
+        let info = connected(&dns, Schedule::race_all(), UNUSED_PORT).await;
         assert_eq!(
             info.remote_addr(),
             SocketAddr::new(ip("127.0.9.2"), lab.port())
@@ -115,10 +121,7 @@ async fn an_alias_is_followed_and_its_target_looked_up() {
             .start()
             .await
             .unwrap();
-        let (_stream, info) = connector(&dns, Schedule::rfc8305())
-            .connect(("www.lab.test.", UNUSED_PORT))
-            .await
-            .unwrap();
+        let info = connected(&dns, Schedule::rfc8305(), UNUSED_PORT).await;
         assert_eq!(
             info.remote_addr(),
             SocketAddr::new(ip("127.0.9.3"), lab.port())
@@ -153,10 +156,7 @@ async fn a_target_is_looked_up_while_attempts_run() {
             .start()
             .await
             .unwrap();
-        let (_stream, info) = connector(&dns, Schedule::race_all())
-            .connect(("www.lab.test.", lab.port()))
-            .await
-            .unwrap();
+        let info = connected(&dns, Schedule::race_all(), lab.port()).await;
         let starts: Vec<_> = info
             .attempts()
             .iter()
@@ -200,10 +200,9 @@ async fn the_names_own_answers_serve_its_endpoint() {
             let connector = connector(&dns, Schedule::race_all());
             let connector = match built_elsewhere {
                 true => connector,
-                false => connector.resolver_config(
-                    dns.resolver_config(),
-                    connie_lab::DnsServer::resolver_opts(),
-                ),
+                false => {
+                    connector.resolver_config(dns.resolver_config(), DnsServer::resolver_opts())
+                }
             };
             let (_stream, info) = connector.connect((name, UNUSED_PORT)).await.unwrap();
             assert!(info.endpoint().is_some(), "{name}");
@@ -245,10 +244,7 @@ async fn endpoints_are_tried_by_priority() {
             .start()
             .await
             .unwrap();
-        let (_stream, info) = connector(&dns, Schedule::sequential())
-            .connect(("www.lab.test.", UNUSED_PORT))
-            .await
-            .unwrap();
+        let info = connected(&dns, Schedule::sequential(), UNUSED_PORT).await;
         let dialed: Vec<_> = info.attempts().iter().map(|a| a.addr().ip()).collect();
         assert_eq!(dialed, [ip("127.0.9.5"), ip("127.0.9.6")]);
         let endpoint = info.endpoint().expect("the record's endpoint");
@@ -275,17 +271,10 @@ async fn a_late_https_answer_holds_up_only_the_resolution_delay() {
             .start()
             .await
             .unwrap();
-        let name = ("www.lab.test.", lab.port());
-        let (_stream, info) = connector(&dns, Schedule::rfc8305())
-            .connect(name)
-            .await
-            .unwrap();
+        let info = connected(&dns, Schedule::rfc8305(), lab.port()).await;
         assert_eq!(info.attempts()[0].started(), ms(5));
         assert!(info.endpoint().is_none());
-        let (_stream, info) = connector(&dns, Schedule::race_all())
-            .connect(name)
-            .await
-            .unwrap();
+        let info = connected(&dns, Schedule::race_all(), lab.port()).await;
         assert_eq!(info.attempts()[0].started(), ms(0));
     })
     .await
