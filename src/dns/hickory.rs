@@ -123,16 +123,9 @@ impl Hickory {
     fn lookup(&self, name: Name, families: IpFamily, https: Option<&HttpsQuery>) -> Answers {
         let https = https.and_then(|query| Some((query, https_name(&name)?)));
         let Some((query, https_name)) = https else {
-            return self.plain(name, families);
+            return self.plain(name, families, None).0;
         };
-        // A name looked up as it is (absolute, or the search list's only candidate): its
-        // answers are the very name's whose records are asked for.
-        let plain_is_name = match &self.search {
-            _ if is_absolute(&name) => true,
-            Some(search) => search.candidates(&name) == [https_name.clone()],
-            None => false,
-        };
-        let plain = self.plain(name, families);
+        let (plain, plain_is_name) = self.plain(name, families, Some(&https_name));
         Answers::timed(WithHttps::new(
             plain,
             plain_is_name,
@@ -144,21 +137,33 @@ impl Hickory {
     }
 
     /// Looks `name`'s addresses up: the families of `families` at once, and for a name
-    /// that is not fully qualified, all from one name of the search list.
-    fn plain(&self, name: Name, families: IpFamily) -> Answers {
+    /// that is not fully qualified, all from one name of the search list. Also says
+    /// whether it looks up one name alone, and that name is `whole` (the name whose HTTPS
+    /// records are asked for): then its answers are that very name's.
+    fn plain(&self, name: Name, families: IpFamily, whole: Option<&Name>) -> (Answers, bool) {
+        let is_whole = |looked_up: &Name| whole.is_some_and(|whole| whole == looked_up);
         if is_absolute(&name) {
-            return Answers::lookups(per_family(&self.resolver, name, families));
+            let alone = is_whole(&name);
+            return (
+                Answers::lookups(per_family(&self.resolver, name, families)),
+                alone,
+            );
         }
         let Some(search) = &self.search else {
             let lookups = per_family_with(&self.resolver, name, families, named);
-            return Answers::timed(SameName::new(lookups));
+            return (Answers::timed(SameName::new(lookups)), false);
         };
         let mut candidates = search.candidates(&name);
         if candidates.len() == 1 {
             let only = candidates.remove(0);
-            return Answers::lookups(per_family(&self.resolver, only, families));
+            let alone = is_whole(&only);
+            return (
+                Answers::lookups(per_family(&self.resolver, only, families)),
+                alone,
+            );
         }
-        Answers::timed(Search::new(&self.resolver, candidates, families))
+        let search = Search::new(&self.resolver, candidates, families);
+        (Answers::timed(search), false)
     }
 }
 

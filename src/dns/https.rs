@@ -223,10 +223,9 @@ impl<S> WithHttps<S> {
 
     /// `endpoint`'s hints of the families wanted, as answers.
     fn hints(&mut self, endpoint: &Arc<ServiceEndpoint>) {
-        let v6 = endpoint.ipv6_hints.iter().map(|&ip| IpAddr::V6(ip));
-        let v4 = endpoint.ipv4_hints.iter().map(|&ip| IpAddr::V4(ip));
-        for (family, hints) in [(Family::V6, v6.collect()), (Family::V4, v4.collect())] {
-            let hints: Vec<IpAddr> = hints;
+        let v6: Vec<IpAddr> = endpoint.ipv6_hints.iter().map(|&ip| ip.into()).collect();
+        let v4: Vec<IpAddr> = endpoint.ipv4_hints.iter().map(|&ip| ip.into()).collect();
+        for (family, hints) in [(Family::V6, v6), (Family::V4, v4)] {
             if !hints.is_empty() && self.families.allows(family) {
                 let addrs = hints.into_iter().map(|ip| SocketAddr::new(ip, 0));
                 self.ready

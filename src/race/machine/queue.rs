@@ -342,12 +342,6 @@ impl AddrQueue {
         self.endpoints.as_slice().get(usize::from(address.endpoint))
     }
 
-    /// Whether `address` serves `endpoint`.
-    fn serves(&self, address: &Address, endpoint: &Arc<ServiceEndpoint>) -> bool {
-        self.endpoint(address)
-            .is_some_and(|e| Arc::ptr_eq(e, endpoint))
-    }
-
     /// Takes `addr`, which the race has already, as an address of `via`'s endpoint too:
     /// a queued address moves up to a better-placed endpoint, and a hint its target's
     /// answer holds is a hint no longer. Whether it moved up.
@@ -359,7 +353,7 @@ impl AddrQueue {
             // Held back for the other family: it joins as a plain address.
             return false;
         };
-        if self.serves(&self.addrs[idx], endpoint) {
+        if serves(self.endpoints.as_slice(), &self.addrs[idx], endpoint) {
             self.addrs[idx].hint &= via.hint;
             return false;
         }
@@ -392,20 +386,18 @@ impl AddrQueue {
         family: Family,
         kept: &[SocketAddr],
     ) {
-        let stale: Vec<u32> = self
-            .family(family)
-            .queued
-            .iter()
-            .map(|q| q.idx)
-            .filter(|&idx| {
-                let address = &self.addrs[idx as usize];
-                address.hint && self.serves(address, endpoint) && !kept.contains(&address.addr)
-            })
-            .collect();
-        if !stale.is_empty() {
-            let queued = &mut self.family_mut(family).queued;
-            queued.retain(|q| !stale.contains(&q.idx));
-        }
+        let (addrs, endpoints) = (&self.addrs, self.endpoints.as_slice());
+        let queued = match family {
+            Family::V4 => &mut self.v4.queued,
+            Family::V6 => &mut self.v6.queued,
+        };
+        queued.retain(|q| {
+            let address = &addrs[q.idx as usize];
+            let stale = address.hint
+                && serves(endpoints, address, endpoint)
+                && !kept.contains(&address.addr);
+            !stale
+        });
     }
 
     /// Puts `queued` in its place, as the latest arrival.
@@ -501,6 +493,17 @@ impl AddrQueue {
             Family::V6 => &mut self.v6,
         }
     }
+}
+
+/// Whether `address` serves `endpoint`, one of the queue's `endpoints`.
+fn serves(
+    endpoints: &[Arc<ServiceEndpoint>],
+    address: &Address,
+    endpoint: &Arc<ServiceEndpoint>,
+) -> bool {
+    endpoints
+        .get(usize::from(address.endpoint))
+        .is_some_and(|e| Arc::ptr_eq(e, endpoint))
 }
 
 /// A count from the configuration in 4 bytes: a race never counts past 2³² addresses, so
