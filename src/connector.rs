@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::budget::{AttemptBudget, Budget, BudgetUse};
+use crate::burst::{Bursts, Joinable};
 use crate::config::Config;
 use crate::connectivity::Reach;
 use crate::dial::Origin;
@@ -76,6 +77,9 @@ pub struct ConnieConnector<D = TcpDialer> {
     pub(crate) budget: Arc<Budget>,
     /// The families this host can reach, as last probed; shared by every clone.
     pub(crate) reach: Arc<Reach>,
+    /// The cold races to each destination in flight, which others follow; shared by
+    /// every clone, `None` when turned off.
+    pub(crate) bursts: Option<Arc<Bursts>>,
     dialer: D,
     /// The URIs the `Service<Uri>` refuses.
     #[cfg(feature = "hyper")]
@@ -142,6 +146,7 @@ impl ConnieConnector {
             ))),
             budget: Arc::new(Budget::new(AttemptBudget::default())),
             reach: Arc::new(Reach::new()),
+            bursts: Some(Arc::default()),
             dialer: TcpDialer::new(),
             #[cfg(feature = "hyper")]
             schemes: crate::service::Schemes::default(),
@@ -483,6 +488,33 @@ impl<D> ConnieConnector<D> {
         }
     }
 
+    /// Sets whether races by name to the same host and port, started while a cold one is
+    /// in flight, follow it instead of racing every address at once.
+    ///
+    /// A cold burst (a service starts, a new upstream appears, and many requests arrive
+    /// at once) otherwise sends a SYN to every address from every request before any has
+    /// won: 500 requests to a 12-address name are up to 6,000 SYNs in a few milliseconds.
+    /// With this on, the first race to a host the history does not know races as ever.
+    /// The ones that start while it is still looking run their lookups, then wait for it,
+    /// at most one attempt delay ([`Schedule`]'s, or RFC 8305's 250 ms for a schedule that
+    /// starts every address at once; at most half of what a total timeout leaves), and go
+    /// on with what its win taught the history: its winner alone
+    /// ([`ConnectInfo::followed`](crate::ConnectInfo::followed)). If it fails, they go on
+    /// at once, on their own; if its caller drops it, the next of them probes. A race whose
+    /// best address the history knows never waits, and pays nothing for this.
+    ///
+    /// The trade-off: in a cold burst, a race can be one such wait slower than racing
+    /// alone. The races share what they find through the address history, so with
+    /// [`history(0)`](Self::history) they do not coordinate.
+    ///
+    /// Shared by every clone; this makes a new one: clones made before keep the old one.
+    ///
+    /// Default is `true`.
+    pub fn coordinate(mut self, on: bool) -> Self {
+        self.bursts = on.then(Arc::default);
+        self
+    }
+
     /// Sets whether addresses given as a list (`connect(&[a, b, c][..])`, a `Vec`) are
     /// attempted exactly in the order given: no RFC 6724 sort, no reordering by the
     /// address history, no interleaving of the families. The schedule's timing still
@@ -546,6 +578,7 @@ impl<D> ConnieConnector<D> {
             history: self.history,
             budget: self.budget,
             reach: self.reach,
+            bursts: self.bursts,
             dialer,
             #[cfg(feature = "hyper")]
             schemes: self.schemes,
@@ -707,7 +740,7 @@ impl<D: Dial> ConnieConnector<D> {
                 false => None,
             };
             let answers = stream::iter([Answer::literal(addrs)]);
-            self.race(origin, answers, nat64.as_ref()).await
+            self.race(origin, answers, nat64.as_ref(), None).await
         }
     }
 
@@ -766,7 +799,16 @@ impl<D: Dial> ConnieConnector<D> {
             }
             let https = self.https_query(origin);
             let answers = self.resolver.lookup(host, plain, port, families, https)?;
-            self.race(origin, answers, nat64.as_ref()).await
+            // Races to one name coordinate through the history: without it they cannot.
+            let burst = match (&self.bursts, &self.history) {
+                (Some(bursts), Some(_)) => Some(Joinable {
+                    bursts,
+                    host: origin.host.unwrap_or(host),
+                    port,
+                }),
+                _ => None,
+            };
+            self.race(origin, answers, nat64.as_ref(), burst).await
         }
     }
 
@@ -798,12 +840,14 @@ impl<D: Dial> ConnieConnector<D> {
         found
     }
 
-    /// Runs the race engine on `answers`, through `nat64` if given.
-    async fn race<S>(
-        &self,
-        origin: Origin<'_>,
+    /// Runs the race engine on `answers`, through `nat64` if given, in the `burst` to its
+    /// destination if it starts cold.
+    async fn race<'a, S>(
+        &'a self,
+        origin: Origin<'a>,
         answers: S,
         nat64: Option<&Pref64>,
+        burst: Option<Joinable<'a>>,
     ) -> Result<(D::Connection, Won), ConnectError>
     where
         S: Stream<Item = Answer> + Unpin,
@@ -821,6 +865,7 @@ impl<D: Dial> ConnieConnector<D> {
             &self.budget,
             origin,
             answers,
+            burst,
         ))
         .await?;
         Ok((conn, Won::Raced(Box::new(info))))

@@ -24,6 +24,7 @@ pub struct ConnectInfo {
     pub(crate) refused: Vec<SocketAddr>,
     pub(crate) elapsed: Duration,
     pub(crate) used_history: bool,
+    pub(crate) followed: bool,
     pub(crate) alpn: Option<Vec<u8>>,
     /// The HTTPS record's endpoint the winning address served, if it came from one.
     pub(crate) endpoint: Option<Arc<ServiceEndpoint>>,
@@ -81,6 +82,13 @@ impl ConnectInfo {
     /// known, or a race that explores) and for the other schedules.
     pub fn used_history(&self) -> bool {
         self.used_history
+    }
+
+    /// Whether the race followed another race to its destination: it started cold while
+    /// that one was still looking, waited for it, and went on when it won, with what it
+    /// found (see [`ConnieConnector::coordinate`](crate::ConnieConnector::coordinate)).
+    pub fn followed(&self) -> bool {
+        self.followed
     }
 
     /// The application protocol the winning connection negotiated through TLS ALPN (such

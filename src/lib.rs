@@ -100,6 +100,18 @@
 //! [`ConnectInfo::used_history`] tells whether a race did, and each [`Attempt`] its
 //! measured [`handshake`](Attempt::handshake) and [`expected`](Attempt::expected) time.
 //!
+//! # Many races to one cold host
+//!
+//! The history cannot help a burst of races to a host it does not know yet: each would
+//! race every address before any has won. So the first cold race to a host and port
+//! probes, and the races by name that start while it is still looking follow it: their
+//! lookups run, their first attempt waits for the probe (one attempt delay at most), and
+//! they go on with what its win taught the history, its winner alone
+//! ([`ConnectInfo::followed`]). A probe that fails lets them go at once; one its caller
+//! drops hands over to the next of them. A race whose best address the history knows
+//! never waits. In a cold burst a race can be one wait slower than racing alone; see
+//! [`ConnieConnector::coordinate`].
+//!
 //! # Name resolution, `localhost` and `/etc/hosts`
 //!
 //! By default, names are resolved with hickory-resolver, not `getaddrinfo`. The resolver
@@ -274,6 +286,7 @@
 )]
 
 mod budget;
+mod burst;
 mod config;
 mod connectivity;
 mod connector;

@@ -12,6 +12,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use super::attempt::{Attempting, Dials};
 use super::machine::{Action, Knowledge, Machine};
 use crate::budget::{Budget, Permit, Wait};
+use crate::burst::{probe_end, Ended, Joinable, Role};
 use crate::config::Config;
 use crate::dial::{Destination, Origin, Progress};
 use crate::dns::Answer;
@@ -24,6 +25,8 @@ enum Event<'a, C> {
     Dns(Option<Answer>),
     /// The permit this race waited for.
     Permit(Permit<'a>),
+    /// The probe this race follows ended.
+    Probe(Ended),
     Timer,
 }
 
@@ -50,6 +53,7 @@ pub(crate) fn race<'a, D, K, S>(
     budget: &'a Budget,
     origin: Origin<'a>,
     mut answers: S,
+    burst: Option<Joinable<'a>>,
 ) -> impl Future<Output = Result<(D::Connection, ConnectInfo), ConnectError>> + 'a
 where
     D: Dial,
@@ -65,6 +69,9 @@ where
         // Its schedule and timeouts run on tokio timers.
         crate::runtime::timers().inspect_err(|e| tally.failed(start, e, false))?;
         let mut machine = Machine::new(config, knowledge, start.into_std());
+        if burst.is_some() {
+            machine.coordinated();
+        }
         let progress = Progress::default();
         let mut running = pin!(Dials::new());
         let mut dns_open = true;
@@ -73,6 +80,10 @@ where
         let mut waiting: Option<Wait<'_>> = None;
         let mut granted: Option<Permit<'_>> = None;
         let mut timer: Option<Pin<Box<Sleep>>> = None;
+        // A cold race's part in the burst to its destination: the probe it is, or the end
+        // of the probe it follows.
+        let mut probe = None;
+        let mut following: Option<Pin<Box<dyn Future<Output = Ended> + Send + 'a>>> = None;
         // A debug build counts the wake-ups at one instant (see `most_actions`).
         #[cfg(debug_assertions)]
         let (mut last, mut at_once) = (start, 0usize);
@@ -112,6 +123,16 @@ where
                             granted = budget.try_take();
                             machine.permit(granted.is_some());
                         }
+                        Action::Join => match burst.map(Joinable::join) {
+                            Some(Role::Follow(end)) => {
+                                following = Some(Box::pin(probe_end(end)));
+                                machine.joined(now.into_std(), true);
+                            }
+                            joined => {
+                                probe = joined.and_then(Role::into_probe);
+                                machine.joined(now.into_std(), false);
+                            }
+                        },
                         Action::Abandon(idx) => {
                             granted = running.as_mut().stop(idx);
                             machine.permit(granted.is_some());
@@ -144,6 +165,9 @@ where
                         }
                         Action::Failed(error) => {
                             tally.failed(now, &error, machine.used_history());
+                            if let Some(probe) = probe.take() {
+                                probe.ended(false);
+                            }
                             return Err(error);
                         }
                     }
@@ -153,6 +177,7 @@ where
             // future keeps nothing of this turn of the loop but the wait.
             let event = {
                 let (running, answers, waiting) = (&mut running, &mut answers, &mut waiting);
+                let following = &mut following;
                 let mut timer = timer.as_mut().filter(|_| timed);
                 poll_fn(move |cx| {
                     if let Poll::Ready((idx, result)) = running.as_mut().poll_next(cx) {
@@ -165,6 +190,10 @@ where
                     }
                     if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
                         return Poll::Ready(Event::Permit(permit));
+                    }
+                    if let Some(Poll::Ready(ended)) = following.as_mut().map(|f| f.poll_unpin(cx)) {
+                        *following = None;
+                        return Poll::Ready(Event::Probe(ended));
                     }
                     match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
                         Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
@@ -183,6 +212,9 @@ where
                     // Closes every losing socket, including any that also connected.
                     running.set(Dials::new());
                     let info = machine.won(now, idx);
+                    if let Some(probe) = probe.take() {
+                        probe.ended(true);
+                    }
                     tally.won(Instant::from_std(now), info.used_history);
                     return Ok((conn, info));
                 }
@@ -218,6 +250,17 @@ where
                     granted = Some(permit);
                     machine.permit(true);
                 }
+                Event::Probe(Ended::Looking) if machine.follows_a_probe() => {
+                    // Dropped by its caller: the next race probes, and the others follow it.
+                    match burst.map(Joinable::join) {
+                        Some(Role::Follow(end)) => following = Some(Box::pin(probe_end(end))),
+                        joined => {
+                            probe = joined.and_then(Role::into_probe);
+                            machine.probe_ended(now, false);
+                        }
+                    }
+                }
+                Event::Probe(ended) => machine.probe_ended(now, ended == Ended::Won),
                 Event::Timer => {}
             }
         }

@@ -34,6 +34,8 @@ pub(crate) struct Report<R> {
     dns_v6: Option<Nanos>,
     /// The race started its best known address alone, as the history said.
     pub(crate) used_history: bool,
+    /// It followed another race to its destination, which won (see `burst`).
+    pub(crate) followed: bool,
 }
 
 /// What a race knows of an attempt's address, told to its [`Report`] as it asks.
@@ -191,6 +193,7 @@ impl<R> Report<R> {
             dns_v4: None,
             dns_v6: None,
             used_history: false,
+            followed: false,
         }
     }
 
@@ -353,6 +356,7 @@ impl<R> Report<R> {
             dns_v6: self.dns_v6.map(Nanos::get),
             refused: self.refused.take(),
             used_history: self.used_history,
+            followed: self.followed,
             alpn: None,
             endpoint: None,
         }

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use tracing::{debug, trace};
 
+mod follow;
 mod intake;
 mod queue;
 mod start;
@@ -26,6 +27,7 @@ mod stop;
 #[cfg(test)]
 pub(super) mod tests;
 
+use self::follow::Burst;
 use self::queue::{AddrQueue, Queued};
 use super::report::{attempt_timed_out, Dialed, Report};
 use crate::config::Config;
@@ -77,6 +79,10 @@ pub(crate) enum Action {
     /// Ask the attempt budget for a permit without waiting, and tell
     /// [`permit`](Machine::permit) whether one came.
     TryPermit,
+    /// The race is cold, and would start its first attempt: join the burst of races to
+    /// its destination, and tell [`joined`](Machine::joined) whether it follows a probe
+    /// (see `burst`).
+    Join,
     /// Attempt `idx` is abandoned for the next address: drop its dial and keep its permit
     /// for the next start.
     Abandon(usize),
@@ -154,6 +160,8 @@ pub(crate) struct Machine<'a, K> {
     /// The race's HTTPS records are asked for and have not answered: the first attempt
     /// waits for them, up to the resolution delay.
     https_pending: bool,
+    /// Its part in a burst of cold races to its destination.
+    burst: Burst,
 }
 
 /// What the race knows of an attempt's address, for its report.
@@ -208,6 +216,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             plain: false,
             resolver_sorted: false,
             https_pending: false,
+            burst: Burst::Off,
         }
     }
 
@@ -317,8 +326,12 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             self.failed(now, idx, attempt_timed_out());
             return Action::Drop(idx);
         }
+        self.end_overdue_hold(now);
         if self.ready(now) {
             debug_assert_ne!(self.permit, Permit::Asked, "a permit asked, and no reply");
+            if self.asks_to_join() {
+                return Action::Join;
+            }
             match self.permit {
                 Permit::Held => return self.start(now),
                 _ if self.running() == 0 => return self.start(now),

@@ -93,6 +93,17 @@ pub(super) struct Address {
 const NO_ENDPOINT: u16 = u16::MAX;
 
 impl Address {
+    /// Sets what the ranking said of it.
+    fn set_rank(&mut self, ranked: Ranked) {
+        let learned = Delays::learned(&ranked.known);
+        let compact = |t: Option<Duration>| t.map(Nanos::new);
+        self.source = ranked.source;
+        self.learned = learned.map_or([None; 2], |d| [d.next, d.handshake].map(compact));
+        self.known = learned.is_some();
+        self.expected = compact(ranked.known.expected());
+        self.rank = ranked.rank;
+    }
+
     /// The learned schedule's delays for it, if the history knows it
     /// ([`Delays::learned`]).
     pub(super) fn learned(&self) -> Option<Delays> {
@@ -277,19 +288,11 @@ impl AddrQueue {
         let Some(idx) = self.addrs.iter().rposition(|a| a.addr == addr) else {
             unreachable!("{addr} was not taken");
         };
-        let learned = Delays::learned(&ranked.known);
-        let compact = |t: Option<Duration>| t.map(Nanos::new);
-        self.addrs[idx] = Address {
-            addr,
-            source: ranked.source,
-            learned: learned.map_or([None; 2], |d| [d.next, d.handshake].map(compact)),
-            known: learned.is_some(),
-            expected: compact(ranked.known.expected()),
-            rank: ranked.rank,
-            group: via.group(),
-            hint: via.hint,
-            endpoint: self.endpoint_index(via.endpoint),
-        };
+        let (group, hint) = (via.group(), via.hint);
+        let endpoint = self.endpoint_index(via.endpoint);
+        let address = &mut self.addrs[idx];
+        address.set_rank(ranked);
+        (address.group, address.hint, address.endpoint) = (group, hint, endpoint);
         let idx = u32::try_from(idx).expect("fewer than 2³² addresses");
         self.insert(Queued {
             idx,
@@ -398,6 +401,30 @@ impl AddrQueue {
                 && !kept.contains(&address.addr);
             !stale
         });
+    }
+
+    /// The address [`pop`](Self::pop) would take first if any family could start.
+    pub(super) fn peek(&self) -> Option<&Address> {
+        let want = self.leading();
+        [want, want.other()]
+            .into_iter()
+            .find_map(|f| self.family(f).queued.front())
+            .map(|&queued| self.address(queued))
+    }
+
+    /// Ranks every queued address anew with `rank`, and puts each in its new place.
+    pub(super) fn rerank(&mut self, mut rank: impl FnMut(SocketAddr) -> Ranked) {
+        for family in [Family::V4, Family::V6] {
+            let mut queued = std::mem::take(&mut self.family_mut(family).queued);
+            for q in &queued {
+                let address = &mut self.addrs[q.idx as usize];
+                address.set_rank(rank(address.addr));
+            }
+            queued
+                .make_contiguous()
+                .sort_unstable_by_key(|q| self.key(q));
+            self.family_mut(family).queued = queued;
+        }
     }
 
     /// Puts `queued` in its place, as the latest arrival.

@@ -47,7 +47,10 @@ impl<K: Knowledge> Machine<'_, K> {
 
     /// Whether the schedule lets an attempt start now.
     pub(super) fn ready(&self, now: Instant) -> bool {
-        self.startable() && !self.gated(now) && self.next_allowed.is_some_and(|t| t <= now)
+        self.startable()
+            && !self.gated(now)
+            && !self.held(now)
+            && self.next_allowed.is_some_and(|t| t <= now)
     }
 
     /// When the schedule could next start an attempt without any other event happening.
@@ -56,10 +59,15 @@ impl<K: Knowledge> Machine<'_, K> {
             return None;
         }
         let next = self.next_allowed?;
-        match self.resolution_gate {
+        let next = match self.resolution_gate {
             // Gated with no end: only the preferred family's answer opens the gate.
-            Some(gate) if self.gated(next) => gate.map(|gate| gate.max(next)),
-            _ => Some(next),
+            Some(gate) if self.gated(next) => gate.map(|gate| gate.max(next))?,
+            _ => next,
+        };
+        // Held with no end: only the probe's end lets the first attempt go.
+        match self.held(next) {
+            true => self.hold_until().map(|until| until.max(next)),
+            false => Some(next),
         }
     }
 
@@ -75,7 +83,8 @@ impl<K: Knowledge> Machine<'_, K> {
         let endpoint = self.queue.endpoint(address).cloned();
         if self.report.attempts.is_empty() {
             let explore = || {
-                let explore = self.knowledge.explore();
+                // A follower dials what its probe found.
+                let explore = !self.burst.follows() && self.knowledge.explore();
                 if explore {
                     debug!(%addr, "exploring: racing every address despite the history");
                 }

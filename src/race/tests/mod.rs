@@ -202,6 +202,7 @@ where
         &budget,
         Origin::default(),
         answers,
+        None,
     ))
     .await
 }
@@ -225,6 +226,7 @@ where
         budget,
         Origin::default(),
         answers,
+        None,
     ))
     .await
 }
@@ -367,6 +369,7 @@ fn with_policy(schedule: Schedule, policy: impl crate::AddressPolicy) -> Config 
 
 mod abandon;
 mod budget;
+mod burst;
 mod flaky;
 mod learned;
 mod list;

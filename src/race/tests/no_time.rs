@@ -45,6 +45,7 @@ fn the_engine_needs_timers() {
             &budget,
             Origin::default(),
             literal(addrs.clone()),
+            None,
         );
         assert_no_time_driver(without_time(race));
     }

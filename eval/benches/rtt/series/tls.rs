@@ -105,7 +105,7 @@ impl TlsClient {
 /// connector and what it learned).
 #[derive(Clone)]
 enum Prepared {
-    Connie(ConnieConnector<RustlsDialer>),
+    Connie(Box<ConnieConnector<RustlsDialer>>),
     Oracle(SocketAddr, TlsConnector),
 }
 
@@ -126,10 +126,10 @@ impl Prepared {
                 .total_timeout(Some(s.total_timeout))
         };
         match client {
-            TlsClient::Default => Prepared::Connie(connie().rustls(config)),
-            TlsClient::RaceAll => {
-                Prepared::Connie(connie().schedule(Schedule::race_all()).rustls(config))
-            }
+            TlsClient::Default => Prepared::Connie(Box::new(connie().rustls(config))),
+            TlsClient::RaceAll => Prepared::Connie(Box::new(
+                connie().schedule(Schedule::race_all()).rustls(config),
+            )),
             TlsClient::Oracle => Prepared::Oracle(oracle, TlsConnector::from(Arc::new(config))),
         }
     }

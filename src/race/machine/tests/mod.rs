@@ -18,6 +18,7 @@
 //!   them;
 //! - [`budget`] and [`abandon`]: the attempt budget, and abandoning an overdue attempt
 //!   while it is spent;
+//! - [`burst`]: a cold race among others to its destination, probing or following;
 //! - [`props`]: invariants over random networks, under each schedule.
 //!
 //! What only the tokio driver can show (sockets closed, the DNS stream, a budget shared
@@ -43,6 +44,7 @@ use crate::{ConnectInfo, ErrorKind, Family, Outcome, Schedule};
 
 mod abandon;
 mod budget;
+mod burst;
 mod caps;
 mod failures;
 mod families;

@@ -222,6 +222,7 @@ impl Net {
             knowledge: Ranking::default(),
             answers: Answers::Literal(None),
             budget: Budget::unbounded(),
+            burst: None,
         }
     }
 }
@@ -385,6 +386,10 @@ pub(in crate::race) enum Step {
     },
     /// The machine failed the race.
     RaceFailed,
+    /// The race joined the burst to its destination: it follows a probe, or probes.
+    Joined { follows: bool },
+    /// The probe the race follows ended.
+    ProbeEnded(ProbeEnd),
 }
 
 /// What a race did, and how it ended.
@@ -454,6 +459,32 @@ pub(in crate::race) struct Setup<'n, K> {
     knowledge: K,
     answers: Answers,
     budget: Budget,
+    burst: Option<Part<'n>>,
+}
+
+/// A race's part in a burst of cold races to its destination, as the driver would join
+/// it (see `burst`).
+pub(in crate::race) enum Part<'n> {
+    /// No other cold race is in flight: it probes.
+    Probe,
+    /// It follows a probe that ends `at` (from the race's start) as `end` says, after
+    /// `then` ran: what the probe's race taught the history. `None`: the probe never ends.
+    Follow(Option<ProbeEnds<'n>>),
+}
+
+pub(in crate::race) struct ProbeEnds<'n> {
+    pub(in crate::race) at: Duration,
+    pub(in crate::race) end: ProbeEnd,
+    pub(in crate::race) then: Box<dyn FnOnce() + 'n>,
+}
+
+/// How the probe a race follows ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::race) enum ProbeEnd {
+    Won,
+    Failed,
+    /// Its caller dropped it, and this race probes in its place.
+    Dropped,
 }
 
 impl<'n, K: Knowledge> Setup<'n, K> {
@@ -478,7 +509,14 @@ impl<'n, K: Knowledge> Setup<'n, K> {
             knowledge,
             answers: self.answers,
             budget: self.budget,
+            burst: self.burst,
         }
+    }
+
+    /// Takes `part` in a burst to its destination if it starts cold.
+    pub(in crate::race) fn burst(mut self, part: Part<'n>) -> Self {
+        self.burst = Some(part);
+        self
     }
 
     /// Draws permits from `budget`.
@@ -507,7 +545,14 @@ impl<'n, K: Knowledge> Setup<'n, K> {
 
     fn simulate(self) -> Result<Race, Hung> {
         let dns = self.dns_events(self.net.now());
-        run::simulate(self.net, self.config, self.knowledge, dns, self.budget)
+        run::simulate(
+            self.net,
+            self.config,
+            self.knowledge,
+            dns,
+            self.budget,
+            self.burst,
+        )
     }
 
     /// The answers as the driver's stream gives them: the batches due at each instant

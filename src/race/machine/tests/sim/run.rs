@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::budget::BudgetState;
-use super::{Budget, Handshake, Host, Hung, Net, Race, Step};
+use super::{Budget, Handshake, Host, Hung, Net, Part, ProbeEnd, ProbeEnds, Race, Step};
 use crate::config::Config;
 use crate::dns::Answer;
 use crate::race::machine::{Action, Knowledge, Machine};
@@ -21,6 +21,7 @@ pub(super) fn simulate<K: Knowledge>(
     knowledge: K,
     dns: Vec<DnsEvent>,
     budget: Budget,
+    burst: Option<Part<'_>>,
 ) -> Result<Race, Hung> {
     let start = net.now();
     let mut sim = Sim {
@@ -34,8 +35,13 @@ pub(super) fn simulate<K: Knowledge>(
         budget: BudgetState::new(budget),
         timer: None,
         log: Vec::new(),
+        burst,
+        probe_ends: None,
     };
     let mut machine = Machine::new(config, knowledge, start);
+    if sim.burst.is_some() {
+        machine.coordinated();
+    }
     let end = sim.drive(&mut machine);
     net.now.set(sim.now);
     let used_history = machine.used_history();
@@ -111,11 +117,12 @@ enum Event {
     Attempt(usize),
     Dns,
     Permit,
+    ProbeEnds,
     Timer,
 }
 
 /// A race being run.
-struct Sim<'n> {
+struct Sim<'n, 'p> {
     net: &'n Net,
     start: Instant,
     now: Instant,
@@ -129,13 +136,17 @@ struct Sim<'n> {
     /// The machine's wake-up.
     timer: Option<Instant>,
     log: Vec<(Duration, Step)>,
+    /// Its part in a burst, until it joins.
+    burst: Option<Part<'p>>,
+    /// The end of the probe it follows, when it follows one that ends.
+    probe_ends: Option<(Instant, ProbeEnds<'p>)>,
 }
 
 /// Five times the steps the longest test takes: a race past it spins. Each step can cost
 /// as much as the attempts so far, so a larger cap makes a spinning race slow to fail.
 const MAX_STEPS: usize = 10_000;
 
-impl Sim<'_> {
+impl Sim<'_, '_> {
     fn log(&mut self, step: Step) {
         self.log.push((self.now - self.start, step));
         assert!(self.log.len() < MAX_STEPS, "the race spins");
@@ -197,6 +208,15 @@ impl Sim<'_> {
                     self.budget.start();
                     self.dial(idx, addr);
                 }
+                Action::Join => {
+                    let part = self.burst.take().expect("a part to take in the burst");
+                    let follows = matches!(part, Part::Follow(_));
+                    self.log(Step::Joined { follows });
+                    if let Part::Follow(Some(ends)) = part {
+                        self.probe_ends = Some((self.start + ends.at, ends));
+                    }
+                    machine.joined(self.now, follows);
+                }
                 Action::TryPermit => {
                     let granted = self.budget.try_take();
                     self.log(Step::Permit(granted));
@@ -246,8 +266,9 @@ impl Sim<'_> {
             self.budget.poll_wait();
         }
         let permit = self.budget.ready().then_some((self.now, Event::Permit));
+        let probe = self.probe_ends.as_ref().map(|p| (p.0, Event::ProbeEnds));
         let timer = self.timer.map(|at| (at, Event::Timer));
-        [attempt, dns, permit, timer]
+        [attempt, dns, permit, probe, timer]
             .into_iter()
             .flatten()
             .min_by_key(|(at, _)| *at)
@@ -305,6 +326,13 @@ impl Sim<'_> {
                     self.budget.take_handed();
                     self.log(Step::Permit(true));
                     machine.permit(true);
+                }
+                Event::ProbeEnds => {
+                    let (_, ProbeEnds { end, then, .. }) =
+                        self.probe_ends.take().expect("a probe that ends");
+                    then();
+                    self.log(Step::ProbeEnded(end));
+                    machine.probe_ended(self.now, end == ProbeEnd::Won);
                 }
                 Event::Timer => {}
             }

@@ -1,0 +1,131 @@
+//! A cold race among others to its destination: it probes, or it follows the probe (see
+//! `burst`). The driver joins the burst when the machine asks ([`Action::Join`]) and
+//! tells it when the probe ends; the machine holds the first attempt of a follower, and
+//! ranks its addresses again when the hold ends.
+//!
+//! [`Action::Join`]: super::Action::Join
+
+use std::time::Instant;
+
+use tracing::debug;
+
+use super::{Knowledge, Machine};
+use crate::burst::follow_wait;
+
+/// A race's part in a burst of cold races to its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Burst {
+    /// It takes no part: a race of literal addresses, coordination off, or a warm race.
+    Off,
+    /// It joins the burst if its first attempt would go to an address the history does
+    /// not know.
+    Cold,
+    /// It asked to join; the reply is due.
+    Asked,
+    /// It probes: it races alone.
+    Probe,
+    /// It follows a probe: its first attempt waits for the probe's end, or until this
+    /// (`None`: a wait too long for the clock).
+    Follow(Option<Instant>),
+    /// It followed a probe, and goes on on its own.
+    Followed,
+}
+
+impl Burst {
+    /// Whether the race follows, or followed, a probe: it never explores.
+    pub(super) fn follows(self) -> bool {
+        matches!(self, Burst::Follow(_) | Burst::Followed)
+    }
+}
+
+impl<K: Knowledge> Machine<'_, K> {
+    /// The race takes part in bursts to its destination (the driver has somewhere to join
+    /// them): it will ask to join one if it starts cold.
+    pub(crate) fn coordinated(&mut self) {
+        self.burst = Burst::Cold;
+    }
+
+    /// The driver joined the burst at `now`: the race follows a probe, or probes.
+    pub(crate) fn joined(&mut self, now: Instant, follows: bool) {
+        debug_assert_eq!(self.burst, Burst::Asked, "joined, and not asked to");
+        self.burst = if follows {
+            let left = self.deadline.map(|d| d.saturating_duration_since(now));
+            let wait = follow_wait(&self.config.schedule, left);
+            debug!(?wait, "following the race in flight to this destination");
+            Burst::Follow(now.checked_add(wait))
+        } else {
+            Burst::Probe
+        };
+    }
+
+    /// The probe this race follows ended at `now`: it `won` (the history knows its
+    /// winner), failed, or was dropped (and this race probes now).
+    pub(crate) fn probe_ended(&mut self, now: Instant, won: bool) {
+        if let Burst::Follow(_) = self.burst {
+            debug!(won, "the race followed ended");
+            self.report.followed = won;
+            self.release(now);
+        }
+    }
+
+    /// Whether the race waits for a probe to end.
+    pub(crate) fn follows_a_probe(&self) -> bool {
+        matches!(self.burst, Burst::Follow(_))
+    }
+
+    /// Whether the race would start its first attempt cold, and has to ask to join the
+    /// burst first; a race whose best address the history knows takes no part.
+    pub(super) fn asks_to_join(&mut self) -> bool {
+        if self.burst != Burst::Cold || !self.report.attempts.is_empty() {
+            return false;
+        }
+        if self.queue.peek().is_some_and(|a| a.learned().is_some()) {
+            self.burst = Burst::Off;
+            return false;
+        }
+        self.burst = Burst::Asked;
+        true
+    }
+
+    /// Whether a follower's first attempt waits at `now`: until its probe ends or its
+    /// wait is over, unless its best address is known (another race taught the history).
+    pub(super) fn held(&self, now: Instant) -> bool {
+        match self.burst {
+            Burst::Asked => true,
+            Burst::Follow(until) => {
+                self.report.attempts.is_empty()
+                    && until.is_none_or(|until| now < until)
+                    && self.queue.peek().is_none_or(|a| a.learned().is_none())
+            }
+            _ => false,
+        }
+    }
+
+    /// When a follower's wait is over.
+    pub(super) fn hold_until(&self) -> Option<Instant> {
+        match self.burst {
+            Burst::Follow(until) => until,
+            _ => None,
+        }
+    }
+
+    /// Ends a follower's wait if it is over at `now`.
+    pub(super) fn end_overdue_hold(&mut self, now: Instant) {
+        if let Burst::Follow(Some(until)) = self.burst {
+            if now >= until {
+                debug!("the race followed is late: racing alone");
+                self.release(now);
+            }
+        }
+    }
+
+    /// The follower goes on on its own: its addresses ranked anew, with what the history
+    /// learned meanwhile.
+    fn release(&mut self, now: Instant) {
+        self.burst = Burst::Followed;
+        if !self.plain {
+            let (knowledge, rfc6724) = (&self.knowledge, !self.resolver_sorted);
+            self.queue.rerank(|addr| knowledge.rank(addr, rfc6724, now));
+        }
+    }
+}
