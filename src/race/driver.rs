@@ -183,6 +183,8 @@ where
                     // Closes every losing socket, including any that also connected.
                     running.set(Dials::new());
                     let info = machine.won(now, idx);
+                    #[cfg(feature = "ech")]
+                    let info = info.with_ech(progress.ech_of(idx));
                     tally.won(Instant::from_std(now), info.used_history);
                     return Ok((conn, info));
                 }

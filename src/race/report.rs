@@ -355,6 +355,8 @@ impl<R> Report<R> {
             used_history: self.used_history,
             alpn: None,
             endpoint: None,
+            #[cfg(feature = "ech")]
+            ech: crate::dns::Ech::NotOffered,
         }
     }
 
