@@ -88,6 +88,8 @@
 )]
 
 mod dns;
+#[cfg(feature = "ech")]
+mod ech;
 mod fds;
 mod host;
 mod lab;
@@ -99,7 +101,13 @@ mod testing;
 mod tls;
 
 pub use self::dns::{DnsServer, DnsServerBuilder, Https, RecordType};
+#[cfg(feature = "ech")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
+pub use self::ech::EchKey;
 pub use self::fds::open_fds;
+#[cfg(feature = "ech")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
+pub use self::host::EchHost;
 pub use self::host::{
     AliveHost, BlackholedHost, HostKind, RefusedHost, ResetHost, SilentHost, TlsHost,
 };
