@@ -301,8 +301,9 @@ impl<D> ConnieConnector<D> {
     /// `race_all` wait for nothing). Records that have not come a fifth of the time `A` and
     /// `AAAA` took after them (at least 5 ms, at most 50 ms, as Chromium) are given up for
     /// the race, so a network that drops HTTPS queries costs at most that: a race whose
-    /// every address failed does not wait out the resolver's timeout for them.
-    /// [`ConnectInfo::endpoint`] tells which endpoint won.
+    /// every address failed does not wait out the resolver's timeout for them. With ECH
+    /// (`ConnieConnector::ech`, feature `ech`), no attempt starts before the records have
+    /// answered or been given up. [`ConnectInfo::endpoint`] tells which endpoint won.
     /// Only hickory resolvers look HTTPS records up (the default, and a `TokioResolver`),
     /// for a name of two labels or more; a name without a final dot is asked as given,
     /// fully qualified.

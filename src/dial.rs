@@ -144,6 +144,15 @@ impl<'a> Destination<'a> {
         }
     }
 
+    /// Tells the race what became of ECH in this attempt's handshake, for
+    /// [`ConnectInfo::ech`](crate::ConnectInfo::ech) if it wins.
+    #[cfg(feature = "ech")]
+    pub(crate) fn ech(&self, ech: crate::dns::Ech) {
+        if let Some((progress, idx)) = self.progress {
+            progress.ech(idx, ech);
+        }
+    }
+
     /// A destination for attempt `idx` of a race, reporting to `progress`, at an address
     /// that serves `endpoint` if it came from an HTTPS record.
     pub(crate) fn new(
@@ -198,6 +207,9 @@ pub(crate) struct Progress {
     /// Set with every report, so the race looks at `reports` only when there are some.
     fresh: AtomicBool,
     reports: Mutex<Rare<(usize, Instant)>>,
+    /// What became of ECH in the attempts that offered it.
+    #[cfg(feature = "ech")]
+    ech: Mutex<Vec<(usize, crate::dns::Ech)>>,
 }
 
 impl Progress {
@@ -207,6 +219,24 @@ impl Progress {
             .unwrap_or_else(|e| e.into_inner())
             .push((idx, at));
         self.fresh.store(true, Ordering::Release);
+    }
+
+    #[cfg(feature = "ech")]
+    fn ech(&self, idx: usize, ech: crate::dns::Ech) {
+        self.ech
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((idx, ech));
+    }
+
+    /// What became of ECH in attempt `idx`: [`NotOffered`](crate::dns::Ech::NotOffered)
+    /// unless it said.
+    #[cfg(feature = "ech")]
+    pub(crate) fn ech_of(&self, idx: usize) -> crate::dns::Ech {
+        let ech = self.ech.lock().unwrap_or_else(|e| e.into_inner());
+        ech.iter()
+            .find(|(i, _)| *i == idx)
+            .map_or_else(Default::default, |(_, ech)| *ech)
     }
 
     /// The reports since the last call, oldest first.

@@ -28,6 +28,9 @@ pub struct ConnectInfo {
     pub(crate) alpn: Option<Vec<u8>>,
     /// The HTTPS record's endpoint the winning address served, if it came from one.
     pub(crate) endpoint: Option<Arc<ServiceEndpoint>>,
+    /// What became of ECH in the winning attempt.
+    #[cfg(feature = "ech")]
+    pub(crate) ech: crate::dns::Ech,
 }
 
 impl ConnectInfo {
@@ -95,6 +98,22 @@ impl ConnectInfo {
     /// as `b"h2"` or `b"http/1.1"`), when its dialer does TLS and the server chose one.
     pub fn alpn(&self) -> Option<&[u8]> {
         self.alpn.as_deref()
+    }
+
+    /// What became of Encrypted Client Hello in the winning connection (with
+    /// [`ConnieConnector::ech`](crate::ConnieConnector::ech)): not offered, accepted (on
+    /// the first handshake or the one retry with the server's retry configurations), or
+    /// disabled by the server, the name then sent in the clear.
+    #[cfg(feature = "ech")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
+    pub fn ech(&self) -> crate::dns::Ech {
+        self.ech
+    }
+
+    /// The account with what the winning attempt's ECH became.
+    #[cfg(feature = "ech")]
+    pub(crate) fn with_ech(self, ech: crate::dns::Ech) -> ConnectInfo {
+        ConnectInfo { ech, ..self }
     }
 
     /// The account with the winning connection's local address and ALPN protocol, as its

@@ -184,8 +184,9 @@
 //! them. With TLS, endpoints are chosen by the ALPN protocols the `ClientConfig` offers,
 //! and an attempt offers only those its endpoint speaks. [`ConnectInfo::endpoint`] tells
 //! which endpoint won. The records are asked for by default for `https` and `wss` URIs
-//! through the `Service<Uri>` of a [`rustls`](ConnieConnector::rustls) connector. ECH is
-//! not done yet.
+//! through the `Service<Uri>` of a [`rustls`](ConnieConnector::rustls) connector. With the
+//! `ech` feature, `ConnieConnector::ech` offers Encrypted Client Hello to the endpoints
+//! whose records carry an ECH configuration.
 //!
 //! # Any resolver
 //!
@@ -263,6 +264,11 @@
 //!   such a connection, so leave `h2` out of the ALPN protocols). Bring a
 //!   `rustls::ClientConfig` with a crypto provider (rustls's `ring` feature, or its
 //!   default, aws-lc-rs).
+//! - `ech`: Encrypted Client Hello (RFC 9849) for `RustlsDialer`, its configuration from
+//!   HTTPS records (RFC 9848): `ConnieConnector::ech` takes a factory that makes the
+//!   `ClientConfig` for an ECH configuration, and `ConnectInfo::ech` (a
+//!   [`dns::Ech`](dns/index.html)) tells whether it was accepted. Brings rustls's
+//!   `aws_lc_rs` feature (its HPKE); the `ClientConfig` may use any provider.
 //! - `reqwest`: [`ConnieConnector`] is a `reqwest::dns::Resolve`, for reqwest's
 //!   `ClientBuilder::dns_resolver`: a reqwest client gets connie's parallel `A`/`AAAA`
 //!   lookups, its [address policy](ConnieConnector::address_policy) (the SSRF guard), its

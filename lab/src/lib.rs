@@ -88,6 +88,10 @@
 )]
 
 mod dns;
+#[cfg(feature = "ech")]
+mod ech;
+#[cfg(not(feature = "ech"))]
+mod ech_off;
 mod fds;
 mod host;
 mod lab;
@@ -99,7 +103,16 @@ mod testing;
 mod tls;
 
 pub use self::dns::{DnsServer, DnsServerBuilder, Https, RecordType};
+#[cfg(feature = "ech")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
+pub use self::ech::EchKey;
+#[cfg(not(feature = "ech"))]
+#[doc(hidden)]
+pub use self::ech_off::{EchHost, EchKey};
 pub use self::fds::open_fds;
+#[cfg(feature = "ech")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
+pub use self::host::EchHost;
 pub use self::host::{
     AliveHost, BlackholedHost, HostKind, RefusedHost, ResetHost, SilentHost, TlsHost,
 };

@@ -8,6 +8,11 @@
 //! ([`HttpsPart::Answered`], whatever it held, failures included) or was given up (a
 //! fifth of the time `A` and `AAAA` took after them, 5 to 50 ms). An endpoint of the name
 //! itself (target `.`) is served by the name's own answers, with no lookup of its own.
+//!
+//! A client that offers ECH sends no ClientHello before the records have answered (RFC
+//! 9848 §5.3): the name's own answers are held back until then (or until the records are
+//! given up), and, when every endpoint has ECH, given without their addresses, which
+//! would be reached without it (SVCB-reliant, §5.1).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -70,8 +75,11 @@ pub(crate) enum HttpsPart {
 pub(crate) struct HttpsQuery {
     /// The protocols its TLS configuration offers; `None` without TLS.
     pub(crate) alpn: Option<Arc<[Vec<u8>]>>,
-    /// Whether it offers ECH.
+    /// Whether it offers ECH: then it waits for the records before it dials (see
+    /// [`WithHttps`]).
     pub(crate) ech: bool,
+    /// With ECH: whether endpoints without ECH are kept beside those with it.
+    pub(crate) ech_mixed: bool,
 }
 
 /// The name whose HTTPS records a race asks for, if it asks: the name as given, fully
@@ -115,6 +123,12 @@ pub(super) struct WithHttps<S> {
     start: Option<Instant>,
     /// When the records are given up, once the plain lookups are over.
     cutoff: Option<Pin<Box<Sleep>>>,
+    /// The client offers ECH: plain answers wait for the records.
+    ech: bool,
+    /// Plain answers waiting for the records.
+    held: Vec<Answer>,
+    /// Every endpoint has ECH: the plain answers go without their addresses.
+    reliant: bool,
 }
 
 impl<S> WithHttps<S> {
@@ -147,6 +161,9 @@ impl<S> WithHttps<S> {
             families,
             start: None,
             cutoff: None,
+            ech: query.ech,
+            held: Vec::new(),
+            reliant: false,
         }
     }
 
@@ -186,6 +203,24 @@ impl<S> WithHttps<S> {
         self.records = None;
         self.plain_addrs = Vec::new();
         self.ready.push_back(Answer::https(HttpsPart::Answered));
+        self.release();
+    }
+
+    /// The plain answers held back for the records go out.
+    fn release(&mut self) {
+        for answer in std::mem::take(&mut self.held) {
+            let answer = self.plain_out(answer);
+            self.ready.push_back(answer);
+        }
+    }
+
+    /// A plain answer as the race gets it: without its addresses when every endpoint has
+    /// ECH (they serve those endpoints of the name itself as their answers already).
+    fn plain_out(&self, mut answer: Answer) -> Answer {
+        if let (true, Ok(addrs)) = (self.reliant, &mut answer.result) {
+            addrs.clear();
+        }
+        answer
     }
 
     /// The records of `owner` arrived: the answer that says so, each endpoint's hints,
@@ -195,8 +230,10 @@ impl<S> WithHttps<S> {
         self.ready.push_back(Answer::https(HttpsPart::Answered));
         let plain_addrs = std::mem::take(&mut self.plain_addrs);
         let Service::Endpoints(endpoints) = service else {
+            self.release();
             return;
         };
+        self.reliant = self.ech && endpoints.iter().all(|e| e.service.has_ech());
         let mut targets: Vec<(Name, Vec<Arc<ServiceEndpoint>>)> = Vec::new();
         for endpoint in endpoints {
             let target = endpoint.target.unwrap_or_else(|| owner.clone());
@@ -219,6 +256,7 @@ impl<S> WithHttps<S> {
         for (target, endpoints) in targets {
             self.look_up(target, endpoints);
         }
+        self.release();
     }
 
     /// `endpoint`'s hints of the families wanted, as answers.
@@ -273,7 +311,11 @@ impl<S: Stream<Item = Answer> + Unpin> Stream for WithHttps<S> {
                 match plain.poll_next_unpin(cx) {
                     Poll::Ready(Some(answer)) => {
                         this.plain_answer(&answer);
-                        return Poll::Ready(Some(answer));
+                        if this.ech && this.records.is_some() {
+                            this.held.push(answer);
+                            continue;
+                        }
+                        return Poll::Ready(Some(this.plain_out(answer)));
                     }
                     Poll::Ready(None) => this.plain_done(),
                     Poll::Pending => {}
@@ -314,6 +356,7 @@ async fn records(resolver: &TokioResolver, mut name: Name, query: &HttpsQuery) -
     let client = Client {
         alpn: query.alpn.as_deref(),
         ech: query.ech,
+        ech_mixed: query.ech_mixed,
     };
     let keyed = Keyed::default();
     for _ in 0..=MAX_ALIASES {

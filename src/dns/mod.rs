@@ -56,6 +56,8 @@ pub use self::hickory::SystemResolver;
 use self::hickory::{Hickory, Unbuilt};
 use self::https::HttpsQuery;
 pub use self::resolve::{Answer, Answers, Query, Resolve};
+#[cfg(feature = "ech")]
+pub use self::svcb::Ech;
 pub use self::svcb::ServiceEndpoint;
 #[cfg(feature = "hyper")]
 pub use self::tower::ServiceResolver;

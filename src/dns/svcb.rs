@@ -90,14 +90,57 @@ impl ServiceEndpoint {
     }
 }
 
+/// What became of Encrypted Client Hello (RFC 9849) in a connection, as
+/// [`ConnectInfo::ech`](crate::ConnectInfo::ech) reports it (feature `ech`, with
+/// [`ConnieConnector::ech`](crate::ConnieConnector::ech)).
+///
+/// ```no_run
+/// # async fn doc(connector: connie::ConnieConnector<connie::RustlsDialer>) -> Result<(), connie::ConnectError> {
+/// use connie::dns::Ech;
+///
+/// let (_stream, info) = connector.connect("example.com:443").await?;
+/// match info.ech() {
+///     Ech::Accepted { retried } => println!("the name went encrypted (retried: {retried})"),
+///     Ech::Disabled => println!("the server turned ECH off: the name went in the clear"),
+///     _ => println!("no ECH: the name went in the clear"),
+/// }
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "ech")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Ech {
+    /// Not offered: the winning endpoint's HTTPS record had no ECH configuration (or the
+    /// address came from no record), or the connection is plain TCP.
+    #[default]
+    NotOffered,
+    /// Offered and accepted: the server name went encrypted, and the server proved it
+    /// decrypted it.
+    Accepted {
+        /// The first offer was rejected with the server's retry configurations, and this
+        /// connection is the one retry made with them (RFC 9849 §6.1.6).
+        retried: bool,
+    },
+    /// Offered and rejected by a server that gave no retry configurations, after it
+    /// proved it holds the certificate of the configuration's public name: the server
+    /// turned ECH off ("securely disabled", RFC 9849 §6.1.6), and this connection is the
+    /// one retry made without ECH, its server name in the clear.
+    Disabled,
+}
+
 /// What the client can make of an endpoint.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Client<'a> {
     /// The protocols its TLS configuration offers; `None` without TLS (plain TCP), where
     /// any endpoint will do but a QUIC-only one.
     pub(crate) alpn: Option<&'a [Vec<u8>]>,
-    /// Whether it can offer ECH: an endpoint whose `mandatory` names `ech` needs it.
+    /// Whether it offers ECH: an endpoint whose `mandatory` names `ech` needs it, and an
+    /// endpoint whose `ech` it cannot use is skipped.
     pub(crate) ech: bool,
+    /// With ECH: whether endpoints without ECH are kept beside those with it
+    /// ([`ConnieConnector::ech_only`](crate::ConnieConnector::ech_only) off).
+    pub(crate) ech_mixed: bool,
 }
 
 /// Reads a name's HTTPS record set.
@@ -109,6 +152,10 @@ pub(crate) struct Client<'a> {
 /// - A ServiceMode record is skipped if it needs what the client cannot do: a mandatory
 ///   key it does not know, or no protocol in common with `client` (an endpoint that speaks
 ///   only QUIC, `h3`, cannot be reached over TCP).
+/// - A client that offers ECH skips an endpoint whose `ech` it cannot use (malformed, or no
+///   configuration it supports), and, unless it keeps them (`ech_mixed`), the endpoints
+///   without `ech` when one has it: a record set that mixes them invites a downgrade
+///   (RFC 9848 §8).
 /// - A `port` of 0, or one the Fetch standard calls bad (SMTP, IRC, …), is ignored: the
 ///   endpoint is dialed on the authority's port.
 /// - The endpoints are sorted by priority, lowest first, records of one priority in the
@@ -131,6 +178,9 @@ pub(crate) fn read<'a>(
             Read::Skipped => {}
             Read::Malformed => return Service::Plain,
         }
+    }
+    if client.ech && !client.ech_mixed && endpoints.iter().any(|(_, e)| e.service.has_ech()) {
+        endpoints.retain(|(_, e)| e.service.has_ech());
     }
     if endpoints.is_empty() {
         return Service::Plain;
@@ -206,6 +256,14 @@ fn endpoint(record: &SVCB, client: Client<'_>) -> Read {
     if !endpoint.alpn.iter().any(speaks) {
         return Read::Skipped;
     }
+    if client.ech
+        && endpoint
+            .ech
+            .as_deref()
+            .is_some_and(|list| !ech_usable(list))
+    {
+        return Read::Skipped;
+    }
     Read::Usable(Endpoint {
         service: endpoint,
         target,
@@ -226,6 +284,21 @@ fn known(key: SvcParamKey, client: Client<'_>) -> bool {
         | SvcParamKey::Key(_)
         | SvcParamKey::Key65535
         | SvcParamKey::Unknown(_) => false,
+    }
+}
+
+/// Whether the client can offer ECH with `list`, a wire-format `ECHConfigList`: it parses,
+/// and has a configuration rustls supports. Never without the `ech` feature, where no
+/// client offers ECH.
+fn ech_usable(list: &[u8]) -> bool {
+    #[cfg(feature = "ech")]
+    {
+        crate::tls::ech::usable(list)
+    }
+    #[cfg(not(feature = "ech"))]
+    {
+        let _ = list;
+        false
     }
 }
 

@@ -212,6 +212,8 @@ where
                     // Closes every losing socket, including any that also connected.
                     running.set(Dials::new());
                     let info = machine.won(now, idx);
+                    #[cfg(feature = "ech")]
+                    let info = info.with_ech(progress.ech_of(idx));
                     if let Some(probe) = probe.take() {
                         probe.ended(true);
                     }

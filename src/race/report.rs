@@ -359,6 +359,8 @@ impl<R> Report<R> {
             followed: self.followed,
             alpn: None,
             endpoint: None,
+            #[cfg(feature = "ech")]
+            ech: crate::dns::Ech::NotOffered,
         }
     }
 

@@ -16,6 +16,8 @@
 mod alive;
 mod blackholed;
 mod counts;
+#[cfg(feature = "ech")]
+mod ech;
 mod listener;
 mod refused;
 mod reset;
@@ -33,6 +35,8 @@ use crate::tls::LabTls;
 
 pub use self::alive::AliveHost;
 pub use self::blackholed::BlackholedHost;
+#[cfg(feature = "ech")]
+pub use self::ech::EchHost;
 pub use self::refused::RefusedHost;
 pub use self::reset::ResetHost;
 pub use self::silent::SilentHost;

@@ -69,6 +69,7 @@ fn tls() -> Client<'static> {
     Client {
         alpn: Some(offered),
         ech: false,
+        ech_mixed: false,
     }
 }
 
@@ -76,6 +77,7 @@ fn tls() -> Client<'static> {
 const TCP: Client<'static> = Client {
     alpn: None,
     ech: false,
+    ech_mixed: false,
 };
 
 /// Reads `records` with ties kept in the order given.
@@ -194,6 +196,7 @@ fn a_record_without_a_protocol_in_common_is_skipped() {
     let client = Client {
         alpn: Some(h2_only),
         ech: false,
+        ech_mixed: false,
     };
     assert_eq!(
         summary(read_in_order(&records, client)),
@@ -246,10 +249,82 @@ fn a_mandatory_ech_needs_a_client_that_offers_it() {
         summary(read_in_order(&records, tls())),
         ["2 plain. - http/1.1"]
     );
-    let ech_client = Client { ech: true, ..tls() };
-    let read = endpoints(read_in_order(&records, ech_client));
-    assert_eq!(read[0].ech.as_deref(), Some(&[1, 2, 3][..]));
-    assert_eq!(read[1].ech, None);
+}
+
+/// With the `ech` feature, a client that offers ECH: it uses a record that makes `ech`
+/// mandatory, skips those without ECH beside it unless told to keep them, and skips one
+/// whose list it cannot use.
+#[cfg(feature = "ech")]
+mod ech {
+    use rustls::crypto::aws_lc_rs::hpke::DH_KEM_X25519_HKDF_SHA256_AES_128;
+    use rustls::crypto::hpke::Hpke;
+
+    use super::*;
+
+    fn list() -> Vec<u8> {
+        let (public, _) = DH_KEM_X25519_HKDF_SHA256_AES_128
+            .generate_key_pair()
+            .unwrap();
+        crate::tls::ech::test_list(1, &public.0, "ech.example")
+    }
+
+    fn ech_client(mixed: bool) -> Client<'static> {
+        Client {
+            ech: true,
+            ech_mixed: mixed,
+            ..tls()
+        }
+    }
+
+    fn has_ech(service: Service) -> Vec<bool> {
+        endpoints(service).iter().map(|e| e.has_ech()).collect()
+    }
+
+    #[test]
+    fn mandatory_ech_is_usable_with_ech() {
+        let list = list();
+        let record = mandatory(ech(service(1, "."), &list), &[SvcParamKey::EchConfigList]);
+        let read = endpoints(read_in_order(&[record], ech_client(false)));
+        assert_eq!(read[0].ech.as_deref(), Some(&list[..]));
+    }
+
+    #[test]
+    fn records_without_ech_are_skipped_when_one_has_it() {
+        let records = [
+            service(1, "plain."),
+            ech(service(2, "private."), &list()),
+            service(3, "other."),
+        ];
+        let read = read_in_order(&records, ech_client(false));
+        assert_eq!(summary(read.clone()), ["2 private. - http/1.1"]);
+        assert_eq!(has_ech(read), [true]);
+        // None has ECH: all of them, as without ECH.
+        let plain = [service(1, "plain."), service(3, "other.")];
+        assert_eq!(summary(read_in_order(&plain, ech_client(false))).len(), 2);
+        // A client without ECH keeps them all, the list unread.
+        assert_eq!(summary(read_in_order(&records, tls())).len(), 3);
+    }
+
+    #[test]
+    fn ech_only_false_keeps_them() {
+        let records = [service(1, "plain."), ech(service(2, "private."), &list())];
+        let read = read_in_order(&records, ech_client(true));
+        assert_eq!(has_ech(read), [false, true]);
+    }
+
+    #[test]
+    fn unusable_ech_list_skips_the_endpoint() {
+        let mut unknown_kem = list();
+        unknown_kem[7..9].copy_from_slice(&0x0099u16.to_be_bytes());
+        for bad in [vec![1, 2, 3], Vec::new(), unknown_kem] {
+            let records = [ech(service(1, "bad."), &bad), service(2, "plain.")];
+            // The plain one stays: no usable endpoint has ECH.
+            let read = read_in_order(&records, ech_client(false));
+            assert_eq!(summary(read), ["2 plain. - http/1.1"], "{bad:?}");
+            // Without ECH, the list is not the client's business.
+            assert_eq!(summary(read_in_order(&records, tls())).len(), 2);
+        }
+    }
 }
 
 /// The port applies to its record; 0 and the Fetch standard's bad ports are ignored, and

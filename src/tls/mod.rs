@@ -1,5 +1,9 @@
 //! [`RustlsDialer`] (feature `rustls`): TCP and its TLS handshake raced as one attempt,
-//! and [`MaybeTlsStream`], the connection it makes.
+//! and [`MaybeTlsStream`], the connection it makes; with the `ech` feature, Encrypted
+//! Client Hello for endpoints of HTTPS records that carry it (`ech.rs`).
+
+#[cfg(feature = "ech")]
+pub(crate) mod ech;
 
 use std::fmt;
 use std::future::Future;
@@ -48,15 +52,29 @@ use crate::{ConnieConnector, Destination, Dial, TcpDialer};
 /// A losing attempt is closed with a reset, as [`TcpDialer`]'s are, whether it is still in
 /// its TCP or its TLS handshake, so losers leave no `TIME_WAIT` behind.
 ///
+/// With the `ech` feature and [`ConnieConnector::ech`], an attempt to an endpoint whose
+/// HTTPS record carries an ECH configuration offers Encrypted Client Hello, with a
+/// `ClientConfig` of the factory given there.
+///
 /// Made by [`ConnieConnector::rustls`]; [`ConnieConnector::dialer`] reaches it.
 #[derive(Clone)]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub struct RustlsDialer {
     tcp: TcpDialer,
     config: Arc<ClientConfig>,
+    /// What it makes as it goes, shared by its clones.
+    made: Arc<Made>,
+}
+
+/// The configurations a [`RustlsDialer`] makes as it goes.
+#[derive(Default)]
+struct Made {
     /// `config` with fewer ALPN protocols, for HTTPS records' endpoints that speak fewer:
     /// made once for each set.
-    narrowed: Arc<Mutex<Vec<Arc<ClientConfig>>>>,
+    narrowed: Mutex<Vec<Arc<ClientConfig>>>,
+    /// The ECH config factory, and the configurations it made.
+    #[cfg(feature = "ech")]
+    ech: Option<ech::EchConfigs>,
 }
 
 impl RustlsDialer {
@@ -65,7 +83,7 @@ impl RustlsDialer {
         RustlsDialer {
             tcp,
             config: config.into(),
-            narrowed: Arc::default(),
+            made: Arc::default(),
         }
     }
 
@@ -74,16 +92,10 @@ impl RustlsDialer {
     /// speaks them all, or none (HTTPS records with such an endpoint are read with this
     /// configuration's protocols, which skip it, unless the dialer came later).
     fn config_for(&self, endpoint: Option<&ServiceEndpoint>) -> Arc<ClientConfig> {
-        let offered = &self.config.alpn_protocols;
-        let Some(endpoint) = endpoint else {
+        let Some(common) = alpn_for(&self.config.alpn_protocols, endpoint) else {
             return Arc::clone(&self.config);
         };
-        let speaks = |id: &&Vec<u8>| endpoint.alpn().any(|e| e == id.as_slice());
-        let common: Vec<Vec<u8>> = offered.iter().filter(speaks).cloned().collect();
-        if common.is_empty() || common.len() == offered.len() {
-            return Arc::clone(&self.config);
-        }
-        let mut narrowed = self.narrowed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut narrowed = self.made.narrowed.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(config) = narrowed.iter().find(|c| c.alpn_protocols == common) {
             return Arc::clone(config);
         }
@@ -105,6 +117,15 @@ impl RustlsDialer {
     }
 }
 
+/// The protocols of `offered` that `endpoint` speaks, in `offered`'s order, when they are
+/// fewer than `offered` and more than none; `None` for all of `offered`.
+fn alpn_for(offered: &[Vec<u8>], endpoint: Option<&ServiceEndpoint>) -> Option<Vec<Vec<u8>>> {
+    let endpoint = endpoint?;
+    let speaks = |id: &&Vec<u8>| endpoint.alpn().any(|e| e == id.as_slice());
+    let common: Vec<Vec<u8>> = offered.iter().filter(speaks).cloned().collect();
+    (!common.is_empty() && common.len() != offered.len()).then_some(common)
+}
+
 impl fmt::Debug for RustlsDialer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RustlsDialer")
@@ -121,9 +142,17 @@ impl Dial for RustlsDialer {
         // A bad name fails the attempt before its SYN.
         let name = (!is_plain(to.scheme())).then(|| server_name(&to));
         let config = name.is_some().then(|| self.config_for(to.endpoint()));
+        // A factory that fails, or a list it cannot use, fails the attempt before its SYN.
+        #[cfg(feature = "ech")]
+        let ech = name
+            .is_some()
+            .then(|| ech::offer(self.made.ech.as_ref(), to.endpoint()))
+            .flatten();
         let tcp = self.tcp.dial(to.clone());
         async move {
             let name = name.transpose()?;
+            #[cfg(feature = "ech")]
+            let ech = ech.transpose()?;
             let stream = tcp.await?;
             let (Some(name), Some(config)) = (name, config) else {
                 return Ok(MaybeTlsStream::Tcp(stream));
@@ -132,6 +161,13 @@ impl Dial for RustlsDialer {
             // Until the handshake is done, dropping the attempt (it lost) resets the
             // connection, as `TcpDialer` does for a connect in progress: no `TIME_WAIT`.
             SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
+            #[cfg(feature = "ech")]
+            if let Some(offer) = ech {
+                let (tls, ech) = ech::handshake(self, &to, name, stream, offer, config).await?;
+                to.ech(ech);
+                SockRef::from(tls.get_ref().0).set_linger(None)?;
+                return Ok(MaybeTlsStream::Tls(Box::new(tls)));
+            }
             let tls = TlsConnector::from(config).connect(name, stream).await?;
             SockRef::from(tls.get_ref().0).set_linger(None)?;
             Ok(MaybeTlsStream::Tls(Box::new(tls)))
@@ -431,7 +467,7 @@ mod tests {
             &dialer.config_for(Some(&h2)),
             &dialer.config_for(Some(&h2))
         ));
-        assert_eq!(dialer.narrowed.lock().unwrap().len(), 2);
+        assert_eq!(dialer.made.narrowed.lock().unwrap().len(), 2);
         // A configuration offering nothing offers nothing to any endpoint.
         let silent = RustlsDialer::new(TcpDialer::new(), config(&[]));
         assert!(silent.config_for(Some(&h2)).alpn_protocols.is_empty());
