@@ -1,0 +1,133 @@
+//! A cold burst on real loopback sockets: many connects at once to one name of
+//! blackholed, refused and alive hosts, behind the lab's DNS server (`burst` module). The
+//! SYNs are counted as they leave, by a dialer that counts each `connect()` per address
+//! before handing it to the `TcpDialer`, and the alive hosts count what they accepted.
+
+mod support;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use connie::{ConnectInfo, Connectivity, ConnieConnector, Destination, Dial, TcpDialer};
+use connie_lab::{HostKind, Lab, RecordType};
+use support::{bounded, ip};
+use tokio::net::TcpStream;
+
+/// The `TcpDialer`, counting the dials to each address.
+#[derive(Clone, Default)]
+struct Counting {
+    tcp: TcpDialer,
+    dials: Arc<Mutex<HashMap<SocketAddr, usize>>>,
+}
+
+impl Counting {
+    fn total(&self) -> usize {
+        self.dials.lock().unwrap().values().sum()
+    }
+
+    fn to(&self, addr: SocketAddr) -> usize {
+        self.dials.lock().unwrap().get(&addr).copied().unwrap_or(0)
+    }
+}
+
+impl Dial for Counting {
+    type Connection = TcpStream;
+
+    fn dial(&self, to: Destination<'_>) -> impl Future<Output = io::Result<TcpStream>> + Send {
+        *self.dials.lock().unwrap().entry(to.addr()).or_default() += 1;
+        self.tcp.dial(to)
+    }
+}
+
+/// `burst.lab.test.`: two blackholed hosts, one refused, two alive, on one port.
+async fn lab() -> Lab {
+    Lab::builder()
+        .blackholed(ip("127.0.20.1"))
+        .blackholed(ip("127.0.20.2"))
+        .refused(ip("127.0.20.3"))
+        .alive(ip("127.0.20.4"))
+        .alive(ip("127.0.20.5"))
+        .build()
+        .await
+        .unwrap()
+}
+
+/// `n` connects to `burst.lab.test.` at once, each on its own task of a current-thread
+/// runtime, so that each has looked its name up and joined before the first has won.
+async fn burst(connector: &ConnieConnector<Counting>, port: u16, n: usize) -> Vec<ConnectInfo> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let connector = connector.clone();
+            tokio::spawn(async move {
+                let (stream, info) = connector.connect(("burst.lab.test.", port)).await?;
+                drop(stream);
+                Ok::<_, connie::ConnectError>(info)
+            })
+        })
+        .collect();
+    let mut infos = Vec::new();
+    for task in tasks {
+        infos.push(task.await.unwrap().expect("no connect fails"));
+    }
+    infos
+}
+
+/// 200 connects at once to a cold five-address name: one races the five, the others dial
+/// its winner alone once it has won; 204 SYNs, where racing alone sends 1,000. DNS gets
+/// one `A` and one `AAAA` query for them all (hickory coalesces the lookups in flight).
+#[tokio::test]
+async fn a_cold_burst_on_loopback_sends_one_race_of_syns() {
+    bounded(async {
+        let lab = lab().await;
+        let dns = lab.dns("burst").start().await.unwrap();
+        let counting = Counting::default();
+        let connector = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .connectivity(Connectivity::Assume)
+            .with_dialer(counting.clone());
+        let infos = burst(&connector, lab.port(), 200).await;
+        let followers = infos.iter().filter(|i| i.followed()).count();
+        println!(
+            "200 connects at once to 5 addresses: {} SYNs, {followers} followed",
+            counting.total()
+        );
+        assert_eq!(counting.total(), 5 + 199, "{:?}", counting.dials);
+        assert_eq!(followers, 199);
+        // The alive hosts accepted what was dialed to them.
+        let alive: usize = lab.alive_hosts().map(|h| h.accepted()).sum();
+        let to_alive: usize = lab
+            .addrs_of(HostKind::Alive)
+            .into_iter()
+            .map(|a| counting.to(a))
+            .sum();
+        assert_eq!(alive, to_alive);
+        for addr in lab.addrs_of(HostKind::Blackholed) {
+            assert_eq!(counting.to(addr), 1, "{addr} dialed by the probe only");
+        }
+        assert_eq!(dns.queries(RecordType::A), 1);
+        assert_eq!(dns.queries(RecordType::AAAA), 1);
+    })
+    .await;
+}
+
+/// The same burst with coordination off: every connect races the five.
+#[tokio::test]
+async fn without_coordination_every_connect_races_every_address() {
+    bounded(async {
+        let lab = lab().await;
+        let dns = lab.dns("burst").start().await.unwrap();
+        let counting = Counting::default();
+        let connector = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .connectivity(Connectivity::Assume)
+            .coordinate(false)
+            .with_dialer(counting.clone());
+        burst(&connector, lab.port(), 200).await;
+        println!("200 connects uncoordinated: {} SYNs", counting.total());
+        assert_eq!(counting.total(), 5 * 200);
+    })
+    .await;
+}
