@@ -506,7 +506,16 @@ impl<D> ConnieConnector<D> {
     ///
     /// The trade-off: in a cold burst, a race can be one such wait slower than racing
     /// alone. The races share what they find through the address history, so with
-    /// [`history(0)`](Self::history) they do not coordinate.
+    /// [`history(0)`](Self::history) they do not coordinate. A name with a single address
+    /// has nothing to share: its races never wait.
+    ///
+    /// The connector also remembers the hosts whose connections negotiated HTTP/2 (ALPN
+    /// `h2`, with [`RustlsDialer`](crate::RustlsDialer)): a race to one of them waits, at
+    /// most 300 ms (as Chromium), while another race to it is in flight. One HTTP/2
+    /// connection serves every request, so a connection pool that gets it meanwhile drops
+    /// the waiting race before its SYN. The pool, not connie, decides how many connections
+    /// to open: hyper-util's legacy `Client` opens one per request that finds none idle,
+    /// unless `http2_only(true)` (see the recipes).
     ///
     /// Shared by every clone; this makes a new one: clones made before keep the old one.
     ///
@@ -767,8 +776,26 @@ impl<D: Dial> ConnieConnector<D> {
                 host: Some(host.trim_end_matches('.')),
                 scheme,
             };
+            let name = origin.host.unwrap_or(&host);
+            // A host that speaks HTTP/2 gets one race at a time, for a while (boxed: most
+            // races never wait for their turn).
+            let turn = match &self.bursts {
+                Some(bursts) if bursts.any_h2() => Box::pin(bursts.h2_turn(name, port)).await,
+                _ => Ok(None),
+            };
             // One await: what the lookup and the race keep lives in their own future.
-            let race = self.race_name(origin, &host, plain, port).await;
+            let race = match turn {
+                Ok(_turn) => {
+                    let race = self.race_name(origin, &host, plain, port).await;
+                    if let (Some(bursts), Ok((conn, _))) = (&self.bursts, &race) {
+                        if let Some(alpn) = self.dialer.alpn(conn) {
+                            bursts.negotiated(name, port, alpn == b"h2");
+                        }
+                    }
+                    race
+                }
+                Err(e) => Err(e),
+            };
             race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
         }
     }

@@ -74,12 +74,14 @@ impl<K: Knowledge> Machine<'_, K> {
     }
 
     /// Whether the race would start its first attempt cold, and has to ask to join the
-    /// burst first; a race whose best address the history knows takes no part.
+    /// burst first. A race whose best address the history knows takes no part, nor one
+    /// with a single address and no more to come: following would save it nothing.
     pub(super) fn asks_to_join(&mut self) -> bool {
         if self.burst != Burst::Cold || !self.report.attempts.is_empty() {
             return false;
         }
-        if self.queue.peek().is_some_and(|a| a.learned().is_some()) {
+        let alone = self.plain || !self.dns_open && self.queue.len() <= 1;
+        if alone || self.queue.peek().is_some_and(|a| a.learned().is_some()) {
             self.burst = Burst::Off;
             return false;
         }

@@ -108,3 +108,84 @@ async fn a_dropped_probe_hands_over_to_a_follower() {
     assert_eq!(bursts.probes(), 0);
     assert_eq!(net.open(), 0);
 }
+
+/// The simulated network, through a dialer whose every connection negotiated HTTP/2.
+#[derive(Clone)]
+struct H2(SimDialer);
+
+impl Dial for H2 {
+    type Connection = Socket;
+
+    fn dial(&self, to: Destination<'_>) -> impl Future<Output = io::Result<Socket>> + Send {
+        self.0.dial(to)
+    }
+
+    fn alpn(&self, _: &Socket) -> Option<Vec<u8>> {
+        Some(b"h2".to_vec())
+    }
+}
+
+/// `h2.test`, one host that accepts after `rtt`, through `dialer`.
+fn one_host<D>(rtt: Duration, dialer: impl FnOnce(SimDialer) -> D) -> (Net, ConnieConnector<D>) {
+    let net = Net::of([(SocketAddr::from(([127, 0, 1, 100], 443)), Host::Up(rtt))]);
+    let connector = ConnieConnector::new()
+        .connectivity(Connectivity::Assume)
+        .resolver(StaticResolver::new().host("h2.test", [net.all()[0].ip()]))
+        .with_dialer(dialer(net.dialer()));
+    (net, connector)
+}
+
+/// When `connect` of `connector` to `h2.test`, started `after` from now, ends, from now.
+fn started_after<D>(
+    connector: &ConnieConnector<D>,
+    after: Duration,
+) -> tokio::task::JoinHandle<Duration>
+where
+    D: Dial + Clone + Send + Sync + 'static,
+    D::Connection: Send,
+{
+    let connector = connector.clone();
+    let start = Instant::now();
+    tokio::spawn(guarded(async move {
+        sleep(after).await;
+        connector.connect(("h2.test", 443)).await.expect("connects");
+        start.elapsed()
+    }))
+}
+
+/// Once a host has negotiated HTTP/2, a race to it waits for the one in flight: race A
+/// starts at 0 and connects at 50 ms; race B, started at 10 ms, waits for it, dials at
+/// 50 ms and connects at 100 ms (a pool handing out A's connection would have dropped B
+/// by then). A host that does not speak HTTP/2 gets no such wait.
+#[tokio::test(start_paused = true)]
+async fn a_race_to_an_http2_host_waits_for_the_one_in_flight() {
+    let (net, connector) = one_host(ms(50), H2);
+    // The first connect tells the connector that the host speaks HTTP/2.
+    connector.connect(("h2.test", 443)).await.unwrap();
+    let (a, b) = (
+        started_after(&connector, ms(0)),
+        started_after(&connector, ms(10)),
+    );
+    assert_eq!(a.await.unwrap(), ms(50));
+    assert_eq!(b.await.unwrap(), ms(100));
+    assert_eq!(net.dials.lock().unwrap().len(), 3);
+
+    let (_, plain) = one_host(ms(50), |d| d);
+    plain.connect(("h2.test", 443)).await.unwrap();
+    let (a, b) = (started_after(&plain, ms(0)), started_after(&plain, ms(10)));
+    assert_eq!((a.await.unwrap(), b.await.unwrap()), (ms(50), ms(60)));
+}
+
+/// The wait lasts 300 ms at most: with a 500 ms host, race B, started at 10 ms, dials at
+/// 310 ms and connects at 810 ms.
+#[tokio::test(start_paused = true)]
+async fn the_http2_wait_lasts_300ms_at_most() {
+    let (_, connector) = one_host(ms(500), H2);
+    connector.connect(("h2.test", 443)).await.unwrap();
+    let (a, b) = (
+        started_after(&connector, ms(0)),
+        started_after(&connector, ms(10)),
+    );
+    assert_eq!(a.await.unwrap(), ms(500));
+    assert_eq!(b.await.unwrap(), ms(810));
+}

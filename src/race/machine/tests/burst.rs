@@ -241,3 +241,20 @@ fn a_follower_never_explores() {
         .run();
     assert_eq!(warm.dials().len(), 4);
 }
+
+/// A race with a single address, and no answer to come, takes no part: following would
+/// save it nothing, as it would dial that address anyway.
+#[test]
+fn a_single_address_never_joins() {
+    let net = net();
+    let c = config(Schedule::learned());
+    let dns = Dns::new()
+        .answer(ms(0), Family::V4, vec![v4(2)])
+        .answer(ms(0), Family::V6, vec![]);
+    let race = net.with(&c).dns(dns).burst(Part::Follow(None)).run();
+    assert_eq!(joined(&race), []);
+    assert_eq!(race.took, ms(10));
+    // Nor does a literal address.
+    let race = net.with(&c).list([v4(2)]).burst(Part::Follow(None)).run();
+    assert_eq!((joined(&race), race.took), (vec![], ms(10)));
+}
