@@ -24,11 +24,16 @@
 //! for races by name, and shared by a connector's clones.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use std::task::{ready, Context, Poll};
+
+use futures_util::FutureExt;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tracing::debug;
 
 use crate::{ConnectError, Schedule};
@@ -59,6 +64,15 @@ pub(crate) struct Bursts {
     h2: Mutex<H2Hosts>,
     /// Some destination is known to speak HTTP/2: until then a race does not look.
     any_h2: AtomicBool,
+    /// Each destination's attempts racing beside a race's first, while any race holds it.
+    caps: Mutex<Caps>,
+}
+
+#[derive(Debug, Default)]
+struct Caps {
+    caps: HashMap<(Box<str>, u16), Weak<Semaphore>>,
+    /// How many caps were alive at the last sweep of the dead ones.
+    live: usize,
 }
 
 type Probes = HashMap<(Box<str>, u16), Arc<watch::Sender<Ended>>>;
@@ -85,12 +99,110 @@ pub(crate) struct Joinable<'a> {
     pub(crate) bursts: &'a Bursts,
     pub(crate) host: &'a str,
     pub(crate) port: u16,
+    /// It may follow a cold race (coordination is on, and a history to share findings
+    /// through): else only the host's cap applies to it.
+    pub(crate) follow: bool,
 }
 
 impl<'a> Joinable<'a> {
     /// Joins the burst to this destination.
     pub(crate) fn join(self) -> Role<'a> {
         self.bursts.join(self.host, self.port)
+    }
+}
+
+/// A race's share of its destination's cap on racing attempts ([`Bursts::cap`]): the
+/// permit it holds for its next attempt, those of its attempts running, and its place in
+/// line. A race of literal addresses has none, and is never held by it.
+pub(crate) struct HostShare<'a> {
+    /// The destination, and the cap's limit if this race makes it.
+    to: Option<(Joinable<'a>, usize)>,
+    /// The cap, once the race asked for a permit.
+    cap: Option<Arc<Semaphore>>,
+    granted: Option<OwnedSemaphorePermit>,
+    /// The permits of its attempts running, by index.
+    running: Vec<(usize, OwnedSemaphorePermit)>,
+    waiting: Option<Pin<Box<dyn Future<Output = Option<OwnedSemaphorePermit>> + Send>>>,
+}
+
+impl<'a> HostShare<'a> {
+    /// The share of a race to `to` (`None`: literal addresses), whose cap is `limit` if
+    /// no race to it holds one.
+    pub(crate) fn new(to: Option<Joinable<'a>>, limit: usize) -> HostShare<'a> {
+        HostShare {
+            to: to.map(|to| (to, limit)),
+            cap: None,
+            granted: None,
+            running: Vec::new(),
+            waiting: None,
+        }
+    }
+
+    /// Takes a permit for the next attempt if it holds none and the cap has one: whether
+    /// it holds one now (always, for literal addresses).
+    pub(crate) fn try_take(&mut self) -> bool {
+        if self.granted.is_some() {
+            return true;
+        }
+        let Some((to, limit)) = self.to else {
+            return true;
+        };
+        let cap = self
+            .cap
+            .get_or_insert_with(|| to.bursts.cap(to.host, to.port, limit));
+        self.granted = Arc::clone(cap).try_acquire_owned().ok();
+        self.granted.is_some()
+    }
+
+    /// Whether the race waits for the cap (rather than for the attempt budget): it asked,
+    /// and holds no permit.
+    pub(crate) fn spent(&self) -> bool {
+        self.cap.is_some() && self.granted.is_none()
+    }
+
+    /// Takes a place in the cap's line, if it has none.
+    pub(crate) fn wait(&mut self) {
+        if let (Some(cap), None) = (&self.cap, &self.waiting) {
+            let permit = Arc::clone(cap).acquire_owned();
+            self.waiting = Some(Box::pin(permit.map(Result::ok)));
+        }
+    }
+
+    /// Gives up its place in line, and the permit it holds for no attempt.
+    pub(crate) fn leave(&mut self) {
+        self.waiting = None;
+        self.granted = None;
+    }
+
+    /// Polls its place in line: ready when it got a permit.
+    pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(waiting) = &mut self.waiting else {
+            return Poll::Pending;
+        };
+        let permit = ready!(waiting.poll_unpin(cx));
+        self.waiting = None;
+        self.granted = permit;
+        Poll::Ready(())
+    }
+
+    /// Attempt `idx` started: the permit held goes with it.
+    pub(crate) fn started(&mut self, idx: usize) {
+        if let Some(permit) = self.granted.take() {
+            self.running.push((idx, permit));
+        }
+    }
+
+    /// Attempt `idx` ended: its permit goes back.
+    pub(crate) fn ended(&mut self, idx: usize) -> Option<OwnedSemaphorePermit> {
+        let at = self.running.iter().position(|&(i, _)| i == idx)?;
+        Some(self.running.swap_remove(at).1)
+    }
+
+    /// Attempt `idx` was abandoned for the next address: its permit goes to that one.
+    pub(crate) fn abandoned(&mut self, idx: usize) {
+        if let Some(permit) = self.ended(idx) {
+            self.granted = Some(permit);
+        }
     }
 }
 
@@ -221,6 +333,24 @@ impl Bursts {
             key,
             race,
         }))
+    }
+
+    /// The cap on attempts racing to `host`:`port` beside each race's first, shared by
+    /// the races to it in flight: `limit` permits, if no race holds it yet.
+    pub(crate) fn cap(&self, host: &str, port: u16, limit: usize) -> Arc<Semaphore> {
+        let mut caps = self.caps.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (Box::from(host), port);
+        if let Some(cap) = caps.caps.get(&key).and_then(Weak::upgrade) {
+            return cap;
+        }
+        // Dead caps go when the map has doubled since the last sweep: O(1) amortised.
+        if caps.caps.len() >= 2 * caps.live.max(16) {
+            caps.caps.retain(|_, cap| cap.strong_count() > 0);
+            caps.live = caps.caps.len();
+        }
+        let cap = Arc::new(Semaphore::new(limit.min(Semaphore::MAX_PERMITS)));
+        caps.caps.insert(key, Arc::downgrade(&cap));
+        cap
     }
 
     /// How many probes are in flight.

@@ -16,6 +16,12 @@ pub(crate) struct Config {
     /// left (at least [`MIN_PARTIAL_DEADLINE`](crate::schedule::timing::MIN_PARTIAL_DEADLINE)).
     pub(crate) partial_deadlines: bool,
     pub(crate) max_concurrent: usize,
+    /// Attempts racing to one host and port at once across the connector's races, beside
+    /// each race's first.
+    pub(crate) attempts_per_host: usize,
+    /// Races by name follow a cold one to their destination, and wait for one in flight
+    /// to a host that speaks HTTP/2.
+    pub(crate) coordinate: bool,
     pub(crate) max_addresses: usize,
     pub(crate) policy: Option<Policy>,
     /// Addresses given as a list are attempted in the order given: no sorting, no

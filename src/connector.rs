@@ -77,9 +77,9 @@ pub struct ConnieConnector<D = TcpDialer> {
     pub(crate) budget: Arc<Budget>,
     /// The families this host can reach, as last probed; shared by every clone.
     pub(crate) reach: Arc<Reach>,
-    /// The cold races to each destination in flight, which others follow; shared by
-    /// every clone, `None` when turned off.
-    pub(crate) bursts: Option<Arc<Bursts>>,
+    /// The races to each destination: the cold ones others follow, the hosts that speak
+    /// HTTP/2, each host's cap; shared by every clone.
+    pub(crate) bursts: Arc<Bursts>,
     dialer: D,
     /// The URIs the `Service<Uri>` refuses.
     #[cfg(feature = "hyper")]
@@ -111,6 +111,18 @@ impl ConnieConnector {
     /// attempted.
     pub const DEFAULT_MAX_ADDRESSES: usize = 16;
 
+    /// Default cap on the attempts that race to one host and port at once across a
+    /// connector's races by name, beside each race's first attempt: 16.
+    ///
+    /// A race alone is never held by it: it takes at most
+    /// [`Self::DEFAULT_MAX_ADDRESSES`] addresses, and its first attempt never waits. A
+    /// burst of races that cannot follow one another (see
+    /// [`coordinate`](ConnieConnector::coordinate): the first failed, or is late) then
+    /// sends at most one SYN per race plus 16 to a host at once, where each would race
+    /// every address. (Chromium's 6 connections per host is a connection pool's limit,
+    /// which hyper-util's pool sets for connie.)
+    pub const DEFAULT_ATTEMPTS_PER_HOST: usize = 16;
+
     /// Default number of addresses the history holds: 4,096.
     ///
     /// An entry is about 100 bytes, so a full history is about 400 KiB. When it is full,
@@ -132,6 +144,8 @@ impl ConnieConnector {
                 total_timeout: None,
                 partial_deadlines: false,
                 max_concurrent: ConnieConnector::DEFAULT_MAX_CONCURRENT,
+                attempts_per_host: ConnieConnector::DEFAULT_ATTEMPTS_PER_HOST,
+                coordinate: true,
                 max_addresses: ConnieConnector::DEFAULT_MAX_ADDRESSES,
                 policy: None,
                 keep_given_order: false,
@@ -146,7 +160,7 @@ impl ConnieConnector {
             ))),
             budget: Arc::new(Budget::new(AttemptBudget::default())),
             reach: Arc::new(Reach::new()),
-            bursts: Some(Arc::default()),
+            bursts: Arc::default(),
             dialer: TcpDialer::new(),
             #[cfg(feature = "hyper")]
             schemes: crate::service::Schemes::default(),
@@ -213,6 +227,22 @@ impl<D> ConnieConnector<D> {
     /// Default is [`Self::DEFAULT_MAX_CONCURRENT`] (16).
     pub fn max_concurrent(mut self, max: usize) -> Self {
         self.config_mut().max_concurrent = max.max(1);
+        self
+    }
+
+    /// Sets how many attempts may race to one host and port at once across this
+    /// connector's races by name (and its clones'), beside each race's first attempt,
+    /// which never waits. A race over the cap waits its turn, first come, first served,
+    /// as for the [attempt budget](Self::attempt_budget), and its own rules go on
+    /// meanwhile: a failure that leaves nothing running starts the next attempt at once,
+    /// and an attempt past its abandon delay gives its place to the next address. `0`
+    /// makes every race to a host dial one address at a time.
+    ///
+    /// The races to a host share the cap of the first of them in flight.
+    ///
+    /// Default is [`Self::DEFAULT_ATTEMPTS_PER_HOST`] (16).
+    pub fn attempts_per_host(mut self, max: usize) -> Self {
+        self.config_mut().attempts_per_host = max;
         self
     }
 
@@ -517,11 +547,13 @@ impl<D> ConnieConnector<D> {
     /// to open: hyper-util's legacy `Client` opens one per request that finds none idle,
     /// unless `http2_only(true)` (see the recipes).
     ///
-    /// Shared by every clone; this makes a new one: clones made before keep the old one.
+    /// The races of a connector and its clones coordinate with one another, those with
+    /// this on; the cap on attempts per host ([`attempts_per_host`](Self::attempts_per_host))
+    /// applies either way.
     ///
     /// Default is `true`.
     pub fn coordinate(mut self, on: bool) -> Self {
-        self.bursts = on.then(Arc::default);
+        self.config_mut().coordinate = on;
         self
     }
 
@@ -779,15 +811,16 @@ impl<D: Dial> ConnieConnector<D> {
             let name = origin.host.unwrap_or(&host);
             // A host that speaks HTTP/2 gets one race at a time, for a while (boxed: most
             // races never wait for their turn).
-            let turn = match &self.bursts {
-                Some(bursts) if bursts.any_h2() => Box::pin(bursts.h2_turn(name, port)).await,
-                _ => Ok(None),
+            let bursts = &self.bursts;
+            let turn = match self.config.coordinate && bursts.any_h2() {
+                true => Box::pin(bursts.h2_turn(name, port)).await,
+                false => Ok(None),
             };
             // One await: what the lookup and the race keep lives in their own future.
             let race = match turn {
                 Ok(_turn) => {
                     let race = self.race_name(origin, &host, plain, port).await;
-                    if let (Some(bursts), Ok((conn, _))) = (&self.bursts, &race) {
+                    if let Ok((conn, _)) = &race {
                         if let Some(alpn) = self.dialer.alpn(conn) {
                             bursts.negotiated(name, port, alpn == b"h2");
                         }
@@ -827,15 +860,14 @@ impl<D: Dial> ConnieConnector<D> {
             }
             let https = self.https_query(origin);
             let answers = self.resolver.lookup(host, plain, port, families, https)?;
-            // Races to one name coordinate through the history: without it they cannot.
-            let burst = match (&self.bursts, &self.history) {
-                (Some(bursts), Some(_)) => Some(Joinable {
-                    bursts,
-                    host: origin.host.unwrap_or(host),
-                    port,
-                }),
-                _ => None,
-            };
+            // Races to one name follow one another through the history: without it
+            // they cannot.
+            let burst = Some(Joinable {
+                bursts: &self.bursts,
+                host: origin.host.unwrap_or(host),
+                port,
+                follow: self.config.coordinate && self.history.is_some(),
+            });
             self.race(origin, answers, nat64.as_ref(), burst).await
         }
     }
@@ -979,6 +1011,7 @@ mod tests {
     fn defaults_are_the_documented_numbers() {
         assert_eq!(ConnieConnector::DEFAULT_MAX_CONCURRENT, 16);
         assert_eq!(ConnieConnector::DEFAULT_MAX_ADDRESSES, 16);
+        assert_eq!(ConnieConnector::DEFAULT_ATTEMPTS_PER_HOST, 16);
         assert_eq!(ConnieConnector::DEFAULT_HISTORY_CAPACITY, 4096);
         // `partial_deadlines`: "at least 2 s"; `resolver`: lookups linger "at most 5 s".
         assert_eq!(
@@ -1001,6 +1034,8 @@ mod tests {
             total_timeout: None,
             partial_deadlines: false,
             max_concurrent: 16,
+            attempts_per_host: 16,
+            coordinate: true,
             max_addresses: 16,
             policy: None,
             keep_given_order: false,
@@ -1082,6 +1117,14 @@ mod tests {
         assert_eq!(
             plan(base.clone().https_records(true)),
             changed(|p| p.https_records = Some(true))
+        );
+        assert_eq!(
+            plan(base.clone().attempts_per_host(0)),
+            changed(|p| p.attempts_per_host = 0)
+        );
+        assert_eq!(
+            plan(base.clone().coordinate(false)),
+            changed(|p| p.coordinate = false)
         );
         assert_eq!(
             plan(base.clone().https_records(false)),

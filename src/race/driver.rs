@@ -12,7 +12,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use super::attempt::{Attempting, Dials};
 use super::machine::{Action, Knowledge, Machine};
 use crate::budget::{Budget, Permit, Wait};
-use crate::burst::{probe_end, Ended, Joinable, Role};
+use crate::burst::{probe_end, Ended, HostShare, Joinable, Role};
 use crate::config::Config;
 use crate::dial::{Destination, Origin, Progress};
 use crate::dns::Answer;
@@ -27,6 +27,8 @@ enum Event<'a, C> {
     Permit(Permit<'a>),
     /// The probe this race follows ended.
     Probe(Ended),
+    /// The destination's cap gave a permit.
+    HostPermit,
     Timer,
 }
 
@@ -69,7 +71,7 @@ where
         // Its schedule and timeouts run on tokio timers.
         crate::runtime::timers().inspect_err(|e| tally.failed(start, e, false))?;
         let mut machine = Machine::new(config, knowledge, start.into_std());
-        if burst.is_some() {
+        if burst.is_some_and(|b| b.follow) {
             machine.coordinated();
         }
         let progress = Progress::default();
@@ -80,6 +82,8 @@ where
         let mut waiting: Option<Wait<'_>> = None;
         let mut granted: Option<Permit<'_>> = None;
         let mut timer: Option<Pin<Box<Sleep>>> = None;
+        // Its share of the cap on attempts racing to its destination.
+        let mut host = HostShare::new(burst, config.attempts_per_host);
         // A cold race's part in the burst to its destination: the probe it is, or the end
         // of the probe it follows.
         let mut probe = None;
@@ -115,12 +119,14 @@ where
                         } => {
                             // A race with nothing running takes a permit without waiting.
                             let permit = granted.take().unwrap_or_else(|| budget.free());
+                            host.started(idx);
                             let to = Destination::new(addr, origin, &progress, idx, endpoint);
                             let attempt = Attempting::new(idx, dialer.dial(to), permit);
                             running.as_mut().push(attempt);
                         }
                         Action::TryPermit => {
-                            granted = budget.try_take();
+                            // The destination's cap first: a race waits in one line at once.
+                            granted = host.try_take().then(|| budget.try_take()).flatten();
                             machine.permit(granted.is_some());
                         }
                         Action::Join => match burst.map(Joinable::join) {
@@ -135,9 +141,13 @@ where
                         },
                         Action::Abandon(idx) => {
                             granted = running.as_mut().stop(idx);
+                            host.abandoned(idx);
                             machine.permit(granted.is_some());
                         }
-                        Action::Drop(idx) => drop(running.as_mut().stop(idx)),
+                        Action::Drop(idx) => {
+                            drop(running.as_mut().stop(idx));
+                            drop(host.ended(idx));
+                        }
                         Action::Wait { until, in_line } => {
                             // Something is still to come: an answer, an attempt's end, a
                             // permit from the line, or the timer. Waiting for none of them
@@ -146,11 +156,14 @@ where
                                 dns_open || !running.is_empty() || in_line || until.is_some(),
                                 "the race waits for nothing that can happen: {machine:?}"
                             );
-                            if in_line {
+                            if in_line && host.spent() {
+                                host.wait();
+                            } else if in_line {
                                 waiting.get_or_insert_with(|| budget.wait());
                             } else {
                                 waiting = None;
                                 granted = None;
+                                host.leave();
                             }
                             // One timer for the whole race, made the first time the race
                             // has to wake itself (a race of attempts all started at once
@@ -177,7 +190,7 @@ where
             // future keeps nothing of this turn of the loop but the wait.
             let event = {
                 let (running, answers, waiting) = (&mut running, &mut answers, &mut waiting);
-                let following = &mut following;
+                let (following, host) = (&mut following, &mut host);
                 let mut timer = timer.as_mut().filter(|_| timed);
                 poll_fn(move |cx| {
                     if let Poll::Ready((idx, result)) = running.as_mut().poll_next(cx) {
@@ -190,6 +203,9 @@ where
                     }
                     if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
                         return Poll::Ready(Event::Permit(permit));
+                    }
+                    if host.poll_wait(cx).is_ready() {
+                        return Poll::Ready(Event::HostPermit);
                     }
                     if let Some(Poll::Ready(ended)) = following.as_mut().map(|f| f.poll_unpin(cx)) {
                         *following = None;
@@ -220,7 +236,10 @@ where
                     tally.won(Instant::from_std(now), info.used_history);
                     return Ok((conn, info));
                 }
-                Event::Attempt(idx, Err(error)) => machine.failed(now, idx, error),
+                Event::Attempt(idx, Err(error)) => {
+                    drop(host.ended(idx));
+                    machine.failed(now, idx, error);
+                }
                 Event::Dns(mut answer) => {
                     // Answers that are ready together (both families from a cache) join the
                     // race together, so the first attempt goes to the best of all of them.
@@ -263,6 +282,8 @@ where
                     }
                 }
                 Event::Probe(ended) => machine.probe_ended(now, ended == Ended::Won),
+                // The next poll asks for the budget's permit, with the cap's in hand.
+                Event::HostPermit => {}
                 Event::Timer => {}
             }
         }

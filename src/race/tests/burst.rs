@@ -15,14 +15,16 @@ fn twelve(i: usize) -> SocketAddr {
     SocketAddr::from(([127, 0, 1, i as u8 + 1], 443))
 }
 
-/// The name `burst.test`, its twelve hosts alive, on a connector whose clones race it.
-fn connector(net: &Net, coordinate: bool) -> ConnieConnector<SimDialer> {
+/// The name `burst.test`, its twelve hosts alive, on a connector whose clones race it,
+/// with room for `per_host` attempts to it beside each race's first.
+fn connector(net: &Net, coordinate: bool, per_host: usize) -> ConnieConnector<SimDialer> {
     let ips: Vec<IpAddr> = (0..12).map(|i| twelve(i).ip()).collect();
     ConnieConnector::new()
         .connectivity(Connectivity::Assume)
         .attempt_budget(AttemptBudget::Unbounded)
         .resolver(StaticResolver::new().host("burst.test", ips))
         .coordinate(coordinate)
+        .attempts_per_host(per_host)
         .with_dialer(net.dialer())
 }
 
@@ -50,25 +52,33 @@ async fn burst(connector: &ConnieConnector<SimDialer>, n: usize) -> Vec<(Duratio
     ends
 }
 
-/// A cold burst of 500 connects: without coordination each races all twelve addresses
-/// (6,000 SYNs); with it the first races them and the other 499 dial its winner, the
-/// 10 ms host, once it has won: 511 SYNs, every connect within 20 ms, the oracle (10 ms,
-/// a lone race) plus one round trip, well within the oracle plus one attempt delay.
+/// A cold burst of 500 connects: each racing alone, all twelve addresses each (6,000
+/// SYNs); with the host's cap alone, one SYN per race and 16 more at a time (1,030);
+/// coordinated, the first races them and the other 499 dial its winner, the 10 ms host,
+/// once it has won: 511 SYNs, every connect within 20 ms, the oracle (10 ms, a lone race)
+/// plus one round trip, well within the oracle plus one attempt delay.
 #[tokio::test(start_paused = true)]
 async fn a_cold_burst_costs_a_syn_a_connect_and_one_race() {
     let alone = twelve_net();
-    let ends = burst(&connector(&alone, false), 500).await;
+    let ends = burst(&connector(&alone, false, usize::MAX), 500).await;
     let before = alone.dials.lock().unwrap().len();
     assert_eq!(before, 6000);
     assert!(ends
         .iter()
         .all(|&(took, followed)| took == ms(10) && !followed));
 
+    let capped = twelve_net();
+    let ends = burst(&connector(&capped, false, 16), 500).await;
+    let cap_only = capped.dials.lock().unwrap().len();
+    let slowest = ends.iter().map(|&(took, _)| took).max().unwrap();
+    assert!(cap_only < before / 4, "{cap_only}");
+
     let net = twelve_net();
-    let ends = burst(&connector(&net, true), 500).await;
+    let ends = burst(&connector(&net, true, 16), 500).await;
     let after = net.dials.lock().unwrap().len();
     println!(
-        "a cold burst of 500 connects to 12 addresses: {before} SYNs alone, {after} coordinated"
+        "a cold burst of 500 connects to 12 addresses: {before} SYNs alone, \
+         {cap_only} with the host's cap alone (the slowest in {slowest:?}), {after} coordinated"
     );
     assert_eq!(after, 12 + 499);
     assert!(after <= 500 + 12);
@@ -86,7 +96,7 @@ async fn a_cold_burst_costs_a_syn_a_connect_and_one_race() {
 #[tokio::test(start_paused = true)]
 async fn a_dropped_probe_hands_over_to_a_follower() {
     let net = twelve_net();
-    let connector = connector(&net, true);
+    let connector = connector(&net, true, 16);
     let probe = {
         let connector = connector.clone();
         tokio::spawn(async move { connector.connect(("burst.test", 443)).await.map(|_| ()) })
@@ -104,8 +114,7 @@ async fn a_dropped_probe_hands_over_to_a_follower() {
     assert_eq!(ends[0], (ms(15), false), "the new probe");
     assert_eq!(ends[1..], [(ms(25), true); 8]);
     assert_eq!(net.dials.lock().unwrap().len(), 12 + 12 + 8);
-    let bursts = connector.bursts.as_deref().expect("coordination on");
-    assert_eq!(bursts.probes(), 0);
+    assert_eq!(connector.bursts.probes(), 0);
     assert_eq!(net.open(), 0);
 }
 
@@ -188,4 +197,50 @@ async fn the_http2_wait_lasts_300ms_at_most() {
     );
     assert_eq!(a.await.unwrap(), ms(500));
     assert_eq!(b.await.unwrap(), ms(810));
+}
+
+/// `cap.test`: three hosts that accept after 30, 20 and 10 ms, in DNS order.
+fn three_hosts(connector: ConnieConnector) -> (Net, ConnieConnector<SimDialer>) {
+    let net = Net::of([30, 20, 10].into_iter().enumerate().map(|(i, rtt)| {
+        let addr = SocketAddr::from(([127, 0, 1, 10 + i as u8], 443));
+        (addr, Host::Up(ms(rtt)))
+    }));
+    let connector = connector
+        .connectivity(Connectivity::Assume)
+        .attempt_budget(AttemptBudget::Unbounded)
+        .history(0)
+        .schedule(crate::Schedule::race_all())
+        .keep_given_order(true)
+        .resolver(StaticResolver::new().host("cap.test", net.all().iter().map(|a| a.ip())))
+        .with_dialer(net.dialer());
+    (net, connector)
+}
+
+/// When each attempt of a connect to `cap.test` started, and when it connected.
+async fn starts(connector: ConnieConnector<SimDialer>) -> (Vec<Duration>, Duration) {
+    let start = Instant::now();
+    let (_, info) = connector.connect(("cap.test", 443)).await.unwrap();
+    let starts = info.attempts().iter().map(|a| a.started()).collect();
+    (starts, start.elapsed())
+}
+
+/// Two races at once to one host, with room for two attempts beside each race's first:
+/// race A takes both, dialing the three addresses at 0 and connecting at 10 ms; race B
+/// dials its first at 0, waits for the cap, and dials the other two when A's end gives
+/// their places back, at 10 ms, connecting at 20 ms. With the default cap of 16 both
+/// connect at 10 ms.
+#[tokio::test(start_paused = true)]
+async fn races_to_one_host_share_its_cap() {
+    let (net, connector) = three_hosts(ConnieConnector::new().attempts_per_host(2));
+    let a = tokio::spawn(starts(connector.clone()));
+    let b = tokio::spawn(starts(connector));
+    assert_eq!(a.await.unwrap(), (vec![ms(0); 3], ms(10)));
+    assert_eq!(b.await.unwrap(), (vec![ms(0), ms(10), ms(10)], ms(20)));
+    assert_eq!(net.dials.lock().unwrap().len(), 6);
+
+    let (_, connector) = three_hosts(ConnieConnector::new());
+    let a = tokio::spawn(starts(connector.clone()));
+    let b = tokio::spawn(starts(connector));
+    assert_eq!(a.await.unwrap(), (vec![ms(0); 3], ms(10)));
+    assert_eq!(b.await.unwrap(), (vec![ms(0); 3], ms(10)));
 }
