@@ -148,8 +148,9 @@ impl crate::race::machine::Knowledge for Ranking<'_> {
         Ranking::rank(self, addr, rfc6724, now)
     }
 
-    fn explore(&self) -> bool {
-        self.history.is_some_and(History::explore)
+    fn explore(&self, best: SocketAddr, now: Instant) -> bool {
+        self.history
+            .is_some_and(|h| h.explore(self.known_as(best), now))
     }
 
     fn nat64(&self) -> Option<&Pref64> {

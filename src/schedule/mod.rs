@@ -153,8 +153,10 @@ impl Schedule {
     /// An address that failed with no handshake time measured ranks below the unknown
     /// addresses for 30 seconds. One learned race in 100 races every address instead, so
     /// that an address that became faster is found: on a 12-address name that costs 0.11
-    /// SYNs per connect. With nothing known (a first connect, a
-    /// connector with its history off) it is `race_all`.
+    /// SYNs per connect. Races that overlap explore once: none does while an exploring
+    /// race from the same best address is expected to run, so a burst of races to a known
+    /// host sends one exploration's SYNs. With nothing known (a first connect, a connector
+    /// with its history off) it is `race_all`.
     pub const fn learned() -> Schedule {
         Schedule {
             attempt_delay: Some(Duration::ZERO),

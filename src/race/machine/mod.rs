@@ -46,9 +46,9 @@ pub(crate) trait Knowledge {
     /// Ranks `addr` as of `now`; by RFC 6724's rules after the first only if `rfc6724`.
     fn rank(&self, addr: SocketAddr, rfc6724: bool, now: Instant) -> Ranked;
 
-    /// Whether a race that could start its best known address alone should race every
-    /// address instead (asked once per such race).
-    fn explore(&self) -> bool;
+    /// Whether a race that could start its best known address, `best`, alone at `now`
+    /// should race every address instead (asked once per such race).
+    fn explore(&self, best: SocketAddr, now: Instant) -> bool;
 
     /// The NAT64 prefix to reach IPv4 addresses through, on a host that reaches IPv6
     /// only: every IPv4 address the race takes is dialed at its IPv6 form under it, and

@@ -84,7 +84,7 @@ impl<K: Knowledge> Machine<'_, K> {
         if self.report.attempts.is_empty() {
             let explore = || {
                 // A follower dials what its probe found.
-                let explore = !self.burst.follows() && self.knowledge.explore();
+                let explore = !self.burst.follows() && self.knowledge.explore(addr, now);
                 if explore {
                     debug!(%addr, "exploring: racing every address despite the history");
                 }

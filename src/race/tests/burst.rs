@@ -90,6 +90,22 @@ async fn a_cold_burst_costs_a_syn_a_connect_and_one_race() {
     assert_eq!(net.open(), 0, "every socket closed");
 }
 
+/// A warm burst: once the history knows the name, 500 connects at once dial its best
+/// host alone, but for one that explores (races every address): 511 SYNs, where one race
+/// in a hundred exploring would make 555.
+#[tokio::test(start_paused = true)]
+async fn a_warm_burst_explores_once() {
+    let net = twelve_net();
+    let connector = connector(&net, true, 16);
+    burst(&connector, 1).await;
+    net.dials.lock().unwrap().clear();
+    let ends = burst(&connector, 500).await;
+    assert_eq!(net.dials.lock().unwrap().len(), 500 + 11);
+    assert!(ends
+        .iter()
+        .all(|&(took, followed)| took == ms(10) && !followed));
+}
+
 /// The probe's caller drops it at 5 ms, before it wins: a follower probes in its place and
 /// races the twelve (winning at 15 ms), and the other eight follow it (connecting at
 /// 25 ms). No race hangs, nothing is left in flight.

@@ -208,7 +208,7 @@ impl Knowledge for Exploring<'_> {
         self.0.rank(addr, rfc6724, now)
     }
 
-    fn explore(&self) -> bool {
+    fn explore(&self, _: SocketAddr, _: Instant) -> bool {
         true
     }
 
