@@ -125,8 +125,8 @@ impl ConnieConnector {
 
     /// Default number of addresses the history holds: 4,096.
     ///
-    /// An entry is about 100 bytes, so a full history is about 400 KiB. When it is full,
-    /// the least recently used eighth is forgotten.
+    /// An entry is 240 bytes, and the hash map keeps room to spare, so a full history
+    /// takes about 2 MiB. When it is full, the least recently used eighth is forgotten.
     pub const DEFAULT_HISTORY_CAPACITY: usize = 4096;
 
     /// A connector with the defaults: [`Schedule::learned`], an address history of
@@ -500,8 +500,8 @@ impl<D> ConnieConnector<D> {
     ///
     /// The history is shared by every clone of the connector, and safe to use from any
     /// number of races at once. When it is full, the least recently used eighth is
-    /// forgotten, so it never holds more than `capacity` addresses (an entry is about
-    /// 100 bytes). This makes a new, empty history: clones made before keep the old one.
+    /// forgotten, so it never holds more than `capacity` addresses (an entry is 240
+    /// bytes). This makes a new, empty history: clones made before keep the old one.
     ///
     /// Default is [`Self::DEFAULT_HISTORY_CAPACITY`] (4,096 addresses).
     pub fn history(mut self, capacity: usize) -> Self {
