@@ -113,7 +113,7 @@ impl<'a> Joinable<'a> {
 
 /// A race's share of its destination's cap on racing attempts ([`Bursts::cap`]): the
 /// permit it holds for its next attempt, those of its attempts running, and its place in
-/// line. A race of literal addresses has none, and is never held by it.
+/// line. A race of literal addresses has none, nor a race of a connector without a cap.
 pub(crate) struct HostShare<'a> {
     /// The destination, and the cap's limit if this race makes it.
     to: Option<(Joinable<'a>, usize)>,
@@ -126,11 +126,11 @@ pub(crate) struct HostShare<'a> {
 }
 
 impl<'a> HostShare<'a> {
-    /// The share of a race to `to` (`None`: literal addresses), whose cap is `limit` if
-    /// no race to it holds one.
-    pub(crate) fn new(to: Option<Joinable<'a>>, limit: usize) -> HostShare<'a> {
+    /// The share of a race to `to` (`None`: literal addresses), whose cap is `limit`
+    /// (`None`: no cap) if no race to it holds one.
+    pub(crate) fn new(to: Option<Joinable<'a>>, limit: Option<usize>) -> HostShare<'a> {
         HostShare {
-            to: to.map(|to| (to, limit)),
+            to: to.zip(limit),
             cap: None,
             granted: None,
             running: Vec::new(),

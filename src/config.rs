@@ -18,7 +18,7 @@ pub(crate) struct Config {
     pub(crate) max_concurrent: usize,
     /// Attempts racing to one host and port at once across the connector's races, beside
     /// each race's first.
-    pub(crate) attempts_per_host: usize,
+    pub(crate) attempts_per_host: Option<usize>,
     /// Races by name follow a cold one to their destination, and wait for one in flight
     /// to a host that speaks HTTP/2.
     pub(crate) coordinate: bool,

@@ -48,8 +48,8 @@
 //! - Across races, every attempt but a race's first (or one while the race has none
 //!   running) takes a place in the connector's **attempt budget**, or waits for one, first
 //!   come, first served ([`ConnieConnector::attempt_budget`]; by default a quarter of the
-//!   process's descriptor limit); so it does in its host's cap, 16 such attempts to one
-//!   host and port across races by name ([`ConnieConnector::attempts_per_host`]).
+//!   process's descriptor limit); so it does in its host's cap, if the connector sets
+//!   one ([`ConnieConnector::attempts_per_host`]).
 //! - No setting panics: a duration too long for the clock (`Duration::MAX`) means "no
 //!   deadline". Nor does a runtime without tokio's time driver: a race that may need a
 //!   timer fails at once with [`ErrorKind::NoTimeDriver`] (see

@@ -113,8 +113,7 @@ async fn a_cold_burst_on_loopback_sends_one_race_of_syns() {
     .await;
 }
 
-/// The same burst with coordination and the host's cap off: every connect races the
-/// five.
+/// The same burst with coordination off: every connect races the five.
 #[tokio::test]
 async fn without_coordination_every_connect_races_every_address() {
     bounded(async {
@@ -125,7 +124,6 @@ async fn without_coordination_every_connect_races_every_address() {
             .resolver(dns.resolver())
             .connectivity(Connectivity::Assume)
             .coordinate(false)
-            .attempts_per_host(usize::MAX)
             .with_dialer(counting.clone());
         burst(&connector, lab.port(), 200).await;
         println!("200 connects uncoordinated: {} SYNs", counting.total());

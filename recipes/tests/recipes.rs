@@ -1,7 +1,7 @@
 //! The README's ecosystem recipes, each run against a local server behind a dead address:
 //! tonic's `Endpoint::connect_with_connector` (over TCP racing and over connie's TLS
-//! racing), tokio-tungstenite over `race_connect`, and hyper-util's `client-pool` services
-//! over connections raced by connie. (hyper-rustls is in connie's `tests/https.rs`;
+//! racing), tokio-tungstenite over `race_connect`, hyper-util's legacy `Client` with
+//! `http2_only`, and hyper-util's `client-pool` services over connections raced by connie. (hyper-rustls is in connie's `tests/https.rs`;
 //! tokio-postgres's `connect_raw` is a compiled README example.)
 //!
 //! Only loopback is used: names are resolved by `connie_lab::DnsServer`. The helpers are
@@ -210,6 +210,42 @@ async fn hyper_util_pool_singleton_shares_one_raced_connection() {
         }
         // Three requests, one connection: the singleton made it once, through connie.
         assert_eq!(server.accepted(), 1);
+        assert_eq!(server.requests_per_connection(), [3]);
+    })
+    .await
+}
+
+/// The HTTP/2 recipe: hyper-util's legacy `Client` with `http2_only(true)` over connie's
+/// TLS racing, three requests at once to a cold origin behind a silent host: one raced
+/// connection serves them all.
+#[tokio::test]
+async fn legacy_client_http2_only_shares_one_raced_connection() {
+    bounded(async {
+        let identity = TlsIdentity::new().unwrap();
+        let acceptor = TlsAcceptor::from(identity.server_config(&LAB_ALPN));
+        let dead = Lab::builder().silent(ip("127.0.0.151"));
+        let (lab, server) = lab_with_server(dead, ip("127.0.0.152"), Some(&acceptor)).await;
+        let dns = dns_for(&lab, &server, "www").await;
+        let connector = ConnieConnector::new()
+            .resolver(dns.resolver())
+            .rustls(identity.client_config(&[b"h2"]));
+        let client: hyper_util::client::legacy::Client<_, Empty<Bytes>> =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .build(connector);
+        let uri: Uri = format!("https://www.lab.test.:{}/", lab.port())
+            .parse()
+            .unwrap();
+        let requests = (0..3).map(|_| {
+            let request = Request::get(uri.clone()).body(Empty::new()).unwrap();
+            tokio::time::timeout(PROMPT, client.request(request))
+        });
+        for response in futures_util::future::join_all(requests).await {
+            let response = response.unwrap().unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.version(), Version::HTTP_2);
+        }
+        assert_eq!(server.handshakes(), 1);
         assert_eq!(server.requests_per_connection(), [3]);
     })
     .await

@@ -6,6 +6,8 @@
 //! cargo bench -p connie-eval --bench stress -- --own 15000   # each race with an alive host of its own
 //! cargo bench -p connie-eval --bench stress -- --broken-v6   # 1,000 races behind a blackholed ::1,
 //!                                                            # soft limit 1,024, connie and hyper-util
+//! cargo bench -p connie-eval --bench stress -- --bursts      # races by name to one cold host, and
+//!                                                            # to many hosts (see `bursts.rs`)
 //! cargo test -p connie-eval --bench stress                   # smoke test, a few seconds
 //! ```
 //!
@@ -77,6 +79,7 @@ use connie_lab::Lab;
 use tokio::task::JoinSet;
 
 mod broken_v6;
+mod bursts;
 mod hosts;
 
 use hosts::Farm;
@@ -84,6 +87,8 @@ use hosts::Farm;
 const DEFAULT_RACES: usize = 10_000;
 /// Races of each of the first two modes in the smoke test.
 const SMOKE_RACES: usize = 300;
+/// Races of each part of `--bursts` in the smoke test.
+const SMOKE_BURSTS: usize = 100;
 /// Races of `--broken-v6` in the smoke test.
 const SMOKE_BROKEN_V6: usize = 100;
 /// The soft descriptor limit of the smoke test's races with hosts of their own.
@@ -198,6 +203,7 @@ fn main() -> Result<(), BoxError> {
         }
         _ if !full => smoke(),
         Some("--broken-v6") => broken_v6::main(number(1, broken_v6::RACES)?),
+        Some("--bursts") => bursts::main(number(1, bursts::RACES)?, number(2, bursts::MANY)?),
         Some("--own") => stress(number(1, DEFAULT_RACES)?, true),
         _ => stress(number(0, DEFAULT_RACES)?, false),
     }
@@ -212,7 +218,8 @@ fn smoke() -> Result<(), BoxError> {
     );
     stress(SMOKE_RACES, false)?;
     stress_under(SMOKE_RACES, true, Some(SMOKE_SOFT_LIMIT))?;
-    broken_v6::main(SMOKE_BROKEN_V6)
+    broken_v6::main(SMOKE_BROKEN_V6)?;
+    bursts::main(SMOKE_BURSTS, SMOKE_BURSTS)
 }
 
 /// `races` concurrent races of [dead, dead, dead, alive], each with an alive host of its

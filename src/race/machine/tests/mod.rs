@@ -121,7 +121,7 @@ pub(crate) fn config(schedule: Schedule) -> Config {
         total_timeout: None,
         partial_deadlines: false,
         max_concurrent: 16,
-        attempts_per_host: 16,
+        attempts_per_host: None,
         coordinate: true,
         max_addresses: 16,
         policy: None,
