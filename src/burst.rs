@@ -113,10 +113,13 @@ impl<'a> Joinable<'a> {
 
 /// A race's share of its destination's cap on racing attempts ([`Bursts::cap`]): the
 /// permit it holds for its next attempt, those of its attempts running, and its place in
-/// line. A race of literal addresses has none, nor a race of a connector without a cap.
-pub(crate) struct HostShare<'a> {
-    /// The destination, and the cap's limit if this race makes it.
-    to: Option<(Joinable<'a>, usize)>,
+/// line. A race of literal addresses has none, nor a race of a connector without a cap:
+/// then it is one null pointer, and every call returns at once.
+pub(crate) struct HostShare<'a>(Option<Box<Share<'a>>>);
+
+struct Share<'a> {
+    to: Joinable<'a>,
+    limit: usize,
     /// The cap, once the race asked for a permit.
     cap: Option<Arc<Semaphore>>,
     granted: Option<OwnedSemaphorePermit>,
@@ -129,53 +132,102 @@ impl<'a> HostShare<'a> {
     /// The share of a race to `to` (`None`: literal addresses), whose cap is `limit`
     /// (`None`: no cap) if no race to it holds one.
     pub(crate) fn new(to: Option<Joinable<'a>>, limit: Option<usize>) -> HostShare<'a> {
-        HostShare {
-            to: to.zip(limit),
-            cap: None,
-            granted: None,
-            running: Vec::new(),
-            waiting: None,
-        }
+        HostShare(to.zip(limit).map(|(to, limit)| {
+            Box::new(Share {
+                to,
+                limit,
+                cap: None,
+                granted: None,
+                running: Vec::new(),
+                waiting: None,
+            })
+        }))
     }
 
     /// Takes a permit for the next attempt if it holds none and the cap has one: whether
-    /// it holds one now (always, for literal addresses).
+    /// it holds one now (always, without a cap).
+    #[inline]
     pub(crate) fn try_take(&mut self) -> bool {
-        if self.granted.is_some() {
-            return true;
-        }
-        let Some((to, limit)) = self.to else {
-            return true;
-        };
-        let cap = self
-            .cap
-            .get_or_insert_with(|| to.bursts.cap(to.host, to.port, limit));
-        self.granted = Arc::clone(cap).try_acquire_owned().ok();
-        self.granted.is_some()
+        self.0.as_mut().is_none_or(|share| share.try_take())
     }
 
     /// Whether the race waits for the cap (rather than for the attempt budget): it asked,
     /// and holds no permit.
+    #[inline]
     pub(crate) fn spent(&self) -> bool {
-        self.cap.is_some() && self.granted.is_none()
+        self.0
+            .as_ref()
+            .is_some_and(|share| share.cap.is_some() && share.granted.is_none())
     }
 
     /// Takes a place in the cap's line, if it has none.
     pub(crate) fn wait(&mut self) {
-        if let (Some(cap), None) = (&self.cap, &self.waiting) {
-            let permit = Arc::clone(cap).acquire_owned();
-            self.waiting = Some(Box::pin(permit.map(Result::ok)));
+        if let Some(share) = &mut self.0 {
+            if let (Some(cap), None) = (&share.cap, &share.waiting) {
+                let permit = Arc::clone(cap).acquire_owned();
+                share.waiting = Some(Box::pin(permit.map(Result::ok)));
+            }
         }
     }
 
     /// Gives up its place in line, and the permit it holds for no attempt.
+    #[inline]
     pub(crate) fn leave(&mut self) {
-        self.waiting = None;
-        self.granted = None;
+        if let Some(share) = &mut self.0 {
+            share.waiting = None;
+            share.granted = None;
+        }
     }
 
     /// Polls its place in line: ready when it got a permit.
+    #[inline]
     pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.0 {
+            Some(share) => share.poll_wait(cx),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Attempt `idx` started: the permit held goes with it.
+    #[inline]
+    pub(crate) fn started(&mut self, idx: usize) {
+        if let Some(share) = &mut self.0 {
+            if let Some(permit) = share.granted.take() {
+                share.running.push((idx, permit));
+            }
+        }
+    }
+
+    /// Attempt `idx` ended: its permit goes back.
+    #[inline]
+    pub(crate) fn ended(&mut self, idx: usize) {
+        if let Some(share) = &mut self.0 {
+            drop(share.take(idx));
+        }
+    }
+
+    /// Attempt `idx` was abandoned for the next address: its permit goes to that one.
+    #[inline]
+    pub(crate) fn abandoned(&mut self, idx: usize) {
+        if let Some(share) = &mut self.0 {
+            if let Some(permit) = share.take(idx) {
+                share.granted = Some(permit);
+            }
+        }
+    }
+}
+
+impl Share<'_> {
+    fn try_take(&mut self) -> bool {
+        if self.granted.is_none() {
+            let (to, limit) = (self.to, self.limit);
+            let cap = (self.cap).get_or_insert_with(|| to.bursts.cap(to.host, to.port, limit));
+            self.granted = Arc::clone(cap).try_acquire_owned().ok();
+        }
+        self.granted.is_some()
+    }
+
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(waiting) = &mut self.waiting else {
             return Poll::Pending;
         };
@@ -185,24 +237,10 @@ impl<'a> HostShare<'a> {
         Poll::Ready(())
     }
 
-    /// Attempt `idx` started: the permit held goes with it.
-    pub(crate) fn started(&mut self, idx: usize) {
-        if let Some(permit) = self.granted.take() {
-            self.running.push((idx, permit));
-        }
-    }
-
-    /// Attempt `idx` ended: its permit goes back.
-    pub(crate) fn ended(&mut self, idx: usize) -> Option<OwnedSemaphorePermit> {
+    /// The permit of attempt `idx`, which leaves the share.
+    fn take(&mut self, idx: usize) -> Option<OwnedSemaphorePermit> {
         let at = self.running.iter().position(|&(i, _)| i == idx)?;
         Some(self.running.swap_remove(at).1)
-    }
-
-    /// Attempt `idx` was abandoned for the next address: its permit goes to that one.
-    pub(crate) fn abandoned(&mut self, idx: usize) {
-        if let Some(permit) = self.ended(idx) {
-            self.granted = Some(permit);
-        }
     }
 }
 

@@ -146,7 +146,7 @@ where
                         }
                         Action::Drop(idx) => {
                             drop(running.as_mut().stop(idx));
-                            drop(host.ended(idx));
+                            host.ended(idx);
                         }
                         Action::Wait { until, in_line } => {
                             // Something is still to come: an answer, an attempt's end, a
@@ -237,7 +237,7 @@ where
                     return Ok((conn, info));
                 }
                 Event::Attempt(idx, Err(error)) => {
-                    drop(host.ended(idx));
+                    host.ended(idx);
                     machine.failed(now, idx, error);
                 }
                 Event::Dns(mut answer) => {

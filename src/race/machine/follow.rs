@@ -74,14 +74,16 @@ impl<K: Knowledge> Machine<'_, K> {
     }
 
     /// Whether the race would start its first attempt cold, and has to ask to join the
-    /// burst first. A race whose best address the history knows takes no part, nor one
-    /// with a single address and no more to come: following would save it nothing.
+    /// burst first. A race whose best address the history knows takes no part (one whose
+    /// best has no route but the history knows another takes none either: rare, and it
+    /// races as ever), nor one with a single address and no more to come: following would
+    /// save it nothing.
     pub(super) fn asks_to_join(&mut self) -> bool {
         if self.burst != Burst::Cold || !self.report.attempts.is_empty() {
             return false;
         }
         let alone = self.plain || !self.dns_open && self.queue.len() <= 1;
-        if alone || self.queue.peek().is_some_and(|a| a.learned().is_some()) {
+        if alone || self.queue.knows_one() {
             self.burst = Burst::Off;
             return false;
         }

@@ -47,6 +47,8 @@ pub(super) struct AddrQueue {
     given_order: bool,
     /// The HTTPS records' endpoints the addresses serve, each once (few races have any).
     endpoints: Rare<Arc<ServiceEndpoint>>,
+    /// An address the history knows was pushed.
+    knows: bool,
 }
 
 /// How an address came to the race: in a plain answer (`A`, `AAAA`, a literal), or as an
@@ -174,6 +176,7 @@ impl AddrQueue {
             pushed: 0,
             given_order: false,
             endpoints: Rare::new(),
+            knows: false,
         }
     }
 
@@ -293,6 +296,7 @@ impl AddrQueue {
         let address = &mut self.addrs[idx];
         address.set_rank(ranked);
         (address.group, address.hint, address.endpoint) = (group, hint, endpoint);
+        self.knows |= address.known;
         let idx = u32::try_from(idx).expect("fewer than 2³² addresses");
         self.insert(Queued {
             idx,
@@ -403,6 +407,12 @@ impl AddrQueue {
         });
     }
 
+    /// Whether the history knows an address that was queued: the best-ranked, unless it
+    /// has no route.
+    pub(super) fn knows_one(&self) -> bool {
+        self.knows
+    }
+
     /// The address [`pop`](Self::pop) would take first if any family could start.
     pub(super) fn peek(&self) -> Option<&Address> {
         let want = self.leading();
@@ -419,6 +429,7 @@ impl AddrQueue {
             for q in &queued {
                 let address = &mut self.addrs[q.idx as usize];
                 address.set_rank(rank(address.addr));
+                self.knows |= address.known;
             }
             queued
                 .make_contiguous()
