@@ -22,47 +22,26 @@
 //! (printed, not asserted: a shared machine's wall time varies by more than the goal's
 //! margin): coordinated, at least 0.9× the uncoordinated throughput at every size.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use connie::dns::StaticResolver;
-use connie::{Connectivity, ConnieConnector, Destination, Dial, TcpDialer};
+use connie::{Connectivity, ConnieConnector};
 use connie_lab::{Lab, RecordType};
-use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
 use super::BoxError;
+use counting::Counting;
+
+/// connie's test dialer that counts dials, shared by path.
+#[path = "../../../tests/support/counting.rs"]
+#[allow(dead_code)]
+mod counting;
 
 /// Races at one cold host.
 pub(crate) const RACES: usize = 1_000;
 /// Races to many hosts, ten per name.
 pub(crate) const MANY: usize = 10_000;
-
-/// The `TcpDialer`, counting its dials.
-#[derive(Clone, Default)]
-struct Counting {
-    tcp: TcpDialer,
-    dials: Arc<Mutex<HashMap<SocketAddr, usize>>>,
-}
-
-impl Counting {
-    fn total(&self) -> usize {
-        self.dials.lock().unwrap().values().sum()
-    }
-}
-
-impl Dial for Counting {
-    type Connection = TcpStream;
-
-    fn dial(&self, to: Destination<'_>) -> impl Future<Output = io::Result<TcpStream>> + Send {
-        *self.dials.lock().unwrap().entry(to.addr()).or_default() += 1;
-        self.tcp.dial(to)
-    }
-}
 
 /// How the connectors of a run are set.
 #[derive(Debug, Clone, Copy)]

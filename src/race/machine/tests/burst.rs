@@ -51,6 +51,12 @@ fn probe<'n>(net: &Net, history: &'n History, at: u64, end: ProbeEnd) -> Part<'n
     }))
 }
 
+/// A race of [`dns`] on `net` with `c`, knowing `history`, taking `part` in a burst.
+fn race<'n>(net: &'n Net, c: &'n Config, history: &'n History, part: Part<'n>) -> sim::Race {
+    let knowledge = knowing(history);
+    net.with(c).dns(dns()).knowing(knowledge).burst(part).run()
+}
+
 fn joined(race: &sim::Race) -> Vec<(Duration, Step)> {
     let joins = race
         .log
@@ -65,12 +71,7 @@ fn joined(race: &sim::Race) -> Vec<(Duration, Step)> {
 fn a_follower_dials_what_its_probe_found_alone() {
     let (net, history) = (net(), History::new(64));
     let c = config(Schedule::learned());
-    let race = net
-        .with(&c)
-        .dns(dns())
-        .knowing(knowing(&history))
-        .burst(probe(&net, &history, 30, ProbeEnd::Won))
-        .run();
+    let race = race(&net, &c, &history, probe(&net, &history, 30, ProbeEnd::Won));
     assert_eq!(
         joined(&race),
         [
@@ -91,12 +92,7 @@ fn a_follower_dials_what_its_probe_found_alone() {
 fn the_wait_ends_after_one_attempt_delay() {
     let (net, history) = (net(), History::new(64));
     let c = config(Schedule::learned());
-    let race = net
-        .with(&c)
-        .dns(dns())
-        .knowing(knowing(&history))
-        .burst(Part::Follow(None))
-        .run();
+    let race = race(&net, &c, &history, Part::Follow(None));
     assert_eq!(race.dials(), all());
     assert_eq!(race.took, ms(260));
     assert!(!race.info().followed());
@@ -128,12 +124,7 @@ fn a_failed_or_dropped_probe_lets_its_follower_go_at_once() {
     for end in [ProbeEnd::Failed, ProbeEnd::Dropped] {
         let (net, history) = (net(), History::new(64));
         let c = config(Schedule::learned());
-        let race = net
-            .with(&c)
-            .dns(dns())
-            .knowing(knowing(&history))
-            .burst(probe(&net, &history, 100, end))
-            .run();
+        let race = race(&net, &c, &history, probe(&net, &history, 100, end));
         assert_eq!(
             joined(&race),
             [
@@ -166,12 +157,7 @@ fn a_warm_race_never_joins() {
     let (net, history) = (net(), History::new(64));
     history.learn([(v4(2), None, Lesson::Connected(ms(10)))], net.now());
     let c = config(Schedule::learned());
-    let race = net
-        .with(&c)
-        .dns(dns())
-        .knowing(knowing(&history))
-        .burst(Part::Follow(None))
-        .run();
+    let race = race(&net, &c, &history, Part::Follow(None));
     assert_eq!(joined(&race), []);
     assert_eq!(race.dials(), [v4(2)]);
     assert_eq!(race.took, ms(10));
