@@ -872,34 +872,6 @@ impl<D: Dial> ConnieConnector<D> {
         }
     }
 
-    /// Whether a race to `addr` may have to reach it through NAT64: an IPv4 address, on a
-    /// host that probes its connectivity and may lack IPv4 (one atomic load).
-    fn may_need_nat64(&self, addr: SocketAddr) -> bool {
-        addr.is_ipv4() && self.probes_nat64() && self.reach.may_lack_ipv4()
-    }
-
-    /// Whether this connector reaches IPv4 through NAT64 when the probe finds IPv6 only:
-    /// it probes its connectivity, and may use IPv6.
-    fn probes_nat64(&self) -> bool {
-        self.config.connectivity == Connectivity::Probe && self.config.ip_family != IpFamily::V4Only
-    }
-
-    /// The NAT64 prefix to reach IPv4 addresses through, if this host reaches IPv6 only
-    /// (as probed) and its network has one: found with the connector's resolver (RFC
-    /// 7050), and kept as long as the probe's answer.
-    async fn nat64(&self) -> Option<Pref64> {
-        if !self.probes_nat64() || self.reach.families() != IpFamily::V6Only {
-            return None;
-        }
-        if let Some(known) = self.reach.pref64() {
-            return known;
-        }
-        // Boxed: a race that never looks it up carries no room for it.
-        let found = Box::pin(self.resolver.nat64_prefix()).await;
-        self.reach.found_pref64(found);
-        found
-    }
-
     /// Runs the race engine on `answers`, through `nat64` if given, in the `burst` to its
     /// destination if it starts cold.
     async fn race<'a, S>(

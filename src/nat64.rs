@@ -9,6 +9,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
+use crate::{Connectivity, ConnieConnector, IpFamily};
+
 /// The name a DNS64 server answers with the well-known addresses under its prefix
 /// (RFC 7050, §2).
 pub(crate) const IPV4ONLY_ARPA: &str = "ipv4only.arpa.";
@@ -113,6 +115,38 @@ impl Pref64 {
 /// An IPv4 address of this host or its link, which no NAT64 stands for.
 fn local(v4: Ipv4Addr) -> bool {
     v4.octets()[0] == 0 || v4.is_loopback() || v4.is_link_local() || v4.is_broadcast()
+}
+
+/// The connector's side of NAT64: whether a race may need it, and the prefix, found once
+/// per connectivity probe.
+impl<D> ConnieConnector<D> {
+    /// Whether a race to `addr` may have to reach it through NAT64: an IPv4 address, on a
+    /// host that probes its connectivity and may lack IPv4 (one atomic load).
+    pub(crate) fn may_need_nat64(&self, addr: SocketAddr) -> bool {
+        addr.is_ipv4() && self.probes_nat64() && self.reach.may_lack_ipv4()
+    }
+
+    /// Whether this connector reaches IPv4 through NAT64 when the probe finds IPv6 only:
+    /// it probes its connectivity, and may use IPv6.
+    pub(crate) fn probes_nat64(&self) -> bool {
+        self.config.connectivity == Connectivity::Probe && self.config.ip_family != IpFamily::V4Only
+    }
+
+    /// The NAT64 prefix to reach IPv4 addresses through, if this host reaches IPv6 only
+    /// (as probed) and its network has one: found with the connector's resolver (RFC
+    /// 7050), and kept as long as the probe's answer.
+    pub(crate) async fn nat64(&self) -> Option<Pref64> {
+        if !self.probes_nat64() || self.reach.families() != IpFamily::V6Only {
+            return None;
+        }
+        if let Some(known) = self.reach.pref64() {
+            return known;
+        }
+        // Boxed: a race that never looks it up carries no room for it.
+        let found = Box::pin(self.resolver.nat64_prefix()).await;
+        self.reach.found_pref64(found);
+        found
+    }
 }
 
 #[cfg(test)]
