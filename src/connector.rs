@@ -808,29 +808,34 @@ impl<D: Dial> ConnieConnector<D> {
                 host: Some(host.trim_end_matches('.')),
                 scheme,
             };
-            let name = origin.host.unwrap_or(&host);
-            // A host that speaks HTTP/2 gets one race at a time, for a while (boxed: most
+            // One await: what the lookup and the race keep lives in their own future. A
+            // host that speaks HTTP/2 gets one race at a time, for a while (boxed: most
             // races never wait for their turn).
-            let bursts = &self.bursts;
-            let turn = match self.config.coordinate && bursts.any_h2() {
-                true => Box::pin(bursts.h2_turn(name, port)).await,
-                false => Ok(None),
+            let race = match self.config.coordinate && self.bursts.any_h2() {
+                true => Box::pin(self.race_in_turn(origin, &host, plain, port)).await,
+                false => self.race_name(origin, &host, plain, port).await,
             };
-            // One await: what the lookup and the race keep lives in their own future.
-            let race = match turn {
-                Ok(_turn) => {
-                    let race = self.race_name(origin, &host, plain, port).await;
-                    if let Ok((conn, _)) = &race {
-                        if let Some(alpn) = self.dialer.alpn(conn) {
-                            bursts.negotiated(name, port, alpn == b"h2");
-                        }
-                    }
-                    race
+            if let Ok((conn, _)) = &race {
+                if let Some(alpn) = self.dialer.alpn(conn) {
+                    let name = origin.host.unwrap_or(&host);
+                    self.bursts.negotiated(name, port, alpn == b"h2");
                 }
-                Err(e) => Err(e),
-            };
+            }
             race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
         }
+    }
+
+    /// [`race_name`](Self::race_name) in its turn, if `origin`'s host speaks HTTP/2.
+    async fn race_in_turn<'a>(
+        &'a self,
+        origin: Origin<'a>,
+        host: &'a str,
+        plain: bool,
+        port: u16,
+    ) -> Result<(D::Connection, Won), ConnectError> {
+        let name = origin.host.unwrap_or(host);
+        let _turn = self.bursts.h2_turn(name, port).await?;
+        self.race_name(origin, host, plain, port).await
     }
 
     /// Races `host`'s addresses, looked up in the families this host reaches; an
@@ -864,7 +869,6 @@ impl<D: Dial> ConnieConnector<D> {
             // they cannot.
             let burst = Some(Joinable {
                 bursts: &self.bursts,
-                host: origin.host.unwrap_or(host),
                 port,
                 follow: self.config.coordinate && self.history.is_some(),
             });
@@ -874,15 +878,18 @@ impl<D: Dial> ConnieConnector<D> {
 
     /// Runs the race engine on `answers`, through `nat64` if given, in the `burst` to its
     /// destination if it starts cold.
-    async fn race<'a, S>(
+    ///
+    /// Not an `async fn`: the engine's future takes the arguments as it is made, so the
+    /// one returned keeps nothing of them beside it.
+    fn race<'a, S>(
         &'a self,
         origin: Origin<'a>,
         answers: S,
-        nat64: Option<&Pref64>,
+        nat64: Option<&'a Pref64>,
         burst: Option<Joinable<'a>>,
-    ) -> Result<(D::Connection, Won), ConnectError>
+    ) -> impl Future<Output = Result<(D::Connection, Won), ConnectError>> + 'a
     where
-        S: Stream<Item = Answer> + Unpin,
+        S: Stream<Item = Answer> + Unpin + 'a,
     {
         let ranking = Ranking {
             nat64,
@@ -890,7 +897,7 @@ impl<D: Dial> ConnieConnector<D> {
         };
         // The engine's future is several hundred bytes: boxed, a race of one address
         // (`race::one`) carries no room for it.
-        let (conn, info) = Box::pin(race(
+        let race = Box::pin(race(
             &self.dialer,
             &self.config,
             ranking,
@@ -898,9 +905,8 @@ impl<D: Dial> ConnieConnector<D> {
             origin,
             answers,
             burst,
-        ))
-        .await?;
-        Ok((conn, Won::Raced(Box::new(info))))
+        ));
+        race.map_ok(|(conn, info)| (conn, Won::Raced(Box::new(info))))
     }
 }
 

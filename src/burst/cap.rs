@@ -28,6 +28,7 @@ pub(crate) struct HostShare<'a>(Option<Box<Share<'a>>>);
 
 struct Share<'a> {
     to: Joinable<'a>,
+    host: &'a str,
     limit: usize,
     /// The cap, once the race asked for a permit.
     cap: Option<Arc<Semaphore>>,
@@ -38,12 +39,18 @@ struct Share<'a> {
 }
 
 impl<'a> HostShare<'a> {
-    /// The share of a race to `to` (`None`: literal addresses), whose cap is `limit`
-    /// (`None`: no cap) if no race to it holds one.
-    pub(crate) fn new(to: Option<Joinable<'a>>, limit: Option<usize>) -> HostShare<'a> {
-        HostShare(to.zip(limit).map(|(to, limit)| {
+    /// The share of a race to `host` at `to` (`None`: literal addresses), whose cap is
+    /// `limit` (`None`: no cap) if no race to it holds one.
+    pub(crate) fn new(
+        to: Option<Joinable<'a>>,
+        host: Option<&'a str>,
+        limit: Option<usize>,
+    ) -> HostShare<'a> {
+        let to = to.zip(host).zip(limit);
+        HostShare(to.map(|((to, host), limit)| {
             Box::new(Share {
                 to,
+                host,
                 limit,
                 cap: None,
                 granted: None,
@@ -129,8 +136,8 @@ impl<'a> HostShare<'a> {
 impl Share<'_> {
     fn try_take(&mut self) -> bool {
         if self.granted.is_none() {
-            let (to, limit) = (self.to, self.limit);
-            let cap = (self.cap).get_or_insert_with(|| to.bursts.cap(to.host, to.port, limit));
+            let (to, host, limit) = (self.to, self.host, self.limit);
+            let cap = (self.cap).get_or_insert_with(|| to.bursts.cap(host, to.port, limit));
             self.granted = Arc::clone(cap).try_acquire_owned().ok();
         }
         self.granted.is_some()

@@ -27,8 +27,11 @@
 //! share its cap on racing attempts if the connector sets one (`cap`).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -70,7 +73,7 @@ type Probes = HashMap<(Box<str>, u16), Arc<watch::Sender<Ended>>>;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Joinable<'a> {
     pub(crate) bursts: &'a Bursts,
-    pub(crate) host: &'a str,
+    /// The port; the host is the race's origin's.
     pub(crate) port: u16,
     /// It may follow a cold race (coordination is on, and a history to share findings
     /// through): else only the host's cap applies to it.
@@ -78,15 +81,15 @@ pub(crate) struct Joinable<'a> {
 }
 
 impl<'a> Joinable<'a> {
-    /// Joins the burst to this destination.
-    pub(crate) fn join(self) -> Role<'a> {
-        self.bursts.join(self.host, self.port)
+    /// Joins the burst to `host` at this port.
+    pub(crate) fn join(self, host: &str) -> Role<'a> {
+        self.bursts.join(host, self.port)
     }
 }
 
 /// How the probe a follower waits for ended: [`Ended::Looking`] if it was dropped before
 /// it ended.
-pub(crate) async fn probe_end(mut probe: watch::Receiver<Ended>) -> Ended {
+async fn probe_end(mut probe: watch::Receiver<Ended>) -> Ended {
     // Closed or not, the value is the last one the probe sent.
     let _ = probe.changed().await;
     let ended = *probe.borrow();
@@ -95,17 +98,55 @@ pub(crate) async fn probe_end(mut probe: watch::Receiver<Ended>) -> Ended {
 
 /// A cold race's part in a burst.
 pub(crate) enum Role<'a> {
-    /// It probes: it races alone, and tells its followers how it ended.
-    Probe(Probe<'a>),
+    /// It probes: it races alone, and tells its followers how it ended (boxed: a race
+    /// carries no room for it until it probes).
+    Probe(Box<Probe<'a>>),
     /// It follows the probe in flight.
     Follow(watch::Receiver<Ended>),
 }
 
-impl<'a> Role<'a> {
-    pub(crate) fn into_probe(self) -> Option<Probe<'a>> {
+/// A race's side of the bursts to its destination, as its driver keeps it: its share of
+/// the host's cap, and its part if it joined a burst (one place, one reference to it in
+/// the driver's wait).
+pub(crate) struct Side<'a> {
+    pub(crate) share: HostShare<'a>,
+    pub(crate) part: Option<Part<'a>>,
+}
+
+/// A cold race's part as its driver keeps it: the probe it is, or the end of the probe it
+/// follows (both boxed: a race carries 16 bytes for them).
+pub(crate) enum Part<'a> {
+    Probe(Box<Probe<'a>>),
+    Follows(Pin<Box<dyn Future<Output = Ended> + Send + 'a>>),
+}
+
+impl<'a> From<Role<'a>> for Part<'a> {
+    fn from(role: Role<'a>) -> Part<'a> {
+        match role {
+            Role::Probe(probe) => Part::Probe(probe),
+            Role::Follow(end) => Part::Follows(Box::pin(probe_end(end))),
+        }
+    }
+}
+
+impl Part<'_> {
+    /// Whether it follows a probe.
+    pub(crate) fn follows(&self) -> bool {
+        matches!(self, Part::Follows(_))
+    }
+
+    /// The end of the probe it follows; never, for a probe.
+    pub(crate) fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Ended> {
         match self {
-            Role::Probe(probe) => Some(probe),
-            Role::Follow(_) => None,
+            Part::Follows(end) => end.as_mut().poll(cx),
+            Part::Probe(_) => Poll::Pending,
+        }
+    }
+
+    /// The race ended: a probe tells its followers whether it `won`.
+    pub(crate) fn race_ended(self, won: bool) {
+        if let Part::Probe(probe) = self {
+            (*probe).ended(won);
         }
     }
 }
@@ -127,11 +168,11 @@ impl Bursts {
         }
         let sender = Arc::new(watch::Sender::new(Ended::Looking));
         probes.insert(key.clone(), Arc::clone(&sender));
-        Role::Probe(Probe {
+        Role::Probe(Box::new(Probe {
             bursts: self,
             key,
             sender,
-        })
+        }))
     }
 
     /// How many probes are in flight.
@@ -199,7 +240,7 @@ mod tests {
             panic!("a race to another port follows");
         };
         assert_eq!(bursts.probes(), 2);
-        probe.ended(true);
+        (*probe).ended(true);
         assert_eq!(*follower.borrow_and_update(), Ended::Won);
         assert!(follower.has_changed().is_err(), "the channel is closed");
         assert_eq!(bursts.probes(), 1);

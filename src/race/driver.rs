@@ -12,7 +12,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use super::attempt::{Attempting, Dials};
 use super::machine::{Action, Knowledge, Machine};
 use crate::budget::{Budget, Permit, Wait};
-use crate::burst::{probe_end, Ended, HostShare, Joinable, Role};
+use crate::burst::{Ended, HostShare, Joinable, Part, Side};
 use crate::config::Config;
 use crate::dial::{Destination, Origin, Progress};
 use crate::dns::Answer;
@@ -83,11 +83,10 @@ where
         let mut granted: Option<Permit<'_>> = None;
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         // Its share of the cap on attempts racing to its destination.
-        let mut host = HostShare::new(burst, config.attempts_per_host);
-        // A cold race's part in the burst to its destination: the probe it is, or the end
-        // of the probe it follows.
-        let mut probe = None;
-        let mut following: Option<Pin<Box<dyn Future<Output = Ended> + Send + 'a>>> = None;
+        let mut side = Side {
+            share: HostShare::new(burst, origin.host, config.attempts_per_host),
+            part: None,
+        };
         // A debug build counts the wake-ups at one instant (see `most_actions`).
         #[cfg(debug_assertions)]
         let (mut last, mut at_once) = (start, 0usize);
@@ -119,34 +118,32 @@ where
                         } => {
                             // A race with nothing running takes a permit without waiting.
                             let permit = granted.take().unwrap_or_else(|| budget.free());
-                            host.started(idx);
+                            side.share.started(idx);
                             let to = Destination::new(addr, origin, &progress, idx, endpoint);
                             let attempt = Attempting::new(idx, dialer.dial(to), permit);
                             running.as_mut().push(attempt);
                         }
                         Action::TryPermit => {
                             // The destination's cap first: a race waits in one line at once.
-                            granted = host.try_take().then(|| budget.try_take()).flatten();
+                            granted = side.share.try_take().then(|| budget.try_take()).flatten();
                             machine.permit(granted.is_some());
                         }
-                        Action::Join => match burst.map(Joinable::join) {
-                            Some(Role::Follow(end)) => {
-                                following = Some(Box::pin(probe_end(end)));
-                                machine.joined(now.into_std(), true);
-                            }
-                            joined => {
-                                probe = joined.and_then(Role::into_probe);
-                                machine.joined(now.into_std(), false);
-                            }
-                        },
+                        Action::Join => {
+                            let host = origin.host.unwrap_or_default();
+                            side.part = burst.map(|burst| Part::from(burst.join(host)));
+                            machine.joined(
+                                now.into_std(),
+                                side.part.as_ref().is_some_and(Part::follows),
+                            );
+                        }
                         Action::Abandon(idx) => {
                             granted = running.as_mut().stop(idx);
-                            host.abandoned(idx);
+                            side.share.abandoned(idx);
                             machine.permit(granted.is_some());
                         }
                         Action::Drop(idx) => {
                             drop(running.as_mut().stop(idx));
-                            host.ended(idx);
+                            side.share.ended(idx);
                         }
                         Action::Wait { until, in_line } => {
                             // Something is still to come: an answer, an attempt's end, a
@@ -156,14 +153,14 @@ where
                                 dns_open || !running.is_empty() || in_line || until.is_some(),
                                 "the race waits for nothing that can happen: {machine:?}"
                             );
-                            if in_line && host.spent() {
-                                host.wait();
+                            if in_line && side.share.spent() {
+                                side.share.wait();
                             } else if in_line {
                                 waiting.get_or_insert_with(|| budget.wait());
                             } else {
                                 waiting = None;
                                 granted = None;
-                                host.leave();
+                                side.share.leave();
                             }
                             // One timer for the whole race, made the first time the race
                             // has to wake itself (a race of attempts all started at once
@@ -178,8 +175,8 @@ where
                         }
                         Action::Failed(error) => {
                             tally.failed(now, &error, machine.used_history());
-                            if let Some(probe) = probe.take() {
-                                probe.ended(false);
+                            if let Some(part) = side.part.take() {
+                                part.race_ended(false);
                             }
                             return Err(error);
                         }
@@ -190,7 +187,7 @@ where
             // future keeps nothing of this turn of the loop but the wait.
             let event = {
                 let (running, answers, waiting) = (&mut running, &mut answers, &mut waiting);
-                let (following, host) = (&mut following, &mut host);
+                let side = &mut side;
                 let mut timer = timer.as_mut().filter(|_| timed);
                 poll_fn(move |cx| {
                     if let Poll::Ready((idx, result)) = running.as_mut().poll_next(cx) {
@@ -204,11 +201,11 @@ where
                     if let Some(Poll::Ready(permit)) = waiting.as_mut().map(|w| w.poll_unpin(cx)) {
                         return Poll::Ready(Event::Permit(permit));
                     }
-                    if host.poll_wait(cx).is_ready() {
+                    if side.share.poll_wait(cx).is_ready() {
                         return Poll::Ready(Event::HostPermit);
                     }
-                    if let Some(Poll::Ready(ended)) = following.as_mut().map(|f| f.poll_unpin(cx)) {
-                        *following = None;
+                    if let Some(Poll::Ready(ended)) = side.part.as_mut().map(|p| p.poll_end(cx)) {
+                        side.part = None;
                         return Poll::Ready(Event::Probe(ended));
                     }
                     match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
@@ -230,14 +227,14 @@ where
                     let info = machine.won(now, idx);
                     #[cfg(feature = "ech")]
                     let info = info.with_ech(progress.ech_of(idx));
-                    if let Some(probe) = probe.take() {
-                        probe.ended(true);
+                    if let Some(part) = side.part.take() {
+                        part.race_ended(true);
                     }
                     tally.won(Instant::from_std(now), info.used_history);
                     return Ok((conn, info));
                 }
                 Event::Attempt(idx, Err(error)) => {
-                    host.ended(idx);
+                    side.share.ended(idx);
                     machine.failed(now, idx, error);
                 }
                 Event::Dns(mut answer) => {
@@ -273,12 +270,10 @@ where
                 }
                 Event::Probe(Ended::Looking) if machine.follows_a_probe() => {
                     // Dropped by its caller: the next race probes, and the others follow it.
-                    match burst.map(Joinable::join) {
-                        Some(Role::Follow(end)) => following = Some(Box::pin(probe_end(end))),
-                        joined => {
-                            probe = joined.and_then(Role::into_probe);
-                            machine.probe_ended(now, false);
-                        }
+                    let host = origin.host.unwrap_or_default();
+                    side.part = burst.map(|burst| Part::from(burst.join(host)));
+                    if !side.part.as_ref().is_some_and(Part::follows) {
+                        machine.probe_ended(now, false);
                     }
                 }
                 Event::Probe(ended) => machine.probe_ended(now, ended == Ended::Won),

@@ -1,7 +1,9 @@
 //! A cold race among others to its destination: it probes, or it follows the probe (see
 //! `burst`). The driver joins the burst when the machine asks ([`Action::Join`]) and
 //! tells it when the probe ends; the machine holds the first attempt of a follower, and
-//! ranks its addresses again when the hold ends.
+//! ranks its addresses again when the hold ends. The hold's end, if the probe does not
+//! end first, is the first attempt's `next_allowed`: a follower's first attempt may not
+//! start before it anyway.
 //!
 //! [`Action::Join`]: super::Action::Join
 
@@ -24,9 +26,9 @@ pub(super) enum Burst {
     Asked,
     /// It probes: it races alone.
     Probe,
-    /// It follows a probe: its first attempt waits for the probe's end, or until this
-    /// (`None`: a wait too long for the clock).
-    Follow(Option<Instant>),
+    /// It follows a probe: its first attempt waits for the probe's end, or for its
+    /// `next_allowed` (`None`: a wait too long for the clock).
+    Follow,
     /// It followed a probe, and goes on on its own.
     Followed,
 }
@@ -34,7 +36,7 @@ pub(super) enum Burst {
 impl Burst {
     /// Whether the race follows, or followed, a probe: it never explores.
     pub(super) fn follows(self) -> bool {
-        matches!(self, Burst::Follow(_) | Burst::Followed)
+        matches!(self, Burst::Follow | Burst::Followed)
     }
 }
 
@@ -52,7 +54,8 @@ impl<K: Knowledge> Machine<'_, K> {
             let left = self.deadline.map(|d| d.saturating_duration_since(now));
             let wait = follow_wait(&self.config.schedule, left);
             debug!(?wait, "following the race in flight to this destination");
-            Burst::Follow(now.checked_add(wait))
+            self.next_allowed = now.checked_add(wait);
+            Burst::Follow
         } else {
             Burst::Probe
         };
@@ -61,7 +64,7 @@ impl<K: Knowledge> Machine<'_, K> {
     /// The probe this race follows ended at `now`: it `won` (the history knows its
     /// winner), failed, or was dropped (and this race probes now).
     pub(crate) fn probe_ended(&mut self, now: Instant, won: bool) {
-        if let Burst::Follow(_) = self.burst {
+        if self.burst == Burst::Follow {
             debug!(won, "the race followed ended");
             self.report.followed = won;
             self.release(now);
@@ -70,7 +73,7 @@ impl<K: Knowledge> Machine<'_, K> {
 
     /// Whether the race waits for a probe to end.
     pub(crate) fn follows_a_probe(&self) -> bool {
-        matches!(self.burst, Burst::Follow(_))
+        self.burst == Burst::Follow
     }
 
     /// Whether the race would start its first attempt cold, and has to ask to join the
@@ -91,35 +94,24 @@ impl<K: Knowledge> Machine<'_, K> {
         true
     }
 
-    /// Whether a follower's first attempt waits at `now`: until its probe ends or its
-    /// wait is over, unless its best address is known (another race taught the history).
-    pub(super) fn held(&self, now: Instant) -> bool {
-        match self.burst {
-            Burst::Asked => true,
-            Burst::Follow(until) => {
-                self.report.attempts.is_empty()
-                    && until.is_none_or(|until| now < until)
-                    && self.queue.peek().is_none_or(|a| a.learned().is_none())
-            }
-            _ => false,
-        }
+    /// Whether the race's first attempt waits for the burst: for the reply to its ask, or
+    /// for the probe it follows (its wait's end is its `next_allowed`).
+    pub(super) fn held(&self) -> bool {
+        matches!(self.burst, Burst::Asked | Burst::Follow)
     }
 
-    /// When a follower's wait is over.
-    pub(super) fn hold_until(&self) -> Option<Instant> {
-        match self.burst {
-            Burst::Follow(until) => until,
-            _ => None,
+    /// Ends a follower's wait at `now` if it is over, or if its answers brought an
+    /// address the history knows (another race taught it).
+    pub(super) fn end_hold(&mut self, now: Instant) {
+        if self.burst != Burst::Follow {
+            return;
         }
-    }
-
-    /// Ends a follower's wait if it is over at `now`.
-    pub(super) fn end_overdue_hold(&mut self, now: Instant) {
-        if let Burst::Follow(Some(until)) = self.burst {
-            if now >= until {
-                debug!("the race followed is late: racing alone");
-                self.release(now);
-            }
+        if self.next_allowed.is_some_and(|t| t <= now) {
+            debug!("the race followed is late: racing alone");
+            self.release(now);
+        } else if self.queue.knows_one() {
+            debug!("an address the history knows: starting at once");
+            self.release(now);
         }
     }
 
@@ -127,6 +119,7 @@ impl<K: Knowledge> Machine<'_, K> {
     /// learned meanwhile.
     fn release(&mut self, now: Instant) {
         self.burst = Burst::Followed;
+        self.next_allowed = Some(now);
         if !self.plain {
             let (knowledge, rfc6724) = (&self.knowledge, !self.resolver_sorted);
             self.queue.rerank(|addr| knowledge.rank(addr, rfc6724, now));

@@ -326,7 +326,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             self.failed(now, idx, attempt_timed_out());
             return Action::Drop(idx);
         }
-        self.end_overdue_hold(now);
+        self.end_hold(now);
         if self.ready(now) {
             debug_assert_ne!(self.permit, Permit::Asked, "a permit asked, and no reply");
             if self.asks_to_join() {

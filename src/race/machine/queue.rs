@@ -413,15 +413,6 @@ impl AddrQueue {
         self.knows
     }
 
-    /// The address [`pop`](Self::pop) would take first if any family could start.
-    pub(super) fn peek(&self) -> Option<&Address> {
-        let want = self.leading();
-        [want, want.other()]
-            .into_iter()
-            .find_map(|f| self.family(f).queued.front())
-            .map(|&queued| self.address(queued))
-    }
-
     /// Ranks every queued address anew with `rank`, and puts each in its new place.
     pub(super) fn rerank(&mut self, mut rank: impl FnMut(SocketAddr) -> Ranked) {
         for family in [Family::V4, Family::V6] {

@@ -49,7 +49,7 @@ impl<K: Knowledge> Machine<'_, K> {
     pub(super) fn ready(&self, now: Instant) -> bool {
         self.startable()
             && !self.gated(now)
-            && !self.held(now)
+            && !self.held()
             && self.next_allowed.is_some_and(|t| t <= now)
     }
 
@@ -59,15 +59,10 @@ impl<K: Knowledge> Machine<'_, K> {
             return None;
         }
         let next = self.next_allowed?;
-        let next = match self.resolution_gate {
+        match self.resolution_gate {
             // Gated with no end: only the preferred family's answer opens the gate.
-            Some(gate) if self.gated(next) => gate.map(|gate| gate.max(next))?,
-            _ => next,
-        };
-        // Held with no end: only the probe's end lets the first attempt go.
-        match self.held(next) {
-            true => self.hold_until().map(|until| until.max(next)),
-            false => Some(next),
+            Some(gate) if self.gated(next) => gate.map(|gate| gate.max(next)),
+            _ => Some(next),
         }
     }
 
