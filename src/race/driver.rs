@@ -46,6 +46,10 @@ enum Event<'a, C> {
 /// go on meanwhile: a failure that leaves nothing running starts the next attempt at once,
 /// and a running attempt past its abandon delay gives its place to the next address (see
 /// [`AttemptBudget`](crate::AttemptBudget)).
+///
+/// A race by name has a `burst`: its destination among the connector's others. It joins
+/// the burst to it when it would start cold, and takes its host's cap if one is set (see
+/// `crate::burst`).
 // An `async fn` would copy its arguments into its future twice (see below).
 #[expect(clippy::manual_async_fn)]
 pub(crate) fn race<'a, D, K, S>(
@@ -82,7 +86,8 @@ where
         let mut waiting: Option<Wait<'_>> = None;
         let mut granted: Option<Permit<'_>> = None;
         let mut timer: Option<Pin<Box<Sleep>>> = None;
-        // Its share of the cap on attempts racing to its destination.
+        // Its side of the bursts to its destination: its share of the host's cap, and its
+        // part once it joins one (the probe it is, or the end of the probe it follows).
         let mut side = Side {
             share: HostShare::new(burst, origin.host, config.attempts_per_host),
             part: None,
