@@ -815,11 +815,9 @@ impl<D: Dial> ConnieConnector<D> {
                 true => Box::pin(self.race_in_turn(origin, &host, plain, port)).await,
                 false => self.race_name(origin, &host, plain, port).await,
             };
-            if let Ok((conn, _)) = &race {
-                if let Some(alpn) = self.dialer.alpn(conn) {
-                    let name = origin.host.unwrap_or(&host);
-                    self.bursts.negotiated(name, port, alpn == b"h2");
-                }
+            if let Some(alpn) = race.as_ref().ok().and_then(|(c, _)| self.dialer.alpn(c)) {
+                let name = origin.host.unwrap_or(&host);
+                self.bursts.negotiated(name, port, alpn == b"h2");
             }
             race.map_err(|e| e.with_target(format!("{host}:{port}"), Some(host)))
         }
