@@ -268,6 +268,17 @@ impl Entry {
         source.is_some() && self.source.is_some() && source != self.source
     }
 
+    /// What it knows at `now` if its handshake time is fresh (measured within
+    /// [`HISTORY_TTL`]).
+    fn fresh(&self, now: Instant) -> Option<Known> {
+        let (transport, at) = self.rtt?;
+        (now.saturating_duration_since(at) < HISTORY_TTL).then(|| Known::Fresh {
+            transport,
+            handshake: self.handshake,
+            failing: self.failing(now),
+        })
+    }
+
     /// A success: the transport's time, and the handshake's on top if one ran, smoothed
     /// into what is still fresh (RFC 6298 §2), or the first samples.
     fn connected(
@@ -410,14 +421,10 @@ impl History {
             return Known::Unknown;
         }
         entry.used = tick;
-        let since = |at: Instant| now.saturating_duration_since(at);
-        if let Some((transport, _)) = entry.rtt.filter(|&(_, at)| since(at) < HISTORY_TTL) {
-            return Known::Fresh {
-                transport,
-                handshake: entry.handshake,
-                failing: entry.failing(now),
-            };
+        if let Some(fresh) = entry.fresh(now) {
+            return fresh;
         }
+        let since = |at: Instant| now.saturating_duration_since(at);
         match entry.failed {
             Some((_, at, failed))
                 if since(at) < FAILURE_COOL_DOWN
@@ -446,14 +453,8 @@ impl History {
         if entry.exploring.is_some_and(|until| now < until) {
             return false;
         }
-        let expected = |(rtt, _): (Rtt, Instant)| {
-            let handshake = entry
-                .handshake
-                .map(|h| h.expected(Schedule::MAX_ATTEMPT_DELAY));
-            rtt.expected(Schedule::RFC8305_ATTEMPT_DELAY)
-                .saturating_add(handshake.unwrap_or_default())
-        };
-        let expected = entry.rtt.map_or(Schedule::RFC8305_ATTEMPT_DELAY, expected);
+        let expected = entry.fresh(now).and_then(|known| known.expected());
+        let expected = expected.unwrap_or(Schedule::RFC8305_ATTEMPT_DELAY);
         entry.exploring = now.checked_add(expected);
         true
     }
