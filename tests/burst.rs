@@ -8,7 +8,7 @@ mod counting;
 mod support;
 
 use connie::{ConnectInfo, Connectivity, ConnieConnector};
-use connie_lab::{HostKind, Lab, RecordType};
+use connie_lab::{DnsServer, HostKind, Lab, RecordType};
 use counting::Counting;
 use support::{bounded, ip};
 
@@ -23,6 +23,17 @@ async fn lab() -> Lab {
         .build()
         .await
         .unwrap()
+}
+
+/// A connector resolving through `dns`, coordinating or not, and the SYNs it counts.
+fn counting(dns: &DnsServer, coordinate: bool) -> (ConnieConnector<Counting>, Counting) {
+    let counting = Counting::default();
+    let connector = ConnieConnector::new()
+        .resolver(dns.resolver())
+        .connectivity(Connectivity::Assume)
+        .coordinate(coordinate)
+        .with_dialer(counting.clone());
+    (connector, counting)
 }
 
 /// `n` connects to `burst.lab.test.` at once, each on its own task of a current-thread
@@ -53,11 +64,7 @@ async fn a_cold_burst_on_loopback_sends_one_race_of_syns() {
     bounded(async {
         let lab = lab().await;
         let dns = lab.dns("burst").start().await.unwrap();
-        let counting = Counting::default();
-        let connector = ConnieConnector::new()
-            .resolver(dns.resolver())
-            .connectivity(Connectivity::Assume)
-            .with_dialer(counting.clone());
+        let (connector, counting) = counting(&dns, true);
         let infos = burst(&connector, lab.port(), 200).await;
         let followers = infos.iter().filter(|i| i.followed()).count();
         println!(
@@ -89,12 +96,7 @@ async fn without_coordination_every_connect_races_every_address() {
     bounded(async {
         let lab = lab().await;
         let dns = lab.dns("burst").start().await.unwrap();
-        let counting = Counting::default();
-        let connector = ConnieConnector::new()
-            .resolver(dns.resolver())
-            .connectivity(Connectivity::Assume)
-            .coordinate(false)
-            .with_dialer(counting.clone());
+        let (connector, counting) = counting(&dns, false);
         burst(&connector, lab.port(), 200).await;
         println!("200 connects uncoordinated: {} SYNs", counting.total());
         assert_eq!(counting.total(), 5 * 200);
