@@ -17,7 +17,7 @@ use crate::ConnectError;
 /// How long a race to a host known to speak HTTP/2 waits for another race to it that is
 /// in flight: 300 ms, as Chromium. One HTTP/2 connection serves every request, so a
 /// connection pool that hands it out meanwhile drops the waiting race, SYN unsent.
-pub(crate) const H2_HOLD: Duration = Duration::from_millis(300);
+const H2_HOLD: Duration = Duration::from_millis(300);
 
 /// How many hosts known to speak HTTP/2 a connector remembers; past it, the least
 /// recently connected is forgotten.
