@@ -95,10 +95,11 @@ where
         // A debug build counts the wake-ups at one instant (see `most_actions`).
         #[cfg(debug_assertions)]
         let (mut last, mut at_once) = (start, 0usize);
+        // The time, read once per event: the machine acts on the event, then polls.
+        let mut now = start;
         loop {
             // Whether the race's timer is set for this wait.
             let timed = {
-                let now = Instant::now();
                 #[cfg(debug_assertions)]
                 {
                     at_once = if now == last { at_once + 1 } else { 0 };
@@ -221,7 +222,8 @@ where
                 .await
             };
 
-            let now = Instant::now().into_std();
+            now = Instant::now();
+            let now = now.into_std();
             for (idx, at) in progress.take() {
                 machine.transport_up(at.into_std(), idx);
             }
