@@ -120,9 +120,20 @@ impl<K: Knowledge> Machine<'_, K> {
 
     /// Marks `family`'s lookup finished; addresses of the other family held back for it
     /// join the race if they fit.
+    // Inlined, the queueing cold: most often no address is held back.
+    #[inline]
     pub(super) fn answered(&mut self, family: Family, now: Instant) {
+        let released = self.queue.answered(family);
+        if !released.is_empty() {
+            self.released(released, now);
+        }
+    }
+
+    /// Queues the held-back addresses `released`.
+    #[cold]
+    fn released(&mut self, released: Vec<SocketAddr>, now: Instant) {
         // An endpoint's address held back joins as a plain one.
-        for addr in self.queue.answered(family) {
+        for addr in released {
             self.enqueue(addr, Via::default(), now);
         }
     }

@@ -257,16 +257,24 @@ impl AddrQueue {
     /// Marks `family`'s lookup as finished, which ends the reservation kept for it, and
     /// returns the other family's held-back addresses that now fit under the cap, already
     /// counted as [`Taken`](Admission::Taken). The rest of them are dropped.
+    // Inlined, the rest of it cold: each lookup's end and DNS's end come here, four times
+    // a race by name, and most often none are held.
+    #[inline]
     pub(super) fn answered(&mut self, family: Family) -> Vec<SocketAddr> {
         self.family_mut(family).answered = true;
-        // Most often none are held: nothing to count. (Each lookup's end and DNS's end
-        // come here, four times a race by name.)
         if self.family(family.other()).held.is_empty() {
             return Vec::new();
         }
+        self.release(family.other())
+    }
+
+    /// The addresses of `family` held back that fit under the cap, taken; the rest are
+    /// dropped.
+    #[cold]
+    fn release(&mut self, family: Family) -> Vec<SocketAddr> {
         let total = self.v4.admitted + self.v6.admitted;
         let room = self.max_addresses.saturating_sub(total) as usize;
-        let other = self.family_mut(family.other());
+        let other = self.family_mut(family);
         let mut released = other.held.take();
         let over = released.len().saturating_sub(room);
         released.truncate(released.len() - over);
