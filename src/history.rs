@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use crate::hash::Keyed;
 use crate::metrics::{self, Tally};
+use crate::order::rfc6724;
 use crate::Schedule;
 
 /// How long a measured handshake time stays fresh: 10 minutes since the last connection
@@ -259,6 +260,32 @@ struct Entry {
     /// Until when the last race that explored from it (raced every address, this one
     /// the best) is expected to run: its start plus this address's expected time.
     exploring: Option<Instant>,
+    /// The source the system chose for it when a race last asked, and the RFC 6724 key
+    /// that source gives it, while they stand (see [`Seen`]).
+    seen: Option<Seen>,
+}
+
+/// The source address the system chose for a destination, the RFC 6724 key it gives the
+/// destination, and until when they stand: [`SOURCE_TTL`](crate::order::source::SOURCE_TTL)
+/// after the system was asked, as long as the source-address cache keeps its answer. An
+/// entry keeps them so that a race to an address it knows asks neither the cache, whose
+/// lock every race of the process shares, nor the policy table again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen {
+    pub(crate) source: Option<IpAddr>,
+    pub(crate) key: rfc6724::Key,
+    pub(crate) until: Instant,
+}
+
+/// What [`History::known_if_seen`] found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sight {
+    /// What the entry knows, and what it has seen within its time.
+    Seen(Known, Seen),
+    /// The entry has not seen its source lately.
+    Unseen,
+    /// There is no entry.
+    Unknown,
 }
 
 impl Entry {
@@ -345,6 +372,24 @@ impl Entry {
             source,
             used: tick,
             exploring: None,
+            seen: None,
+        }
+    }
+
+    /// What it knows at `now`: fresh, failed lately, or nothing useful.
+    fn at(&self, now: Instant) -> Known {
+        if let Some(fresh) = self.fresh(now) {
+            return fresh;
+        }
+        let since = |at: Instant| now.saturating_duration_since(at);
+        match self.failed {
+            Some((_, at, failed))
+                if since(at) < FAILURE_COOL_DOWN
+                    && self.succeeded.is_none_or(|(_, ok)| failed > ok) =>
+            {
+                Known::Failed
+            }
+            _ => Known::Unknown,
         }
     }
 }
@@ -408,7 +453,20 @@ impl History {
     /// What is known about `addr` at `now`. `source` is the source address the system
     /// would use for it today, if known: an entry written with another source is about
     /// another network, and is dropped (HEv3 asks that history never cross networks).
+    #[cfg(test)]
     pub(crate) fn known(&self, addr: SocketAddr, source: Option<IpAddr>, now: Instant) -> Known {
+        self.known_seen(addr, source, None, now)
+    }
+
+    /// [`known`](Self::known), the entry keeping `seen` (its source, `source`, and
+    /// what it gives) for the races that follow.
+    pub(crate) fn known_seen(
+        &self,
+        addr: SocketAddr,
+        source: Option<IpAddr>,
+        seen: Option<Seen>,
+        now: Instant,
+    ) -> Known {
         let mut inner = self.lock();
         // A read counts as recent as the latest write.
         let tick = inner.tick;
@@ -421,19 +479,25 @@ impl History {
             return Known::Unknown;
         }
         entry.used = tick;
-        if let Some(fresh) = entry.fresh(now) {
-            return fresh;
-        }
-        let since = |at: Instant| now.saturating_duration_since(at);
-        match entry.failed {
-            Some((_, at, failed))
-                if since(at) < FAILURE_COOL_DOWN
-                    && entry.succeeded.is_none_or(|(_, ok)| failed > ok) =>
-            {
-                Known::Failed
-            }
-            _ => Known::Unknown,
-        }
+        entry.seen = seen;
+        entry.at(now)
+    }
+
+    /// What is known about `addr` at `now`, with what its entry has [`Seen`] if it has
+    /// seen it within its time: the source is as good as the source-address cache's
+    /// answer, and on the same network as the entry. If the entry has not, ask the cache
+    /// and tell [`known_seen`](Self::known_seen); if there is none, nothing is known.
+    pub(crate) fn known_if_seen(&self, addr: SocketAddr, now: Instant) -> Sight {
+        let mut inner = self.lock();
+        let tick = inner.tick;
+        let Some(entry) = inner.entries.get_mut(&Key(addr)) else {
+            return Sight::Unknown;
+        };
+        let Some(seen) = entry.seen.filter(|seen| now < seen.until) else {
+            return Sight::Unseen;
+        };
+        entry.used = tick;
+        Sight::Seen(entry.at(now), seen)
     }
 
     /// Whether a race that could start its best known address, `best`, alone should race

@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::rfc6724;
-use super::source::Sources;
-use crate::history::{History, Known};
+use super::source::{Sources, SOURCE_TTL};
+use crate::history::{History, Known, Seen, Sight};
 use crate::nanos::Nanos;
 use crate::nat64::Pref64;
 
@@ -103,16 +103,18 @@ impl Ranking<'_> {
     /// translation.
     pub(crate) fn rank(&self, addr: SocketAddr, rfc6724: bool, now: Instant) -> Ranked {
         let known_as = self.known_as(addr);
-        let (source, key) = match self.sources {
-            Some(sources) => {
-                let source = sources.source_at(addr, tokio::time::Instant::from_std(now));
-                (source, Some(rfc6724::key(known_as.ip(), source)))
-            }
-            None => (None, None),
+        // An address the history knows, whose source it has seen lately: neither the
+        // source cache nor the policy table is asked again.
+        let sight = match (self.history, self.sources) {
+            (Some(history), Some(_)) => history.known_if_seen(known_as, now),
+            _ => Sight::Unseen,
         };
-        let known = self
-            .history
-            .map_or(Known::Unknown, |h| h.known(known_as, source, now));
+        let (known, source, key) = match sight {
+            Sight::Seen(known, seen) => (known, seen.source, Some(seen.key)),
+            Sight::Unseen => self.rank_anew(addr, known_as, now, self.history),
+            // No entry to tell: the history is not asked again.
+            Sight::Unknown => self.rank_anew(addr, known_as, now, None),
+        };
         let standing = match known {
             Known::Fresh { .. } => Standing::Fresh,
             Known::Unknown => Standing::Unknown,
@@ -133,6 +135,36 @@ impl Ranking<'_> {
 }
 
 impl Ranking<'_> {
+    /// What `history` knows about `addr` (`known_as`), its source and its RFC 6724 key,
+    /// each asked anew; the history keeps the source and key it is told of.
+    fn rank_anew(
+        &self,
+        addr: SocketAddr,
+        known_as: SocketAddr,
+        now: Instant,
+        history: Option<&History>,
+    ) -> (Known, Option<IpAddr>, Option<rfc6724::Key>) {
+        let (source, key) = match self.sources {
+            Some(sources) => {
+                let source = sources.source_at(addr, tokio::time::Instant::from_std(now));
+                (source, Some(rfc6724::key(known_as.ip(), source)))
+            }
+            None => (None, None),
+        };
+        let Some(history) = history else {
+            return (Known::Unknown, source, key);
+        };
+        // Only a source found stands for its time: without one there is nothing to keep.
+        let seen = source.zip(key).and_then(|(found, key)| {
+            Some(Seen {
+                source: Some(found),
+                key,
+                until: now.checked_add(SOURCE_TTL)?,
+            })
+        });
+        (history.known_seen(known_as, source, seen, now), source, key)
+    }
+
     /// The address `addr` is ranked and remembered as: the IPv4 address it stands for
     /// under the NAT64 prefix, if it is under it.
     fn known_as(&self, addr: SocketAddr) -> SocketAddr {
@@ -184,5 +216,64 @@ mod tests {
             .sources
             .is_some_and(|s| std::ptr::eq(s, Sources::global())));
         assert!(ranking.nat64.is_none());
+    }
+
+    /// A known address's source is asked of the system at most once per
+    /// [`SOURCE_TTL`], as the source cache would: within it the history's entry answers,
+    /// its RFC 6724 key with it. A network change (another source) is seen once it is
+    /// over, and the entry, about the old network, is dropped.
+    #[test]
+    fn a_known_address_keeps_its_source_for_the_source_ttl() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Duration;
+
+        use crate::history::Lesson;
+
+        static ASKED: AtomicUsize = AtomicUsize::new(0);
+        let src = |last: u8| IpAddr::from([10, 0, 0, last]);
+        let (home, away) = (src(1), src(2));
+        let sources = |source: IpAddr| {
+            Sources::fixed(move |_| {
+                ASKED.fetch_add(1, Ordering::SeqCst);
+                Some(source)
+            })
+        };
+        let (at_home, elsewhere) = (sources(home), sources(away));
+        let history = History::new(8);
+        let ranking = |sources| Ranking {
+            history: Some(&history),
+            sources: Some(sources),
+            nat64: None,
+        };
+        let addr = SocketAddr::from(([192, 0, 2, 1], 443));
+        let start = Instant::now();
+        let connected = Lesson::Connected(Duration::from_millis(20));
+        history.learn([(addr, Some(home), connected)], start);
+
+        let first = ranking(&at_home).rank(addr, true, start);
+        assert_eq!(
+            (first.source, ASKED.load(Ordering::SeqCst)),
+            (Some(home), 1)
+        );
+        assert!(matches!(first.known, Known::Fresh { .. }), "{first:?}");
+
+        // On another network now, but within the time the answer stands: the entry's.
+        let later = start + SOURCE_TTL - Duration::from_millis(1);
+        let again = ranking(&elsewhere).rank(addr, true, later);
+        assert_eq!(
+            (again.source, ASKED.load(Ordering::SeqCst)),
+            (Some(home), 1)
+        );
+        assert_eq!(
+            again.rank, first.rank,
+            "the same key, and the same knowledge"
+        );
+
+        // Past it, the system is asked: another source, another network.
+        let past = start + SOURCE_TTL;
+        let anew = ranking(&elsewhere).rank(addr, true, past);
+        assert_eq!((anew.source, ASKED.load(Ordering::SeqCst)), (Some(away), 2));
+        assert_eq!(anew.known, Known::Unknown, "an entry of another network");
+        assert_eq!(history.len(), 0);
     }
 }
