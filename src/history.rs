@@ -83,6 +83,11 @@ pub(crate) struct Rtt {
     pub(crate) rttvar: Duration,
 }
 
+/// `d` in nanoseconds, at most `u64::MAX` (584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl Rtt {
     /// The first sample: srtt = R, rttvar = R/2.
     fn first(sample: Duration) -> Rtt {
@@ -94,10 +99,14 @@ impl Rtt {
 
     /// One more sample, smoothed with RFC 6298's α = 1/8 and β = 1/4.
     fn update(self, sample: Duration) -> Rtt {
-        let deviation = self.srtt.abs_diff(sample);
+        // In nanoseconds, as `expected` reckons: the same results as `Duration`'s own
+        // operations, which carry between seconds and nanoseconds at each step (and
+        // would panic past `Duration::MAX` where these saturate at 584 years).
+        let (srtt, rttvar, sample) = (nanos(self.srtt), nanos(self.rttvar), nanos(sample));
+        let deviation = srtt.abs_diff(sample);
         Rtt {
-            rttvar: (self.rttvar * 3 + deviation) / 4,
-            srtt: (self.srtt * 7 + sample) / 8,
+            rttvar: Duration::from_nanos(rttvar.saturating_mul(3).saturating_add(deviation) / 4),
+            srtt: Duration::from_nanos(srtt.saturating_mul(7).saturating_add(sample) / 8),
         }
     }
 
@@ -110,7 +119,6 @@ impl Rtt {
         // In nanoseconds: each `Duration` operation carries between seconds and
         // nanoseconds, and the result is clamped to `max` (seconds) wherever a sum
         // saturates, 584 years or `Duration::MAX`.
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         let (srtt, rttvar) = (nanos(self.srtt), nanos(self.rttvar));
         let margin = rttvar
             .saturating_mul(4)
