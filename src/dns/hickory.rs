@@ -2,7 +2,7 @@
 //! system's resolver, built once per process.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use futures_util::future::BoxFuture;
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
@@ -10,6 +10,7 @@ use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::NetError;
 use hickory_resolver::proto::rr::Name;
+use hickory_resolver::proto::ProtoError;
 use hickory_resolver::TokioResolver;
 use tracing::warn;
 
@@ -86,12 +87,19 @@ fn named(family: Family, lookup: Result<Lookup, NetError>) -> Named {
     (answer(family, lookup), name)
 }
 
+/// A host name as written, and as parsed.
+type Parsed = (Box<str>, Name);
+
 /// A hickory resolver, and its search list when connie built it.
 pub(super) struct Hickory {
     /// Shared with the lookups, which outlive the borrow they are started from.
     resolver: Arc<TokioResolver>,
     /// `None` for a resolver built elsewhere: hickory does not show its search list.
     search: Option<SearchList>,
+    /// The last plain name looked up, as written and parsed: a client mostly connects to
+    /// the same few hosts again and again, and a name costs hundreds of instructions to
+    /// parse where a copy costs tens. `None` for a resolver made for one lookup.
+    last: Option<Mutex<Option<Parsed>>>,
 }
 
 impl Hickory {
@@ -100,6 +108,7 @@ impl Hickory {
         Hickory {
             resolver: Arc::new(resolver),
             search: None,
+            last: Some(Mutex::default()),
         }
     }
 
@@ -115,6 +124,7 @@ impl Hickory {
         Ok(Hickory {
             resolver: Arc::new(resolver),
             search: Some(search),
+            last: Some(Mutex::default()),
         })
     }
 
@@ -171,10 +181,30 @@ impl Resolve for Hickory {
     fn resolve(&self, query: &Query<'_>) -> Answers {
         // hickory parses a `&str` strictly (IDNA, no `_`); parse it relaxed, as target
         // validation does, so `my_host.example` is looked up.
-        match name::parse(query.name(), query.plain()) {
+        match self.name(query.name(), query.plain()) {
             Ok(name) => self.lookup(name, query.families(), query.https()),
             Err(e) => Answers::ready(Answer::failed(None, e)),
         }
+    }
+}
+
+impl Hickory {
+    /// `host` parsed as [`name::parse`] does (`plain` if [`name::is_plain`] said so
+    /// already): a plain name that was the last one parsed is copied instead.
+    fn name(&self, host: &str, plain: bool) -> Result<Name, ProtoError> {
+        let plain = plain || name::is_plain(host);
+        let Some(last) = self.last.as_ref().filter(|_| plain) else {
+            return name::parse(host, plain);
+        };
+        let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((parsed, name)) = &*last {
+            if **parsed == *host {
+                return Ok(name.clone());
+            }
+        }
+        let name = name::parse(host, true)?;
+        *last = Some((host.into(), name.clone()));
+        Ok(name)
     }
 }
 
@@ -193,7 +223,11 @@ impl Resolve for Hickory {
 /// works on a clone of it.
 impl Resolve for TokioResolver {
     fn resolve(&self, query: &Query<'_>) -> Answers {
-        Hickory::built(self.clone()).resolve(query)
+        let once = Hickory {
+            last: None,
+            ..Hickory::built(self.clone())
+        };
+        once.resolve(query)
     }
 }
 
@@ -289,5 +323,60 @@ impl fmt::Debug for SystemResolver {
         f.debug_struct("SystemResolver")
             .field("backend", &backend)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The last plain name is kept and copied, with its final dot or without, as
+    /// `name::parse` makes it; a name that is not plain is parsed each time, and a
+    /// resolver made for one lookup keeps nothing.
+    #[test]
+    fn the_last_plain_name_is_kept() {
+        let resolver = || {
+            TokioResolver::builder_with_config(
+                ResolverConfig::default(),
+                TokioRuntimeProvider::default(),
+            )
+            .build()
+            .unwrap()
+        };
+        let hickory = Hickory::built(resolver());
+        let kept = |hickory: &Hickory| {
+            let last = hickory.last.as_ref()?.lock().unwrap();
+            last.as_ref().map(|(host, _)| host.to_string())
+        };
+        for (host, plain) in [
+            ("a.example", true),
+            ("a.example", false),
+            ("a.example.", true),
+        ] {
+            let name = hickory.name(host, plain).unwrap();
+            assert_eq!(name, name::parse(host, plain).unwrap(), "{host}");
+            assert_eq!(name.is_fqdn(), host.ends_with('.'), "{host}");
+            assert_eq!(kept(&hickory).as_deref(), Some(host));
+        }
+        let not_plain = "My_Host.example";
+        assert_eq!(
+            hickory.name(not_plain, false).unwrap(),
+            name::parse(not_plain, false).unwrap()
+        );
+        assert_eq!(
+            kept(&hickory).as_deref(),
+            Some("a.example."),
+            "not plain: not kept"
+        );
+
+        let once = Hickory {
+            last: None,
+            ..Hickory::built(resolver())
+        };
+        assert_eq!(
+            once.name("a.example", true).unwrap(),
+            name::parse("a.example", true).unwrap()
+        );
+        assert_eq!(kept(&once), None);
     }
 }
