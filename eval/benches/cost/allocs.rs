@@ -1,11 +1,11 @@
 //! Allocations per connect: one address (an alive listener), and four (three refused, then
 //! the alive one).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use connie::ConnieConnector;
 use connie_eval::goal::{Assert, Goal};
-use connie_lab::Lab;
+use connie_lab::{DnsServer, Lab};
 use tokio::runtime::Runtime;
 
 use crate::alloc::{self, Allocated};
@@ -218,6 +218,46 @@ pub(crate) fn trace(client_rt: &Runtime, lab_rt: &Runtime) -> Result<(), BoxErro
         }
         Ok::<_, BoxError>(())
     })?;
+    // By name, both families in a warm cache of a resolver of the lab's DNS server, the
+    // history knowing the host: what a warm connect by name allocates.
+    let (v4, v6) = (0..64)
+        .find_map(|_| {
+            let v4 = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+            let port = v4.local_addr().ok()?.port();
+            let v6 = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, port)).ok()?;
+            Some((v4, v6))
+        })
+        .ok_or("no port free on both loopbacks")?;
+    let port = v4.local_addr()?.port();
+    let dns = lab_rt.block_on(
+        DnsServer::builder()
+            .host(
+                "warm.lab.test.",
+                [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
+            )
+            .start(),
+    )?;
+    let mut opts = DnsServer::resolver_opts();
+    opts.cache_size = 64;
+    opts.positive_min_ttl = Some(std::time::Duration::from_secs(3600));
+    let connector = ConnieConnector::new().resolver(dns.try_resolver_with(opts)?);
+    client_rt.block_on(async {
+        for _ in 0..5 {
+            let (stream, _) = connector.connect(("warm.lab.test.", port)).await?;
+            close(stream);
+        }
+        eprintln!("\n######## connect by name, warm");
+        alloc::trace(true);
+        let (result, counted) = alloc::count(connector.connect(("warm.lab.test.", port))).await;
+        alloc::trace(false);
+        close(result?.0);
+        println!(
+            "connect by name, warm: {} allocations, {} bytes",
+            counted.allocations, counted.bytes
+        );
+        Ok::<_, BoxError>(())
+    })?;
+    drop((v4, v6, dns));
     drop((lab, fresh));
     Ok(())
 }

@@ -45,7 +45,8 @@
 //!
 //! `--trace-allocations` instead makes one connect of each kind with a backtrace of every
 //! allocation it makes on stderr (build with `CARGO_PROFILE_BENCH_DEBUG=true` for line
-//! numbers).
+//! numbers), the last a warm connect by name (both families in the resolver's cache, the
+//! host in the history).
 //!
 //! Last come the goal lines (`goal: …, met`): at most 3 allocations per
 //! `race_connect(SocketAddr)` (issue 12; asserted in every run: a count, the same
