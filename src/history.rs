@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -428,8 +429,6 @@ struct Inner {
     /// Keyed: the addresses come from DNS.
     entries: HashMap<Key, Entry, Keyed>,
     tick: u64,
-    /// Races that could have started the best known address alone.
-    learned_races: u64,
 }
 
 /// The bounded, concurrent address history of one connector and its clones.
@@ -437,6 +436,9 @@ struct Inner {
 pub(crate) struct History {
     capacity: usize,
     inner: Mutex<Inner>,
+    /// Races that could have started the best known address alone: counted without the
+    /// lock, which only one in [`EXPLORE_EVERY`] of them takes.
+    learned_races: AtomicU64,
     /// Its part of `connie.history.size`, set under the lock as its size changes.
     metric: metrics::Part,
 }
@@ -447,6 +449,7 @@ impl History {
         History {
             capacity: capacity.max(1),
             inner: Mutex::default(),
+            learned_races: AtomicU64::new(0),
             metric: metrics::Part::new(Tally::HistorySize),
         }
     }
@@ -514,11 +517,14 @@ impl History {
     /// than `best`'s expected time ago). So races that overlap explore once: a burst of
     /// races to a known host sends one exploration's SYNs, not one in a hundred's.
     pub(crate) fn explore(&self, best: SocketAddr, now: Instant) -> bool {
-        let mut inner = self.lock();
-        inner.learned_races += 1;
-        if !inner.learned_races.is_multiple_of(EXPLORE_EVERY) {
+        let learned_races = self
+            .learned_races
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        if !learned_races.is_multiple_of(EXPLORE_EVERY) {
             return false;
         }
+        let mut inner = self.lock();
         let Some(entry) = inner.entries.get_mut(&Key(best)) else {
             return true;
         };
@@ -593,7 +599,7 @@ impl History {
     pub(crate) fn forget(&self) {
         let mut inner = self.lock();
         inner.entries.clear();
-        inner.learned_races = 0;
+        self.learned_races.store(0, Ordering::Relaxed);
         self.metric.set(0);
     }
 
