@@ -327,7 +327,8 @@ impl<'a, K: Knowledge> Machine<'a, K> {
             return Action::Drop(idx);
         }
         self.end_hold(now);
-        if self.ready(now) {
+        let startable = self.startable();
+        if startable && self.ready(now) {
             debug_assert_ne!(self.permit, Permit::Asked, "a permit asked, and no reply");
             if self.asks_to_join() {
                 return Action::Join;
@@ -366,7 +367,7 @@ impl<'a, K: Knowledge> Machine<'a, K> {
         let next = if in_line {
             self.next_overdue()
         } else {
-            self.wake_at()
+            self.wake_at(startable)
         };
         self.permit = Permit::None;
         let until = [next, self.deadline, self.next_timeout()]

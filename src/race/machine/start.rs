@@ -45,17 +45,16 @@ impl<K: Knowledge> Machine<'_, K> {
             .any(|f| self.queue.has(f) && self.may_start(f))
     }
 
-    /// Whether the schedule lets an attempt start now.
+    /// Whether the schedule lets an attempt start now, an address being
+    /// [`startable`](Self::startable).
     pub(super) fn ready(&self, now: Instant) -> bool {
-        self.startable()
-            && !self.gated(now)
-            && !self.held()
-            && self.next_allowed.is_some_and(|t| t <= now)
+        !self.gated(now) && !self.held() && self.next_allowed.is_some_and(|t| t <= now)
     }
 
-    /// When the schedule could next start an attempt without any other event happening.
-    pub(super) fn wake_at(&self) -> Option<Instant> {
-        if !self.startable() {
+    /// When the schedule could next start an attempt without any other event happening,
+    /// told whether an address is [`startable`](Self::startable).
+    pub(super) fn wake_at(&self, startable: bool) -> Option<Instant> {
+        if !startable {
             return None;
         }
         let next = self.next_allowed?;
