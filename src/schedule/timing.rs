@@ -83,8 +83,13 @@ impl Delays {
     /// time in that measure, so trying it again costs a SYN beside the next address, not
     /// a wait); then its expected handshake time, or the transport's again. `None` for an
     /// address the history does not know, which ends the learned part of a race.
-    pub(crate) fn learned(known: &Known) -> Option<Delays> {
+    ///
+    /// With it, the whole connect's expected time ([`Known::expected`]): both come from the
+    /// same two expected times, each reckoned once.
+    pub(crate) fn learned(known: &Known) -> Option<(Delays, Duration)> {
         let transport = known.expected_transport()?;
+        let handshake = known.expected_handshake();
+        let expected = transport.saturating_add(handshake.unwrap_or_default());
         let failing = known.failing();
         let succeeding = if failing.is_nan() {
             1.0
@@ -98,10 +103,11 @@ impl Delays {
         } else {
             transport.mul_f64(succeeding)
         };
-        Some(Delays {
+        let delays = Delays {
             next: Some(next),
-            handshake: known.expected_handshake().or(Some(transport)),
-        })
+            handshake: handshake.or(Some(transport)),
+        };
+        Some((delays, expected))
     }
 }
 

@@ -100,9 +100,9 @@ impl Address {
         let learned = Delays::learned(&ranked.known);
         let compact = |t: Option<Duration>| t.map(Nanos::new);
         self.source = ranked.source;
-        self.learned = learned.map_or([None; 2], |d| [d.next, d.handshake].map(compact));
+        self.learned = learned.map_or([None; 2], |(d, _)| [d.next, d.handshake].map(compact));
         self.known = learned.is_some();
-        self.expected = compact(ranked.known.expected());
+        self.expected = learned.map(|(_, expected)| Nanos::new(expected));
         self.rank = ranked.rank;
     }
 
