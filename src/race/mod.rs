@@ -38,7 +38,11 @@ fn the_machine_imports_no_io() {
         ("machine/intake.rs", include_str!("machine/intake.rs")),
         ("machine/start.rs", include_str!("machine/start.rs")),
         ("machine/stop.rs", include_str!("machine/stop.rs")),
-        ("machine/queue.rs", include_str!("machine/queue.rs")),
+        ("machine/queue/mod.rs", include_str!("machine/queue/mod.rs")),
+        (
+            "machine/queue/line.rs",
+            include_str!("machine/queue/line.rs"),
+        ),
         ("report.rs", include_str!("report.rs")),
         (
             "../schedule/timing.rs",

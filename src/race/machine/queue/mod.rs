@@ -2,7 +2,8 @@
 //! attempted, in the order they will be attempted; and the address cap, shared fairly
 //! between the families.
 
-use std::collections::VecDeque;
+mod line;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,8 @@ use crate::order::{Rank, Ranked};
 use crate::rare::Rare;
 use crate::schedule::timing::Delays;
 use crate::Family;
+
+use self::line::{PerFamily, END};
 
 /// Per-family queues merged on the way out: `first_family_count` addresses of the leading
 /// family, then alternating families (RFC 8305 §4). Each family's queue is sorted by
@@ -89,6 +92,12 @@ pub(super) struct Address {
     group: u16,
     /// One of its endpoint's hints, not (yet) in its target's answer.
     hint: bool,
+    /// While it is queued: how many of its attempts the race abandoned, when it was
+    /// queued (a count of the queue's pushes), and the next address of its family's
+    /// queue ([`END`] for none).
+    abandoned: u32,
+    seq: u32,
+    next: u32,
 }
 
 /// [`Address::endpoint`] of an address that came from a plain answer.
@@ -119,27 +128,13 @@ impl Address {
     }
 }
 
-/// A queued address: where it is among the race's addresses, and its place in its
-/// family's queue.
+/// An address out of the queue: where it is among the race's addresses.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Queued {
     idx: u32,
     /// How many attempts to this address the race has abandoned (see
     /// [`AddrQueue::retry`]).
     pub(super) abandoned: u32,
-    seq: u32,
-}
-
-#[derive(Debug, Default)]
-struct PerFamily {
-    /// Sorted by [`AddrQueue::key`].
-    queued: VecDeque<Queued>,
-    /// Addresses counted against the cap (queued, attempted or refused by the policy).
-    admitted: u32,
-    /// Addresses over this family's share while the other family has not answered.
-    held: Rare<SocketAddr>,
-    /// The family's lookup has finished (or there is none to wait for).
-    answered: bool,
 }
 
 /// What [`AddrQueue::admit`] did with an address.
@@ -251,6 +246,9 @@ impl AddrQueue {
             endpoint: NO_ENDPOINT,
             group: u16::MAX,
             hint: false,
+            abandoned: 0,
+            seq: 0,
+            next: END,
         });
     }
 
@@ -306,35 +304,12 @@ impl AddrQueue {
         (address.group, address.hint, address.endpoint) = (group, hint, endpoint);
         self.knows |= address.known;
         let idx = u32::try_from(idx).expect("fewer than 2³² addresses");
-        self.insert(Queued {
-            idx,
-            abandoned: 0,
-            seq: 0,
-        });
-    }
-
-    /// Queues again an address whose attempt was abandoned: behind every address
-    /// abandoned fewer times, so every address is tried once before any is tried again.
-    /// It is not counted against the cap a second time.
-    pub(super) fn retry(&mut self, queued: Queued) {
-        self.insert(Queued {
-            abandoned: queued.abandoned.saturating_add(1),
-            ..queued
-        });
+        self.insert(idx, 0);
     }
 
     /// The address `queued` names.
     pub(super) fn address(&self, queued: Queued) -> &Address {
         &self.addrs[queued.idx as usize]
-    }
-
-    /// Where `queued` goes in its family's queue: every address once before any again,
-    /// then by its endpoint's place (HTTPS records), then by rank (unless the given order
-    /// is kept), then in arrival order.
-    fn key(&self, queued: &Queued) -> (u32, u16, Option<Rank>, u32) {
-        let address = self.address(*queued);
-        let rank = (!self.given_order).then_some(address.rank);
-        (queued.abandoned, address.group, rank, queued.seq)
     }
 
     /// The index of `endpoint` among the queue's endpoints, added if new.
@@ -376,20 +351,18 @@ impl AddrQueue {
             return false;
         }
         let family = Family::of(&addr);
-        let queue = &self.family(family).queued;
-        let Some(at) = queue.iter().position(|q| q.idx as usize == idx) else {
+        let idx = idx as u32;
+        if !self.unlink(family, |i, _| i == idx) {
             // Attempted already: it stays as it was dialed.
             return false;
-        };
+        }
         let index = self.endpoint_index(via.endpoint.clone());
-        let address = &mut self.addrs[idx];
+        let address = &mut self.addrs[idx as usize];
         address.endpoint = index;
         address.group = via.group();
         address.hint = via.hint;
-        let queued = self.family_mut(family).queued.remove(at);
-        if let Some(queued) = queued {
-            self.insert(queued);
-        }
+        let abandoned = address.abandoned;
+        self.insert(idx, abandoned);
         true
     }
 
@@ -401,55 +374,19 @@ impl AddrQueue {
         family: Family,
         kept: &[SocketAddr],
     ) {
-        let (addrs, endpoints) = (&self.addrs, self.endpoints.as_slice());
-        let queued = match family {
-            Family::V4 => &mut self.v4.queued,
-            Family::V6 => &mut self.v6.queued,
-        };
-        queued.retain(|q| {
-            let address = &addrs[q.idx as usize];
-            let stale = address.hint
-                && serves(endpoints, address, endpoint)
-                && !kept.contains(&address.addr);
-            !stale
-        });
+        let endpoints = std::mem::take(&mut self.endpoints);
+        while self.unlink(family, |_, address| {
+            address.hint
+                && serves(endpoints.as_slice(), address, endpoint)
+                && !kept.contains(&address.addr)
+        }) {}
+        self.endpoints = endpoints;
     }
 
     /// Whether the history knows an address that was queued: the best-ranked, unless it
     /// has no route.
     pub(super) fn knows_one(&self) -> bool {
         self.knows
-    }
-
-    /// Ranks every queued address anew with `rank`, and puts each in its new place.
-    pub(super) fn rerank(&mut self, mut rank: impl FnMut(SocketAddr) -> Ranked) {
-        for family in [Family::V4, Family::V6] {
-            let mut queued = std::mem::take(&mut self.family_mut(family).queued);
-            for q in &queued {
-                let address = &mut self.addrs[q.idx as usize];
-                address.set_rank(rank(address.addr));
-                self.knows |= address.known;
-            }
-            queued
-                .make_contiguous()
-                .sort_unstable_by_key(|q| self.key(q));
-            self.family_mut(family).queued = queued;
-        }
-    }
-
-    /// Puts `queued` in its place, as the latest arrival.
-    fn insert(&mut self, mut queued: Queued) {
-        queued.seq = self.pushed;
-        self.pushed += 1;
-        let key = self.key(&queued);
-        let family = Family::of(&self.address(queued).addr);
-        let queue = &self.family(family).queued;
-        let at = match queue.back() {
-            Some(last) if self.key(last) > key => queue.partition_point(|q| self.key(q) < key),
-            // Behind the last, as addresses that arrive in their order are: no search.
-            _ => queue.len(),
-        };
-        self.family_mut(family).queued.insert(at, queued);
     }
 
     #[cfg(test)]
@@ -459,57 +396,6 @@ impl AddrQueue {
             self.push(addr, Ranked::plain(), Via::default());
         }
         admission
-    }
-
-    /// The family whose head goes first: the preferred family if the schedule names one,
-    /// else the family of the better head, IPv6 on a tie (or the earlier head, when the
-    /// given order is kept).
-    fn leading(&self) -> Family {
-        let (v4, v6) = (self.v4.queued.front(), self.v6.queued.front());
-        let v4_first = match (self.preferred, v4, v6) {
-            (_, Some(v4), Some(v6)) if self.given_order => v4.seq < v6.seq,
-            (Some(family), _, _) => family == Family::V4,
-            (None, Some(&v4), Some(&v6)) => {
-                let (v4, v6) = (self.address(v4), self.address(v6));
-                (v4.group, v4.rank) < (v6.group, v6.rank)
-            }
-            _ => false,
-        };
-        if v4_first {
-            Family::V4
-        } else {
-            Family::V6
-        }
-    }
-
-    /// The next address in interleaved order (or in the given order) whose family
-    /// `may_start`.
-    pub(super) fn pop(&mut self, may_start: impl Fn(Family) -> bool) -> Option<Queued> {
-        let want = match self.last {
-            _ if self.given_order || self.taken < self.first_family_count => self.leading(),
-            Some(last) => last.other(),
-            None => self.leading(),
-        };
-        let family = [want, want.other()]
-            .into_iter()
-            .find(|&f| self.has(f) && may_start(f))?;
-        let queued = self.family_mut(family).queued.pop_front()?;
-        self.taken = self.taken.saturating_add(1);
-        self.last = Some(family);
-        Some(queued)
-    }
-
-    /// How many addresses are queued.
-    pub(super) fn len(&self) -> usize {
-        self.v4.queued.len() + self.v6.queued.len()
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.v4.queued.is_empty() && self.v6.queued.is_empty()
-    }
-
-    pub(super) fn has(&self, family: Family) -> bool {
-        !self.family(family).queued.is_empty()
     }
 
     /// How many addresses were turned away by `max_addresses`.
@@ -664,24 +550,25 @@ mod tests {
         for i in 0..3 {
             q.admit_and_push(v4(i));
         }
-        let first = q.pop(|_| true).unwrap();
+        let next = |q: &mut AddrQueue| {
+            let popped = q.pop(|_| true).unwrap();
+            (popped, (q.address(popped).addr, popped.abandoned))
+        };
+        let (first, _) = next(&mut q);
         q.retry(first);
         q.admit_and_push(v4(3));
-        let second = q.pop(|_| true).unwrap();
-        assert_eq!(q.address(second).addr, v4(1));
+        let (second, popped) = next(&mut q);
+        assert_eq!(popped, (v4(1), 0));
         q.retry(second);
-        let mut twice = second;
-        twice.abandoned = 1;
-        q.retry(twice);
-        let popped: Vec<_> = std::iter::from_fn(|| q.pop(|_| true)).collect();
-        let order: Vec<_> = popped
-            .iter()
-            .map(|&p| (q.address(p).addr, p.abandoned))
-            .collect();
-        assert_eq!(
-            order,
-            vec![(v4(2), 0), (v4(3), 0), (v4(0), 1), (v4(1), 1), (v4(1), 2)]
-        );
+        assert_eq!(next(&mut q).1, (v4(2), 0));
+        assert_eq!(next(&mut q).1, (v4(3), 0));
+        let (again, popped) = next(&mut q);
+        assert_eq!(popped, (v4(0), 1));
+        q.retry(again);
+        q.admit_and_push(v4(4));
+        let order: Vec<_> = (0..3).map(|_| next(&mut q).1).collect();
+        assert_eq!(order, vec![(v4(4), 0), (v4(1), 1), (v4(0), 2)]);
+        assert!(q.is_empty());
     }
 
     /// `len` and `is_empty` count the queued addresses of both families.
@@ -734,13 +621,13 @@ mod tests {
         assert_eq!(q.dropped(), 7);
     }
 
-    /// A race holds one `Address` per address for as long as it runs, and a `Queued` for
-    /// each in its queue and in each of its attempts: neither grows unnoticed.
+    /// A race holds one `Address` per address for as long as it runs, its queue's links
+    /// among them, and a `Queued` in each of its attempts: neither grows unnoticed.
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn the_records_of_an_address_stay_small() {
-        assert_eq!(std::mem::size_of::<Address>(), 96);
-        assert_eq!(std::mem::size_of::<Queued>(), 12);
+        assert_eq!(std::mem::size_of::<Address>(), 112);
+        assert_eq!(std::mem::size_of::<Queued>(), 8);
     }
 
     /// An answer makes room for its addresses as far as the cap lets them in: 3, then 16
