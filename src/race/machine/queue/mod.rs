@@ -468,6 +468,34 @@ mod tests {
         q
     }
 
+    /// An endpoint of the name itself, `order`-th of its records.
+    fn endpoint(order: u16) -> Arc<ServiceEndpoint> {
+        Arc::new(ServiceEndpoint {
+            priority: order + 1,
+            target: None,
+            port: None,
+            alpn: vec![b"http/1.1".to_vec()],
+            ipv4_hints: Vec::new(),
+            ipv6_hints: Vec::new(),
+            ech: None,
+            order,
+        })
+    }
+
+    /// The way of `endpoint`'s hints (`hint`) or of its target's answer.
+    fn via(endpoint: &Arc<ServiceEndpoint>, hint: bool) -> Via {
+        Via {
+            endpoint: Some(Arc::clone(endpoint)),
+            hint,
+        }
+    }
+
+    /// Takes and queues `addr`, which came `via` an endpoint.
+    fn admit_and_push_via(q: &mut AddrQueue, addr: SocketAddr, via: Via) {
+        assert_eq!(q.admit(addr), Admission::Taken);
+        q.push(addr, Ranked::plain(), via);
+    }
+
     #[test]
     fn interleaves_preferred_family_first() {
         let mut q = settled(Family::V6, 1, 16);
@@ -619,6 +647,93 @@ mod tests {
         released.extend(q.answered(Family::V6));
         assert_eq!(released, vec![v4(2)]);
         assert_eq!(q.dropped(), 7);
+    }
+
+    /// Held-back addresses released into the last of the room count against the cap: once
+    /// it is full, no address of either family is taken.
+    #[test]
+    fn released_addresses_count_against_the_cap() {
+        let mut q = AddrQueue::new(Some(Family::V6), 1, 4);
+        for i in 0..3 {
+            q.admit_and_push(v4(i));
+        }
+        assert_eq!(q.admit_and_push(v6(0)), Admission::Taken);
+        assert_eq!(q.answered(Family::V4), vec![]);
+        assert_eq!(q.answered(Family::V6), vec![v4(2)]);
+        assert_eq!(q.admit(v4(3)), Admission::Dropped);
+        assert_eq!(q.admit(v6(1)), Admission::Dropped);
+    }
+
+    /// A queued address that comes again via an endpoint moves up to that endpoint's place,
+    /// ahead of the plain addresses, as that endpoint's; it leaves its old place, and the
+    /// others keep theirs.
+    #[test]
+    fn a_queued_address_moves_up_to_its_endpoint() {
+        let mut q = settled(Family::V6, 1, 16);
+        for i in 0..3 {
+            q.admit_and_push(v6(i));
+        }
+        let svc = endpoint(0);
+        assert_eq!(q.admit(v6(2)), Admission::Duplicate);
+        assert!(q.also_via(v6(2), &via(&svc, false)));
+        assert_eq!(q.len(), 3);
+        let first = q.pop(|_| true).unwrap();
+        assert_eq!(q.address(first).addr, v6(2));
+        assert!(q
+            .endpoint(q.address(first))
+            .is_some_and(|e| Arc::ptr_eq(e, &svc)));
+        assert_eq!(drain(&mut q), vec![v6(0), v6(1)]);
+    }
+
+    /// A hint that its target's answer holds is a hint no longer: dropping the endpoint's
+    /// hints leaves it queued.
+    #[test]
+    fn a_hint_its_targets_answer_holds_is_a_hint_no_longer() {
+        let mut q = settled(Family::V6, 1, 16);
+        let svc = endpoint(0);
+        admit_and_push_via(&mut q, v6(0), via(&svc, true));
+        assert_eq!(q.admit(v6(0)), Admission::Duplicate);
+        assert!(!q.also_via(v6(0), &via(&svc, false)));
+        q.drop_hints(&svc, Family::V6, &[]);
+        assert_eq!(drain(&mut q), vec![v6(0)]);
+    }
+
+    /// A target's answer drops the queued hints of its own endpoint that it does not hold,
+    /// and nothing else: another endpoint's hints and the plain addresses stay queued.
+    #[test]
+    fn a_targets_answer_drops_only_its_endpoints_hints() {
+        let mut q = settled(Family::V6, 1, 16);
+        let (first, second) = (endpoint(0), endpoint(1));
+        admit_and_push_via(&mut q, v6(0), via(&first, true));
+        admit_and_push_via(&mut q, v6(1), via(&second, true));
+        admit_and_push_via(&mut q, v6(2), Via::default());
+        admit_and_push_via(&mut q, v6(3), via(&first, true));
+        q.drop_hints(&first, Family::V6, &[v6(3)]);
+        assert_eq!(q.len(), 3);
+        assert_eq!(drain(&mut q), vec![v6(3), v6(1), v6(2)]);
+    }
+
+    /// Ranking the queue anew takes note of an address the history has come to know.
+    #[test]
+    fn a_rerank_notes_an_address_the_history_knows() {
+        use crate::history::{Known, Rtt};
+        let mut q = settled(Family::V6, 1, 16);
+        q.admit_and_push(v4(0));
+        q.admit_and_push(v6(0));
+        assert!(!q.knows_one());
+        let fresh = Known::Fresh {
+            transport: Rtt {
+                srtt: Duration::from_millis(10),
+                rttvar: Duration::from_millis(5),
+            },
+            handshake: None,
+            failing: 0.0,
+        };
+        q.rerank(|addr| Ranked {
+            known: if addr == v4(0) { fresh } else { Known::Unknown },
+            ..Ranked::plain()
+        });
+        assert!(q.knows_one());
     }
 
     /// A race holds one `Address` per address for as long as it runs, its queue's links
