@@ -58,27 +58,37 @@ impl AddrQueue {
         (address.abandoned, address.group, rank, address.seq)
     }
 
-    /// Takes the first queued address of `family` that `which` picks out of its queue:
-    /// whether there was one.
-    pub(super) fn unlink(&mut self, family: Family, which: impl Fn(u32, &Address) -> bool) -> bool {
-        let (mut prev, mut at) = (END, self.family(family).head);
-        while at != END && !which(at, &self.addrs[at as usize]) {
-            (prev, at) = (at, self.addrs[at as usize].next);
+    /// Takes the queued addresses of `family` that `which` picks out of its queue, in one
+    /// pass: the first only if `one`, else all of them. How many.
+    pub(super) fn unlink(
+        &mut self,
+        family: Family,
+        one: bool,
+        which: impl Fn(u32, &Address) -> bool,
+    ) -> u32 {
+        let (mut prev, mut at, mut taken) = (END, self.family(family).head, 0);
+        while at != END {
+            let next = self.addrs[at as usize].next;
+            if !which(at, &self.addrs[at as usize]) {
+                (prev, at) = (at, next);
+                continue;
+            }
+            let line = self.family_mut(family);
+            if line.tail == at {
+                line.tail = prev;
+            }
+            line.queued -= 1;
+            match prev {
+                END => line.head = next,
+                prev => self.addrs[prev as usize].next = next,
+            }
+            taken += 1;
+            if one {
+                break;
+            }
+            at = next;
         }
-        if at == END {
-            return false;
-        }
-        let next = self.addrs[at as usize].next;
-        let line = self.family_mut(family);
-        if line.tail == at {
-            line.tail = prev;
-        }
-        line.queued -= 1;
-        match prev {
-            END => line.head = next,
-            prev => self.addrs[prev as usize].next = next,
-        }
-        true
+        taken
     }
 
     /// Ranks every queued address anew with `rank`, and puts each in its new place.

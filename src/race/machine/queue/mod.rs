@@ -352,7 +352,7 @@ impl AddrQueue {
         }
         let family = Family::of(&addr);
         let idx = idx as u32;
-        if !self.unlink(family, |i, _| i == idx) {
+        if self.unlink(family, true, |i, _| i == idx) == 0 {
             // Attempted already: it stays as it was dialed.
             return false;
         }
@@ -375,11 +375,11 @@ impl AddrQueue {
         kept: &[SocketAddr],
     ) {
         let endpoints = std::mem::take(&mut self.endpoints);
-        while self.unlink(family, |_, address| {
+        self.unlink(family, false, |_, address| {
             address.hint
                 && serves(endpoints.as_slice(), address, endpoint)
                 && !kept.contains(&address.addr)
-        }) {}
+        });
         self.endpoints = endpoints;
     }
 
@@ -699,7 +699,8 @@ mod tests {
     }
 
     /// A target's answer drops the queued hints of its own endpoint that it does not hold,
-    /// and nothing else: another endpoint's hints and the plain addresses stay queued.
+    /// all of them (the first and the last here), and nothing else: another endpoint's
+    /// hints and the plain addresses stay queued.
     #[test]
     fn a_targets_answer_drops_only_its_endpoints_hints() {
         let mut q = settled(Family::V6, 1, 16);
@@ -708,6 +709,7 @@ mod tests {
         admit_and_push_via(&mut q, v6(1), via(&second, true));
         admit_and_push_via(&mut q, v6(2), Via::default());
         admit_and_push_via(&mut q, v6(3), via(&first, true));
+        admit_and_push_via(&mut q, v6(4), via(&first, true));
         q.drop_hints(&first, Family::V6, &[v6(3)]);
         assert_eq!(q.len(), 3);
         assert_eq!(drain(&mut q), vec![v6(3), v6(1), v6(2)]);
