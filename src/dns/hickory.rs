@@ -196,14 +196,15 @@ impl Hickory {
         let Some(last) = self.last.as_ref().filter(|_| plain) else {
             return name::parse(host, plain);
         };
-        let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((parsed, name)) = &*last {
+        let lock = || last.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((parsed, name)) = &*lock() {
             if **parsed == *host {
                 return Ok(name.clone());
             }
         }
+        // Parsed outside the lock: races to many hosts at once do not wait on each other.
         let name = name::parse(host, true)?;
-        *last = Some((host.into(), name.clone()));
+        *lock() = Some((host.into(), name.clone()));
         Ok(name)
     }
 }
