@@ -49,9 +49,9 @@ impl AddrQueue {
         self.insert(queued.idx, queued.abandoned.saturating_add(1));
     }
 
-    /// Where `queued` goes in its family's queue: every address once before any again,
-    /// then by its endpoint's place (HTTPS records), then by rank (unless the given order
-    /// is kept), then in arrival order.
+    /// Where address `idx` goes in its family's queue: every address once before any
+    /// again, then by its endpoint's place (HTTPS records), then by rank (unless the given
+    /// order is kept), then in arrival order.
     pub(super) fn key(&self, idx: u32) -> (u32, u16, Option<Rank>, u32) {
         let address = &self.addrs[idx as usize];
         let rank = (!self.given_order).then_some(address.rank);
@@ -125,7 +125,8 @@ impl AddrQueue {
         }
     }
 
-    /// Puts `queued` in its place, as the latest arrival.
+    /// Puts address `idx`, its attempts abandoned `abandoned` times, in its place in its
+    /// family's queue, as the latest arrival.
     pub(super) fn insert(&mut self, idx: u32, abandoned: u32) {
         let address = &mut self.addrs[idx as usize];
         (address.abandoned, address.seq) = (abandoned, self.pushed);
@@ -155,6 +156,7 @@ impl AddrQueue {
     /// else the family of the better head, IPv6 on a tie (or the earlier head, when the
     /// given order is kept).
     pub(super) fn leading(&self) -> Family {
+        // `END` is past any race's addresses: an empty queue has no head.
         let front = |line: &PerFamily| self.addrs.get(line.head as usize);
         let (v4, v6) = (front(&self.v4), front(&self.v6));
         let v4_first = match (self.preferred, v4, v6) {
