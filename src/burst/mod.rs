@@ -113,6 +113,16 @@ pub(crate) struct Side<'a> {
     pub(crate) part: Option<Part<'a>>,
 }
 
+impl<'a> Side<'a> {
+    /// Joins `burst`, the burst to `host` (none for a race of literal addresses), and
+    /// keeps its part: whether it follows a probe.
+    pub(crate) fn join(&mut self, burst: Option<Joinable<'a>>, host: Option<&str>) -> bool {
+        let host = host.unwrap_or_default();
+        self.part = burst.map(|burst| Part::from(burst.join(host)));
+        self.part.as_ref().is_some_and(Part::follows)
+    }
+}
+
 /// A cold race's part as its driver keeps it: the probe it is, or the end of the probe it
 /// follows (both boxed: a race carries 16 bytes for them).
 pub(crate) enum Part<'a> {

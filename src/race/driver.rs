@@ -12,7 +12,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use super::attempt::{Attempting, Dials};
 use super::machine::{Action, Knowledge, Machine};
 use crate::budget::{Budget, Permit, Wait};
-use crate::burst::{Ended, HostShare, Joinable, Part, Side};
+use crate::burst::{Ended, HostShare, Joinable, Side};
 use crate::config::Config;
 use crate::dial::{Destination, Origin, Progress};
 use crate::dns::Answer;
@@ -135,12 +135,8 @@ where
                             machine.permit(granted.is_some());
                         }
                         Action::Join => {
-                            let host = origin.host.unwrap_or_default();
-                            side.part = burst.map(|burst| Part::from(burst.join(host)));
-                            machine.joined(
-                                now.into_std(),
-                                side.part.as_ref().is_some_and(Part::follows),
-                            );
+                            let follows = side.join(burst, origin.host);
+                            machine.joined(now.into_std(), follows);
                         }
                         Action::Abandon(idx) => {
                             granted = running.as_mut().stop(idx);
@@ -277,9 +273,7 @@ where
                 }
                 Event::Probe(Ended::Looking) if machine.follows_a_probe() => {
                     // Dropped by its caller: the next race probes, and the others follow it.
-                    let host = origin.host.unwrap_or_default();
-                    side.part = burst.map(|burst| Part::from(burst.join(host)));
-                    if !side.part.as_ref().is_some_and(Part::follows) {
+                    if !side.join(burst, origin.host) {
                         machine.probe_ended(now, false);
                     }
                 }
